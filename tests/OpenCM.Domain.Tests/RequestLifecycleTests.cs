@@ -1,0 +1,203 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Domain.Tests;
+
+public class RequestLifecycleTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+    private static readonly Guid Alice = Guid.Parse("0b4c8a61-1f55-4a0a-9c7e-0d0b3b5f7a01");
+    private static readonly Guid Bob = Guid.Parse("0b4c8a61-1f55-4a0a-9c7e-0d0b3b5f7a02");
+
+    // The oracle: SPEC §4's drawing, written out by hand rather than derived from the code.
+    private static readonly HashSet<(RequestStatus, RequestStatus)> Drawn =
+    [
+        (RequestStatus.Executing, RequestStatus.Completed),
+        (RequestStatus.Pending, RequestStatus.Canceled),
+        (RequestStatus.Approved, RequestStatus.Canceled),
+        (RequestStatus.Executing, RequestStatus.Canceled),
+        (RequestStatus.Approved, RequestStatus.Abandoned),
+        (RequestStatus.Executing, RequestStatus.Abandoned),
+    ];
+
+    private static readonly Dictionary<RequestStatus, RequestPermission> Needed = new()
+    {
+        [RequestStatus.Completed] = RequestPermission.Execute,
+        [RequestStatus.Canceled] = RequestPermission.Cancel,
+        [RequestStatus.Abandoned] = RequestPermission.Abandon,
+    };
+
+    public static TheoryData<RequestStatus, RequestStatus, RequestPermission> EveryPutCombination()
+    {
+        var data = new TheoryData<RequestStatus, RequestStatus, RequestPermission>();
+        RequestPermission[] rights = [RequestPermission.Execute, RequestPermission.Cancel, RequestPermission.Abandon];
+        foreach (var current in Enum.GetValues<RequestStatus>())
+        {
+            foreach (var target in Enum.GetValues<RequestStatus>())
+            {
+                for (var subset = 0; subset < 1 << rights.Length; subset++)
+                {
+                    var granted = RequestPermission.ReadProperty;
+                    for (var i = 0; i < rights.Length; i++)
+                    {
+                        if ((subset & (1 << i)) != 0)
+                        {
+                            granted |= rights[i];
+                        }
+                    }
+
+                    data.Add(current, target, granted);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryPutCombination))]
+    public void SetStatus_EveryStatusTargetAndRights_MatchesSpecDrawing(RequestStatus current, RequestStatus target, RequestPermission granted)
+    {
+        var decision = RequestLifecycle.Decide(new LifecycleState(current, 0, []), new LifecycleCommand.SetStatus(target), granted, Now);
+
+        if (!Needed.TryGetValue(target, out var right))
+        {
+            Assert.Equal(ErrorKind.ValidationFailed, Assert.IsType<Decision.Refused>(decision).Error.Kind);
+        }
+        else if ((granted & right) == 0)
+        {
+            Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(decision).Error.Kind);
+        }
+        else if (current == target)
+        {
+            Assert.Equal(target, Assert.IsType<Decision.Unchanged>(decision).Status);
+        }
+        else if (Drawn.Contains((current, target)))
+        {
+            var move = Assert.IsType<Decision.Move>(decision);
+            Assert.Equal((current, target, (DateTimeOffset?)Now), (move.From, move.To, move.Completed));
+        }
+        else
+        {
+            var refused = Assert.IsType<Decision.Refused>(decision);
+            Assert.Equal(ErrorKind.InvalidStatusTransition, refused.Error.Kind);
+            Assert.Equal(current, refused.Error.CurrentStatus);
+        }
+    }
+
+    [Theory]
+    [InlineData(0, RequestStatus.Approved)]
+    [InlineData(1, RequestStatus.Pending)]
+    [InlineData(5, RequestStatus.Pending)]
+    public void InitialStatus_ApprovalsNeeded_ApprovedOnlyWhenNone(int needed, RequestStatus expected) =>
+        Assert.Equal(expected, RequestLifecycle.InitialStatus(needed));
+
+    [Fact]
+    public void Approve_FirstOfTwo_RecordsVoteAndStaysPending()
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(RequestStatus.Pending, 2, []), new LifecycleCommand.Approve(Alice, "ok"), RequestPermission.Approve, Now);
+        Assert.Equal(Alice, Assert.IsType<Decision.Record>(d).Vote.Approver);
+    }
+
+    [Fact]
+    public void Approve_SecondDistinctApprover_MovesToApproved()
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Alice, true, Now, "")]);
+        var move = Assert.IsType<Decision.Move>(RequestLifecycle.Decide(state, new LifecycleCommand.Approve(Bob, ""), RequestPermission.Approve, Now));
+        Assert.Equal((RequestStatus.Pending, RequestStatus.Approved, (DateTimeOffset?)null), (move.From, move.To, move.Completed));
+        Assert.Equal(Bob, move.Vote!.Approver);
+    }
+
+    [Fact]
+    public void Approve_SameApproverTwice_CountsOnce()
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Alice, true, Now, "")]);
+        Assert.IsType<Decision.Unchanged>(RequestLifecycle.Decide(state, new LifecycleCommand.Approve(Alice, ""), RequestPermission.Approve, Now));
+    }
+
+    [Theory]
+    [InlineData(RequestStatus.Approved)]
+    [InlineData(RequestStatus.Executing)]
+    [InlineData(RequestStatus.Canceled)]
+    [InlineData(RequestStatus.Denied)]
+    public void Approve_NotPending_InvalidStatusTransition(RequestStatus status)
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(status, 1, []), new LifecycleCommand.Approve(Alice, ""), RequestPermission.Approve, Now);
+        Assert.Equal(ErrorKind.InvalidStatusTransition, Assert.IsType<Decision.Refused>(d).Error.Kind);
+    }
+
+    [Fact]
+    public void Approve_WithoutRight_Forbidden()
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(RequestStatus.Pending, 1, []), new LifecycleCommand.Approve(Alice, ""), RequestPermission.Deny, Now);
+        Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(d).Error.Kind);
+    }
+
+    [Fact]
+    public void Deny_AfterOneApproval_MovesToDeniedWithCompletedTime()
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Alice, true, Now, "")]);
+        var move = Assert.IsType<Decision.Move>(RequestLifecycle.Decide(state, new LifecycleCommand.Deny(Bob, "no"), RequestPermission.Deny, Now));
+        Assert.Equal((RequestStatus.Denied, (DateTimeOffset?)Now, false), (move.To, move.Completed, move.Vote!.Approve));
+    }
+
+    [Fact]
+    public void Deny_RepeatedBySameApprover_Unchanged()
+    {
+        var state = new LifecycleState(RequestStatus.Denied, 2, [new ApprovalVote(Bob, false, Now, "")]);
+        Assert.IsType<Decision.Unchanged>(RequestLifecycle.Decide(state, new LifecycleCommand.Deny(Bob, ""), RequestPermission.Deny, Now));
+    }
+
+    [Fact]
+    public void Deny_WithoutRight_Forbidden()
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(RequestStatus.Pending, 1, []), new LifecycleCommand.Deny(Bob, ""), RequestPermission.Approve, Now);
+        Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(d).Error.Kind);
+    }
+
+    [Theory]
+    [InlineData(RequestStatus.Approved, "Move")]
+    [InlineData(RequestStatus.Executing, "Unchanged")]
+    [InlineData(RequestStatus.Pending, "Refused")]
+    [InlineData(RequestStatus.Completed, "Refused")]
+    public void BeginExecution_ByStatus_OnlyFromApproved(RequestStatus status, string outcome)
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(status, 0, []), new LifecycleCommand.BeginExecution(), RequestPermission.Execute, Now);
+        Assert.Equal(outcome, d.GetType().Name);
+    }
+
+    [Theory]
+    [InlineData(RequestStatus.Executing, true)]
+    [InlineData(RequestStatus.Approved, false)]
+    [InlineData(RequestStatus.Completed, false)]
+    public void FailExecution_OnlyWhileExecuting_SetsCompletedTime(RequestStatus status, bool moves)
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(status, 0, []), new LifecycleCommand.FailExecution(), RequestPermission.None, Now);
+        if (moves)
+        {
+            var move = Assert.IsType<Decision.Move>(d);
+            Assert.Equal((RequestStatus.Failed, (DateTimeOffset?)Now), (move.To, move.Completed));
+        }
+        else
+        {
+            Assert.IsType<Decision.Refused>(d);
+        }
+    }
+
+    [Fact]
+    public void FinishExecution_Executing_Completes()
+    {
+        var d = RequestLifecycle.Decide(new LifecycleState(RequestStatus.Executing, 0, []), new LifecycleCommand.FinishExecution(), RequestPermission.None, Now);
+        Assert.Equal(RequestStatus.Completed, Assert.IsType<Decision.Move>(d).To);
+    }
+
+    [Theory]
+    [InlineData(RequestStatus.Completed, true)]
+    [InlineData(RequestStatus.Canceled, true)]
+    [InlineData(RequestStatus.Abandoned, true)]
+    [InlineData(RequestStatus.Denied, true)]
+    [InlineData(RequestStatus.Failed, true)]
+    [InlineData(RequestStatus.Pending, false)]
+    [InlineData(RequestStatus.Approved, false)]
+    [InlineData(RequestStatus.Executing, false)]
+    public void IsTerminal_Status_PerSpec(RequestStatus status, bool terminal) => Assert.Equal(terminal, status.IsTerminal());
+}
