@@ -1,0 +1,88 @@
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>Kinds of directory principal.</summary>
+public enum PrincipalKind
+{
+    User,
+    Group,
+}
+
+/// <summary>A user or group of the directory (SPEC §5).</summary>
+public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Kind);
+
+/// <summary>A user with the groups it belongs to.</summary>
+public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);
+
+/// <summary>The directory of principals (embedded now; LDAP later).</summary>
+public interface IDirectory
+{
+    Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default);
+
+    Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default);
+
+    Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
+
+    /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID.</summary>
+    Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default);
+
+    /// <summary>Creates a group if it does not exist and returns it.</summary>
+    Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default);
+
+    Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
+}
+
+/// <summary>An entry of the append-only, hash-chained audit log (SPEC §4).</summary>
+/// <param name="Kind">What happened: Created, StatusChanged, ApprovalRecorded, TemplateImported, UserAdded….</param>
+public sealed record AuditEvent(
+    string Kind, Guid SubjectId, Guid Actor, RequestStatus OldStatus, RequestStatus NewStatus,
+    DateTimeOffset Time, string CorrelationId, string Detail);
+
+/// <summary>A stored audit event with its chain links.</summary>
+public sealed record ChainedAuditEvent(long Sequence, AuditEvent Event, string PreviousHash, string Hash);
+
+/// <summary>A compare-and-set change of a request: applies only if the request still has <see cref="FromStatus"/> and <see cref="ExpectedVersion"/>.</summary>
+public sealed record RequestChange(
+    Guid Id, long ExpectedVersion, RequestStatus FromStatus, RequestStatus ToStatus, DateTimeOffset? Completed, ApprovalVote? Vote);
+
+/// <summary>A request with its position in the store's insertion order (the paging key).</summary>
+public sealed record StoredRequest(long Sequence, CmRequest Request);
+
+/// <summary>Candidates for a list page: requests some of <see cref="ReaderSids"/> may read, after <see cref="After"/>.</summary>
+public sealed record RequestQuery(IReadOnlyCollection<Sid> ReaderSids, RequestStatus? Status, Guid? TargetUser, long After, int Limit);
+
+/// <summary>Durable storage of requests. Every write commits with its audit event in one transaction.</summary>
+public interface IRequestStore
+{
+    Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default);
+
+    /// <summary>Inserts a request; <paramref name="readerSids"/> index who may list it.</summary>
+    Task CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, AuditEvent audit, CancellationToken ct = default);
+
+    /// <summary>Applies <paramref name="change"/> by compare-and-set; false when the request moved meanwhile.</summary>
+    Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default);
+
+    /// <summary>Requests in insertion order that one of the query's SIDs may read (before deny ACEs are applied).</summary>
+    Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default);
+}
+
+/// <summary>Durable storage of profile templates.</summary>
+public interface ITemplateStore
+{
+    Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default);
+
+    Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default);
+
+    /// <summary>Inserts or replaces (by Uuid) a template; a replacement gets the next version.</summary>
+    Task<ProfileTemplate> SaveAsync(ProfileTemplate template, AuditEvent audit, CancellationToken ct = default);
+}
+
+/// <summary>Reading and verifying the audit chain.</summary>
+public interface IAuditLog
+{
+    IAsyncEnumerable<ChainedAuditEvent> ReadAllAsync(CancellationToken ct = default);
+
+    Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default);
+}

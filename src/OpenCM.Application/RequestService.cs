@@ -1,0 +1,300 @@
+using System.Globalization;
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>The body of POST /requests after wire parsing (SPEC §2).</summary>
+public sealed record CreateRequestInput(
+    RequestType Type,
+    Guid? ProfileTemplateUuid,
+    IReadOnlyList<DataItem> DataCollection,
+    Guid? Target,
+    string? Comment,
+    int? Priority,
+    Guid? Smartcard,
+    Guid? Profile);
+
+/// <summary>Filters of GET /requests.</summary>
+public sealed record RequestListFilter(RequestStatus? Status, bool CurrentUserAsTarget, long After, int? Top);
+
+/// <summary>One page of requests; <see cref="NextAfter"/> is set when more may follow.</summary>
+public sealed record RequestListPage(IReadOnlyList<CmRequest> Items, long? NextAfter);
+
+/// <summary>Use cases of the request lifecycle (SPEC §4): create, read, list, set status, approve or deny.</summary>
+public sealed class RequestService
+{
+    private const int MaxRaceRetries = 16;
+    private readonly IRequestStore _requests;
+    private readonly ITemplateStore _templates;
+    private readonly IDirectory _directory;
+    private readonly TimeProvider _clock;
+    private readonly OpenCmOptions _options;
+    private Sid? _managers;
+
+    public RequestService(IRequestStore requests, ITemplateStore templates, IDirectory directory, TimeProvider clock, OpenCmOptions options)
+    {
+        _requests = requests;
+        _templates = templates;
+        _directory = directory;
+        _clock = clock;
+        _options = options;
+    }
+
+    /// <summary>Creates a request (POST /requests).</summary>
+    public async Task<CmRequest> CreateAsync(Caller caller, CreateRequestInput input, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(input);
+
+        // 1. The request type must be a real one.
+        if (input.Type == RequestType.None || !Enum.IsDefined(input.Type))
+        {
+            throw Fail(DomainError.Validation("type", "The request type is required."));
+        }
+
+        // 2. Types that act on an existing credential name it; there is none yet to act on.
+        if (RequestTypes.NeedsCredential(input.Type))
+        {
+            // TODO(#3): resolve the named profile or smart card once they are stored.
+            var field = input.Profile is not null || input.Smartcard is null ? "profile" : "smartcard";
+            var id = input.Profile ?? input.Smartcard;
+            throw Fail(DomainError.Validation(field, id is null
+                ? $"{input.Type} requests name the profile or smart card they act on."
+                : $"No {field} with id {id:D} exists."));
+        }
+
+        // 3. The template and its policy for this type.
+        if (input.ProfileTemplateUuid is not { } templateId)
+        {
+            throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
+        }
+
+        var template = await _templates.FindAsync(templateId, ct).ConfigureAwait(false)
+            ?? throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {templateId:D} exists."));
+        var policy = template.PolicyFor(input.Type);
+        if (policy is null || !policy.Enabled)
+        {
+            throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
+        }
+
+        // 4. The target, and the caller's right to initiate for it (SPEC §5).
+        var targetId = input.Target ?? caller.UserUuid;
+        Sid targetSid;
+        if (targetId == caller.UserUuid)
+        {
+            targetSid = caller.UserSid;
+        }
+        else
+        {
+            var target = await _directory.FindAsync(targetId, ct).ConfigureAwait(false);
+            if (target is not { Kind: PrincipalKind.User })
+            {
+                throw Fail(DomainError.Validation("target", $"No user with id {targetId:D} exists."));
+            }
+
+            targetSid = target.Sid;
+        }
+
+        var selfService = targetId == caller.UserUuid && policy.SelfServiceEnabled;
+        if (!selfService && !RequestDescriptorBuilder.HoldsRole(policy.AuthorizedInitiator, caller.Token, null))
+        {
+            throw Fail(DomainError.Forbidden(targetId == caller.UserUuid
+                ? $"Self-service {input.Type} is not enabled for '{template.Name}' and you are not an authorized initiator."
+                : $"Only an authorized initiator may create {input.Type} requests for another user."));
+        }
+
+        // 5. The data collection, comment and priority against the policy (SPEC §6).
+        var (valid, error) = RequestRules.Validate(policy, input.DataCollection, input.Comment, input.Priority);
+        if (error is not null)
+        {
+            throw Fail(error);
+        }
+
+        // 6. Status, flags and descriptor; then one durable write with its audit event.
+        var descriptor = RequestDescriptorBuilder.Build(policy, caller.UserSid, targetSid, await ManagersAsync(ct).ConfigureAwait(false), null);
+        var now = _clock.GetUtcNow();
+        var request = new CmRequest
+        {
+            Uuid = Guid.NewGuid(),
+            RequestType = input.Type,
+            Status = RequestLifecycle.InitialStatus(policy.ApprovalsNeeded),
+            Flags = (template.IsSmartcardProfileTemplate ? RequestFlags.Smartcard : RequestFlags.None)
+                  | (policy.EnrollAgentRequired ? RequestFlags.EnrollmentAgent : RequestFlags.None),
+            DataCollection = valid!.DataCollection,
+            DataCollectionFlags = policy.DataCollectionFlags,
+            OriginatorUserUuid = caller.UserUuid,
+            TargetUserUuid = targetId,
+            Submitted = now,
+            Priority = valid.Priority,
+            Comment = valid.Comment,
+            ProfileTemplateUuid = template.Uuid,
+            SecurityDescriptor = descriptor.ToString(),
+            IsDataCollectionComplete = valid.IsDataCollectionComplete,
+            ApprovalsNeeded = Math.Max(0, policy.ApprovalsNeeded),
+        };
+        var audit = new AuditEvent("RequestCreated", request.Uuid, caller.UserUuid, RequestStatus.None, request.Status, now, correlationId,
+            $"type={input.Type} template={template.Uuid:D} target={targetId:D}");
+        await _requests.CreateAsync(request, RequestDescriptorBuilder.ReaderSids(descriptor), audit, ct).ConfigureAwait(false);
+        return request;
+    }
+
+    /// <summary>Reads a request the caller may read; otherwise NotFound, so existence is not revealed.</summary>
+    public async Task<(CmRequest Request, RequestPermission Rights)> GetAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var request = await _requests.FindAsync(id, ct).ConfigureAwait(false);
+        var rights = request is null ? RequestPermission.None : RightsOf(request, caller);
+        return request is not null && rights.CanRead()
+            ? (request, rights)
+            : throw Fail(DomainError.NotFound($"No request with id {id:D} exists."));
+    }
+
+    /// <summary>The seed's PUT /requests/{id}: Completed, Canceled or Abandoned.</summary>
+    public Task<CmRequest> SetStatusAsync(Caller caller, Guid id, RequestStatus target, long? ifMatch, string correlationId, CancellationToken ct = default) =>
+        DecideAndApplyAsync(caller, id, new LifecycleCommand.SetStatus(target), ifMatch, correlationId, ct);
+
+    /// <summary>POST /requests/{id}/approvals: one approver's Approve or Deny.</summary>
+    public Task<CmRequest> VoteAsync(Caller caller, Guid id, bool approve, string comment, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        LifecycleCommand command = approve
+            ? new LifecycleCommand.Approve(caller.UserUuid, comment)
+            : new LifecycleCommand.Deny(caller.UserUuid, comment);
+        return DecideAndApplyAsync(caller, id, command, null, correlationId, ct);
+    }
+
+    /// <summary>A page of the requests the caller may read, in submission order.</summary>
+    public async Task<RequestListPage> ListAsync(Caller caller, RequestListFilter filter, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(filter);
+        var top = filter.Top ?? _options.MaxPageSize;
+        if (top < 1 || top > _options.MaxPageSize)
+        {
+            throw Fail(DomainError.Validation("top", $"top must be between 1 and {_options.MaxPageSize}."));
+        }
+
+        // The store finds candidates through the reader index; the exact access check (deny
+        // entries included) runs here. Keep reading until the page is full or the rows run out.
+        var items = new List<CmRequest>(Math.Min(top, 256));
+        var after = filter.After;
+        while (true)
+        {
+            var query = new RequestQuery([.. caller.Token], filter.Status, filter.CurrentUserAsTarget ? caller.UserUuid : null, after, top + 1);
+            var batch = await _requests.ListAsync(query, ct).ConfigureAwait(false);
+            foreach (var stored in batch)
+            {
+                if (items.Count == top)
+                {
+                    return new RequestListPage(items, after);
+                }
+
+                after = stored.Sequence;
+                if (RightsOf(stored.Request, caller).CanRead())
+                {
+                    items.Add(stored.Request);
+                }
+            }
+
+            if (batch.Count < query.Limit)
+            {
+                return new RequestListPage(items, null);
+            }
+        }
+    }
+
+    /// <summary>The rights <paramref name="caller"/> holds on <paramref name="request"/>.</summary>
+    public static RequestPermission RightsOf(CmRequest request, Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
+        return (RequestPermission)(AccessCheck.GrantedRights(SddlParser.Parse(request.SecurityDescriptor), caller.Token) & 0x301FF);
+    }
+
+    private async Task<CmRequest> DecideAndApplyAsync(Caller caller, Guid id, LifecycleCommand command, long? ifMatch, string correlationId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        for (var attempt = 0; ; attempt++)
+        {
+            // 1. Read the request as the caller may see it (404 hides what they may not read).
+            var (request, rights) = await GetAsync(caller, id, ct).ConfigureAwait(false);
+
+            // 2. A client that sent If-Match acts only on the version it saw.
+            if (ifMatch is { } expected && expected != request.Version)
+            {
+                throw Fail(new DomainError(ErrorKind.PreconditionFailed,
+                    $"The request has changed (version {request.Version.ToString(CultureInfo.InvariantCulture)}); read it again.", CurrentStatus: request.Status));
+            }
+
+            // 3. The pure state machine decides.
+            var now = _clock.GetUtcNow();
+            var decision = RequestLifecycle.Decide(request.Lifecycle, command, rights, now);
+            RequestChange change;
+            AuditEvent audit;
+            CmRequest after;
+            switch (decision)
+            {
+                case Decision.Refused r:
+                    throw Fail(r.Error);
+                case Decision.Unchanged:
+                    return request;
+                case Decision.Move m:
+                    change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote);
+                    audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
+                    after = request with
+                    {
+                        Status = m.To,
+                        Completed = m.Completed ?? request.Completed,
+                        Votes = m.Vote is null ? request.Votes : [.. request.Votes, m.Vote],
+                        Version = request.Version + 1,
+                    };
+                    break;
+                case Decision.Record rec:
+                    change = new RequestChange(id, request.Version, request.Status, request.Status, null, rec.Vote);
+                    audit = new AuditEvent("ApprovalRecorded", id, caller.UserUuid, request.Status, request.Status, now, correlationId, Describe(command));
+                    after = request with { Votes = [.. request.Votes, rec.Vote], Version = request.Version + 1 };
+                    break;
+                default:
+                    throw new InvalidOperationException("Unknown decision.");
+            }
+
+            // 4. Compare-and-set with the audit event in one transaction. Losing the race means
+            //    someone else changed the request: decide again on what they left.
+            if (await _requests.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
+            {
+                return after;
+            }
+
+            if (ifMatch is not null)
+            {
+                throw Fail(new DomainError(ErrorKind.PreconditionFailed, "The request changed while this update was applied; read it again."));
+            }
+
+            if (attempt >= MaxRaceRetries)
+            {
+                throw Fail(new DomainError(ErrorKind.Conflict, "The request is changing too often to apply this update; try again."));
+            }
+        }
+    }
+
+    private static string Describe(LifecycleCommand command) => command switch
+    {
+        LifecycleCommand.SetStatus s => $"set status {s.Target}",
+        LifecycleCommand.Approve => "approve",
+        LifecycleCommand.Deny => "deny",
+        _ => command.GetType().Name,
+    };
+
+    private async Task<Sid?> ManagersAsync(CancellationToken ct)
+    {
+        if (_managers is null && await _directory.FindByNameAsync(_options.ManagersGroup, ct).ConfigureAwait(false) is { Kind: PrincipalKind.Group } g)
+        {
+            _managers = g.Sid;
+        }
+
+        return _managers;
+    }
+
+    private static OpenCmException Fail(DomainError error) => new(error);
+}

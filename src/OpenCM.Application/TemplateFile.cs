@@ -1,0 +1,96 @@
+using System.Text.Json;
+using OpenCM.Domain;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// The file format of profile templates (JSON or YAML, same fields; see samples/templates).
+/// Descriptors may name directory principals as <c>{Group Name}</c>; import resolves them to SIDs.
+/// </summary>
+public sealed class TemplateFile
+{
+    public Guid Uuid { get; set; }
+
+    public string Name { get; set; } = "";
+
+    public string Description { get; set; } = "";
+
+    public bool IsSmartcardProfileTemplate { get; set; }
+
+    public bool IsVirtualSmartcardProfileTemplate { get; set; }
+
+    public Dictionary<string, PolicyFile> Policies { get; set; } = [];
+
+    /// <summary>One workflow policy in a template file.</summary>
+    public sealed class PolicyFile
+    {
+        public bool Enabled { get; set; } = true;
+
+        public bool SelfServiceEnabled { get; set; }
+
+        public int ApprovalsNeeded { get; set; }
+
+        public string AuthorizedApprover { get; set; } = WorkflowPolicy.EmptyDescriptor;
+
+        public string AuthorizedEnrollmentAgent { get; set; } = WorkflowPolicy.EmptyDescriptor;
+
+        public string AuthorizedInitiator { get; set; } = WorkflowPolicy.EmptyDescriptor;
+
+        public bool CollectComments { get; set; }
+
+        public bool CollectRequestPriority { get; set; }
+
+        public int DefaultRequestPriority { get; set; }
+
+        public List<string> Documents { get; set; } = [];
+
+        public bool EnrollAgentRequired { get; set; }
+
+        public string OneTimePasswordPolicy { get; set; } = "None";
+
+        public string Personalization { get; set; } = "None";
+
+        public int DataCollectionFlags { get; set; } = WorkflowPolicy.DefaultDataCollectionFlags;
+
+        public List<DataItemFile> DataCollection { get; set; } = [];
+    }
+
+    /// <summary>One data collection item in a template file.</summary>
+    public sealed class DataItemFile
+    {
+        public string Name { get; set; } = "";
+
+        public string Description { get; set; } = "";
+
+        public bool Required { get; set; }
+
+        public string? ValidationData { get; set; }
+    }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>Reads a template file; JSON when the text starts with '{', YAML otherwise.</summary>
+    public static TemplateFile Parse(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        try
+        {
+            var file = text.TrimStart().StartsWith('{')
+                ? JsonSerializer.Deserialize<TemplateFile>(text, Json)
+                : new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Deserialize<TemplateFile>(text);
+            return file ?? throw new OpenCmException(DomainError.Validation(source, "The template file is empty."));
+        }
+        catch (Exception ex) when (ex is JsonException or YamlException)
+        {
+            throw new OpenCmException(DomainError.Validation(source, $"The template file cannot be read: {ex.Message}"));
+        }
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.RegularExpressions;
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>Use cases of profile templates and their policies (SPEC §6).</summary>
+public sealed partial class TemplateService
+{
+    private readonly ITemplateStore _store;
+    private readonly IDirectory _directory;
+    private readonly TimeProvider _clock;
+    private readonly OpenCmOptions _options;
+
+    public TemplateService(ITemplateStore store, IDirectory directory, TimeProvider clock, OpenCmOptions options)
+    {
+        _store = store;
+        _directory = directory;
+        _clock = clock;
+        _options = options;
+    }
+
+    /// <summary>Templates the caller can use: a manager sees all; others those with an enabled policy they may initiate.</summary>
+    public async Task<IReadOnlyList<ProfileTemplate>> ListVisibleAsync(Caller caller, CancellationToken ct = default)
+    {
+        var all = await _store.ListAsync(ct).ConfigureAwait(false);
+        var manager = await IsManagerAsync(caller, ct).ConfigureAwait(false);
+        return [.. all.Where(t => manager || IsVisible(t, caller))];
+    }
+
+    /// <summary>One visible template, else NotFound.</summary>
+    public async Task<ProfileTemplate> GetAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        var template = await _store.FindAsync(id, ct).ConfigureAwait(false);
+        if (template is not null && (IsVisible(template, caller) || await IsManagerAsync(caller, ct).ConfigureAwait(false)))
+        {
+            return template;
+        }
+
+        throw new OpenCmException(DomainError.NotFound($"No profile template with id {id:D} exists."));
+    }
+
+    /// <summary>The workflow policy for <paramref name="type"/>; PolicyDisabled when it is absent or disabled.</summary>
+    public async Task<WorkflowPolicy> GetPolicyAsync(Caller caller, Guid id, RequestType type, CancellationToken ct = default)
+    {
+        var template = await GetAsync(caller, id, ct).ConfigureAwait(false);
+        var policy = template.PolicyFor(type);
+        return policy is { Enabled: true }
+            ? policy
+            : throw new OpenCmException(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {type} requests."));
+    }
+
+    /// <summary>Imports a template file; principals named as <c>{Name}</c> in descriptors must exist.</summary>
+    public async Task<ProfileTemplate> ImportAsync(string text, string source, Guid actor, string correlationId, CancellationToken ct = default)
+    {
+        // 1. Read the file.
+        var file = TemplateFile.Parse(text, source);
+        if (file.Uuid == Guid.Empty)
+        {
+            throw new OpenCmException(DomainError.Validation("uuid", "A template needs a uuid."));
+        }
+
+        if (string.IsNullOrWhiteSpace(file.Name))
+        {
+            throw new OpenCmException(DomainError.Validation("name", "A template needs a name."));
+        }
+
+        // 2. Each policy: a known request type, resolved and valid descriptors, sane numbers.
+        var policies = new Dictionary<RequestType, WorkflowPolicy>();
+        foreach (var (typeName, p) in file.Policies)
+        {
+            if (!RequestTypeNames.TryParse(typeName, out var type))
+            {
+                throw new OpenCmException(DomainError.Validation($"policies.{typeName}", $"'{typeName}' is not a request type."));
+            }
+
+            var at = $"policies.{typeName}";
+            if (p.ApprovalsNeeded < 0 || p.DefaultRequestPriority is < RequestRules.MinPriority or > RequestRules.MaxPriority)
+            {
+                throw new OpenCmException(DomainError.Validation(at, "approvalsNeeded must be ≥ 0 and defaultRequestPriority within 0–255."));
+            }
+
+            policies[type] = new WorkflowPolicy
+            {
+                Enabled = p.Enabled,
+                SelfServiceEnabled = p.SelfServiceEnabled,
+                ApprovalsNeeded = p.ApprovalsNeeded,
+                AuthorizedApprover = await ResolveAsync(p.AuthorizedApprover, $"{at}.authorizedApprover", ct).ConfigureAwait(false),
+                AuthorizedEnrollmentAgent = await ResolveAsync(p.AuthorizedEnrollmentAgent, $"{at}.authorizedEnrollmentAgent", ct).ConfigureAwait(false),
+                AuthorizedInitiator = await ResolveAsync(p.AuthorizedInitiator, $"{at}.authorizedInitiator", ct).ConfigureAwait(false),
+                CollectComments = p.CollectComments,
+                CollectRequestPriority = p.CollectRequestPriority,
+                DefaultRequestPriority = p.DefaultRequestPriority,
+                Documents = [.. p.Documents],
+                EnrollAgentRequired = p.EnrollAgentRequired,
+                OneTimePasswordPolicy = p.OneTimePasswordPolicy,
+                Personalization = p.Personalization,
+                DataCollectionFlags = p.DataCollectionFlags,
+                PolicyDataCollection = [.. p.DataCollection.Select(d => new DataCollectionItem(d.Name, d.Description, d.Required, d.ValidationData))],
+            };
+            if (policies[type].PolicyDataCollection.GroupBy(d => d.Name, StringComparer.OrdinalIgnoreCase).Any(g => g.Count() > 1 || string.IsNullOrWhiteSpace(g.Key)))
+            {
+                throw new OpenCmException(DomainError.Validation($"{at}.dataCollection", "Data item names must be present and unique."));
+            }
+        }
+
+        // 3. Store it (a re-import of the same uuid becomes the next version) with its audit event.
+        var template = new ProfileTemplate
+        {
+            Uuid = file.Uuid,
+            Name = file.Name,
+            Description = file.Description,
+            IsSmartcardProfileTemplate = file.IsSmartcardProfileTemplate || file.IsVirtualSmartcardProfileTemplate,
+            IsVirtualSmartcardProfileTemplate = file.IsVirtualSmartcardProfileTemplate,
+            Policies = policies,
+        };
+        var audit = new AuditEvent("TemplateImported", template.Uuid, actor, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), correlationId, $"name={template.Name}");
+        return await _store.SaveAsync(template, audit, ct).ConfigureAwait(false);
+    }
+
+    private static bool IsVisible(ProfileTemplate template, Caller caller) =>
+        template.Policies.Values.Any(p => p.Enabled && (p.SelfServiceEnabled || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null)));
+
+    private async Task<bool> IsManagerAsync(Caller caller, CancellationToken ct) =>
+        await _directory.FindByNameAsync(_options.ManagersGroup, ct).ConfigureAwait(false) is { Kind: PrincipalKind.Group } g && caller.Token.Contains(g.Sid);
+
+    private async Task<string> ResolveAsync(string sddl, string field, CancellationToken ct)
+    {
+        var text = sddl;
+        foreach (Match m in PrincipalPlaceholder().Matches(sddl))
+        {
+            var name = m.Groups[1].Value;
+            var principal = await _directory.FindByNameAsync(name, ct).ConfigureAwait(false)
+                ?? throw new OpenCmException(DomainError.Validation(field, $"The principal '{name}' is not in the directory."));
+            text = text.Replace(m.Value, principal.Sid.Value, StringComparison.Ordinal);
+        }
+
+        try
+        {
+            // Stored in canonical form so that every later parse is of known-good text.
+            return SddlParser.Parse(text).ToString();
+        }
+        catch (SddlParseException ex)
+        {
+            throw new OpenCmException(DomainError.Validation(field, ex.Message));
+        }
+    }
+
+    [GeneratedRegex(@"\{([^{}]+)\}")]
+    private static partial Regex PrincipalPlaceholder();
+}
