@@ -43,9 +43,13 @@ public sealed record AuditEvent(
 /// <summary>A stored audit event with its chain links.</summary>
 public sealed record ChainedAuditEvent(long Sequence, AuditEvent Event, string PreviousHash, string Hash);
 
-/// <summary>A compare-and-set change of a request: applies only if the request still has <see cref="FromStatus"/> and <see cref="ExpectedVersion"/>.</summary>
+/// <summary>
+/// A compare-and-set change of a request: applies only if the request still has
+/// <see cref="FromStatus"/> and <see cref="ExpectedVersion"/>. <see cref="Votes"/>, when set, is the
+/// complete new list of votes (the guard makes a read-modify-write safe).
+/// </summary>
 public sealed record RequestChange(
-    Guid Id, long ExpectedVersion, RequestStatus FromStatus, RequestStatus ToStatus, DateTimeOffset? Completed, ApprovalVote? Vote);
+    Guid Id, long ExpectedVersion, RequestStatus FromStatus, RequestStatus ToStatus, DateTimeOffset? Completed, IReadOnlyList<ApprovalVote>? Votes);
 
 /// <summary>A request with its position in the store's insertion order (the paging key).</summary>
 public sealed record StoredRequest(long Sequence, CmRequest Request);

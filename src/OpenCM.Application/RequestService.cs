@@ -240,8 +240,6 @@ public sealed class RequestService
                 case Decision.Unchanged:
                     return request;
                 case Decision.Move m:
-                    change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote);
-                    audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     after = request with
                     {
                         Status = m.To,
@@ -249,11 +247,13 @@ public sealed class RequestService
                         Votes = m.Vote is null ? request.Votes : [.. request.Votes, m.Vote],
                         Version = request.Version + 1,
                     };
+                    change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes);
+                    audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:
-                    change = new RequestChange(id, request.Version, request.Status, request.Status, null, rec.Vote);
-                    audit = new AuditEvent("ApprovalRecorded", id, caller.UserUuid, request.Status, request.Status, now, correlationId, Describe(command));
                     after = request with { Votes = [.. request.Votes, rec.Vote], Version = request.Version + 1 };
+                    change = new RequestChange(id, request.Version, request.Status, request.Status, null, after.Votes);
+                    audit = new AuditEvent("ApprovalRecorded", id, caller.UserUuid, request.Status, request.Status, now, correlationId, Describe(command));
                     break;
                 default:
                     throw new InvalidOperationException("Unknown decision.");

@@ -1,0 +1,182 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using OpenCM.Storage;
+
+namespace OpenCM.Storage.Sqlite;
+
+/// <summary>
+/// SQLite in WAL mode with <c>synchronous=FULL</c>: a write is on disk when its task completes.
+/// Reads use pooled connections and run concurrently with writes. Writes go through one writer
+/// connection that batches whatever is queued into a single transaction (group commit), each
+/// write inside its own savepoint, so one failing write rolls back alone and one fsync serves
+/// many writers (SPEC §12: ~9,700 commits/s alone, ~250,000 updates/s when 100 share a commit).
+/// </summary>
+public sealed class SqliteStorage : StorageProvider
+{
+    private const int MaxBatch = 256;
+    private readonly string _connectionString;
+    private readonly Channel<IWork> _queue = Channel.CreateUnbounded<IWork>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SqliteConnection _writer;
+    private readonly Task _writerLoop;
+
+    public SqliteStorage(string databasePath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(databasePath);
+        DatabasePath = Path.GetFullPath(databasePath);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30, // seconds to wait for another process's write lock (the CLI beside a server)
+        }.ToString();
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        using (var pragma = _writer.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;";
+            pragma.ExecuteNonQuery();
+        }
+
+        _writerLoop = Task.Run(WriterLoopAsync);
+    }
+
+    public string DatabasePath { get; }
+
+    protected override IReadOnlyList<Migration> Migrations { get; } =
+        LoadEmbedded(typeof(SqliteStorage).Assembly, "OpenCM.Storage.Sqlite.Migrations.");
+
+    public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default)
+    {
+        var conn = new SqliteConnection(_connectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        return conn;
+    }
+
+    public override Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        var item = new Work<T>(work, ct);
+        return _queue.Writer.TryWrite(item) ? item.Result : throw new ObjectDisposedException(nameof(SqliteStorage));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writerLoop.ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<IWork>(MaxBatch);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            // 1. Take what is queued now, up to a bound.
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+
+            // 2. Run each write inside its own savepoint of one transaction.
+            var done = new List<IWork>(batch.Count);
+            DbTransaction? tx = null;
+            try
+            {
+                tx = await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var work = batch[i];
+                    if (work.IsCanceled)
+                    {
+                        work.Cancel();
+                        continue;
+                    }
+
+                    var savepoint = "w" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    await tx.SaveAsync(savepoint).ConfigureAwait(false);
+                    try
+                    {
+                        await work.RunAsync(tx).ConfigureAwait(false);
+                        await tx.ReleaseAsync(savepoint).ConfigureAwait(false);
+                        done.Add(work);
+                    }
+                    catch (Exception ex)
+                    {
+                        await tx.RollbackAsync(savepoint).ConfigureAwait(false);
+                        await tx.ReleaseAsync(savepoint).ConfigureAwait(false);
+                        work.Fail(ex);
+                    }
+                }
+
+                // 3. One durable commit for the whole batch; only then do callers hear of success.
+                await tx.CommitAsync().ConfigureAwait(false);
+                foreach (var work in done)
+                {
+                    work.Complete();
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var work in batch.Where(w => !w.IsFinished))
+                {
+                    work.Fail(ex);
+                }
+            }
+            finally
+            {
+                if (tx is not null)
+                {
+                    await tx.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private interface IWork
+    {
+        bool IsCanceled { get; }
+
+        bool IsFinished { get; }
+
+        Task RunAsync(DbTransaction tx);
+
+        void Complete();
+
+        void Fail(Exception ex);
+
+        void Cancel();
+    }
+
+    private sealed class Work<T> : IWork
+    {
+        private readonly Func<DbTransaction, CancellationToken, Task<T>> _work;
+        private readonly CancellationToken _ct;
+        private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T _value = default!;
+
+        public Work(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct)
+        {
+            _work = work;
+            _ct = ct;
+        }
+
+        public Task<T> Result => _tcs.Task;
+
+        public bool IsCanceled => _ct.IsCancellationRequested;
+
+        public bool IsFinished => _tcs.Task.IsCompleted;
+
+        public async Task RunAsync(DbTransaction tx) => _value = await _work(tx, CancellationToken.None).ConfigureAwait(false);
+
+        public void Complete() => _tcs.TrySetResult(_value);
+
+        public void Fail(Exception ex) => _tcs.TrySetException(ex);
+
+        public void Cancel() => _tcs.TrySetCanceled(_ct);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OpenCM.Storage;
+
+/// <summary>
+/// Secrets at rest (signing keys and the like): AES-256-GCM under the installation's master key,
+/// which lives outside the database (<see cref="MasterKey"/>), so a copy of the database alone
+/// reveals no secret. The secret's name is bound as associated data, so a ciphertext cannot be
+/// moved to another slot.
+/// </summary>
+public sealed class SecretStore
+{
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+    private readonly StorageProvider _db;
+    private readonly byte[] _key;
+
+    public SecretStore(StorageProvider db, MasterKey masterKey)
+    {
+        ArgumentNullException.ThrowIfNull(masterKey);
+        _db = db;
+        _key = masterKey.Bytes;
+    }
+
+    /// <summary>The secret named <paramref name="name"/>; made by <paramref name="create"/> and stored when absent.</summary>
+    public async Task<byte[]> GetOrCreateAsync(string name, Func<byte[]> create, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        if (await ReadAsync(name, ct).ConfigureAwait(false) is { } existing)
+        {
+            return existing;
+        }
+
+        var fresh = create();
+        var sealedValue = Seal(name, fresh);
+        CryptographicOperations.ZeroMemory(fresh);
+
+        // Another process (or node) may create the same secret at once: the first insert wins
+        // and everybody reads that one.
+        await _db.WriteAsync(async (tx, c) => await tx.ExecuteAsync(
+            "INSERT INTO secrets (name, value, created) VALUES (@n, @v, @t) ON CONFLICT (name) DO NOTHING", c,
+            ("@n", name), ("@v", sealedValue), ("@t", DateTime.UtcNow.Ticks)).ConfigureAwait(false), ct).ConfigureAwait(false);
+        return await ReadAsync(name, ct).ConfigureAwait(false) ?? throw new InvalidOperationException($"The secret '{name}' was not stored.");
+    }
+
+    private async Task<byte[]?> ReadAsync(string name, CancellationToken ct)
+    {
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command("SELECT value FROM secrets WHERE name = @n", ("@n", name));
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is string stored ? Open(name, stored) : null;
+    }
+
+    private string Seal(string name, byte[] plaintext)
+    {
+        var blob = new byte[NonceSize + plaintext.Length + TagSize];
+        var nonce = blob.AsSpan(0, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(_key, TagSize);
+        aes.Encrypt(nonce, plaintext, blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), Encoding.UTF8.GetBytes(name));
+        return Convert.ToBase64String(blob);
+    }
+
+    private byte[] Open(string name, string stored)
+    {
+        var blob = Convert.FromBase64String(stored);
+        var plaintext = new byte[blob.Length - NonceSize - TagSize];
+        using var aes = new AesGcm(_key, TagSize);
+        try
+        {
+            aes.Decrypt(blob.AsSpan(0, NonceSize), blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.UTF8.GetBytes(name));
+        }
+        catch (AuthenticationTagMismatchException ex)
+        {
+            throw new CryptographicException($"The secret '{name}' cannot be opened: the master key does not match this database.", ex);
+        }
+
+        return plaintext;
+    }
+}
+
+/// <summary>
+/// The 256-bit master key that protects secrets at rest. Kept in a file of its own (mode 0600)
+/// in the data directory, or given base64-encoded by configuration (<c>OpenCM:MasterKey</c>) so
+/// that it can live in a secret manager instead.
+/// </summary>
+public sealed class MasterKey
+{
+    private MasterKey(byte[] bytes) => Bytes = bytes;
+
+    internal byte[] Bytes { get; }
+
+    public static MasterKey FromBase64(string base64)
+    {
+        var bytes = Convert.FromBase64String(base64);
+        return bytes.Length == 32 ? new MasterKey(bytes) : throw new CryptographicException("The master key must be 32 bytes.");
+    }
+
+    /// <summary>Reads the key file, creating it (owner read/write only) when it does not exist.</summary>
+    public static MasterKey LoadOrCreate(string path)
+    {
+        if (!File.Exists(path))
+        {
+            var fresh = RandomNumberGenerator.GetBytes(32);
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            try
+            {
+                using var stream = new FileStream(path, options);
+                using var writer = new StreamWriter(stream);
+                writer.Write(Convert.ToBase64String(fresh));
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process created it first; use theirs.
+            }
+        }
+
+        return FromBase64(File.ReadAllText(path).Trim());
+    }
+}

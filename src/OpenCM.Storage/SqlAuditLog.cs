@@ -1,0 +1,47 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using OpenCM.Application;
+using OpenCM.Domain;
+
+namespace OpenCM.Storage;
+
+/// <summary>Reads the hash-chained audit log.</summary>
+public sealed class SqlAuditLog : IAuditLog
+{
+    private const string Columns = "seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash";
+    private readonly StorageProvider _db;
+
+    public SqlAuditLog(StorageProvider db) => _db = db;
+
+    public async IAsyncEnumerable<ChainedAuditEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command($"SELECT {Columns} FROM audit_events ORDER BY seq");
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            yield return Read(r);
+        }
+    }
+
+    public async Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default)
+    {
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command($"SELECT {Columns} FROM audit_events WHERE subject = @s ORDER BY seq", ("@s", Sql.Text(subjectId)));
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<ChainedAuditEvent>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(Read(r));
+        }
+
+        return list;
+    }
+
+    private static ChainedAuditEvent Read(DbDataReader r) => new(
+        r.GetInt64(0),
+        new AuditEvent(r.GetString(1), r.Id(2), r.Id(3), (RequestStatus)r.GetInt32(4), (RequestStatus)r.GetInt32(5),
+            Sql.Time(r.GetInt64(6)), r.GetString(7), r.GetString(8)),
+        r.GetString(9),
+        r.GetString(10));
+}

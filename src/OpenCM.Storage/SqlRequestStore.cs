@@ -1,0 +1,152 @@
+using System.Data.Common;
+using System.Text.Json;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Storage;
+
+/// <summary>Requests in SQL. Transitions are compare-and-set on (uuid, status, version); the same SQL runs on every provider.</summary>
+public sealed class SqlRequestStore : IRequestStore
+{
+    private const string Columns =
+        "seq, uuid, type, status, flags, data_collection, data_collection_flags, originator, target, submitted, completed, " +
+        "new_profile, old_profile, new_card, old_card, priority, comment, template, descriptor, data_complete, approvals_needed, votes, version";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+    private readonly StorageProvider _db;
+
+    public SqlRequestStore(StorageProvider db) => _db = db;
+
+    public async Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default)
+    {
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command($"SELECT {Columns} FROM requests WHERE uuid = @id", ("@id", Sql.Text(id)));
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? Read(r).Request : null;
+    }
+
+    public Task CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, AuditEvent audit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(readerSids);
+        return _db.WriteAsync(async (tx, c) =>
+        {
+            long seq;
+            await using (var insert = tx.Command(
+                $"INSERT INTO requests ({Columns[5..]}) VALUES (@uuid, @type, @status, @flags, @dc, @dcf, @orig, @target, @submitted, @completed, " +
+                "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq",
+                ("@uuid", Sql.Text(request.Uuid)), ("@type", (int)request.RequestType), ("@status", (int)request.Status), ("@flags", (int)request.Flags),
+                ("@dc", JsonSerializer.Serialize(request.DataCollection, Json)), ("@dcf", request.DataCollectionFlags),
+                ("@orig", Sql.Text(request.OriginatorUserUuid)), ("@target", Sql.Text(request.TargetUserUuid)),
+                ("@submitted", Sql.Ticks(request.Submitted)), ("@completed", request.Completed is { } done ? Sql.Ticks(done) : null),
+                ("@np", Sql.Text(request.NewProfileUuid)), ("@op", Sql.Text(request.OldProfileUuid)),
+                ("@nc", Sql.Text(request.NewSmartcardUuid)), ("@oc", Sql.Text(request.OldSmartcardUuid)),
+                ("@prio", request.Priority), ("@comment", request.Comment), ("@tpl", Sql.Text(request.ProfileTemplateUuid)),
+                ("@sd", request.SecurityDescriptor), ("@dcc", request.IsDataCollectionComplete ? 1 : 0), ("@an", request.ApprovalsNeeded),
+                ("@votes", JsonSerializer.Serialize(request.Votes, Json)), ("@version", request.Version)))
+            {
+                seq = Convert.ToInt64(await insert.ExecuteScalarAsync(c).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            foreach (var sid in readerSids)
+            {
+                await tx.ExecuteAsync("INSERT INTO request_readers (sid, seq) VALUES (@sid, @seq)", c, ("@sid", sid.Value), ("@seq", seq)).ConfigureAwait(false);
+            }
+
+            await AuditAppender.AppendAsync(tx, audit, c).ConfigureAwait(false);
+            return seq;
+        }, ct);
+    }
+
+    public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return _db.WriteAsync(async (tx, c) =>
+        {
+            // Compare-and-set: zero rows means another writer moved the request first.
+            var rows = await tx.ExecuteAsync(
+                "UPDATE requests SET status = @to, completed = COALESCE(@completed, completed), votes = COALESCE(@votes, votes), version = version + 1 " +
+                "WHERE uuid = @id AND status = @from AND version = @v", c,
+                ("@to", (int)change.ToStatus), ("@completed", change.Completed is { } done ? Sql.Ticks(done) : null),
+                ("@votes", change.Votes is null ? null : JsonSerializer.Serialize(change.Votes, Json)),
+                ("@id", Sql.Text(change.Id)), ("@from", (int)change.FromStatus), ("@v", change.ExpectedVersion)).ConfigureAwait(false);
+            if (rows == 0)
+            {
+                return false;
+            }
+
+            await AuditAppender.AppendAsync(tx, audit, c).ConfigureAwait(false);
+            return true;
+        }, ct);
+    }
+
+    public async Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+
+        // 1. One ordered index range scan per SID of the caller's token, each stopping at the limit.
+        var filter = (query.Status is null ? "" : " AND r.status = @st") + (query.TargetUser is null ? "" : " AND r.target = @tu");
+        var join = filter.Length == 0 ? "" : " JOIN requests r ON r.seq = rr.seq";
+        var seqs = new SortedSet<long>();
+        foreach (var sid in query.ReaderSids)
+        {
+            await using var cmd = conn.Command(
+                $"SELECT rr.seq FROM request_readers rr{join} WHERE rr.sid = @sid AND rr.seq > @after{filter} ORDER BY rr.seq LIMIT @limit",
+                ("@sid", sid.Value), ("@after", query.After), ("@limit", query.Limit),
+                ("@st", query.Status is { } st ? (int)st : null), ("@tu", query.TargetUser is { } tu ? Sql.Text(tu) : null));
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                seqs.Add(r.GetInt64(0));
+            }
+        }
+
+        // 2. The first `limit` of their union, fetched in one query.
+        var wanted = seqs.Take(query.Limit).ToArray();
+        if (wanted.Length == 0)
+        {
+            return [];
+        }
+
+        var names = wanted.Select((_, i) => $"@s{i}").ToArray();
+        await using var fetch = conn.Command(
+            $"SELECT {Columns} FROM requests WHERE seq IN ({string.Join(',', names)}) ORDER BY seq",
+            [.. wanted.Select((s, i) => (names[i], (object?)s))]);
+        await using var rows = await fetch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<StoredRequest>(wanted.Length);
+        while (await rows.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(Read(rows));
+        }
+
+        return list;
+    }
+
+    private static StoredRequest Read(DbDataReader r) => new(r.GetInt64(0), new CmRequest
+    {
+        Uuid = r.Id(1),
+        RequestType = (RequestType)r.GetInt32(2),
+        Status = (RequestStatus)r.GetInt32(3),
+        Flags = (RequestFlags)r.GetInt32(4),
+        DataCollection = JsonSerializer.Deserialize<List<DataItem>>(r.GetString(5), Json) ?? [],
+        DataCollectionFlags = r.GetInt32(6),
+        OriginatorUserUuid = r.Id(7),
+        TargetUserUuid = r.Id(8),
+        Submitted = Sql.Time(r.GetInt64(9)),
+        Completed = r.IsDBNull(10) ? null : Sql.Time(r.GetInt64(10)),
+        NewProfileUuid = r.Id(11),
+        OldProfileUuid = r.Id(12),
+        NewSmartcardUuid = r.Id(13),
+        OldSmartcardUuid = r.Id(14),
+        Priority = r.GetInt32(15),
+        Comment = r.GetString(16),
+        ProfileTemplateUuid = r.Id(17),
+        SecurityDescriptor = r.GetString(18),
+        IsDataCollectionComplete = r.GetInt32(19) != 0,
+        ApprovalsNeeded = r.GetInt32(20),
+        Votes = JsonSerializer.Deserialize<List<ApprovalVote>>(r.GetString(21), Json) ?? [],
+        Version = r.GetInt64(22),
+    });
+}

@@ -1,0 +1,80 @@
+using System.Data.Common;
+
+namespace OpenCM.Storage;
+
+/// <summary>A numbered schema migration of one provider.</summary>
+public sealed record Migration(int Version, string Name, string Sql);
+
+/// <summary>
+/// What the SQL stores need from a database: connections for reads, and a way to run a write
+/// in a transaction that is durable when the returned task completes. Providers may run several
+/// writes in one commit (group commit); each write is still all-or-nothing.
+/// </summary>
+public abstract class StorageProvider : IAsyncDisposable
+{
+    /// <summary>Opens a connection for reading.</summary>
+    public abstract Task<DbConnection> OpenReadAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction. If it throws, none of its writes persist and
+    /// the exception is rethrown; if it returns, its writes are committed durably before this completes.
+    /// </summary>
+    public abstract Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default);
+
+    /// <summary>The provider's migrations, in order.</summary>
+    protected abstract IReadOnlyList<Migration> Migrations { get; }
+
+    /// <summary>Applies the migrations that have not run yet, each in its own transaction.</summary>
+    public async Task<int> MigrateAsync(CancellationToken ct = default)
+    {
+        await WriteAsync(async (tx, c) =>
+        {
+            await tx.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", c).ConfigureAwait(false);
+            return 0;
+        }, ct).ConfigureAwait(false);
+
+        var applied = 0;
+        foreach (var m in Migrations.OrderBy(m => m.Version))
+        {
+            var ran = await WriteAsync(async (tx, c) =>
+            {
+                var done = await tx.ScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations WHERE version = @v", c, ("@v", m.Version)).ConfigureAwait(false);
+                if (done > 0)
+                {
+                    return false;
+                }
+
+                await tx.ExecuteAsync(m.Sql, c).ConfigureAwait(false);
+                await tx.ExecuteAsync("INSERT INTO schema_migrations (version, name, applied) VALUES (@v, @n, @t)", c,
+                    ("@v", m.Version), ("@n", m.Name), ("@t", DateTime.UtcNow.Ticks)).ConfigureAwait(false);
+                return true;
+            }, ct).ConfigureAwait(false);
+            applied += ran ? 1 : 0;
+        }
+
+        return applied;
+    }
+
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads the embedded migration scripts named <c>{prefix}NNNN_name.sql</c> of an assembly.</summary>
+    protected static IReadOnlyList<Migration> LoadEmbedded(System.Reflection.Assembly assembly, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var list = new List<Migration>();
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal)))
+        {
+            var file = resource[prefix.Length..^4];
+            var version = int.Parse(file.AsSpan(0, 4), System.Globalization.CultureInfo.InvariantCulture);
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            list.Add(new Migration(version, file, reader.ReadToEnd()));
+        }
+
+        return list;
+    }
+}
