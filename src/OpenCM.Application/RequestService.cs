@@ -151,7 +151,7 @@ public sealed class RequestService
     }
 
     /// <summary>The seed's PUT /requests/{id}: Completed, Canceled or Abandoned.</summary>
-    public Task<CmRequest> SetStatusAsync(Caller caller, Guid id, RequestStatus target, long? ifMatch, string correlationId, CancellationToken ct = default) =>
+    public Task<CmRequest> SetStatusAsync(Caller caller, Guid id, RequestStatus target, IReadOnlyCollection<long>? ifMatch, string correlationId, CancellationToken ct = default) =>
         DecideAndApplyAsync(caller, id, new LifecycleCommand.SetStatus(target), ifMatch, correlationId, ct);
 
     /// <summary>POST /requests/{id}/approvals: one approver's Approve or Deny.</summary>
@@ -212,7 +212,7 @@ public sealed class RequestService
         return (RequestPermission)(AccessCheck.GrantedRights(SddlParser.Parse(request.SecurityDescriptor), caller.Token) & 0x301FF);
     }
 
-    private async Task<CmRequest> DecideAndApplyAsync(Caller caller, Guid id, LifecycleCommand command, long? ifMatch, string correlationId, CancellationToken ct)
+    private async Task<CmRequest> DecideAndApplyAsync(Caller caller, Guid id, LifecycleCommand command, IReadOnlyCollection<long>? ifMatch, string correlationId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(caller);
         for (var attempt = 0; ; attempt++)
@@ -221,7 +221,7 @@ public sealed class RequestService
             var (request, rights) = await GetAsync(caller, id, ct).ConfigureAwait(false);
 
             // 2. A client that sent If-Match acts only on the version it saw.
-            if (ifMatch is { } expected && expected != request.Version)
+            if (ifMatch is not null && !ifMatch.Contains(request.Version))
             {
                 throw Fail(new DomainError(ErrorKind.PreconditionFailed,
                     $"The request has changed (version {request.Version.ToString(CultureInfo.InvariantCulture)}); read it again.", CurrentStatus: request.Status));

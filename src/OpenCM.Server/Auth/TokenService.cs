@@ -1,0 +1,103 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OpenCM.Application;
+using OpenCM.Storage;
+
+namespace OpenCM.Server.Auth;
+
+/// <summary>Authentication settings (configuration section <c>Auth</c>).</summary>
+public sealed class AuthOptions
+{
+    /// <summary>Issuer and audience of the tokens this server mints itself.</summary>
+    public string Issuer { get; set; } = "opencm";
+
+    public string Audience { get; set; } = "opencm";
+
+    /// <summary>An OIDC authority (ADFS, Entra ID, Keycloak…) whose tokens are also accepted.</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>The audience the authority's tokens must carry.</summary>
+    public string? AuthorityAudience { get; set; }
+
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    /// <summary>Longest lifetime <c>opencm token</c> will mint.</summary>
+    public int MaxLocalTokenMinutes { get; set; } = 24 * 60;
+}
+
+/// <summary>
+/// The server's own token key (ECDSA P-256, kept encrypted in the secret store) and the minting
+/// of short-lived tokens for directory users (<c>opencm token</c>, SPEC §5).
+/// </summary>
+public sealed class TokenService
+{
+    public const string SecretName = "token-signing-key";
+    private readonly TimeProvider _clock;
+    private readonly AuthOptions _options;
+
+    public TokenService(SecretStore secrets, TimeProvider clock, AuthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        _clock = clock;
+        _options = options;
+        var pkcs8 = secrets.GetOrCreateAsync(SecretName, () =>
+        {
+            using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return fresh.ExportPkcs8PrivateKey();
+        }).GetAwaiter().GetResult();
+        var ecdsa = ECDsa.Create();
+        ecdsa.ImportPkcs8PrivateKey(pkcs8, out _);
+        CryptographicOperations.ZeroMemory(pkcs8);
+        var kid = Base64UrlEncoder.Encode(SHA256.HashData(ecdsa.ExportSubjectPublicKeyInfo()))[..22];
+        SigningKey = new ECDsaSecurityKey(ecdsa) { KeyId = kid };
+    }
+
+    public ECDsaSecurityKey SigningKey { get; }
+
+    /// <summary>A JWT for <paramref name="user"/> carrying its SID and group SIDs in the claims ADFS uses.</summary>
+    public string Mint(Principal user, IReadOnlyList<Principal> groups, TimeSpan lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(groups);
+        if (lifetime <= TimeSpan.Zero || lifetime > TimeSpan.FromMinutes(_options.MaxLocalTokenMinutes))
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), $"A token lives between 1 and {_options.MaxLocalTokenMinutes} minutes.");
+        }
+
+        var now = _clock.GetUtcNow().UtcDateTime;
+        var claims = new Dictionary<string, object>
+        {
+            [ClaimNames.Subject] = user.Uuid.ToString("D"),
+            [ClaimNames.Name] = user.Name,
+            [ClaimNames.PrimarySid] = user.Sid.Value,
+            [ClaimNames.GroupSid] = groups.Select(g => g.Sid.Value).ToArray(),
+            [JwtRegisteredClaimNames.Jti] = Guid.NewGuid().ToString("N"),
+        };
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = _options.Issuer,
+            Audience = _options.Audience,
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now + lifetime,
+            Claims = claims,
+            SigningCredentials = new SigningCredentials(SigningKey, SecurityAlgorithms.EcdsaSha256),
+        });
+    }
+}
+
+/// <summary>Claim names OpenCM reads: the short JWT names and the URIs ADFS issues (SPEC §5).</summary>
+public static class ClaimNames
+{
+    public const string Subject = "sub";
+    public const string Name = "name";
+    public const string ObjectGuid = "objectguid";
+    public const string Oid = "oid";
+    public const string PrimarySid = "primarysid";
+    public const string GroupSid = "groupsid";
+    public const string PrimarySidUri = ClaimTypes.PrimarySid;
+    public const string GroupSidUri = ClaimTypes.GroupSid;
+    public const string ObjectGuidUri = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.WebUtilities;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Wire;
+
+namespace OpenCM.Server.Endpoints;
+
+/// <summary>Requests and approvals (SPEC §1, §4): create, list, read, set status, approve or deny.</summary>
+internal static class RequestEndpoints
+{
+    public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/requests", CreateAsync);
+        api.MapGet("/requests", ListAsync);
+        api.MapGet("/requests/{id}", GetAsync);
+        api.MapPut("/requests/{id}", SetStatusAsync);
+        api.MapPost("/requests/{id}/approvals", VoteAsync);
+        return api;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, RequestService requests)
+    {
+        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+        var input = new CreateRequestInput(
+            body.Enum<RequestType>("type") ?? throw new OpenCmException(DomainError.Validation("type", "'type' is required.")),
+            body.Guid("profiletemplateuuid"),
+            body.DataCollection("datacollection"),
+            body.Guid("target"),
+            body.String("comment"),
+            body.Int("priority"),
+            body.Guid("smartcard"),
+            body.Guid("profile"));
+        var created = await requests.CreateAsync(http.Caller(), input, http.CorrelationId(), http.RequestAborted);
+
+        // SPEC §2: 201, Location, and the relative URI as a JSON string body.
+        var relative = $"api/v1.0/requests/{created.Uuid:D}";
+        http.Response.Headers.Location = $"{ApiPaths.Base(http)}/requests/{created.Uuid:D}";
+        http.Response.Headers.ETag = ETag(created.Version);
+        return EndpointContext.Json(relative, StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, string id, RequestService requests)
+    {
+        var (request, _) = await requests.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
+        http.Response.Headers.ETag = ETag(request.Version);
+        return EndpointContext.Json(RequestDto.From(request));
+    }
+
+    private static async Task<IResult> SetStatusAsync(HttpContext http, string id, RequestService requests)
+    {
+        var requestId = EndpointContext.RouteGuid(id, "id");
+        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+        var status = body.Enum<RequestStatus>("status") ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required."));
+        var updated = await requests.SetStatusAsync(http.Caller(), requestId, status, IfMatch(http), http.CorrelationId(), http.RequestAborted);
+        http.Response.Headers.ETag = ETag(updated.Version);
+        return EndpointContext.Json(RequestDto.From(updated));
+    }
+
+    private static async Task<IResult> VoteAsync(HttpContext http, string id, RequestService requests)
+    {
+        var requestId = EndpointContext.RouteGuid(id, "id");
+        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+        var decision = body.String("decision");
+        var approve = decision?.ToUpperInvariant() switch
+        {
+            "APPROVE" => true,
+            "DENY" => false,
+            _ => throw new OpenCmException(DomainError.Validation("decision", "'decision' must be Approve or Deny.")),
+        };
+        var updated = await requests.VoteAsync(http.Caller(), requestId, approve, body.String("comment") ?? "", http.CorrelationId(), http.RequestAborted);
+        http.Response.Headers.ETag = ETag(updated.Version);
+        return EndpointContext.Json(RequestDto.From(updated));
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, RequestService requests)
+    {
+        // 1. Filters: status by name or number; targetuser only "current" (as the reference supports).
+        var q = http.Request.Query;
+        RequestStatus? status = null;
+        if (!string.IsNullOrEmpty(q["status"]))
+        {
+            status = EnumNames.TryParse<RequestStatus>(q["status"], out var s)
+                ? s
+                : throw new OpenCmException(DomainError.Validation("status", $"'{q["status"]}' is not a request status."));
+        }
+
+        var targetUser = q["targetuser"].ToString();
+        if (targetUser.Length > 0 && !targetUser.Equals("current", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OpenCmException(DomainError.Validation("targetuser", "Only targetuser=current is supported."));
+        }
+
+        // 2. Paging (OpenCM extension): top and an opaque skiptoken.
+        int? top = null;
+        if (!string.IsNullOrEmpty(q["top"]))
+        {
+            top = int.TryParse(q["top"], NumberStyles.None, CultureInfo.InvariantCulture, out var t)
+                ? t
+                : throw new OpenCmException(DomainError.Validation("top", "'top' must be a positive integer."));
+        }
+
+        var after = SkipToken.Parse(q["skiptoken"]);
+        var page = await requests.ListAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0, after, top), http.RequestAborted);
+
+        // 3. A next link when more rows may follow.
+        if (page.NextAfter is { } next)
+        {
+            var query = new Dictionary<string, string?> { ["skiptoken"] = SkipToken.Format(next) };
+            if (top is not null)
+            {
+                query["top"] = top.Value.ToString(CultureInfo.InvariantCulture);
+            }
+
+            if (status is not null)
+            {
+                query["status"] = status.Value.ToString();
+            }
+
+            if (targetUser.Length > 0)
+            {
+                query["targetuser"] = "current";
+            }
+
+            http.Response.Headers.Link = $"<{QueryHelpers.AddQueryString(http.Request.PathBase + http.Request.Path, query)}>; rel=\"next\"";
+        }
+
+        return EndpointContext.Json(page.Items.Select(RequestDto.From).ToList());
+    }
+
+    private static string ETag(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+
+    /// <summary>The versions If-Match accepts; null when absent or "*". A tag that is no version matches nothing.</summary>
+    private static long[]? IfMatch(HttpContext http)
+    {
+        var header = http.Request.Headers.IfMatch.ToString();
+        if (string.IsNullOrWhiteSpace(header))
+        {
+            return null;
+        }
+
+        var tags = header.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (tags.Contains("*"))
+        {
+            return null;
+        }
+
+        return [.. tags.Select(t => t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t)
+            .Select(t => long.TryParse(t.Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1)];
+    }
+}
+
+/// <summary>The opaque paging token: the position after which the next page starts.</summary>
+internal static class SkipToken
+{
+    public static string Format(long after) => WebEncoders.Base64UrlEncode(Encoding.ASCII.GetBytes("r:" + after.ToString(CultureInfo.InvariantCulture)));
+
+    public static long Parse(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return 0;
+        }
+
+        try
+        {
+            var text = Encoding.ASCII.GetString(WebEncoders.Base64UrlDecode(token));
+            if (text.StartsWith("r:", StringComparison.Ordinal) && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var after))
+            {
+                return after;
+            }
+        }
+        catch (FormatException)
+        {
+            // Falls through to the validation error below.
+        }
+
+        throw new OpenCmException(DomainError.Validation("skiptoken", "'skiptoken' is not a token this server issued."));
+    }
+}

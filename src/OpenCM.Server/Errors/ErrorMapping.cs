@@ -1,0 +1,36 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Errors;
+
+/// <summary>The one place where error kinds become HTTP statuses (docs/error-handling.md).</summary>
+internal static class ErrorMapping
+{
+    public static int StatusCode(ErrorKind kind) => kind switch
+    {
+        ErrorKind.ValidationFailed => StatusCodes.Status400BadRequest,
+        ErrorKind.Unauthenticated => StatusCodes.Status401Unauthorized,
+        ErrorKind.Forbidden or ErrorKind.PolicyDisabled => StatusCodes.Status403Forbidden,
+        ErrorKind.NotFound => StatusCodes.Status404NotFound,
+        ErrorKind.InvalidStatusTransition or ErrorKind.Conflict => StatusCodes.Status409Conflict,
+        ErrorKind.PreconditionFailed => StatusCodes.Status412PreconditionFailed,
+        ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ErrorKind.Internal => StatusCodes.Status500InternalServerError,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    public static string Title(ErrorKind kind) => kind switch
+    {
+        ErrorKind.ValidationFailed => "The request is invalid.",
+        ErrorKind.Unauthenticated => "Authentication is required.",
+        ErrorKind.Forbidden => "The caller lacks the right for this operation.",
+        ErrorKind.PolicyDisabled => "The policy does not allow this request type.",
+        ErrorKind.NotFound => "The resource does not exist.",
+        ErrorKind.InvalidStatusTransition => "The request cannot move to that status.",
+        ErrorKind.Conflict => "The resource changed concurrently.",
+        ErrorKind.PreconditionFailed => "The resource does not match the given version.",
+        ErrorKind.PayloadTooLarge => "The request body is too large.",
+        ErrorKind.UnsupportedMediaType => "The request body must be JSON.",
+        _ => "An internal error occurred.",
+    };
+}

@@ -1,0 +1,118 @@
+using System.Text.Json;
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Errors;
+
+/// <summary>Writes RFC 9457 problem details with the stable <c>errorCode</c> and the <c>correlationId</c> (SPEC §9).</summary>
+internal static class Problems
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static Task WriteAsync(HttpContext context, DomainError error)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var status = ErrorMapping.StatusCode(error.Kind);
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = $"https://opencm.dev/errors/{error.Code}",
+            ["title"] = ErrorMapping.Title(error.Kind),
+            ["status"] = status,
+            ["detail"] = error.Detail,
+            ["errorCode"] = error.Code,
+            ["correlationId"] = Correlation.Get(context),
+        };
+        if (error.Field is not null)
+        {
+            body["field"] = error.Field;
+        }
+
+        if (error.CurrentStatus is { } current)
+        {
+            body["currentStatus"] = (int)current;
+        }
+
+        context.Response.StatusCode = status;
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        context.Response.ContentType = "application/problem+json; charset=utf-8";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json));
+    }
+}
+
+/// <summary>
+/// Every request gets a correlation id (the caller's <c>X-Correlation-Id</c> when it is a sane
+/// token, else a new one); it is echoed in the response, in error bodies and in the logs.
+/// </summary>
+internal static class Correlation
+{
+    public const string Header = "X-Correlation-Id";
+    private const string Key = "opencm.correlation";
+
+    public static string Get(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Items.TryGetValue(Key, out var existing) && existing is string s)
+        {
+            return s;
+        }
+
+        var given = context.Request.Headers[Header].ToString();
+        var id = given.Length is > 0 and <= 64 && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? given
+            : Guid.NewGuid().ToString("N");
+        context.Items[Key] = id;
+        return id;
+    }
+
+    public static IApplicationBuilder UseCorrelation(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var id = Get(context);
+        context.Response.Headers[Header] = id;
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Request");
+        using (logger.BeginScope(new Dictionary<string, object> { ["CorrelationId"] = id }))
+        {
+            await next(context).ConfigureAwait(false);
+        }
+    });
+}
+
+/// <summary>Turns exceptions into problem details; unexpected ones become a 500 that reveals nothing but the correlation id.</summary>
+internal static class ErrorHandling
+{
+    public static IApplicationBuilder UseOpenCmErrors(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            var error = ex switch
+            {
+                OpenCmException e => e.Error,
+                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                    new DomainError(ErrorKind.PayloadTooLarge, "The request body is too large."),
+                BadHttpRequestException b => new DomainError(ErrorKind.ValidationFailed, b.Message),
+                OperationCanceledException when context.RequestAborted.IsCancellationRequested => null,
+                _ => null,
+            };
+            if (error is null && context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (error is null or { Kind: ErrorKind.Internal })
+            {
+                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Errors");
+                logger.LogError(ex, "Unhandled error; correlation id {CorrelationId}", Correlation.Get(context));
+                error = new DomainError(ErrorKind.Internal, $"An internal error occurred. Quote correlation id {Correlation.Get(context)} to the administrator.");
+            }
+
+            context.Response.Clear();
+            await Problems.WriteAsync(context, error).ConfigureAwait(false);
+        }
+    });
+}

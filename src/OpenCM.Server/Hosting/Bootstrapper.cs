@@ -1,0 +1,63 @@
+using OpenCM.Application;
+using OpenCM.Server.Auth;
+using OpenCM.Storage;
+using OpenCM.Storage.Sqlite;
+
+namespace OpenCM.Server.Hosting;
+
+/// <summary>What the first start created.</summary>
+public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates);
+
+/// <summary>
+/// First-start initialization (SPEC §11): directory domain, the managers and approvers groups,
+/// the <c>admin</c> user, the token signing key, and the sample templates. Every step is
+/// idempotent, so a second start reuses everything.
+/// </summary>
+public static class Bootstrapper
+{
+    public const string AdminUser = "admin";
+    public const string ApproversGroup = "CM Approvers";
+    private const string SamplePrefix = "OpenCM.Samples.Templates.";
+
+    public static async Task<BootstrapResult> InitializeAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var data = services.GetRequiredService<SqliteDataDirectory>();
+        var directory = services.GetRequiredService<SqlDirectory>();
+        var options = services.GetRequiredService<OpenCmOptions>();
+
+        // 1. The domain and the groups the sample policies name.
+        await directory.DomainSidAsync(ct).ConfigureAwait(false);
+        await directory.EnsureGroupAsync(options.ManagersGroup, ct).ConfigureAwait(false);
+        await directory.EnsureGroupAsync(ApproversGroup, ct).ConfigureAwait(false);
+
+        // 2. An administrator in the managers group.
+        var createdAdmin = false;
+        if (await directory.FindByNameAsync(AdminUser, ct).ConfigureAwait(false) is null)
+        {
+            await directory.AddUserAsync(AdminUser, [options.ManagersGroup], ct).ConfigureAwait(false);
+            createdAdmin = true;
+        }
+
+        // 3. The token signing key (made and stored encrypted on first use).
+        _ = services.GetRequiredService<TokenService>().SigningKey;
+
+        // 4. Sample templates, only into an installation that has none.
+        var imported = new List<string>();
+        var templates = services.GetRequiredService<ITemplateStore>();
+        if ((await templates.ListAsync(ct).ConfigureAwait(false)).Count == 0)
+        {
+            var service = services.GetRequiredService<TemplateService>();
+            var assembly = typeof(Bootstrapper).Assembly;
+            foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(SamplePrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            {
+                await using var stream = assembly.GetManifestResourceStream(name)!;
+                using var reader = new StreamReader(stream);
+                var template = await service.ImportAsync(await reader.ReadToEndAsync(ct).ConfigureAwait(false), name[SamplePrefix.Length..], Guid.Empty, "bootstrap", ct).ConfigureAwait(false);
+                imported.Add(template.Name);
+            }
+        }
+
+        return new BootstrapResult(data.Root, createdAdmin, imported);
+    }
+}

@@ -1,0 +1,33 @@
+using OpenCM.Domain;
+using OpenCM.Server.Endpoints;
+using OpenCM.Server.Errors;
+
+namespace OpenCM.Server.Hosting;
+
+/// <summary>The HTTP pipeline and route map.</summary>
+public static class OpenCmPipeline
+{
+    public static WebApplication MapOpenCm(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.Services.GetRequiredService<ApiOptions>();
+        app.UseCorrelation();
+        app.UseOpenCmErrors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealthEndpoints();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        if (api.Enabled)
+        {
+            var group = app.MapGroup(api.PathBase.TrimEnd('/') + ApiPaths.Version).RequireAuthorization().WithCaller();
+            group.MapRequestEndpoints();
+            group.MapProfileTemplateEndpoints();
+            group.MapIdentityEndpoints();
+        }
+
+        // Anything unmapped (all of the API when it is disabled) is a 404 problem.
+        app.MapFallback(context => Problems.WriteAsync(context, DomainError.NotFound("No such resource.")));
+        return app;
+    }
+}

@@ -1,0 +1,120 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.IdentityModel.Tokens;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Errors;
+using OpenCM.Storage;
+using OpenCM.Storage.Sqlite;
+
+namespace OpenCM.Server.Hosting;
+
+/// <summary>API settings (configuration section <c>Api</c>).</summary>
+public sealed class ApiOptions
+{
+    /// <summary>False makes every API route answer 404, as <c>Clm.WebApi.Enabled=false</c> does.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The path the API lives under (SPEC §1).</summary>
+    public string PathBase { get; set; } = "/CertificateManagement";
+}
+
+/// <summary>Storage settings (configuration section <c>OpenCM</c>).</summary>
+public sealed class DataOptions
+{
+    public const string DefaultDirectory = "opencm-data";
+
+    public string DataDirectory { get; set; } = DefaultDirectory;
+
+    /// <summary>Base64 master key from a secret manager; otherwise DataDirectory/master.key.</summary>
+    public string? MasterKey { get; set; }
+}
+
+/// <summary>Registers OpenCM's components on a web application builder.</summary>
+public static class OpenCmServices
+{
+    /// <summary>Command-line switches the server understands besides the ASP.NET Core ones.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
+    {
+        ["--data"] = "OpenCM:DataDirectory",
+    };
+
+    public static WebApplicationBuilder AddOpenCm(this WebApplicationBuilder builder, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Configuration.AddCommandLine(args, SwitchMappings);
+        var services = builder.Services;
+
+        // Options are read when first needed, so that hosts (and tests) may still add configuration.
+        services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
+        services.AddSingleton(sp => Section<AuthOptions>(sp, "Auth"));
+        services.AddSingleton(sp => Section<DataOptions>(sp, "OpenCM"));
+        services.AddSingleton(sp => Section<OpenCmOptions>(sp, "OpenCM"));
+
+        // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.JsonBody.MaxBytes);
+
+        // Storage: the embedded default, SQLite in the data directory.
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var data = sp.GetRequiredService<DataOptions>();
+            return SqliteDataDirectory.OpenAsync(data.DataDirectory, data.MasterKey).GetAwaiter().GetResult();
+        });
+        services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
+        services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
+        services.AddSingleton<IRequestStore, SqlRequestStore>();
+        services.AddSingleton<ITemplateStore, SqlTemplateStore>();
+        services.AddSingleton<IAuditLog, SqlAuditLog>();
+        services.AddSingleton<SqlDirectory>();
+        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
+
+        // Use cases and identity.
+        services.AddSingleton<RequestService>();
+        services.AddSingleton<TemplateService>();
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<CallerResolver>();
+        services.AddOpenApi();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
+        services.AddAuthorization();
+        return builder;
+    }
+
+    // JWT bearer tokens from this server's own key, and from an OIDC authority when one is configured (SPEC §5).
+    private static void ConfigureJwt(JwtBearerOptions o, AuthOptions auth, TokenService tokens, TimeProvider clock)
+    {
+        o.MapInboundClaims = false;
+        o.TimeProvider = clock;
+        o.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuers = [auth.Issuer],
+            ValidAudiences = auth.AuthorityAudience is null ? [auth.Audience] : [auth.Audience, auth.AuthorityAudience],
+            IssuerSigningKeys = [tokens.SigningKey],
+            ValidateLifetime = true,
+            ClockSkew = TimeSpan.FromMinutes(2),
+            NameClaimType = ClaimNames.Name,
+        };
+        if (!string.IsNullOrEmpty(auth.Authority))
+        {
+            // The authority's keys and issuer come from its metadata and are added to the local ones.
+            o.Authority = auth.Authority;
+            o.RequireHttpsMetadata = auth.RequireHttpsMetadata;
+        }
+
+        o.Events = new JwtBearerEvents
+        {
+            OnChallenge = async context =>
+            {
+                context.HandleResponse();
+                await Problems.WriteAsync(context.HttpContext, new DomainError(ErrorKind.Unauthenticated,
+                    context.AuthenticateFailure is null ? "A bearer token is required." : "The bearer token is invalid or expired."));
+            },
+        };
+    }
+
+    private static T Section<T>(IServiceProvider sp, string name)
+        where T : new() => sp.GetRequiredService<IConfiguration>().GetSection(name).Get<T>() ?? new T();
+}

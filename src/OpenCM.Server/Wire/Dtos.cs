@@ -1,0 +1,78 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Wire;
+
+// Response shapes of the reference, property for property and in the reference's order.
+// Serialized with WireFormat.Options (no renaming), so the names below are the wire names.
+
+/// <summary>Microsoft.Clm.Shared.Requests.Request (get-request): exactly 21 properties.</summary>
+internal sealed record RequestDto(
+    Guid Uuid,
+    int RequestType,
+    int Status,
+    int Flags,
+    IReadOnlyList<DataItemDto> DataCollection,
+    int DataCollectionFlags,
+    Guid OriginatorUserUuid,
+    Guid TargetUserUuid,
+    string Submitted,
+    string Completed,
+    Guid NewProfileUuid,
+    Guid OldProfileUuid,
+    Guid NewSmartcardUuid,
+    Guid OldSmartcardUuid,
+    int Priority,
+    string Comment,
+    Guid ProfileTemplateUuid,
+    string SecurityDescriptor,
+    bool IsSmartcard,
+    bool IsEnrollmentAgent,
+    bool IsDataCollectionComplete)
+{
+    public static RequestDto From(CmRequest r) => new(
+        r.Uuid, (int)r.RequestType, (int)r.Status, (int)r.Flags,
+        [.. r.DataCollection.Select(d => new DataItemDto(d.Name, d.Value))], r.DataCollectionFlags,
+        r.OriginatorUserUuid, r.TargetUserUuid, WireFormat.Time(r.Submitted), WireFormat.Time(r.Completed),
+        r.NewProfileUuid, r.OldProfileUuid, r.NewSmartcardUuid, r.OldSmartcardUuid,
+        r.Priority, r.Comment, r.ProfileTemplateUuid, r.SecurityDescriptor,
+        r.IsSmartcard, r.IsEnrollmentAgent, r.IsDataCollectionComplete);
+}
+
+internal sealed record DataItemDto(string Name, string? Value);
+
+/// <summary>ProfileTemplateLimitedView (get-profile-templates).</summary>
+internal sealed record ProfileTemplateDto(string Name, string Description, Guid Uuid, bool IsSmartcardProfileTemplate, bool IsVirtualSmartcardProfileTemplate)
+{
+    public static ProfileTemplateDto From(ProfileTemplate t) =>
+        new(t.Name, t.Description, t.Uuid, t.IsSmartcardProfileTemplate, t.IsVirtualSmartcardProfileTemplate);
+}
+
+/// <summary>ProfileTemplatePolicy (get-workflow-policy), in the reference's order.</summary>
+internal sealed record WorkflowPolicyDto(
+    int ApprovalsNeeded,
+    string AuthorizedApprover,
+    string AuthorizedEnrollmentAgent,
+    string AuthorizedInitiator,
+    bool CollectComments,
+    bool CollectRequestPriority,
+    int DefaultRequestPriority,
+    IReadOnlyList<string> Documents,
+    bool Enabled,
+    bool EnrollAgentRequired,
+    string OneTimePasswordPolicy,
+    string Personalization,
+    IReadOnlyList<PolicyDataItemDto> PolicyDataCollection,
+    bool SelfServiceEnabled)
+{
+    public static WorkflowPolicyDto From(WorkflowPolicy p) => new(
+        p.ApprovalsNeeded, p.AuthorizedApprover, p.AuthorizedEnrollmentAgent, p.AuthorizedInitiator,
+        p.CollectComments, p.CollectRequestPriority, p.DefaultRequestPriority, p.Documents, p.Enabled,
+        p.EnrollAgentRequired, p.OneTimePasswordPolicy, p.Personalization,
+        [.. p.PolicyDataCollection.Select(d => new PolicyDataItemDto(d.Name, d.Description, d.Required, d.ValidationData))],
+        p.SelfServiceEnabled);
+}
+
+internal sealed record PolicyDataItemDto(string Name, string Description, bool Required, string? ValidationData);
+
+/// <summary>GET /me (OpenCM extension): who the server takes the caller to be.</summary>
+internal sealed record CallerDto(Guid Uuid, string Name, string Sid, IReadOnlyList<string> GroupSids);

@@ -1,0 +1,64 @@
+using OpenCM.Storage;
+
+namespace OpenCM.Storage.Sqlite;
+
+/// <summary>
+/// The embedded default's data directory (SPEC §10): <c>opencm.db</c> (SQLite, WAL) and
+/// <c>master.key</c> (the key that protects secrets at rest, mode 0600). Opening it creates what
+/// is missing and runs pending migrations.
+/// </summary>
+public sealed class SqliteDataDirectory : IAsyncDisposable
+{
+    public const string DatabaseFile = "opencm.db";
+    public const string MasterKeyFile = "master.key";
+
+    private SqliteDataDirectory(string root, SqliteStorage storage, MasterKey masterKey, bool isNew)
+    {
+        Root = root;
+        Storage = storage;
+        MasterKey = masterKey;
+        IsNew = isNew;
+    }
+
+    public string Root { get; }
+
+    public SqliteStorage Storage { get; }
+
+    public MasterKey MasterKey { get; }
+
+    /// <summary>True when this open created the database.</summary>
+    public bool IsNew { get; }
+
+    /// <summary>Opens (creating if needed) the data directory at <paramref name="path"/>.</summary>
+    /// <param name="masterKeyBase64">A master key from configuration; otherwise the key file is used.</param>
+    public static async Task<SqliteDataDirectory> OpenAsync(string path, string? masterKeyBase64 = null, CancellationToken ct = default)
+    {
+        var root = Path.GetFullPath(path);
+        Directory.CreateDirectory(root);
+        var dbPath = Path.Combine(root, DatabaseFile);
+        var isNew = !File.Exists(dbPath);
+        var key = string.IsNullOrEmpty(masterKeyBase64)
+            ? MasterKey.LoadOrCreate(Path.Combine(root, MasterKeyFile))
+            : MasterKey.FromBase64(masterKeyBase64);
+        var storage = new SqliteStorage(dbPath);
+        try
+        {
+            await storage.MigrateAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await storage.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new SqliteDataDirectory(root, storage, key, isNew);
+    }
+
+    /// <summary>Opens an existing data directory only; a typo in --data must not create a new, empty one.</summary>
+    public static Task<SqliteDataDirectory> OpenExistingAsync(string path, string? masterKeyBase64 = null, CancellationToken ct = default) =>
+        File.Exists(Path.Combine(Path.GetFullPath(path), DatabaseFile))
+            ? OpenAsync(path, masterKeyBase64, ct)
+            : throw new DirectoryNotFoundException($"No OpenCM data directory at '{Path.GetFullPath(path)}'. Run 'opencm init --data {path}' or 'opencm serve' first.");
+
+    public ValueTask DisposeAsync() => Storage.DisposeAsync();
+}
