@@ -112,6 +112,7 @@ internal static class ErrorHandling
             }
 
             context.Response.Clear();
+            context.Response.Headers[Correlation.Header] = Correlation.Get(context);
             await Problems.WriteAsync(context, error).ConfigureAwait(false);
         }
     });

@@ -95,6 +95,14 @@ public static class OpenCmServices
             IssuerSigningKeys = [tokens.SigningKey],
             ValidateLifetime = true,
             ClockSkew = TimeSpan.FromMinutes(2),
+
+            // The library's own check reads the wall clock; this one reads the injected clock, so
+            // time is one thing everywhere (and tests can pin it). A token without exp is refused.
+            LifetimeValidator = (notBefore, expires, _, parameters) =>
+            {
+                var now = clock.GetUtcNow().UtcDateTime;
+                return expires is { } exp && now <= exp + parameters.ClockSkew && (notBefore is not { } nbf || nbf - parameters.ClockSkew <= now);
+            },
             NameClaimType = ClaimNames.Name,
         };
         if (!string.IsNullOrEmpty(auth.Authority))

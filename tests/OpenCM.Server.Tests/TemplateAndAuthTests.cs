@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Auth;
+
+namespace OpenCM.Server.Tests;
+
+public class TemplateAndAuthTests : IClassFixture<ServerFixture>
+{
+    private readonly ServerFixture _server;
+
+    public TemplateAndAuthTests(ServerFixture server) => _server = server;
+
+    [Fact]
+    public async Task ProfileTemplates_PlainUser_SeesSelfServiceSamplesInReferenceShape()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var json = await (await client.GetAsync($"{ServerFixture.Api}/profiletemplates")).JsonAsync();
+        var names = json.EnumerateArray().Select(t => t.GetProperty("Name").GetString()).ToList();
+        Assert.Equal(["Approved User Certificate", "User Certificate", "Virtual Smartcard VPN"], names);
+        Assert.Equal(["Name", "Description", "Uuid", "IsSmartcardProfileTemplate", "IsVirtualSmartcardProfileTemplate"],
+            json[2].EnumerateObject().Select(p => p.Name));
+        Assert.True(json[2].GetProperty("IsVirtualSmartcardProfileTemplate").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("policies/enroll")]
+    [InlineData("policies/Enroll")]
+    [InlineData("policy/workflow/enroll")]
+    [InlineData("policies/1")]
+    public async Task Policy_EnrollRoutes_ReturnWorkflowPolicy(string route)
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var response = await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{ServerFixture.VirtualSmartcardVpn.ToString().ToUpperInvariant()}/{route}");
+        var json = await response.JsonAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(
+            ["ApprovalsNeeded", "AuthorizedApprover", "AuthorizedEnrollmentAgent", "AuthorizedInitiator", "CollectComments", "CollectRequestPriority",
+             "DefaultRequestPriority", "Documents", "Enabled", "EnrollAgentRequired", "OneTimePasswordPolicy", "Personalization", "PolicyDataCollection", "SelfServiceEnabled"],
+            json.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("Request Reason", json.GetProperty("PolicyDataCollection")[0].GetProperty("Name").GetString());
+        Assert.False(json.GetProperty("CollectComments").GetBoolean());
+        var managers = await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("CM Managers");
+        Assert.Equal($"O:SYD:(A;;CR;;;{managers!.Sid})", json.GetProperty("AuthorizedInitiator").GetString());
+    }
+
+    [Theory]
+    [InlineData("policies/TemporaryEnroll", HttpStatusCode.Forbidden, "PolicyDisabled")]
+    [InlineData("policies/Renew", HttpStatusCode.Forbidden, "PolicyDisabled")]
+    [InlineData("policies/Sleep", HttpStatusCode.BadRequest, "ValidationFailed")]
+    public async Task Policy_UnavailableTypes_Refused(string route, HttpStatusCode status, string code)
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var response = await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{ServerFixture.UserCertificate}/{route}");
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, await response.ErrorCodeAsync());
+    }
+
+    [Fact]
+    public async Task ProfileTemplate_UnknownId_404()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var response = await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var one = await (await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{ServerFixture.UserCertificate}")).JsonAsync();
+        Assert.Equal("User Certificate", one.GetProperty("Name").GetString());
+    }
+
+    public static TheoryData<string?> BadTokens() => new()
+    {
+        null,
+        "not-a-jwt",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task Api_MissingOrBadToken_401WithBearerChallenge(string? token)
+    {
+        var client = _server.CreateClient();
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        var response = await client.GetAsync($"{ServerFixture.Api}/requests");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal("Unauthenticated", await response.ErrorCodeAsync());
+    }
+
+    [Theory]
+    [InlineData(-60, false)]   // expired half an hour ago
+    [InlineData(-33, false)]   // expired three minutes ago: past the 2-minute skew
+    [InlineData(-29, true)]    // one minute left
+    [InlineData(1, true)]      // issued a minute "in the future": within the skew
+    [InlineData(10, false)]    // not yet valid
+    public async Task Api_TokenLifetime_CheckedAgainstServerClock(int mintedMinutesFromNow, bool accepted)
+    {
+        // Mint with a clock offset from the server's pinned one; the server must judge by its own clock.
+        var mintClock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(_server.Clock.GetUtcNow().AddMinutes(mintedMinutesFromNow));
+        var tokens = new TokenService(_server.Services.GetRequiredService<Storage.SecretStore>(), mintClock, new AuthOptions());
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.Mint(await _server.UserAsync("alice"), [], TimeSpan.FromMinutes(30)));
+        var response = await client.GetAsync($"{ServerFixture.Api}/me");
+        Assert.Equal(accepted ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Api_TokenFromAnotherKey_401()
+    {
+        using var otherDir = new TestKit.TempDirectory();
+        await using var other = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(otherDir.Path);
+        var foreign = new TokenService(new Storage.SecretStore(other.Storage, other.MasterKey), _server.Clock, new AuthOptions());
+        var user = await _server.UserAsync("alice");
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", foreign.Mint(user, [], TimeSpan.FromMinutes(5)));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync($"{ServerFixture.Api}/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Me_TokenWithGroups_ReportsSidAndGroups()
+    {
+        var user = await _server.UserAsync("alice", "CM Approvers");
+        var json = await (await (await _server.ClientAsync(user)).GetAsync($"{ServerFixture.Api}/me")).JsonAsync();
+        var approvers = await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("CM Approvers");
+        Assert.Equal(user.Sid.Value, json.GetProperty("Sid").GetString());
+        Assert.Contains(approvers!.Sid.Value, json.GetProperty("GroupSids").EnumerateArray().Select(g => g.GetString()));
+        Assert.Contains("S-1-1-0", json.GetProperty("GroupSids").EnumerateArray().Select(g => g.GetString()));
+    }
+
+    [Fact]
+    public async Task Health_Unauthenticated_Ok()
+    {
+        var client = _server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/openapi/v1.json")).StatusCode);
+    }
+
+    [Fact]
+    public async Task CorrelationId_GivenByClient_Echoed()
+    {
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Correlation-Id", "trace-123");
+        var response = await client.GetAsync($"{ServerFixture.Api}/requests");
+        Assert.Equal("trace-123", response.Headers.GetValues("X-Correlation-Id").Single());
+        Assert.Equal("trace-123", (await response.JsonAsync()).GetProperty("correlationId").GetString());
+    }
+
+    [Fact]
+    public async Task Bootstrap_SecondRun_ReusesEverything()
+    {
+        var again = await Hosting.Bootstrapper.InitializeAsync(_server.Services);
+        Assert.False(again.CreatedAdmin);
+        Assert.Empty(again.ImportedTemplates);
+    }
+}
+
+public class ErrorMappingTests
+{
+    [Theory]
+    [InlineData(ErrorKind.ValidationFailed, 400)]
+    [InlineData(ErrorKind.Unauthenticated, 401)]
+    [InlineData(ErrorKind.Forbidden, 403)]
+    [InlineData(ErrorKind.PolicyDisabled, 403)]
+    [InlineData(ErrorKind.NotFound, 404)]
+    [InlineData(ErrorKind.InvalidStatusTransition, 409)]
+    [InlineData(ErrorKind.Conflict, 409)]
+    [InlineData(ErrorKind.PreconditionFailed, 412)]
+    [InlineData(ErrorKind.PayloadTooLarge, 413)]
+    [InlineData(ErrorKind.UnsupportedMediaType, 415)]
+    [InlineData(ErrorKind.Internal, 500)]
+    public void StatusCode_EveryKind_MapsOnce(ErrorKind kind, int status) => Assert.Equal(status, Errors.ErrorMapping.StatusCode(kind));
+
+    [Fact]
+    public void StatusCode_AllKindsCovered() =>
+        Assert.All(Enum.GetValues<ErrorKind>(), k => Assert.InRange(Errors.ErrorMapping.StatusCode(k), 400, 500));
+}
