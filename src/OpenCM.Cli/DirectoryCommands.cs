@@ -1,0 +1,143 @@
+using System.CommandLine;
+using OpenCM.Application;
+using OpenCM.Server.Auth;
+using Spectre.Console;
+
+namespace OpenCM.Cli;
+
+/// <summary>Commands that work on a data directory directly: users, token, templates, audit. Safe beside a running server.</summary>
+internal static class DirectoryCommands
+{
+    public static Command Users(CliIo io)
+    {
+        var users = new Command("users", "Manage directory users.");
+
+        var data = ServeCommands.DataOption();
+        var name = new Option<string>("--name") { Description = "The user's name.", Required = true };
+        var groups = new Option<string[]>("--group") { Description = "A group to join (created on first use); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var add = new Command("add", "Create a user; prints its GUID.") { data, name, groups };
+        add.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
+            await io.Out.WriteLineAsync(user.Uuid.ToString("D"));
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(add);
+
+        var listData = ServeCommands.DataOption();
+        var list = new Command("list", "List users with their SIDs and groups.") { listData };
+        list.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(listData)!);
+            var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
+            foreach (var u in await app.Services.GetRequiredService<IDirectory>().ListUsersAsync(ct))
+            {
+                table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))));
+            }
+
+            io.Console.Write(table);
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(list);
+        return users;
+    }
+
+    public static Command Token(CliIo io)
+    {
+        var data = ServeCommands.DataOption();
+        var user = new Option<string>("--user") { Description = "The directory user the token is for.", Required = true };
+        var lifetime = new Option<int>("--lifetime") { Description = "Minutes the token is valid.", DefaultValueFactory = _ => 60 };
+        var command = new Command("token", "Print a JWT for a directory user, signed by the server's key.") { data, user, lifetime };
+        command.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            var directory = app.Services.GetRequiredService<IDirectory>();
+            var principal = await directory.FindByNameAsync(parse.GetValue(user)!, ct);
+            if (principal is not { Kind: PrincipalKind.User })
+            {
+                throw new CliException($"no user named '{parse.GetValue(user)}' (see 'opencm users list')");
+            }
+
+            var minutes = parse.GetValue(lifetime);
+            var options = app.Services.GetRequiredService<AuthOptions>();
+            if (minutes < 1 || minutes > options.MaxLocalTokenMinutes)
+            {
+                throw new CliException($"--lifetime must be between 1 and {options.MaxLocalTokenMinutes} minutes");
+            }
+
+            var groups = await directory.GroupsOfAsync(principal.Uuid, ct);
+            await io.Out.WriteLineAsync(app.Services.GetRequiredService<TokenService>().Mint(principal, groups, TimeSpan.FromMinutes(minutes)));
+            return OpenCmCli.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Templates(CliIo io)
+    {
+        var templates = new Command("templates", "Manage profile templates.");
+
+        var data = ServeCommands.DataOption();
+        var files = new Argument<FileInfo[]>("file") { Description = "Template files (YAML or JSON).", Arity = ArgumentArity.OneOrMore };
+        var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data, files };
+        import.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            var service = app.Services.GetRequiredService<TemplateService>();
+            foreach (var file in parse.GetValue(files)!)
+            {
+                if (!file.Exists)
+                {
+                    throw new CliException($"no such file: {file.FullName}");
+                }
+
+                var saved = await service.ImportAsync(await File.ReadAllTextAsync(file.FullName, ct), file.Name, Guid.Empty, "cli", ct);
+                await io.Out.WriteLineAsync($"imported '{saved.Name}' ({saved.Uuid:D}) version {saved.Version}");
+            }
+
+            return OpenCmCli.Ok;
+        }));
+        templates.Subcommands.Add(import);
+
+        var listData = ServeCommands.DataOption();
+        var list = new Command("list", "List profile templates and their enabled policies.") { listData };
+        list.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(listData)!);
+            var table = new Table().AddColumns("Name", "Uuid", "Version", "Kind", "Enabled request types");
+            foreach (var t in await app.Services.GetRequiredService<ITemplateStore>().ListAsync(ct))
+            {
+                var kind = t.IsVirtualSmartcardProfileTemplate ? "virtual smart card" : t.IsSmartcardProfileTemplate ? "smart card" : "software";
+                var types = string.Join(", ", t.Policies.Where(p => p.Value.Enabled).Select(p => p.Key.ToString()).Order(StringComparer.Ordinal));
+                table.AddRow(Markup.Escape(t.Name), t.Uuid.ToString("D"), t.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), kind, types);
+            }
+
+            io.Console.Write(table);
+            return OpenCmCli.Ok;
+        }));
+        templates.Subcommands.Add(list);
+        return templates;
+    }
+
+    public static Command Audit(CliIo io)
+    {
+        var audit = new Command("audit", "Inspect the audit log.");
+        var data = ServeCommands.DataOption();
+        var verify = new Command("verify", "Check the audit log's hash chain; exits 1 naming the first bad event.") { data };
+        verify.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            var result = await AuditChain.VerifyAsync(app.Services.GetRequiredService<IAuditLog>(), ct);
+            if (result.IsIntact)
+            {
+                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified");
+                return OpenCmCli.Ok;
+            }
+
+            await io.Err.WriteLineAsync($"audit log broken at event {result.FirstBad}: {result.Reason}");
+            return OpenCmCli.Failed;
+        }));
+        audit.Subcommands.Add(verify);
+        return audit;
+    }
+}

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using OpenCM.Domain;
+using Spectre.Console;
+
+namespace OpenCM.Cli;
+
+/// <summary>The <c>opencm</c> command (SPEC §11).</summary>
+public static class OpenCmCli
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)
+    {
+        var io = new CliIo(output, error);
+        var root = new RootCommand("OpenCM: certificate and smart card management server speaking the MIM CM REST API v1.0.");
+        root.Subcommands.Add(ServeCommands.Serve(io));
+        root.Subcommands.Add(ServeCommands.Init(io));
+        root.Subcommands.Add(DirectoryCommands.Users(io));
+        root.Subcommands.Add(DirectoryCommands.Token(io));
+        root.Subcommands.Add(DirectoryCommands.Templates(io));
+        root.Subcommands.Add(DirectoryCommands.Audit(io));
+        root.Subcommands.Add(RequestCommands.Requests(io));
+        var parsed = root.Parse(args);
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+    }
+}
+
+/// <summary>Where a command writes: plain text for scripts, tables through Spectre.Console, errors to stderr.</summary>
+internal sealed class CliIo
+{
+    public CliIo(TextWriter output, TextWriter error)
+    {
+        Out = output;
+        Err = error;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = ReferenceEquals(output, System.Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = ReferenceEquals(output, System.Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = ReferenceEquals(output, System.Console.Out) ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+    }
+
+    public TextWriter Out { get; }
+
+    public TextWriter Err { get; }
+
+    public IAnsiConsole Console { get; }
+
+    /// <summary>Runs a command body, turning known failures into a message and exit code 1.</summary>
+    public async Task<int> GuardAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (OpenCmException ex)
+        {
+            await Err.WriteLineAsync(ex.Error.Field is null ? $"error: {ex.Error.Detail}" : $"error: {ex.Error.Field}: {ex.Error.Detail}");
+        }
+        catch (CliException ex)
+        {
+            await Err.WriteLineAsync($"error: {ex.Message}");
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            await Err.WriteLineAsync($"error: {ex.Message}");
+        }
+        catch (HttpRequestException ex)
+        {
+            await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
+        }
+
+        return OpenCmCli.Failed;
+    }
+}
+
+/// <summary>A failure to report to the user as it is.</summary>
+public sealed class CliException : Exception
+{
+    public CliException(string message)
+        : base(message)
+    {
+    }
+
+    public CliException()
+    {
+    }
+
+    public CliException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,3 @@
+using OpenCM.Cli;
+
+return await OpenCmCli.RunAsync(args, Console.Out, Console.Error);
