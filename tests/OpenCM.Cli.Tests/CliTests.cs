@@ -1,0 +1,164 @@
+using Microsoft.Data.Sqlite;
+using OpenCM.TestKit;
+
+namespace OpenCM.Cli.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Data => _dir.File("data");
+
+    [Fact]
+    public async Task Init_Twice_SecondRunReuses()
+    {
+        var first = await Cli.RunAsync("init", "--data", Data);
+        var second = await Cli.RunAsync("init", "--data", Data);
+        Assert.Equal(0, first.Exit);
+        Assert.Contains("admin created, 3 sample templates imported", first.Out, StringComparison.Ordinal);
+        Assert.Contains("admin exists, 0 sample templates imported", second.Out, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("token", "--user", "admin")]
+    [InlineData("users", "list")]
+    [InlineData("audit", "verify")]
+    public async Task DataCommands_MissingDataDirectory_FailWithoutCreatingIt(params string[] args)
+    {
+        var (exit, _, err) = await Cli.RunAsync([.. args, "--data", Data]);
+        Assert.Equal(1, exit);
+        Assert.Contains("no OpenCM data directory", err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Data));
+    }
+
+    [Fact]
+    public async Task UsersAdd_PrintsGuid_DuplicateFails()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        var (exit, output, _) = await Cli.RunAsync("users", "add", "--data", Data, "--name", "alice", "--group", "CM Approvers", "--group", "Staff");
+        Assert.Equal(0, exit);
+        Assert.True(Guid.TryParse(output.Trim(), out _));
+        var dup = await Cli.RunAsync("users", "add", "--data", Data, "--name", "ALICE");
+        Assert.Equal(1, dup.Exit);
+        Assert.Contains("already exists", dup.Err, StringComparison.Ordinal);
+        var list = await Cli.RunAsync("users", "list", "--data", Data);
+        Assert.Contains("CM Approvers, Staff", list.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Token_KnownUser_PrintsOnlyAJwt()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        var (exit, output, _) = await Cli.RunAsync("token", "--data", Data, "--user", "admin", "--lifetime", "5");
+        Assert.Equal(0, exit);
+        Assert.Matches("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\n?$", output.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Equal(1, (await Cli.RunAsync("token", "--data", Data, "--user", "nobody")).Exit);
+        Assert.Equal(1, (await Cli.RunAsync("token", "--data", Data, "--user", "admin", "--lifetime", "0")).Exit);
+    }
+
+    [Fact]
+    public async Task TemplatesImport_ValidThenInvalid_VersionsAndNamedErrors()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        var file = _dir.File("t.yaml");
+        await File.WriteAllTextAsync(file, """
+            uuid: 0f0e0d0c-0b0a-4908-8706-050403020100
+            name: Lab Certificate
+            policies:
+              Enroll:
+                selfServiceEnabled: true
+                authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})"
+            """);
+        Assert.Contains("version 1", (await Cli.RunAsync("templates", "import", "--data", Data, file)).Out, StringComparison.Ordinal);
+        Assert.Contains("version 2", (await Cli.RunAsync("templates", "import", "--data", Data, file)).Out, StringComparison.Ordinal);
+        Assert.Contains("Lab Certificate", (await Cli.RunAsync("templates", "list", "--data", Data)).Out, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(file, """
+            {"uuid":"0f0e0d0c-0b0a-4908-8706-050403020101","name":"Broken",
+             "policies":{"Enroll":{"authorizedInitiator":"O:SYD:(XA;;CR;;;WD;(@User.x==1))"}}}
+            """);
+        var broken = await Cli.RunAsync("templates", "import", "--data", Data, file);
+        Assert.Equal(1, broken.Exit);
+        Assert.Contains("policies.Enroll.authorizedInitiator", broken.Err, StringComparison.Ordinal);
+        Assert.Contains("conditional ACEs", broken.Err, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(file, """
+            uuid: 0f0e0d0c-0b0a-4908-8706-050403020102
+            name: Unknown group
+            policies:
+              Enroll:
+                authorizedApprover: "O:SYD:(A;;CR;;;{No Such Group})"
+            """);
+        var unknown = await Cli.RunAsync("templates", "import", "--data", Data, file);
+        Assert.Equal(1, unknown.Exit);
+        Assert.Contains("'No Such Group' is not in the directory", unknown.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditVerify_IntactThenTampered_NamesFirstBadEvent()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        await Cli.RunAsync("users", "add", "--data", Data, "--name", "alice");
+        var ok = await Cli.RunAsync("audit", "verify", "--data", Data);
+        Assert.Equal(0, ok.Exit);
+        Assert.Contains("audit log intact", ok.Out, StringComparison.Ordinal);
+
+        await using (var raw = new SqliteConnection($"Data Source={Path.Combine(Data, "opencm.db")};Pooling=False"))
+        {
+            await raw.OpenAsync();
+            await using var cmd = raw.CreateCommand();
+            cmd.CommandText = "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET actor = '00000000-0000-0000-0000-000000000001' WHERE seq = 2";
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var bad = await Cli.RunAsync("audit", "verify", "--data", Data);
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains("broken at event 2", bad.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Requests_AgainstRunningServer_ListShowCancelApproveDeny()
+    {
+        await using var server = await KestrelServer.StartAsync(Data);
+        var admin = (await Cli.RunAsync("token", "--data", Data, "--user", "admin")).Out.Trim();
+        await Cli.RunAsync("users", "add", "--data", Data, "--name", "appr1", "--group", "CM Approvers");
+        var approver = (await Cli.RunAsync("token", "--data", Data, "--user", "appr1")).Out.Trim();
+
+        using var http = new HttpClient { BaseAddress = new Uri(server.Address) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", admin);
+        async Task<string> CreateAsync(string template, string data)
+        {
+            var response = await http.PostAsync("/CertificateManagement/api/v1.0/requests", new StringContent(
+                $$"""{"datacollection":{{data}},"type":"Enroll","profiletemplateuuid":"{{template}}","comment":""}""", System.Text.Encoding.UTF8, "application/json"));
+            return (await response.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
+        }
+
+        var simple = await CreateAsync("5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60", "[]");
+        var approved = await CreateAsync("9d6f2a4b-3c8e-4f1a-b7d5-2e6c8a0f1b23", """[{"Request Reason":"lab"}]""");
+        var denied = await CreateAsync("9d6f2a4b-3c8e-4f1a-b7d5-2e6c8a0f1b23", """[{"Request Reason":"lab"}]""");
+
+        var list = await Cli.RunAsync("requests", "list", "--server", server.Address, "--token", admin, "--top", "1");
+        Assert.Equal(0, list.Exit);
+        Assert.Equal(2, list.Out.Split("Pending").Length - 1);
+        Assert.Contains("Approved", list.Out, StringComparison.Ordinal);
+
+        var show = await Cli.RunAsync("requests", "show", "--server", server.Address, "--token", admin, simple);
+        Assert.Contains("3 (Approved)", show.Out, StringComparison.Ordinal);
+
+        var cancel = await Cli.RunAsync("requests", "cancel", "--server", server.Address, "--token", admin, simple);
+        Assert.Contains("17 (Canceled)", cancel.Out, StringComparison.Ordinal);
+        var complete = await Cli.RunAsync("requests", "complete", "--server", server.Address, "--token", admin, simple);
+        Assert.Equal(1, complete.Exit);
+        Assert.Contains("409 InvalidStatusTransition", complete.Err, StringComparison.Ordinal);
+
+        var approve = await Cli.RunAsync("requests", "approve", "--server", server.Address, "--token", approver, approved, "--comment", "fine");
+        Assert.Contains("16 (Pending)", approve.Out, StringComparison.Ordinal);
+        var deny = await Cli.RunAsync("requests", "deny", "--server", server.Address, "--token", approver, denied);
+        Assert.Contains("4 (Denied)", deny.Out, StringComparison.Ordinal);
+
+        var abandon = await Cli.RunAsync("requests", "abandon", "--server", server.Address, "--token", "garbage", approved);
+        Assert.Contains("401 Unauthenticated", abandon.Err, StringComparison.Ordinal);
+    }
+}
