@@ -1,0 +1,124 @@
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application.Tests;
+
+/// <summary>Hand-written fakes of the ports the template use cases need.</summary>
+internal sealed class FakeDirectory : IDirectory
+{
+    private readonly List<Principal> _all = [];
+
+    public Principal Add(string name, PrincipalKind kind)
+    {
+        var p = new Principal(Guid.NewGuid(), name, Sid.Parse($"S-1-5-21-9-9-9-{1000 + _all.Count}"), kind);
+        _all.Add(p);
+        return p;
+    }
+
+    public Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Uuid == uuid));
+
+    public Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default) =>
+        Task.FromResult(_all.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)));
+
+    public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
+
+    public Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.User));
+
+    public Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.Group));
+
+    public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DirectoryUser>>([]);
+}
+
+internal sealed class FakeTemplateStore : ITemplateStore
+{
+    public Dictionary<Guid, ProfileTemplate> Saved { get; } = [];
+
+    public Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<ProfileTemplate>>([.. Saved.Values]);
+
+    public Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult(Saved.GetValueOrDefault(id));
+
+    public Task<ProfileTemplate> SaveAsync(ProfileTemplate template, AuditEvent audit, CancellationToken ct = default)
+    {
+        var saved = template with { Version = Saved.TryGetValue(template.Uuid, out var old) ? old.Version + 1 : 1 };
+        Saved[template.Uuid] = saved;
+        return Task.FromResult(saved);
+    }
+}
+
+public class TemplateImportTests
+{
+    private readonly FakeDirectory _directory = new();
+    private readonly FakeTemplateStore _store = new();
+    private readonly TemplateService _service;
+
+    public TemplateImportTests() => _service = new TemplateService(_store, _directory, TimeProvider.System, new OpenCmOptions());
+
+    [Fact]
+    public async Task Import_YamlWithPlaceholders_ResolvesToCanonicalSddl()
+    {
+        var approvers = _directory.Add("CM Approvers", PrincipalKind.Group);
+        var t = await _service.ImportAsync("""
+            uuid: 6f1c0b2a-1111-4222-8333-944455556666
+            name: T
+            policies:
+              enroll:
+                approvalsNeeded: 1
+                authorizedApprover: "O:BAD:(A;;CR;;;{cm approvers})(A;;RC;;;S-1-1-0)"
+                dataCollection:
+                  - name: Reason
+                    required: true
+                    validationData: "[a-z]+"
+              TemporaryEnroll:
+                enabled: false
+            """, "t.yaml", Guid.Empty, "c");
+        var enroll = t.PolicyFor(RequestType.Enroll)!;
+        Assert.Equal($"O:BAD:(A;;CR;;;{approvers.Sid})(A;;RC;;;WD)", enroll.AuthorizedApprover);
+        Assert.Equal((1, true, "[a-z]+"), (enroll.ApprovalsNeeded, enroll.Enabled, enroll.PolicyDataCollection[0].ValidationData));
+        Assert.False(t.PolicyFor(RequestType.TemporaryCards)!.Enabled);
+        Assert.Equal(WorkflowPolicy.DefaultDataCollectionFlags, enroll.DataCollectionFlags);
+    }
+
+    public static TheoryData<string, string> Invalid() => new()
+    {
+        { "name: no uuid", "uuid" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666", "name" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enrol: {}", "policies.Enrol" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    approvalsNeeded: -1", "policies.Enroll" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    authorizedInitiator: \"D:(A;;ZZ;;;WD)\"", "policies.Enroll.authorizedInitiator" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    dataCollection: [{name: a}, {name: A}]", "policies.Enroll.dataCollection" },
+        { "{\"uuid\": 5}", "bad.json" },
+        { "uuid: [", "bad.json" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public async Task Import_InvalidFile_NamesTheField(string text, string field)
+    {
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => _service.ImportAsync(text, "bad.json", Guid.Empty, "c"));
+        Assert.Equal((ErrorKind.ValidationFailed, field), (ex.Error.Kind, ex.Error.Field));
+        Assert.Empty(_store.Saved);
+    }
+
+    [Fact]
+    public async Task Import_JsonForm_SameAsYaml()
+    {
+        var t = await _service.ImportAsync("""{"Uuid":"6f1c0b2a-1111-4222-8333-944455556667","Name":"J","IsVirtualSmartcardProfileTemplate":true,"Policies":{"Enroll":{"SelfServiceEnabled":true}}}""", "j.json", Guid.Empty, "c");
+        Assert.True(t.IsSmartcardProfileTemplate && t.IsVirtualSmartcardProfileTemplate);
+        Assert.True(t.PolicyFor(RequestType.Enroll)!.SelfServiceEnabled);
+    }
+
+    [Fact]
+    public async Task ListVisible_PlainUser_SeesOnlySelfServiceOrInitiatorTemplates()
+    {
+        var initiators = _directory.Add("Helpdesk", PrincipalKind.Group);
+        await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-000000000001\nname: Self\npolicies:\n  Enroll:\n    selfServiceEnabled: true", "a", Guid.Empty, "c");
+        await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-000000000002\nname: Desk\npolicies:\n  Enroll:\n    authorizedInitiator: \"O:SYD:(A;;CR;;;{Helpdesk})\"", "b", Guid.Empty, "c");
+        await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-000000000003\nname: Off\npolicies:\n  Enroll:\n    enabled: false\n    selfServiceEnabled: true", "c", Guid.Empty, "c");
+        var user = new Caller(Guid.NewGuid(), Sid.Parse("S-1-5-21-9-9-9-5000"), [], "u");
+        var desk = new Caller(Guid.NewGuid(), Sid.Parse("S-1-5-21-9-9-9-5001"), [initiators.Sid], "d");
+        Assert.Equal(["Self"], (await _service.ListVisibleAsync(user)).Select(t => t.Name));
+        Assert.Equal(["Self", "Desk"], (await _service.ListVisibleAsync(desk)).Select(t => t.Name));
+        await Assert.ThrowsAsync<OpenCmException>(() => _service.GetAsync(user, Guid.Parse("6f1c0b2a-1111-4222-8333-000000000003")));
+    }
+}
