@@ -7,7 +7,8 @@ public sealed record ApprovalVote(Guid Approver, bool Approve, DateTimeOffset At
 /// <param name="Status">Current status.</param>
 /// <param name="ApprovalsNeeded">Distinct approvals that move Pending to Approved.</param>
 /// <param name="Votes">Votes recorded so far, one per approver.</param>
-public sealed record LifecycleState(RequestStatus Status, int ApprovalsNeeded, IReadOnlyList<ApprovalVote> Votes);
+/// <param name="Originator">Who created the request; they may not vote on it (dual control).</param>
+public sealed record LifecycleState(RequestStatus Status, int ApprovalsNeeded, IReadOnlyList<ApprovalVote> Votes, Guid Originator = default);
 
 /// <summary>A command on a request's lifecycle.</summary>
 public abstract record LifecycleCommand
@@ -59,7 +60,7 @@ public abstract record Decision
 /// The request state machine of SPEC §4 as a pure, total function: every (state, command, rights)
 /// gives a <see cref="Decision"/>; time is a parameter. Who acts next in each state:
 /// <list type="bullet">
-/// <item>Pending: approvers (approve or deny); the originator may cancel.</item>
+/// <item>Pending: approvers other than the originator (approve or deny); the originator may cancel.</item>
 /// <item>Approved: the client or enrollment agent starts execution; the originator may cancel or abandon.</item>
 /// <item>Executing: the client completes (PUT Completed) or gives up (Canceled, Abandoned); the server fails it on error.</item>
 /// <item>Completed, Canceled, Abandoned, Denied, Failed: nobody; these are terminal.</item>
@@ -145,6 +146,11 @@ public static class RequestLifecycle
             return new Decision.Refused(DomainError.Forbidden("Approving needs the Approve right on this request."));
         }
 
+        if (c.Approver == state.Originator)
+        {
+            return new Decision.Refused(DomainError.Forbidden("The originator of a request cannot approve it."));
+        }
+
         // Each approver counts once; a repeated approval is an idempotent success.
         if (state.Votes.Any(v => v.Approver == c.Approver && v.Approve))
         {
@@ -169,6 +175,11 @@ public static class RequestLifecycle
         if (!granted.Has(RequestPermission.Deny))
         {
             return new Decision.Refused(DomainError.Forbidden("Denying needs the Deny right on this request."));
+        }
+
+        if (c.Approver == state.Originator)
+        {
+            return new Decision.Refused(DomainError.Forbidden("The originator of a request cannot deny it; cancel it instead."));
         }
 
         if (state.Status == RequestStatus.Denied && state.Votes.Any(v => v.Approver == c.Approver && !v.Approve))

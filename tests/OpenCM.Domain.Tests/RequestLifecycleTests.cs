@@ -133,6 +133,17 @@ public class RequestLifecycleTests
     }
 
     [Fact]
+    public void Approve_ByOriginatorHoldingTheRight_ForbiddenForDualControl()
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 1, [], Originator: Alice);
+        var approve = RequestLifecycle.Decide(state, new LifecycleCommand.Approve(Alice, ""), RequestPermission.Approve | RequestPermission.Deny, Now);
+        var deny = RequestLifecycle.Decide(state, new LifecycleCommand.Deny(Alice, ""), RequestPermission.Approve | RequestPermission.Deny, Now);
+        Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(approve).Error.Kind);
+        Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(deny).Error.Kind);
+        Assert.IsType<Decision.Move>(RequestLifecycle.Decide(state, new LifecycleCommand.Approve(Bob, ""), RequestPermission.Approve, Now));
+    }
+
+    [Fact]
     public void Deny_AfterOneApproval_MovesToDeniedWithCompletedTime()
     {
         var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Alice, true, Now, "")]);

@@ -157,6 +157,16 @@ public class LifecycleHttpTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Approvals_ApproverWhoIsTheOriginator_Forbidden()
+    {
+        var both = await _server.ClientAsync(await _server.UserAsync("dual", "CM Approvers"));
+        var id = await both.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"VPN"}]""");
+        var own = await both.VoteAsync(id, "Approve");
+        Assert.Equal(HttpStatusCode.Forbidden, own.StatusCode);
+        Assert.Contains("originator", (await own.JsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cancel_PendingRequest_Allowed()
     {
         var alice = await _server.ClientAsync(await _server.UserAsync("alice"));
