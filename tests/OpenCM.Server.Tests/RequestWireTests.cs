@@ -37,6 +37,7 @@ public class RequestWireTests : IClassFixture<ServerFixture>
 
         var response = await client.GetAsync($"{ServerFixture.Api}/requests/{id.ToString().ToUpperInvariant()}");
         Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Equal((await response.Content.ReadAsByteArrayAsync()).Length, response.Content.Headers.ContentLength);
         var json = await response.JsonAsync();
         Assert.Equal(ReferenceOrder, json.EnumerateObject().Select(p => p.Name));
         Assert.Equal(id.ToString("D"), json.GetProperty("Uuid").GetString());

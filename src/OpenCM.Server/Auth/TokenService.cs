@@ -23,6 +23,9 @@ public sealed class AuthOptions
 
     public bool RequireHttpsMetadata { get; set; } = true;
 
+    /// <summary>How many validated tokens are remembered until they expire (0 turns the cache off).</summary>
+    public int TokenCacheSize { get; set; } = 10_000;
+
     /// <summary>Longest lifetime <c>opencm token</c> will mint.</summary>
     public int MaxLocalTokenMinutes { get; set; } = 24 * 60;
 }

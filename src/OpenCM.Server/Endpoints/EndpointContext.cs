@@ -1,3 +1,4 @@
+using System.Text.Json;
 using OpenCM.Application;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
@@ -28,6 +29,22 @@ internal static class EndpointContext
     public static Guid RouteGuid(string text, string field) =>
         Guid.TryParse(text, out var id) ? id : throw new OpenCmException(DomainError.Validation(field, $"'{field}' must be a GUID."));
 
+    /// <summary>
+    /// A JSON response serialized up front, so that it carries Content-Length as the reference's
+    /// service-details page lists (and is not sent chunked).
+    /// </summary>
     public static IResult Json(object value, int status = StatusCodes.Status200OK) =>
-        Results.Json(value, WireFormat.Options, WireFormat.JsonContentType, status);
+        new JsonBytesResult(JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), WireFormat.Options), status);
+
+    private sealed class JsonBytesResult(byte[] body, int status) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            var response = httpContext.Response;
+            response.StatusCode = status;
+            response.ContentType = WireFormat.JsonContentType;
+            response.ContentLength = body.Length;
+            return response.Body.WriteAsync(body, httpContext.RequestAborted).AsTask();
+        }
+    }
 }

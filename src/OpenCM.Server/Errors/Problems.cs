@@ -38,7 +38,9 @@ internal static class Problems
         }
 
         context.Response.ContentType = "application/problem+json; charset=utf-8";
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json));
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, Json);
+        context.Response.ContentLength = bytes.Length;
+        return context.Response.Body.WriteAsync(bytes).AsTask();
     }
 }
 

@@ -88,6 +88,8 @@ public static class OpenCmServices
     {
         o.MapInboundClaims = false;
         o.TimeProvider = clock;
+        o.TokenHandlers.Clear();
+        o.TokenHandlers.Add(new CachingTokenHandler(clock, auth.TokenCacheSize));
         o.TokenValidationParameters = new TokenValidationParameters
         {
             ValidIssuers = [auth.Issuer],
