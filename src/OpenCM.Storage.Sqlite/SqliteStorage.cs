@@ -39,6 +39,9 @@ public sealed class SqliteStorage : StorageProvider
             pragma.ExecuteNonQuery();
         }
 
+        // The writer runs the same few statements over and over; keeping them prepared saves a
+        // parse and plan per statement (docs/benchmarks.md, WriteBenchmarks).
+        KeepCommandsPrepared(_writer);
         _writerLoop = Task.Run(WriterLoopAsync);
     }
 
@@ -64,8 +67,13 @@ public sealed class SqliteStorage : StorageProvider
     {
         _queue.Writer.TryComplete();
         await _writerLoop.ConfigureAwait(false);
+        DisposePreparedCommands(_writer);
         await _writer.DisposeAsync().ConfigureAwait(false);
-        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        using (var handle = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(handle);
+        }
+
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -79,62 +87,99 @@ public sealed class SqliteStorage : StorageProvider
             batch.Clear();
             while (batch.Count < MaxBatch && reader.TryRead(out var next))
             {
-                batch.Add(next);
+                if (next.IsCanceled)
+                {
+                    next.Cancel();
+                }
+                else
+                {
+                    batch.Add(next);
+                }
             }
 
-            // 2. Run each write inside its own savepoint of one transaction.
-            var done = new List<IWork>(batch.Count);
-            DbTransaction? tx = null;
-            try
+            // 2. Run the batch in one transaction. Writes rarely throw (a lost compare-and-set
+            //    returns false), so the first attempt takes no savepoints; if a write does throw,
+            //    the batch is rolled back and run again with a savepoint around each write, so
+            //    that the failing one rolls back alone.
+            if (batch.Count > 0 && !await TryRunAsync(batch, isolate: batch.Count == 1).ConfigureAwait(false))
             {
-                tx = await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable).ConfigureAwait(false);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    var work = batch[i];
-                    if (work.IsCanceled)
-                    {
-                        work.Cancel();
-                        continue;
-                    }
+                await TryRunAsync(batch, isolate: true).ConfigureAwait(false);
+            }
+        }
+    }
 
-                    var savepoint = "w" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    await tx.SaveAsync(savepoint).ConfigureAwait(false);
+    // False when a write threw and the batch must be retried isolated; every other outcome
+    // (success, or failures already reported to their callers) is final.
+    private async Task<bool> TryRunAsync(List<IWork> batch, bool isolate)
+    {
+        var done = new List<IWork>(batch.Count);
+        DbTransaction? tx = null;
+        try
+        {
+            tx = await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable).ConfigureAwait(false);
+            foreach (var work in batch)
+            {
+                if (!isolate)
+                {
                     try
                     {
                         await work.RunAsync(tx).ConfigureAwait(false);
-                        await tx.ReleaseAsync(savepoint).ConfigureAwait(false);
-                        done.Add(work);
+                    }
+                    catch (Exception) when (batch.Count > 1)
+                    {
+                        await tx.RollbackAsync().ConfigureAwait(false);
+                        return false;
                     }
                     catch (Exception ex)
                     {
-                        await tx.RollbackAsync(savepoint).ConfigureAwait(false);
-                        await tx.ReleaseAsync(savepoint).ConfigureAwait(false);
                         work.Fail(ex);
+                        await tx.RollbackAsync().ConfigureAwait(false);
+                        return true;
                     }
+
+                    done.Add(work);
+                    continue;
                 }
 
-                // 3. One durable commit for the whole batch; only then do callers hear of success.
-                await tx.CommitAsync().ConfigureAwait(false);
-                foreach (var work in done)
+                // One savepoint name serves all: each is released before the next is taken.
+                await ExecuteAsync(tx, "SAVEPOINT w").ConfigureAwait(false);
+                try
                 {
-                    work.Complete();
+                    await work.RunAsync(tx).ConfigureAwait(false);
+                    await ExecuteAsync(tx, "RELEASE w").ConfigureAwait(false);
+                    done.Add(work);
                 }
-            }
-            catch (Exception ex)
-            {
-                foreach (var work in batch.Where(w => !w.IsFinished))
+                catch (Exception ex)
                 {
+                    await ExecuteAsync(tx, "ROLLBACK TO w").ConfigureAwait(false);
+                    await ExecuteAsync(tx, "RELEASE w").ConfigureAwait(false);
                     work.Fail(ex);
                 }
             }
-            finally
+
+            // 3. One durable commit for the whole batch; only then do callers hear of success.
+            await tx.CommitAsync().ConfigureAwait(false);
+            foreach (var work in done)
             {
-                if (tx is not null)
-                {
-                    await tx.DisposeAsync().ConfigureAwait(false);
-                }
+                work.Complete();
             }
         }
+        catch (Exception ex)
+        {
+            foreach (var work in batch.Where(w => !w.IsFinished))
+            {
+                work.Fail(ex);
+            }
+        }
+        finally
+        {
+            if (tx is not null)
+            {
+                await tx.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        return true;
     }
 
     private interface IWork

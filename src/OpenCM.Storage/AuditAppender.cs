@@ -12,20 +12,14 @@ internal static class AuditAppender
 {
     public static async Task AppendAsync(DbTransaction tx, AuditEvent e, CancellationToken ct)
     {
-        long sequence;
-        string previous;
-        await using (var head = tx.Command("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"))
-        await using (var r = await head.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        var head = await tx.FirstRowAsync("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            r => (Sequence: r.GetInt64(0), Previous: r.GetString(1)), ct).ConfigureAwait(false);
+        if (head.Previous is null)
         {
-            if (!await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                throw new InvalidOperationException("The audit head row is missing; the database was not migrated.");
-            }
-
-            sequence = r.GetInt64(0);
-            previous = r.GetString(1);
+            throw new InvalidOperationException("The audit head row is missing; the database was not migrated.");
         }
 
+        var (sequence, previous) = head;
         var hash = AuditChain.Hash(sequence, previous, e);
         await tx.ExecuteAsync("UPDATE audit_head SET hash = @h WHERE id = 1", ct, ("@h", hash)).ConfigureAwait(false);
         await tx.ExecuteAsync(

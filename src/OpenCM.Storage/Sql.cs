@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace OpenCM.Storage;
 
@@ -16,17 +17,102 @@ internal static class Sql
     public static DbCommand Command(this DbConnection connection, string sql, params (string Name, object? Value)[] args) =>
         connection.CreateCommand().Fill(sql, args);
 
+    // Connections whose commands stay prepared between uses: only a connection that a single
+    // thread owns (the SQLite group-commit writer) may be registered here.
+    private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> Prepared = [];
+
+    public static void KeepCommandsPrepared(DbConnection connection) => Prepared.AddOrUpdate(connection, new Dictionary<string, DbCommand>(StringComparer.Ordinal));
+
+    public static void DisposePrepared(DbConnection connection)
+    {
+        if (Prepared.TryGetValue(connection, out var cache))
+        {
+            foreach (var cmd in cache.Values)
+            {
+                cmd.Dispose();
+            }
+
+            Prepared.Remove(connection);
+        }
+    }
+
     public static async Task<int> ExecuteAsync(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
-        await using var cmd = tx.Command(sql, args);
-        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        var (cmd, owned) = Rent(tx, sql, args);
+        try
+        {
+            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (owned)
+            {
+                await cmd.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     public static async Task<T> ScalarAsync<T>(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
-        await using var cmd = tx.Command(sql, args);
-        var value = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return (T)Convert.ChangeType(value!, typeof(T), CultureInfo.InvariantCulture);
+        var (cmd, owned) = Rent(tx, sql, args);
+        try
+        {
+            var value = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return (T)Convert.ChangeType(value!, typeof(T), CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            if (owned)
+            {
+                await cmd.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reads the first row with <paramref name="map"/>; default when there is none.</summary>
+    public static async Task<T?> FirstRowAsync<T>(this DbTransaction tx, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        var (cmd, owned) = Rent(tx, sql, args);
+        try
+        {
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? map(r) : default;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await cmd.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    // A prepared command of the connection's cache (re-bound, not disposed after use), or a new one the caller disposes.
+    private static (DbCommand Command, bool Owned) Rent(DbTransaction tx, string sql, (string Name, object? Value)[] args)
+    {
+        if (!Prepared.TryGetValue(tx.Connection!, out var cache))
+        {
+            return (tx.Command(sql, args), true);
+        }
+
+        if (!cache.TryGetValue(sql, out var cmd))
+        {
+            cmd = tx.Connection!.CreateCommand();
+            cmd.CommandText = sql;
+            cache[sql] = cmd;
+        }
+
+        cmd.Transaction = tx;
+        cmd.Parameters.Clear();
+        foreach (var (name, value) in args)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            cmd.Parameters.Add(p);
+        }
+
+        return (cmd, false);
     }
 
     public static string Text(Guid id) => id.ToString("D");

@@ -32,10 +32,9 @@ public sealed class SqlRequestStore : IRequestStore
         ArgumentNullException.ThrowIfNull(readerSids);
         return _db.WriteAsync(async (tx, c) =>
         {
-            long seq;
-            await using (var insert = tx.Command(
+            var seq = await tx.ScalarAsync<long>(
                 $"INSERT INTO requests ({Columns[5..]}) VALUES (@uuid, @type, @status, @flags, @dc, @dcf, @orig, @target, @submitted, @completed, " +
-                "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq",
+                "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq", c,
                 ("@uuid", Sql.Text(request.Uuid)), ("@type", (int)request.RequestType), ("@status", (int)request.Status), ("@flags", (int)request.Flags),
                 ("@dc", JsonSerializer.Serialize(request.DataCollection, Json)), ("@dcf", request.DataCollectionFlags),
                 ("@orig", Sql.Text(request.OriginatorUserUuid)), ("@target", Sql.Text(request.TargetUserUuid)),
@@ -44,10 +43,7 @@ public sealed class SqlRequestStore : IRequestStore
                 ("@nc", Sql.Text(request.NewSmartcardUuid)), ("@oc", Sql.Text(request.OldSmartcardUuid)),
                 ("@prio", request.Priority), ("@comment", request.Comment), ("@tpl", Sql.Text(request.ProfileTemplateUuid)),
                 ("@sd", request.SecurityDescriptor), ("@dcc", request.IsDataCollectionComplete ? 1 : 0), ("@an", request.ApprovalsNeeded),
-                ("@votes", JsonSerializer.Serialize(request.Votes, Json)), ("@version", request.Version)))
-            {
-                seq = Convert.ToInt64(await insert.ExecuteScalarAsync(c).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
-            }
+                ("@votes", JsonSerializer.Serialize(request.Votes, Json)), ("@version", request.Version)).ConfigureAwait(false);
 
             foreach (var sid in readerSids)
             {

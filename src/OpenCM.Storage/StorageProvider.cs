@@ -55,6 +55,15 @@ public abstract class StorageProvider : IAsyncDisposable
         return applied;
     }
 
+    /// <summary>Keeps the commands run on <paramref name="connection"/> prepared between uses; for a connection one thread owns.</summary>
+    protected static void KeepCommandsPrepared(DbConnection connection) => Sql.KeepCommandsPrepared(connection);
+
+    /// <summary>Disposes the commands kept for <paramref name="connection"/>.</summary>
+    protected static void DisposePreparedCommands(DbConnection connection) => Sql.DisposePrepared(connection);
+
+    /// <summary>Runs a statement in <paramref name="tx"/> through the same (possibly prepared) path as the stores.</summary>
+    protected static Task<int> ExecuteAsync(DbTransaction tx, string sql) => tx.ExecuteAsync(sql, CancellationToken.None);
+
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
