@@ -169,6 +169,38 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Write_ManyQueuedWithFailuresAmongThem_ExactlyTheGoodOnesCommit()
+    {
+        // Queued together, these share commits; every fifth reuses an id and must fail alone.
+        var requests = Enumerable.Range(0, 100).Select(_ => Samples.Request()).ToList();
+        var tasks = new List<Task>();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var r = i % 5 == 4 ? requests[i - 1] with { Comment = "duplicate" } : requests[i];
+            tasks.Add(Requests.CreateAsync(r, [Samples.UserSid(1000)], Samples.Audit(r.Uuid)));
+        }
+
+        var outcomes = await Task.WhenAll(tasks.Select(async t =>
+        {
+            try
+            {
+                await t;
+                return true;
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }));
+        Assert.Equal(80, outcomes.Count(o => o));
+        var stored = await Requests.ListAsync(new RequestQuery([Samples.UserSid(1000)], null, null, 0, 1000));
+        Assert.Equal(80, stored.Count);
+        Assert.All(stored, s => Assert.Equal("c", s.Request.Comment));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
+        Assert.Equal((true, 80L), (verification.IsIntact, verification.Count));
+    }
+
+    [Fact]
     public async Task Directory_AddUser_CreatesGroupsOnceWithDomainSids()
     {
         var dir = new SqlDirectory(Db, TimeProvider.System);
