@@ -97,14 +97,8 @@ internal static class RequestCommands
         var (server, token) = (ServerOption(), TokenOption());
         var id = new Argument<string>("id") { Description = "The request's GUID." };
         var command = new Command(verb, $"Set a request's status to {status} (PUT /requests/{{id}}).") { server, token, id };
-        command.SetAction((parse, ct) => io.GuardAsync(async () =>
-        {
-            using var http = Client(parse.GetValue(server)!, parse.GetValue(token));
-            using var body = new StringContent($$"""{"status":"{{status}}"}""", Encoding.UTF8, "application/json");
-            using var response = await http.PutAsync($"{Api}/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}", body, ct);
-            Render(io, await ReadAsync(response, ct));
-            return OpenCmCli.Ok;
-        }));
+        command.SetAction((parse, ct) => io.GuardAsync(() => SendAndRenderAsync(io, parse.GetValue(server)!, parse.GetValue(token),
+            HttpMethod.Put, $"{Api}/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}", new Dictionary<string, string> { ["status"] = status }, ct)));
         return command;
     }
 
@@ -114,16 +108,23 @@ internal static class RequestCommands
         var id = new Argument<string>("id") { Description = "The request's GUID." };
         var comment = new Option<string>("--comment") { Description = "Why.", DefaultValueFactory = _ => "" };
         var command = new Command(verb, $"{decision} a pending request.") { server, token, id, comment };
-        command.SetAction((parse, ct) => io.GuardAsync(async () =>
-        {
-            using var http = Client(parse.GetValue(server)!, parse.GetValue(token));
-            var payload = JsonSerializer.Serialize(new Dictionary<string, string> { ["decision"] = decision, ["comment"] = parse.GetValue(comment)! });
-            using var body = new StringContent(payload, Encoding.UTF8, "application/json");
-            using var response = await http.PostAsync($"{Api}/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/approvals", body, ct);
-            Render(io, await ReadAsync(response, ct));
-            return OpenCmCli.Ok;
-        }));
+        command.SetAction((parse, ct) => io.GuardAsync(() => SendAndRenderAsync(io, parse.GetValue(server)!, parse.GetValue(token),
+            HttpMethod.Post, $"{Api}/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/approvals",
+            new Dictionary<string, string> { ["decision"] = decision, ["comment"] = parse.GetValue(comment)! }, ct)));
         return command;
+    }
+
+    // Sends a JSON body and shows the request the server answers with.
+    private static async Task<int> SendAndRenderAsync(CliIo io, string server, string? token, HttpMethod method, string path, Dictionary<string, string> body, CancellationToken ct)
+    {
+        using var http = Client(server, token);
+        using var message = new HttpRequestMessage(method, path)
+        {
+            Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
+        };
+        using var response = await http.SendAsync(message, ct);
+        Render(io, await ReadAsync(response, ct));
+        return OpenCmCli.Ok;
     }
 
     private static HttpClient Client(string server, string? token)
