@@ -1,0 +1,46 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace OpenCM.Authority;
+
+/// <summary>Key algorithms for the CA itself (SPEC §7: configurable, default ECDSA P-384).</summary>
+public enum CaKeyAlgorithm
+{
+    EcdsaP384,
+    EcdsaP256,
+    Rsa3072,
+    Rsa4096,
+}
+
+/// <summary>A newly made CA: its certificate and its private key, to be stored encrypted.</summary>
+public sealed record NewAuthority(byte[] CertificateDer, byte[] Pkcs8PrivateKey);
+
+/// <summary>Makes the embedded root CA on first start.</summary>
+public static class CertificateAuthorityFactory
+{
+    /// <summary>A self-signed root: CA:TRUE, keyCertSign and cRLSign, subject key identifier.</summary>
+    public static NewAuthority CreateRoot(string distinguishedName, CaKeyAlgorithm algorithm, DateTimeOffset now, int validityYears = 20)
+    {
+        var name = new X500DistinguishedName(distinguishedName);
+        using AsymmetricAlgorithm key = algorithm switch
+        {
+            CaKeyAlgorithm.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+            CaKeyAlgorithm.EcdsaP384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
+            CaKeyAlgorithm.Rsa3072 => RSA.Create(3072),
+            _ => RSA.Create(4096),
+        };
+        var request = key switch
+        {
+            ECDsa ec => new CertificateRequest(name, ec, ec.KeySize >= 384 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256),
+            RSA rsa => new CertificateRequest(name, rsa, HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1),
+            _ => throw new CryptographicException("Unsupported CA key."),
+        };
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+
+        // Backdated a little so that clients with a slow clock accept it at once.
+        using var root = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(validityYears));
+        return new NewAuthority(root.RawData, key.ExportPkcs8PrivateKey());
+    }
+}

@@ -1,0 +1,70 @@
+namespace OpenCM.Domain;
+
+/// <summary>Public key algorithms a certificate template may ask for.</summary>
+public enum KeyAlgorithm
+{
+    Rsa,
+    EcdsaP256,
+    EcdsaP384,
+}
+
+/// <summary>Key usage bits as X.509 defines them (RFC 5280 §4.2.1.3), named as .NET names them.</summary>
+[Flags]
+public enum CertificateKeyUsage
+{
+    None = 0,
+    EncipherOnly = 0x1,
+    CrlSign = 0x2,
+    KeyCertSign = 0x4,
+    KeyAgreement = 0x8,
+    DataEncipherment = 0x10,
+    KeyEncipherment = 0x20,
+    NonRepudiation = 0x40,
+    DigitalSignature = 0x80,
+    DecipherOnly = 0x8000,
+}
+
+/// <summary>
+/// One certificate a profile template issues (SPEC §7): how its subject is built, which key the
+/// client (or the server) must generate, and what the CA puts in the certificate. The CSR never
+/// decides subject or extensions.
+/// </summary>
+public sealed record CertificateTemplate
+{
+    /// <summary>The template's common name (the reference's <c>TemplateCommonName</c>).</summary>
+    public required string CommonName { get; init; }
+
+    public string FriendlyName { get; init; } = "";
+
+    /// <summary>
+    /// The subject as an X.500 name in which <c>{name}</c>, <c>{uuid}</c> and <c>{sid}</c> stand for
+    /// the target user's directory attributes, e.g. <c>CN={name},OU=Users,O=Contoso</c>.
+    /// </summary>
+    public string Subject { get; init; } = "CN={name}";
+
+    public KeyAlgorithm KeyAlgorithm { get; init; } = KeyAlgorithm.Rsa;
+
+    /// <summary>RSA modulus size in bits; for ECDSA the curve decides (256 or 384).</summary>
+    public int KeySize { get; init; } = 2048;
+
+    /// <summary>Hash of the CSR and certificate signatures: SHA256, SHA384 or SHA512.</summary>
+    public string HashAlgorithm { get; init; } = "SHA256";
+
+    public CertificateKeyUsage KeyUsages { get; init; } = CertificateKeyUsage.DigitalSignature | CertificateKeyUsage.KeyEncipherment;
+
+    /// <summary>Extended key usage OIDs, e.g. 1.3.6.1.5.5.7.3.2 for client authentication.</summary>
+    public IReadOnlyList<string> ExtendedKeyUsages { get; init; } = ["1.3.6.1.5.5.7.3.2"];
+
+    public int ValidityDays { get; init; } = 365;
+
+    /// <summary>The server generates the key (and then archives it, returning a PFX) instead of the client.</summary>
+    public bool ServerGeneratesKey { get; init; }
+
+    /// <summary>The key size in bits the client must generate.</summary>
+    public int EffectiveKeySize => KeyAlgorithm switch
+    {
+        KeyAlgorithm.EcdsaP256 => 256,
+        KeyAlgorithm.EcdsaP384 => 384,
+        _ => KeySize,
+    };
+}

@@ -1,0 +1,215 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using OpenCM.Authority;
+using OpenCM.Domain;
+using OpenCM.TestKit;
+
+namespace OpenCM.Authority.Tests;
+
+/// <summary>A root CA in a temporary directory, with its certificate written as root.pem for openssl.</summary>
+public sealed class CaFixture : IDisposable
+{
+    public CaFixture()
+    {
+        var root = CertificateAuthorityFactory.CreateRoot("CN=OpenCM Test Root, O=OpenCM", CaKeyAlgorithm.EcdsaP384, Samples.Now);
+        Signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        Pipeline = new IssuancePipeline(Signer, ["http://127.0.0.1:5000/CertificateManagement/crl/OpenCM-Test-Root.crl"]);
+        File.WriteAllText(Dir.File("root.pem"), Signer.Certificate.ExportCertificatePem());
+    }
+
+    public TempDirectory Dir { get; } = new();
+
+    public LocalKeySigner Signer { get; }
+
+    public IssuancePipeline Pipeline { get; }
+
+    public string Write(string name, string text)
+    {
+        File.WriteAllText(Dir.File(name), text);
+        return Dir.File(name);
+    }
+
+    public string Write(string name, byte[] bytes)
+    {
+        File.WriteAllBytes(Dir.File(name), bytes);
+        return Dir.File(name);
+    }
+
+    public void Dispose()
+    {
+        Signer.Dispose();
+        Dir.Dispose();
+    }
+}
+
+public class AuthorityTests : IClassFixture<CaFixture>
+{
+    private static readonly CertificateTemplate RsaClientAuth = new() { CommonName = "OpenCMUser", Subject = "CN={name},OU=Users,O=Contoso" };
+    private static readonly CertificateTemplate P256ClientAuth = RsaClientAuth with { KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+    private static readonly SubjectAttributes Alice = new("alice", Guid.Parse("8f1590dc-d932-4b66-8e68-2e91c5880780"), "S-1-5-21-1-2-3-1001");
+    private readonly CaFixture _ca;
+
+    public AuthorityTests(CaFixture ca) => _ca = ca;
+
+    private async Task<string> OpenSslCsrAsync(string keySpec, string name)
+    {
+        // An independent client: openssl makes the key and the CSR, asking for a subject and a SAN the CA must ignore.
+        await OpenSsl.CheckAsync(_ca.Dir.Path, "req", "-new", "-newkey", keySpec, "-nodes", "-keyout", $"{name}.key", "-out", $"{name}.csr",
+            "-subj", "/CN=evil/O=Mallory", "-addext", "subjectAltName=DNS:evil.example");
+        return await File.ReadAllTextAsync(_ca.Dir.File($"{name}.csr"));
+    }
+
+    [Fact]
+    public async Task Root_Created_IsASelfSignedCaOpensslAccepts()
+    {
+        var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "x509", "-in", "root.pem", "-noout", "-text");
+        Assert.Contains("CA:TRUE", text, StringComparison.Ordinal);
+        Assert.Contains("Certificate Sign, CRL Sign", text, StringComparison.Ordinal);
+        Assert.Contains("NIST CURVE: P-384", text, StringComparison.Ordinal);
+        Assert.Contains("root.pem: OK", await OpenSsl.CheckAsync(_ca.Dir.Path, "verify", "-CAfile", "root.pem", "root.pem"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("rsa:2048", "rsa")]
+    [InlineData("ec:p256.params", "p256")]
+    public async Task IssueFromCsr_OpensslCsr_VerifiesAndTemplateDecidesSubjectAndExtensions(string keySpec, string name)
+    {
+        if (keySpec.StartsWith("ec:", StringComparison.Ordinal))
+        {
+            await OpenSsl.CheckAsync(_ca.Dir.Path, "ecparam", "-name", "prime256v1", "-out", "p256.params");
+        }
+
+        var template = name == "rsa" ? RsaClientAuth : P256ClientAuth;
+        var issued = _ca.Pipeline.IssueFromCsr(await OpenSslCsrAsync(keySpec, name), template, Alice, Samples.Now);
+        var pem = _ca.Write($"{name}.pem", PemEncoding.WriteString("CERTIFICATE", issued.Der));
+
+        Assert.Contains($"{name}.pem: OK", await OpenSsl.CheckAsync(_ca.Dir.Path, "verify", "-CAfile", "root.pem", "-purpose", "sslclient", pem), StringComparison.Ordinal);
+        var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "x509", "-in", pem, "-noout", "-text", "-nameopt", "RFC2253");
+        Assert.Contains("Subject: CN=alice,OU=Users,O=Contoso", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Subject Alternative Name", text, StringComparison.Ordinal);
+        Assert.Contains("TLS Web Client Authentication", text, StringComparison.Ordinal);
+        Assert.Contains("CA:FALSE", text, StringComparison.Ordinal);
+        Assert.Contains("URI:http://127.0.0.1:5000/CertificateManagement/crl/OpenCM-Test-Root.crl", text, StringComparison.Ordinal);
+        Assert.Contains(issued.SerialHex, (await OpenSsl.CheckAsync(_ca.Dir.Path, "x509", "-in", pem, "-noout", "-serial")).Replace(":", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void IssueFromCsr_ReferenceStyleBase64WithCrLf_Accepted()
+    {
+        using var rsa = RSA.Create(2048);
+        var der = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
+        var wrapped = string.Join("\r\n", Convert.ToBase64String(der).Chunk(64).Select(c => new string(c))) + "\r\n";
+        Assert.NotEmpty(_ca.Pipeline.IssueFromCsr(wrapped, RsaClientAuth, Alice, Samples.Now).Der);
+    }
+
+    public static TheoryData<string, string> BadCsrs()
+    {
+        using var rsa1024 = RSA.Create(1024);
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        using var rsa = RSA.Create(2048);
+        var good = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
+        var tampered = (byte[])good.Clone();
+        tampered[40] ^= 0x01; // inside the subject public key: the signature no longer matches
+        return new TheoryData<string, string>
+        {
+            { Convert.ToBase64String(new CertificateRequest("CN=x", rsa1024, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest()), "RSA 1024-bit" },
+            { Convert.ToBase64String(new CertificateRequest("CN=x", p384, HashAlgorithmName.SHA384).CreateSigningRequest()), "ECDSA 384-bit" },
+            { Convert.ToBase64String(tampered), "valid signature" },
+            { Convert.ToBase64String([.. good, 0x00]), "trailing data" },
+            { "not base64!", "not base64" },
+            { Convert.ToBase64String(Encoding.ASCII.GetBytes("hello")), "valid signature" },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BadCsrs))]
+    public void IssueFromCsr_BadRequest_RefusedNamingTheField(string csr, string reason)
+    {
+        var ex = Assert.Throws<OpenCmException>(() => _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now, "certificaterequests[0]"));
+        Assert.Equal((ErrorKind.ValidationFailed, "certificaterequests[0]"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Contains(reason, ex.Error.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SerialNumbers_Thousand_UniquePositiveAtLeast64Bits()
+    {
+        var serials = Enumerable.Range(0, 1000).Select(_ => IssuancePipeline.NewSerialNumber()).ToList();
+        Assert.Equal(1000, serials.Select(Convert.ToHexString).Distinct().Count());
+        Assert.All(serials, s => Assert.True(s.Length == 16 && (s[0] & 0x80) == 0 && s[0] != 0));
+    }
+
+    [Fact]
+    public async Task Pkcs7_Issued_OpensslPrintsLeafAndRoot()
+    {
+        using var rsa = RSA.Create(2048);
+        var issued = _ca.Pipeline.IssueFromCsr(Convert.ToBase64String(new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest()), RsaClientAuth, Alice, Samples.Now);
+        var p7 = _ca.Write("chain.p7b", Encodings.Pkcs7(issued.Der, _ca.Signer));
+        var printed = await OpenSsl.CheckAsync(_ca.Dir.Path, "pkcs7", "-inform", "DER", "-in", p7, "-print_certs", "-noout");
+        Assert.Contains("subject=O = Contoso, OU = Users, CN = alice", printed, StringComparison.Ordinal);
+        Assert.Contains("subject=O = OpenCM, CN = OpenCM Test Root", printed, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pfx_ServerGeneratedKey_OpensslOpensWithPasswordOnly()
+    {
+        using var key = RSA.Create(2048);
+        var issued = _ca.Pipeline.IssueForKey(key, RsaClientAuth with { ServerGeneratesKey = true, KeyUsages = CertificateKeyUsage.KeyEncipherment, ExtendedKeyUsages = [Oids.EmailProtection] }, Alice, Samples.Now);
+        var pfx = _ca.Write("alice.pfx", Encodings.Pfx(issued.Der, key, _ca.Signer, "correct horse"));
+        var good = await OpenSsl.RunAsync(_ca.Dir.Path, "pkcs12", "-in", pfx, "-passin", "pass:correct horse", "-nodes", "-info");
+        Assert.True(good.ExitCode == 0, good.All);
+        Assert.Contains("BEGIN PRIVATE KEY", good.Output, StringComparison.Ordinal);
+        Assert.Contains("subject=O = Contoso, OU = Users, CN = alice", good.Output, StringComparison.Ordinal);
+        var bad = await OpenSsl.RunAsync(_ca.Dir.Path, "pkcs12", "-in", pfx, "-passin", "pass:wrong", "-nodes");
+        Assert.NotEqual(0, bad.ExitCode);
+    }
+
+    [Fact]
+    public async Task Crl_RevokedSerial_ListedAndOpensslReportsTheCertificateRevoked()
+    {
+        using var rsa = RSA.Create(2048);
+        var csr = Convert.ToBase64String(new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        var revoked = _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now);
+        var kept = _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now);
+        var crlDer = Encodings.Crl(_ca.Signer, [new RevokedEntry(revoked.SerialNumber, Samples.Now, X509RevocationReason.CessationOfOperation)], 7, Samples.Now, Samples.Now.AddDays(1));
+        var crl = _ca.Write("ca.crl.pem", PemEncoding.WriteString("X509 CRL", crlDer));
+
+        var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "crl", "-in", crl, "-noout", "-text");
+        Assert.Contains($"Serial Number: {revoked.SerialHex}", text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Cessation Of Operation", text, StringComparison.Ordinal);
+        Assert.Contains("X509v3 CRL Number: \n                7", text.Replace("\r", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("verify OK", (await OpenSsl.RunAsync(_ca.Dir.Path, "crl", "-in", crl, "-noout", "-CAfile", "root.pem")).All, StringComparison.Ordinal);
+
+        var revokedPem = _ca.Write("revoked.pem", PemEncoding.WriteString("CERTIFICATE", revoked.Der));
+        var keptPem = _ca.Write("kept.pem", PemEncoding.WriteString("CERTIFICATE", kept.Der));
+        var check = await OpenSsl.RunAsync(_ca.Dir.Path, "verify", "-crl_check", "-CAfile", "root.pem", "-CRLfile", crl, revokedPem);
+        Assert.NotEqual(0, check.ExitCode);
+        Assert.Contains("certificate revoked", check.All, StringComparison.Ordinal);
+        Assert.Contains("kept.pem: OK", await OpenSsl.CheckAsync(_ca.Dir.Path, "verify", "-crl_check", "-CAfile", "root.pem", "-CRLfile", crl, keptPem), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("alice+OU=x")]
+    [InlineData("a, O=Evil")]
+    [InlineData("\"quoted\"")]
+    public void BuildSubject_AttributeValues_AreEscapedNotParsed(string name)
+    {
+        var subject = IssuancePipeline.BuildSubject(RsaClientAuth with { Subject = "CN={name}" }, Alice with { Name = name });
+        var rdn = Assert.Single(subject.EnumerateRelativeDistinguishedNames());
+        Assert.Equal(name, rdn.GetSingleElementValue());
+    }
+
+    [Fact]
+    public void Signer_Rsa3072Root_SignsWithSha384()
+    {
+        var root = CertificateAuthorityFactory.CreateRoot("CN=RSA Root", CaKeyAlgorithm.Rsa3072, Samples.Now);
+        using var signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        Assert.Equal(HashAlgorithmName.SHA384, signer.HashAlgorithm);
+        using var leafKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var issued = new IssuancePipeline(signer, []).IssueForKey(leafKey, P256ClientAuth, Alice, Samples.Now);
+        using var leaf = X509CertificateLoader.LoadCertificate(issued.Der);
+        Assert.Equal("sha384RSA", leaf.SignatureAlgorithm.FriendlyName);
+        Assert.True(leaf.NotAfter <= signer.Certificate.NotAfter);
+    }
+}
