@@ -24,6 +24,32 @@ public sealed class TemplateFile
 
     public Dictionary<string, PolicyFile> Policies { get; set; } = [];
 
+    public List<CertificateFile> Certificates { get; set; } = [];
+
+    /// <summary>One certificate template in a template file.</summary>
+    public sealed class CertificateFile
+    {
+        public string CommonName { get; set; } = "";
+
+        public string FriendlyName { get; set; } = "";
+
+        public string Subject { get; set; } = "CN={name}";
+
+        public string KeyAlgorithm { get; set; } = "RSA";
+
+        public int KeySize { get; set; } = 2048;
+
+        public string HashAlgorithm { get; set; } = "SHA256";
+
+        public List<string> KeyUsages { get; set; } = ["DigitalSignature", "KeyEncipherment"];
+
+        public List<string> ExtendedKeyUsages { get; set; } = ["1.3.6.1.5.5.7.3.2"];
+
+        public int ValidityDays { get; set; } = 365;
+
+        public bool ServerGeneratesKey { get; set; }
+    }
+
     /// <summary>One workflow policy in a template file.</summary>
     public sealed class PolicyFile
     {

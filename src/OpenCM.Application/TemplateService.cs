@@ -104,7 +104,14 @@ public sealed partial class TemplateService
             }
         }
 
-        // 3. Store it (a re-import of the same uuid becomes the next version) with its audit event.
+        // 3. Its certificate templates.
+        var certificates = file.Certificates.Select((c, i) => ToCertificateTemplate(c, $"certificates[{i}]")).ToList();
+        if (certificates.GroupBy(c => c.CommonName, StringComparer.OrdinalIgnoreCase).Any(g => g.Count() > 1))
+        {
+            throw new OpenCmException(DomainError.Validation("certificates", "Certificate template common names must be unique within a profile template."));
+        }
+
+        // 4. Store it (a re-import of the same uuid becomes the next version) with its audit event.
         var template = new ProfileTemplate
         {
             Uuid = file.Uuid,
@@ -113,10 +120,74 @@ public sealed partial class TemplateService
             IsSmartcardProfileTemplate = file.IsSmartcardProfileTemplate || file.IsVirtualSmartcardProfileTemplate,
             IsVirtualSmartcardProfileTemplate = file.IsVirtualSmartcardProfileTemplate,
             Policies = policies,
+            CertificateTemplates = certificates,
         };
         var audit = new AuditEvent("TemplateImported", template.Uuid, actor, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), correlationId, $"name={template.Name}");
         return await _store.SaveAsync(template, audit, ct).ConfigureAwait(false);
     }
+
+    private static CertificateTemplate ToCertificateTemplate(TemplateFile.CertificateFile c, string at)
+    {
+        if (string.IsNullOrWhiteSpace(c.CommonName))
+        {
+            throw new OpenCmException(DomainError.Validation($"{at}.commonName", "A certificate template needs a commonName."));
+        }
+
+        var algorithm = c.KeyAlgorithm.ToUpperInvariant() switch
+        {
+            "RSA" => KeyAlgorithm.Rsa,
+            "ECDSA_P256" or "P256" or "P-256" => KeyAlgorithm.EcdsaP256,
+            "ECDSA_P384" or "P384" or "P-384" => KeyAlgorithm.EcdsaP384,
+            _ => throw new OpenCmException(DomainError.Validation($"{at}.keyAlgorithm", $"'{c.KeyAlgorithm}' is not RSA, ECDSA_P256 or ECDSA_P384.")),
+        };
+        if (algorithm == KeyAlgorithm.Rsa && (c.KeySize < 2048 || c.KeySize > 8192 || c.KeySize % 1024 != 0))
+        {
+            throw new OpenCmException(DomainError.Validation($"{at}.keySize", "RSA keys are 2048 to 8192 bits, in steps of 1024."));
+        }
+
+        if (c.HashAlgorithm.ToUpperInvariant() is not ("SHA256" or "SHA384" or "SHA512"))
+        {
+            throw new OpenCmException(DomainError.Validation($"{at}.hashAlgorithm", "The hash is SHA256, SHA384 or SHA512."));
+        }
+
+        if (c.ValidityDays is < 1 or > 3650)
+        {
+            throw new OpenCmException(DomainError.Validation($"{at}.validityDays", "Validity is 1 to 3650 days."));
+        }
+
+        var usages = CertificateKeyUsage.None;
+        foreach (var name in c.KeyUsages)
+        {
+            usages |= Enum.TryParse<CertificateKeyUsage>(name, true, out var u) && Enum.IsDefined(u) && u != CertificateKeyUsage.None
+                ? u
+                : throw new OpenCmException(DomainError.Validation($"{at}.keyUsages", $"'{name}' is not a key usage."));
+        }
+
+        foreach (var oid in c.ExtendedKeyUsages)
+        {
+            if (!OidPattern().IsMatch(oid))
+            {
+                throw new OpenCmException(DomainError.Validation($"{at}.extendedKeyUsages", $"'{oid}' is not an OID."));
+            }
+        }
+
+        return new CertificateTemplate
+        {
+            CommonName = c.CommonName,
+            FriendlyName = c.FriendlyName,
+            Subject = c.Subject,
+            KeyAlgorithm = algorithm,
+            KeySize = algorithm == KeyAlgorithm.Rsa ? c.KeySize : 0,
+            HashAlgorithm = c.HashAlgorithm.ToUpperInvariant(),
+            KeyUsages = usages,
+            ExtendedKeyUsages = [.. c.ExtendedKeyUsages],
+            ValidityDays = c.ValidityDays,
+            ServerGeneratesKey = c.ServerGeneratesKey,
+        };
+    }
+
+    [GeneratedRegex(@"^[0-2](\.(0|[1-9][0-9]*))+$")]
+    private static partial Regex OidPattern();
 
     private static bool IsVisible(ProfileTemplate template, Caller caller) =>
         template.Policies.Values.Any(p => p.Enabled && (p.SelfServiceEnabled || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null)));

@@ -70,6 +70,9 @@ public sealed record ProfileTemplate
 
     public IReadOnlyDictionary<RequestType, WorkflowPolicy> Policies { get; init; } = new Dictionary<RequestType, WorkflowPolicy>();
 
+    /// <summary>The certificates an enrollment for this template issues, in order (SPEC §7).</summary>
+    public IReadOnlyList<CertificateTemplate> CertificateTemplates { get; init; } = [];
+
     /// <summary>The policy for <paramref name="type"/>, or null when the template defines none.</summary>
     public WorkflowPolicy? PolicyFor(RequestType type) => Policies.TryGetValue(type, out var p) ? p : null;
 }

@@ -101,6 +101,41 @@ public class TemplateImportTests
     }
 
     [Fact]
+    public async Task Import_CertificateTemplates_ParsedWithDefaults()
+    {
+        var t = await _service.ImportAsync("""
+            uuid: 6f1c0b2a-1111-4222-8333-944455556670
+            name: C
+            certificates:
+              - commonName: A
+                keyAlgorithm: ecdsa_p384
+                keyUsages: [digitalSignature, keyAgreement]
+              - commonName: B
+                serverGeneratesKey: true
+            """, "c.yaml", Guid.Empty, "c");
+        Assert.Equal(2, t.CertificateTemplates.Count);
+        Assert.Equal((KeyAlgorithm.EcdsaP384, 384, CertificateKeyUsage.DigitalSignature | CertificateKeyUsage.KeyAgreement),
+            (t.CertificateTemplates[0].KeyAlgorithm, t.CertificateTemplates[0].EffectiveKeySize, t.CertificateTemplates[0].KeyUsages));
+        Assert.Equal((KeyAlgorithm.Rsa, 2048, true), (t.CertificateTemplates[1].KeyAlgorithm, t.CertificateTemplates[1].KeySize, t.CertificateTemplates[1].ServerGeneratesKey));
+    }
+
+    [Theory]
+    [InlineData("- commonName: ''", "certificates[0].commonName")]
+    [InlineData("- {commonName: A, keyAlgorithm: DSA}", "certificates[0].keyAlgorithm")]
+    [InlineData("- {commonName: A, keySize: 1024}", "certificates[0].keySize")]
+    [InlineData("- {commonName: A, hashAlgorithm: MD5}", "certificates[0].hashAlgorithm")]
+    [InlineData("- {commonName: A, validityDays: 0}", "certificates[0].validityDays")]
+    [InlineData("- {commonName: A, keyUsages: [Teleport]}", "certificates[0].keyUsages")]
+    [InlineData("- {commonName: A, extendedKeyUsages: [clientAuth]}", "certificates[0].extendedKeyUsages")]
+    [InlineData("- {commonName: A}\n  - {commonName: a}", "certificates")]
+    public async Task Import_BadCertificateTemplate_NamesTheField(string certificates, string field)
+    {
+        var text = "uuid: 6f1c0b2a-1111-4222-8333-944455556671\nname: C\ncertificates:\n  " + certificates;
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => _service.ImportAsync(text, "c.yaml", Guid.Empty, "c"));
+        Assert.Equal(field, ex.Error.Field);
+    }
+
+    [Fact]
     public async Task Import_JsonForm_SameAsYaml()
     {
         var t = await _service.ImportAsync("""{"Uuid":"6f1c0b2a-1111-4222-8333-944455556667","Name":"J","IsVirtualSmartcardProfileTemplate":true,"Policies":{"Enroll":{"SelfServiceEnabled":true}}}""", "j.json", Guid.Empty, "c");
