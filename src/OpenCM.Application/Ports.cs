@@ -90,3 +90,32 @@ public interface IAuditLog
 
     Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default);
 }
+
+/// <summary>Where an issued certificate stands (SPEC §4, §7).</summary>
+public enum CertificateStatus
+{
+    /// <summary>Issued by an execution that has not completed yet.</summary>
+    Issued = 0,
+    Current = 1,
+    Superseded = 2,
+    Revoked = 3,
+}
+
+/// <summary>A certificate the CA issued, as stored.</summary>
+public sealed record StoredCertificate(
+    string SerialHex, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template, byte[] Der, string Thumbprint,
+    DateTimeOffset NotBefore, DateTimeOffset NotAfter, CertificateStatus Status);
+
+/// <summary>A revoked certificate, for the CRL; <see cref="Reason"/> is the RFC 5280 reason code.</summary>
+public sealed record RevokedCertificate(string SerialHex, DateTimeOffset RevokedAt, int Reason);
+
+/// <summary>Issued certificates and revocations.</summary>
+public interface ICertificateStore
+{
+    Task<StoredCertificate?> FindAsync(string serialHex, CancellationToken ct = default);
+
+    Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default);
+
+    /// <summary>The next CRL number: shared by every node, never repeated.</summary>
+    Task<long> NextCrlNumberAsync(CancellationToken ct = default);
+}

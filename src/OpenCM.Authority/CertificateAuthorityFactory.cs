@@ -18,10 +18,13 @@ public sealed record NewAuthority(byte[] CertificateDer, byte[] Pkcs8PrivateKey)
 /// <summary>Makes the embedded root CA on first start.</summary>
 public static class CertificateAuthorityFactory
 {
+    /// <summary>A root named by an RFC 4514 string such as <c>CN=OpenCM Root CA, O=Contoso</c>.</summary>
+    public static NewAuthority CreateRoot(string distinguishedName, CaKeyAlgorithm algorithm, DateTimeOffset now, int validityYears = 20) =>
+        CreateRoot(new X500DistinguishedName(distinguishedName), algorithm, now, validityYears);
+
     /// <summary>A self-signed root: CA:TRUE, keyCertSign and cRLSign, subject key identifier.</summary>
-    public static NewAuthority CreateRoot(string distinguishedName, CaKeyAlgorithm algorithm, DateTimeOffset now, int validityYears = 20)
+    public static NewAuthority CreateRoot(X500DistinguishedName name, CaKeyAlgorithm algorithm, DateTimeOffset now, int validityYears = 20)
     {
-        var name = new X500DistinguishedName(distinguishedName);
         using AsymmetricAlgorithm key = algorithm switch
         {
             CaKeyAlgorithm.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),

@@ -39,6 +39,7 @@ internal static class ServeCommands
                     await io.Out.WriteLineAsync($"First start: created the administrator '{Bootstrapper.AdminUser}' and imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)}).");
                 }
 
+                await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
                 await io.Out.WriteLineAsync($"Get a token: opencm token --data {init.DataDirectory} --user {Bootstrapper.AdminUser}");
                 await io.Out.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)");
             }, ct);
@@ -56,6 +57,7 @@ internal static class ServeCommands
             await using var app = Local.Build(parse.GetValue(data)!);
             var init = await Bootstrapper.InitializeAsync(app.Services, ct);
             await io.Out.WriteLineAsync($"Initialized {init.DataDirectory}: admin {(init.CreatedAdmin ? "created" : "exists")}, {init.ImportedTemplates.Count} sample templates imported.");
+            await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
             return OpenCmCli.Ok;
         }));
         return command;

@@ -19,6 +19,8 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, first.Exit);
         Assert.Contains("admin created, 4 sample templates imported", first.Out, StringComparison.Ordinal);
         Assert.Contains("admin exists, 0 sample templates imported", second.Out, StringComparison.Ordinal);
+        var ca = first.Out.Split('\n').Single(l => l.StartsWith("CA: CN=OpenCM Root CA", StringComparison.Ordinal));
+        Assert.Contains(ca, second.Out, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -32,6 +32,23 @@ internal static class OperationsEndpoints
     }
 }
 
+/// <summary>What the CA publishes, unauthenticated as PKI publications are (SPEC §1): its CRL and its certificate.</summary>
+internal static class PkiEndpoints
+{
+    public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
+    {
+        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, Pki.CaOptions ca, Pki.CrlPublisher crl, CancellationToken ct) =>
+            string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase)
+                ? Results.Bytes(await crl.CurrentAsync(ct), "application/pkix-crl")
+                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crl only.")));
+        app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, Pki.CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
+            string.Equals(file, ca.Slug + ".crt", StringComparison.OrdinalIgnoreCase)
+                ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
+                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")));
+        return app;
+    }
+}
+
 /// <summary>Where the API lives (SPEC §1: path base configurable).</summary>
 internal static class ApiPaths
 {

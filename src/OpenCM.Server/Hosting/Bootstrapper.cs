@@ -6,7 +6,7 @@ using OpenCM.Storage.Sqlite;
 namespace OpenCM.Server.Hosting;
 
 /// <summary>What the first start created.</summary>
-public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates);
+public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates, string CaSubject, string CaThumbprint);
 
 /// <summary>
 /// First-start initialization (SPEC §11): directory domain, the managers and approvers groups,
@@ -39,8 +39,9 @@ public static class Bootstrapper
             createdAdmin = true;
         }
 
-        // 3. The token signing key (made and stored encrypted on first use).
+        // 3. The token signing key and the CA (each made and stored encrypted on first use).
         _ = services.GetRequiredService<TokenService>().SigningKey;
+        var ca = services.GetRequiredService<OpenCM.Authority.ICertificateSigner>().Certificate;
 
         // 4. Sample templates, only into an installation that has none.
         var imported = new List<string>();
@@ -58,6 +59,6 @@ public static class Bootstrapper
             }
         }
 
-        return new BootstrapResult(data.Root, createdAdmin, imported);
+        return new BootstrapResult(data.Root, createdAdmin, imported, ca.Subject, ca.Thumbprint);
     }
 }

@@ -17,6 +17,7 @@ public static class OpenCmPipeline
         app.UseAuthorization();
 
         app.MapHealthEndpoints();
+        app.MapPkiEndpoints(api.PathBase);
         app.MapOpenApi("/openapi/{documentName}.json");
         if (api.Enabled)
         {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.Tokens;
 using OpenCM.Application;
+using OpenCM.Authority;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
@@ -50,6 +51,7 @@ public static class OpenCmServices
         services.AddSingleton(sp => Section<AuthOptions>(sp, "Auth"));
         services.AddSingleton(sp => Section<DataOptions>(sp, "OpenCM"));
         services.AddSingleton(sp => Section<OpenCmOptions>(sp, "OpenCM"));
+        services.AddSingleton(sp => Section<Pki.CaOptions>(sp, "Ca"));
 
         // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.JsonBody.MaxBytes);
@@ -68,6 +70,13 @@ public static class OpenCmServices
         services.AddSingleton<IAuditLog, SqlAuditLog>();
         services.AddSingleton<SqlDirectory>();
         services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
+
+        // The embedded CA (created on first use, key encrypted at rest) and what it publishes.
+        services.AddSingleton<ICertificateStore, SqlCertificateStore>();
+        services.AddSingleton(sp => Pki.CaSetup.LoadOrCreate(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(),
+            [Pki.CaSetup.CrlUrl(sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<IConfiguration>()["urls"], sp.GetRequiredService<ApiOptions>().PathBase)]));
+        services.AddSingleton<Pki.CrlPublisher>();
 
         // Use cases and identity.
         services.AddSingleton<RequestService>();

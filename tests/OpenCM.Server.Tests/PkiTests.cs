@@ -1,0 +1,101 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Authority;
+using OpenCM.Domain;
+using OpenCM.Storage;
+using OpenCM.TestKit;
+
+namespace OpenCM.Server.Tests;
+
+public sealed class PkiFixture : ServerFixture
+{
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["Ca:Name"] = "Contoso Test CA",
+        ["Ca:PublicUrl"] = "https://cm.contoso.test",
+    };
+}
+
+public class PkiTests : IClassFixture<PkiFixture>
+{
+    private const string Crl = "/CertificateManagement/crl/Contoso-Test-CA.crl";
+    private readonly PkiFixture _server;
+
+    public PkiTests(PkiFixture server) => _server = server;
+
+    private async Task<string> FetchAsync(TempDirectory dir, string path, string file, string pemLabel)
+    {
+        var response = await _server.CreateClient().GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        await File.WriteAllTextAsync(dir.File(file), PemEncoding.WriteString(pemLabel, body));
+        return response.Content.Headers.ContentType!.MediaType!;
+    }
+
+    [Fact]
+    public async Task CaCertificateAndCrl_PublishedUnauthenticated_OpensslVerifies()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal("application/pkix-cert", await FetchAsync(dir, "/CertificateManagement/ca/Contoso-Test-CA.crt", "ca.pem", "CERTIFICATE"));
+        Assert.Equal("application/pkix-crl", await FetchAsync(dir, Crl, "ca.crl", "X509 CRL"));
+        var ca = await OpenSsl.CheckAsync(dir.Path, "x509", "-in", "ca.pem", "-noout", "-subject", "-text");
+        Assert.Contains("subject=CN = Contoso Test CA", ca, StringComparison.Ordinal);
+        Assert.Contains("NIST CURVE: P-384", ca, StringComparison.Ordinal);
+        Assert.Contains("verify OK", (await OpenSsl.RunAsync(dir.Path, "crl", "-in", "ca.crl", "-noout", "-CAfile", "ca.pem")).All, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Crl_AfterRevocation_ListsSerialWithHigherNumber_UnchangedOtherwise()
+    {
+        var client = _server.CreateClient();
+        var before = await client.GetByteArrayAsync(Crl);
+        Assert.Equal(before, await client.GetByteArrayAsync(Crl));
+
+        // Issue a certificate through the server's own pipeline, store it, revoke it.
+        var pipeline = _server.Services.GetRequiredService<IssuancePipeline>();
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var issued = pipeline.IssueForKey(key, new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 }, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now);
+        var db = _server.Services.GetRequiredService<StorageProvider>();
+        await db.WriteAsync(async (tx, ct) =>
+        {
+            await SqlCertificateStore.InsertAsync(tx, new StoredCertificate(issued.SerialHex, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "T", issued.Der, issued.Thumbprint,
+                issued.NotBefore, issued.NotAfter, CertificateStatus.Current), ct);
+            return await SqlCertificateStore.RevokeAsync(tx, issued.SerialHex, Samples.Now, (int)X509RevocationReason.CessationOfOperation, ct);
+        });
+
+        using var dir = new TempDirectory();
+        await FetchAsync(dir, "/CertificateManagement/ca/Contoso-Test-CA.crt", "ca.pem", "CERTIFICATE");
+        await FetchAsync(dir, Crl, "after.crl", "X509 CRL");
+        await File.WriteAllTextAsync(dir.File("before.crl"), PemEncoding.WriteString("X509 CRL", before));
+        var text = await OpenSsl.CheckAsync(dir.Path, "crl", "-in", "after.crl", "-noout", "-text");
+        Assert.Contains($"Serial Number: {issued.SerialHex}", text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Cessation Of Operation", text, StringComparison.Ordinal);
+        var number = (string file) => OpenSsl.CheckAsync(dir.Path, "crl", "-in", file, "-noout", "-crlnumber");
+        Assert.True(Convert.ToInt32((await number("after.crl")).Split('=')[1].Trim(), 16) > Convert.ToInt32((await number("before.crl")).Split('=')[1].Trim(), 16));
+
+        await File.WriteAllTextAsync(dir.File("leaf.pem"), PemEncoding.WriteString("CERTIFICATE", issued.Der));
+        var check = await OpenSsl.RunAsync(dir.Path, "verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", "after.crl", "leaf.pem");
+        Assert.Contains("certificate revoked", check.All, StringComparison.Ordinal);
+        Assert.False(await db.WriteAsync((tx, ct) => SqlCertificateStore.RevokeAsync(tx, issued.SerialHex, Samples.Now, 1, ct)));
+    }
+
+    [Fact]
+    public async Task IssuedCertificates_CarryTheConfiguredDistributionPoint()
+    {
+        using var key = RSA.Create(2048);
+        var issued = _server.Services.GetRequiredService<IssuancePipeline>().IssueForKey(key, new CertificateTemplate { CommonName = "T" }, new SubjectAttributes("a", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now);
+        using var dir = new TempDirectory();
+        await File.WriteAllTextAsync(dir.File("leaf.pem"), PemEncoding.WriteString("CERTIFICATE", issued.Der));
+        var text = await OpenSsl.CheckAsync(dir.Path, "x509", "-in", "leaf.pem", "-noout", "-ext", "crlDistributionPoints");
+        Assert.Contains("URI:https://cm.contoso.test/CertificateManagement/crl/Contoso-Test-CA.crl", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/CertificateManagement/crl/Other.crl")]
+    [InlineData("/CertificateManagement/ca/Other.crt")]
+    public async Task Publication_WrongName_404(string path) =>
+        Assert.Equal(HttpStatusCode.NotFound, (await _server.CreateClient().GetAsync(path)).StatusCode);
+}
