@@ -195,7 +195,7 @@ public class AuthorityTests : IClassFixture<CaFixture>
     [InlineData("\"quoted\"")]
     public void BuildSubject_AttributeValues_AreEscapedNotParsed(string name)
     {
-        var subject = IssuancePipeline.BuildSubject(RsaClientAuth with { Subject = "CN={name}" }, Alice with { Name = name });
+        var subject = CertificateSubject.Build(RsaClientAuth with { Subject = "CN={name}" }, Alice with { Name = name });
         var rdn = Assert.Single(subject.EnumerateRelativeDistinguishedNames());
         Assert.Equal(name, rdn.GetSingleElementValue());
     }

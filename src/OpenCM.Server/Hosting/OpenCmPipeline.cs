@@ -24,6 +24,7 @@ public static class OpenCmPipeline
             var group = app.MapGroup(api.PathBase.TrimEnd('/') + ApiPaths.Version).RequireAuthorization().WithCaller();
             group.MapRequestEndpoints();
             group.MapProfileTemplateEndpoints();
+            group.MapCertificateRequestEndpoints();
             group.MapIdentityEndpoints();
         }
 

@@ -81,6 +81,7 @@ public static class OpenCmServices
         // Use cases and identity.
         services.AddSingleton<RequestService>();
         services.AddSingleton<TemplateService>();
+        services.AddSingleton<EnrollmentService>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<CallerResolver>();
         services.AddOpenApi();

@@ -76,3 +76,35 @@ internal sealed record PolicyDataItemDto(string Name, string Description, bool R
 
 /// <summary>GET /me (OpenCM extension): who the server takes the caller to be.</summary>
 internal sealed record CallerDto(Guid Uuid, string Name, string Sid, IReadOnlyList<string> GroupSids);
+
+/// <summary>CertificateRequestGenerationOptions (get-certificate-request-generation-options), in the reference's order.</summary>
+internal sealed record GenerationOptionsDto(
+    string Subject,
+    string KeyAlgorithmName,
+    int KeySize,
+    string FriendlyName,
+    string HashAlgorithmName,
+    IReadOnlyList<string> KeyStorageProviderNames,
+    int Exportable,
+    int KeyProtectionLevel,
+    int KeyUsages)
+{
+    public static GenerationOptionsDto From(OpenCM.Application.GenerationOption o)
+    {
+        var t = o.Template;
+        var algorithm = t.KeyAlgorithm switch
+        {
+            KeyAlgorithm.EcdsaP256 => "ECDSA_P256",
+            KeyAlgorithm.EcdsaP384 => "ECDSA_P384",
+            _ => "RSA",
+        };
+
+        // Windows' enrollment key usages: Decryption 1, Signing 2, KeyAgreement 4.
+        var usages = ((t.KeyUsages & (CertificateKeyUsage.KeyEncipherment | CertificateKeyUsage.DataEncipherment)) != 0 ? 1 : 0)
+                   | ((t.KeyUsages & (CertificateKeyUsage.DigitalSignature | CertificateKeyUsage.NonRepudiation)) != 0 ? 2 : 0)
+                   | ((t.KeyUsages & CertificateKeyUsage.KeyAgreement) != 0 ? 4 : 0);
+
+        // Exportable 0 and KeyProtectionLevel 0 (no consent): keys the client makes stay where it makes them.
+        return new(o.Subject, algorithm, t.EffectiveKeySize, t.FriendlyName, t.HashAlgorithm, o.KeyStorageProviders, 0, 0, usages);
+    }
+}

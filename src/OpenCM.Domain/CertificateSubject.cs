@@ -1,0 +1,47 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace OpenCM.Domain;
+
+/// <summary>Who a certificate is for: the directory attributes a template's subject may use.</summary>
+public sealed record SubjectAttributes(string Name, Guid Uuid, string Sid);
+
+/// <summary>The subject a certificate template gives a user (SPEC §7: the CA, not the CSR, decides it).</summary>
+public static class CertificateSubject
+{
+    /// <summary>The subject name a template gives a user; attribute values are escaped, never parsed as syntax.</summary>
+    public static X500DistinguishedName Build(CertificateTemplate template, SubjectAttributes subject)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(subject);
+        var builder = new X500DistinguishedNameBuilder();
+        foreach (var rdn in template.Subject.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = rdn.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new OpenCmException(DomainError.Validation("subject", $"'{rdn}' in the template subject is not TYPE=value."));
+            }
+
+            var value = rdn[(eq + 1)..]
+                .Replace("{name}", subject.Name, StringComparison.Ordinal)
+                .Replace("{uuid}", subject.Uuid.ToString("D"), StringComparison.Ordinal)
+                .Replace("{sid}", subject.Sid, StringComparison.Ordinal);
+            switch (rdn[..eq].Trim().ToUpperInvariant())
+            {
+                case "CN": builder.AddCommonName(value); break;
+                case "O": builder.AddOrganizationName(value); break;
+                case "OU": builder.AddOrganizationalUnitName(value); break;
+                case "C": builder.AddCountryOrRegion(value); break;
+                case "L": builder.AddLocalityName(value); break;
+                case "ST": builder.AddStateOrProvinceName(value); break;
+                case "DC": builder.AddDomainComponent(value); break;
+                case "E": builder.AddEmailAddress(value); break;
+                default:
+                    throw new OpenCmException(DomainError.Validation("subject", $"The attribute type '{rdn[..eq]}' is not supported in a template subject."));
+            }
+        }
+
+        return builder.Build();
+    }
+
+}
