@@ -8,7 +8,10 @@ namespace OpenCM.Application;
 /// <param name="KeyStorageProviders">Where the client should make the key, best first.</param>
 public sealed record GenerationOption(CertificateTemplate Template, string Subject, IReadOnlyList<string> KeyStorageProviders);
 
-/// <summary>Use cases of executing an enrollment (SPEC §7); issue #3 grows this.</summary>
+/// <summary>One certificate in the answer to POST certificatedata: PKCS#7 for a client key, PFX for a server key.</summary>
+public sealed record IssuedResult(CertificateTemplate Template, SignedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx);
+
+/// <summary>Use cases of executing an enrollment (SPEC §7).</summary>
 public sealed class EnrollmentService
 {
     public const string SoftwareKsp = "Microsoft Software Key Storage Provider";
@@ -16,12 +19,110 @@ public sealed class EnrollmentService
     private readonly RequestService _requests;
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
+    private readonly IRequestStore _store;
+    private readonly ICertificateAuthority _ca;
+    private readonly IKeySealer _sealer;
+    private readonly TimeProvider _clock;
 
-    public EnrollmentService(RequestService requests, ITemplateStore templates, IDirectory directory)
+    public EnrollmentService(RequestService requests, ITemplateStore templates, IDirectory directory, IRequestStore store, ICertificateAuthority ca, IKeySealer sealer, TimeProvider clock)
     {
         _requests = requests;
         _templates = templates;
         _directory = directory;
+        _store = store;
+        _ca = ca;
+        _sealer = sealer;
+        _clock = clock;
+    }
+
+    /// <summary>
+    /// POST /requests/{id}/certificatedata: validates the client's PKCS#10 requests, issues every
+    /// certificate of the template (generating and archiving the keys the server makes), and moves
+    /// the request to Executing with its new profile, all in one transaction.
+    /// </summary>
+    public async Task<(CmRequest Request, IReadOnlyList<IssuedResult> Results)> SubmitCertificateDataAsync(
+        Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(certificateRequests);
+
+        // 1. The request, the caller's Execute right, and a status that can start execution.
+        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        var now = _clock.GetUtcNow();
+        var decision = RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, now);
+        switch (decision)
+        {
+            case Decision.Refused r:
+                throw new OpenCmException(r.Error);
+            case Decision.Unchanged:
+                // Executing already: this step has run; certificates are issued once per execution.
+                throw new OpenCmException(DomainError.Transition(request.Status, "Certificates were already issued for this request; complete, cancel or abandon it."));
+        }
+
+        if (request.RequestType != RequestType.Enroll)
+        {
+            throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests do not take certificate data yet."));
+        }
+
+        // 2. One CSR per client-generated certificate; a password when any key is made here.
+        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
+            ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));
+        var clientGenerated = template.CertificateTemplates.Where(t => !t.ServerGeneratesKey).ToList();
+        if (certificateRequests.Count != clientGenerated.Count)
+        {
+            throw new OpenCmException(DomainError.Validation("certificaterequests",
+                $"The template '{template.Name}' needs {clientGenerated.Count} certificate request(s); {certificateRequests.Count} were sent."));
+        }
+
+        if (template.CertificateTemplates.Any(t => t.ServerGeneratesKey) && string.IsNullOrEmpty(pfxPassword))
+        {
+            throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required: this template's keys are generated on the server."));
+        }
+
+        // 3. Issue, in template order; server-generated keys are sealed for archival.
+        var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
+        var profileId = Guid.NewGuid();
+        var results = new List<IssuedResult>();
+        var stored = new List<StoredCertificate>();
+        var archived = new List<ArchivedKey>();
+        var csrIndex = 0;
+        foreach (var t in template.CertificateTemplates)
+        {
+            if (t.ServerGeneratesKey)
+            {
+                var made = _ca.IssueWithServerKey(t, subject, now, pfxPassword!);
+                archived.Add(new ArchivedKey(made.Certificate.SerialHex, _sealer.Seal("archived-key:" + made.Certificate.SerialHex, made.Pkcs8PrivateKey)));
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(made.Pkcs8PrivateKey);
+                results.Add(new IssuedResult(t, made.Certificate, null, made.Pfx));
+                stored.Add(Store(made.Certificate, t));
+            }
+            else
+            {
+                var field = $"certificaterequests[{csrIndex}]";
+                var signed = _ca.IssueFromCsr(certificateRequests[csrIndex++], t, subject, now, field);
+                results.Add(new IssuedResult(t, signed, _ca.Pkcs7(signed.Der), null));
+                stored.Add(Store(signed, t));
+            }
+        }
+
+        // 4. Approved → Executing with the new profile, its certificates and keys, by compare-and-set.
+        var profile = new StoredProfile(profileId, template.Uuid, request.TargetUserUuid, ProfileStatus.New, request.Uuid, now);
+        var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null)
+        {
+            Execution = new ExecutionStart(profile, stored, archived),
+        };
+        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
+            $"certificate data: {string.Join(",", stored.Select(c => c.SerialHex))} profile={profileId:D}");
+        if (!await _store.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
+        {
+            // Nothing was stored; the certificates just signed are never released.
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while its certificates were issued; read it again."));
+        }
+
+        var after = request with { Status = RequestStatus.Executing, NewProfileUuid = profileId, Version = request.Version + 1 };
+        return (after, results);
+
+        StoredCertificate Store(SignedCertificate c, CertificateTemplate t) =>
+            new(c.SerialHex, request.Uuid, profileId, request.TargetUserUuid, t.CommonName, c.Der, c.Thumbprint, c.NotBefore, c.NotAfter, CertificateStatus.Issued);
     }
 
     /// <summary>GET /requests/{id}/certificaterequestgenerationoptions: one option per client-generated certificate.</summary>

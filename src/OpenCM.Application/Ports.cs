@@ -46,10 +46,54 @@ public sealed record ChainedAuditEvent(long Sequence, AuditEvent Event, string P
 /// <summary>
 /// A compare-and-set change of a request: applies only if the request still has
 /// <see cref="FromStatus"/> and <see cref="ExpectedVersion"/>. <see cref="Votes"/>, when set, is the
-/// complete new list of votes (the guard makes a read-modify-write safe).
+/// complete new list of votes (the guard makes a read-modify-write safe). <see cref="Effect"/> and
+/// <see cref="Execution"/> are applied in the same transaction, or not at all.
 /// </summary>
 public sealed record RequestChange(
-    Guid Id, long ExpectedVersion, RequestStatus FromStatus, RequestStatus ToStatus, DateTimeOffset? Completed, IReadOnlyList<ApprovalVote>? Votes);
+    Guid Id, long ExpectedVersion, RequestStatus FromStatus, RequestStatus ToStatus, DateTimeOffset? Completed, IReadOnlyList<ApprovalVote>? Votes)
+{
+    /// <summary>What the transition does to the profile and certificates the execution built.</summary>
+    public ExecutionEffect Effect { get; init; }
+
+    /// <summary>What a first execution step built: stored with the move to Executing.</summary>
+    public ExecutionStart? Execution { get; init; }
+}
+
+/// <summary>A software profile, as stored.</summary>
+public sealed record StoredProfile(Guid Uuid, Guid TemplateUuid, Guid UserUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created);
+
+/// <summary>A server-generated private key, sealed for archival (SPEC §7), keyed by its certificate's serial.</summary>
+public sealed record ArchivedKey(string SerialHex, string Sealed);
+
+/// <summary>What the first execution step of an enrollment built.</summary>
+public sealed record ExecutionStart(StoredProfile Profile, IReadOnlyList<StoredCertificate> Certificates, IReadOnlyList<ArchivedKey> ArchivedKeys);
+
+/// <summary>A certificate the CA signed, before it is stored.</summary>
+public sealed record SignedCertificate(string SerialHex, byte[] Der, string Thumbprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+
+/// <summary>A certificate for a key the server generated: the PFX for the client and the key to archive.</summary>
+public sealed record ServerKeyCertificate(SignedCertificate Certificate, byte[] Pfx, byte[] Pkcs8PrivateKey);
+
+/// <summary>The certificate authority as the use cases need it (SPEC §7); the embedded CA implements it.</summary>
+public interface ICertificateAuthority
+{
+    /// <summary>Validates a PKCS#10 request against the template and issues; refusals are ValidationFailed naming <paramref name="field"/>.</summary>
+    SignedCertificate IssueFromCsr(string csr, CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, string field);
+
+    /// <summary>Generates a key as the template says, issues for it, and wraps both in a PFX under <paramref name="pfxPassword"/>.</summary>
+    ServerKeyCertificate IssueWithServerKey(CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, string pfxPassword);
+
+    /// <summary>A certs-only PKCS#7 holding the certificate and the CA chain.</summary>
+    byte[] Pkcs7(byte[] certificateDer);
+}
+
+/// <summary>Seals private keys for archival under a key the database alone does not reveal.</summary>
+public interface IKeySealer
+{
+    string Seal(string context, byte[] plaintext);
+
+    byte[] Open(string context, string sealedValue);
+}
 
 /// <summary>A request with its position in the store's insertion order (the paging key).</summary>
 public sealed record StoredRequest(long Sequence, CmRequest Request);

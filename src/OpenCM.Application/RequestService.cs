@@ -247,7 +247,10 @@ public sealed class RequestService
                         Votes = m.Vote is null ? request.Votes : [.. request.Votes, m.Vote],
                         Version = request.Version + 1,
                     };
-                    change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes);
+                    change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes)
+                    {
+                        Effect = ExecutionEffects.For(m.From, m.To),
+                    };
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:

@@ -11,16 +11,13 @@ namespace OpenCM.Storage;
 /// </summary>
 public sealed class SecretStore
 {
-    private const int NonceSize = 12;
-    private const int TagSize = 16;
     private readonly StorageProvider _db;
-    private readonly byte[] _key;
+    private readonly MasterKeySealer _sealer;
 
     public SecretStore(StorageProvider db, MasterKey masterKey)
     {
-        ArgumentNullException.ThrowIfNull(masterKey);
         _db = db;
-        _key = masterKey.Bytes;
+        _sealer = new MasterKeySealer(masterKey);
     }
 
     /// <summary>The secret named <paramref name="name"/>; made by <paramref name="create"/> and stored when absent.</summary>
@@ -33,7 +30,7 @@ public sealed class SecretStore
         }
 
         var fresh = create();
-        var sealedValue = Seal(name, fresh);
+        var sealedValue = _sealer.Seal(name, fresh);
         CryptographicOperations.ZeroMemory(fresh);
 
         // Another process (or node) may create the same secret at once: the first insert wins
@@ -48,31 +45,51 @@ public sealed class SecretStore
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
         await using var cmd = conn.Command("SELECT value FROM secrets WHERE name = @n", ("@n", name));
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is string stored ? Open(name, stored) : null;
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is string stored ? _sealer.Open(name, stored) : null;
+    }
+}
+
+/// <summary>
+/// AES-256-GCM under the master key; the context (a secret's name, an archived key's serial) is
+/// bound as associated data, so a sealed value cannot be moved to another slot.
+/// </summary>
+public sealed class MasterKeySealer : OpenCM.Application.IKeySealer
+{
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+    private readonly byte[] _key;
+
+    public MasterKeySealer(MasterKey masterKey)
+    {
+        ArgumentNullException.ThrowIfNull(masterKey);
+        _key = masterKey.Bytes;
     }
 
-    private string Seal(string name, byte[] plaintext)
+    public string Seal(string context, byte[] plaintext)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(plaintext);
         var blob = new byte[NonceSize + plaintext.Length + TagSize];
         var nonce = blob.AsSpan(0, NonceSize);
         RandomNumberGenerator.Fill(nonce);
         using var aes = new AesGcm(_key, TagSize);
-        aes.Encrypt(nonce, plaintext, blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), Encoding.UTF8.GetBytes(name));
+        aes.Encrypt(nonce, plaintext, blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), Encoding.UTF8.GetBytes(context));
         return Convert.ToBase64String(blob);
     }
 
-    private byte[] Open(string name, string stored)
+    public byte[] Open(string context, string sealedValue)
     {
-        var blob = Convert.FromBase64String(stored);
+        ArgumentNullException.ThrowIfNull(context);
+        var blob = Convert.FromBase64String(sealedValue);
         var plaintext = new byte[blob.Length - NonceSize - TagSize];
         using var aes = new AesGcm(_key, TagSize);
         try
         {
-            aes.Decrypt(blob.AsSpan(0, NonceSize), blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.UTF8.GetBytes(name));
+            aes.Decrypt(blob.AsSpan(0, NonceSize), blob.AsSpan(NonceSize, plaintext.Length), blob.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.UTF8.GetBytes(context));
         }
         catch (AuthenticationTagMismatchException ex)
         {
-            throw new CryptographicException($"The secret '{name}' cannot be opened: the master key does not match this database.", ex);
+            throw new CryptographicException($"The secret '{context}' cannot be opened: the master key does not match this database.", ex);
         }
 
         return plaintext;

@@ -72,9 +72,59 @@ public sealed class SqlRequestStore : IRequestStore
                 return false;
             }
 
+            // What the execution built, or what the transition does to it, in the same transaction.
+            if (change.Execution is { } start)
+            {
+                await StartExecutionAsync(tx, change.Id, start, c).ConfigureAwait(false);
+            }
+
+            await ApplyEffectAsync(tx, change, c).ConfigureAwait(false);
             await AuditAppender.AppendAsync(tx, audit, c).ConfigureAwait(false);
             return true;
         }, ct);
+    }
+
+    private static async Task StartExecutionAsync(DbTransaction tx, Guid requestId, ExecutionStart start, CancellationToken ct)
+    {
+        var p = start.Profile;
+        await tx.ExecuteAsync(
+            "INSERT INTO profiles (uuid, template, user_uuid, status, request_uuid, created, version) VALUES (@u, @t, @user, @st, @r, @c, 1)", ct,
+            ("@u", Sql.Text(p.Uuid)), ("@t", Sql.Text(p.TemplateUuid)), ("@user", Sql.Text(p.UserUuid)), ("@st", (int)p.Status),
+            ("@r", Sql.Text(p.RequestUuid)), ("@c", Sql.Ticks(p.Created))).ConfigureAwait(false);
+        await tx.ExecuteAsync("UPDATE requests SET new_profile = @p WHERE uuid = @id", ct, ("@p", Sql.Text(p.Uuid)), ("@id", Sql.Text(requestId))).ConfigureAwait(false);
+        foreach (var certificate in start.Certificates)
+        {
+            await SqlCertificateStore.InsertAsync(tx, certificate, ct).ConfigureAwait(false);
+        }
+
+        foreach (var key in start.ArchivedKeys)
+        {
+            await tx.ExecuteAsync("INSERT INTO archived_keys (serial, value) VALUES (@s, @v)", ct, ("@s", key.SerialHex.ToUpperInvariant()), ("@v", key.Sealed)).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ApplyEffectAsync(DbTransaction tx, RequestChange change, CancellationToken ct)
+    {
+        var id = Sql.Text(change.Id);
+        switch (change.Effect)
+        {
+            case ExecutionEffect.Finalize:
+                await tx.ExecuteAsync("UPDATE profiles SET status = @active, version = version + 1 WHERE request_uuid = @r AND status = @new", ct,
+                    ("@active", (int)ProfileStatus.Active), ("@r", id), ("@new", (int)ProfileStatus.New)).ConfigureAwait(false);
+                await tx.ExecuteAsync("UPDATE certificates SET status = @current WHERE request_uuid = @r AND status = @issued", ct,
+                    ("@current", (int)CertificateStatus.Current), ("@r", id), ("@issued", (int)CertificateStatus.Issued)).ConfigureAwait(false);
+                break;
+            case ExecutionEffect.Undo:
+                // RFC 5280 reason 5: cessationOfOperation (SPEC §4).
+                await tx.ExecuteAsync(
+                    "UPDATE certificates SET status = @revoked, revoked_at = @at, revocation_reason = 5 WHERE request_uuid = @r AND status = @issued", ct,
+                    ("@revoked", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(change.Completed ?? DateTimeOffset.UtcNow)), ("@r", id), ("@issued", (int)CertificateStatus.Issued)).ConfigureAwait(false);
+                await tx.ExecuteAsync("UPDATE profiles SET status = @retired, version = version + 1 WHERE request_uuid = @r AND status = @new", ct,
+                    ("@retired", (int)ProfileStatus.Retired), ("@r", id), ("@new", (int)ProfileStatus.New)).ConfigureAwait(false);
+                break;
+            default:
+                break;
+        }
     }
 
     public async Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default)

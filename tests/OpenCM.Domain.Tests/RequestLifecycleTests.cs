@@ -212,3 +212,17 @@ public class RequestLifecycleTests
     [InlineData(RequestStatus.Executing, false)]
     public void IsTerminal_Status_PerSpec(RequestStatus status, bool terminal) => Assert.Equal(terminal, status.IsTerminal());
 }
+
+public class ExecutionEffectsTests
+{
+    [Theory]
+    [InlineData(RequestStatus.Executing, RequestStatus.Completed, ExecutionEffect.Finalize)]
+    [InlineData(RequestStatus.Executing, RequestStatus.Canceled, ExecutionEffect.Undo)]
+    [InlineData(RequestStatus.Executing, RequestStatus.Abandoned, ExecutionEffect.Undo)]
+    [InlineData(RequestStatus.Executing, RequestStatus.Failed, ExecutionEffect.Undo)]
+    [InlineData(RequestStatus.Approved, RequestStatus.Canceled, ExecutionEffect.None)]
+    [InlineData(RequestStatus.Approved, RequestStatus.Executing, ExecutionEffect.None)]
+    [InlineData(RequestStatus.Pending, RequestStatus.Approved, ExecutionEffect.None)]
+    public void For_Transition_MatchesSpecEffects(RequestStatus from, RequestStatus to, ExecutionEffect expected) =>
+        Assert.Equal(expected, ExecutionEffects.For(from, to));
+}

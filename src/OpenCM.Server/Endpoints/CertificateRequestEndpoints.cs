@@ -13,6 +13,14 @@ internal static class CertificateRequestEndpoints
             var options = await enrollment.GenerationOptionsAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
             return EndpointContext.Json(options.Select(GenerationOptionsDto.From).ToList());
         });
+        api.MapPost("/requests/{id}/certificatedata", async (HttpContext http, string id, EnrollmentService enrollment) =>
+        {
+            var requestId = EndpointContext.RouteGuid(id, "id");
+            var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+            var (_, results) = await enrollment.SubmitCertificateDataAsync(
+                http.Caller(), requestId, body.Strings("certificaterequests"), body.String("pfxpassword"), http.CorrelationId(), http.RequestAborted);
+            return EndpointContext.Json(results.Select(CertificateDto.From).ToList());
+        });
         return api;
     }
 }

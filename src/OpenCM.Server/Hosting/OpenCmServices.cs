@@ -77,6 +77,9 @@ public static class OpenCmServices
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(),
             [Pki.CaSetup.CrlUrl(sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<IConfiguration>()["urls"], sp.GetRequiredService<ApiOptions>().PathBase)]));
         services.AddSingleton<Pki.CrlPublisher>();
+        services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        services.AddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
+        services.AddSingleton<SqlProfileStore>();
 
         // Use cases and identity.
         services.AddSingleton<RequestService>();

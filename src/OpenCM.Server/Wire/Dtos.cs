@@ -108,3 +108,58 @@ internal sealed record GenerationOptionsDto(
         return new(o.Subject, algorithm, t.EffectiveKeySize, t.FriendlyName, t.HashAlgorithm, o.KeyStorageProviders, 0, 0, usages);
     }
 }
+
+/// <summary>Microsoft.Clm.Shared.Certificates.Certificate (get-certificate-responses), names and order as the reference writes them.</summary>
+internal sealed class CertificateDto
+{
+    public string TemplateCommonName { get; init; } = "";
+
+    public int CertificateId { get; init; }
+
+    public int Flags { get; init; }
+
+    public bool UseLocalMachineStore { get; init; }
+
+    public string? Error { get; init; }
+
+    public string? Pkcs7 { get; init; }
+
+    public string? Pfx { get; init; }
+
+    public bool IsExternal { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("isServerGenerated")]
+    public bool IsServerGenerated { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("isPfx")]
+    public bool IsPfx { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("isPkcs7")]
+    public bool IsPkcs7 { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("isKeyHistory")]
+    public bool IsKeyHistory { get; init; }
+
+    public static CertificateDto From(OpenCM.Application.IssuedResult r) => new()
+    {
+        TemplateCommonName = r.Template.CommonName,
+        Pkcs7 = r.Pkcs7 is null ? null : Base64Lines(r.Pkcs7),
+        Pfx = r.Pfx is null ? null : Base64Lines(r.Pfx),
+        IsServerGenerated = r.Pfx is not null,
+        IsPfx = r.Pfx is not null,
+        IsPkcs7 = r.Pkcs7 is not null,
+    };
+
+    // Base64 in lines of 64 characters ending in \r\n, as the reference's blobs are written.
+    private static string Base64Lines(byte[] data)
+    {
+        var text = Convert.ToBase64String(data);
+        var sb = new System.Text.StringBuilder(text.Length + (text.Length / 64 * 2) + 2);
+        for (var i = 0; i < text.Length; i += 64)
+        {
+            sb.Append(text, i, Math.Min(64, text.Length - i)).Append("\r\n");
+        }
+
+        return sb.ToString();
+    }
+}

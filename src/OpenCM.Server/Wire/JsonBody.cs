@@ -94,6 +94,22 @@ internal sealed class JsonBody
         return System.Guid.TryParse(text.Trim(), out var id) ? id : throw Invalid(name, "must be a GUID");
     }
 
+    /// <summary>An array of strings; absent is empty.</summary>
+    public IReadOnlyList<string> Strings(string name)
+    {
+        if (!_properties.TryGetValue(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+
+        if (v.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid(name, "must be an array of strings");
+        }
+
+        return [.. v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Invalid(name, "must be an array of strings"))];
+    }
+
     /// <summary>An integer given as a JSON number or a numeric string (the reference sends "4").</summary>
     public int? Int(string name)
     {

@@ -1,0 +1,209 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Storage;
+using OpenCM.TestKit;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>The walkthrough's software path over HTTP, with openssl checking what the CA emits.</summary>
+public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
+{
+    private static readonly Guid ArchivedEncryption = Guid.Parse("2c7e9a51-64d8-4b3f-9a0e-5f1d2b3c4a75");
+    private readonly ServerFixture _server;
+    private readonly TempDirectory _dir = new();
+
+    public EnrollmentTests(ServerFixture server) => _server = server;
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Api(Guid id, string rest = "") => $"{ServerFixture.Api}/requests/{id}{rest}";
+
+    private async Task<string> OpenSslCsrAsync(string spec = "rsa:2048")
+    {
+        var name = Guid.NewGuid().ToString("N");
+        await OpenSsl.CheckAsync(_dir.Path, "req", "-new", "-newkey", spec, "-nodes", "-keyout", $"{name}.key", "-out", $"{name}.csr", "-outform", "DER", "-subj", "/CN=whatever");
+        // As the reference sends it: base64 with \r\n line breaks.
+        var b64 = Convert.ToBase64String(await File.ReadAllBytesAsync(_dir.File($"{name}.csr")));
+        return string.Join("\r\n", b64.Chunk(64).Select(c => new string(c))) + "\r\n";
+    }
+
+    private static StringContent CertificateData(string? pfxPassword, params string[] csrs) =>
+        Http.Json(JsonSerializer.Serialize(new Dictionary<string, object?> { ["pfxpassword"] = pfxPassword, ["certificaterequests"] = csrs }));
+
+    private async Task<string> CaPemAsync()
+    {
+        var der = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/ca/OpenCM-Root-CA.crt");
+        await File.WriteAllTextAsync(_dir.File("ca.pem"), PemEncoding.WriteString("CERTIFICATE", der));
+        return "ca.pem";
+    }
+
+    private async Task<(HttpClient Client, Principal User, Guid Id, JsonElement Certificate)> EnrollAsync()
+    {
+        var user = await _server.UserAsync("alice");
+        var client = await _server.ClientAsync(user);
+        var id = await client.CreateIdAsync(ServerFixture.UserCertificate);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(Api(id, "/certificaterequestgenerationoptions"))).StatusCode);
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()));
+        var json = await response.JsonAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToString());
+        return (client, user, id, Assert.Single(json.EnumerateArray()));
+    }
+
+    [Fact]
+    public async Task Walkthrough_SoftwareEnrollment_Pkcs7VerifiesAndCompletedActivatesProfile()
+    {
+        var (client, user, id, certificate) = await EnrollAsync();
+
+        // The reference's Certificate object, names and order as it writes them.
+        Assert.Equal(["TemplateCommonName", "CertificateId", "Flags", "UseLocalMachineStore", "Error", "Pkcs7", "Pfx", "IsExternal", "isServerGenerated", "isPfx", "isPkcs7", "isKeyHistory"],
+            certificate.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(("OpenCMUser", true, false), (certificate.GetProperty("TemplateCommonName").GetString(), certificate.GetProperty("isPkcs7").GetBoolean(), certificate.GetProperty("isPfx").GetBoolean()));
+        Assert.EndsWith("\r\n", certificate.GetProperty("Pkcs7").GetString(), StringComparison.Ordinal);
+
+        // openssl: the PKCS#7 holds the leaf and the CA; the leaf verifies against the published CA.
+        await File.WriteAllBytesAsync(_dir.File("out.p7b"), Convert.FromBase64String(certificate.GetProperty("Pkcs7").GetString()!));
+        await OpenSsl.CheckAsync(_dir.Path, "pkcs7", "-inform", "DER", "-in", "out.p7b", "-print_certs", "-out", "chain.pem");
+        var chain = await File.ReadAllTextAsync(_dir.File("chain.pem"));
+        Assert.Contains($"CN = {user.Name}", chain, StringComparison.Ordinal);
+        Assert.Contains("CN = OpenCM Root CA", chain, StringComparison.Ordinal);
+        var leafPem = chain[..(chain.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
+        leafPem = leafPem[leafPem.IndexOf("-----BEGIN", StringComparison.Ordinal)..];
+        await File.WriteAllTextAsync(_dir.File("leaf.pem"), leafPem);
+        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, "verify", "-CAfile", await CaPemAsync(), "leaf.pem"), StringComparison.Ordinal);
+
+        // The request executes with its new profile (New), then Completed makes it Active.
+        var executing = await (await client.GetAsync(Api(id))).JsonAsync();
+        Assert.Equal(18, executing.GetProperty("Status").GetInt32());
+        var profileId = Guid.Parse(executing.GetProperty("NewProfileUuid").GetString()!);
+        var profiles = _server.Services.GetRequiredService<SqlProfileStore>();
+        Assert.Equal(ProfileStatus.New, (await profiles.FindAsync(profileId))!.Status);
+        Assert.Equal(CertificateStatus.Issued, Assert.Single(await profiles.CertificatesAsync(profileId)).Status);
+
+        var completed = await client.PutStatusAsync(id, "Completed");
+        Assert.Equal(8, (await completed.JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal((ProfileStatus.Active, user.Uuid), ((await profiles.FindAsync(profileId))!.Status, (await profiles.FindAsync(profileId))!.UserUuid));
+        Assert.Equal(CertificateStatus.Current, Assert.Single(await profiles.CertificatesAsync(profileId)).Status);
+        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>())).IsIntact);
+    }
+
+    [Theory]
+    [InlineData("Canceled")]
+    [InlineData("Abandoned")]
+    public async Task CancelDuringExecution_RevokesWhatItIssued_SerialOnTheCrl(string status)
+    {
+        var (client, _, id, _) = await EnrollAsync();
+        var profileId = Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, status)).StatusCode);
+
+        var profiles = _server.Services.GetRequiredService<SqlProfileStore>();
+        Assert.Equal(ProfileStatus.Retired, (await profiles.FindAsync(profileId))!.Status);
+        var (serial, certStatus) = Assert.Single(await profiles.CertificatesAsync(profileId));
+        Assert.Equal(CertificateStatus.Revoked, certStatus);
+
+        var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
+        await File.WriteAllTextAsync(_dir.File("ca.crl"), PemEncoding.WriteString("X509 CRL", crl));
+        var text = await OpenSsl.CheckAsync(_dir.Path, "crl", "-in", "ca.crl", "-noout", "-text");
+        Assert.Contains($"Serial Number: {serial}", text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Cessation Of Operation", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ArchivedEncryption_ServerKey_PfxOpensWithPasswordAndKeyIsArchivedSealed()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var id = await client.CreateIdAsync(ArchivedEncryption);
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CertificateData("correct horse"));
+        var certificate = Assert.Single((await response.JsonAsync()).EnumerateArray());
+        Assert.Equal((true, true, false), (certificate.GetProperty("isPfx").GetBoolean(), certificate.GetProperty("isServerGenerated").GetBoolean(), certificate.GetProperty("isPkcs7").GetBoolean()));
+
+        var pfx = Convert.FromBase64String(certificate.GetProperty("Pfx").GetString()!);
+        await File.WriteAllBytesAsync(_dir.File("enc.pfx"), pfx);
+        var opened = await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", "enc.pfx", "-passin", "pass:correct horse", "-nodes");
+        Assert.True(opened.ExitCode == 0, opened.All);
+        Assert.Contains("BEGIN PRIVATE KEY", opened.Output, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", "enc.pfx", "-passin", "pass:wrong", "-nodes")).ExitCode);
+
+        // The archive holds the same key, sealed: not readable from the database alone.
+        using var fromPfx = X509CertificateLoader.LoadPkcs12(pfx, "correct horse", X509KeyStorageFlags.Exportable);
+        var sealedKey = await _server.Services.GetRequiredService<SqlProfileStore>().ArchivedKeyAsync(fromPfx.SerialNumber);
+        Assert.NotNull(sealedKey);
+        Assert.DoesNotContain("PRIVATE", System.Text.Encoding.Latin1.GetString(Convert.FromBase64String(sealedKey)), StringComparison.Ordinal);
+        var pkcs8 = _server.Services.GetRequiredService<IKeySealer>().Open("archived-key:" + fromPfx.SerialNumber, sealedKey);
+        using var archived = RSA.Create();
+        archived.ImportPkcs8PrivateKey(pkcs8, out _);
+        Assert.Equal(fromPfx.GetRSAPublicKey()!.ExportSubjectPublicKeyInfo(), archived.ExportSubjectPublicKeyInfo());
+    }
+
+    public static TheoryData<string, string, HttpStatusCode, string> Refusals() => new()
+    {
+        { "two-csrs", "certificaterequests", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "no-csr", "certificaterequests", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "p256-csr", "certificaterequests[0]", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "garbage", "certificaterequests[0]", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "archived-no-password", "pfxpassword", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "twice", "", HttpStatusCode.Conflict, "InvalidStatusTransition" },
+        { "pending", "", HttpStatusCode.Conflict, "InvalidStatusTransition" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task CertificateData_Refused_ChangesNothing(string scenario, string field, HttpStatusCode status, string code)
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var template = scenario switch
+        {
+            "archived-no-password" => ArchivedEncryption,
+            "pending" => ServerFixture.ApprovedUserCertificate,
+            _ => ServerFixture.UserCertificate,
+        };
+        var id = await client.CreateIdAsync(template, scenario == "pending" ? """[{"Request Reason":"x"}]""" : "\"[]\"");
+        var csr = await OpenSslCsrAsync();
+        if (scenario == "twice")
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", csr))).StatusCode);
+        }
+
+        HttpContent body = scenario switch
+        {
+            "two-csrs" => CertificateData("", csr, csr),
+            "no-csr" or "archived-no-password" => CertificateData(""),
+            "p256-csr" => CertificateData("", await OpenSslCsrAsync("ec:" + await P256ParamsAsync())),
+            "garbage" => CertificateData("", "bm90IGEgQ1NS"),
+            _ => CertificateData("", csr),
+        };
+        var before = await (await client.GetAsync(Api(id))).JsonAsync();
+        var response = await client.PostAsync(Api(id, "/certificatedata"), body);
+        var json = await response.JsonAsync();
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, json.GetProperty("errorCode").GetString());
+        if (field.Length > 0)
+        {
+            Assert.Equal(field, json.GetProperty("field").GetString());
+        }
+
+        var after = await (await client.GetAsync(Api(id))).JsonAsync();
+        Assert.Equal(before.GetProperty("Status").GetInt32(), after.GetProperty("Status").GetInt32());
+        Assert.Equal(before.GetProperty("NewProfileUuid").GetString(), after.GetProperty("NewProfileUuid").GetString());
+    }
+
+    [Fact]
+    public async Task CertificateData_ApproverWithoutExecute_403()
+    {
+        var alice = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var id = await alice.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"x"}]""");
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        var response = await approver.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()));
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    private async Task<string> P256ParamsAsync()
+    {
+        await OpenSsl.CheckAsync(_dir.Path, "ecparam", "-name", "prime256v1", "-out", "p256.params");
+        return "p256.params";
+    }
+}
