@@ -105,7 +105,7 @@ public sealed class EnrollmentService
         }
 
         // 4. Approved → Executing with the new profile, its certificates and keys, by compare-and-set.
-        var profile = new StoredProfile(profileId, template.Uuid, request.TargetUserUuid, ProfileStatus.New, request.Uuid, now);
+        var profile = new StoredProfile(profileId, template.Uuid, template.Version, request.TargetUserUuid, Guid.Empty, ProfileStatus.New, request.Uuid, now);
         var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null)
         {
             Execution = new ExecutionStart(profile, stored, archived),

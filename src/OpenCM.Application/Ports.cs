@@ -59,8 +59,25 @@ public sealed record RequestChange(
     public ExecutionStart? Execution { get; init; }
 }
 
-/// <summary>A software profile, as stored.</summary>
-public sealed record StoredProfile(Guid Uuid, Guid TemplateUuid, Guid UserUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created);
+/// <summary>A software profile, as stored. <see cref="ParentUuid"/> is the profile it replaced (Renew), else empty.</summary>
+public sealed record StoredProfile(Guid Uuid, Guid TemplateUuid, int TemplateVersion, Guid UserUuid, Guid ParentUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created);
+
+/// <summary>Reading software profiles and their certificates (writes happen inside request transitions).</summary>
+public interface IProfileStore
+{
+    Task<StoredProfile?> FindAsync(Guid id, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default);
+
+    /// <summary>The sealed private key archived for a certificate, if its key was server-generated.</summary>
+    Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default);
+}
 
 /// <summary>A server-generated private key, sealed for archival (SPEC §7), keyed by its certificate's serial.</summary>
 public sealed record ArchivedKey(string SerialHex, string Sealed);

@@ -1,44 +1,75 @@
+using System.Data.Common;
 using OpenCM.Application;
 using OpenCM.Domain;
 
 namespace OpenCM.Storage;
 
-/// <summary>Software profiles and their certificates, for reading (writes happen inside request transitions).</summary>
-public sealed class SqlProfileStore
+/// <summary>Software profiles and their certificates in SQL, for reading.</summary>
+public sealed class SqlProfileStore : IProfileStore
 {
+    private const string ProfileColumns = "uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created";
+    private const string CertificateColumns = "serial, request_uuid, profile_uuid, user_uuid, template, der, thumbprint, not_before, not_after, status";
     private readonly StorageProvider _db;
 
     public SqlProfileStore(StorageProvider db) => _db = db;
 
     public async Task<StoredProfile?> FindAsync(Guid id, CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT uuid, template, user_uuid, status, request_uuid, created FROM profiles WHERE uuid = @u", ("@u", Sql.Text(id)));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false)
-            ? new StoredProfile(r.Id(0), r.Id(1), r.Id(2), (ProfileStatus)r.GetInt32(3), r.Id(4), Sql.Time(r.GetInt64(5)))
-            : null;
+        var found = await ProfilesAsync("uuid = @v", Sql.Text(id), null, ct).ConfigureAwait(false);
+        return found.Count == 0 ? null : found[0];
     }
 
-    public async Task<IReadOnlyList<(string SerialHex, CertificateStatus Status)>> CertificatesAsync(Guid profileId, CancellationToken ct = default)
+    public Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default) =>
+        ProfilesAsync("user_uuid = @v", Sql.Text(user), status, ct);
+
+    public Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default) =>
+        ProfilesAsync("request_uuid = @v", Sql.Text(request), null, ct);
+
+    public Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default) =>
+        CertificatesAsync("profile_uuid = @v", Sql.Text(profile), ct);
+
+    public Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default) =>
+        CertificatesAsync("user_uuid = @v", Sql.Text(user), ct);
+
+    public async Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(serialHex);
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command("SELECT value FROM archived_keys WHERE serial = @s", ("@s", serialHex.ToUpperInvariant()));
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
+    }
+
+    private async Task<IReadOnlyList<StoredProfile>> ProfilesAsync(string where, string value, ProfileStatus? status, CancellationToken ct)
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT serial, status FROM certificates WHERE profile_uuid = @p ORDER BY serial", ("@p", Sql.Text(profileId)));
+        await using var cmd = conn.Command(
+            $"SELECT {ProfileColumns} FROM profiles WHERE {where}{(status is null ? "" : " AND status = @st")} ORDER BY created, uuid",
+            ("@v", value), ("@st", status is { } s ? (int)s : null));
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<(string, CertificateStatus)>();
+        var list = new List<StoredProfile>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            list.Add((r.GetString(0), (CertificateStatus)r.GetInt32(1)));
+            list.Add(new StoredProfile(r.Id(0), r.Id(1), r.GetInt32(2), r.Id(3), r.Id(4), (ProfileStatus)r.GetInt32(5), r.Id(6), Sql.Time(r.GetInt64(7))));
         }
 
         return list;
     }
 
-    /// <summary>The sealed private key archived for a certificate, if its key was server-generated.</summary>
-    public async Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default)
+    private async Task<IReadOnlyList<StoredCertificate>> CertificatesAsync(string where, string value, CancellationToken ct)
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT value FROM archived_keys WHERE serial = @s", ("@s", serialHex.ToUpperInvariant()));
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
+        await using var cmd = conn.Command($"SELECT {CertificateColumns} FROM certificates WHERE {where} ORDER BY not_before, serial", ("@v", value));
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<StoredCertificate>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(Read(r));
+        }
+
+        return list;
     }
+
+    private static StoredCertificate Read(DbDataReader r) => new(
+        r.GetString(0), r.Id(1), r.Id(2), r.Id(3), r.GetString(4), (byte[])r[5], r.GetString(6),
+        Sql.Time(r.GetInt64(7)), Sql.Time(r.GetInt64(8)), (CertificateStatus)r.GetInt32(9));
 }

@@ -88,8 +88,8 @@ public sealed class SqlRequestStore : IRequestStore
     {
         var p = start.Profile;
         await tx.ExecuteAsync(
-            "INSERT INTO profiles (uuid, template, user_uuid, status, request_uuid, created, version) VALUES (@u, @t, @user, @st, @r, @c, 1)", ct,
-            ("@u", Sql.Text(p.Uuid)), ("@t", Sql.Text(p.TemplateUuid)), ("@user", Sql.Text(p.UserUuid)), ("@st", (int)p.Status),
+            "INSERT INTO profiles (uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, version) VALUES (@u, @t, @tv, @user, @parent, @st, @r, @c, 1)", ct,
+            ("@u", Sql.Text(p.Uuid)), ("@t", Sql.Text(p.TemplateUuid)), ("@tv", p.TemplateVersion), ("@user", Sql.Text(p.UserUuid)), ("@parent", Sql.Text(p.ParentUuid)), ("@st", (int)p.Status),
             ("@r", Sql.Text(p.RequestUuid)), ("@c", Sql.Ticks(p.Created))).ConfigureAwait(false);
         await tx.ExecuteAsync("UPDATE requests SET new_profile = @p WHERE uuid = @id", ct, ("@p", Sql.Text(p.Uuid)), ("@id", Sql.Text(requestId))).ConfigureAwait(false);
         foreach (var certificate in start.Certificates)

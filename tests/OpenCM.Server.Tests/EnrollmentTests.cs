@@ -80,14 +80,14 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var executing = await (await client.GetAsync(Api(id))).JsonAsync();
         Assert.Equal(18, executing.GetProperty("Status").GetInt32());
         var profileId = Guid.Parse(executing.GetProperty("NewProfileUuid").GetString()!);
-        var profiles = _server.Services.GetRequiredService<SqlProfileStore>();
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
         Assert.Equal(ProfileStatus.New, (await profiles.FindAsync(profileId))!.Status);
-        Assert.Equal(CertificateStatus.Issued, Assert.Single(await profiles.CertificatesAsync(profileId)).Status);
+        Assert.Equal(CertificateStatus.Issued, Assert.Single(await profiles.CertificatesOfProfileAsync(profileId)).Status);
 
         var completed = await client.PutStatusAsync(id, "Completed");
         Assert.Equal(8, (await completed.JsonAsync()).GetProperty("Status").GetInt32());
         Assert.Equal((ProfileStatus.Active, user.Uuid), ((await profiles.FindAsync(profileId))!.Status, (await profiles.FindAsync(profileId))!.UserUuid));
-        Assert.Equal(CertificateStatus.Current, Assert.Single(await profiles.CertificatesAsync(profileId)).Status);
+        Assert.Equal(CertificateStatus.Current, Assert.Single(await profiles.CertificatesOfProfileAsync(profileId)).Status);
         Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>())).IsIntact);
     }
 
@@ -100,10 +100,11 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var profileId = Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
         Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, status)).StatusCode);
 
-        var profiles = _server.Services.GetRequiredService<SqlProfileStore>();
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
         Assert.Equal(ProfileStatus.Retired, (await profiles.FindAsync(profileId))!.Status);
-        var (serial, certStatus) = Assert.Single(await profiles.CertificatesAsync(profileId));
-        Assert.Equal(CertificateStatus.Revoked, certStatus);
+        var revoked = Assert.Single(await profiles.CertificatesOfProfileAsync(profileId));
+        Assert.Equal(CertificateStatus.Revoked, revoked.Status);
+        var serial = revoked.SerialHex;
 
         var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
         await File.WriteAllTextAsync(_dir.File("ca.crl"), PemEncoding.WriteString("X509 CRL", crl));
@@ -130,13 +131,59 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
 
         // The archive holds the same key, sealed: not readable from the database alone.
         using var fromPfx = X509CertificateLoader.LoadPkcs12(pfx, "correct horse", X509KeyStorageFlags.Exportable);
-        var sealedKey = await _server.Services.GetRequiredService<SqlProfileStore>().ArchivedKeyAsync(fromPfx.SerialNumber);
+        var sealedKey = await _server.Services.GetRequiredService<IProfileStore>().ArchivedKeyAsync(fromPfx.SerialNumber);
         Assert.NotNull(sealedKey);
         Assert.DoesNotContain("PRIVATE", System.Text.Encoding.Latin1.GetString(Convert.FromBase64String(sealedKey)), StringComparison.Ordinal);
         var pkcs8 = _server.Services.GetRequiredService<IKeySealer>().Open("archived-key:" + fromPfx.SerialNumber, sealedKey);
         using var archived = RSA.Create();
         archived.ImportPkcs8PrivateKey(pkcs8, out _);
         Assert.Equal(fromPfx.GetRSAPublicKey()!.ExportSubjectPublicKeyInfo(), archived.ExportSubjectPublicKeyInfo());
+    }
+
+    [Fact]
+    public async Task Profiles_AfterCompletion_ListedWithOperationsAndCertificates()
+    {
+        // An archived-key enrollment, completed, and a second one cancelled.
+        var user = await _server.UserAsync("alice");
+        var client = await _server.ClientAsync(user);
+        var id = await client.CreateIdAsync(ArchivedEncryption);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("pw"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Completed")).StatusCode);
+        var dropped = await client.CreateIdAsync(ArchivedEncryption);
+        await client.PostAsync(Api(dropped, "/certificatedata"), CertificateData("pw"));
+        await client.PutStatusAsync(dropped, "Abandoned");
+
+        var list = await (await client.GetAsync($"{ServerFixture.Api}/profiles?status=Active")).JsonAsync();
+        var profile = Assert.Single(list.EnumerateArray());
+        Assert.Equal(["Uuid", "Status", "Flags", "ParentProfileUuid", "PrimaryProfileUuid", "AssignedUserUuid", "ProfileTemplateUuid", "ProfileTemplateVersion", "Comment", "ProfileOperations"],
+            profile.EnumerateObject().Select(p => p.Name));
+        Assert.Equal((2, user.Uuid.ToString("D"), ArchivedEncryption.ToString("D")),
+            (profile.GetProperty("Status").GetInt32(), profile.GetProperty("AssignedUserUuid").GetString(), profile.GetProperty("ProfileTemplateUuid").GetString()));
+        Assert.Equal(["recover"], profile.GetProperty("ProfileOperations").EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(2, (await (await client.GetAsync($"{ServerFixture.Api}/profiles")).JsonAsync()).GetArrayLength());
+        var profileId = profile.GetProperty("Uuid").GetString();
+
+        // A manager may start RecoverOnBehalf too; a stranger does not see the profile at all.
+        var admin = await _server.AdminAsync();
+        Assert.Equal(["recover", "recoveronbehalf"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+        var stranger = await _server.ClientAsync(await _server.UserAsync("eve"));
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"{ServerFixture.Api}/profiles/{profileId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"{ServerFixture.Api}/profiles?status=Sleeping")).StatusCode);
+
+        var byRequest = await (await client.GetAsync(Api(id, "/profiles"))).JsonAsync();
+        Assert.Equal(profileId, Assert.Single(byRequest.EnumerateArray()).GetProperty("Uuid").GetString());
+
+        var certificate = Assert.Single((await (await client.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/certificates")).JsonAsync()).EnumerateArray());
+        Assert.Equal(["IsKeyHistory", "ArchivedOnCa", "CertificateType", "TemplateCommonName", "SerialNumber", "Thumbprint"], certificate.EnumerateObject().Select(p => p.Name));
+        Assert.True(certificate.GetProperty("ArchivedOnCa").GetBoolean());
+
+        // GET /certificates: the current one only; the abandoned execution's certificate is revoked and left out.
+        var mine = await (await client.GetAsync($"{ServerFixture.Api}/certificates")).JsonAsync();
+        var current = Assert.Single(mine.EnumerateArray());
+        Assert.Equal(["IsKeyHistory", "ArchivedOnCa", "CertificateType", "TemplateCommonName", "SerialNumber", "Thumbprint", "NotAfter", "NotBefore", "Issuer", "RequesterName", "Status"],
+            current.EnumerateObject().Select(p => p.Name));
+        Assert.Equal((certificate.GetProperty("SerialNumber").GetString(), "CN=OpenCM Root CA", user.Name, 0),
+            (current.GetProperty("SerialNumber").GetString(), current.GetProperty("Issuer").GetString(), current.GetProperty("RequesterName").GetString(), current.GetProperty("Status").GetInt32()));
     }
 
     public static TheoryData<string, string, HttpStatusCode, string> Refusals() => new()

@@ -25,6 +25,7 @@ public static class OpenCmPipeline
             group.MapRequestEndpoints();
             group.MapProfileTemplateEndpoints();
             group.MapCertificateRequestEndpoints();
+            group.MapProfileEndpoints();
             group.MapIdentityEndpoints();
         }
 

@@ -79,12 +79,13 @@ public static class OpenCmServices
         services.AddSingleton<Pki.CrlPublisher>();
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
         services.AddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
-        services.AddSingleton<SqlProfileStore>();
+        services.AddSingleton<IProfileStore, SqlProfileStore>();
 
         // Use cases and identity.
         services.AddSingleton<RequestService>();
         services.AddSingleton<TemplateService>();
         services.AddSingleton<EnrollmentService>();
+        services.AddSingleton<ProfileService>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<CallerResolver>();
         services.AddOpenApi();

@@ -163,3 +163,34 @@ internal sealed class CertificateDto
         return sb.ToString();
     }
 }
+
+/// <summary>A software profile (get-profile-data), in the reference's order.</summary>
+internal sealed record ProfileDto(
+    Guid Uuid, int Status, int Flags, Guid ParentProfileUuid, Guid PrimaryProfileUuid, Guid AssignedUserUuid,
+    Guid ProfileTemplateUuid, int ProfileTemplateVersion, string Comment, IReadOnlyList<string> ProfileOperations)
+{
+    // Flags 1 on every software profile, as in the reference's examples.
+    public static ProfileDto From(OpenCM.Application.ProfileView v) => new(
+        v.Profile.Uuid, (int)v.Profile.Status, 1, v.Profile.ParentUuid, Guid.Empty, v.Profile.UserUuid,
+        v.Profile.TemplateUuid, v.Profile.TemplateVersion, "", Operations(v.Operations));
+
+    /// <summary>Operation names as the reference writes them: the request type, lower-case.</summary>
+    public static IReadOnlyList<string> Operations(IReadOnlyList<RequestType> types) => [.. types.Select(t => t.ToString().ToLowerInvariant())];
+}
+
+/// <summary>A profile's certificate (get-smartcard-profile-certificates), in the reference's order.</summary>
+internal sealed record ProfileCertificateDto(bool IsKeyHistory, bool ArchivedOnCa, int CertificateType, string TemplateCommonName, string SerialNumber, string Thumbprint)
+{
+    public static ProfileCertificateDto From(OpenCM.Application.CertificateView v) =>
+        new(false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Thumbprint);
+}
+
+/// <summary>A user's certificate (get-user-certificates), in the reference's order; Status 0 is a current certificate.</summary>
+internal sealed record UserCertificateDto(
+    bool IsKeyHistory, bool ArchivedOnCa, int CertificateType, string TemplateCommonName, string SerialNumber, string Thumbprint,
+    string NotAfter, string NotBefore, string Issuer, string RequesterName, int Status)
+{
+    public static UserCertificateDto From(OpenCM.Application.CertificateView v, string issuer) => new(
+        false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Thumbprint,
+        WireFormat.Time(v.Certificate.NotAfter), WireFormat.Time(v.Certificate.NotBefore), issuer, v.RequesterName, 0);
+}

@@ -2,7 +2,9 @@
 CREATE TABLE profiles (
     uuid         TEXT PRIMARY KEY,
     template     TEXT NOT NULL,
+    template_version INTEGER NOT NULL,
     user_uuid    TEXT NOT NULL,
+    parent_uuid  TEXT NOT NULL,
     status       INTEGER NOT NULL,
     request_uuid TEXT NOT NULL,
     created      INTEGER NOT NULL,

@@ -1,0 +1,134 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>A profile with the request types the caller may start on it now.</summary>
+public sealed record ProfileView(StoredProfile Profile, IReadOnlyList<RequestType> Operations);
+
+/// <summary>A certificate as the caller sees it.</summary>
+public sealed record CertificateView(StoredCertificate Certificate, bool ArchivedOnCa, string RequesterName);
+
+/// <summary>Reading software profiles and certificates (get-profile-data, get-profile-state-operations, get-user-certificates).</summary>
+public sealed class ProfileService
+{
+    // Which request types a profile's status allows (SPEC §4; Reinstate is for suspended profiles).
+    private static readonly Dictionary<ProfileStatus, RequestType[]> ByStatus = new()
+    {
+        [ProfileStatus.Active] = [RequestType.OnlineUpdate, RequestType.Renew, RequestType.Duplicate, RequestType.Recover, RequestType.RecoverOnBehalf, RequestType.Revoke, RequestType.Retire],
+        [ProfileStatus.Suspended] = [RequestType.Reinstate, RequestType.Retire],
+        [ProfileStatus.Disabled] = [RequestType.Retire],
+    };
+
+    private readonly IProfileStore _profiles;
+    private readonly ITemplateStore _templates;
+    private readonly RequestService _requests;
+    private readonly IRequestStore _requestStore;
+    private readonly IDirectory _directory;
+    private readonly OpenCmOptions _options;
+
+    public ProfileService(IProfileStore profiles, ITemplateStore templates, RequestService requests, IRequestStore requestStore, IDirectory directory, OpenCmOptions options)
+    {
+        _profiles = profiles;
+        _templates = templates;
+        _requests = requests;
+        _requestStore = requestStore;
+        _directory = directory;
+        _options = options;
+    }
+
+    /// <summary>GET /profiles: the caller's profiles.</summary>
+    public async Task<IReadOnlyList<ProfileView>> ListAsync(Caller caller, ProfileStatus? status, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var views = new List<ProfileView>();
+        foreach (var p in await _profiles.ForUserAsync(caller.UserUuid, status, ct).ConfigureAwait(false))
+        {
+            views.Add(await ViewAsync(caller, p, ct).ConfigureAwait(false));
+        }
+
+        return views;
+    }
+
+    /// <summary>GET /profiles/{id}: the assigned user's or a manager's; NotFound to anyone else.</summary>
+    public async Task<ProfileView> GetAsync(Caller caller, Guid id, CancellationToken ct = default) =>
+        await ViewAsync(caller, await VisibleAsync(caller, id, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>GET /requests/{id}/profiles: what a request the caller may read created.</summary>
+    public async Task<IReadOnlyList<ProfileView>> ForRequestAsync(Caller caller, Guid requestId, CancellationToken ct = default)
+    {
+        await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        var views = new List<ProfileView>();
+        foreach (var p in await _profiles.ForRequestAsync(requestId, ct).ConfigureAwait(false))
+        {
+            views.Add(await ViewAsync(caller, p, ct).ConfigureAwait(false));
+        }
+
+        return views;
+    }
+
+    /// <summary>GET /profiles/{id}/certificates.</summary>
+    public async Task<IReadOnlyList<CertificateView>> CertificatesAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        var profile = await VisibleAsync(caller, id, ct).ConfigureAwait(false);
+        return await ViewsAsync(caller, await _profiles.CertificatesOfProfileAsync(profile.Uuid, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>GET /certificates: the caller's certificates, retired (superseded or revoked) and unfinished ones left out.</summary>
+    public async Task<IReadOnlyList<CertificateView>> UserCertificatesAsync(Caller caller, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var mine = (await _profiles.CertificatesOfUserAsync(caller.UserUuid, ct).ConfigureAwait(false)).Where(c => c.Status == CertificateStatus.Current).ToList();
+        return await ViewsAsync(caller, mine, ct).ConfigureAwait(false);
+    }
+
+    private async Task<StoredProfile> VisibleAsync(Caller caller, Guid id, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false);
+        if (profile is not null && (profile.UserUuid == caller.UserUuid || await IsManagerAsync(caller, ct).ConfigureAwait(false)))
+        {
+            return profile;
+        }
+
+        throw new OpenCmException(DomainError.NotFound($"No profile with id {id:D} exists."));
+    }
+
+    private async Task<ProfileView> ViewAsync(Caller caller, StoredProfile profile, CancellationToken ct)
+    {
+        var template = await _templates.FindAsync(profile.TemplateUuid, ct).ConfigureAwait(false);
+        if (template is null || !ByStatus.TryGetValue(profile.Status, out var candidates))
+        {
+            return new ProfileView(profile, []);
+        }
+
+        var self = profile.UserUuid == caller.UserUuid;
+        var operations = candidates.Where(type => template.PolicyFor(type) is { Enabled: true } p
+            && ((self && p.SelfServiceEnabled) || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null))).ToList();
+        return new ProfileView(profile, operations);
+    }
+
+    private async Task<IReadOnlyList<CertificateView>> ViewsAsync(Caller caller, IReadOnlyList<StoredCertificate> certificates, CancellationToken ct)
+    {
+        var names = new Dictionary<Guid, string>();
+        var views = new List<CertificateView>(certificates.Count);
+        foreach (var c in certificates)
+        {
+            if (!names.TryGetValue(c.RequestUuid, out var requester))
+            {
+                var originator = (await _requestStore.FindAsync(c.RequestUuid, ct).ConfigureAwait(false))?.OriginatorUserUuid;
+                requester = originator == caller.UserUuid ? caller.Name
+                    : originator is { } o && await _directory.FindAsync(o, ct).ConfigureAwait(false) is { } p ? p.Name
+                    : originator?.ToString("D") ?? "";
+                names[c.RequestUuid] = requester;
+            }
+
+            views.Add(new CertificateView(c, await _profiles.ArchivedKeyAsync(c.SerialHex, ct).ConfigureAwait(false) is not null, requester));
+        }
+
+        return views;
+    }
+
+    private async Task<bool> IsManagerAsync(Caller caller, CancellationToken ct) =>
+        await _directory.FindByNameAsync(_options.ManagersGroup, ct).ConfigureAwait(false) is { Kind: PrincipalKind.Group } g && caller.Token.Contains(g.Sid);
+
+}
