@@ -21,6 +21,7 @@ public static class OpenCmCli
         root.Subcommands.Add(DirectoryCommands.Templates(io));
         root.Subcommands.Add(DirectoryCommands.Audit(io));
         root.Subcommands.Add(RequestCommands.Requests(io));
+        root.Subcommands.Add(EnrollCommand.Create(io));
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
     }

@@ -163,4 +163,60 @@ public sealed class CliTests : IDisposable
         var abandon = await Cli.RunAsync("requests", "abandon", "--server", server.Address, "--token", "garbage", approved);
         Assert.Contains("401 Unauthenticated", abandon.Err, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Enroll_SoftwareTemplates_WritesPfxOpensslOpensAndCompletesTheRequest()
+    {
+        await using var server = await KestrelServer.StartAsync(Data);
+        await Cli.RunAsync("users", "add", "--data", Data, "--name", "carol");
+        var token = (await Cli.RunAsync("token", "--data", Data, "--user", "carol")).Out.Trim();
+        var ca = _dir.File("ca.pem");
+        using (var http = new HttpClient { BaseAddress = new Uri(server.Address) })
+        {
+            var der = await http.GetByteArrayAsync("/CertificateManagement/ca/OpenCM-Root-CA.crt");
+            await File.WriteAllTextAsync(ca, System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", der));
+        }
+
+        foreach (var (template, file) in new[] { ("User Certificate", "user.pfx"), ("archived encryption certificate", "enc.pfx") })
+        {
+            var (exit, output, err) = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", template, "--out", _dir.File(file), "--password", "s3cret pass");
+            Assert.True(exit == 0, err);
+            Assert.Contains("completed; certificates and keys written to", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret", output + err, StringComparison.Ordinal);
+
+            var opened = await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", _dir.File(file), "-passin", "pass:s3cret pass", "-nodes", "-out", _dir.File(file + ".pem"));
+            Assert.True(opened.ExitCode == 0, opened.All);
+            var pem = await File.ReadAllTextAsync(_dir.File(file + ".pem"));
+            Assert.Contains("PRIVATE KEY-----", pem, StringComparison.Ordinal);
+            Assert.Contains("CN = carol", pem, StringComparison.Ordinal);
+            var leaf = pem[pem.IndexOf("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)..];
+            leaf = leaf[..(leaf.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
+            await File.WriteAllTextAsync(_dir.File(file + ".leaf.pem"), leaf);
+            var verified = await OpenSsl.CheckAsync(_dir.Path, "verify", "-CAfile", ca, _dir.File(file + ".leaf.pem"));
+            Assert.Contains(": OK", verified, StringComparison.Ordinal);
+        }
+
+        var list = await Cli.RunAsync("requests", "list", "--server", server.Address, "--token", token, "--status", "Completed");
+        Assert.Equal(2, list.Out.Split("Enroll").Length - 1);
+    }
+
+    [Fact]
+    public async Task Enroll_NeedsApprovalOrUnknownTemplate_FailsClearly()
+    {
+        await using var server = await KestrelServer.StartAsync(Data);
+        var token = (await Cli.RunAsync("token", "--data", Data, "--user", "admin")).Out.Trim();
+        var pending = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "Approved User Certificate",
+            "--data-item", "Request Reason=lab", "--out", _dir.File("x.pfx"), "--password", "p");
+        Assert.Equal(1, pending.Exit);
+        Assert.Contains("waiting for approval", pending.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.File("x.pfx")));
+
+        var unknown = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "Nope", "--out", _dir.File("y.pfx"), "--password", "p");
+        Assert.Equal(1, unknown.Exit);
+        Assert.Contains("no profile template named 'Nope'", unknown.Err, StringComparison.Ordinal);
+
+        var noPassword = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "User Certificate", "--out", _dir.File("z.pfx"));
+        Assert.Equal(1, noPassword.Exit);
+        Assert.Contains("OPENCM_PFX_PASSWORD", noPassword.Err, StringComparison.Ordinal);
+    }
 }
