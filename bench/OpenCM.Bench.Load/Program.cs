@@ -13,6 +13,12 @@ using OpenCM.Bench.Load;
 
 var options = Options.Parse(args);
 var server = new Uri(options.Server);
+if (args.Contains("--issuance"))
+{
+    // dotnet run -c Release --project bench/OpenCM.Bench.Load -- --issuance --server URL [--connections 16] [--seconds 10] [--puts 20000]
+    return await Issuance.RunAsync(server, options.Token, options.Connections, options.Seconds, options.Puts);
+}
+
 const string Api = "/CertificateManagement/api/v1.0";
 const string CreateBody = """{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60","comment":""}""";
 
