@@ -40,7 +40,7 @@ public class PagingBenchmarks
         }
 
         _db = new SqliteStorage(path);
-        _service = new RequestService(new SqlRequestStore(_db), null!, null!, TimeProvider.System, new OpenCmOptions());
+        _service = new RequestService(new SqlRequestStore(_db), null!, null!, new SqlProfileStore(_db), TimeProvider.System, new OpenCmOptions());
         _user = new Caller(Guid.NewGuid(), Sid.InDomain(Domain, 1000 + 7), [], "user7");
         _manager = new Caller(Guid.NewGuid(), Sid.InDomain(Domain, 99_999), [Managers], "manager");
     }

@@ -58,9 +58,9 @@ public sealed class EnrollmentService
                 throw new OpenCmException(DomainError.Transition(request.Status, "Certificates were already issued for this request; complete, cancel or abandon it."));
         }
 
-        if (request.RequestType != RequestType.Enroll)
+        if (request.RequestType is not (RequestType.Enroll or RequestType.Renew))
         {
-            throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests do not take certificate data yet."));
+            throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests take no certificate data."));
         }
 
         // 2. One CSR per client-generated certificate; a password when any key is made here.
@@ -105,7 +105,7 @@ public sealed class EnrollmentService
         }
 
         // 4. Approved → Executing with the new profile, its certificates and keys, by compare-and-set.
-        var profile = new StoredProfile(profileId, template.Uuid, template.Version, request.TargetUserUuid, Guid.Empty, ProfileStatus.New, request.Uuid, now);
+        var profile = new StoredProfile(profileId, template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now);
         var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null)
         {
             Execution = new ExecutionStart(profile, stored, archived),

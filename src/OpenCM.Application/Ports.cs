@@ -57,6 +57,9 @@ public sealed record RequestChange(
 
     /// <summary>What a first execution step built: stored with the move to Executing.</summary>
     public ExecutionStart? Execution { get; init; }
+
+    /// <summary>A change of the existing profile the request names, by compare-and-set on the profile's status.</summary>
+    public ProfileTransition? OldProfile { get; init; }
 }
 
 /// <summary>A software profile, as stored. <see cref="ParentUuid"/> is the profile it replaced (Renew), else empty.</summary>
@@ -128,6 +131,9 @@ public interface IRequestStore
 
     /// <summary>Applies <paramref name="change"/> by compare-and-set; false when the request moved meanwhile.</summary>
     Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default);
+
+    /// <summary>Applies several changes in order in one transaction: all of them, or (false) none.</summary>
+    Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default);
 
     /// <summary>Requests in insertion order that one of the query's SIDs may read (before deny ACEs are applied).</summary>
     Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default);

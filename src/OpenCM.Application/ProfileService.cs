@@ -11,14 +11,6 @@ public sealed record CertificateView(StoredCertificate Certificate, bool Archive
 /// <summary>Reading software profiles and certificates (get-profile-data, get-profile-state-operations, get-user-certificates).</summary>
 public sealed class ProfileService
 {
-    // Which request types a profile's status allows (SPEC §4; Reinstate is for suspended profiles).
-    private static readonly Dictionary<ProfileStatus, RequestType[]> ByStatus = new()
-    {
-        [ProfileStatus.Active] = [RequestType.OnlineUpdate, RequestType.Renew, RequestType.Duplicate, RequestType.Recover, RequestType.RecoverOnBehalf, RequestType.Revoke, RequestType.Retire],
-        [ProfileStatus.Suspended] = [RequestType.Reinstate, RequestType.Retire],
-        [ProfileStatus.Disabled] = [RequestType.Retire],
-    };
-
     private readonly IProfileStore _profiles;
     private readonly ITemplateStore _templates;
     private readonly RequestService _requests;
@@ -96,13 +88,14 @@ public sealed class ProfileService
     private async Task<ProfileView> ViewAsync(Caller caller, StoredProfile profile, CancellationToken ct)
     {
         var template = await _templates.FindAsync(profile.TemplateUuid, ct).ConfigureAwait(false);
-        if (template is null || !ByStatus.TryGetValue(profile.Status, out var candidates))
+        if (template is null)
         {
             return new ProfileView(profile, []);
         }
 
+        // Only what OpenCM executes today is offered (ProfileRules.IsSupported).
         var self = profile.UserUuid == caller.UserUuid;
-        var operations = candidates.Where(type => template.PolicyFor(type) is { Enabled: true } p
+        var operations = ProfileRules.AllowedTypes(profile.Status).Where(type => ProfileRules.IsSupported(type) && template.PolicyFor(type) is { Enabled: true } p
             && ((self && p.SelfServiceEnabled) || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null))).ToList();
         return new ProfileView(profile, operations);
     }

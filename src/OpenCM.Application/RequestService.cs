@@ -28,15 +28,17 @@ public sealed class RequestService
     private readonly IRequestStore _requests;
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
+    private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
     private readonly OpenCmOptions _options;
     private Sid? _managers;
 
-    public RequestService(IRequestStore requests, ITemplateStore templates, IDirectory directory, TimeProvider clock, OpenCmOptions options)
+    public RequestService(IRequestStore requests, ITemplateStore templates, IDirectory directory, IProfileStore profiles, TimeProvider clock, OpenCmOptions options)
     {
         _requests = requests;
         _templates = templates;
         _directory = directory;
+        _profiles = profiles;
         _clock = clock;
         _options = options;
     }
@@ -53,23 +55,20 @@ public sealed class RequestService
             throw Fail(DomainError.Validation("type", "The request type is required."));
         }
 
-        // 2. Types that act on an existing credential name it; there is none yet to act on.
+        // 2. The template and policy: named for new credentials, the named profile's for the rest.
+        StoredProfile? oldProfile = null;
+        Guid templateId;
         if (RequestTypes.NeedsCredential(input.Type))
         {
-            // TODO(#3): resolve the named profile or smart card once they are stored.
-            var field = input.Profile is not null || input.Smartcard is null ? "profile" : "smartcard";
-            var id = input.Profile ?? input.Smartcard;
-            throw Fail(DomainError.Validation(field, id is null
-                ? $"{input.Type} requests name the profile or smart card they act on."
-                : $"No {field} with id {id:D} exists."));
+            oldProfile = await ResolveProfileAsync(input, ct).ConfigureAwait(false);
+            templateId = oldProfile.TemplateUuid;
         }
-
-        // 3. The template and its policy for this type.
-        if (input.ProfileTemplateUuid is not { } templateId)
+        else
         {
-            throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
+            templateId = input.ProfileTemplateUuid ?? throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
         }
 
+        // 3. The policy for this type.
         var template = await _templates.FindAsync(templateId, ct).ConfigureAwait(false)
             ?? throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {templateId:D} exists."));
         var policy = template.PolicyFor(input.Type);
@@ -78,8 +77,8 @@ public sealed class RequestService
             throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
         }
 
-        // 4. The target, and the caller's right to initiate for it (SPEC §5).
-        var targetId = input.Target ?? caller.UserUuid;
+        // 4. The target (a named profile's owner), and the caller's right to initiate for it (SPEC §5).
+        var targetId = oldProfile?.UserUuid ?? input.Target ?? caller.UserUuid;
         Sid targetSid;
         if (targetId == caller.UserUuid)
         {
@@ -129,6 +128,7 @@ public sealed class RequestService
             Priority = valid.Priority,
             Comment = valid.Comment,
             ProfileTemplateUuid = template.Uuid,
+            OldProfileUuid = oldProfile?.Uuid ?? Guid.Empty,
             SecurityDescriptor = descriptor.ToString(),
             IsDataCollectionComplete = valid.IsDataCollectionComplete,
             ApprovalsNeeded = Math.Max(0, policy.ApprovalsNeeded),
@@ -136,7 +136,11 @@ public sealed class RequestService
         var audit = new AuditEvent("RequestCreated", request.Uuid, caller.UserUuid, RequestStatus.None, request.Status, now, correlationId,
             $"type={input.Type} template={template.Uuid:D} target={targetId:D}");
         await _requests.CreateAsync(request, RequestDescriptorBuilder.ReaderSids(descriptor), audit, ct).ConfigureAwait(false);
-        return request;
+
+        // 7. Types that need no client run at once when no approval is needed.
+        return request.Status == RequestStatus.Approved && ProfileRules.IsServerExecuted(request.RequestType)
+            ? await ExecuteOnServerAsync(caller, request, correlationId, ct).ConfigureAwait(false)
+            : request;
     }
 
     /// <summary>Reads a request the caller may read; otherwise NotFound, so existence is not revealed.</summary>
@@ -250,6 +254,7 @@ public sealed class RequestService
                     change = new RequestChange(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes)
                     {
                         Effect = ExecutionEffects.For(m.From, m.To),
+                        OldProfile = m.To == RequestStatus.Completed ? await OldProfileOnCompletionAsync(request, ct).ConfigureAwait(false) : null,
                     };
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
@@ -266,7 +271,10 @@ public sealed class RequestService
             //    someone else changed the request: decide again on what they left.
             if (await _requests.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
             {
-                return after;
+                // The last approval of a type that needs no client starts its execution.
+                return after.Status == RequestStatus.Approved && request.Status != RequestStatus.Approved && ProfileRules.IsServerExecuted(after.RequestType)
+                    ? await ExecuteOnServerAsync(caller, after, correlationId, ct).ConfigureAwait(false)
+                    : after;
             }
 
             if (ifMatch is not null)
@@ -279,6 +287,79 @@ public sealed class RequestService
                 throw Fail(new DomainError(ErrorKind.Conflict, "The request is changing too often to apply this update; try again."));
             }
         }
+    }
+
+    /// <summary>
+    /// Runs a request that needs no client (Revoke, Retire): Approved → Executing → Completed with
+    /// what it does to its profile, both steps and their audit events in one transaction (SPEC §4).
+    /// </summary>
+    private async Task<CmRequest> ExecuteOnServerAsync(Caller caller, CmRequest request, string correlationId, CancellationToken ct)
+    {
+        // 1. The server acts on the authority of whoever made the request executable.
+        var now = _clock.GetUtcNow();
+        if (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), RequestPermission.Execute, now) is not Decision.Move begin)
+        {
+            return request;
+        }
+
+        var executing = request with { Status = begin.To, Version = request.Version + 1 };
+        if (RequestLifecycle.Decide(executing.Lifecycle, new LifecycleCommand.FinishExecution(), RequestPermission.None, now) is not Decision.Move finish)
+        {
+            return request;
+        }
+
+        // 2. Both moves and the profile change by compare-and-set, in one write.
+        var oldProfile = await OldProfileOnCompletionAsync(request, ct).ConfigureAwait(false);
+        var steps = new List<(RequestChange, AuditEvent)>
+        {
+            (new RequestChange(request.Uuid, request.Version, begin.From, begin.To, null, null),
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, "executed by the server")),
+            (new RequestChange(request.Uuid, executing.Version, finish.From, finish.To, finish.Completed, null) { OldProfile = oldProfile },
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId,
+                    oldProfile is null ? "completed by the server" : $"profile {oldProfile.Profile:D} {oldProfile.From} -> {oldProfile.To}")),
+        };
+        if (await _requests.TryChangeAllAsync(steps, ct).ConfigureAwait(false))
+        {
+            return executing with { Status = finish.To, Completed = finish.Completed, Version = executing.Version + 1 };
+        }
+
+        // 3. Someone acted first (cancelled it, or the profile moved): report what is true now.
+        return await _requests.FindAsync(request.Uuid, ct).ConfigureAwait(false) ?? request;
+    }
+
+    private async Task<ProfileTransition?> OldProfileOnCompletionAsync(CmRequest request, CancellationToken ct)
+    {
+        if (request.OldProfileUuid == Guid.Empty || await _profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is not { } old)
+        {
+            return null;
+        }
+
+        return ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status);
+    }
+
+    // The profile a request acts on: it exists, OpenCM executes this type on it, and its status allows the type.
+    private async Task<StoredProfile> ResolveProfileAsync(CreateRequestInput input, CancellationToken ct)
+    {
+        if (input.Smartcard is { } card && input.Profile is null)
+        {
+            // TODO(#4): smart card request types.
+            throw Fail(DomainError.Validation("smartcard", $"No smart card with id {card:D} exists."));
+        }
+
+        if (!ProfileRules.IsSupported(input.Type))
+        {
+            throw Fail(DomainError.Validation("type", $"{input.Type} requests on software profiles are not supported yet."));
+        }
+
+        var id = input.Profile ?? throw Fail(DomainError.Validation("profile", $"{input.Type} requests name the profile they act on."));
+        var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false)
+            ?? throw Fail(DomainError.Validation("profile", $"No profile with id {id:D} exists."));
+        if (!ProfileRules.AllowedTypes(profile.Status).Contains(input.Type))
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict, $"A {profile.Status} profile cannot be the subject of a {input.Type} request.", "profile"));
+        }
+
+        return profile;
     }
 
     private static string Describe(LifecycleCommand command) => command switch

@@ -55,34 +55,86 @@ public sealed class SqlRequestStore : IRequestStore
         }, ct);
     }
 
-    public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default)
+    public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default) =>
+        TryChangeAllAsync([(change, audit)], ct);
+
+    public async Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(change);
-        return _db.WriteAsync(async (tx, c) =>
+        ArgumentNullException.ThrowIfNull(steps);
+        try
         {
-            // Compare-and-set: zero rows means another writer moved the request first.
-            var rows = await tx.ExecuteAsync(
-                "UPDATE requests SET status = @to, completed = COALESCE(@completed, completed), votes = COALESCE(@votes, votes), version = version + 1 " +
-                "WHERE uuid = @id AND status = @from AND version = @v", c,
-                ("@to", (int)change.ToStatus), ("@completed", change.Completed is { } done ? Sql.Ticks(done) : null),
-                ("@votes", change.Votes is null ? null : JsonSerializer.Serialize(change.Votes, Json)),
-                ("@id", Sql.Text(change.Id)), ("@from", (int)change.FromStatus), ("@v", change.ExpectedVersion)).ConfigureAwait(false);
-            if (rows == 0)
+            return await _db.WriteAsync(async (tx, c) =>
             {
-                return false;
-            }
+                for (var i = 0; i < steps.Count; i++)
+                {
+                    if (!await ApplyAsync(tx, steps[i].Change, steps[i].Audit, c).ConfigureAwait(false))
+                    {
+                        // A lost first step wrote nothing; after that, undo the earlier steps by failing the write as a whole.
+                        return i == 0 ? false : throw new LostRaceException();
+                    }
+                }
 
-            // What the execution built, or what the transition does to it, in the same transaction.
-            if (change.Execution is { } start)
-            {
-                await StartExecutionAsync(tx, change.Id, start, c).ConfigureAwait(false);
-            }
-
-            await ApplyEffectAsync(tx, change, c).ConfigureAwait(false);
-            await AuditAppender.AppendAsync(tx, audit, c).ConfigureAwait(false);
-            return true;
-        }, ct);
+                return true;
+            }, ct).ConfigureAwait(false);
+        }
+        catch (LostRaceException)
+        {
+            return false;
+        }
     }
+
+    private static async Task<bool> ApplyAsync(DbTransaction tx, RequestChange change, AuditEvent audit, CancellationToken c)
+    {
+        // Compare-and-set: zero rows means another writer moved the request first.
+        var rows = await tx.ExecuteAsync(
+            "UPDATE requests SET status = @to, completed = COALESCE(@completed, completed), votes = COALESCE(@votes, votes), version = version + 1 " +
+            "WHERE uuid = @id AND status = @from AND version = @v", c,
+            ("@to", (int)change.ToStatus), ("@completed", change.Completed is { } done ? Sql.Ticks(done) : null),
+            ("@votes", change.Votes is null ? null : JsonSerializer.Serialize(change.Votes, Json)),
+            ("@id", Sql.Text(change.Id)), ("@from", (int)change.FromStatus), ("@v", change.ExpectedVersion)).ConfigureAwait(false);
+        if (rows == 0)
+        {
+            return false;
+        }
+
+        // What the execution built, or what the transition does to it, in the same transaction.
+        if (change.Execution is { } start)
+        {
+            await StartExecutionAsync(tx, change.Id, start, c).ConfigureAwait(false);
+        }
+
+        await ApplyEffectAsync(tx, change, c).ConfigureAwait(false);
+        if (change.OldProfile is { } old && !await ChangeProfileAsync(tx, old, change.Completed ?? audit.Time, c).ConfigureAwait(false))
+        {
+            // The request row has already changed: only failing the write undoes it.
+            throw new LostRaceException();
+        }
+
+        await AuditAppender.AppendAsync(tx, audit, c).ConfigureAwait(false);
+        return true;
+    }
+
+    // The named profile changes only from the status the decision saw (compare-and-set on the profile).
+    private static async Task<bool> ChangeProfileAsync(DbTransaction tx, ProfileTransition t, DateTimeOffset at, CancellationToken ct)
+    {
+        var rows = await tx.ExecuteAsync("UPDATE profiles SET status = @to, version = version + 1 WHERE uuid = @p AND status = @from", ct,
+            ("@to", (int)t.To), ("@p", Sql.Text(t.Profile)), ("@from", (int)t.From)).ConfigureAwait(false);
+        if (rows == 0)
+        {
+            return false;
+        }
+
+        if (t.RevocationReason is { } reason)
+        {
+            await tx.ExecuteAsync(
+                "UPDATE certificates SET status = @revoked, revoked_at = @at, revocation_reason = @why WHERE profile_uuid = @p AND revoked_at IS NULL", ct,
+                ("@revoked", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(at)), ("@why", reason), ("@p", Sql.Text(t.Profile))).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private sealed class LostRaceException : Exception;
 
     private static async Task StartExecutionAsync(DbTransaction tx, Guid requestId, ExecutionStart start, CancellationToken ct)
     {

@@ -24,6 +24,12 @@ internal sealed class AlwaysMovingStore : IRequestStore
         return Task.FromResult(false);
     }
 
+    public Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default)
+    {
+        Attempts++;
+        return Task.FromResult(false);
+    }
+
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredRequest>>([]);
 }
 
@@ -35,7 +41,7 @@ public class RequestServiceTests
     {
         var request = Samples.Request(descriptor: $"O:{Alice}D:(A;;LCRPSDRC;;;{Alice})");
         var store = new AlwaysMovingStore(request);
-        var service = new RequestService(store, new FakeTemplateStore(), new FakeDirectory(), TimeProvider.System, new OpenCmOptions());
+        var service = new RequestService(store, new FakeTemplateStore(), new FakeDirectory(), new NoProfiles(), TimeProvider.System, new OpenCmOptions());
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 
@@ -56,4 +62,20 @@ public class RequestServiceTests
         Assert.Equal(ErrorKind.PreconditionFailed, ex.Error.Kind);
         Assert.Equal(1, store.Attempts);
     }
+}
+
+/// <summary>A profile store with no profiles.</summary>
+internal sealed class NoProfiles : IProfileStore
+{
+    public Task<StoredProfile?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<StoredProfile?>(null);
+
+    public Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredProfile>>([]);
+
+    public Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredProfile>>([]);
+
+    public Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredCertificate>>([]);
+
+    public Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredCertificate>>([]);
+
+    public Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default) => Task.FromResult<string?>(null);
 }

@@ -226,3 +226,31 @@ public class ExecutionEffectsTests
     public void For_Transition_MatchesSpecEffects(RequestStatus from, RequestStatus to, ExecutionEffect expected) =>
         Assert.Equal(expected, ExecutionEffects.For(from, to));
 }
+
+public class ProfileRulesTests
+{
+    [Theory]
+    [InlineData(ProfileStatus.Active, RequestType.Revoke, true)]
+    [InlineData(ProfileStatus.Active, RequestType.Renew, true)]
+    [InlineData(ProfileStatus.Active, RequestType.Reinstate, false)]
+    [InlineData(ProfileStatus.Suspended, RequestType.Reinstate, true)]
+    [InlineData(ProfileStatus.Disabled, RequestType.Retire, true)]
+    [InlineData(ProfileStatus.Disabled, RequestType.Revoke, false)]
+    [InlineData(ProfileStatus.New, RequestType.Retire, false)]
+    [InlineData(ProfileStatus.Retired, RequestType.Retire, false)]
+    public void AllowedTypes_ByStatus(ProfileStatus status, RequestType type, bool allowed) =>
+        Assert.Equal(allowed, ProfileRules.AllowedTypes(status).Contains(type));
+
+    [Theory]
+    [InlineData(RequestType.Revoke, ProfileStatus.Disabled, 0)]
+    [InlineData(RequestType.Retire, ProfileStatus.Retired, 5)]
+    [InlineData(RequestType.Renew, ProfileStatus.Retired, 4)]
+    public void OnCompletion_Type_ChangesOldProfile(RequestType type, ProfileStatus to, int reason)
+    {
+        var id = Guid.NewGuid();
+        Assert.Equal(new ProfileTransition(id, ProfileStatus.Active, to, reason), ProfileRules.OnCompletion(type, id, ProfileStatus.Active));
+    }
+
+    [Fact]
+    public void OnCompletion_Enroll_NoOldProfile() => Assert.Null(ProfileRules.OnCompletion(RequestType.Enroll, Guid.NewGuid(), ProfileStatus.Active));
+}

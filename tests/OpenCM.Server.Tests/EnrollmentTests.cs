@@ -159,13 +159,13 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
             profile.EnumerateObject().Select(p => p.Name));
         Assert.Equal((2, user.Uuid.ToString("D"), ArchivedEncryption.ToString("D")),
             (profile.GetProperty("Status").GetInt32(), profile.GetProperty("AssignedUserUuid").GetString(), profile.GetProperty("ProfileTemplateUuid").GetString()));
-        Assert.Equal(["recover"], profile.GetProperty("ProfileOperations").EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(["retire"], profile.GetProperty("ProfileOperations").EnumerateArray().Select(o => o.GetString()));
         Assert.Equal(2, (await (await client.GetAsync($"{ServerFixture.Api}/profiles")).JsonAsync()).GetArrayLength());
         var profileId = profile.GetProperty("Uuid").GetString();
 
-        // A manager may start RecoverOnBehalf too; a stranger does not see the profile at all.
+        // A manager may revoke too; a stranger does not see the profile at all.
         var admin = await _server.AdminAsync();
-        Assert.Equal(["recover", "recoveronbehalf"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(["revoke", "retire"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
         var stranger = await _server.ClientAsync(await _server.UserAsync("eve"));
         Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"{ServerFixture.Api}/profiles/{profileId}")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"{ServerFixture.Api}/profiles?status=Sleeping")).StatusCode);
@@ -184,6 +184,91 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
             current.EnumerateObject().Select(p => p.Name));
         Assert.Equal((certificate.GetProperty("SerialNumber").GetString(), "CN=OpenCM Root CA", user.Name, 0),
             (current.GetProperty("SerialNumber").GetString(), current.GetProperty("Issuer").GetString(), current.GetProperty("RequesterName").GetString(), current.GetProperty("Status").GetInt32()));
+    }
+
+    private async Task<(HttpClient Client, Principal User, Guid Profile, string Serial)> ActiveProfileAsync()
+    {
+        var (client, user, id, _) = await EnrollAsync();
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Completed")).StatusCode);
+        var profile = Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        var serial = Assert.Single(await _server.Services.GetRequiredService<IProfileStore>().CertificatesOfProfileAsync(profile)).SerialHex;
+        return (client, user, profile, serial);
+    }
+
+    private static StringContent OnProfile(string type, Guid profile) =>
+        Http.Json($$"""{"type":"{{type}}","profile":"{{profile}}","datacollection":[],"comment":""}""");
+
+    private async Task<string> CrlTextAsync()
+    {
+        var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
+        var name = Guid.NewGuid().ToString("N") + ".crl";
+        await File.WriteAllTextAsync(_dir.File(name), PemEncoding.WriteString("X509 CRL", crl));
+        return await OpenSsl.CheckAsync(_dir.Path, "crl", "-in", name, "-noout", "-text");
+    }
+
+    [Theory]
+    [InlineData("Revoke", ProfileStatus.Disabled, "Unspecified")]
+    [InlineData("Retire", ProfileStatus.Retired, "Cessation Of Operation")]
+    public async Task ServerExecutedTypes_CompleteAtOnce_ProfileChangesAndCertificateOnCrl(string type, ProfileStatus expected, string reason)
+    {
+        var (client, _, profile, serial) = await ActiveProfileAsync();
+
+        // Revoke is for managers only in the sample; the owner is refused, the manager succeeds.
+        var actor = type == "Revoke" ? await _server.AdminAsync() : client;
+        if (type == "Revoke")
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile))).StatusCode);
+        }
+
+        var created = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        var request = await (await actor.GetAsync(Api(id))).JsonAsync();
+        Assert.Equal((8, profile.ToString("D")), (request.GetProperty("Status").GetInt32(), request.GetProperty("OldProfileUuid").GetString()));
+        Assert.Equal(expected, (await _server.Services.GetRequiredService<IProfileStore>().FindAsync(profile))!.Status);
+        var crl = await CrlTextAsync();
+        Assert.Contains($"Serial Number: {serial}", crl, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(reason, crl[crl.IndexOf(serial, StringComparison.OrdinalIgnoreCase)..], StringComparison.Ordinal);
+
+        // The profile has moved on: the same request again is a conflict naming the profile.
+        var again = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal("profile", (await again.JsonAsync()).GetProperty("field").GetString());
+        Assert.Equal(2, (await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(id)).Count(e => e.Event.Kind == "StatusChanged"));
+    }
+
+    [Fact]
+    public async Task Renew_NewKeysNewProfile_OldRetiredAndSupersededOnCompletion()
+    {
+        var (client, user, oldProfile, oldSerial) = await ActiveProfileAsync();
+        var created = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Renew", oldProfile));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()))).StatusCode);
+
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
+        var renewed = Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        Assert.Equal(ProfileStatus.Active, (await profiles.FindAsync(oldProfile))!.Status);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Completed")).StatusCode);
+
+        var newProfile = (await profiles.FindAsync(renewed))!;
+        Assert.Equal((ProfileStatus.Active, oldProfile, user.Uuid), (newProfile.Status, newProfile.ParentUuid, newProfile.UserUuid));
+        Assert.Equal(ProfileStatus.Retired, (await profiles.FindAsync(oldProfile))!.Status);
+        var crl = await CrlTextAsync();
+        Assert.Contains("Superseded", crl[crl.IndexOf(oldSerial, StringComparison.OrdinalIgnoreCase)..], StringComparison.Ordinal);
+        var parent = await (await client.GetAsync($"{ServerFixture.Api}/profiles/{renewed}")).JsonAsync();
+        Assert.Equal(oldProfile.ToString("D"), parent.GetProperty("ParentProfileUuid").GetString());
+    }
+
+    [Theory]
+    [InlineData("Recover", "type")]
+    [InlineData("Duplicate", "type")]
+    public async Task NotYetSupportedTypes_RefusedNamingType(string type, string field)
+    {
+        var (client, _, profile, _) = await ActiveProfileAsync();
+        var response = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(field, (await response.JsonAsync()).GetProperty("field").GetString());
     }
 
     public static TheoryData<string, string, HttpStatusCode, string> Refusals() => new()

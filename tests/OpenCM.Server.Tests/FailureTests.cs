@@ -17,6 +17,8 @@ internal sealed class BrokenRequestStore : IRequestStore
 
     public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
 
+    public Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
+
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
 }
 

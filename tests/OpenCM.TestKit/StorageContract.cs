@@ -82,6 +82,43 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(request.Uuid), e => e.Event.Kind == "StatusChanged");
     }
 
+    [Theory]
+    [InlineData("second step stale")]
+    [InlineData("profile moved")]
+    public async Task TryChangeAll_LaterStepLoses_NothingWritten(string fault)
+    {
+        var request = Samples.Request();
+        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var begin = new RequestChange(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, null, null);
+        var finish = fault == "second step stale"
+            ? new RequestChange(request.Uuid, 99, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null)
+            : new RequestChange(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null)
+            {
+                OldProfile = new ProfileTransition(Guid.NewGuid(), ProfileStatus.Active, ProfileStatus.Disabled, 0),
+            };
+        var ok = await Requests.TryChangeAllAsync([(begin, Samples.Audit(request.Uuid, "StatusChanged")), (finish, Samples.Audit(request.Uuid, "StatusChanged"))]);
+        Assert.False(ok);
+        var found = await Requests.FindAsync(request.Uuid);
+        Assert.Equal((RequestStatus.Approved, 1L), (found!.Status, found.Version));
+        Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(request.Uuid));
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
+    }
+
+    [Fact]
+    public async Task TryChangeAll_AllStepsHold_AppliedInOrder()
+    {
+        var request = Samples.Request();
+        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var ok = await Requests.TryChangeAllAsync([
+            (new RequestChange(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, null, null), Samples.Audit(request.Uuid, "StatusChanged")),
+            (new RequestChange(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null), Samples.Audit(request.Uuid, "StatusChanged")),
+        ]);
+        Assert.True(ok);
+        var found = await Requests.FindAsync(request.Uuid);
+        Assert.Equal((RequestStatus.Completed, 3L), (found!.Status, found.Version));
+        Assert.Equal(2, (await new SqlAuditLog(Db).ForSubjectAsync(request.Uuid)).Count(e => e.Event.Kind == "StatusChanged"));
+    }
+
     [Fact]
     public async Task TryChange_WithVotes_ReplacesVoteList()
     {
