@@ -9,7 +9,7 @@ namespace OpenCM.Application;
 public sealed record GenerationOption(CertificateTemplate Template, string Subject, IReadOnlyList<string> KeyStorageProviders);
 
 /// <summary>One certificate in the answer to POST certificatedata: PKCS#7 for a client key, PFX for a server key.</summary>
-public sealed record IssuedResult(CertificateTemplate Template, SignedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx);
+public sealed record IssuedResult(CertificateTemplate Template, SignedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx, bool IsKeyHistory = false);
 
 /// <summary>Use cases of executing an enrollment (SPEC §7).</summary>
 public sealed class EnrollmentService
@@ -22,10 +22,12 @@ public sealed class EnrollmentService
     private readonly IRequestStore _store;
     private readonly ICertificateAuthority _ca;
     private readonly IKeySealer _sealer;
+    private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
 
-    public EnrollmentService(RequestService requests, ITemplateStore templates, IDirectory directory, IRequestStore store, ICertificateAuthority ca, IKeySealer sealer, TimeProvider clock)
+    public EnrollmentService(RequestService requests, ITemplateStore templates, IDirectory directory, IRequestStore store, ICertificateAuthority ca, IKeySealer sealer, IProfileStore profiles, TimeProvider clock)
     {
+        _profiles = profiles;
         _requests = requests;
         _templates = templates;
         _directory = directory;
@@ -56,6 +58,11 @@ public sealed class EnrollmentService
             case Decision.Unchanged:
                 // Executing already: this step has run; certificates are issued once per execution.
                 throw new OpenCmException(DomainError.Transition(request.Status, "Certificates were already issued for this request; complete, cancel or abandon it."));
+        }
+
+        if (ProfileRules.IsKeyRecovery(request.RequestType))
+        {
+            return await RecoverKeysAsync(caller, request, certificateRequests, pfxPassword, now, correlationId, ct).ConfigureAwait(false);
         }
 
         if (request.RequestType is not (RequestType.Enroll or RequestType.Renew))
@@ -151,6 +158,65 @@ public sealed class EnrollmentService
         return [.. template.CertificateTemplates
             .Where(t => !t.ServerGeneratesKey)
             .Select(t => new GenerationOption(t, CertificateSubject.Build(t, subject).Name, ksp))];
+    }
+
+    /// <summary>
+    /// Recover and RecoverOnBehalf (SPEC §7): the profile's archived keys, each with its certificate
+    /// in a PFX under the caller's password, to whoever holds Execute on the request; the request
+    /// moves to Executing with the recovery audited. The profile itself does not change.
+    /// </summary>
+    private async Task<(CmRequest, IReadOnlyList<IssuedResult>)> RecoverKeysAsync(
+        Caller caller, CmRequest request, IReadOnlyList<string> certificateRequests, string? pfxPassword, DateTimeOffset now, string correlationId, CancellationToken ct)
+    {
+        // 1. Nothing to generate, and a password to protect what is returned.
+        if (certificateRequests.Count > 0)
+        {
+            throw new OpenCmException(DomainError.Validation("certificaterequests", $"{request.RequestType} returns archived keys; send no certificate requests."));
+        }
+
+        if (string.IsNullOrEmpty(pfxPassword))
+        {
+            throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required to return archived keys."));
+        }
+
+        // 2. Every archived key of the profile whose certificate is not revoked.
+        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
+        var results = new List<IssuedResult>();
+        foreach (var certificate in await _profiles.CertificatesOfProfileAsync(request.OldProfileUuid, ct).ConfigureAwait(false))
+        {
+            if (certificate.Status == CertificateStatus.Revoked || await _profiles.ArchivedKeyAsync(certificate.SerialHex, ct).ConfigureAwait(false) is not { } sealedKey)
+            {
+                continue;
+            }
+
+            var pkcs8 = _sealer.Open("archived-key:" + certificate.SerialHex, sealedKey);
+            try
+            {
+                var certificateTemplate = template?.CertificateTemplates.FirstOrDefault(t => t.CommonName == certificate.Template) ?? new CertificateTemplate { CommonName = certificate.Template };
+                var signed = new SignedCertificate(certificate.SerialHex, certificate.Der, certificate.Thumbprint, certificate.NotBefore, certificate.NotAfter);
+                results.Add(new IssuedResult(certificateTemplate, signed, null, _ca.Pfx(certificate.Der, pkcs8, pfxPassword), IsKeyHistory: true));
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(pkcs8);
+            }
+        }
+
+        if (results.Count == 0)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The profile has no archived keys to recover.", "profile"));
+        }
+
+        // 3. Approved → Executing, with who recovered which keys in the audit log.
+        var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null);
+        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
+            $"archived keys recovered: {string.Join(",", results.Select(r => r.Certificate.SerialHex))}");
+        if (!await _store.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while its keys were recovered; read it again."));
+        }
+
+        return (request with { Status = RequestStatus.Executing, Version = request.Version + 1 }, results);
     }
 
     /// <summary>The directory attributes of a certificate's subject; a user known only by token gets its GUID as name.</summary>

@@ -105,6 +105,9 @@ public interface ICertificateAuthority
 
     /// <summary>A certs-only PKCS#7 holding the certificate and the CA chain.</summary>
     byte[] Pkcs7(byte[] certificateDer);
+
+    /// <summary>A PFX of a certificate, its (recovered) private key and the CA, under <paramref name="password"/>.</summary>
+    byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password);
 }
 
 /// <summary>Seals private keys for archival under a key the database alone does not reveal.</summary>

@@ -34,5 +34,22 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
 
     public byte[] Pkcs7(byte[] certificateDer) => Encodings.Pkcs7(certificateDer, _signer);
 
+    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password)
+    {
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificateDer);
+        using AsymmetricAlgorithm key = certificate.PublicKey.Oid.Value == Oids.Rsa ? RSA.Create() : ECDsa.Create();
+        switch (key)
+        {
+            case RSA rsa:
+                rsa.ImportPkcs8PrivateKey(pkcs8PrivateKey, out _);
+                break;
+            case ECDsa ec:
+                ec.ImportPkcs8PrivateKey(pkcs8PrivateKey, out _);
+                break;
+        }
+
+        return Encodings.Pfx(certificateDer, key, _signer, password);
+    }
+
     private static SignedCertificate Map(IssuedCertificate c) => new(c.SerialHex, c.Der, c.Thumbprint, c.NotBefore, c.NotAfter);
 }

@@ -24,7 +24,11 @@ public static class ProfileRules
     public static bool IsServerExecuted(RequestType type) => type is RequestType.Revoke or RequestType.Retire;
 
     /// <summary>Types OpenCM can execute on a software profile today; the rest are refused at creation.</summary>
-    public static bool IsSupported(RequestType type) => type is RequestType.Revoke or RequestType.Retire or RequestType.Renew;
+    public static bool IsSupported(RequestType type) =>
+        type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf;
+
+    /// <summary>Types whose execution returns the profile's archived keys instead of issuing certificates.</summary>
+    public static bool IsKeyRecovery(RequestType type) => type is RequestType.Recover or RequestType.RecoverOnBehalf;
 
     /// <summary>What completing a request of <paramref name="type"/> does to the profile it names.</summary>
     public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus) => type switch

@@ -159,13 +159,13 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
             profile.EnumerateObject().Select(p => p.Name));
         Assert.Equal((2, user.Uuid.ToString("D"), ArchivedEncryption.ToString("D")),
             (profile.GetProperty("Status").GetInt32(), profile.GetProperty("AssignedUserUuid").GetString(), profile.GetProperty("ProfileTemplateUuid").GetString()));
-        Assert.Equal(["retire"], profile.GetProperty("ProfileOperations").EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(["recover", "retire"], profile.GetProperty("ProfileOperations").EnumerateArray().Select(o => o.GetString()));
         Assert.Equal(2, (await (await client.GetAsync($"{ServerFixture.Api}/profiles")).JsonAsync()).GetArrayLength());
         var profileId = profile.GetProperty("Uuid").GetString();
 
         // A manager may revoke too; a stranger does not see the profile at all.
         var admin = await _server.AdminAsync();
-        Assert.Equal(["revoke", "retire"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(["recover", "recoveronbehalf", "revoke", "retire"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profileId}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
         var stranger = await _server.ClientAsync(await _server.UserAsync("eve"));
         Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"{ServerFixture.Api}/profiles/{profileId}")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"{ServerFixture.Api}/profiles?status=Sleeping")).StatusCode);
@@ -261,14 +261,58 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
     }
 
     [Theory]
-    [InlineData("Recover", "type")]
     [InlineData("Duplicate", "type")]
+    [InlineData("OnlineUpdate", "type")]
     public async Task NotYetSupportedTypes_RefusedNamingType(string type, string field)
     {
         var (client, _, profile, _) = await ActiveProfileAsync();
         var response = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(field, (await response.JsonAsync()).GetProperty("field").GetString());
+    }
+
+    [Theory]
+    [InlineData("Recover")]
+    [InlineData("RecoverOnBehalf")]
+    public async Task Recovery_ArchivedKey_ReturnedAsPfxUnderTheNewPassword(string type)
+    {
+        // An archived-key profile, completed.
+        var owner = await _server.UserAsync("alice");
+        var client = await _server.ClientAsync(owner);
+        var enroll = await client.CreateIdAsync(ArchivedEncryption);
+        var original = Assert.Single((await (await client.PostAsync(Api(enroll, "/certificatedata"), CertificateData("first"))).JsonAsync()).EnumerateArray());
+        await client.PutStatusAsync(enroll, "Completed");
+        var profile = Guid.Parse((await (await client.GetAsync(Api(enroll))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        using var issued = X509CertificateLoader.LoadPkcs12(Convert.FromBase64String(original.GetProperty("Pfx").GetString()!), "first");
+
+        // Recover is the owner's; RecoverOnBehalf an initiator's (the manager), never the owner's.
+        var actor = type == "Recover" ? client : await _server.AdminAsync();
+        if (type == "RecoverOnBehalf")
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile))).StatusCode);
+        }
+
+        var created = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        Assert.Equal(HttpStatusCode.BadRequest, (await actor.PostAsync(Api(id, "/certificatedata"), CertificateData(""))).StatusCode);
+        var recovered = Assert.Single((await (await actor.PostAsync(Api(id, "/certificatedata"), CertificateData("second"))).JsonAsync()).EnumerateArray());
+        Assert.Equal((true, true), (recovered.GetProperty("isPfx").GetBoolean(), recovered.GetProperty("isKeyHistory").GetBoolean()));
+
+        // openssl opens it with the new password only; it is the archived certificate with its key.
+        await File.WriteAllBytesAsync(_dir.File("recovered.pfx"), Convert.FromBase64String(recovered.GetProperty("Pfx").GetString()!));
+        Assert.NotEqual(0, (await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", "recovered.pfx", "-passin", "pass:first", "-nodes")).ExitCode);
+        var opened = await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", "recovered.pfx", "-passin", "pass:second", "-nodes");
+        Assert.True(opened.ExitCode == 0, opened.All);
+        using var back = X509CertificateLoader.LoadPkcs12(Convert.FromBase64String(recovered.GetProperty("Pfx").GetString()!), "second", X509KeyStorageFlags.Exportable);
+        Assert.Equal(issued.SerialNumber, back.SerialNumber);
+        using var key = back.GetRSAPrivateKey()!;
+        Assert.Equal(issued.GetRSAPublicKey()!.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
+
+        // The profile is untouched; the recovery is in the audit log.
+        Assert.Equal(HttpStatusCode.OK, (await actor.PutStatusAsync(id, "Completed")).StatusCode);
+        Assert.Equal(ProfileStatus.Active, (await _server.Services.GetRequiredService<IProfileStore>().FindAsync(profile))!.Status);
+        Assert.Contains((await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(id)), e => e.Event.Detail.Contains(issued.SerialNumber, StringComparison.OrdinalIgnoreCase));
     }
 
     public static TheoryData<string, string, HttpStatusCode, string> Refusals() => new()

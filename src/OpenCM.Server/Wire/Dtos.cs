@@ -148,6 +148,7 @@ internal sealed class CertificateDto
         IsServerGenerated = r.Pfx is not null,
         IsPfx = r.Pfx is not null,
         IsPkcs7 = r.Pkcs7 is not null,
+        IsKeyHistory = r.IsKeyHistory,
     };
 
     // Base64 in lines of 64 characters ending in \r\n, as the reference's blobs are written.
