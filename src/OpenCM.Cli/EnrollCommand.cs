@@ -167,13 +167,18 @@ internal static class EnrollCommand
     private static byte[] BuildPfx(JsonElement certificates, List<AsymmetricAlgorithm> keys, string password)
     {
         var collection = new X509Certificate2Collection();
+        var chain = new X509Certificate2Collection();
         var keyIndex = 0;
         foreach (var c in certificates.EnumerateArray())
         {
             if (c.GetProperty("isPfx").GetBoolean())
             {
                 // A server-generated key, already in a PFX under our password.
-                collection.AddRange(X509CertificateLoader.LoadPkcs12Collection(Convert.FromBase64String(c.GetProperty("Pfx").GetString()!), password, X509KeyStorageFlags.Exportable));
+                foreach (var fromServer in X509CertificateLoader.LoadPkcs12Collection(Convert.FromBase64String(c.GetProperty("Pfx").GetString()!), password, X509KeyStorageFlags.Exportable))
+                {
+                    (fromServer.HasPrivateKey ? collection : chain).Add(fromServer);
+                }
+
                 continue;
             }
 
@@ -188,11 +193,14 @@ internal static class EnrollCommand
                     ECDsa ec when cert.GetECDsaPublicKey() is { } pub && pub.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(ec.ExportSubjectPublicKeyInfo()) => cert.CopyWithPrivateKey(ec),
                     _ => cert,
                 };
-                if (!collection.Cast<X509Certificate2>().Any(x => x.Thumbprint == mine.Thumbprint))
-                {
-                    collection.Add(mine);
-                }
+                (mine.HasPrivateKey ? collection : chain).Add(mine);
             }
+        }
+
+        // The user's certificates (with their keys) first, as tools read the first one; then the CA, once.
+        foreach (var ca in chain.DistinctBy(c => c.Thumbprint))
+        {
+            collection.Add(ca);
         }
 
         return collection.ExportPkcs12(new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000), password);

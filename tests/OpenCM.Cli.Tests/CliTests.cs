@@ -189,6 +189,12 @@ public sealed class CliTests : IDisposable
             var pem = await File.ReadAllTextAsync(_dir.File(file + ".pem"));
             Assert.Contains("PRIVATE KEY-----", pem, StringComparison.Ordinal);
             Assert.Contains("CN = carol", pem, StringComparison.Ordinal);
+            Assert.Equal(2, pem.Split("BEGIN CERTIFICATE").Length - 1);
+
+            // -clcerts selects the certificate that goes with the key: the user's, not the CA.
+            var client = await OpenSsl.CheckAsync(_dir.Path, "pkcs12", "-in", _dir.File(file), "-passin", "pass:s3cret pass", "-nokeys", "-clcerts");
+            Assert.Contains("CN = carol", client, StringComparison.Ordinal);
+            Assert.DoesNotContain("subject=CN = OpenCM Root CA", client, StringComparison.Ordinal);
             var leaf = pem[pem.IndexOf("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)..];
             leaf = leaf[..(leaf.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
             await File.WriteAllTextAsync(_dir.File(file + ".leaf.pem"), leaf);
