@@ -334,7 +334,7 @@ public sealed class RequestService
             return null;
         }
 
-        return ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status);
+        return ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, ProfileRules.RevocationReason(request.DataCollection));
     }
 
     // The profile a request acts on: it exists, OpenCM executes this type on it, and its status allows the type.

@@ -2,7 +2,8 @@ namespace OpenCM.Domain;
 
 /// <summary>A change of an existing profile that a request's transition makes, with what happens to its certificates.</summary>
 /// <param name="RevocationReason">RFC 5280 reason code for revoking the profile's certificates, or null to leave them.</param>
-public sealed record ProfileTransition(Guid Profile, ProfileStatus From, ProfileStatus To, int? RevocationReason);
+/// <param name="ReleaseHolds">Whether certificates on hold (reason certificateHold) become current again.</param>
+public sealed record ProfileTransition(Guid Profile, ProfileStatus From, ProfileStatus To, int? RevocationReason, bool ReleaseHolds = false);
 
 /// <summary>Rules for request types that act on an existing software profile (SPEC §4, issue #3).</summary>
 public static class ProfileRules
@@ -10,6 +11,22 @@ public static class ProfileRules
     public const int Unspecified = 0;
     public const int Superseded = 4;
     public const int CessationOfOperation = 5;
+    public const int CertificateHold = 6;
+
+    /// <summary>The data item a Revoke request may carry to say why (its policy decides whether it collects it).</summary>
+    public const string RevocationReasonItem = "Revocation Reason";
+
+    // RFC 5280 reason codes by the names operators use; 7 is unused and 8 (removeFromCRL) is not a reason to revoke.
+    private static readonly Dictionary<string, int> Reasons = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["unspecified"] = 0,
+        ["keyCompromise"] = 1,
+        ["affiliationChanged"] = 3,
+        ["superseded"] = 4,
+        ["cessationOfOperation"] = 5,
+        ["certificateHold"] = 6,
+        ["privilegeWithdrawn"] = 9,
+    };
 
     /// <summary>Which request types a profile's status allows.</summary>
     public static IReadOnlyList<RequestType> AllowedTypes(ProfileStatus status) => status switch
@@ -21,19 +38,30 @@ public static class ProfileRules
     };
 
     /// <summary>Types the server executes by itself as soon as the request is Approved (no client step).</summary>
-    public static bool IsServerExecuted(RequestType type) => type is RequestType.Revoke or RequestType.Retire;
+    public static bool IsServerExecuted(RequestType type) => type is RequestType.Revoke or RequestType.Retire or RequestType.Reinstate;
+
+    /// <summary>The reason code a Revoke request's data names; unspecified when it names none (or an unknown one).</summary>
+    public static int RevocationReason(IReadOnlyList<DataItem> data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var value = data.FirstOrDefault(d => string.Equals(d.Name, RevocationReasonItem, StringComparison.OrdinalIgnoreCase))?.Value;
+        return value is not null && Reasons.TryGetValue(value.Trim(), out var code) ? code : Unspecified;
+    }
 
     /// <summary>Types OpenCM can execute on a software profile today; the rest are refused at creation.</summary>
     public static bool IsSupported(RequestType type) =>
-        type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf;
+        type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf or RequestType.Reinstate;
 
     /// <summary>Types whose execution returns the profile's archived keys instead of issuing certificates.</summary>
     public static bool IsKeyRecovery(RequestType type) => type is RequestType.Recover or RequestType.RecoverOnBehalf;
 
     /// <summary>What completing a request of <paramref name="type"/> does to the profile it names.</summary>
-    public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus) => type switch
+    /// <param name="revocationReason">For Revoke: certificateHold suspends, anything else disables.</param>
+    public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus, int revocationReason = Unspecified) => type switch
     {
-        RequestType.Revoke => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, Unspecified),
+        RequestType.Revoke when revocationReason == CertificateHold => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Suspended, CertificateHold),
+        RequestType.Revoke => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
+        RequestType.Reinstate => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Active, null, ReleaseHolds: true),
         RequestType.Retire => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Retired, CessationOfOperation),
         RequestType.Renew => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Retired, Superseded),
         _ => null,

@@ -124,6 +124,14 @@ public sealed class SqlRequestStore : IRequestStore
             return false;
         }
 
+        if (t.ReleaseHolds)
+        {
+            // Certificates on hold come back; they drop off the next CRL.
+            await tx.ExecuteAsync(
+                "UPDATE certificates SET status = @current, revoked_at = NULL, revocation_reason = NULL WHERE profile_uuid = @p AND revocation_reason = @hold", ct,
+                ("@current", (int)CertificateStatus.Current), ("@p", Sql.Text(t.Profile)), ("@hold", ProfileRules.CertificateHold)).ConfigureAwait(false);
+        }
+
         if (t.RevocationReason is { } reason)
         {
             await tx.ExecuteAsync(

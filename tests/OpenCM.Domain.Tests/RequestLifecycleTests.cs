@@ -251,6 +251,25 @@ public class ProfileRulesTests
         Assert.Equal(new ProfileTransition(id, ProfileStatus.Active, to, reason), ProfileRules.OnCompletion(type, id, ProfileStatus.Active));
     }
 
+    [Theory]
+    [InlineData("certificateHold", 6, ProfileStatus.Suspended)]
+    [InlineData("KEYCOMPROMISE", 1, ProfileStatus.Disabled)]
+    [InlineData("nonsense", 0, ProfileStatus.Disabled)]
+    [InlineData(null, 0, ProfileStatus.Disabled)]
+    public void Revoke_Reason_HoldSuspendsOthersDisable(string? reason, int code, ProfileStatus to)
+    {
+        IReadOnlyList<DataItem> data = reason is null ? [] : [new DataItem(ProfileRules.RevocationReasonItem, reason)];
+        Assert.Equal(code, ProfileRules.RevocationReason(data));
+        Assert.Equal(to, ProfileRules.OnCompletion(RequestType.Revoke, Guid.NewGuid(), ProfileStatus.Active, code)!.To);
+    }
+
+    [Fact]
+    public void Reinstate_SuspendedProfile_ActiveAndHoldsReleased()
+    {
+        var t = ProfileRules.OnCompletion(RequestType.Reinstate, Guid.NewGuid(), ProfileStatus.Suspended)!;
+        Assert.Equal((ProfileStatus.Active, (int?)null, true), (t.To, t.RevocationReason, t.ReleaseHolds));
+    }
+
     [Fact]
     public void OnCompletion_Enroll_NoOldProfile() => Assert.Null(ProfileRules.OnCompletion(RequestType.Enroll, Guid.NewGuid(), ProfileStatus.Active));
 }

@@ -238,6 +238,32 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
     }
 
     [Fact]
+    public async Task RevokeOnHold_SuspendsThenReinstateReleasesTheHold()
+    {
+        var (client, _, profile, serial) = await ActiveProfileAsync();
+        var admin = await _server.AdminAsync();
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
+        StringContent Revoke(string reason) => Http.Json($$"""{"type":"Revoke","profile":"{{profile}}","datacollection":[{"Revocation Reason":"{{reason}}"}],"comment":""}""");
+
+        var bad = await admin.PostAsync($"{ServerFixture.Api}/requests", Revoke("because"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("Revocation Reason", (await bad.JsonAsync()).GetProperty("field").GetString());
+
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync($"{ServerFixture.Api}/requests", Revoke("certificateHold"))).StatusCode);
+        Assert.Equal(ProfileStatus.Suspended, (await profiles.FindAsync(profile))!.Status);
+        var held = await CrlTextAsync();
+        Assert.Contains("Certificate Hold", held[held.IndexOf(serial, StringComparison.OrdinalIgnoreCase)..], StringComparison.Ordinal);
+        Assert.Empty((await (await client.GetAsync($"{ServerFixture.Api}/certificates")).JsonAsync()).EnumerateArray());
+        Assert.Equal(["reinstate", "retire"], (await (await admin.GetAsync($"{ServerFixture.Api}/profiles/{profile}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+
+        var reinstate = await admin.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Reinstate", profile));
+        Assert.Equal(HttpStatusCode.Created, reinstate.StatusCode);
+        Assert.Equal(ProfileStatus.Active, (await profiles.FindAsync(profile))!.Status);
+        Assert.DoesNotContain(serial, await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(serial, Assert.Single((await (await client.GetAsync($"{ServerFixture.Api}/certificates")).JsonAsync()).EnumerateArray()).GetProperty("SerialNumber").GetString());
+    }
+
+    [Fact]
     public async Task Renew_NewKeysNewProfile_OldRetiredAndSupersededOnCompletion()
     {
         var (client, user, oldProfile, oldSerial) = await ActiveProfileAsync();
