@@ -65,7 +65,7 @@ public sealed class EnrollmentService
             return await RecoverKeysAsync(caller, request, certificateRequests, pfxPassword, now, correlationId, ct).ConfigureAwait(false);
         }
 
-        if (request.RequestType is not (RequestType.Enroll or RequestType.Renew))
+        if (!ProfileRules.IssuesNewProfile(request.RequestType))
         {
             throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests take no certificate data."));
         }

@@ -95,7 +95,9 @@ public sealed class ProfileService
 
         // Only what OpenCM executes today is offered (ProfileRules.IsSupported).
         var self = profile.UserUuid == caller.UserUuid;
-        var operations = ProfileRules.AllowedTypes(profile.Status).Where(type => ProfileRules.IsSupported(type) && template.PolicyFor(type) is { Enabled: true } p
+        var operations = ProfileRules.AllowedTypes(profile.Status).Where(type => ProfileRules.IsSupported(type)
+            && (type != RequestType.OnlineUpdate || profile.TemplateVersion < template.Version)
+            && template.PolicyFor(type) is { Enabled: true } p
             && ((self && p.SelfServiceEnabled) || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null))).ToList();
         return new ProfileView(profile, operations);
     }

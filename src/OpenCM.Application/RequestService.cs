@@ -77,6 +77,11 @@ public sealed class RequestService
             throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
         }
 
+        if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", "profile"));
+        }
+
         // 4. The target (a named profile's owner), and the caller's right to initiate for it (SPEC §5).
         var targetId = oldProfile?.UserUuid ?? input.Target ?? caller.UserUuid;
         Sid targetSid;

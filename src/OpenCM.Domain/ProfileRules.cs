@@ -50,7 +50,12 @@ public static class ProfileRules
 
     /// <summary>Types OpenCM can execute on a software profile today; the rest are refused at creation.</summary>
     public static bool IsSupported(RequestType type) =>
-        type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf or RequestType.Reinstate;
+        type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf
+            or RequestType.Reinstate or RequestType.Duplicate or RequestType.OnlineUpdate;
+
+    /// <summary>Types that issue a new profile through certificate data, as Enroll does.</summary>
+    public static bool IssuesNewProfile(RequestType type) =>
+        type is RequestType.Enroll or RequestType.Renew or RequestType.Duplicate or RequestType.OnlineUpdate;
 
     /// <summary>Types whose execution returns the profile's archived keys instead of issuing certificates.</summary>
     public static bool IsKeyRecovery(RequestType type) => type is RequestType.Recover or RequestType.RecoverOnBehalf;
@@ -63,7 +68,7 @@ public static class ProfileRules
         RequestType.Revoke => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
         RequestType.Reinstate => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Active, null, ReleaseHolds: true),
         RequestType.Retire => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Retired, CessationOfOperation),
-        RequestType.Renew => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Retired, Superseded),
+        RequestType.Renew or RequestType.OnlineUpdate => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Retired, Superseded),
         _ => null,
     };
 }

@@ -245,6 +245,7 @@ public class ProfileRulesTests
     [InlineData(RequestType.Revoke, ProfileStatus.Disabled, 0)]
     [InlineData(RequestType.Retire, ProfileStatus.Retired, 5)]
     [InlineData(RequestType.Renew, ProfileStatus.Retired, 4)]
+    [InlineData(RequestType.OnlineUpdate, ProfileStatus.Retired, 4)]
     public void OnCompletion_Type_ChangesOldProfile(RequestType type, ProfileStatus to, int reason)
     {
         var id = Guid.NewGuid();
@@ -270,6 +271,9 @@ public class ProfileRulesTests
         Assert.Equal((ProfileStatus.Active, (int?)null, true), (t.To, t.RevocationReason, t.ReleaseHolds));
     }
 
-    [Fact]
-    public void OnCompletion_Enroll_NoOldProfile() => Assert.Null(ProfileRules.OnCompletion(RequestType.Enroll, Guid.NewGuid(), ProfileStatus.Active));
+    [Theory]
+    [InlineData(RequestType.Enroll)]
+    [InlineData(RequestType.Duplicate)]
+    [InlineData(RequestType.Recover)]
+    public void OnCompletion_TypesThatLeaveTheOldProfile_None(RequestType type) => Assert.Null(ProfileRules.OnCompletion(type, Guid.NewGuid(), ProfileStatus.Active));
 }

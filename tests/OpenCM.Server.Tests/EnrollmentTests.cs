@@ -286,15 +286,55 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(oldProfile.ToString("D"), parent.GetProperty("ParentProfileUuid").GetString());
     }
 
-    [Theory]
-    [InlineData("Duplicate", "type")]
-    [InlineData("OnlineUpdate", "type")]
-    public async Task NotYetSupportedTypes_RefusedNamingType(string type, string field)
+    [Fact]
+    public async Task Duplicate_SecondProfileWithItsOwnKeys_OriginalStaysActive()
     {
-        var (client, _, profile, _) = await ActiveProfileAsync();
-        var response = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(field, (await response.JsonAsync()).GetProperty("field").GetString());
+        var (client, _, original, originalSerial) = await ActiveProfileAsync();
+        Assert.Equal(["renew", "duplicate", "retire"], (await (await client.GetAsync($"{ServerFixture.Api}/profiles/{original}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+        var created = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Duplicate", original));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Completed")).StatusCode);
+
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
+        var copy = Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        Assert.Equal((ProfileStatus.Active, original), ((await profiles.FindAsync(copy))!.Status, (await profiles.FindAsync(copy))!.ParentUuid));
+        Assert.Equal(ProfileStatus.Active, (await profiles.FindAsync(original))!.Status);
+        var serials = (await (await client.GetAsync($"{ServerFixture.Api}/certificates")).JsonAsync()).EnumerateArray().Select(c => c.GetProperty("SerialNumber").GetString()).ToList();
+        Assert.Equal(2, serials.Count);
+        Assert.Contains(originalSerial, serials);
+    }
+
+    [Fact]
+    public async Task OnlineUpdate_OnlyAfterTheTemplateChanges_ThenReplacesTheProfile()
+    {
+        var (client, _, old, oldSerial) = await ActiveProfileAsync();
+        var current = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile("OnlineUpdate", old));
+        Assert.Equal(HttpStatusCode.Conflict, current.StatusCode);
+        Assert.Equal("profile", (await current.JsonAsync()).GetProperty("field").GetString());
+
+        // A new version of the template (the sample, imported again) makes the update available.
+        var assembly = typeof(Hosting.Bootstrapper).Assembly;
+        await using (var stream = assembly.GetManifestResourceStream("OpenCM.Samples.Templates.user-certificate.yaml")!)
+        using (var reader = new StreamReader(stream))
+        {
+            await _server.Services.GetRequiredService<TemplateService>().ImportAsync(await reader.ReadToEndAsync(), "user-certificate.yaml", Guid.Empty, "test");
+        }
+
+        Assert.Contains("onlineupdate", (await (await client.GetAsync($"{ServerFixture.Api}/profiles/{old}/operations")).JsonAsync()).EnumerateArray().Select(o => o.GetString()));
+        var created = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile("OnlineUpdate", old));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Completed")).StatusCode);
+
+        var profiles = _server.Services.GetRequiredService<IProfileStore>();
+        var updated = (await profiles.FindAsync(Guid.Parse((await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString()!)))!;
+        Assert.True(updated.TemplateVersion > (await profiles.FindAsync(old))!.TemplateVersion);
+        Assert.Equal(ProfileStatus.Retired, (await profiles.FindAsync(old))!.Status);
+        var crl = await CrlTextAsync();
+        Assert.Contains("Superseded", crl[crl.IndexOf(oldSerial, StringComparison.OrdinalIgnoreCase)..], StringComparison.Ordinal);
     }
 
     [Theory]

@@ -48,7 +48,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
 
     [Theory]
     [InlineData("policies/TemporaryEnroll", HttpStatusCode.Forbidden, "PolicyDisabled")]
-    [InlineData("policies/Duplicate", HttpStatusCode.Forbidden, "PolicyDisabled")]
+    [InlineData("policies/Unblock", HttpStatusCode.Forbidden, "PolicyDisabled")]
     [InlineData("policies/Sleep", HttpStatusCode.BadRequest, "ValidationFailed")]
     public async Task Policy_UnavailableTypes_Refused(string route, HttpStatusCode status, string code)
     {
