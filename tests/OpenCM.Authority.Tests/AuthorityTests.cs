@@ -104,6 +104,15 @@ public class AuthorityTests : IClassFixture<CaFixture>
         Assert.NotEmpty(_ca.Pipeline.IssueFromCsr(wrapped, RsaClientAuth, Alice, Samples.Now).Der);
     }
 
+    [Fact]
+    public void IssueFromCsr_PemArmour_Accepted()
+    {
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var pem = new CertificateRequest("CN=x", ec, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        Assert.StartsWith("-----BEGIN CERTIFICATE REQUEST-----", pem, StringComparison.Ordinal);
+        Assert.NotEmpty(_ca.Pipeline.IssueFromCsr(pem, P256ClientAuth, Alice, Samples.Now).Der);
+    }
+
     public static TheoryData<string, string> BadCsrs()
     {
         using var rsa1024 = RSA.Create(1024);

@@ -286,6 +286,19 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(oldProfile.ToString("D"), parent.GetProperty("ParentProfileUuid").GetString());
     }
 
+    [Theory]
+    [InlineData("Recover")]
+    [InlineData("Unblock")]
+    public async Task CredentialType_TemplateWithoutThatPolicy_RefusedClearly(string type)
+    {
+        // The User Certificate sample has no Recover policy; Unblock is a smart card type.
+        var (client, _, profile, _) = await ActiveProfileAsync();
+        var response = await client.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
+        var json = await response.JsonAsync();
+        Assert.Equal(type == "Recover" ? (HttpStatusCode.Forbidden, "PolicyDisabled") : (HttpStatusCode.BadRequest, "ValidationFailed"),
+            (response.StatusCode, json.GetProperty("errorCode").GetString()));
+    }
+
     [Fact]
     public async Task Duplicate_SecondProfileWithItsOwnKeys_OriginalStaysActive()
     {
