@@ -77,7 +77,7 @@ public sealed class ProfileService
     {
         ArgumentNullException.ThrowIfNull(caller);
         var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false);
-        if (profile is not null && (profile.UserUuid == caller.UserUuid || await IsManagerAsync(caller, ct).ConfigureAwait(false)))
+        if (profile is not null && (profile.UserUuid == caller.UserUuid || await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false)))
         {
             return profile;
         }
@@ -123,7 +123,5 @@ public sealed class ProfileService
         return views;
     }
 
-    private async Task<bool> IsManagerAsync(Caller caller, CancellationToken ct) =>
-        await _directory.FindByNameAsync(_options.ManagersGroup, ct).ConfigureAwait(false) is { Kind: PrincipalKind.Group } g && caller.Token.Contains(g.Sid);
 
 }

@@ -24,7 +24,7 @@ public sealed partial class TemplateService
     public async Task<IReadOnlyList<ProfileTemplate>> ListVisibleAsync(Caller caller, CancellationToken ct = default)
     {
         var all = await _store.ListAsync(ct).ConfigureAwait(false);
-        var manager = await IsManagerAsync(caller, ct).ConfigureAwait(false);
+        var manager = await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false);
         return [.. all.Where(t => manager || IsVisible(t, caller))];
     }
 
@@ -32,7 +32,7 @@ public sealed partial class TemplateService
     public async Task<ProfileTemplate> GetAsync(Caller caller, Guid id, CancellationToken ct = default)
     {
         var template = await _store.FindAsync(id, ct).ConfigureAwait(false);
-        if (template is not null && (IsVisible(template, caller) || await IsManagerAsync(caller, ct).ConfigureAwait(false)))
+        if (template is not null && (IsVisible(template, caller) || await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false)))
         {
             return template;
         }
@@ -192,8 +192,6 @@ public sealed partial class TemplateService
     private static bool IsVisible(ProfileTemplate template, Caller caller) =>
         template.Policies.Values.Any(p => p.Enabled && (p.SelfServiceEnabled || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null)));
 
-    private async Task<bool> IsManagerAsync(Caller caller, CancellationToken ct) =>
-        await _directory.FindByNameAsync(_options.ManagersGroup, ct).ConfigureAwait(false) is { Kind: PrincipalKind.Group } g && caller.Token.Contains(g.Sid);
 
     private async Task<string> ResolveAsync(string sddl, string field, CancellationToken ct)
     {
