@@ -15,6 +15,9 @@ namespace OpenCM.Storage.Sqlite;
 public sealed class SqliteStorage : StorageProvider
 {
     private const int MaxBatch = 256;
+    private const int MaxIdleReaders = 32;
+    private readonly System.Collections.Concurrent.ConcurrentBag<SqliteConnection> _readers = [];
+    private volatile bool _disposed;
     private readonly string _connectionString;
     private readonly Channel<IWork> _queue = Channel.CreateUnbounded<IWork>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SqliteConnection _writer;
@@ -57,6 +60,36 @@ public sealed class SqliteStorage : StorageProvider
         return conn;
     }
 
+    public override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+
+        // A lent reader keeps its prepared statements; one caller at a time uses it.
+        if (!_readers.TryTake(out var conn))
+        {
+            conn = new SqliteConnection(_connectionString);
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            KeepCommandsPrepared(conn);
+        }
+
+        try
+        {
+            return await work(conn, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_readers.Count < MaxIdleReaders && !_disposed)
+            {
+                _readers.Add(conn);
+            }
+            else
+            {
+                DisposePreparedCommands(conn);
+                await conn.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
     public override Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default)
     {
         var item = new Work<T>(work, ct);
@@ -65,6 +98,13 @@ public sealed class SqliteStorage : StorageProvider
 
     public override async ValueTask DisposeAsync()
     {
+        _disposed = true;
+        while (_readers.TryTake(out var reader))
+        {
+            DisposePreparedCommands(reader);
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+
         _queue.Writer.TryComplete();
         await _writerLoop.ConfigureAwait(false);
         DisposePreparedCommands(_writer);

@@ -87,17 +87,40 @@ internal static class Sql
         }
     }
 
-    // A prepared command of the connection's cache (re-bound, not disposed after use), or a new one the caller disposes.
-    private static (DbCommand Command, bool Owned) Rent(DbTransaction tx, string sql, (string Name, object? Value)[] args)
+    /// <summary>Reads the first row outside a transaction, through the connection's prepared commands when it keeps them.</summary>
+    public static async Task<T?> FirstRowAsync<T>(this DbConnection connection, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args)
     {
-        if (!Prepared.TryGetValue(tx.Connection!, out var cache))
+        var (cmd, owned) = Rent(connection, null, sql, args);
+        try
         {
-            return (tx.Command(sql, args), true);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? map(r) : default;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await cmd.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static (DbCommand Command, bool Owned) Rent(DbTransaction tx, string sql, (string Name, object? Value)[] args) =>
+        Rent(tx.Connection!, tx, sql, args);
+
+    // A prepared command of the connection's cache (re-bound, not disposed after use), or a new one the caller disposes.
+    private static (DbCommand Command, bool Owned) Rent(DbConnection connection, DbTransaction? tx, string sql, (string Name, object? Value)[] args)
+    {
+        if (!Prepared.TryGetValue(connection, out var cache))
+        {
+            var fresh = connection.CreateCommand();
+            fresh.Transaction = tx;
+            return (fresh.Fill(sql, args), true);
         }
 
         if (!cache.TryGetValue(sql, out var cmd))
         {
-            cmd = tx.Connection!.CreateCommand();
+            cmd = connection.CreateCommand();
             cmd.CommandText = sql;
             cache[sql] = cmd;
         }

@@ -18,13 +18,9 @@ public sealed class SqlRequestStore : IRequestStore
 
     public SqlRequestStore(StorageProvider db) => _db = db;
 
-    public async Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default)
-    {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM requests WHERE uuid = @id", ("@id", Sql.Text(id)));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false) ? Read(r).Request : null;
-    }
+    // The hottest read of the API (every GET, PUT and vote starts with it): on a lent connection with the statement kept prepared.
+    public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) =>
+        _db.ReadAsync((conn, c) => conn.FirstRowAsync($"SELECT {Columns} FROM requests WHERE uuid = @id", r => Read(r).Request, c, ("@id", Sql.Text(id))), ct);
 
     public Task CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, AuditEvent audit, CancellationToken ct = default)
     {

@@ -16,6 +16,17 @@ public abstract class StorageProvider : IAsyncDisposable
     public abstract Task<DbConnection> OpenReadAsync(CancellationToken ct = default);
 
     /// <summary>
+    /// Runs a read on a connection the caller has to itself for the duration. Providers may lend a
+    /// connection that keeps its statements prepared between uses (hot reads such as a request by id).
+    /// </summary>
+    public virtual async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using var conn = await OpenReadAsync(ct).ConfigureAwait(false);
+        return await work(conn, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Runs <paramref name="work"/> in a transaction. If it throws, none of its writes persist and
     /// the exception is rethrown; if it returns, its writes are committed durably before this completes.
     /// </summary>
