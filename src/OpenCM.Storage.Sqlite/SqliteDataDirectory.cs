@@ -34,7 +34,19 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
     public static async Task<SqliteDataDirectory> OpenAsync(string path, string? masterKeyBase64 = null, CancellationToken ct = default)
     {
         var root = Path.GetFullPath(path);
-        Directory.CreateDirectory(root);
+        if (!Directory.Exists(root))
+        {
+            // Owner-only: the database holds users, requests and the audit log beside the master key.
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(root);
+            }
+            else
+            {
+                Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
         var dbPath = Path.Combine(root, DatabaseFile);
         var isNew = !File.Exists(dbPath);
         var key = string.IsNullOrEmpty(masterKeyBase64)

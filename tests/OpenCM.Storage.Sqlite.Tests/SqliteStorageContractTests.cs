@@ -34,6 +34,25 @@ public sealed class SqliteSpecificTests : IDisposable
     }
 
     [Fact]
+    public async Task OpenDataDirectory_New_OwnerOnlyWithKeyFile()
+    {
+        var root = _dir.File("data");
+        await using (var data = await SqliteDataDirectory.OpenAsync(root))
+        {
+            Assert.True(data.IsNew);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(root));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, SqliteDataDirectory.MasterKeyFile)));
+        }
+
+        await using var again = await SqliteDataDirectory.OpenAsync(root);
+        Assert.False(again.IsNew);
+    }
+
+    [Fact]
     public async Task AuditEvents_UpdateOrDelete_RefusedByDatabase()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
