@@ -80,6 +80,9 @@ public interface IProfileStore
 
     /// <summary>The sealed private key archived for a certificate, if its key was server-generated.</summary>
     Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default);
+
+    /// <summary>Which of <paramref name="serials"/> have an archived key, in one query.</summary>
+    Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default);
 }
 
 /// <summary>A server-generated private key, sealed for archival (SPEC §7), keyed by its certificate's serial.</summary>
@@ -182,8 +185,6 @@ public sealed record RevokedCertificate(string SerialHex, DateTimeOffset Revoked
 /// <summary>Issued certificates and revocations.</summary>
 public interface ICertificateStore
 {
-    Task<StoredCertificate?> FindAsync(string serialHex, CancellationToken ct = default);
-
     Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default);
 
     /// <summary>The next CRL number: shared by every node, never repeated.</summary>

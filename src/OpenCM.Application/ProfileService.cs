@@ -105,6 +105,7 @@ public sealed class ProfileService
     private async Task<IReadOnlyList<CertificateView>> ViewsAsync(Caller caller, IReadOnlyList<StoredCertificate> certificates, CancellationToken ct)
     {
         var names = new Dictionary<Guid, string>();
+        var archived = await _profiles.ArchivedSerialsAsync([.. certificates.Select(c => c.SerialHex)], ct).ConfigureAwait(false);
         var views = new List<CertificateView>(certificates.Count);
         foreach (var c in certificates)
         {
@@ -117,7 +118,7 @@ public sealed class ProfileService
                 names[c.RequestUuid] = requester;
             }
 
-            views.Add(new CertificateView(c, await _profiles.ArchivedKeyAsync(c.SerialHex, ct).ConfigureAwait(false) is not null, requester));
+            views.Add(new CertificateView(c, archived.Contains(c.SerialHex), requester));
         }
 
         return views;

@@ -66,11 +66,5 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
         return new SqliteDataDirectory(root, storage, key, isNew);
     }
 
-    /// <summary>Opens an existing data directory only; a typo in --data must not create a new, empty one.</summary>
-    public static Task<SqliteDataDirectory> OpenExistingAsync(string path, string? masterKeyBase64 = null, CancellationToken ct = default) =>
-        File.Exists(Path.Combine(Path.GetFullPath(path), DatabaseFile))
-            ? OpenAsync(path, masterKeyBase64, ct)
-            : throw new DirectoryNotFoundException($"No OpenCM data directory at '{Path.GetFullPath(path)}'. Run 'opencm init --data {path}' or 'opencm serve' first.");
-
     public ValueTask DisposeAsync() => Storage.DisposeAsync();
 }

@@ -11,15 +11,6 @@ public sealed class SqlCertificateStore : ICertificateStore
 
     public SqlCertificateStore(StorageProvider db) => _db = db;
 
-    public async Task<StoredCertificate?> FindAsync(string serialHex, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(serialHex);
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM certificates WHERE serial = @s", ("@s", serialHex.ToUpperInvariant()));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false) ? Read(r) : null;
-    }
-
     public async Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default)
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
@@ -53,8 +44,4 @@ public sealed class SqlCertificateStore : ICertificateStore
         await tx.ExecuteAsync(
             "UPDATE certificates SET status = @st, revoked_at = @at, revocation_reason = @why WHERE serial = @s AND revoked_at IS NULL", ct,
             ("@st", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(at)), ("@why", reason), ("@s", serialHex.ToUpperInvariant())).ConfigureAwait(false) == 1;
-
-    private static StoredCertificate Read(DbDataReader r) => new(
-        r.GetString(0), r.Id(1), r.Id(2), r.Id(3), r.GetString(4), (byte[])r[5], r.GetString(6),
-        Sql.Time(r.GetInt64(7)), Sql.Time(r.GetInt64(8)), (CertificateStatus)r.GetInt32(9));
 }

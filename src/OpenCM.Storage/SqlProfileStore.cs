@@ -39,6 +39,28 @@ public sealed class SqlProfileStore : IProfileStore
         return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
     }
 
+    public async Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(serials);
+        var found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        if (serials.Count == 0)
+        {
+            return found;
+        }
+
+        var names = serials.Select((_, i) => $"@s{i}").ToArray();
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command($"SELECT serial FROM archived_keys WHERE serial IN ({string.Join(',', names)})",
+            [.. serials.Select((s, i) => (names[i], (object?)s.ToUpperInvariant()))]);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            found.Add(r.GetString(0));
+        }
+
+        return found;
+    }
+
     private async Task<IReadOnlyList<StoredProfile>> ProfilesAsync(string where, string value, ProfileStatus? status, CancellationToken ct)
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);

@@ -78,4 +78,6 @@ internal sealed class NoProfiles : IProfileStore
     public Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredCertificate>>([]);
 
     public Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default) => Task.FromResult<string?>(null);
+
+    public Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default) => Task.FromResult<IReadOnlySet<string>>(new HashSet<string>());
 }
