@@ -22,7 +22,7 @@ public class PagingBenchmarks
     private static readonly Sid Domain = Sid.Parse("S-1-5-21-7-7-7");
     private static readonly Sid Managers = Sid.InDomain(Domain, 512);
     private SqliteStorage _db = null!;
-    private RequestService _service = null!;
+    private RequestQueries _service = null!;
     private Caller _user = null!;
     private Caller _manager = null!;
 
@@ -40,7 +40,7 @@ public class PagingBenchmarks
         }
 
         _db = new SqliteStorage(path);
-        _service = new RequestService(new SqlRequestStore(_db), null!, null!, new SqlProfileStore(_db), TimeProvider.System, new OpenCmOptions());
+        _service = new RequestQueries(new SqlRequestStore(_db), new OpenCmOptions());
         _user = new Caller(Guid.NewGuid(), Sid.InDomain(Domain, 1000 + 7), [], "user7");
         _manager = new Caller(Guid.NewGuid(), Sid.InDomain(Domain, 99_999), [Managers], "manager");
     }

@@ -17,7 +17,7 @@ public class WriteBenchmarks
     private const int Operations = 2000;
     private string _dir = null!;
     private SqliteStorage _db = null!;
-    private SqlRequestStore _store = null!;
+    private SqlTransactions _store = null!;
     private Guid[] _ids = [];
 
     [Params(1, 64)]
@@ -30,7 +30,7 @@ public class WriteBenchmarks
         Directory.CreateDirectory(_dir);
         _db = new SqliteStorage(Path.Combine(_dir, "opencm.db"));
         _db.MigrateAsync().GetAwaiter().GetResult();
-        _store = new SqlRequestStore(_db);
+        _store = new SqlTransactions(_db);
     }
 
     [IterationSetup]
@@ -47,7 +47,12 @@ public class WriteBenchmarks
                 SecurityDescriptor = "O:S-1-5-21-1-2-3-1000D:(A;;RPRC;;;S-1-5-21-1-2-3-1000)",
             };
             _ids[i] = request.Uuid;
-            _store.CreateAsync(request, [], Audit(request.Uuid)).GetAwaiter().GetResult();
+            _store.RunAsync(async (uow, c) =>
+            {
+                await uow.Requests.InsertAsync(request, [], c);
+                await uow.Audit.AppendAsync(Audit(request.Uuid), c);
+                return 0;
+            }).GetAwaiter().GetResult();
         });
     }
 
@@ -58,7 +63,8 @@ public class WriteBenchmarks
         Directory.Delete(_dir, true);
     }
 
-    [Benchmark(OperationsPerInvoke = Operations, Description = "TryChange (durable, audited)")]
+    // The path every request transition takes: TransitionWriter in a unit of work (compare-and-set, effects, audit).
+    [Benchmark(OperationsPerInvoke = Operations, Description = "TryTransition (durable, audited)")]
     public async Task Transitions()
     {
         var next = -1;
@@ -67,9 +73,10 @@ public class WriteBenchmarks
             int i;
             while ((i = Interlocked.Increment(ref next)) < Operations)
             {
-                var ok = await _store.TryChangeAsync(
-                    new RequestChange(_ids[i], 1, RequestStatus.Approved, RequestStatus.Canceled, DateTimeOffset.UtcNow, null), Audit(_ids[i]));
-                if (!ok)
+                var id = _ids[i];
+                var applied = await _store.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow,
+                    new RequestTransition(id, 1, RequestStatus.Approved, RequestStatus.Canceled, DateTimeOffset.UtcNow), [], Audit(id), c));
+                if (applied is null)
                 {
                     throw new InvalidOperationException("lost a compare-and-set that nobody raced");
                 }

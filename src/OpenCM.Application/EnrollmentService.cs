@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using OpenCM.Domain;
 
 namespace OpenCM.Application;
@@ -8,50 +9,54 @@ namespace OpenCM.Application;
 /// <param name="KeyStorageProviders">Where the client should make the key, best first.</param>
 public sealed record GenerationOption(CertificateTemplate Template, string Subject, IReadOnlyList<string> KeyStorageProviders);
 
-/// <summary>One certificate in the answer to POST certificatedata: PKCS#7 for a client key, PFX for a server key.</summary>
-public sealed record IssuedResult(CertificateTemplate Template, SignedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx, bool IsKeyHistory = false);
+/// <summary>One certificate in the answer to POST certificatedata: PKCS#7 for a client key, PFX for a server or recovered key.</summary>
+public sealed record CertificateDelivery(CertificateTemplate Template, IssuedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx, bool IsKeyHistory = false);
 
 /// <summary>Use cases of executing an enrollment (SPEC §7).</summary>
-public sealed class EnrollmentService
+public sealed partial class EnrollmentService
 {
     public const string SoftwareKsp = "Microsoft Software Key Storage Provider";
     public const string SmartCardKsp = "Microsoft Smart Card Key Storage Provider";
-    private readonly RequestService _requests;
+    private readonly RequestQueries _requests;
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
-    private readonly IRequestStore _store;
+    private readonly ITransactions _transactions;
     private readonly ICertificateAuthority _ca;
     private readonly IKeySealer _sealer;
     private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
+    private readonly ILogger<EnrollmentService> _log;
 
-    public EnrollmentService(RequestService requests, ITemplateStore templates, IDirectory directory, IRequestStore store, ICertificateAuthority ca, IKeySealer sealer, IProfileStore profiles, TimeProvider clock)
+    public EnrollmentService(
+        RequestQueries requests, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
+        IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
     {
-        _profiles = profiles;
         _requests = requests;
         _templates = templates;
         _directory = directory;
-        _store = store;
+        _transactions = transactions;
         _ca = ca;
         _sealer = sealer;
+        _profiles = profiles;
         _clock = clock;
+        _log = log;
     }
 
     /// <summary>
-    /// POST /requests/{id}/certificatedata: validates the client's PKCS#10 requests, issues every
-    /// certificate of the template (generating and archiving the keys the server makes), and moves
-    /// the request to Executing with its new profile, all in one transaction.
+    /// POST /requests/{id}/certificatedata: checks the client's PKCS#10 requests, then claims the
+    /// execution and records every serial, then signs, then stores what was signed (boulder's
+    /// order: a certificate the CA signs is always on record, and can be revoked).
     /// </summary>
-    public async Task<(CmRequest Request, IReadOnlyList<IssuedResult> Results)> SubmitCertificateDataAsync(
+    public async Task<(CmRequest Request, IReadOnlyList<CertificateDelivery> Results)> SubmitCertificateDataAsync(
         Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, string correlationId, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(certificateRequests);
 
         // 1. The request, the caller's Execute right, and a status that can start execution.
         var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
         var now = _clock.GetUtcNow();
-        var decision = RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, now);
-        switch (decision)
+        switch (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, now))
         {
             case Decision.Refused r:
                 throw new OpenCmException(r.Error);
@@ -73,11 +78,11 @@ public sealed class EnrollmentService
         // 2. One CSR per client-generated certificate; a password when any key is made here.
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
             ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));
-        var clientGenerated = template.CertificateTemplates.Where(t => !t.ServerGeneratesKey).ToList();
-        if (certificateRequests.Count != clientGenerated.Count)
+        var clientGenerated = template.CertificateTemplates.Count(t => !t.ServerGeneratesKey);
+        if (certificateRequests.Count != clientGenerated)
         {
             throw new OpenCmException(DomainError.Validation("certificaterequests",
-                $"The template '{template.Name}' needs {clientGenerated.Count} certificate request(s); {certificateRequests.Count} were sent."));
+                $"The template '{template.Name}' needs {clientGenerated} certificate request(s); {certificateRequests.Count} were sent."));
         }
 
         if (template.CertificateTemplates.Any(t => t.ServerGeneratesKey) && string.IsNullOrEmpty(pfxPassword))
@@ -85,51 +90,85 @@ public sealed class EnrollmentService
             throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required: this template's keys are generated on the server."));
         }
 
-        // 3. Issue, in template order; server-generated keys are sealed for archival.
-        var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
-        var profileId = Guid.NewGuid();
-        var results = new List<IssuedResult>();
-        var stored = new List<StoredCertificate>();
-        var archived = new List<ArchivedKey>();
+        // 3. Every CSR is checked before anything is claimed, and a serial chosen per certificate.
+        var orders = new List<PlannedCertificate>(template.CertificateTemplates.Count);
         var csrIndex = 0;
         foreach (var t in template.CertificateTemplates)
         {
-            if (t.ServerGeneratesKey)
+            byte[]? clientKey = null;
+            if (!t.ServerGeneratesKey)
             {
-                var made = _ca.IssueWithServerKey(t, subject, now, pfxPassword!);
-                archived.Add(new ArchivedKey(made.Certificate.SerialHex, _sealer.Seal("archived-key:" + made.Certificate.SerialHex, made.Pkcs8PrivateKey)));
-                System.Security.Cryptography.CryptographicOperations.ZeroMemory(made.Pkcs8PrivateKey);
-                results.Add(new IssuedResult(t, made.Certificate, null, made.Pfx));
-                stored.Add(Store(made.Certificate, t));
+                clientKey = _ca.CheckCertificateRequest(certificateRequests[csrIndex], t, $"certificaterequests[{csrIndex}]");
+                csrIndex++;
             }
-            else
-            {
-                var field = $"certificaterequests[{csrIndex}]";
-                var signed = _ca.IssueFromCsr(certificateRequests[csrIndex++], t, subject, now, field);
-                results.Add(new IssuedResult(t, signed, _ca.Pkcs7(signed.Der), null));
-                stored.Add(Store(signed, t));
-            }
+
+            orders.Add(new PlannedCertificate(t, _ca.NewSerialNumber(), clientKey));
         }
 
-        // 4. Approved → Executing with the new profile, its certificates and keys, by compare-and-set.
-        var profile = new StoredProfile(profileId, template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now);
-        var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null)
+        // 4. Claim: Approved → Executing with a New profile and every serial recorded, by
+        //    compare-and-set. Losing the race means nothing was signed.
+        var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
+        var profile = new StoredProfile(Guid.NewGuid(), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now);
+        var claim = new RequestTransition(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, NewProfile: profile.Uuid);
+        var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
+            $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}");
+        var claimed = await _transactions.TryRunAsync(async (uow, c) =>
         {
-            Execution = new ExecutionStart(profile, stored, archived),
-        };
-        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
-            $"certificate data: {string.Join(",", stored.Select(c => c.SerialHex))} profile={profileId:D}");
-        if (!await _store.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
+            if (await TransitionWriter.TryApplyAsync(uow, claim, [], claimAudit, c).ConfigureAwait(false) is null)
+            {
+                return false;
+            }
+
+            await uow.Profiles.InsertAsync(profile, c).ConfigureAwait(false);
+            foreach (var o in orders)
+            {
+                await uow.Certificates.ReserveAsync(new CertificateReservation(o.SerialHex, request.Uuid, profile.Uuid, request.TargetUserUuid, o.Template.CommonName), c).ConfigureAwait(false);
+            }
+
+            return true;
+        }, ct).ConfigureAwait(false);
+        if (!claimed)
         {
-            // Nothing was stored; the certificates just signed are never released.
-            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while its certificates were issued; read it again."));
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while its certificates were being prepared; read it again."));
         }
 
-        var after = request with { Status = RequestStatus.Executing, NewProfileUuid = profileId, Version = request.Version + 1 };
-        return (after, results);
+        var executing = request with { Status = RequestStatus.Executing, NewProfileUuid = profile.Uuid, Version = request.Version + 1 };
+        try
+        {
+            // 5. Sign every recorded serial. What is claimed is finished (or failed) even if the caller goes away.
+            var deliveries = await SignAsync(orders, subject, pfxPassword, now).ConfigureAwait(false);
 
-        StoredCertificate Store(SignedCertificate c, CertificateTemplate t) =>
-            new(c.SerialHex, request.Uuid, profileId, request.TargetUserUuid, t.CommonName, c.Der, c.Thumbprint, c.NotBefore, c.NotAfter, CertificateStatus.Issued);
+            // 6. Store what was signed and the sealed keys, audited.
+            var stillOpen = await _transactions.RunAsync(async (uow, c) =>
+            {
+                var all = true;
+                foreach (var d in deliveries)
+                {
+                    all &= await uow.Certificates.RecordIssuedAsync(d.Delivery.Certificate, c).ConfigureAwait(false);
+                    if (d.Archived is { } key)
+                    {
+                        await uow.Certificates.ArchiveKeyAsync(key, c).ConfigureAwait(false);
+                    }
+                }
+
+                await uow.Audit.AppendAsync(new AuditEvent("CertificatesIssued", request.Uuid, caller.UserUuid, RequestStatus.Executing, RequestStatus.Executing,
+                    now, correlationId, $"signed: {string.Join(",", orders.Select(o => o.SerialHex))}"), c).ConfigureAwait(false);
+                return all;
+            }, CancellationToken.None).ConfigureAwait(false);
+            if (!stillOpen)
+            {
+                // Canceled or abandoned while the CA signed: the serials were revoked with it.
+                throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request was ended while its certificates were issued; they are revoked."));
+            }
+
+            return (executing, [.. deliveries.Select(d => d.Delivery)]);
+        }
+        catch (Exception ex) when (ex is not OpenCmException)
+        {
+            // 7. After the claim, a failure fails the execution: its recorded serials are revoked.
+            await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>GET /requests/{id}/certificaterequestgenerationoptions: one option per client-generated certificate.</summary>
@@ -160,65 +199,6 @@ public sealed class EnrollmentService
             .Select(t => new GenerationOption(t, CertificateSubject.Build(t, subject).Name, ksp))];
     }
 
-    /// <summary>
-    /// Recover and RecoverOnBehalf (SPEC §7): the profile's archived keys, each with its certificate
-    /// in a PFX under the caller's password, to whoever holds Execute on the request; the request
-    /// moves to Executing with the recovery audited. The profile itself does not change.
-    /// </summary>
-    private async Task<(CmRequest, IReadOnlyList<IssuedResult>)> RecoverKeysAsync(
-        Caller caller, CmRequest request, IReadOnlyList<string> certificateRequests, string? pfxPassword, DateTimeOffset now, string correlationId, CancellationToken ct)
-    {
-        // 1. Nothing to generate, and a password to protect what is returned.
-        if (certificateRequests.Count > 0)
-        {
-            throw new OpenCmException(DomainError.Validation("certificaterequests", $"{request.RequestType} returns archived keys; send no certificate requests."));
-        }
-
-        if (string.IsNullOrEmpty(pfxPassword))
-        {
-            throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required to return archived keys."));
-        }
-
-        // 2. Every archived key of the profile whose certificate is not revoked.
-        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var results = new List<IssuedResult>();
-        foreach (var certificate in await _profiles.CertificatesOfProfileAsync(request.OldProfileUuid, ct).ConfigureAwait(false))
-        {
-            if (certificate.Status == CertificateStatus.Revoked || await _profiles.ArchivedKeyAsync(certificate.SerialHex, ct).ConfigureAwait(false) is not { } sealedKey)
-            {
-                continue;
-            }
-
-            var pkcs8 = _sealer.Open("archived-key:" + certificate.SerialHex, sealedKey);
-            try
-            {
-                var certificateTemplate = template?.CertificateTemplates.FirstOrDefault(t => t.CommonName == certificate.Template) ?? new CertificateTemplate { CommonName = certificate.Template };
-                var signed = new SignedCertificate(certificate.SerialHex, certificate.Der, certificate.Thumbprint, certificate.NotBefore, certificate.NotAfter);
-                results.Add(new IssuedResult(certificateTemplate, signed, null, _ca.Pfx(certificate.Der, pkcs8, pfxPassword), IsKeyHistory: true));
-            }
-            finally
-            {
-                System.Security.Cryptography.CryptographicOperations.ZeroMemory(pkcs8);
-            }
-        }
-
-        if (results.Count == 0)
-        {
-            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The profile has no archived keys to recover.", "profile"));
-        }
-
-        // 3. Approved → Executing, with who recovered which keys in the audit log.
-        var change = new RequestChange(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, null, null);
-        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
-            $"archived keys recovered: {string.Join(",", results.Select(r => r.Certificate.SerialHex))}");
-        if (!await _store.TryChangeAsync(change, audit, ct).ConfigureAwait(false))
-        {
-            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while its keys were recovered; read it again."));
-        }
-
-        return (request with { Status = RequestStatus.Executing, Version = request.Version + 1 }, results);
-    }
-
     /// <summary>The directory attributes of a certificate's subject; a user known only by token gets its GUID as name.</summary>
     public async Task<SubjectAttributes> SubjectOfAsync(Guid user, CancellationToken ct = default)
     {
@@ -227,4 +207,61 @@ public sealed class EnrollmentService
             ? new SubjectAttributes(user.ToString("D"), user, "")
             : new SubjectAttributes(principal.Name, principal.Uuid, principal.Sid.Value);
     }
+
+    private async Task<List<(CertificateDelivery Delivery, ArchivedKey? Archived)>> SignAsync(
+        List<PlannedCertificate> orders, SubjectAttributes subject, string? pfxPassword, DateTimeOffset now)
+    {
+        var signed = new List<(CertificateDelivery, ArchivedKey?)>(orders.Count);
+        foreach (var o in orders)
+        {
+            if (o.ClientKey is { } clientKey)
+            {
+                var certificate = await _ca.SignAsync(new CertificateOrder(o.SerialHex, clientKey, o.Template, subject, now), CancellationToken.None).ConfigureAwait(false);
+                signed.Add((new CertificateDelivery(o.Template, certificate, _ca.Pkcs7(certificate.Der), null), null));
+                continue;
+            }
+
+            // A key made here is archived sealed under the master key and returned once, as a PFX.
+            using var key = _ca.GenerateKey(o.Template);
+            var issued = await _ca.SignAsync(new CertificateOrder(o.SerialHex, key.SubjectPublicKeyInfo, o.Template, subject, now), CancellationToken.None).ConfigureAwait(false);
+            var archived = new ArchivedKey(issued.SerialHex, _sealer.Seal(ArchiveContext(issued.SerialHex), key.Pkcs8PrivateKey));
+            signed.Add((new CertificateDelivery(o.Template, issued, null, _ca.Pfx(issued.Der, key.Pkcs8PrivateKey, pfxPassword!)), archived));
+        }
+
+        return signed;
+    }
+
+    // Executing → Failed with its effects (the serials revoked, the new profile retired), through the one path.
+    private async Task FailExecutionAsync(Caller caller, CmRequest executing, string correlationId)
+    {
+        var now = _clock.GetUtcNow();
+        if (RequestLifecycle.Decide(executing.Lifecycle, new LifecycleCommand.FailExecution(), RequestPermission.None, now) is not Decision.Move m)
+        {
+            return;
+        }
+
+        try
+        {
+            var applied = await _transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow,
+                new RequestTransition(executing.Uuid, executing.Version, m.From, m.To, m.Completed),
+                ExecutionEffects.For(m.From, m.To, executing.NewProfileUuid, null, now),
+                new AuditEvent("StatusChanged", executing.Uuid, caller.UserUuid, m.From, m.To, now, correlationId, "issuance failed"), c), CancellationToken.None).ConfigureAwait(false);
+            if (applied is not null)
+            {
+                await _ca.PublishAsync(applied, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The serials stay recorded on an Executing request; cancelling it revokes them.
+            LogFailNotRecorded(_log, ex, executing.Uuid);
+        }
+    }
+
+    internal static string ArchiveContext(string serialHex) => "archived-key:" + serialHex;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId}: issuance failed and the failure could not be recorded; its serials stay reserved until it is cancelled.")]
+    private static partial void LogFailNotRecorded(ILogger logger, Exception exception, Guid requestId);
+
+    private sealed record PlannedCertificate(CertificateTemplate Template, string SerialHex, byte[]? ClientKey);
 }

@@ -13,19 +13,19 @@ public sealed class ProfileService
 {
     private readonly IProfileStore _profiles;
     private readonly ITemplateStore _templates;
-    private readonly RequestService _requests;
+    private readonly RequestQueries _requests;
     private readonly IRequestStore _requestStore;
     private readonly IDirectory _directory;
-    private readonly OpenCmOptions _options;
+    private readonly AccessPolicy _access;
 
-    public ProfileService(IProfileStore profiles, ITemplateStore templates, RequestService requests, IRequestStore requestStore, IDirectory directory, OpenCmOptions options)
+    public ProfileService(IProfileStore profiles, ITemplateStore templates, RequestQueries requests, IRequestStore requestStore, IDirectory directory, AccessPolicy access)
     {
         _profiles = profiles;
         _templates = templates;
         _requests = requests;
         _requestStore = requestStore;
         _directory = directory;
-        _options = options;
+        _access = access;
     }
 
     /// <summary>GET /profiles: the caller's profiles.</summary>
@@ -77,7 +77,7 @@ public sealed class ProfileService
     {
         ArgumentNullException.ThrowIfNull(caller);
         var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false);
-        if (profile is not null && (profile.UserUuid == caller.UserUuid || await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false)))
+        if (profile is not null && await _access.MayReadProfileAsync(profile, caller, ct).ConfigureAwait(false))
         {
             return profile;
         }
@@ -94,11 +94,10 @@ public sealed class ProfileService
         }
 
         // Only what OpenCM executes today is offered (ProfileRules.IsSupported).
-        var self = profile.UserUuid == caller.UserUuid;
         var operations = ProfileRules.AllowedTypes(profile.Status).Where(type => ProfileRules.IsSupported(type)
             && (type != RequestType.OnlineUpdate || profile.TemplateVersion < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p
-            && ((self && p.SelfServiceEnabled) || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null))).ToList();
+            && AccessPolicy.MayInitiate(p, caller, profile.UserUuid)).ToList();
         return new ProfileView(profile, operations);
     }
 
@@ -123,6 +122,4 @@ public sealed class ProfileService
 
         return views;
     }
-
-
 }

@@ -13,7 +13,7 @@ public static class RequestDescriptorBuilder
 {
     private const uint PrintDocuments = (uint)RequestPermission.PrintDocuments; // CR: the role right
     private const uint Read = (uint)(RequestPermission.ReadProperty | RequestPermission.ReadControl);
-    private const uint Everything = 0x301FF;
+    private const uint Everything = (uint)AccessPolicy.AllRequestRights;
 
     public static SecurityDescriptor Build(
         WorkflowPolicy policy, Sid originator, Sid target, Sid? managers, Sid? domain)

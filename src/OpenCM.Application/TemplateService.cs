@@ -10,29 +10,36 @@ public sealed partial class TemplateService
     private readonly ITemplateStore _store;
     private readonly IDirectory _directory;
     private readonly TimeProvider _clock;
-    private readonly OpenCmOptions _options;
+    private readonly AccessPolicy _access;
 
-    public TemplateService(ITemplateStore store, IDirectory directory, TimeProvider clock, OpenCmOptions options)
+    public TemplateService(ITemplateStore store, IDirectory directory, TimeProvider clock, AccessPolicy access)
     {
         _store = store;
         _directory = directory;
         _clock = clock;
-        _options = options;
+        _access = access;
     }
 
     /// <summary>Templates the caller can use: a manager sees all; others those with an enabled policy they may initiate.</summary>
     public async Task<IReadOnlyList<ProfileTemplate>> ListVisibleAsync(Caller caller, CancellationToken ct = default)
     {
-        var all = await _store.ListAsync(ct).ConfigureAwait(false);
-        var manager = await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false);
-        return [.. all.Where(t => manager || IsVisible(t, caller))];
+        var visible = new List<ProfileTemplate>();
+        foreach (var template in await _store.ListAsync(ct).ConfigureAwait(false))
+        {
+            if (await _access.MaySeeTemplateAsync(template, caller, ct).ConfigureAwait(false))
+            {
+                visible.Add(template);
+            }
+        }
+
+        return visible;
     }
 
     /// <summary>One visible template, else NotFound.</summary>
     public async Task<ProfileTemplate> GetAsync(Caller caller, Guid id, CancellationToken ct = default)
     {
         var template = await _store.FindAsync(id, ct).ConfigureAwait(false);
-        if (template is not null && (IsVisible(template, caller) || await _directory.IsManagerAsync(caller, _options, ct).ConfigureAwait(false)))
+        if (template is not null && await _access.MaySeeTemplateAsync(template, caller, ct).ConfigureAwait(false))
         {
             return template;
         }
@@ -188,10 +195,6 @@ public sealed partial class TemplateService
 
     [GeneratedRegex(@"^[0-2](\.(0|[1-9][0-9]*))+$")]
     private static partial Regex OidPattern();
-
-    private static bool IsVisible(ProfileTemplate template, Caller caller) =>
-        template.Policies.Values.Any(p => p.Enabled && (p.SelfServiceEnabled || RequestDescriptorBuilder.HoldsRole(p.AuthorizedInitiator, caller.Token, null)));
-
 
     private async Task<string> ResolveAsync(string sddl, string field, CancellationToken ct)
     {

@@ -25,12 +25,12 @@ public static class CertificateAuthorityFactory
     /// <summary>A self-signed root: CA:TRUE, keyCertSign and cRLSign, subject key identifier.</summary>
     public static NewAuthority CreateRoot(X500DistinguishedName name, CaKeyAlgorithm algorithm, DateTimeOffset now, int validityYears = 20)
     {
-        using AsymmetricAlgorithm key = algorithm switch
+        using var key = algorithm switch
         {
-            CaKeyAlgorithm.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
-            CaKeyAlgorithm.EcdsaP384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
-            CaKeyAlgorithm.Rsa3072 => RSA.Create(3072),
-            _ => RSA.Create(4096),
+            CaKeyAlgorithm.EcdsaP256 => Keys.Generate(OpenCM.Domain.KeyAlgorithm.EcdsaP256),
+            CaKeyAlgorithm.EcdsaP384 => Keys.Generate(OpenCM.Domain.KeyAlgorithm.EcdsaP384),
+            CaKeyAlgorithm.Rsa3072 => Keys.Generate(OpenCM.Domain.KeyAlgorithm.Rsa, 3072),
+            _ => Keys.Generate(OpenCM.Domain.KeyAlgorithm.Rsa, 4096),
         };
         var request = key switch
         {

@@ -1,21 +1,16 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using OpenCM.Application;
 using OpenCM.Domain;
 
 namespace OpenCM.Authority;
 
-/// <summary>A certificate the CA signed.</summary>
-public sealed record IssuedCertificate(byte[] SerialNumber, byte[] Der, DateTimeOffset NotBefore, DateTimeOffset NotAfter, string Thumbprint)
-{
-    /// <summary>The serial as upper-case hex, as openssl and CRLs print it.</summary>
-    public string SerialHex => Convert.ToHexString(SerialNumber);
-}
-
 /// <summary>
-/// Issuance as a pipeline of small steps built from the template (SPEC §7): validate the CSR →
-/// build the certificate from the template → sign. Authorization comes before (the use case
-/// checks the request's rights and state), storage after (the use case stores the result with the
-/// request's transition in one transaction).
+/// Issuance as small steps built from the template (SPEC §7), after step-ca's <c>signX509</c>:
+/// <see cref="Check"/> a CSR (parse, proof of possession, key as the template says), then, once
+/// the use case has claimed the execution and recorded the serial, <see cref="Sign"/>: build the
+/// certificate from the template and the checked key alone, and sign it with the CA's key.
+/// Authorization comes before both (the use case checks the request's rights and state).
 /// </summary>
 public sealed class IssuancePipeline
 {
@@ -31,27 +26,9 @@ public sealed class IssuancePipeline
         _authorityKeyId = X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false);
     }
 
-    /// <summary>Issues a certificate for a client-generated key, from its PKCS#10 request.</summary>
-    public IssuedCertificate IssueFromCsr(string csr, CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, string field = "certificaterequests")
-    {
-        // 1. Validate the CSR: parse, proof of possession, key algorithm and size.
-        var publicKey = CsrValidator.Validate(CsrValidator.Decode(csr, field), template, field);
-
-        // 2. Build and sign from the template; nothing of the CSR but its key is used.
-        return Sign(publicKey, template, subject, now);
-    }
-
-    /// <summary>Issues a certificate for a key the server generated (to be archived and returned as PFX).</summary>
-    public IssuedCertificate IssueForKey(AsymmetricAlgorithm key, CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now)
-    {
-        var publicKey = key switch
-        {
-            RSA rsa => new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).PublicKey,
-            ECDsa ec => new CertificateRequest("CN=x", ec, HashAlgorithmName.SHA256).PublicKey,
-            _ => throw new CryptographicException("Unsupported key."),
-        };
-        return Sign(publicKey, template, subject, now);
-    }
+    /// <summary>Checks a client's PKCS#10 request; the key to certify as a DER SubjectPublicKeyInfo. Refusals are ValidationFailed naming <paramref name="field"/>.</summary>
+    public static byte[] Check(string csr, CertificateTemplate template, string field = "certificaterequests") =>
+        CsrValidator.Validate(CsrValidator.Decode(csr, field), template, field).ExportSubjectPublicKeyInfo();
 
     /// <summary>A fresh serial: 16 bytes (127 bits) from the CSPRNG, positive, without a leading zero byte.</summary>
     public static byte[] NewSerialNumber()
@@ -61,9 +38,13 @@ public sealed class IssuancePipeline
         return serial;
     }
 
-    private IssuedCertificate Sign(PublicKey publicKey, CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now)
+    /// <summary>Builds and signs the certificate of an order; nothing but the order's key and serial comes from outside the template.</summary>
+    public IssuedCertificate Sign(CertificateOrder order)
     {
-        var request = new CertificateRequest(CertificateSubject.Build(template, subject), publicKey, _signer.HashAlgorithm);
+        ArgumentNullException.ThrowIfNull(order);
+        var template = order.Template;
+        var publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(order.SubjectPublicKeyInfo, out _);
+        var request = new CertificateRequest(CertificateSubject.Build(template, order.Subject), publicKey, _signer.HashAlgorithm);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension((X509KeyUsageFlags)template.KeyUsages, true));
         if (template.ExtendedKeyUsages.Count > 0)
@@ -85,15 +66,15 @@ public sealed class IssuancePipeline
         }
 
         // Never outlive the CA; start a minute early for clients whose clocks run slow.
-        var notBefore = now.AddMinutes(-1);
-        var notAfter = now.AddDays(template.ValidityDays);
+        var notBefore = order.Now.AddMinutes(-1);
+        var notAfter = order.Now.AddDays(template.ValidityDays);
         if (notAfter > _signer.Certificate.NotAfter)
         {
             notAfter = _signer.Certificate.NotAfter;
         }
 
-        var serial = NewSerialNumber();
+        var serial = Convert.FromHexString(order.SerialHex);
         using var certificate = request.Create(_signer.Certificate.SubjectName, _signer.Generator, notBefore, notAfter, serial);
-        return new IssuedCertificate(serial, certificate.RawData, notBefore, notAfter, certificate.Thumbprint);
+        return new IssuedCertificate(Convert.ToHexString(serial), certificate.RawData, certificate.Thumbprint, notBefore, notAfter);
     }
 }

@@ -144,24 +144,21 @@ internal static class EnrollCommand
     {
         var subject = option.GetProperty("Subject").GetString() is { Length: > 0 } s ? new X500DistinguishedName(s) : new X500DistinguishedName("");
         var hash = new HashAlgorithmName(option.GetProperty("HashAlgorithmName").GetString() ?? "SHA256");
-        switch (option.GetProperty("KeyAlgorithmName").GetString())
+        var algorithm = option.GetProperty("KeyAlgorithmName").GetString() switch
         {
-            case "ECDSA_P256":
-            case "ECDSA_P384":
-            {
-                var ec = ECDsa.Create(option.GetProperty("KeyAlgorithmName").GetString() == "ECDSA_P256" ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384);
-                return (ec, Convert.ToBase64String(new CertificateRequest(subject, ec, hash).CreateSigningRequest()));
-            }
-
-            case "RSA":
-            {
-                var rsa = RSA.Create(option.GetProperty("KeySize").GetInt32());
-                return (rsa, Convert.ToBase64String(new CertificateRequest(subject, rsa, hash, RSASignaturePadding.Pkcs1).CreateSigningRequest()));
-            }
-
-            default:
-                throw new CliException($"the server asks for a {option.GetProperty("KeyAlgorithmName").GetString()} key, which enroll cannot make");
-        }
+            "ECDSA_P256" => OpenCM.Domain.KeyAlgorithm.EcdsaP256,
+            "ECDSA_P384" => OpenCM.Domain.KeyAlgorithm.EcdsaP384,
+            "RSA" => OpenCM.Domain.KeyAlgorithm.Rsa,
+            var other => throw new CliException($"the server asks for a {other} key, which enroll cannot make"),
+        };
+        var key = OpenCM.Authority.Keys.Generate(algorithm, algorithm == OpenCM.Domain.KeyAlgorithm.Rsa ? option.GetProperty("KeySize").GetInt32() : 0);
+        var request = key switch
+        {
+            RSA rsa => new CertificateRequest(subject, rsa, hash, RSASignaturePadding.Pkcs1),
+            ECDsa ec => new CertificateRequest(subject, ec, hash),
+            _ => throw new CliException("enroll made a key it cannot use"),
+        };
+        return (key, Convert.ToBase64String(request.CreateSigningRequest()));
     }
 
     private static byte[] BuildPfx(JsonElement certificates, List<AsymmetricAlgorithm> keys, string password)

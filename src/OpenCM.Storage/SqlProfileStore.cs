@@ -4,7 +4,7 @@ using OpenCM.Domain;
 
 namespace OpenCM.Storage;
 
-/// <summary>Software profiles and their certificates in SQL, for reading.</summary>
+/// <summary>Software profiles and their certificates in SQL, for reading (reserved serials, not signed yet, are left out).</summary>
 public sealed class SqlProfileStore : IProfileStore
 {
     private const string ProfileColumns = "uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created";
@@ -80,7 +80,7 @@ public sealed class SqlProfileStore : IProfileStore
     private async Task<IReadOnlyList<StoredCertificate>> CertificatesAsync(string where, string value, CancellationToken ct)
     {
         await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {CertificateColumns} FROM certificates WHERE {where} ORDER BY not_before, serial", ("@v", value));
+        await using var cmd = conn.Command($"SELECT {CertificateColumns} FROM certificates WHERE {where} AND der IS NOT NULL ORDER BY not_before, serial", ("@v", value));
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var list = new List<StoredCertificate>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
@@ -92,6 +92,6 @@ public sealed class SqlProfileStore : IProfileStore
     }
 
     private static StoredCertificate Read(DbDataReader r) => new(
-        r.GetString(0), r.Id(1), r.Id(2), r.Id(3), r.GetString(4), (byte[])r[5], r.GetString(6),
-        Sql.Time(r.GetInt64(7)), Sql.Time(r.GetInt64(8)), (CertificateStatus)r.GetInt32(9));
+        new IssuedCertificate(r.GetString(0), (byte[])r[5], r.GetString(6), Sql.Time(r.GetInt64(7)), Sql.Time(r.GetInt64(8))),
+        r.Id(1), r.Id(2), r.Id(3), r.GetString(4), (CertificateStatus)r.GetInt32(9));
 }

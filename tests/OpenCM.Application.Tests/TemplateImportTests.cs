@@ -52,7 +52,7 @@ public class TemplateImportTests
     private readonly FakeTemplateStore _store = new();
     private readonly TemplateService _service;
 
-    public TemplateImportTests() => _service = new TemplateService(_store, _directory, TimeProvider.System, new OpenCmOptions());
+    public TemplateImportTests() => _service = new TemplateService(_store, _directory, TimeProvider.System, new AccessPolicy(_directory, new OpenCmOptions()));
 
     [Fact]
     public async Task Import_YamlWithPlaceholders_ResolvesToCanonicalSddl()

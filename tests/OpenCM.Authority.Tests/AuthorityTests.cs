@@ -181,7 +181,7 @@ public class AuthorityTests : IClassFixture<CaFixture>
         var csr = Convert.ToBase64String(new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
         var revoked = _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now);
         var kept = _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now);
-        var crlDer = Encodings.Crl(_ca.Signer, [new RevokedEntry(revoked.SerialNumber, Samples.Now, X509RevocationReason.CessationOfOperation)], 7, Samples.Now, Samples.Now.AddDays(1));
+        var crlDer = Encodings.Crl(_ca.Signer, [new RevokedEntry(revoked.SerialNumber(), Samples.Now, X509RevocationReason.CessationOfOperation)], 7, Samples.Now, Samples.Now.AddDays(1));
         var crl = _ca.Write("ca.crl.pem", PemEncoding.WriteString("X509 CRL", crlDer));
 
         var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "crl", "-in", crl, "-noout", "-text");

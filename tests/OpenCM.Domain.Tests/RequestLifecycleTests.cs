@@ -215,16 +215,49 @@ public class RequestLifecycleTests
 
 public class ExecutionEffectsTests
 {
+    private static readonly Guid NewProfile = Guid.NewGuid();
+    private static readonly ProfileTransition OldProfile = new(Guid.NewGuid(), ProfileStatus.Active, ProfileStatus.Retired, ProfileRules.Superseded);
+    private static readonly DateTimeOffset At = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+
+    // The hand-written oracle of SPEC §4 "Effects": what each move does, with and without a new and an old profile.
+    public static TheoryData<RequestStatus, RequestStatus, bool, bool, string> Cases => new()
+    {
+        { RequestStatus.Executing, RequestStatus.Completed, true, false, "Finalize" },
+        { RequestStatus.Executing, RequestStatus.Completed, true, true, "Finalize,ChangeProfile" },
+        { RequestStatus.Executing, RequestStatus.Completed, false, true, "ChangeProfile" },
+        { RequestStatus.Executing, RequestStatus.Completed, false, false, "" },
+        { RequestStatus.Executing, RequestStatus.Canceled, true, true, "Undo" },
+        { RequestStatus.Executing, RequestStatus.Abandoned, true, false, "Undo" },
+        { RequestStatus.Executing, RequestStatus.Failed, true, false, "Undo" },
+        { RequestStatus.Executing, RequestStatus.Canceled, false, true, "" },
+        { RequestStatus.Approved, RequestStatus.Canceled, true, true, "" },
+        { RequestStatus.Approved, RequestStatus.Executing, true, true, "" },
+        { RequestStatus.Pending, RequestStatus.Approved, false, true, "" },
+        { RequestStatus.Pending, RequestStatus.Denied, false, true, "" },
+    };
+
     [Theory]
-    [InlineData(RequestStatus.Executing, RequestStatus.Completed, ExecutionEffect.Finalize)]
-    [InlineData(RequestStatus.Executing, RequestStatus.Canceled, ExecutionEffect.Undo)]
-    [InlineData(RequestStatus.Executing, RequestStatus.Abandoned, ExecutionEffect.Undo)]
-    [InlineData(RequestStatus.Executing, RequestStatus.Failed, ExecutionEffect.Undo)]
-    [InlineData(RequestStatus.Approved, RequestStatus.Canceled, ExecutionEffect.None)]
-    [InlineData(RequestStatus.Approved, RequestStatus.Executing, ExecutionEffect.None)]
-    [InlineData(RequestStatus.Pending, RequestStatus.Approved, ExecutionEffect.None)]
-    public void For_Transition_MatchesSpecEffects(RequestStatus from, RequestStatus to, ExecutionEffect expected) =>
-        Assert.Equal(expected, ExecutionEffects.For(from, to));
+    [MemberData(nameof(Cases))]
+    public void For_Move_MatchesSpecEffects(RequestStatus from, RequestStatus to, bool hasNew, bool hasOld, string expected)
+    {
+        var effects = ExecutionEffects.For(from, to, hasNew ? NewProfile : Guid.Empty, hasOld ? OldProfile : null, At);
+        Assert.Equal(expected, string.Join(",", effects.Select(e => e.GetType().Name)));
+        foreach (var effect in effects)
+        {
+            switch (effect)
+            {
+                case Effect.Finalize f:
+                    Assert.Equal(NewProfile, f.Profile);
+                    break;
+                case Effect.Undo u:
+                    Assert.Equal((NewProfile, ProfileRules.CessationOfOperation, At), (u.Profile, u.Reason, u.At));
+                    break;
+                case Effect.ChangeProfile c:
+                    Assert.Equal((OldProfile, At), (c.Transition, c.At));
+                    break;
+            }
+        }
+    }
 }
 
 public class ProfileRulesTests

@@ -13,12 +13,6 @@ internal sealed class BrokenRequestStore : IRequestStore
 
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
 
-    public Task CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, AuditEvent audit, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
-
-    public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
-
-    public Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
-
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => throw new InvalidOperationException(Secret);
 }
 

@@ -54,17 +54,23 @@ public class PkiTests : IClassFixture<PkiFixture>
         var before = await client.GetByteArrayAsync(Crl);
         Assert.Equal(before, await client.GetByteArrayAsync(Crl));
 
-        // Issue a certificate through the server's own pipeline, store it, revoke it.
-        var pipeline = _server.Services.GetRequiredService<IssuancePipeline>();
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var issued = pipeline.IssueForKey(key, new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 }, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now);
-        var db = _server.Services.GetRequiredService<StorageProvider>();
-        await db.WriteAsync(async (tx, ct) =>
+        // Issue a certificate as enrollment does (record the serial, sign, store), then revoke it.
+        var ca = _server.Services.GetRequiredService<ICertificateAuthority>();
+        var transactions = _server.Services.GetRequiredService<ITransactions>();
+        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        using var key = ca.GenerateKey(template);
+        var serial = ca.NewSerialNumber();
+        var profile = Guid.NewGuid();
+        await transactions.RunAsync(async (uow, ct) =>
         {
-            await SqlCertificateStore.InsertAsync(tx, new StoredCertificate(issued.SerialHex, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "T", issued.Der, issued.Thumbprint,
-                issued.NotBefore, issued.NotAfter, CertificateStatus.Current), ct);
-            return await SqlCertificateStore.RevokeAsync(tx, issued.SerialHex, Samples.Now, (int)X509RevocationReason.CessationOfOperation, ct);
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, Guid.NewGuid(), "T"), ct);
+            return 0;
         });
+        var issued = await ca.SignAsync(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now));
+        Assert.True(await transactions.RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
+        var revoked = await transactions.RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, (int)X509RevocationReason.CessationOfOperation, Samples.Now, ct));
+        Assert.Equal([serial], revoked);
+        await ca.RevokeAsync(new Revocation(revoked, (int)X509RevocationReason.CessationOfOperation, Samples.Now));
 
         using var dir = new TempDirectory();
         await FetchAsync(dir, "/CertificateManagement/ca/Contoso-Test-CA.crt", "ca.pem", "CERTIFICATE");
@@ -79,7 +85,7 @@ public class PkiTests : IClassFixture<PkiFixture>
         await File.WriteAllTextAsync(dir.File("leaf.pem"), PemEncoding.WriteString("CERTIFICATE", issued.Der));
         var check = await OpenSsl.RunAsync(dir.Path, "verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", "after.crl", "leaf.pem");
         Assert.Contains("certificate revoked", check.All, StringComparison.Ordinal);
-        Assert.False(await db.WriteAsync((tx, ct) => SqlCertificateStore.RevokeAsync(tx, issued.SerialHex, Samples.Now, 1, ct)));
+        Assert.Empty(await transactions.RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct)));
     }
 
     [Fact]

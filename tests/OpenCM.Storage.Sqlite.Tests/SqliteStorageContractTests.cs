@@ -58,7 +58,7 @@ public sealed class SqliteSpecificTests : IDisposable
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
         await db.MigrateAsync();
         var r = Samples.Request();
-        await new SqlRequestStore(db).CreateAsync(r, [], Samples.Audit(r.Uuid));
+        await new SqlTransactions(db).RunAsync(async (uow, c) => { await uow.Requests.InsertAsync(r, [], c); await uow.Audit.AppendAsync(Samples.Audit(r.Uuid), c); return 0; });
         await Assert.ThrowsAsync<SqliteException>(() => db.WriteAsync(async (tx, c) =>
         {
             await using var cmd = tx.Connection!.CreateCommand();
@@ -78,7 +78,7 @@ public sealed class SqliteSpecificTests : IDisposable
             for (var i = 0; i < 4; i++)
             {
                 var r = Samples.Request();
-                await new SqlRequestStore(db).CreateAsync(r, [], Samples.Audit(r.Uuid));
+                await new SqlTransactions(db).RunAsync(async (uow, c) => { await uow.Requests.InsertAsync(r, [], c); await uow.Audit.AppendAsync(Samples.Audit(r.Uuid), c); return 0; });
             }
         }
 

@@ -26,6 +26,42 @@ public abstract class StorageContract : IAsyncLifetime
 
     private SqlRequestStore Requests => new(Db);
 
+    private SqlTransactions Transactions => new(Db);
+
+    // A request inserted with its audit event, as creation does.
+    private Task<int> CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readers, AuditEvent audit) =>
+        Transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Requests.InsertAsync(request, readers, c);
+            await uow.Audit.AppendAsync(audit, c);
+            return 0;
+        });
+
+    // One move with its audit event, appended only when the compare-and-set holds.
+    private Task<bool> TryTransitionAsync(RequestTransition move, AuditEvent audit) =>
+        Transactions.RunAsync(async (uow, c) =>
+        {
+            if (!await uow.Requests.TryTransitionAsync(move, c))
+            {
+                return false;
+            }
+
+            await uow.Audit.AppendAsync(audit, c);
+            return true;
+        });
+
+    // Several moves (with their effects) through the application's one path, in one unit of work: all or none.
+    private Task<bool> TryApplyAllAsync(params (RequestTransition Move, IReadOnlyList<Effect> Effects)[] steps) =>
+        Transactions.TryRunAsync(async (uow, c) =>
+        {
+            foreach (var (move, effects) in steps)
+            {
+                _ = await TransitionWriter.TryApplyAsync(uow, move, effects, Samples.Audit(move.Id, "StatusChanged"), c) ?? throw new WriteConflictException();
+            }
+
+            return true;
+        });
+
     [Fact]
     public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync());
 
@@ -33,7 +69,7 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task Create_ThenFind_RoundTripsEveryField()
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [Samples.UserSid(1000)], Samples.Audit(request.Uuid));
+        await CreateAsync(request, [Samples.UserSid(1000)], Samples.Audit(request.Uuid));
         var found = await Requests.FindAsync(request.Uuid);
         Assert.NotNull(found);
         Assert.Equal(request with { DataCollection = found!.DataCollection, Votes = found.Votes }, found);
@@ -45,11 +81,11 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task Find_Unknown_ReturnsNull() => Assert.Null(await Requests.FindAsync(Guid.NewGuid()));
 
     [Fact]
-    public async Task TryChange_CurrentVersion_AppliesAndBumpsVersion()
+    public async Task TryTransition_CurrentVersion_AppliesAndBumpsVersion()
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
-        var ok = await Requests.TryChangeAsync(new RequestChange(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Canceled, Samples.Now, null), Samples.Audit(request.Uuid));
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var ok = await TryTransitionAsync(new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Canceled, Samples.Now), Samples.Audit(request.Uuid));
         var found = await Requests.FindAsync(request.Uuid);
         Assert.True(ok);
         Assert.Equal((RequestStatus.Canceled, 2L, (DateTimeOffset?)Samples.Now), (found!.Status, found.Version, found.Completed));
@@ -59,11 +95,11 @@ public abstract class StorageContract : IAsyncLifetime
     [Theory]
     [InlineData(2, RequestStatus.Approved)]
     [InlineData(1, RequestStatus.Pending)]
-    public async Task TryChange_StaleVersionOrStatus_ChangesNothingAndWritesNoAudit(long version, RequestStatus from)
+    public async Task TryTransition_StaleVersionOrStatus_ChangesNothingAndWritesNoAudit(long version, RequestStatus from)
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
-        var ok = await Requests.TryChangeAsync(new RequestChange(request.Uuid, version, from, RequestStatus.Canceled, Samples.Now, null), Samples.Audit(request.Uuid));
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var ok = await TryTransitionAsync(new RequestTransition(request.Uuid, version, from, RequestStatus.Canceled, Samples.Now), Samples.Audit(request.Uuid));
         Assert.False(ok);
         var found = await Requests.FindAsync(request.Uuid);
         Assert.Equal(request, found! with { DataCollection = request.DataCollection, Votes = request.Votes });
@@ -71,12 +107,12 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TryChange_ThirtyTwoRacers_ExactlyOneWins()
+    public async Task TryTransition_ThirtyTwoRacers_ExactlyOneWins()
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
-        var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(() => Requests.TryChangeAsync(
-            new RequestChange(request.Uuid, 1, RequestStatus.Approved, i % 2 == 0 ? RequestStatus.Canceled : RequestStatus.Abandoned, Samples.Now, null),
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(() => TryTransitionAsync(
+            new RequestTransition(request.Uuid, 1, RequestStatus.Approved, i % 2 == 0 ? RequestStatus.Canceled : RequestStatus.Abandoned, Samples.Now),
             Samples.Audit(request.Uuid, "StatusChanged")))));
         Assert.Single(results, r => r);
         Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(request.Uuid), e => e.Event.Kind == "StatusChanged");
@@ -85,18 +121,16 @@ public abstract class StorageContract : IAsyncLifetime
     [Theory]
     [InlineData("second step stale")]
     [InlineData("profile moved")]
-    public async Task TryChangeAll_LaterStepLoses_NothingWritten(string fault)
+    public async Task UnitOfWork_LaterStepLoses_NothingWritten(string fault)
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
-        var begin = new RequestChange(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, null, null);
-        var finish = fault == "second step stale"
-            ? new RequestChange(request.Uuid, 99, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null)
-            : new RequestChange(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null)
-            {
-                OldProfile = new ProfileTransition(Guid.NewGuid(), ProfileStatus.Active, ProfileStatus.Disabled, 0),
-            };
-        var ok = await Requests.TryChangeAllAsync([(begin, Samples.Audit(request.Uuid, "StatusChanged")), (finish, Samples.Audit(request.Uuid, "StatusChanged"))]);
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var begin = new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing);
+        var (finish, effects) = fault == "second step stale"
+            ? (new RequestTransition(request.Uuid, 99, RequestStatus.Executing, RequestStatus.Completed, Samples.Now), Array.Empty<Effect>())
+            : (new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now),
+                [new Effect.ChangeProfile(new ProfileTransition(Guid.NewGuid(), ProfileStatus.Active, ProfileStatus.Disabled, 0), Samples.Now)]);
+        var ok = await TryApplyAllAsync((begin, []), (finish, effects));
         Assert.False(ok);
         var found = await Requests.FindAsync(request.Uuid);
         Assert.Equal((RequestStatus.Approved, 1L), (found!.Status, found.Version));
@@ -105,14 +139,13 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TryChangeAll_AllStepsHold_AppliedInOrder()
+    public async Task UnitOfWork_AllStepsHold_AppliedInOrder()
     {
         var request = Samples.Request();
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
-        var ok = await Requests.TryChangeAllAsync([
-            (new RequestChange(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, null, null), Samples.Audit(request.Uuid, "StatusChanged")),
-            (new RequestChange(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now, null), Samples.Audit(request.Uuid, "StatusChanged")),
-        ]);
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var ok = await TryApplyAllAsync(
+            (new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing), []),
+            (new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now), []));
         Assert.True(ok);
         var found = await Requests.FindAsync(request.Uuid);
         Assert.Equal((RequestStatus.Completed, 3L), (found!.Status, found.Version));
@@ -120,12 +153,12 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TryChange_WithVotes_ReplacesVoteList()
+    public async Task TryTransition_WithVotes_ReplacesVoteList()
     {
         var request = Samples.Request(status: RequestStatus.Pending);
-        await Requests.CreateAsync(request, [], Samples.Audit(request.Uuid));
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
         IReadOnlyList<ApprovalVote> votes = [.. request.Votes, new ApprovalVote(Guid.NewGuid(), true, Samples.Now, "")];
-        await Requests.TryChangeAsync(new RequestChange(request.Uuid, 1, RequestStatus.Pending, RequestStatus.Approved, null, votes), Samples.Audit(request.Uuid));
+        await TryTransitionAsync(new RequestTransition(request.Uuid, 1, RequestStatus.Pending, RequestStatus.Approved, Votes: votes), Samples.Audit(request.Uuid));
         var found = await Requests.FindAsync(request.Uuid);
         Assert.Equal(votes, found!.Votes);
         Assert.Null(found.Completed);
@@ -142,7 +175,7 @@ public abstract class StorageContract : IAsyncLifetime
         {
             var r = Samples.Request(status: i % 2 == 0 ? RequestStatus.Approved : RequestStatus.Pending, target: i < 3 ? target : null);
             ids.Add(r.Uuid);
-            await Requests.CreateAsync(r, i == 6 ? [bob] : [alice, Sid.Everyone], Samples.Audit(r.Uuid));
+            await CreateAsync(r, i == 6 ? [bob] : [alice, Sid.Everyone], Samples.Audit(r.Uuid));
         }
 
         var page1 = await Requests.ListAsync(new RequestQuery([alice], null, null, 0, 4));
@@ -167,7 +200,7 @@ public abstract class StorageContract : IAsyncLifetime
         for (var i = 0; i < 5; i++)
         {
             var r = Samples.Request();
-            await Requests.CreateAsync(r, [], Samples.Audit(r.Uuid, "RequestCreated"));
+            await CreateAsync(r, [], Samples.Audit(r.Uuid, "RequestCreated"));
         }
 
         var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
@@ -180,7 +213,7 @@ public abstract class StorageContract : IAsyncLifetime
     {
         var before = Samples.Request();
         var after = Samples.Request();
-        var first = Requests.CreateAsync(before, [], Samples.Audit(before.Uuid));
+        var first = CreateAsync(before, [], Samples.Audit(before.Uuid));
         var failing = Db.WriteAsync<int>(async (tx, c) =>
         {
             await using var cmd = tx.Connection!.CreateCommand();
@@ -189,8 +222,8 @@ public abstract class StorageContract : IAsyncLifetime
             await cmd.ExecuteNonQueryAsync(c);
             throw new InvalidOperationException("boom");
         });
-        var last = Requests.CreateAsync(after, [], Samples.Audit(after.Uuid));
-        var duplicate = Requests.CreateAsync(before with { Comment = "same uuid" }, [], Samples.Audit(before.Uuid));
+        var last = CreateAsync(after, [], Samples.Audit(after.Uuid));
+        var duplicate = CreateAsync(before with { Comment = "same uuid" }, [], Samples.Audit(before.Uuid));
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
         await Assert.ThrowsAnyAsync<Exception>(() => duplicate);
@@ -214,7 +247,7 @@ public abstract class StorageContract : IAsyncLifetime
         for (var i = 0; i < requests.Count; i++)
         {
             var r = i % 5 == 4 ? requests[i - 1] with { Comment = "duplicate" } : requests[i];
-            tasks.Add(Requests.CreateAsync(r, [Samples.UserSid(1000)], Samples.Audit(r.Uuid)));
+            tasks.Add(CreateAsync(r, [Samples.UserSid(1000)], Samples.Audit(r.Uuid)));
         }
 
         var outcomes = await Task.WhenAll(tasks.Select(async t =>
@@ -291,5 +324,148 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.DoesNotContain("super-secret", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(stored)), StringComparison.Ordinal);
         var other = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("other.key")));
         await Assert.ThrowsAsync<System.Security.Cryptography.CryptographicException>(() => other.GetOrCreateAsync("k", () => []));
+    }
+
+    [Fact]
+    public async Task TryTransition_NewProfile_RecordedOnTheRequest()
+    {
+        var request = Samples.Request();
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var profile = Guid.NewGuid();
+        Assert.True(await TryTransitionAsync(new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, NewProfile: profile), Samples.Audit(request.Uuid)));
+        var found = await Requests.FindAsync(request.Uuid);
+        Assert.Equal((RequestStatus.Executing, profile, (DateTimeOffset?)null), (found!.Status, found.NewProfileUuid, found.Completed));
+    }
+
+    // An execution as enrollment leaves it: the request Executing with a New profile, one serial
+    // reserved and signed, one reserved and not signed (the CA failed, or is still signing).
+    private async Task<(CmRequest Request, Guid Profile, string Signed, string Unsigned)> ExecutingAsync(ProfileStatus profileStatus = ProfileStatus.New)
+    {
+        var request = Samples.Request();
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var profile = Guid.NewGuid();
+        var (signed, unsigned) = (Serial(), Serial());
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            Assert.True(await uow.Requests.TryTransitionAsync(new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing, NewProfile: profile), c));
+            await uow.Profiles.InsertAsync(new StoredProfile(profile, request.ProfileTemplateUuid, 1, request.TargetUserUuid, Guid.Empty, profileStatus, request.Uuid, Samples.Now), c);
+            await uow.Certificates.ReserveAsync(new CertificateReservation(signed, request.Uuid, profile, request.TargetUserUuid, "T"), c);
+            await uow.Certificates.ReserveAsync(new CertificateReservation(unsigned, request.Uuid, profile, request.TargetUserUuid, "T"), c);
+            return 0;
+        });
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(signed), c)));
+        return (request with { Status = RequestStatus.Executing, NewProfileUuid = profile, Version = 2 }, profile, signed, unsigned);
+    }
+
+    private static string Serial() => Convert.ToHexString(Guid.NewGuid().ToByteArray());
+
+    private static IssuedCertificate Issued(string serial) => new(serial, [0x30, 0x03, 0x02, 0x01, 0x01], "TP" + serial, Samples.Now.AddMinutes(-1), Samples.Now.AddDays(365));
+
+    [Fact]
+    public async Task Certificates_ReservedSerial_HiddenUntilSignedThenIssued()
+    {
+        var (_, profile, signed, unsigned) = await ExecutingAsync();
+        var listed = await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile);
+        var only = Assert.Single(listed);
+        Assert.Equal((signed, CertificateStatus.Issued, "TP" + signed), (only.SerialHex, only.Status, only.Certificate.Thumbprint));
+        Assert.DoesNotContain(listed, c => c.SerialHex == unsigned);
+    }
+
+    [Fact]
+    public async Task Certificates_RecordIssuedTwiceOrUnknown_False()
+    {
+        var (_, _, signed, _) = await ExecutingAsync();
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(signed), c)));
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(Serial()), c)));
+    }
+
+    [Fact]
+    public async Task Effects_Finalize_ProfileActiveAndCertificatesCurrent()
+    {
+        var (request, profile, signed, _) = await ExecutingAsync();
+        Assert.True(await TryApplyAllAsync((new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now),
+            ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, profile, null, Samples.Now))));
+        Assert.Equal(ProfileStatus.Active, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
+        Assert.Equal(CertificateStatus.Current, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile), c => c.SerialHex == signed).Status);
+        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync());
+    }
+
+    [Theory]
+    [InlineData(RequestStatus.Canceled)]
+    [InlineData(RequestStatus.Abandoned)]
+    [InlineData(RequestStatus.Failed)]
+    public async Task Effects_Undo_EverySerialRevokedAtTheGivenTimeAndProfileRetired(RequestStatus to)
+    {
+        var (request, profile, signed, unsigned) = await ExecutingAsync();
+        var at = Samples.Now.AddHours(3);
+        var applied = await Transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow,
+            new RequestTransition(request.Uuid, 2, RequestStatus.Executing, to, at), ExecutionEffects.For(RequestStatus.Executing, to, profile, null, at),
+            Samples.Audit(request.Uuid), c));
+
+        // The reserved serial is revoked too: the CA may have signed it.
+        var revocation = Assert.Single(applied!.Revocations);
+        Assert.Equal(new[] { signed, unsigned }.Order(StringComparer.Ordinal), revocation.Serials.Order(StringComparer.Ordinal));
+        Assert.Equal((ProfileRules.CessationOfOperation, at), (revocation.Reason, revocation.At));
+        var crl = await new SqlCertificateStore(Db).ListRevokedAsync();
+        Assert.Equal(new[] { signed, unsigned }.Order(StringComparer.Ordinal), crl.Select(r => r.SerialHex).Order(StringComparer.Ordinal));
+        Assert.All(crl, r => Assert.Equal((at, ProfileRules.CessationOfOperation), (r.RevokedAt, r.Reason)));
+        Assert.Equal(ProfileStatus.Retired, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
+    }
+
+    [Fact]
+    public async Task Effects_SignedAfterUndo_StoredButStaysRevoked()
+    {
+        var (request, profile, _, unsigned) = await ExecutingAsync();
+        await TryApplyAllAsync((new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Canceled, Samples.Now),
+            ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Canceled, profile, null, Samples.Now)));
+
+        // The CA finishes signing after the request was cancelled: recorded, not issued.
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(unsigned), c)));
+        Assert.Equal(CertificateStatus.Revoked, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile), c => c.SerialHex == unsigned).Status);
+        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(), r => r.SerialHex == unsigned);
+    }
+
+    [Theory]
+    [InlineData(RequestType.Revoke, ProfileRules.CertificateHold, ProfileStatus.Suspended)]
+    [InlineData(RequestType.Revoke, 1, ProfileStatus.Disabled)]
+    [InlineData(RequestType.Retire, ProfileRules.CessationOfOperation, ProfileStatus.Retired)]
+    [InlineData(RequestType.Renew, ProfileRules.Superseded, ProfileStatus.Retired)]
+    public async Task Effects_ChangeProfile_MovesProfileAndRevokesItsCertificates(RequestType type, int reason, ProfileStatus to)
+    {
+        var (_, oldProfile, signed, _) = await ExecutingAsync(ProfileStatus.Active);
+        var request = Samples.Request() with { RequestType = type, OldProfileUuid = oldProfile };
+        await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        var change = ProfileRules.OnCompletion(type, oldProfile, ProfileStatus.Active, reason)!;
+        Assert.True(await TryApplyAllAsync(
+            (new RequestTransition(request.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing), []),
+            (new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now),
+                ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, Guid.Empty, change, Samples.Now))));
+        Assert.Equal(to, (await new SqlProfileStore(Db).FindAsync(oldProfile))!.Status);
+        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(), r => r.SerialHex == signed && r.Reason == reason);
+    }
+
+    [Fact]
+    public async Task Effects_ReinstateAfterHold_CertificatesCurrentAndOffTheCrl()
+    {
+        var (_, profile, signed, _) = await ExecutingAsync(ProfileStatus.Active);
+        await Transactions.RunAsync((uow, c) => uow.Certificates.RevokeAllAsync(profile, ProfileRules.CertificateHold, Samples.Now, c));
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Profiles.TryMoveAsync(profile, ProfileStatus.Active, ProfileStatus.Suspended, c)));
+        var reinstate = Samples.Request() with { RequestType = RequestType.Reinstate, OldProfileUuid = profile };
+        await CreateAsync(reinstate, [], Samples.Audit(reinstate.Uuid));
+        Assert.True(await TryApplyAllAsync(
+            (new RequestTransition(reinstate.Uuid, 1, RequestStatus.Approved, RequestStatus.Executing), []),
+            (new RequestTransition(reinstate.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now),
+                ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, Guid.Empty, ProfileRules.OnCompletion(RequestType.Reinstate, profile, ProfileStatus.Suspended), Samples.Now))));
+        Assert.Equal(ProfileStatus.Active, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
+        Assert.Equal(CertificateStatus.Current, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile)).Status);
+        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync());
+    }
+
+    [Fact]
+    public async Task Profiles_TryMoveFromWrongStatus_FalseAndUnchanged()
+    {
+        var (_, profile, _, _) = await ExecutingAsync();
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Profiles.TryMoveAsync(profile, ProfileStatus.Active, ProfileStatus.Retired, c)));
+        Assert.Equal(ProfileStatus.New, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
     }
 }

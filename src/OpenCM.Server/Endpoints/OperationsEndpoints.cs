@@ -1,4 +1,5 @@
 using OpenCM.Storage;
+using OpenCM.Authority;
 using OpenCM.Server.Wire;
 
 namespace OpenCM.Server.Endpoints;
@@ -37,7 +38,7 @@ internal static class PkiEndpoints
 {
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
     {
-        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, Pki.CaOptions ca, Pki.CrlPublisher crl, CancellationToken ct) =>
+        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, Pki.CaOptions ca, CrlPublisher crl, CancellationToken ct) =>
             string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase)
                 ? Results.Bytes(await crl.CurrentAsync(ct), "application/pkix-crl")
                 : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crl only.")));

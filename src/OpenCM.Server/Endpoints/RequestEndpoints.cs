@@ -20,7 +20,7 @@ internal static class RequestEndpoints
         return api;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, RequestService requests)
+    private static async Task<IResult> CreateAsync(HttpContext http, RequestCreation requests)
     {
         var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
         var input = new CreateRequestInput(
@@ -41,14 +41,14 @@ internal static class RequestEndpoints
         return EndpointContext.Json(relative, StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, string id, RequestService requests)
+    private static async Task<IResult> GetAsync(HttpContext http, string id, RequestQueries requests)
     {
         var (request, _) = await requests.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
         http.Response.Headers.ETag = ETag(request.Version);
         return EndpointContext.Json(RequestDto.From(request));
     }
 
-    private static async Task<IResult> SetStatusAsync(HttpContext http, string id, RequestService requests)
+    private static async Task<IResult> SetStatusAsync(HttpContext http, string id, RequestTransitions requests)
     {
         var requestId = EndpointContext.RouteGuid(id, "id");
         var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
@@ -58,7 +58,7 @@ internal static class RequestEndpoints
         return EndpointContext.Json(RequestDto.From(updated));
     }
 
-    private static async Task<IResult> VoteAsync(HttpContext http, string id, RequestService requests)
+    private static async Task<IResult> VoteAsync(HttpContext http, string id, RequestTransitions requests)
     {
         var requestId = EndpointContext.RouteGuid(id, "id");
         var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
@@ -74,7 +74,7 @@ internal static class RequestEndpoints
         return EndpointContext.Json(RequestDto.From(updated));
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, RequestService requests)
+    private static async Task<IResult> ListAsync(HttpContext http, RequestQueries requests)
     {
         // 1. Filters: status by name or number; targetuser only "current" (as the reference supports).
         var q = http.Request.Query;

@@ -66,6 +66,7 @@ public static class OpenCmServices
         services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
         services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
         services.AddSingleton<IRequestStore, SqlRequestStore>();
+        services.AddSingleton<ITransactions, SqlTransactions>();
         services.AddSingleton<ITemplateStore, SqlTemplateStore>();
         services.AddSingleton<IAuditLog, SqlAuditLog>();
         services.AddSingleton<SqlDirectory>();
@@ -76,13 +77,18 @@ public static class OpenCmServices
         services.AddSingleton(sp => Pki.CaSetup.LoadOrCreate(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(),
             [Pki.CaSetup.CrlUrl(sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<IConfiguration>()["urls"], sp.GetRequiredService<ApiOptions>().PathBase)]));
-        services.AddSingleton<Pki.CrlPublisher>();
+        services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
+            sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<Pki.CaOptions>().CrlValidityHours)));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
         services.AddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
         services.AddSingleton<IProfileStore, SqlProfileStore>();
 
         // Use cases and identity.
-        services.AddSingleton<RequestService>();
+        services.AddSingleton<AccessPolicy>();
+        services.AddSingleton<RequestQueries>();
+        services.AddSingleton<RequestCreation>();
+        services.AddSingleton<RequestTransitions>();
+        services.AddSingleton<ServerExecution>();
         services.AddSingleton<TemplateService>();
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<ProfileService>();

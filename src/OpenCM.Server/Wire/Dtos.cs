@@ -140,7 +140,7 @@ internal sealed class CertificateDto
     [System.Text.Json.Serialization.JsonPropertyName("isKeyHistory")]
     public bool IsKeyHistory { get; init; }
 
-    public static CertificateDto From(OpenCM.Application.IssuedResult r) => new()
+    public static CertificateDto From(OpenCM.Application.CertificateDelivery r) => new()
     {
         TemplateCommonName = r.Template.CommonName,
         Pkcs7 = r.Pkcs7 is null ? null : Base64Lines(r.Pkcs7),
@@ -183,7 +183,7 @@ internal sealed record ProfileDto(
 internal sealed record ProfileCertificateDto(bool IsKeyHistory, bool ArchivedOnCa, int CertificateType, string TemplateCommonName, string SerialNumber, string Thumbprint)
 {
     public static ProfileCertificateDto From(OpenCM.Application.CertificateView v) =>
-        new(false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Thumbprint);
+        new(false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Certificate.Thumbprint);
 }
 
 /// <summary>A user's certificate (get-user-certificates), in the reference's order; Status 0 is a current certificate.</summary>
@@ -192,6 +192,6 @@ internal sealed record UserCertificateDto(
     string NotAfter, string NotBefore, string Issuer, string RequesterName, int Status)
 {
     public static UserCertificateDto From(OpenCM.Application.CertificateView v, string issuer) => new(
-        false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Thumbprint,
-        WireFormat.Time(v.Certificate.NotAfter), WireFormat.Time(v.Certificate.NotBefore), issuer, v.RequesterName, 0);
+        false, v.ArchivedOnCa, 1, v.Certificate.Template, v.Certificate.SerialHex, v.Certificate.Certificate.Thumbprint,
+        WireFormat.Time(v.Certificate.Certificate.NotAfter), WireFormat.Time(v.Certificate.Certificate.NotBefore), issuer, v.RequesterName, 0);
 }

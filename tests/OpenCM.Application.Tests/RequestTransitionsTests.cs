@@ -6,7 +6,7 @@ using OpenCM.TestKit;
 namespace OpenCM.Application.Tests;
 
 /// <summary>A store whose request always changes under the writer: every compare-and-set loses.</summary>
-internal sealed class AlwaysMovingStore : IRequestStore
+internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfWork, IRequestWrites
 {
     private readonly CmRequest _request;
 
@@ -14,34 +14,58 @@ internal sealed class AlwaysMovingStore : IRequestStore
 
     public int Attempts { get; private set; }
 
+    public IRequestWrites Requests => this;
+
+    public IProfileWrites Profiles => throw new NotSupportedException();
+
+    public ICertificateWrites Certificates => throw new NotSupportedException();
+
+    public IAuditWrites Audit => throw new NotSupportedException();
+
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);
 
-    public Task CreateAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, AuditEvent audit, CancellationToken ct = default) => Task.CompletedTask;
-
-    public Task<bool> TryChangeAsync(RequestChange change, AuditEvent audit, CancellationToken ct = default)
-    {
-        Attempts++;
-        return Task.FromResult(false);
-    }
-
-    public Task<bool> TryChangeAllAsync(IReadOnlyList<(RequestChange Change, AuditEvent Audit)> steps, CancellationToken ct = default)
-    {
-        Attempts++;
-        return Task.FromResult(false);
-    }
-
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredRequest>>([]);
+
+    public Task<T> RunAsync<T>(Func<IUnitOfWork, CancellationToken, Task<T>> work, CancellationToken ct = default) => work(this, ct);
+
+    public Task InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct) => throw new NotSupportedException();
+
+    public Task<bool> TryTransitionAsync(RequestTransition transition, CancellationToken ct)
+    {
+        Attempts++;
+        return Task.FromResult(false);
+    }
 }
 
-public class RequestServiceTests
+/// <summary>A CA that must not be reached: these tests revoke nothing and sign nothing.</summary>
+internal sealed class UnreachableCertificateAuthority : ICertificateAuthority
+{
+    public byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field) => throw new NotSupportedException();
+
+    public GeneratedKey GenerateKey(CertificateTemplate template) => throw new NotSupportedException();
+
+    public string NewSerialNumber() => throw new NotSupportedException();
+
+    public Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default) => throw new NotSupportedException();
+
+    public Task RevokeAsync(Revocation revocation, CancellationToken ct = default) => throw new NotSupportedException();
+
+    public byte[] Pkcs7(byte[] certificateDer) => throw new NotSupportedException();
+
+    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password) => throw new NotSupportedException();
+}
+
+public class RequestTransitionsTests
 {
     private static readonly Sid Alice = Samples.UserSid(1000);
 
-    private static (RequestService Service, AlwaysMovingStore Store, Caller Caller) Setup()
+    private static (RequestTransitions Service, AlwaysMovingStore Store, Caller Caller) Setup()
     {
         var request = Samples.Request(descriptor: $"O:{Alice}D:(A;;LCRPSDRC;;;{Alice})");
         var store = new AlwaysMovingStore(request);
-        var service = new RequestService(store, new FakeTemplateStore(), new FakeDirectory(), new NoProfiles(), TimeProvider.System, new OpenCmOptions());
+        var ca = new UnreachableCertificateAuthority();
+        var server = new ServerExecution(store, new NoProfiles(), store, ca, TimeProvider.System);
+        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), store, server, ca, TimeProvider.System);
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 

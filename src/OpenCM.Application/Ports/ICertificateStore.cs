@@ -1,0 +1,32 @@
+namespace OpenCM.Application;
+
+/// <summary>Where a certificate stands (SPEC §4, §7).</summary>
+public enum CertificateStatus
+{
+    /// <summary>Issued by an execution that has not completed yet.</summary>
+    Issued = 0,
+    Current = 1,
+    Superseded = 2,
+    Revoked = 3,
+
+    /// <summary>The serial is recorded and the CA is about to sign it (claim, record, then sign); no certificate is stored yet.</summary>
+    Reserved = 4,
+}
+
+/// <summary>A certificate the CA issued, as stored: the certificate itself and whose it is.</summary>
+public sealed record StoredCertificate(IssuedCertificate Certificate, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template, CertificateStatus Status)
+{
+    public string SerialHex => Certificate.SerialHex;
+}
+
+/// <summary>A revoked certificate, for the CRL; <see cref="Reason"/> is the RFC 5280 reason code.</summary>
+public sealed record RevokedCertificate(string SerialHex, DateTimeOffset RevokedAt, int Reason);
+
+/// <summary>Revocations and CRL numbering, for the CA's publisher.</summary>
+public interface ICertificateStore
+{
+    Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default);
+
+    /// <summary>The next CRL number: shared by every node, never repeated.</summary>
+    Task<long> NextCrlNumberAsync(CancellationToken ct = default);
+}

@@ -1,0 +1,34 @@
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>Kinds of directory principal.</summary>
+public enum PrincipalKind
+{
+    User,
+    Group,
+}
+
+/// <summary>A user or group of the directory (SPEC §5).</summary>
+public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Kind);
+
+/// <summary>A user with the groups it belongs to.</summary>
+public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);
+
+/// <summary>The directory of principals (embedded now; LDAP later).</summary>
+public interface IDirectory
+{
+    Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default);
+
+    Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default);
+
+    Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
+
+    /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID.</summary>
+    Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default);
+
+    /// <summary>Creates a group if it does not exist and returns it.</summary>
+    Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default);
+
+    Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
+}

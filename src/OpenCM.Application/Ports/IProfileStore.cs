@@ -1,0 +1,28 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>A software profile, as stored. <see cref="ParentUuid"/> is the profile it replaced (Renew), else empty.</summary>
+public sealed record StoredProfile(Guid Uuid, Guid TemplateUuid, int TemplateVersion, Guid UserUuid, Guid ParentUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created);
+
+/// <summary>Reading software profiles and their certificates (writes happen in a unit of work, <see cref="IProfileWrites"/>).</summary>
+public interface IProfileStore
+{
+    Task<StoredProfile?> FindAsync(Guid id, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default);
+
+    Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default);
+
+    /// <summary>The profile's certificates the CA has signed (reserved serials are left out).</summary>
+    Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default);
+
+    /// <summary>The user's certificates the CA has signed (reserved serials are left out).</summary>
+    Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default);
+
+    /// <summary>The sealed private key archived for a certificate, if its key was server-generated.</summary>
+    Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default);
+
+    /// <summary>Which of <paramref name="serials"/> have an archived key, in one query.</summary>
+    Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default);
+}

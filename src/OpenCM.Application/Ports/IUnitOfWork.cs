@@ -1,0 +1,91 @@
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// A compare-and-set move of a request: applies only while the request still has
+/// <see cref="From"/> and <see cref="ExpectedVersion"/>, and bumps the version. <see cref="Votes"/>,
+/// when set, is the complete new list of votes (the guard makes the read-modify-write safe);
+/// <see cref="NewProfile"/>, when set, is the profile the execution creates.
+/// </summary>
+public sealed record RequestTransition(
+    Guid Id, long ExpectedVersion, RequestStatus From, RequestStatus To,
+    DateTimeOffset? Completed = null, IReadOnlyList<ApprovalVote>? Votes = null, Guid? NewProfile = null);
+
+/// <summary>A serial recorded before the CA signs it, with whose certificate it will be.</summary>
+public sealed record CertificateReservation(string SerialHex, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template);
+
+/// <summary>A server-generated private key, sealed for archival (SPEC §7), keyed by its certificate's serial.</summary>
+public sealed record ArchivedKey(string SerialHex, string Sealed);
+
+/// <summary>Writes of requests inside a unit of work.</summary>
+public interface IRequestWrites
+{
+    /// <summary>Inserts a request; <paramref name="readerSids"/> index who may list it.</summary>
+    Task InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct);
+
+    /// <summary>Applies <paramref name="transition"/> by compare-and-set; false (nothing written) when the request moved meanwhile.</summary>
+    Task<bool> TryTransitionAsync(RequestTransition transition, CancellationToken ct);
+}
+
+/// <summary>Writes of profiles inside a unit of work.</summary>
+public interface IProfileWrites
+{
+    Task InsertAsync(StoredProfile profile, CancellationToken ct);
+
+    /// <summary>Moves a profile from <paramref name="from"/> to <paramref name="to"/> by compare-and-set; false when it is not in <paramref name="from"/>.</summary>
+    Task<bool> TryMoveAsync(Guid profile, ProfileStatus from, ProfileStatus to, CancellationToken ct);
+}
+
+/// <summary>Writes of certificates inside a unit of work.</summary>
+public interface ICertificateWrites
+{
+    /// <summary>Records a serial before the CA signs it (<see cref="CertificateStatus.Reserved"/>).</summary>
+    Task ReserveAsync(CertificateReservation reservation, CancellationToken ct);
+
+    /// <summary>Stores what the CA signed for a reserved serial (Reserved → Issued); false when the serial is not reserved.</summary>
+    Task<bool> RecordIssuedAsync(IssuedCertificate certificate, CancellationToken ct);
+
+    Task ArchiveKeyAsync(ArchivedKey key, CancellationToken ct);
+
+    /// <summary>Moves a profile's certificates that are in <paramref name="from"/> to <paramref name="to"/>.</summary>
+    Task<int> MoveAllAsync(Guid profile, CertificateStatus from, CertificateStatus to, CancellationToken ct);
+
+    /// <summary>Revokes every certificate of a profile not revoked yet, reserved serials included; returns their serials.</summary>
+    Task<IReadOnlyList<string>> RevokeAllAsync(Guid profile, int reason, DateTimeOffset at, CancellationToken ct);
+
+    /// <summary>Lifts the revocations of a profile's certificates made for <paramref name="reason"/>; they move to <paramref name="to"/>.</summary>
+    Task<int> ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct);
+}
+
+/// <summary>Appends to the audit chain inside a unit of work.</summary>
+public interface IAuditWrites
+{
+    Task AppendAsync(AuditEvent audit, CancellationToken ct);
+}
+
+/// <summary>
+/// Narrow, intention-named writes inside one transaction. A provider translates each into its
+/// own statements; the rules that choose them live in Domain and Application, never in storage.
+/// </summary>
+public interface IUnitOfWork
+{
+    IRequestWrites Requests { get; }
+
+    IProfileWrites Profiles { get; }
+
+    ICertificateWrites Certificates { get; }
+
+    IAuditWrites Audit { get; }
+}
+
+/// <summary>Runs units of work.</summary>
+public interface ITransactions
+{
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction. If it throws, none of its writes persist and
+    /// the exception is rethrown; if it returns, its writes are durable before this completes.
+    /// </summary>
+    Task<T> RunAsync<T>(Func<IUnitOfWork, CancellationToken, Task<T>> work, CancellationToken ct = default);
+}

@@ -1,0 +1,173 @@
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Application;
+
+/// <summary>The body of POST /requests after wire parsing (SPEC §2).</summary>
+public sealed record CreateRequestInput(
+    RequestType Type,
+    Guid? ProfileTemplateUuid,
+    IReadOnlyList<DataItem> DataCollection,
+    Guid? Target,
+    string? Comment,
+    int? Priority,
+    Guid? Smartcard,
+    Guid? Profile);
+
+/// <summary>Creating requests (POST /requests, SPEC §2, §4-§6).</summary>
+public sealed class RequestCreation
+{
+    private readonly ITemplateStore _templates;
+    private readonly IDirectory _directory;
+    private readonly IProfileStore _profiles;
+    private readonly ITransactions _transactions;
+    private readonly AccessPolicy _access;
+    private readonly ServerExecution _server;
+    private readonly TimeProvider _clock;
+
+    public RequestCreation(ITemplateStore templates, IDirectory directory, IProfileStore profiles, ITransactions transactions, AccessPolicy access, ServerExecution server, TimeProvider clock)
+    {
+        _templates = templates;
+        _directory = directory;
+        _profiles = profiles;
+        _transactions = transactions;
+        _access = access;
+        _server = server;
+        _clock = clock;
+    }
+
+    /// <summary>Creates a request (POST /requests).</summary>
+    public async Task<CmRequest> CreateAsync(Caller caller, CreateRequestInput input, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(input);
+
+        // 1. The request type must be a real one.
+        if (input.Type == RequestType.None || !Enum.IsDefined(input.Type))
+        {
+            throw Fail(DomainError.Validation("type", "The request type is required."));
+        }
+
+        // 2. The template and policy: named for new credentials, the named profile's for the rest.
+        StoredProfile? oldProfile = null;
+        Guid templateId;
+        if (RequestTypes.NeedsCredential(input.Type))
+        {
+            oldProfile = await ResolveProfileAsync(input, ct).ConfigureAwait(false);
+            templateId = oldProfile.TemplateUuid;
+        }
+        else
+        {
+            templateId = input.ProfileTemplateUuid ?? throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
+        }
+
+        // 3. The policy for this type.
+        var template = await _templates.FindAsync(templateId, ct).ConfigureAwait(false)
+            ?? throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {templateId:D} exists."));
+        var policy = template.PolicyFor(input.Type);
+        if (policy is null || !policy.Enabled)
+        {
+            throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
+        }
+
+        if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", "profile"));
+        }
+
+        // 4. The target (a named profile's owner), and the caller's right to initiate for it (SPEC §5).
+        var targetId = oldProfile?.UserUuid ?? input.Target ?? caller.UserUuid;
+        Sid targetSid;
+        if (targetId == caller.UserUuid)
+        {
+            targetSid = caller.UserSid;
+        }
+        else
+        {
+            var target = await _directory.FindAsync(targetId, ct).ConfigureAwait(false);
+            if (target is not { Kind: PrincipalKind.User })
+            {
+                throw Fail(DomainError.Validation("target", $"No user with id {targetId:D} exists."));
+            }
+
+            targetSid = target.Sid;
+        }
+
+        if (!AccessPolicy.MayInitiate(policy, caller, targetId))
+        {
+            throw Fail(DomainError.Forbidden(targetId == caller.UserUuid
+                ? $"Self-service {input.Type} is not enabled for '{template.Name}' and you are not an authorized initiator."
+                : $"Only an authorized initiator may create {input.Type} requests for another user."));
+        }
+
+        // 5. The data collection, comment and priority against the policy (SPEC §6).
+        var (valid, error) = RequestRules.Validate(policy, input.DataCollection, input.Comment, input.Priority);
+        if (error is not null)
+        {
+            throw Fail(error);
+        }
+
+        // 6. Status, flags and descriptor; then one durable write with its audit event.
+        var descriptor = RequestDescriptorBuilder.Build(policy, caller.UserSid, targetSid, await _access.ManagersAsync(ct).ConfigureAwait(false), null);
+        var now = _clock.GetUtcNow();
+        var request = new CmRequest
+        {
+            Uuid = Guid.NewGuid(),
+            RequestType = input.Type,
+            Status = RequestLifecycle.InitialStatus(policy.ApprovalsNeeded),
+            Flags = (template.IsSmartcardProfileTemplate ? RequestFlags.Smartcard : RequestFlags.None)
+                  | (policy.EnrollAgentRequired ? RequestFlags.EnrollmentAgent : RequestFlags.None),
+            DataCollection = valid!.DataCollection,
+            DataCollectionFlags = policy.DataCollectionFlags,
+            OriginatorUserUuid = caller.UserUuid,
+            TargetUserUuid = targetId,
+            Submitted = now,
+            Priority = valid.Priority,
+            Comment = valid.Comment,
+            ProfileTemplateUuid = template.Uuid,
+            OldProfileUuid = oldProfile?.Uuid ?? Guid.Empty,
+            SecurityDescriptor = descriptor.ToString(),
+            IsDataCollectionComplete = valid.IsDataCollectionComplete,
+            ApprovalsNeeded = Math.Max(0, policy.ApprovalsNeeded),
+        };
+        var audit = new AuditEvent("RequestCreated", request.Uuid, caller.UserUuid, RequestStatus.None, request.Status, now, correlationId,
+            $"type={input.Type} template={template.Uuid:D} target={targetId:D}");
+        var readers = RequestDescriptorBuilder.ReaderSids(descriptor);
+        await _transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Requests.InsertAsync(request, readers, c).ConfigureAwait(false);
+            await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
+            return true;
+        }, ct).ConfigureAwait(false);
+
+        // 7. Types that need no client run at once when no approval is needed.
+        return ServerExecution.RunsNow(request) ? await _server.RunAsync(caller, request, correlationId, ct).ConfigureAwait(false) : request;
+    }
+
+    // The profile a request acts on: it exists, OpenCM executes this type on it, and its status allows the type.
+    private async Task<StoredProfile> ResolveProfileAsync(CreateRequestInput input, CancellationToken ct)
+    {
+        if (input.Smartcard is { } card && input.Profile is null)
+        {
+            // TODO(#8): smart card request types.
+            throw Fail(DomainError.Validation("smartcard", $"No smart card with id {card:D} exists."));
+        }
+
+        if (!ProfileRules.IsSupported(input.Type))
+        {
+            throw Fail(DomainError.Validation("type", $"{input.Type} requests on software profiles are not supported yet."));
+        }
+
+        var id = input.Profile ?? throw Fail(DomainError.Validation("profile", $"{input.Type} requests name the profile they act on."));
+        var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false)
+            ?? throw Fail(DomainError.Validation("profile", $"No profile with id {id:D} exists."));
+        if (!ProfileRules.AllowedTypes(profile.Status).Contains(input.Type))
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict, $"A {profile.Status} profile cannot be the subject of a {input.Type} request.", "profile"));
+        }
+
+        return profile;
+    }
+
+    private static OpenCmException Fail(DomainError error) => new(error);
+}

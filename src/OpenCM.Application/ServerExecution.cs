@@ -1,0 +1,101 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// Runs the request types that need no client (Revoke, Retire, Reinstate) as soon as they are
+/// Approved: Approved → Executing → Completed with what completion does to the profile the
+/// request names, both moves and their audit events in one unit of work (SPEC §4).
+/// </summary>
+public sealed class ServerExecution
+{
+    private readonly IRequestStore _requests;
+    private readonly IProfileStore _profiles;
+    private readonly ITransactions _transactions;
+    private readonly ICertificateAuthority _ca;
+    private readonly TimeProvider _clock;
+
+    public ServerExecution(IRequestStore requests, IProfileStore profiles, ITransactions transactions, ICertificateAuthority ca, TimeProvider clock)
+    {
+        _requests = requests;
+        _profiles = profiles;
+        _transactions = transactions;
+        _ca = ca;
+        _clock = clock;
+    }
+
+    /// <summary>Whether <paramref name="request"/>, having just become Approved, runs on the server now.</summary>
+    public static bool RunsNow(CmRequest request) =>
+        request.Status == RequestStatus.Approved && ProfileRules.IsServerExecuted(request.RequestType);
+
+    /// <summary>Executes <paramref name="request"/> on the authority of <paramref name="caller"/>, who made it executable.</summary>
+    public async Task<CmRequest> RunAsync(Caller caller, CmRequest request, string correlationId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(request);
+
+        // 1. The server acts with the Execute right the approval (or creation) conferred.
+        var now = _clock.GetUtcNow();
+        if (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), RequestPermission.Execute, now) is not Decision.Move begin)
+        {
+            return request;
+        }
+
+        var executing = request with { Status = begin.To, Version = request.Version + 1 };
+        if (RequestLifecycle.Decide(executing.Lifecycle, new LifecycleCommand.FinishExecution(), RequestPermission.None, now) is not Decision.Move finish)
+        {
+            return request;
+        }
+
+        // 2. Both moves and their effects through the one path, in one unit of work; a lost
+        //    compare-and-set anywhere abandons both.
+        var oldProfile = await OldProfileOnCompletionAsync(_profiles, request, ct).ConfigureAwait(false);
+        var applied = await _transactions.TryRunAsync(async (uow, c) =>
+        {
+            _ = await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, request.Version, begin.From, begin.To), [],
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, "executed by the server"), c).ConfigureAwait(false)
+                ?? throw new WriteConflictException();
+            return await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, executing.Version, finish.From, finish.To, finish.Completed),
+                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now),
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId,
+                    oldProfile is null ? "completed by the server" : $"profile {oldProfile.Profile:D} {oldProfile.From} -> {oldProfile.To}"), c).ConfigureAwait(false)
+                ?? throw new WriteConflictException();
+        }, ct).ConfigureAwait(false);
+        if (applied is not null)
+        {
+            // Committed: the CA hears of it even if the caller has gone.
+            await _ca.PublishAsync(applied, CancellationToken.None).ConfigureAwait(false);
+            return executing with { Status = finish.To, Completed = finish.Completed, Version = executing.Version + 1 };
+        }
+
+        // 3. Someone acted first (cancelled it, or the profile moved): report what is true now.
+        return await _requests.FindAsync(request.Uuid, ct).ConfigureAwait(false) ?? request;
+    }
+
+    /// <summary>What completing <paramref name="request"/> does to the existing profile it names, as of now; null when it names none.</summary>
+    public static async Task<ProfileTransition?> OldProfileOnCompletionAsync(IProfileStore profiles, CmRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(profiles);
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.OldProfileUuid == Guid.Empty || await profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is not { } old)
+        {
+            return null;
+        }
+
+        return ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, ProfileRules.RevocationReason(request.DataCollection));
+    }
+}
+
+/// <summary>Telling the CA what a committed unit of work revoked.</summary>
+public static class RevocationPublishing
+{
+    public static async Task PublishAsync(this ICertificateAuthority ca, AppliedEffects applied, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(ca);
+        ArgumentNullException.ThrowIfNull(applied);
+        foreach (var revocation in applied.Revocations)
+        {
+            await ca.RevokeAsync(revocation, ct).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>What a committed move revoked, for the CA to publish (empty when nothing was revoked).</summary>
+public sealed record AppliedEffects(IReadOnlyList<Revocation> Revocations)
+{
+    public static readonly AppliedEffects None = new([]);
+}
+
+/// <summary>
+/// The one path from a decided move to storage (SPEC §4), used by request transitions, votes,
+/// server-side execution and enrollment alike: the request's compare-and-set, the effects the
+/// domain planned (<see cref="ExecutionEffects"/>), and the audit event, inside the caller's unit
+/// of work. Storage sees only narrow operations; every rule was applied before it is called.
+/// </summary>
+public static class TransitionWriter
+{
+    /// <summary>
+    /// Applies a move. False, with nothing written, when the request moved meanwhile; when an
+    /// effect's own compare-and-set loses after the request moved, the whole unit of work is
+    /// abandoned (<see cref="TransactionsExtensions.TryRunAsync"/> turns that into false).
+    /// </summary>
+    public static async Task<AppliedEffects?> TryApplyAsync(IUnitOfWork uow, RequestTransition move, IReadOnlyList<Effect> effects, AuditEvent audit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(uow);
+        ArgumentNullException.ThrowIfNull(effects);
+
+        // 1. Compare-and-set on the request: zero rows means another writer moved it first.
+        if (!await uow.Requests.TryTransitionAsync(move, ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        // 2. The effects, each by its own guard.
+        var revocations = new List<Revocation>();
+        foreach (var effect in effects)
+        {
+            await ApplyAsync(uow, effect, revocations, ct).ConfigureAwait(false);
+        }
+
+        // 3. The audit event, in the same transaction.
+        await uow.Audit.AppendAsync(audit, ct).ConfigureAwait(false);
+        return revocations.Count == 0 ? AppliedEffects.None : new AppliedEffects(revocations);
+    }
+
+    private static async Task ApplyAsync(IUnitOfWork uow, Effect effect, List<Revocation> revocations, CancellationToken ct)
+    {
+        switch (effect)
+        {
+            case Effect.Finalize f:
+                // The profile was created New by this execution; nothing else moves it meanwhile.
+                await uow.Profiles.TryMoveAsync(f.Profile, ProfileStatus.New, ProfileStatus.Active, ct).ConfigureAwait(false);
+                await uow.Certificates.MoveAllAsync(f.Profile, CertificateStatus.Issued, CertificateStatus.Current, ct).ConfigureAwait(false);
+                break;
+            case Effect.Undo u:
+                Revoked(revocations, await uow.Certificates.RevokeAllAsync(u.Profile, u.Reason, u.At, ct).ConfigureAwait(false), u.Reason, u.At);
+                await uow.Profiles.TryMoveAsync(u.Profile, ProfileStatus.New, ProfileStatus.Retired, ct).ConfigureAwait(false);
+                break;
+            case Effect.ChangeProfile c:
+                var t = c.Transition;
+
+                // The named profile changes only from the status the decision saw; if it moved,
+                // the request's move is undone with it.
+                if (!await uow.Profiles.TryMoveAsync(t.Profile, t.From, t.To, ct).ConfigureAwait(false))
+                {
+                    throw new WriteConflictException();
+                }
+
+                if (t.ReleaseHolds)
+                {
+                    // Certificates on hold come back; they drop off the next CRL.
+                    await uow.Certificates.ReleaseAsync(t.Profile, ProfileRules.CertificateHold, CertificateStatus.Current, ct).ConfigureAwait(false);
+                }
+
+                if (t.RevocationReason is { } reason)
+                {
+                    Revoked(revocations, await uow.Certificates.RevokeAllAsync(t.Profile, reason, c.At, ct).ConfigureAwait(false), reason, c.At);
+                }
+
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(effect), effect.GetType().Name, "Unknown effect.");
+        }
+    }
+
+    private static void Revoked(List<Revocation> revocations, IReadOnlyList<string> serials, int reason, DateTimeOffset at)
+    {
+        if (serials.Count > 0)
+        {
+            revocations.Add(new Revocation(serials, reason, at));
+        }
+    }
+}
+
+/// <summary>Thrown inside a unit of work whose later compare-and-set lost: the whole unit is abandoned.</summary>
+public sealed class WriteConflictException : Exception
+{
+    public WriteConflictException()
+        : base("A compare-and-set inside the unit of work lost; nothing was written.")
+    {
+    }
+
+    public WriteConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public WriteConflictException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>Units of work that may lose a race.</summary>
+public static class TransactionsExtensions
+{
+    /// <summary>Runs <paramref name="work"/>; a <see cref="WriteConflictException"/> inside it rolls everything back and gives default.</summary>
+    public static async Task<T?> TryRunAsync<T>(this ITransactions transactions, Func<IUnitOfWork, CancellationToken, Task<T?>> work, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        try
+        {
+            return await transactions.RunAsync(work, ct).ConfigureAwait(false);
+        }
+        catch (WriteConflictException)
+        {
+            return default;
+        }
+    }
+}

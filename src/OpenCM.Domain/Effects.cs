@@ -1,0 +1,62 @@
+namespace OpenCM.Domain;
+
+/// <summary>
+/// What a request's move does beyond the request itself (SPEC §4, "Effects"). Decided here, as a
+/// pure function of the move; carried out by the application through the unit of work's narrow
+/// operations; storage only translates those operations into its own language.
+/// </summary>
+public abstract record Effect
+{
+    private Effect()
+    {
+    }
+
+    /// <summary>Completed: the execution's new profile becomes Active and its certificates current.</summary>
+    public sealed record Finalize(Guid Profile) : Effect;
+
+    /// <summary>
+    /// Canceled, Abandoned or Failed while executing: every certificate of the execution's new
+    /// profile is revoked for <paramref name="Reason"/> at <paramref name="At"/> (reserved serials
+    /// too: the CA may have signed them), and the profile is retired.
+    /// </summary>
+    public sealed record Undo(Guid Profile, int Reason, DateTimeOffset At) : Effect;
+
+    /// <summary>Completed on a request that names an existing profile: the profile moves by compare-and-set, with what that does to its certificates.</summary>
+    public sealed record ChangeProfile(ProfileTransition Transition, DateTimeOffset At) : Effect;
+}
+
+/// <summary>The effects of SPEC §4 as a pure function of a move.</summary>
+public static class ExecutionEffects
+{
+    /// <summary>The effects of moving a request from <paramref name="from"/> to <paramref name="to"/> at <paramref name="at"/>.</summary>
+    /// <param name="newProfile">The profile the request's execution created, or empty.</param>
+    /// <param name="oldProfile">What completing the request does to the existing profile it names (<see cref="ProfileRules.OnCompletion"/>), or null.</param>
+    public static IReadOnlyList<Effect> For(RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at)
+    {
+        var effects = new List<Effect>(2);
+        switch (from, to)
+        {
+            case (RequestStatus.Executing, RequestStatus.Completed):
+                if (newProfile != Guid.Empty)
+                {
+                    effects.Add(new Effect.Finalize(newProfile));
+                }
+
+                if (oldProfile is not null)
+                {
+                    effects.Add(new Effect.ChangeProfile(oldProfile, at));
+                }
+
+                break;
+            case (RequestStatus.Executing, RequestStatus.Canceled or RequestStatus.Abandoned or RequestStatus.Failed) when newProfile != Guid.Empty:
+                // RFC 5280 reason 5, cessationOfOperation: the credential was never put to use (SPEC §4).
+                effects.Add(new Effect.Undo(newProfile, ProfileRules.CessationOfOperation, at));
+                break;
+        }
+
+        return effects;
+    }
+
+    /// <summary>Whether a move from <paramref name="from"/> to <paramref name="to"/> needs to know what it does to the request's existing profile.</summary>
+    public static bool ChangesOldProfile(RequestStatus from, RequestStatus to) => from == RequestStatus.Executing && to == RequestStatus.Completed;
+}

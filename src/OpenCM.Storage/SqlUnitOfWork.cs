@@ -1,0 +1,151 @@
+using System.Data.Common;
+using System.Text.Json;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Security.Sddl;
+
+namespace OpenCM.Storage;
+
+/// <summary>Runs units of work as transactions of a <see cref="StorageProvider"/> (one group commit may carry many).</summary>
+public sealed class SqlTransactions : ITransactions
+{
+    private readonly StorageProvider _db;
+
+    public SqlTransactions(StorageProvider db) => _db = db;
+
+    public Task<T> RunAsync<T>(Func<IUnitOfWork, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return _db.WriteAsync((tx, c) => work(new SqlUnitOfWork(tx), c), ct);
+    }
+}
+
+/// <summary>
+/// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
+/// which operation to run, and from which state, was decided by Domain and Application.
+/// </summary>
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, IAuditWrites
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+    private readonly DbTransaction _tx;
+
+    public SqlUnitOfWork(DbTransaction tx) => _tx = tx;
+
+    public IRequestWrites Requests => this;
+
+    public IProfileWrites Profiles => this;
+
+    public ICertificateWrites Certificates => this;
+
+    public IAuditWrites Audit => this;
+
+    async Task IRequestWrites.InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(readerSids);
+        var seq = await _tx.ScalarAsync<long>(
+            $"INSERT INTO requests ({SqlRequestStore.InsertColumns}) VALUES (@uuid, @type, @status, @flags, @dc, @dcf, @orig, @target, @submitted, @completed, " +
+            "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq", ct,
+            ("@uuid", Sql.Text(request.Uuid)), ("@type", (int)request.RequestType), ("@status", (int)request.Status), ("@flags", (int)request.Flags),
+            ("@dc", JsonSerializer.Serialize(request.DataCollection, Json)), ("@dcf", request.DataCollectionFlags),
+            ("@orig", Sql.Text(request.OriginatorUserUuid)), ("@target", Sql.Text(request.TargetUserUuid)),
+            ("@submitted", Sql.Ticks(request.Submitted)), ("@completed", request.Completed is { } done ? Sql.Ticks(done) : null),
+            ("@np", Sql.Text(request.NewProfileUuid)), ("@op", Sql.Text(request.OldProfileUuid)),
+            ("@nc", Sql.Text(request.NewSmartcardUuid)), ("@oc", Sql.Text(request.OldSmartcardUuid)),
+            ("@prio", request.Priority), ("@comment", request.Comment), ("@tpl", Sql.Text(request.ProfileTemplateUuid)),
+            ("@sd", request.SecurityDescriptor), ("@dcc", request.IsDataCollectionComplete ? 1 : 0), ("@an", request.ApprovalsNeeded),
+            ("@votes", JsonSerializer.Serialize(request.Votes, Json)), ("@version", request.Version)).ConfigureAwait(false);
+
+        foreach (var sid in readerSids)
+        {
+            await _tx.ExecuteAsync("INSERT INTO request_readers (sid, seq) VALUES (@sid, @seq)", ct, ("@sid", sid.Value), ("@seq", seq)).ConfigureAwait(false);
+        }
+    }
+
+    async Task<bool> IRequestWrites.TryTransitionAsync(RequestTransition t, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+
+        // Compare-and-set: zero rows means another writer moved the request first.
+        return await _tx.ExecuteAsync(
+            "UPDATE requests SET status = @to, completed = COALESCE(@completed, completed), votes = COALESCE(@votes, votes), " +
+            "new_profile = COALESCE(@np, new_profile), version = version + 1 WHERE uuid = @id AND status = @from AND version = @v", ct,
+            ("@to", (int)t.To), ("@completed", t.Completed is { } done ? Sql.Ticks(done) : null),
+            ("@votes", t.Votes is null ? null : JsonSerializer.Serialize(t.Votes, Json)),
+            ("@np", t.NewProfile is { } np ? Sql.Text(np) : null),
+            ("@id", Sql.Text(t.Id)), ("@from", (int)t.From), ("@v", t.ExpectedVersion)).ConfigureAwait(false) == 1;
+    }
+
+    Task IProfileWrites.InsertAsync(StoredProfile p, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return _tx.ExecuteAsync(
+            "INSERT INTO profiles (uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, version) VALUES (@u, @t, @tv, @user, @parent, @st, @r, @c, 1)", ct,
+            ("@u", Sql.Text(p.Uuid)), ("@t", Sql.Text(p.TemplateUuid)), ("@tv", p.TemplateVersion), ("@user", Sql.Text(p.UserUuid)), ("@parent", Sql.Text(p.ParentUuid)),
+            ("@st", (int)p.Status), ("@r", Sql.Text(p.RequestUuid)), ("@c", Sql.Ticks(p.Created)));
+    }
+
+    async Task<bool> IProfileWrites.TryMoveAsync(Guid profile, ProfileStatus from, ProfileStatus to, CancellationToken ct) =>
+        await _tx.ExecuteAsync("UPDATE profiles SET status = @to, version = version + 1 WHERE uuid = @p AND status = @from", ct,
+            ("@to", (int)to), ("@p", Sql.Text(profile)), ("@from", (int)from)).ConfigureAwait(false) == 1;
+
+    Task ICertificateWrites.ReserveAsync(CertificateReservation r, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return _tx.ExecuteAsync(
+            "INSERT INTO certificates (serial, request_uuid, profile_uuid, user_uuid, template, status) VALUES (@s, @r, @p, @u, @t, @st)", ct,
+            ("@s", r.SerialHex.ToUpperInvariant()), ("@r", Sql.Text(r.RequestUuid)), ("@p", Sql.Text(r.ProfileUuid)),
+            ("@u", Sql.Text(r.UserUuid)), ("@t", r.Template), ("@st", (int)CertificateStatus.Reserved));
+    }
+
+    async Task<bool> ICertificateWrites.RecordIssuedAsync(IssuedCertificate c, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+
+        // 1. The certificate is stored whatever became of its serial meanwhile (a revoked one stays revoked)…
+        var serial = c.SerialHex.ToUpperInvariant();
+        var stored = await _tx.ExecuteAsync(
+            "UPDATE certificates SET der = @der, thumbprint = @th, not_before = @nb, not_after = @na WHERE serial = @s AND der IS NULL", ct,
+            ("@der", c.Der), ("@th", c.Thumbprint), ("@nb", Sql.Ticks(c.NotBefore)), ("@na", Sql.Ticks(c.NotAfter)), ("@s", serial)).ConfigureAwait(false);
+        if (stored == 0)
+        {
+            return false;
+        }
+
+        // 2. …and a serial still reserved becomes issued.
+        return await _tx.ExecuteAsync("UPDATE certificates SET status = @issued WHERE serial = @s AND status = @reserved", ct,
+            ("@issued", (int)CertificateStatus.Issued), ("@s", serial), ("@reserved", (int)CertificateStatus.Reserved)).ConfigureAwait(false) == 1;
+    }
+
+    Task ICertificateWrites.ArchiveKeyAsync(ArchivedKey key, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return _tx.ExecuteAsync("INSERT INTO archived_keys (serial, value) VALUES (@s, @v)", ct, ("@s", key.SerialHex.ToUpperInvariant()), ("@v", key.Sealed));
+    }
+
+    Task<int> ICertificateWrites.MoveAllAsync(Guid profile, CertificateStatus from, CertificateStatus to, CancellationToken ct) =>
+        _tx.ExecuteAsync("UPDATE certificates SET status = @to WHERE profile_uuid = @p AND status = @from", ct,
+            ("@to", (int)to), ("@p", Sql.Text(profile)), ("@from", (int)from));
+
+    async Task<IReadOnlyList<string>> ICertificateWrites.RevokeAllAsync(Guid profile, int reason, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var cmd = _tx.Command(
+            "UPDATE certificates SET status = @revoked, revoked_at = @at, revocation_reason = @why WHERE profile_uuid = @p AND revoked_at IS NULL RETURNING serial",
+            ("@revoked", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(at)), ("@why", reason), ("@p", Sql.Text(profile)));
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var serials = new List<string>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            serials.Add(r.GetString(0));
+        }
+
+        return serials;
+    }
+
+    Task<int> ICertificateWrites.ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct) =>
+        _tx.ExecuteAsync(
+            "UPDATE certificates SET status = @to, revoked_at = NULL, revocation_reason = NULL WHERE profile_uuid = @p AND revocation_reason = @why", ct,
+            ("@to", (int)to), ("@p", Sql.Text(profile)), ("@why", reason));
+
+    Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
+}
