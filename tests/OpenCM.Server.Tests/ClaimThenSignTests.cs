@@ -1,0 +1,196 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Authority;
+using OpenCM.Domain;
+using OpenCM.Storage;
+using OpenCM.TestKit;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>The embedded CA with a hook before every signature, to see what is on record when the CA signs and to make it fail.</summary>
+internal sealed class InterceptingCertificateAuthority : ICertificateAuthority
+{
+    private readonly ICertificateAuthority _inner;
+
+    public InterceptingCertificateAuthority(ICertificateAuthority inner) => _inner = inner;
+
+    public Func<CertificateOrder, Task>? BeforeSign { get; set; }
+
+    public int Signatures;
+
+    public byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field) => _inner.CheckCertificateRequest(csr, template, field);
+
+    public GeneratedKey GenerateKey(CertificateTemplate template) => _inner.GenerateKey(template);
+
+    public string NewSerialNumber() => _inner.NewSerialNumber();
+
+    public async Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default)
+    {
+        if (BeforeSign is { } hook)
+        {
+            await hook(order);
+        }
+
+        Interlocked.Increment(ref Signatures);
+        return await _inner.SignAsync(order, ct);
+    }
+
+    public Task RevokeAsync(Revocation revocation, CancellationToken ct = default) => _inner.RevokeAsync(revocation, ct);
+
+    public byte[] Pkcs7(byte[] certificateDer) => _inner.Pkcs7(certificateDer);
+
+    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password) => _inner.Pfx(certificateDer, pkcs8PrivateKey, password);
+}
+
+public sealed class InterceptingCaFixture : ServerFixture
+{
+    internal InterceptingCertificateAuthority Ca => (InterceptingCertificateAuthority)Services.GetRequiredService<ICertificateAuthority>();
+
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.AddSingleton<ICertificateAuthority>(sp => new InterceptingCertificateAuthority(ActivatorUtilities.CreateInstance<EmbeddedCertificateAuthority>(sp)));
+}
+
+/// <summary>
+/// Claim, record, then sign (issue #6, after boulder): the CA signs only serials already on
+/// record for a claimed execution, so a certificate the CA signed is never unknown, and a lost
+/// race or a failure leaves revocable records, not loose certificates.
+/// </summary>
+public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, IDisposable
+{
+    private readonly InterceptingCaFixture _server;
+    private readonly TempDirectory _dir = new();
+
+    public ClaimThenSignTests(InterceptingCaFixture server)
+    {
+        _server = server;
+        _server.Ca.BeforeSign = null;
+    }
+
+    public void Dispose()
+    {
+        _server.Ca.BeforeSign = null;
+        _dir.Dispose();
+    }
+
+    private static string Api(Guid id, string rest = "") => $"{ServerFixture.Api}/requests/{id}{rest}";
+
+    private static StringContent CsrBody()
+    {
+        using var rsa = RSA.Create(2048);
+        var csr = Convert.ToBase64String(new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        return Http.Json(JsonSerializer.Serialize(new Dictionary<string, object?> { ["pfxpassword"] = "", ["certificaterequests"] = new[] { csr } }));
+    }
+
+    private async Task<(HttpClient Client, Guid Id)> ApprovedRequestAsync()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("signer"));
+        return (client, await client.CreateIdAsync(ServerFixture.UserCertificate));
+    }
+
+    private async Task<(int Status, DateTimeOffset? RevokedAt, int? Reason)?> RecordAsync(string serial)
+    {
+        await using var conn = await _server.Services.GetRequiredService<StorageProvider>().OpenReadAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT status, revoked_at, revocation_reason FROM certificates WHERE serial = $s";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "$s";
+        p.Value = serial;
+        cmd.Parameters.Add(p);
+        await using var r = await cmd.ExecuteReaderAsync();
+        return await r.ReadAsync()
+            ? (r.GetInt32(0), r.IsDBNull(1) ? null : new DateTimeOffset(r.GetInt64(1), TimeSpan.Zero), r.IsDBNull(2) ? null : r.GetInt32(2))
+            : null;
+    }
+
+    private async Task<string> CrlTextAsync()
+    {
+        var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
+        await File.WriteAllTextAsync(_dir.File("now.crl"), PemEncoding.WriteString("X509 CRL", crl));
+        return await OpenSsl.CheckAsync(_dir.Path, "crl", "-in", "now.crl", "-noout", "-text");
+    }
+
+    [Fact]
+    public async Task CertificateData_WhenTheCaSigns_SerialIsRecordedAndRequestClaimed()
+    {
+        var (client, id) = await ApprovedRequestAsync();
+        (int, DateTimeOffset?, int?)? seen = null;
+        RequestStatus? statusSeen = null;
+        _server.Ca.BeforeSign = async order =>
+        {
+            seen = await RecordAsync(order.SerialHex);
+            statusSeen = (await _server.Services.GetRequiredService<IRequestStore>().FindAsync(id))!.Status;
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(((int)CertificateStatus.Reserved, (DateTimeOffset?)null, (int?)null), seen);
+        Assert.Equal(RequestStatus.Executing, statusSeen);
+    }
+
+    [Fact]
+    public async Task CertificateData_CaFailsWhileSigning_500RequestFailedAndSerialOnTheCrl()
+    {
+        var (client, id) = await ApprovedRequestAsync();
+        string? serial = null;
+        _server.Ca.BeforeSign = order =>
+        {
+            serial = order.SerialHex;
+            throw new CryptographicException("HSM slot 3 at /dev/hsm0 refused the key");
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.DoesNotContain("hsm", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal((int)RequestStatus.Failed, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal(((int)CertificateStatus.Revoked, (DateTimeOffset?)_server.Clock.GetUtcNow(), (int?)ProfileRules.CessationOfOperation), await RecordAsync(serial!));
+        Assert.Contains($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task CertificateData_CanceledWhileTheCaSigns_409AndTheSignedCertificateRevoked()
+    {
+        var (client, id) = await ApprovedRequestAsync();
+        string? serial = null;
+        _server.Ca.BeforeSign = async order =>
+        {
+            serial = order.SerialHex;
+            Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(id, "Canceled")).StatusCode);
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Equal("Conflict", await response.ErrorCodeAsync());
+        Assert.Equal((int)RequestStatus.Canceled, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal((int)CertificateStatus.Revoked, (await RecordAsync(serial!))!.Value.Status);
+        Assert.Contains($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task CertificateData_TwoAtOnce_OneWinsAndTheLoserSignsNothing()
+    {
+        var (client, id) = await ApprovedRequestAsync();
+        var before = _server.Ca.Signatures;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _server.Ca.BeforeSign = _ => gate.Task;
+
+        // The first claims and waits inside the CA; the second finds the request claimed.
+        var first = client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+        while ((await _server.Services.GetRequiredService<IRequestStore>().FindAsync(id))!.Status != RequestStatus.Executing)
+        {
+            await Task.Delay(10);
+        }
+
+        var second = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+        gate.SetResult();
+
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+        Assert.Equal((HttpStatusCode.Conflict, "InvalidStatusTransition"), (second.StatusCode, await second.ErrorCodeAsync()));
+        Assert.Equal(1, _server.Ca.Signatures - before);
+    }
+}
