@@ -18,7 +18,7 @@ internal static class DirectoryCommands
         var add = new Command("add", "Create a user; prints its GUID.") { data, name, groups };
         add.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
             var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
             await io.Out.WriteLineAsync(user.Uuid.ToString("D"));
             return OpenCmCli.Ok;
@@ -29,7 +29,7 @@ internal static class DirectoryCommands
         var list = new Command("list", "List users with their SIDs and groups.") { listData };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(listData)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(listData)!, ct);
             var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
             foreach (var u in await app.Services.GetRequiredService<IDirectory>().ListUsersAsync(ct))
             {
@@ -51,7 +51,7 @@ internal static class DirectoryCommands
         var command = new Command("token", "Print a JWT for a directory user, signed by the server's key.") { data, user, lifetime };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var principal = await directory.FindByNameAsync(parse.GetValue(user)!, ct);
             if (principal is not { Kind: PrincipalKind.User })
@@ -82,7 +82,7 @@ internal static class DirectoryCommands
         var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data, files };
         import.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
             var service = app.Services.GetRequiredService<TemplateService>();
             foreach (var file in parse.GetValue(files)!)
             {
@@ -103,7 +103,7 @@ internal static class DirectoryCommands
         var list = new Command("list", "List profile templates and their enabled policies.") { listData };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(listData)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(listData)!, ct);
             var table = new Table().AddColumns("Name", "Uuid", "Version", "Kind", "Enabled request types");
             foreach (var t in await app.Services.GetRequiredService<ITemplateStore>().ListAsync(ct))
             {
@@ -126,7 +126,7 @@ internal static class DirectoryCommands
         var verify = new Command("verify", "Check the audit log's hash chain; exits 1 naming the first bad event.") { data };
         verify.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.OpenExisting(parse.GetValue(data)!);
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
             var result = await AuditChain.VerifyAsync(app.Services.GetRequiredService<IAuditLog>(), ct);
             if (result.IsIntact)
             {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.CommandLine;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -54,7 +55,7 @@ internal static class ServeCommands
         var command = new Command("init", "Initialize a data directory without serving.") { data };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = Local.Build(parse.GetValue(data)!);
+            await using var app = await Local.OpenAsync(parse.GetValue(data)!, ct);
             var init = await Bootstrapper.InitializeAsync(app.Services, ct);
             await io.Out.WriteLineAsync($"Initialized {init.DataDirectory}: admin {(init.CreatedAdmin ? "created" : "exists")}, {init.ImportedTemplates.Count} sample templates imported.");
             await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
@@ -64,14 +65,42 @@ internal static class ServeCommands
     }
 }
 
-/// <summary>The server's component graph over a data directory, for commands that work on it directly.</summary>
-internal static class Local
+/// <summary>
+/// OpenCM's components over a data directory, for commands that work on it directly: the same
+/// registrations as the server (<see cref="OpenCmServices.AddOpenCmCore"/>), without HTTP, and
+/// configuration from the environment (<c>OpenCM__MasterKey</c>) and <c>--data</c>.
+/// </summary>
+internal sealed class Local : IAsyncDisposable
 {
-    public static WebApplication Build(string dataDirectory) =>
-        OpenCmServer.Build(["--data", Path.GetFullPath(dataDirectory)], b => b.Logging.ClearProviders());
+    private readonly ServiceProvider _services;
 
-    /// <summary>Like <see cref="Build"/>, but a mistyped --data fails instead of creating an empty installation.</summary>
-    public static WebApplication OpenExisting(string dataDirectory)
+    private Local(ServiceProvider services) => _services = services;
+
+    public IServiceProvider Services => _services;
+
+    /// <summary>Opens (creating if needed) the data directory and migrates its schema.</summary>
+    public static async Task<Local> OpenAsync(string dataDirectory, CancellationToken ct)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddEnvironmentVariables()
+            .AddCommandLine(["--data", Path.GetFullPath(dataDirectory)], OpenCmServices.SwitchMappings)
+            .Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore().BuildServiceProvider();
+        var local = new Local(services);
+        try
+        {
+            await services.GetRequiredService<OpenCM.Application.IStorageSchema>().MigrateAsync(ct);
+            return local;
+        }
+        catch
+        {
+            await local.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Like <see cref="OpenAsync"/>, but a mistyped --data fails instead of creating an empty installation.</summary>
+    public static Task<Local> OpenExistingAsync(string dataDirectory, CancellationToken ct)
     {
         var full = Path.GetFullPath(dataDirectory);
         if (!File.Exists(Path.Combine(full, Storage.Sqlite.SqliteDataDirectory.DatabaseFile)))
@@ -79,6 +108,8 @@ internal static class Local
             throw new CliException($"no OpenCM data directory at '{full}' (run 'opencm init --data {dataDirectory}' or 'opencm serve' first)");
         }
 
-        return Build(full);
+        return OpenAsync(full, ct);
     }
+
+    public ValueTask DisposeAsync() => _services.DisposeAsync();
 }

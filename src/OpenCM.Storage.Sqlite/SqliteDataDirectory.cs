@@ -3,20 +3,19 @@ using OpenCM.Storage;
 namespace OpenCM.Storage.Sqlite;
 
 /// <summary>
-/// The embedded default's data directory (SPEC §10): <c>opencm.db</c> (SQLite, WAL) and
-/// <c>master.key</c> (the key that protects secrets at rest, mode 0600). Opening it creates what
-/// is missing and runs pending migrations.
+/// The embedded default's data directory (SPEC §10): <c>opencm.db</c> (SQLite, WAL) and, unless
+/// the key comes from elsewhere, <c>master.key</c> (the key that protects secrets at rest, mode
+/// 0600). Opening creates the directory (owner-only) and the database file; migrations run apart.
 /// </summary>
 public sealed class SqliteDataDirectory : IAsyncDisposable
 {
     public const string DatabaseFile = "opencm.db";
     public const string MasterKeyFile = "master.key";
 
-    private SqliteDataDirectory(string root, SqliteStorage storage, MasterKey masterKey, bool isNew)
+    private SqliteDataDirectory(string root, SqliteStorage storage, bool isNew)
     {
         Root = root;
         Storage = storage;
-        MasterKey = masterKey;
         IsNew = isNew;
     }
 
@@ -24,14 +23,14 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
 
     public SqliteStorage Storage { get; }
 
-    public MasterKey MasterKey { get; }
+    /// <summary>Where the directory's own master key file lives (used when no other key provider is configured).</summary>
+    public string MasterKeyPath => Path.Combine(Root, MasterKeyFile);
 
     /// <summary>True when this open created the database.</summary>
     public bool IsNew { get; }
 
-    /// <summary>Opens (creating if needed) the data directory at <paramref name="path"/>.</summary>
-    /// <param name="masterKeyBase64">A master key from configuration; otherwise the key file is used.</param>
-    public static async Task<SqliteDataDirectory> OpenAsync(string path, string? masterKeyBase64 = null, CancellationToken ct = default)
+    /// <summary>Opens (creating if needed) the data directory at <paramref name="path"/>; the schema is not migrated.</summary>
+    public static SqliteDataDirectory Open(string path)
     {
         var root = Path.GetFullPath(path);
         if (!Directory.Exists(root))
@@ -49,21 +48,23 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
 
         var dbPath = Path.Combine(root, DatabaseFile);
         var isNew = !File.Exists(dbPath);
-        var key = string.IsNullOrEmpty(masterKeyBase64)
-            ? MasterKey.LoadOrCreate(Path.Combine(root, MasterKeyFile))
-            : MasterKey.FromBase64(masterKeyBase64);
-        var storage = new SqliteStorage(dbPath);
+        return new SqliteDataDirectory(root, new SqliteStorage(dbPath), isNew);
+    }
+
+    /// <summary>Opens the data directory and migrates its schema, for callers outside a host (tests, tools).</summary>
+    public static async Task<SqliteDataDirectory> OpenAsync(string path, CancellationToken ct = default)
+    {
+        var data = Open(path);
         try
         {
-            await storage.MigrateAsync(ct).ConfigureAwait(false);
+            await data.Storage.MigrateAsync(ct).ConfigureAwait(false);
+            return data;
         }
         catch
         {
-            await storage.DisposeAsync().ConfigureAwait(false);
+            await data.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-
-        return new SqliteDataDirectory(root, storage, key, isNew);
     }
 
     public ValueTask DisposeAsync() => Storage.DisposeAsync();

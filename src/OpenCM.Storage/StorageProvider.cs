@@ -66,6 +66,20 @@ public abstract class StorageProvider : IAsyncDisposable
         return applied;
     }
 
+    /// <summary>How many of the provider's migrations have not run yet.</summary>
+    public Task<int> PendingMigrationsAsync(CancellationToken ct = default) => ReadAsync(async (conn, c) =>
+    {
+        var applied = new HashSet<long>();
+        await using var cmd = conn.Command("SELECT version FROM schema_migrations");
+        await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+        while (await r.ReadAsync(c).ConfigureAwait(false))
+        {
+            applied.Add(r.GetInt64(0));
+        }
+
+        return Migrations.Count(m => !applied.Contains(m.Version));
+    }, ct);
+
     /// <summary>Keeps the commands run on <paramref name="connection"/> prepared between uses; for a connection one thread owns.</summary>
     protected static void KeepCommandsPrepared(DbConnection connection) => Sql.KeepCommandsPrepared(connection);
 

@@ -113,7 +113,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     {
         using var otherDir = new TestKit.TempDirectory();
         await using var other = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(otherDir.Path);
-        var foreign = new TokenService(new Storage.SecretStore(other.Storage, other.MasterKey), _server.Clock, new AuthOptions());
+        var foreign = new TokenService(new Storage.SecretStore(other.Storage, new Storage.FileMasterKeyProvider(other.MasterKeyPath).Load()), _server.Clock, new AuthOptions());
         var user = await _server.UserAsync("alice");
         var client = _server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", foreign.Mint(user, [], TimeSpan.FromMinutes(5)));

@@ -40,6 +40,7 @@ public sealed class SqliteSpecificTests : IDisposable
         await using (var data = await SqliteDataDirectory.OpenAsync(root))
         {
             Assert.True(data.IsNew);
+            new FileMasterKeyProvider(data.MasterKeyPath).Load();
         }
 
         if (!OperatingSystem.IsWindows())
@@ -94,5 +95,22 @@ public sealed class SqliteSpecificTests : IDisposable
         await using var reopened = new SqliteStorage(path);
         var result = await AuditChain.VerifyAsync(new SqlAuditLog(reopened));
         Assert.Equal(3, result.FirstBad);
+    }
+}
+
+public sealed class SqliteSchemaTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Schema_NewDatabaseNotMigrated_NotReadyWithoutInternals()
+    {
+        await using var db = new SqliteStorage(_dir.File("opencm.db"));
+        var status = await new SqlStorageSchema(db, _dir.File("opencm.db")).CheckAsync();
+        Assert.Equal((false, "database unreachable or not initialized"), (status.IsReady, status.Detail));
+        await new SqlStorageSchema(db, "x").MigrateAsync();
+        Assert.True((await new SqlStorageSchema(db, "x").CheckAsync()).IsReady);
     }
 }

@@ -66,6 +66,27 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync());
 
     [Fact]
+    public async Task Schema_Migrated_Ready()
+    {
+        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        Assert.Equal((true, "schema current"), (status.IsReady, status.Detail));
+    }
+
+    [Fact]
+    public async Task Schema_MigrationForgotten_NotReadyNamingHowMany()
+    {
+        await Db.WriteAsync((tx, c) =>
+        {
+            var cmd = tx.Connection!.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)";
+            return cmd.ExecuteNonQueryAsync(c);
+        });
+        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        Assert.Equal((false, "1 migration(s) pending"), (status.IsReady, status.Detail));
+    }
+
+    [Fact]
     public async Task Create_ThenFind_RoundTripsEveryField()
     {
         var request = Samples.Request();

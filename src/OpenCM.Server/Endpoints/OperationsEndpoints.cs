@@ -1,4 +1,5 @@
-using OpenCM.Storage;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenCM.Authority;
 using OpenCM.Server.Wire;
 
@@ -9,17 +10,15 @@ internal static class OperationsEndpoints
 {
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health/live", () => EndpointContext.Json(new { Status = "Healthy" }));
-        app.MapGet("/health/ready", async (StorageProvider db, CancellationToken ct) =>
-        {
-            await using var conn = await db.OpenReadAsync(ct);
-            await using var cmd = conn.CreateCommand();
-            cmd.CommandText = "SELECT COUNT(*) FROM schema_migrations";
-            await cmd.ExecuteScalarAsync(ct);
-            return EndpointContext.Json(new { Status = "Healthy" });
-        });
+        // Live: the process answers. Ready: every readiness check passes (storage through its port).
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(Hosting.StorageReadiness.Tag), ResponseWriter = WriteHealthAsync });
         return app;
     }
+
+    // The same small JSON body for every probe; unhealthy answers 503 (the health checks' default).
+    private static Task WriteHealthAsync(HttpContext http, HealthReport report) =>
+        EndpointContext.Json(new { Status = report.Status.ToString() }, http.Response.StatusCode).ExecuteAsync(http);
 
     public static RouteGroupBuilder MapIdentityEndpoints(this RouteGroupBuilder api)
     {

@@ -1,7 +1,6 @@
 using OpenCM.Application;
 using OpenCM.Server.Auth;
 using OpenCM.Storage;
-using OpenCM.Storage.Sqlite;
 
 namespace OpenCM.Server.Hosting;
 
@@ -22,9 +21,11 @@ public static class Bootstrapper
     public static async Task<BootstrapResult> InitializeAsync(IServiceProvider services, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var data = services.GetRequiredService<SqliteDataDirectory>();
         var directory = services.GetRequiredService<SqlDirectory>();
         var options = services.GetRequiredService<OpenCmOptions>();
+
+        // 0. The schema, migrated before anything reads or writes.
+        await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
 
         // 1. The domain and the groups the sample policies name.
         await directory.DomainSidAsync(ct).ConfigureAwait(false);
@@ -59,6 +60,7 @@ public static class Bootstrapper
             }
         }
 
-        return new BootstrapResult(data.Root, createdAdmin, imported, ca.Subject, ca.Thumbprint);
+        var data = Path.GetFullPath(services.GetRequiredService<DataOptions>().DataDirectory);
+        return new BootstrapResult(data, createdAdmin, imported, ca.Subject, ca.Thumbprint);
     }
 }

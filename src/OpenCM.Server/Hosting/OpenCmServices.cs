@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.IdentityModel.Tokens;
 using OpenCM.Application;
 using OpenCM.Authority;
@@ -31,7 +32,7 @@ public sealed class DataOptions
     public string? MasterKey { get; set; }
 }
 
-/// <summary>Registers OpenCM's components on a web application builder.</summary>
+/// <summary>Composes OpenCM: each layer registers itself; this host chooses the storage provider, the CA and the key provider.</summary>
 public static class OpenCmServices
 {
     /// <summary>Command-line switches the server understands besides the ASP.NET Core ones.</summary>
@@ -40,62 +41,56 @@ public static class OpenCmServices
         ["--data"] = "OpenCM:DataDirectory",
     };
 
-    public static WebApplicationBuilder AddOpenCm(this WebApplicationBuilder builder, string[] args)
+    /// <summary>
+    /// Everything but HTTP: options, storage, the embedded CA, the use cases and token signing.
+    /// The server and the <c>opencm</c> commands that work on a data directory share it.
+    /// Options are read when first needed, so that hosts (and tests) may still add configuration.
+    /// </summary>
+    public static IServiceCollection AddOpenCmCore(this IServiceCollection services)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.Configuration.AddCommandLine(args, SwitchMappings);
-        var services = builder.Services;
-
-        // Options are read when first needed, so that hosts (and tests) may still add configuration.
         services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
         services.AddSingleton(sp => Section<AuthOptions>(sp, "Auth"));
         services.AddSingleton(sp => Section<DataOptions>(sp, "OpenCM"));
         services.AddSingleton(sp => Section<OpenCmOptions>(sp, "OpenCM"));
         services.AddSingleton(sp => Section<Pki.CaOptions>(sp, "Ca"));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
 
-        // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.JsonBody.MaxBytes);
+        // 1. Storage: the embedded default, SQLite in the data directory. The master key comes
+        //    from configuration when given (a secret manager), else from the directory's key file.
+        services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>().MasterKey is { Length: > 0 } configured
+            ? new ConfiguredMasterKeyProvider(configured)
+            : new FileMasterKeyProvider(sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath));
+        services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
 
-        // Storage: the embedded default, SQLite in the data directory.
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp =>
-        {
-            var data = sp.GetRequiredService<DataOptions>();
-            return SqliteDataDirectory.OpenAsync(data.DataDirectory, data.MasterKey).GetAwaiter().GetResult();
-        });
-        services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
-        services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
-        services.AddSingleton<IRequestStore, SqlRequestStore>();
-        services.AddSingleton<ITransactions, SqlTransactions>();
-        services.AddSingleton<ITemplateStore, SqlTemplateStore>();
-        services.AddSingleton<IAuditLog, SqlAuditLog>();
-        services.AddSingleton<SqlDirectory>();
-        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
-
-        // The embedded CA (created on first use, key encrypted at rest) and what it publishes.
-        services.AddSingleton<ICertificateStore, SqlCertificateStore>();
+        // 2. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
         services.AddSingleton(sp => Pki.CaSetup.LoadOrCreate(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(),
             [Pki.CaSetup.CrlUrl(sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<IConfiguration>()["urls"], sp.GetRequiredService<ApiOptions>().PathBase)]));
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<Pki.CaOptions>().CrlValidityHours)));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
-        services.AddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<SqliteDataDirectory>().MasterKey));
-        services.AddSingleton<IProfileStore, SqlProfileStore>();
 
-        // Use cases and identity.
-        services.AddSingleton<AccessPolicy>();
-        services.AddSingleton<RequestQueries>();
-        services.AddSingleton<RequestCreation>();
-        services.AddSingleton<RequestTransitions>();
-        services.AddSingleton<ServerExecution>();
-        services.AddSingleton<TemplateService>();
-        services.AddSingleton<EnrollmentService>();
-        services.AddSingleton<ProfileService>();
+        // 3. Use cases, and the server's own tokens.
+        services.AddOpenCmApplication();
         services.AddSingleton<TokenService>();
+        return services;
+    }
+
+    /// <summary>The server: the core, and HTTP (limits, authentication, health, OpenAPI).</summary>
+    public static WebApplicationBuilder AddOpenCm(this WebApplicationBuilder builder, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Configuration.AddCommandLine(args, SwitchMappings);
+        var services = builder.Services;
+        services.AddOpenCmCore();
+
+        // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.JsonBody.MaxBytes);
+
         services.AddSingleton<CallerResolver>();
         services.AddOpenApi();
-
+        services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]);
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));

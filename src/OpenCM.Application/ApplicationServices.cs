@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OpenCM.Application;
+
+/// <summary>Registers the use cases and the access policy; hosts add storage, a CA and a clock.</summary>
+public static class ApplicationServices
+{
+    public static IServiceCollection AddOpenCmApplication(this IServiceCollection services)
+    {
+        services.AddSingleton<AccessPolicy>();
+        services.AddSingleton<RequestQueries>();
+        services.AddSingleton<RequestCreation>();
+        services.AddSingleton<RequestTransitions>();
+        services.AddSingleton<ServerExecution>();
+        services.AddSingleton<TemplateService>();
+        services.AddSingleton<EnrollmentService>();
+        services.AddSingleton<ProfileService>();
+        return services;
+    }
+}

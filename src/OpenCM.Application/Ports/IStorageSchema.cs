@@ -1,0 +1,17 @@
+namespace OpenCM.Application;
+
+/// <summary>Whether storage can serve: reachable, and its schema current.</summary>
+public sealed record StorageStatus(bool IsReady, string Detail);
+
+/// <summary>The database's schema and reachability, for start-up, <c>opencm</c> commands and readiness checks.</summary>
+public interface IStorageSchema
+{
+    /// <summary>Where the data lives, for operators (a path or a host and database; never a password).</summary>
+    string Location { get; }
+
+    /// <summary>Applies the migrations that have not run yet; returns how many ran.</summary>
+    Task<int> MigrateAsync(CancellationToken ct = default);
+
+    /// <summary>Ready when the database answers and no migration is pending.</summary>
+    Task<StorageStatus> CheckAsync(CancellationToken ct = default);
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenCM.Application;
+
+namespace OpenCM.Server.Hosting;
+
+/// <summary>Readiness through the storage port: the database answers and its schema is current.</summary>
+internal sealed class StorageReadiness : IHealthCheck
+{
+    public const string Tag = "ready";
+    private readonly IStorageSchema _schema;
+
+    public StorageReadiness(IStorageSchema schema) => _schema = schema;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = await _schema.CheckAsync(cancellationToken).ConfigureAwait(false);
+        return status.IsReady ? HealthCheckResult.Healthy(status.Detail) : HealthCheckResult.Unhealthy(status.Detail);
+    }
+}

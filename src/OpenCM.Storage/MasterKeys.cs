@@ -1,0 +1,31 @@
+namespace OpenCM.Storage;
+
+/// <summary>
+/// Where the master key that protects secrets at rest comes from (SPEC §7): a file beside the
+/// data, configuration (a secret manager), later a KMS or HSM. Storage never decides which.
+/// </summary>
+public interface IMasterKeyProvider
+{
+    /// <summary>The key; the same on every call.</summary>
+    MasterKey Load();
+}
+
+/// <summary>The key in a file of its own (mode 0600), created on first use.</summary>
+public sealed class FileMasterKeyProvider : IMasterKeyProvider
+{
+    private readonly Lazy<MasterKey> _key;
+
+    public FileMasterKeyProvider(string path) => _key = new(() => MasterKey.LoadOrCreate(path));
+
+    public MasterKey Load() => _key.Value;
+}
+
+/// <summary>The key given base64-encoded by configuration (<c>OpenCM:MasterKey</c>).</summary>
+public sealed class ConfiguredMasterKeyProvider : IMasterKeyProvider
+{
+    private readonly Lazy<MasterKey> _key;
+
+    public ConfiguredMasterKeyProvider(string base64) => _key = new(() => MasterKey.FromBase64(base64));
+
+    public MasterKey Load() => _key.Value;
+}

@@ -1,0 +1,34 @@
+using System.Data.Common;
+using OpenCM.Application;
+
+namespace OpenCM.Storage;
+
+/// <summary>Migrations and readiness of a SQL provider.</summary>
+public sealed class SqlStorageSchema : IStorageSchema
+{
+    private readonly StorageProvider _db;
+
+    public SqlStorageSchema(StorageProvider db, string location)
+    {
+        _db = db;
+        Location = location;
+    }
+
+    public string Location { get; }
+
+    public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(ct);
+
+    public async Task<StorageStatus> CheckAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            var pending = await _db.PendingMigrationsAsync(ct).ConfigureAwait(false);
+            return pending == 0 ? new StorageStatus(true, "schema current") : new StorageStatus(false, $"{pending} migration(s) pending");
+        }
+        catch (DbException)
+        {
+            // What the driver said may name paths and hosts; the check says only that it failed.
+            return new StorageStatus(false, "database unreachable or not initialized");
+        }
+    }
+}
