@@ -114,3 +114,49 @@ public sealed class SqliteSchemaTests : IDisposable
         Assert.True((await new SqlStorageSchema(db, "x").CheckAsync()).IsReady);
     }
 }
+
+public sealed class SqliteUpgradeTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Script(string name)
+    {
+        using var stream = typeof(SqliteStorage).Assembly.GetManifestResourceStream($"OpenCM.Storage.Sqlite.Migrations.{name}.sql")!;
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    [Fact]
+    public async Task Migrate_FromSchema3WithCertificates_KeepsEveryRowAndAllowsReservations()
+    {
+        // 1. A database as the previous release left it: migrations 1-3, one issued certificate, revoked.
+        var path = _dir.File("opencm.db");
+        var profile = Guid.NewGuid();
+        await using (var raw = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await raw.OpenAsync();
+            await using var cmd = raw.CreateCommand();
+            cmd.CommandText = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL);" +
+                Script("0001_initial") + Script("0002_certificates") + Script("0003_profiles") +
+                "INSERT INTO schema_migrations VALUES (1, '0001_initial', 0), (2, '0002_certificates', 0), (3, '0003_profiles', 0);" +
+                $"INSERT INTO certificates VALUES ('0A0B', '{Guid.NewGuid():D}', '{profile:D}', '{Guid.NewGuid():D}', 'T', x'3003020101', 'TP', 1, 2, 3, 5, 5);";
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        // 2. This release migrates it.
+        await using var db = new SqliteStorage(path);
+        Assert.Equal(1, await db.MigrateAsync());
+
+        var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
+        Assert.Equal(("0A0B", "TP", CertificateStatus.Revoked), (certificate.SerialHex, certificate.Certificate.Thumbprint, certificate.Status));
+        Assert.Equal([new byte[] { 0x30, 0x03, 0x02, 0x01, 0x01 }], [certificate.Certificate.Der]);
+        Assert.Contains(await new SqlCertificateStore(db).ListRevokedAsync(), r => r.SerialHex == "0A0B" && r.Reason == 5);
+        await new SqlTransactions(db).RunAsync(async (uow, c) =>
+        {
+            await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T"), c);
+            return 0;
+        });
+        Assert.True((await new SqlStorageSchema(db, path).CheckAsync()).IsReady);
+    }
+}
