@@ -1,4 +1,5 @@
 using OpenCM.Application;
+using OpenCM.Contracts;
 using OpenCM.Server.Wire;
 
 namespace OpenCM.Server.Endpoints;
@@ -12,15 +13,15 @@ internal static class CertificateRequestEndpoints
         {
             var options = await enrollment.GenerationOptionsAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
             return EndpointContext.Json(options.Select(GenerationOptionsDto.From).ToList());
-        });
+        }).Returns<List<GenerationOptionsDto>>();
         api.MapPost("/requests/{id}/certificatedata", async (HttpContext http, string id, EnrollmentService enrollment) =>
         {
             var requestId = EndpointContext.RouteGuid(id, "id");
-            var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+            var body = await WireBody.ReadAsync<CertificateDataBody>(http.Request, http.RequestAborted);
             var (_, results) = await enrollment.SubmitCertificateDataAsync(
-                http.Caller(), requestId, body.Strings("certificaterequests"), body.String("pfxpassword"), http.CorrelationId(), http.RequestAborted);
+                http.Caller(), requestId, body.CertificateRequests ?? [], body.PfxPassword, http.CorrelationId(), http.RequestAborted);
             return EndpointContext.Json(results.Select(CertificateDto.From).ToList());
-        });
+        }).Takes<CertificateDataBody>().Returns<List<CertificateDto>>();
         return api;
     }
 }

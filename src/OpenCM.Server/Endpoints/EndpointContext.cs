@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenCM.Application;
+using OpenCM.Contracts;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
@@ -33,8 +34,41 @@ internal static class EndpointContext
     /// A JSON response serialized up front, so that it carries Content-Length as the reference's
     /// service-details page lists (and is not sent chunked).
     /// </summary>
-    public static IResult Json(object value, int status = StatusCodes.Status200OK) =>
-        new JsonBytesResult(JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), WireFormat.Options), status);
+    public static IResult Json<T>(T value, int status = StatusCodes.Status200OK) =>
+        new JsonBytesResult(JsonSerializer.SerializeToUtf8Bytes(value, WireJson.TypeInfo<T>()), status);
+
+    /// <summary>OpenAPI: the route answers <typeparamref name="T"/> (and the problem responses every API route may give).</summary>
+    public static RouteHandlerBuilder Returns<T>(this RouteHandlerBuilder route, int status = StatusCodes.Status200OK) =>
+        route.Produces<T>(status, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+    /// <summary>OpenAPI: the route reads a <typeparamref name="T"/> body (read by <see cref="WireBody"/>, so limits and media type apply).</summary>
+    /// <remarks>
+    /// Described by an operation transformer, not <c>Accepts&lt;T&gt;</c>: that also constrains routing
+    /// by content type, and a wrong one must reach <see cref="WireBody"/> to be answered 415 with a problem body.
+    /// </remarks>
+    public static RouteHandlerBuilder Takes<T>(this RouteHandlerBuilder route)
+        where T : notnull =>
+        route.AddOpenApiOperationTransformer(async (operation, context, ct) =>
+            {
+                // One named schema in the document's components, referenced from the operation.
+                var schema = await context.GetOrCreateSchemaAsync(typeof(T), null, ct).ConfigureAwait(false);
+                var id = typeof(T).Name;
+                context.Document?.AddComponent(id, schema);
+                operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
+                    {
+                        ["application/json"] = new() { Schema = new Microsoft.OpenApi.OpenApiSchemaReference(id, context.Document) },
+                    },
+                };
+            })
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
     private sealed class JsonBytesResult(byte[] body, int status) : IResult
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenCM.Authority;
+using OpenCM.Contracts;
 using OpenCM.Server.Wire;
 
 namespace OpenCM.Server.Endpoints;
@@ -18,7 +19,7 @@ internal static class OperationsEndpoints
 
     // The same small JSON body for every probe; unhealthy answers 503 (the health checks' default).
     private static Task WriteHealthAsync(HttpContext http, HealthReport report) =>
-        EndpointContext.Json(new { Status = report.Status.ToString() }, http.Response.StatusCode).ExecuteAsync(http);
+        EndpointContext.Json(new HealthDto(report.Status.ToString()), http.Response.StatusCode).ExecuteAsync(http);
 
     public static RouteGroupBuilder MapIdentityEndpoints(this RouteGroupBuilder api)
     {
@@ -27,7 +28,7 @@ internal static class OperationsEndpoints
             var caller = http.Caller();
             var groups = caller.Token.Where(s => s != caller.UserSid).Select(s => s.Value).Order(StringComparer.Ordinal).ToList();
             return EndpointContext.Json(new CallerDto(caller.UserUuid, caller.Name, caller.UserSid.Value, groups));
-        });
+        }).Returns<CallerDto>();
         return api;
     }
 }

@@ -1,4 +1,5 @@
 using OpenCM.Application;
+using OpenCM.Contracts;
 using OpenCM.Authority;
 using OpenCM.Domain;
 using OpenCM.Server.Wire;
@@ -22,17 +23,17 @@ internal static class ProfileEndpoints
             }
 
             return EndpointContext.Json((await profiles.ListAsync(http.Caller(), status, http.RequestAborted)).Select(ProfileDto.From).ToList());
-        });
+        }).Returns<List<ProfileDto>>();
         api.MapGet("/profiles/{id}", async (HttpContext http, string id, ProfileService profiles) =>
-            EndpointContext.Json(ProfileDto.From(await profiles.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted))));
+            EndpointContext.Json(ProfileDto.From(await profiles.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)))).Returns<ProfileDto>();
         api.MapGet("/requests/{id}/profiles", async (HttpContext http, string id, ProfileService profiles) =>
-            EndpointContext.Json((await profiles.ForRequestAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileDto.From).ToList()));
+            EndpointContext.Json((await profiles.ForRequestAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileDto.From).ToList())).Returns<List<ProfileDto>>();
         api.MapGet("/profiles/{id}/operations", async (HttpContext http, string id, ProfileService profiles) =>
-            EndpointContext.Json(ProfileDto.Operations((await profiles.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Operations)));
+            EndpointContext.Json(ProfileDto.Operations((await profiles.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Operations))).Returns<IReadOnlyList<string>>();
         api.MapGet("/profiles/{id}/certificates", async (HttpContext http, string id, ProfileService profiles) =>
-            EndpointContext.Json((await profiles.CertificatesAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileCertificateDto.From).ToList()));
+            EndpointContext.Json((await profiles.CertificatesAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileCertificateDto.From).ToList())).Returns<List<ProfileCertificateDto>>();
         api.MapGet("/certificates", async (HttpContext http, ProfileService profiles, ICertificateSigner ca) =>
-            EndpointContext.Json((await profiles.UserCertificatesAsync(http.Caller(), http.RequestAborted)).Select(c => UserCertificateDto.From(c, ca.Certificate.Subject)).ToList()));
+            EndpointContext.Json((await profiles.UserCertificatesAsync(http.Caller(), http.RequestAborted)).Select(c => UserCertificateDto.From(c, ca.Certificate.Subject)).ToList())).Returns<List<UserCertificateDto>>();
         return api;
     }
 }

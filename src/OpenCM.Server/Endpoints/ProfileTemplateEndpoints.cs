@@ -1,4 +1,5 @@
 using OpenCM.Application;
+using OpenCM.Contracts;
 using OpenCM.Domain;
 using OpenCM.Server.Wire;
 
@@ -9,10 +10,10 @@ internal static class ProfileTemplateEndpoints
 {
     public static RouteGroupBuilder MapProfileTemplateEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/profiletemplates", ListAsync);
-        api.MapGet("/profiletemplates/{id}", GetAsync);
-        api.MapGet("/profiletemplates/{id}/policies/{type}", PolicyAsync);
-        api.MapGet("/profiletemplates/{id}/policy/workflow/{type}", PolicyAsync);
+        api.MapGet("/profiletemplates", ListAsync).Returns<List<ProfileTemplateDto>>();
+        api.MapGet("/profiletemplates/{id}", GetAsync).Returns<ProfileTemplateDto>();
+        api.MapGet("/profiletemplates/{id}/policies/{type}", PolicyAsync).Returns<WorkflowPolicyDto>();
+        api.MapGet("/profiletemplates/{id}/policy/workflow/{type}", PolicyAsync).Returns<WorkflowPolicyDto>();
         return api;
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using OpenCM.Application;
+using OpenCM.Contracts;
 using OpenCM.Domain;
 using OpenCM.Server.Wire;
 
@@ -12,26 +13,26 @@ internal static class RequestEndpoints
 {
     public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/requests", CreateAsync);
-        api.MapGet("/requests", ListAsync);
-        api.MapGet("/requests/{id}", GetAsync);
-        api.MapPut("/requests/{id}", SetStatusAsync);
-        api.MapPost("/requests/{id}/approvals", VoteAsync);
+        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created);
+        api.MapGet("/requests", ListAsync).Returns<List<RequestDto>>();
+        api.MapGet("/requests/{id}", GetAsync).Returns<RequestDto>();
+        api.MapPut("/requests/{id}", SetStatusAsync).Takes<SetStatusBody>().Returns<RequestDto>();
+        api.MapPost("/requests/{id}/approvals", VoteAsync).Takes<ApprovalBody>().Returns<RequestDto>();
         return api;
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, RequestCreation requests)
     {
-        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
+        var body = await WireBody.ReadAsync<CreateRequestBody>(http.Request, http.RequestAborted);
         var input = new CreateRequestInput(
-            body.Enum<RequestType>("type") ?? throw new OpenCmException(DomainError.Validation("type", "'type' is required.")),
-            body.Guid("profiletemplateuuid"),
-            body.DataCollection("datacollection"),
-            body.Guid("target"),
-            body.String("comment"),
-            body.Int("priority"),
-            body.Guid("smartcard"),
-            body.Guid("profile"));
+            body.Type ?? throw new OpenCmException(DomainError.Validation("type", "'type' is required.")),
+            body.ProfileTemplateUuid,
+            body.DataCollection ?? [],
+            body.Target,
+            body.Comment,
+            body.Priority,
+            body.Smartcard,
+            body.Profile);
         var created = await requests.CreateAsync(http.Caller(), input, http.CorrelationId(), http.RequestAborted);
 
         // SPEC §2: 201, Location, and the relative URI as a JSON string body.
@@ -51,8 +52,8 @@ internal static class RequestEndpoints
     private static async Task<IResult> SetStatusAsync(HttpContext http, string id, RequestTransitions requests)
     {
         var requestId = EndpointContext.RouteGuid(id, "id");
-        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
-        var status = body.Enum<RequestStatus>("status") ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required."));
+        var body = await WireBody.ReadAsync<SetStatusBody>(http.Request, http.RequestAborted);
+        var status = body.Status ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required."));
         var updated = await requests.SetStatusAsync(http.Caller(), requestId, status, IfMatch(http), http.CorrelationId(), http.RequestAborted);
         http.Response.Headers.ETag = ETag(updated.Version);
         return EndpointContext.Json(RequestDto.From(updated));
@@ -61,15 +62,9 @@ internal static class RequestEndpoints
     private static async Task<IResult> VoteAsync(HttpContext http, string id, RequestTransitions requests)
     {
         var requestId = EndpointContext.RouteGuid(id, "id");
-        var body = await JsonBody.ReadAsync(http.Request, http.RequestAborted);
-        var decision = body.String("decision");
-        var approve = decision?.ToUpperInvariant() switch
-        {
-            "APPROVE" => true,
-            "DENY" => false,
-            _ => throw new OpenCmException(DomainError.Validation("decision", "'decision' must be Approve or Deny.")),
-        };
-        var updated = await requests.VoteAsync(http.Caller(), requestId, approve, body.String("comment") ?? "", http.CorrelationId(), http.RequestAborted);
+        var body = await WireBody.ReadAsync<ApprovalBody>(http.Request, http.RequestAborted);
+        var decision = body.Decision ?? throw new OpenCmException(DomainError.Validation("decision", "'decision' must be Approve or Deny."));
+        var updated = await requests.VoteAsync(http.Caller(), requestId, decision == ApprovalDecision.Approve, body.Comment ?? "", http.CorrelationId(), http.RequestAborted);
         http.Response.Headers.ETag = ETag(updated.Version);
         return EndpointContext.Json(RequestDto.From(updated));
     }

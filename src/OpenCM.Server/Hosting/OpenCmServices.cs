@@ -86,10 +86,17 @@ public static class OpenCmServices
         services.AddOpenCmCore();
 
         // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.JsonBody.MaxBytes);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes);
 
         services.AddSingleton<CallerResolver>();
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
+
+        // The OpenAPI document describes the contracts as they travel: the generated context, wire names unchanged.
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = null;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, Contracts.WireJsonContext.Default);
+        });
         services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]);
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
