@@ -1,10 +1,10 @@
 using System.CommandLine;
-using System.Net.Http.Headers;
+using OpenCM.Client;
+using OpenCM.Contracts;
+using OpenCM.Domain;
 using System.Security.Cryptography;
 using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.Json;
 using Spectre.Console;
 
 namespace OpenCM.Cli;
@@ -16,7 +16,6 @@ namespace OpenCM.Cli;
 /// </summary>
 internal static class EnrollCommand
 {
-    private const string Api = "/CertificateManagement/api/v1.0";
     private const string PasswordVariable = "OPENCM_PFX_PASSWORD";
 
     public static Command Create(CliIo io)
@@ -37,58 +36,38 @@ internal static class EnrollCommand
             }
 
             var items = (parse.GetValue(data) ?? []).Select(d => d.Split('=', 2)).Select(p => p.Length == 2
-                ? new Dictionary<string, string> { [p[0]] = p[1] }
+                ? new DataItem(p[0], p[1])
                 : throw new CliException($"--data-item '{p[0]}' is not NAME=VALUE")).ToList();
             var file = parse.GetValue(output)!;
-            using var http = new HttpClient { BaseAddress = new Uri(parse.GetValue(server)!) };
-            var bearer = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("OPENCM_TOKEN");
-            if (string.IsNullOrWhiteSpace(bearer))
-            {
-                throw new CliException("no token: pass --token or set OPENCM_TOKEN (see 'opencm token')");
-            }
-
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer.Trim());
-            var requestId = "";
+            using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
+            Guid? requestId = null;
             try
             {
             await io.Console.Status().StartAsync("Finding the template…", async status =>
             {
                 // 1. The template by name.
-                var templates = await GetAsync(http, $"{Api}/profiletemplates", ct);
                 var wanted = parse.GetValue(template)!;
-                var found = templates.EnumerateArray().FirstOrDefault(t => string.Equals(t.GetProperty("Name").GetString(), wanted, StringComparison.OrdinalIgnoreCase));
-                if (found.ValueKind != JsonValueKind.Object)
-                {
-                    throw new CliException($"no profile template named '{wanted}' is available to you");
-                }
-
-                if (found.GetProperty("IsSmartcardProfileTemplate").GetBoolean())
+                var found = (await client.ProfileTemplatesAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase))
+                    ?? throw new CliException($"no profile template named '{wanted}' is available to you");
+                if (found.IsSmartcardProfileTemplate)
                 {
                     throw new CliException($"'{wanted}' is a smart card template; enroll handles software profiles");
                 }
 
                 // 2. The request.
                 status.Status("Creating the request…");
-                var created = await SendAsync(http, HttpMethod.Post, $"{Api}/requests", new Dictionary<string, object?>
+                requestId = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, found.Uuid, items, Comment: ""), ct);
+                var request = await client.GetRequestAsync(requestId.Value, ct);
+                if (request.Status != (int)RequestStatus.Approved)
                 {
-                    ["type"] = "Enroll",
-                    ["profiletemplateuuid"] = found.GetProperty("Uuid").GetString(),
-                    ["datacollection"] = items,
-                    ["comment"] = "",
-                }, ct);
-                requestId = created.GetString()!.Split('/')[^1];
-                var request = await GetAsync(http, $"{Api}/requests/{requestId}", ct);
-                if (request.GetProperty("Status").GetInt32() != 3)
-                {
-                    throw new PendingException(requestId);
+                    throw new PendingException(requestId.Value.ToString("D"));
                 }
 
                 // 3. Keys and CSRs, made here; only the CSRs leave this machine.
                 status.Status("Generating keys…");
-                var options = await GetAsync(http, $"{Api}/requests/{requestId}/certificaterequestgenerationoptions", ct);
                 var keys = new List<AsymmetricAlgorithm>();
                 var csrs = new List<string>();
-                foreach (var option in options.EnumerateArray())
+                foreach (var option in await client.GenerationOptionsAsync(requestId.Value, ct))
                 {
                     var (key, csr) = MakeKey(option);
                     keys.Add(key);
@@ -97,8 +76,7 @@ internal static class EnrollCommand
 
                 // 4. Certificates.
                 status.Status("Requesting certificates…");
-                var certificates = await SendAsync(http, HttpMethod.Post, $"{Api}/requests/{requestId}/certificatedata",
-                    new Dictionary<string, object?> { ["pfxpassword"] = pfxPassword, ["certificaterequests"] = csrs }, ct);
+                var certificates = await client.SubmitCertificateDataAsync(requestId.Value, new CertificateDataBody(csrs, pfxPassword), ct);
 
                 // 5. One PFX with every certificate and its key, and the CA.
                 status.Status("Writing the PFX…");
@@ -110,7 +88,7 @@ internal static class EnrollCommand
 
                 // 6. Done: the request is Completed and the profile Active.
                 status.Status("Completing the request…");
-                await SendAsync(http, HttpMethod.Put, $"{Api}/requests/{requestId}", new Dictionary<string, object?> { ["status"] = "Completed" }, ct);
+                await client.SetStatusAsync(requestId.Value, RequestStatus.Completed, ct);
             }).ConfigureAwait(false);
             }
             catch (PendingException pending)
@@ -118,15 +96,15 @@ internal static class EnrollCommand
                 await io.Err.WriteLineAsync($"error: request {pending.RequestId} is waiting for approval; run enroll again once it is approved");
                 return OpenCmCli.Failed;
             }
-            catch (Exception) when (requestId.Length > 0)
+            catch (Exception) when (requestId is { } created)
             {
                 // Leave nothing half-done: an enrollment that failed after its request was created is abandoned.
                 try
                 {
-                    await SendAsync(http, HttpMethod.Put, $"{Api}/requests/{requestId}", new Dictionary<string, object?> { ["status"] = "Abandoned" }, CancellationToken.None);
-                    await io.Err.WriteLineAsync($"request {requestId} abandoned");
+                    await client.SetStatusAsync(created, RequestStatus.Abandoned, CancellationToken.None);
+                    await io.Err.WriteLineAsync($"request {created:D} abandoned");
                 }
-                catch (CliException)
+                catch (OpenCmApiException)
                 {
                     // Abandoning is best effort; the original failure is what the user needs to see.
                 }
@@ -134,24 +112,24 @@ internal static class EnrollCommand
                 throw;
             }
 
-            await io.Out.WriteLineAsync($"enrolled: request {requestId} completed; certificates and keys written to {file.FullName}");
+            await io.Out.WriteLineAsync($"enrolled: request {requestId:D} completed; certificates and keys written to {file.FullName}");
             return OpenCmCli.Ok;
         }));
         return command;
     }
 
-    private static (AsymmetricAlgorithm Key, string Csr) MakeKey(JsonElement option)
+    private static (AsymmetricAlgorithm Key, string Csr) MakeKey(GenerationOptionsDto option)
     {
-        var subject = option.GetProperty("Subject").GetString() is { Length: > 0 } s ? new X500DistinguishedName(s) : new X500DistinguishedName("");
-        var hash = new HashAlgorithmName(option.GetProperty("HashAlgorithmName").GetString() ?? "SHA256");
-        var algorithm = option.GetProperty("KeyAlgorithmName").GetString() switch
+        var subject = option.Subject is { Length: > 0 } s ? new X500DistinguishedName(s) : new X500DistinguishedName("");
+        var hash = new HashAlgorithmName(option.HashAlgorithmName is { Length: > 0 } h ? h : "SHA256");
+        var algorithm = option.KeyAlgorithmName switch
         {
             "ECDSA_P256" => OpenCM.Domain.KeyAlgorithm.EcdsaP256,
             "ECDSA_P384" => OpenCM.Domain.KeyAlgorithm.EcdsaP384,
             "RSA" => OpenCM.Domain.KeyAlgorithm.Rsa,
             var other => throw new CliException($"the server asks for a {other} key, which enroll cannot make"),
         };
-        var key = OpenCM.Authority.Keys.Generate(algorithm, algorithm == OpenCM.Domain.KeyAlgorithm.Rsa ? option.GetProperty("KeySize").GetInt32() : 0);
+        var key = OpenCM.Authority.Keys.Generate(algorithm, algorithm == OpenCM.Domain.KeyAlgorithm.Rsa ? option.KeySize : 0);
         var request = key switch
         {
             RSA rsa => new CertificateRequest(subject, rsa, hash, RSASignaturePadding.Pkcs1),
@@ -161,17 +139,17 @@ internal static class EnrollCommand
         return (key, Convert.ToBase64String(request.CreateSigningRequest()));
     }
 
-    private static byte[] BuildPfx(JsonElement certificates, List<AsymmetricAlgorithm> keys, string password)
+    private static byte[] BuildPfx(IReadOnlyList<CertificateDto> certificates, List<AsymmetricAlgorithm> keys, string password)
     {
         var collection = new X509Certificate2Collection();
         var chain = new X509Certificate2Collection();
         var keyIndex = 0;
-        foreach (var c in certificates.EnumerateArray())
+        foreach (var c in certificates)
         {
-            if (c.GetProperty("isPfx").GetBoolean())
+            if (c.IsPfx)
             {
                 // A server-generated key, already in a PFX under our password.
-                foreach (var fromServer in X509CertificateLoader.LoadPkcs12Collection(Convert.FromBase64String(c.GetProperty("Pfx").GetString()!), password, X509KeyStorageFlags.Exportable))
+                foreach (var fromServer in X509CertificateLoader.LoadPkcs12Collection(Convert.FromBase64String(c.Pfx!), password, X509KeyStorageFlags.Exportable))
                 {
                     (fromServer.HasPrivateKey ? collection : chain).Add(fromServer);
                 }
@@ -180,7 +158,7 @@ internal static class EnrollCommand
             }
 
             var cms = new SignedCms();
-            cms.Decode(Convert.FromBase64String(c.GetProperty("Pkcs7").GetString()!));
+            cms.Decode(Convert.FromBase64String(c.Pkcs7!));
             var key = keys[keyIndex++];
             foreach (var cert in cms.Certificates)
             {
@@ -201,33 +179,6 @@ internal static class EnrollCommand
         }
 
         return collection.ExportPkcs12(new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000), password);
-    }
-
-    private static async Task<JsonElement> GetAsync(HttpClient http, string path, CancellationToken ct)
-    {
-        using var response = await http.GetAsync(path, ct);
-        return await ReadAsync(response, ct);
-    }
-
-    private static async Task<JsonElement> SendAsync(HttpClient http, HttpMethod method, string path, object body, CancellationToken ct)
-    {
-        using var message = new HttpRequestMessage(method, path) { Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json") };
-        using var response = await http.SendAsync(message, ct);
-        return await ReadAsync(response, ct);
-    }
-
-    private static async Task<JsonElement> ReadAsync(HttpResponseMessage response, CancellationToken ct)
-    {
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        var json = doc.RootElement.Clone();
-        if (!response.IsSuccessStatusCode)
-        {
-            var code = json.ValueKind == JsonValueKind.Object && json.TryGetProperty("errorCode", out var c) ? c.GetString() : null;
-            var detail = json.ValueKind == JsonValueKind.Object && json.TryGetProperty("detail", out var d) ? d.GetString() : null;
-            throw new CliException($"{(int)response.StatusCode} {code}: {detail}");
-        }
-
-        return json;
     }
 
     private sealed class PendingException(string requestId) : Exception($"request {requestId} is pending")

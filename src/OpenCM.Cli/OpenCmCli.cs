@@ -64,6 +64,10 @@ internal sealed class CliIo
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
         }
+        catch (OpenCM.Client.OpenCmApiException ex)
+        {
+            await Err.WriteLineAsync($"error: {ex.Message}");
+        }
         catch (DirectoryNotFoundException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");

@@ -1,0 +1,179 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using OpenCM.Contracts;
+using OpenCM.Domain;
+
+namespace OpenCM.Client;
+
+/// <summary>An answer that is not a success: the HTTP status and the problem body's stable error code (docs/error-handling.md).</summary>
+public sealed class OpenCmApiException : Exception
+{
+    public OpenCmApiException(int status, string? errorCode, string? field, string detail)
+        : base($"{status} {errorCode}: {detail}")
+    {
+        Status = status;
+        ErrorCode = errorCode;
+        Field = field;
+        Detail = detail;
+    }
+
+    public OpenCmApiException()
+        : this(0, null, null, "")
+    {
+    }
+
+    public OpenCmApiException(string message)
+        : this(0, null, null, message)
+    {
+    }
+
+    public OpenCmApiException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Detail = message;
+    }
+
+    public int Status { get; }
+
+    public string? ErrorCode { get; }
+
+    public string? Field { get; }
+
+    public string Detail { get; } = "";
+}
+
+/// <summary>One page of GET /requests and the link to the next, if any.</summary>
+public sealed record RequestPage(IReadOnlyList<RequestDto> Items, string? Next);
+
+/// <summary>
+/// A typed client of the MIM CM REST API v1.0 as OpenCM serves it, over the same contracts and
+/// generated serializers as the server (OpenCM.Contracts). Failures are <see cref="OpenCmApiException"/>.
+/// </summary>
+public sealed class OpenCmClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly string _api;
+
+    /// <summary>A client of <paramref name="server"/> with a bearer token, under the default path base.</summary>
+    public OpenCmClient(Uri server, string token, string pathBase = "/CertificateManagement")
+        : this(new HttpClient { BaseAddress = server }, token, pathBase, ownsHttp: true)
+    {
+    }
+
+    /// <summary>A client over an <see cref="HttpClient"/> the caller owns (tests, custom handlers).</summary>
+    public OpenCmClient(HttpClient http, string token, string pathBase = "/CertificateManagement")
+        : this(http, token, pathBase, ownsHttp: false)
+    {
+    }
+
+    private OpenCmClient(HttpClient http, string token, string pathBase, bool ownsHttp)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentException.ThrowIfNullOrWhiteSpace(token);
+        _http = http;
+        _ownsHttp = ownsHttp;
+        _api = pathBase.TrimEnd('/') + "/api/v1.0";
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.Trim());
+    }
+
+    public Task<CallerDto> MeAsync(CancellationToken ct = default) => GetAsync<CallerDto>("/me", ct);
+
+    public async Task<IReadOnlyList<ProfileTemplateDto>> ProfileTemplatesAsync(CancellationToken ct = default) =>
+        await GetAsync<List<ProfileTemplateDto>>("/profiletemplates", ct).ConfigureAwait(false);
+
+    /// <summary>POST /requests; the new request's id.</summary>
+    public async Task<Guid> CreateRequestAsync(CreateRequestBody body, CancellationToken ct = default)
+    {
+        var relative = await SendAsync<CreateRequestBody, string>(HttpMethod.Post, "/requests", body, ct).ConfigureAwait(false);
+        return Guid.TryParse(relative.Split('/')[^1], out var id) ? id : throw new OpenCmApiException($"The server answered the new request as '{relative}', which names no request.");
+    }
+
+    public Task<RequestDto> GetRequestAsync(Guid id, CancellationToken ct = default) => GetAsync<RequestDto>($"/requests/{id:D}", ct);
+
+    /// <summary>One page of the requests the caller may read; pass the previous page's <see cref="RequestPage.Next"/> to go on.</summary>
+    public async Task<RequestPage> ListRequestsAsync(RequestStatus? status = null, int? top = null, string? next = null, CancellationToken ct = default)
+    {
+        var url = next ?? _api + "/requests" + Query(("status", status?.ToString()), ("top", top?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var response = await _http.GetAsync(new Uri(url, UriKind.RelativeOrAbsolute), ct).ConfigureAwait(false);
+        var items = await ReadAsync<List<RequestDto>>(response, ct).ConfigureAwait(false);
+        var link = response.Headers.TryGetValues("Link", out var values) ? values.First() : null;
+        return new RequestPage(items, link is null ? null : link.Split('<', '>')[1]);
+    }
+
+    /// <summary>PUT /requests/{id}: Completed, Canceled or Abandoned.</summary>
+    public Task<RequestDto> SetStatusAsync(Guid id, RequestStatus status, CancellationToken ct = default) =>
+        SendAsync<SetStatusBody, RequestDto>(HttpMethod.Put, $"/requests/{id:D}", new SetStatusBody(status), ct);
+
+    public Task<RequestDto> VoteAsync(Guid id, ApprovalDecision decision, string comment, CancellationToken ct = default) =>
+        SendAsync<ApprovalBody, RequestDto>(HttpMethod.Post, $"/requests/{id:D}/approvals", new ApprovalBody(decision, comment), ct);
+
+    public async Task<IReadOnlyList<GenerationOptionsDto>> GenerationOptionsAsync(Guid id, CancellationToken ct = default) =>
+        await GetAsync<List<GenerationOptionsDto>>($"/requests/{id:D}/certificaterequestgenerationoptions", ct).ConfigureAwait(false);
+
+    public async Task<IReadOnlyList<CertificateDto>> SubmitCertificateDataAsync(Guid id, CertificateDataBody body, CancellationToken ct = default) =>
+        await SendAsync<CertificateDataBody, List<CertificateDto>>(HttpMethod.Post, $"/requests/{id:D}/certificatedata", body, ct).ConfigureAwait(false);
+
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
+
+    private async Task<T> GetAsync<T>(string path, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync(new Uri(_api + path, UriKind.RelativeOrAbsolute), ct).ConfigureAwait(false);
+        return await ReadAsync<T>(response, ct).ConfigureAwait(false);
+    }
+
+    private async Task<TResponse> SendAsync<TBody, TResponse>(HttpMethod method, string path, TBody body, CancellationToken ct)
+    {
+        using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, WireJson.TypeInfo<TBody>()));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var message = new HttpRequestMessage(method, new Uri(_api + path, UriKind.RelativeOrAbsolute)) { Content = content };
+        using var response = await _http.SendAsync(message, ct).ConfigureAwait(false);
+        return await ReadAsync<TResponse>(response, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    {
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw Problem((int)response.StatusCode, bytes);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, WireJson.TypeInfo<T>()) ?? throw new OpenCmApiException($"The server answered {(int)response.StatusCode} with an empty body.");
+        }
+        catch (JsonException ex)
+        {
+            throw new OpenCmApiException($"The server answered {(int)response.StatusCode} with a body that is not a {typeof(T).Name}.", ex);
+        }
+    }
+
+    // The problem body's errorCode, field and detail; a body that is not one still reports the status.
+    private static OpenCmApiException Problem(int status, byte[] body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            string? Text(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return new OpenCmApiException(status, Text("errorCode"), Text("field"), Text("detail") ?? "");
+        }
+        catch (JsonException)
+        {
+            return new OpenCmApiException(status, null, null, "the answer is not a problem body");
+        }
+    }
+
+    private static string Query(params (string Name, string? Value)[] pairs)
+    {
+        var parts = pairs.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+}
