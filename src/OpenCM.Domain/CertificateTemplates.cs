@@ -47,7 +47,11 @@ public sealed record CertificateTemplate
     /// <summary>RSA modulus size in bits; for ECDSA the curve decides (256 or 384).</summary>
     public int KeySize { get; init; } = 2048;
 
-    /// <summary>Hash of the CSR and certificate signatures: SHA256, SHA384 or SHA512.</summary>
+    /// <summary>
+    /// The hash the client signs its CSR with (offered as HashAlgorithmName in the generation
+    /// options): SHA256, SHA384 or SHA512. The CA signs certificates with its own hash, chosen by
+    /// its key (SHA-384 for P-384 and RSA of 3072 bits or more), whatever the template says.
+    /// </summary>
     public string HashAlgorithm { get; init; } = "SHA256";
 
     public CertificateKeyUsage KeyUsages { get; init; } = CertificateKeyUsage.DigitalSignature | CertificateKeyUsage.KeyEncipherment;

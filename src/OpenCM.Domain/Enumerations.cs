@@ -1,27 +1,27 @@
 namespace OpenCM.Domain;
 
-// Numeric wire values per SPEC §3. Values marked published come from Microsoft's examples or
-// CLM's request table; the rest are OpenCM's and must never change once released.
+// Numeric wire values per SPEC §3. Values marked "published" below are fixed by Microsoft's
+// examples or CLM's published request table; the rest are OpenCM's and must never change once released.
 
 /// <summary>Status of a request (SPEC §3, §4).</summary>
 public enum RequestStatus
 {
     None = 0,
-    Approved = 3,
+    Approved = 3, // published
     Denied = 4,
-    Completed = 8,
+    Completed = 8, // published
     Failed = 9,
     Pending = 16,
     Canceled = 17,
     Executing = 18,
-    Abandoned = 19,
+    Abandoned = 19, // OpenCM's
 }
 
 /// <summary>Type of a request (SPEC §3).</summary>
 public enum RequestType
 {
     None = 0,
-    Enroll = 1,
+    Enroll = 1, // published
     Duplicate = 2,
     OnlineUpdate = 3,
     TemporaryCards = 4,
@@ -41,7 +41,7 @@ public enum RequestFlags
 {
     None = 0,
     EnrollmentAgent = 1,
-    Smartcard = 2,
+    Smartcard = 2, // published: Flags 2 is IsSmartcard
 }
 
 /// <summary>

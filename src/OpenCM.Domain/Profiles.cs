@@ -5,7 +5,7 @@ public enum ProfileStatus
 {
     None = 0,
     New = 1,
-    Active = 2,
+    Active = 2, // published
     Suspended = 3,
     Disabled = 4,
     Retired = 5,

@@ -8,9 +8,9 @@ namespace OpenCM.Storage.Sqlite;
 /// <summary>
 /// SQLite in WAL mode with <c>synchronous=FULL</c>: a write is on disk when its task completes.
 /// Reads use pooled connections and run concurrently with writes. Writes go through one writer
-/// connection that batches whatever is queued into a single transaction (group commit), each
-/// write inside its own savepoint, so one failing write rolls back alone and one fsync serves
-/// many writers (SPEC §12: ~9,700 commits/s alone, ~250,000 updates/s when 100 share a commit).
+/// connection that batches whatever is queued into a single transaction (group commit), so one
+/// fsync serves many writers; a write that throws sends its batch round again with a savepoint
+/// around each write, so that it rolls back alone. Measured figures: docs/benchmarks.md.
 /// </summary>
 public sealed class SqliteStorage : StorageProvider
 {

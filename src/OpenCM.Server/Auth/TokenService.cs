@@ -47,7 +47,7 @@ public sealed class TokenService
         _options = options;
         var pkcs8 = secrets.GetOrCreateAsync(SecretName, () =>
         {
-            using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            using var fresh = OpenCM.Authority.Keys.Generate(OpenCM.Domain.KeyAlgorithm.EcdsaP256);
             return fresh.ExportPkcs8PrivateKey();
         }).GetAwaiter().GetResult();
         var ecdsa = ECDsa.Create();
