@@ -102,19 +102,15 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     {
         ArgumentNullException.ThrowIfNull(c);
 
-        // 1. The certificate is stored whatever became of its serial meanwhile (a revoked one stays revoked)…
-        var serial = c.SerialHex.ToUpperInvariant();
-        var stored = await _tx.ExecuteAsync(
-            "UPDATE certificates SET der = @der, thumbprint = @th, not_before = @nb, not_after = @na WHERE serial = @s AND der IS NULL", ct,
-            ("@der", c.Der), ("@th", c.Thumbprint), ("@nb", Sql.Ticks(c.NotBefore)), ("@na", Sql.Ticks(c.NotAfter)), ("@s", serial)).ConfigureAwait(false);
-        if (stored == 0)
-        {
-            return false;
-        }
-
-        // 2. …and a serial still reserved becomes issued.
-        return await _tx.ExecuteAsync("UPDATE certificates SET status = @issued WHERE serial = @s AND status = @reserved", ct,
-            ("@issued", (int)CertificateStatus.Issued), ("@s", serial), ("@reserved", (int)CertificateStatus.Reserved)).ConfigureAwait(false) == 1;
+        // One statement: the certificate is stored whatever became of its serial meanwhile (a
+        // revoked one stays revoked), and a serial still reserved becomes issued.
+        var status = await _tx.FirstRowAsync(
+            "UPDATE certificates SET der = @der, thumbprint = @th, not_before = @nb, not_after = @na, " +
+            "status = CASE WHEN status = @reserved THEN @issued ELSE status END WHERE serial = @s AND der IS NULL RETURNING status",
+            r => (int?)r.GetInt32(0), ct,
+            ("@der", c.Der), ("@th", c.Thumbprint), ("@nb", Sql.Ticks(c.NotBefore)), ("@na", Sql.Ticks(c.NotAfter)),
+            ("@reserved", (int)CertificateStatus.Reserved), ("@issued", (int)CertificateStatus.Issued), ("@s", c.SerialHex.ToUpperInvariant())).ConfigureAwait(false);
+        return status == (int)CertificateStatus.Issued;
     }
 
     Task ICertificateWrites.ArchiveKeyAsync(ArchivedKey key, CancellationToken ct)
