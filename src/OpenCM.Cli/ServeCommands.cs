@@ -89,7 +89,7 @@ internal sealed class Local : IAsyncDisposable
         var local = new Local(services);
         try
         {
-            await services.GetRequiredService<OpenCM.Application.IStorageSchema>().MigrateAsync(ct);
+            await OpenCmServices.StartAsync(services, ct);
             return local;
         }
         catch

@@ -101,7 +101,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     {
         // Mint with a clock offset from the server's pinned one; the server must judge by its own clock.
         var mintClock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(_server.Clock.GetUtcNow().AddMinutes(mintedMinutesFromNow));
-        var tokens = new TokenService(_server.Services.GetRequiredService<Storage.SecretStore>(), mintClock, new AuthOptions());
+        var tokens = new TokenService(await TokenService.LoadKeyAsync(_server.Services.GetRequiredService<Storage.SecretStore>()), mintClock, new AuthOptions());
         var client = _server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.Mint(await _server.UserAsync("alice"), [], TimeSpan.FromMinutes(30)));
         var response = await client.GetAsync($"{ServerFixture.Api}/me");
@@ -113,7 +113,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     {
         using var otherDir = new TestKit.TempDirectory();
         await using var other = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(otherDir.Path);
-        var foreign = new TokenService(new Storage.SecretStore(other.Storage, new Storage.FileMasterKeyProvider(other.MasterKeyPath).Load()), _server.Clock, new AuthOptions());
+        var foreign = new TokenService(await TokenService.LoadKeyAsync(new Storage.SecretStore(other.Storage, new Storage.FileMasterKeyProvider(other.MasterKeyPath).Load())), _server.Clock, new AuthOptions());
         var user = await _server.UserAsync("alice");
         var client = _server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", foreign.Mint(user, [], TimeSpan.FromMinutes(5)));

@@ -40,21 +40,28 @@ public sealed class TokenService
     private readonly TimeProvider _clock;
     private readonly AuthOptions _options;
 
-    public TokenService(SecretStore secrets, TimeProvider clock, AuthOptions options)
+    /// <summary>A token service signing with <paramref name="signingKey"/> (see <see cref="LoadKeyAsync"/>).</summary>
+    public TokenService(ECDsaSecurityKey signingKey, TimeProvider clock, AuthOptions options)
     {
-        ArgumentNullException.ThrowIfNull(secrets);
+        SigningKey = signingKey;
         _clock = clock;
         _options = options;
-        var pkcs8 = secrets.GetOrCreateAsync(SecretName, () =>
+    }
+
+    /// <summary>The server's token key from the secret store, made and stored there on first use.</summary>
+    public static async Task<ECDsaSecurityKey> LoadKeyAsync(SecretStore secrets, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        var pkcs8 = await secrets.GetOrCreateAsync(SecretName, () =>
         {
             using var fresh = OpenCM.Authority.Keys.Generate(OpenCM.Domain.KeyAlgorithm.EcdsaP256);
             return fresh.ExportPkcs8PrivateKey();
-        }).GetAwaiter().GetResult();
+        }, ct).ConfigureAwait(false);
         var ecdsa = ECDsa.Create();
         ecdsa.ImportPkcs8PrivateKey(pkcs8, out _);
         CryptographicOperations.ZeroMemory(pkcs8);
         var kid = Base64UrlEncoder.Encode(SHA256.HashData(ecdsa.ExportSubjectPublicKeyInfo()))[..22];
-        SigningKey = new ECDsaSecurityKey(ecdsa) { KeyId = kid };
+        return new ECDsaSecurityKey(ecdsa) { KeyId = kid };
     }
 
     public ECDsaSecurityKey SigningKey { get; }

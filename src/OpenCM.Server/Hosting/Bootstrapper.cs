@@ -24,8 +24,8 @@ public static class Bootstrapper
         var directory = services.GetRequiredService<SqlDirectory>();
         var options = services.GetRequiredService<OpenCmOptions>();
 
-        // 0. The schema, migrated before anything reads or writes.
-        await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
+        // 0. The schema migrated and the keys loaded, before anything reads or writes.
+        await OpenCmServices.StartAsync(services, ct).ConfigureAwait(false);
 
         // 1. The domain and the groups the sample policies name.
         await directory.DomainSidAsync(ct).ConfigureAwait(false);
@@ -40,8 +40,7 @@ public static class Bootstrapper
             createdAdmin = true;
         }
 
-        // 3. The token signing key and the CA (each made and stored encrypted on first use).
-        _ = services.GetRequiredService<TokenService>().SigningKey;
+        // 3. The CA (made and stored encrypted at step 0 on first start).
         var ca = services.GetRequiredService<OpenCM.Authority.ICertificateSigner>().Certificate;
 
         // 4. Sample templates, only into an installation that has none.

@@ -64,7 +64,8 @@ public static class OpenCmServices
         services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
 
         // 2. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
-        services.AddSingleton(sp => Pki.CaSetup.LoadOrCreate(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ServerKeys>();
+        services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Ca);
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(),
             [Pki.CaSetup.CrlUrl(sp.GetRequiredService<Pki.CaOptions>(), sp.GetRequiredService<IConfiguration>()["urls"], sp.GetRequiredService<ApiOptions>().PathBase)]));
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
@@ -73,8 +74,20 @@ public static class OpenCmServices
 
         // 3. Use cases, and the server's own tokens.
         services.AddOpenCmApplication();
-        services.AddSingleton<TokenService>();
+        services.AddSingleton(sp => new TokenService(sp.GetRequiredService<ServerKeys>().TokenKey, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AuthOptions>()));
         return services;
+    }
+
+    /// <summary>
+    /// What must be done before anything reads or serves, awaited rather than blocked on: the
+    /// schema migrated, then the keys loaded from the secret store (made on first start).
+    /// </summary>
+    public static async Task StartAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
+        await services.GetRequiredService<ServerKeys>().LoadAsync(
+            services.GetRequiredService<SecretStore>(), services.GetRequiredService<Pki.CaOptions>(), services.GetRequiredService<TimeProvider>(), ct).ConfigureAwait(false);
     }
 
     /// <summary>The server: the core, and HTTP (limits, authentication, health, OpenAPI).</summary>

@@ -34,16 +34,17 @@ public static class CaSetup
 {
     public const string SecretName = "ca";
 
-    public static ICertificateSigner LoadOrCreate(SecretStore secrets, CaOptions options, TimeProvider clock)
+    public static async Task<ICertificateSigner> LoadOrCreateAsync(SecretStore secrets, CaOptions options, TimeProvider clock, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(options);
-        var packed = secrets.GetOrCreateAsync(SecretName, () =>
+        ArgumentNullException.ThrowIfNull(clock);
+        var packed = await secrets.GetOrCreateAsync(SecretName, () =>
         {
             var name = new System.Security.Cryptography.X509Certificates.X500DistinguishedNameBuilder();
             name.AddCommonName(options.Name);
             return Pack(CertificateAuthorityFactory.CreateRoot(name.Build(), options.KeyAlgorithm, clock.GetUtcNow()));
-        }).GetAwaiter().GetResult();
+        }, ct).ConfigureAwait(false);
         var certificateLength = BinaryPrimitives.ReadInt32BigEndian(packed);
         var certificate = packed.AsSpan(4, certificateLength).ToArray();
         var key = packed.AsSpan(4 + certificateLength);
