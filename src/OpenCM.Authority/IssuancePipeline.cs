@@ -65,16 +65,20 @@ public sealed class IssuancePipeline
             request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(_crlUrls));
         }
 
-        // Never outlive the CA; start a minute early for clients whose clocks run slow.
-        var notBefore = order.Now.AddMinutes(-1);
-        var notAfter = order.Now.AddDays(template.ValidityDays);
+        // Never outlive the CA; start a minute early for clients whose clocks run slow. Whole
+        // seconds, as X.509 encodes them, so that what is stored equals the certificate.
+        var notBefore = WholeSeconds(order.Now.AddMinutes(-1));
+        var notAfter = WholeSeconds(order.Now.AddDays(template.ValidityDays));
         if (notAfter > _signer.Certificate.NotAfter)
         {
             notAfter = _signer.Certificate.NotAfter;
         }
 
+        notAfter = WholeSeconds(notAfter);
         var serial = Convert.FromHexString(order.SerialHex);
         using var certificate = request.Create(_signer.Certificate.SubjectName, _signer.Generator, notBefore, notAfter, serial);
         return new IssuedCertificate(Convert.ToHexString(serial), certificate.RawData, certificate.Thumbprint, notBefore, notAfter);
     }
+
+    private static DateTimeOffset WholeSeconds(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 }

@@ -38,6 +38,9 @@ public static class WireJson
     {
         PropertyNamingPolicy = null,
         PropertyNameCaseInsensitive = true,
+
+        // Microsoft's walkthrough samples end objects with a trailing comma.
+        AllowTrailingCommas = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         TypeInfoResolver = WireJsonContext.Default,
     };

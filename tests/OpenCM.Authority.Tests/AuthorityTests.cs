@@ -222,3 +222,21 @@ public class AuthorityTests : IClassFixture<CaFixture>
         Assert.True(leaf.NotAfter <= signer.Certificate.NotAfter);
     }
 }
+
+public class IssuedValidityTests : IClassFixture<CaFixture>
+{
+    private readonly CaFixture _ca;
+
+    public IssuedValidityTests(CaFixture ca) => _ca = ca;
+
+    [Fact]
+    public void Sign_NowWithFraction_StoredValidityEqualsTheCertificates()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var now = Samples.Now.AddTicks(1_234_567);
+        var issued = _ca.Pipeline.IssueForKey(key, new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 }, new SubjectAttributes("a", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), now);
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(issued.Der);
+        Assert.Equal(new DateTimeOffset(certificate.NotBefore.ToUniversalTime()), issued.NotBefore);
+        Assert.Equal(new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), issued.NotAfter);
+    }
+}

@@ -78,3 +78,28 @@ public class WireContractTests : IClassFixture<ServerFixture>
         Assert.Equal(("ValidationFailed", field), (json.GetProperty("errorCode").GetString(), json.GetProperty("field").GetString()));
     }
 }
+
+public class WireDetailTests : IClassFixture<ServerFixture>
+{
+    private readonly ServerFixture _server;
+
+    public WireDetailTests(ServerFixture server) => _server = server;
+
+    [Theory]
+    [InlineData(1_234_567, "2026-11-25T12:00:00.123Z")]
+    [InlineData(9_300_000, "2026-11-25T12:00:00.93Z")]
+    [InlineData(0, "2026-11-25T12:00:00Z")]
+    public void Time_AtMostMillisecondsTrailingZerosTrimmed(long ticks, string expected) =>
+        Assert.Equal(expected, Wire.WireFormat.Time(TestKit.Samples.Now.AddTicks(ticks)));
+
+    [Fact]
+    public async Task Create_BodyWithByteOrderMarkAndTrailingComma_Accepted()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("bom"));
+        byte[] body = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes($$"""{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"{{ServerFixture.UserCertificate}}","comment":"",}""")];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var response = await client.PostAsync($"{ServerFixture.Api}/requests", content);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+    }
+}

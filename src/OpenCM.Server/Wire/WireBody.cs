@@ -43,8 +43,14 @@ internal static class WireBody
             buffer.Write(chunk, 0, read);
         }
 
-        // 3. One JSON object, each property once (in any case), before anything is read into the contract.
+        // 3. One JSON object, each property once (in any case), before anything is read into the
+        //    contract. A UTF-8 byte order mark, as Windows tools write, is not part of it.
         var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (json.Span.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..];
+        }
+
         CheckShape(json.Span);
 
         // 4. The typed contract; its converters say what a property must be, the path says which.
@@ -62,7 +68,7 @@ internal static class WireBody
 
     private static void CheckShape(ReadOnlySpan<byte> json)
     {
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowTrailingCommas = true });
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
