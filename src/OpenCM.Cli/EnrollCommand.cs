@@ -80,7 +80,7 @@ internal static class EnrollCommand
 
                 // 5. One PFX with every certificate and its key, and the CA.
                 status.Status("Writing the PFX…");
-                await File.WriteAllBytesAsync(file.FullName, BuildPfx(certificates, keys, pfxPassword), ct);
+                await WriteOwnerOnlyAsync(file.FullName, BuildPfx(certificates, keys, pfxPassword), ct);
                 foreach (var key in keys)
                 {
                     key.Dispose();
@@ -179,6 +179,26 @@ internal static class EnrollCommand
         }
 
         return collection.ExportPkcs12(new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000), password);
+    }
+
+    // A PFX holds private keys: readable by its owner only (0600), also when it replaces a file.
+    private static async Task WriteOwnerOnlyAsync(string path, byte[] content, CancellationToken ct)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var stream = new FileStream(path, options))
+        {
+            await stream.WriteAsync(content, ct);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
     }
 
     private sealed class PendingException(string requestId) : Exception($"request {requestId} is pending")

@@ -29,25 +29,40 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
     /// <summary>True when this open created the database.</summary>
     public bool IsNew { get; }
 
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     /// <summary>Opens (creating if needed) the data directory at <paramref name="path"/>; the schema is not migrated.</summary>
+    /// <remarks>
+    /// Owner-only, whether new or found: the database holds users, requests, sealed keys and the
+    /// audit log beside the master key. The directory is made 0700 and every file in it 0600; a
+    /// new database file is created 0600 before SQLite opens it, and SQLite gives its -wal and
+    /// -shm files the database's mode.
+    /// </remarks>
     public static SqliteDataDirectory Open(string path)
     {
         var root = Path.GetFullPath(path);
-        if (!Directory.Exists(root))
+        var dbPath = Path.Combine(root, DatabaseFile);
+        var isNew = !File.Exists(dbPath);
+        if (OperatingSystem.IsWindows())
         {
-            // Owner-only: the database holds users, requests and the audit log beside the master key.
-            if (OperatingSystem.IsWindows())
+            Directory.CreateDirectory(root);
+        }
+        else
+        {
+            Directory.CreateDirectory(root, OwnerOnlyDirectory);
+            File.SetUnixFileMode(root, OwnerOnlyDirectory);
+            if (isNew)
             {
-                Directory.CreateDirectory(root);
+                using var created = new FileStream(dbPath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile });
             }
-            else
+
+            foreach (var file in Directory.EnumerateFiles(root))
             {
-                Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                File.SetUnixFileMode(file, OwnerOnlyFile);
             }
         }
 
-        var dbPath = Path.Combine(root, DatabaseFile);
-        var isNew = !File.Exists(dbPath);
         return new SqliteDataDirectory(root, new SqliteStorage(dbPath), isNew);
     }
 

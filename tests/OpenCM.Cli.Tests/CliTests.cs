@@ -183,6 +183,10 @@ public sealed class CliTests : IDisposable
             Assert.True(exit == 0, err);
             Assert.Contains("completed; certificates and keys written to", output, StringComparison.Ordinal);
             Assert.DoesNotContain("s3cret", output + err, StringComparison.Ordinal);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_dir.File(file)));
+            }
 
             var opened = await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", _dir.File(file), "-passin", "pass:s3cret pass", "-nodes", "-out", _dir.File(file + ".pem"));
             Assert.True(opened.ExitCode == 0, opened.All);

@@ -54,6 +54,39 @@ public sealed class SqliteSpecificTests : IDisposable
     }
 
     [Fact]
+    public async Task OpenDataDirectory_FoundWorldReadable_MadeOwnerOnlyFilesIncluded()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // An installation made by an older version or by hand: 0755 directory, 0644 files.
+        var root = _dir.File("old");
+        await (await SqliteDataDirectory.OpenAsync(root)).DisposeAsync();
+        File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
+        foreach (var file in Directory.EnumerateFiles(root))
+        {
+            File.SetUnixFileMode(file, (UnixFileMode)0b110_100_100);
+        }
+
+        await using var data = await SqliteDataDirectory.OpenAsync(root);
+        await new SqlTransactions(data.Storage).RunAsync(async (uow, c) =>
+        {
+            var r = Samples.Request();
+            await uow.Requests.InsertAsync(r, [], c);
+            await uow.Audit.AppendAsync(Samples.Audit(r.Uuid), c);
+            return 0;
+        });
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(root));
+        Assert.NotEmpty(Directory.EnumerateFiles(root, "*-wal"));
+        foreach (var file in Directory.EnumerateFiles(root))
+        {
+            Assert.Equal((file, UnixFileMode.UserRead | UnixFileMode.UserWrite), (file, File.GetUnixFileMode(file)));
+        }
+    }
+
+    [Fact]
     public async Task AuditEvents_UpdateOrDelete_RefusedByDatabase()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
