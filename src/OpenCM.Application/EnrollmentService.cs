@@ -75,6 +75,12 @@ public sealed partial class EnrollmentService
             throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests take no certificate data."));
         }
 
+        // A smart card's certificates are issued to the card, never to a software key.
+        if (SmartcardRules.RequireBoundCard(request, "issuing certificates") is { } noCard)
+        {
+            throw new OpenCmException(noCard);
+        }
+
         // 2. One CSR per client-generated certificate; a password when any key is made here.
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
             ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));

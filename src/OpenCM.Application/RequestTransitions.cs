@@ -53,8 +53,15 @@ public sealed class RequestTransitions
                     $"The request has changed (version {request.Version.ToString(CultureInfo.InvariantCulture)}); read it again.", CurrentStatus: request.Status));
             }
 
-            // 3. The pure state machine decides, and the domain plans the move's effects.
+            // 3. The pure state machine decides, and the domain plans the move's effects. A smart
+            //    card request completes only with its card bound.
             var now = _clock.GetUtcNow();
+            if (command is LifecycleCommand.SetStatus { Target: RequestStatus.Completed } && rights.Has(RequestPermission.Execute)
+                && request.Status == RequestStatus.Executing && SmartcardRules.RequireBoundCard(request, "completing it") is { } noCard)
+            {
+                throw new OpenCmException(noCard);
+            }
+
             RequestTransition move;
             IReadOnlyList<Effect> effects = [];
             AuditEvent audit;

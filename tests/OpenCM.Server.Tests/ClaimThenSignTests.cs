@@ -194,3 +194,28 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
         Assert.Equal(1, _server.Ca.Signatures - before);
     }
 }
+
+/// <summary>Issue #7.5: a smart card template never takes a software CSR in place of the card.</summary>
+public sealed class SmartcardWithoutCardTests : IClassFixture<ServerFixture>
+{
+    private readonly ServerFixture _server;
+
+    public SmartcardWithoutCardTests(ServerFixture server) => _server = server;
+
+    [Fact]
+    public async Task CertificateData_SmartcardTemplateWithoutCard_409NamingSmartcardAndNothingIssued()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("vsc"));
+        var id = await client.CreateIdAsync(ServerFixture.VirtualSmartcardVpn, """[{"Request Reason":"VPN"}]""");
+        using var rsa = RSA.Create(2048);
+        var csr = Convert.ToBase64String(new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        var response = await client.PostAsync($"{ServerFixture.Api}/requests/{id}/certificatedata",
+            Http.Json(JsonSerializer.Serialize(new Dictionary<string, object?> { ["certificaterequests"] = new[] { csr } })));
+
+        var json = await response.JsonAsync();
+        Assert.Equal((HttpStatusCode.Conflict, "Conflict", "smartcard"), (response.StatusCode, json.GetProperty("errorCode").GetString(), json.GetProperty("field").GetString()));
+        var request = await (await client.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync();
+        Assert.Equal(((int)RequestStatus.Approved, Guid.Empty.ToString()), (request.GetProperty("Status").GetInt32(), request.GetProperty("NewProfileUuid").GetString()));
+        Assert.Empty((await (await client.GetAsync($"{ServerFixture.Api}/requests/{id}/profiles")).JsonAsync()).EnumerateArray());
+    }
+}

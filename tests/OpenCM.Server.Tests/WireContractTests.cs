@@ -85,13 +85,6 @@ public class WireDetailTests : IClassFixture<ServerFixture>
 
     public WireDetailTests(ServerFixture server) => _server = server;
 
-    [Theory]
-    [InlineData(1_234_567, "2026-11-25T12:00:00.123Z")]
-    [InlineData(9_300_000, "2026-11-25T12:00:00.93Z")]
-    [InlineData(0, "2026-11-25T12:00:00Z")]
-    public void Time_AtMostMillisecondsTrailingZerosTrimmed(long ticks, string expected) =>
-        Assert.Equal(expected, Wire.WireFormat.Time(TestKit.Samples.Now.AddTicks(ticks)));
-
     [Fact]
     public async Task Create_BodyWithByteOrderMarkAndTrailingComma_Accepted()
     {

@@ -27,7 +27,7 @@ internal static class ErrorMapping
         ErrorKind.PolicyDisabled => "The policy does not allow this request type.",
         ErrorKind.NotFound => "The resource does not exist.",
         ErrorKind.InvalidStatusTransition => "The request cannot move to that status.",
-        ErrorKind.Conflict => "The resource changed concurrently.",
+        ErrorKind.Conflict => "The request conflicts with the current state of the resource.",
         ErrorKind.PreconditionFailed => "The resource does not match the given version.",
         ErrorKind.PayloadTooLarge => "The request body is too large.",
         ErrorKind.UnsupportedMediaType => "The request body must be JSON.",

@@ -1,0 +1,18 @@
+namespace OpenCM.Domain;
+
+/// <summary>What a request on a smart card template needs (SPEC §3, §8).</summary>
+public static class SmartcardRules
+{
+    /// <summary>
+    /// A smart card request issues and completes only with its card bound (<c>NewSmartcardUuid</c>,
+    /// set by POST /smartcards): a software CSR or PFX must never stand in for the card. Null when
+    /// <paramref name="request"/> may go on.
+    /// </summary>
+    public static DomainError? RequireBoundCard(CmRequest request, string action)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.IsSmartcard && request.NewSmartcardUuid == Guid.Empty
+            ? new DomainError(ErrorKind.Conflict, $"This request is for a smart card; {action} needs the card bound to it first (POST /smartcards).", "smartcard", request.Status)
+            : null;
+    }
+}
