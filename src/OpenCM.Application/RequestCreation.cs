@@ -108,7 +108,8 @@ public sealed class RequestCreation
         }
 
         // 6. Status, flags and descriptor; then one durable write with its audit event.
-        var descriptor = RequestDescriptorBuilder.Build(policy, caller.UserSid, targetSid, await _access.ManagersAsync(ct).ConfigureAwait(false), null);
+        var descriptor = RequestDescriptorBuilder.Build(policy, caller.UserSid, targetSid, await _access.ManagersAsync(ct).ConfigureAwait(false), null,
+            RequestTypes.TargetExecutes(input.Type));
         var now = _clock.GetUtcNow();
         var request = new CmRequest
         {

@@ -6,7 +6,7 @@ namespace OpenCM.Application;
 /// <summary>
 /// Builds a new request's security descriptor from its policy (SPEC §5): owner = originator;
 /// originator Read, Cancel, Abandon (+Execute without an enrollment agent); target Read
-/// (+Execute without an enrollment agent); approvers Read, Approve, Deny; enrollment agents
+/// (+Execute without an enrollment agent, and unless the type is executed on the target's behalf); approvers Read, Approve, Deny; enrollment agents
 /// Read, Execute, Abandon; CM managers everything.
 /// </summary>
 public static class RequestDescriptorBuilder
@@ -16,7 +16,7 @@ public static class RequestDescriptorBuilder
     private const uint Everything = (uint)AccessPolicy.AllRequestRights;
 
     public static SecurityDescriptor Build(
-        WorkflowPolicy policy, Sid originator, Sid target, Sid? managers, Sid? domain)
+        WorkflowPolicy policy, Sid originator, Sid target, Sid? managers, Sid? domain, bool targetExecutes = true)
     {
         ArgumentNullException.ThrowIfNull(policy);
 
@@ -33,7 +33,7 @@ public static class RequestDescriptorBuilder
         }
 
         Merge(explicitGrants, originator, Read | (uint)(RequestPermission.Cancel | RequestPermission.Abandon) | execute);
-        Merge(explicitGrants, target, Read | execute);
+        Merge(explicitGrants, target, Read | (targetExecutes ? execute : 0));
         CopyRole(policy.AuthorizedApprover, Read | (uint)(RequestPermission.Approve | RequestPermission.Deny), denies, roleGrants, domain);
         CopyRole(policy.AuthorizedEnrollmentAgent, Read | (uint)(RequestPermission.Execute | RequestPermission.Abandon), denies, roleGrants, domain);
         return new SecurityDescriptor(originator, null, new Acl(AclFlags.None, [.. explicitGrants, .. denies, .. roleGrants]));

@@ -58,5 +58,5 @@ public sealed record CmRequest
 
     public bool IsEnrollmentAgent => (Flags & RequestFlags.EnrollmentAgent) != 0;
 
-    public LifecycleState Lifecycle => new(Status, ApprovalsNeeded, Votes, OriginatorUserUuid);
+    public LifecycleState Lifecycle => new(Status, ApprovalsNeeded, Votes, OriginatorUserUuid, TargetUserUuid);
 }

@@ -8,7 +8,8 @@ public sealed record ApprovalVote(Guid Approver, bool Approve, DateTimeOffset At
 /// <param name="ApprovalsNeeded">Distinct approvals that move Pending to Approved.</param>
 /// <param name="Votes">Votes recorded so far, one per approver.</param>
 /// <param name="Originator">Who created the request; they may not vote on it (dual control).</param>
-public sealed record LifecycleState(RequestStatus Status, int ApprovalsNeeded, IReadOnlyList<ApprovalVote> Votes, Guid Originator = default);
+/// <param name="Target">Whom the request is for; they may not vote on it either.</param>
+public sealed record LifecycleState(RequestStatus Status, int ApprovalsNeeded, IReadOnlyList<ApprovalVote> Votes, Guid Originator = default, Guid Target = default);
 
 /// <summary>A command on a request's lifecycle.</summary>
 public abstract record LifecycleCommand
@@ -60,7 +61,7 @@ public abstract record Decision
 /// The request state machine of SPEC §4 as a pure, total function: every (state, command, rights)
 /// gives a <see cref="Decision"/>; time is a parameter. Who acts next in each state:
 /// <list type="bullet">
-/// <item>Pending: approvers other than the originator (approve or deny); the originator may cancel.</item>
+/// <item>Pending: approvers other than the originator and the target, once each (approve or deny); the originator may cancel.</item>
 /// <item>Approved: the client or enrollment agent starts execution; the originator may cancel or abandon.</item>
 /// <item>Executing: the client completes (PUT Completed) or gives up (Canceled, Abandoned); the server fails it on error.</item>
 /// <item>Completed, Canceled, Abandoned, Denied, Failed: nobody; these are terminal.</item>
@@ -146,15 +147,20 @@ public static class RequestLifecycle
             return new Decision.Refused(DomainError.Forbidden("Approving needs the Approve right on this request."));
         }
 
-        if (c.Approver == state.Originator)
+        if (DualControl(state, c.Approver, "approve") is { } refused)
         {
-            return new Decision.Refused(DomainError.Forbidden("The originator of a request cannot approve it."));
+            return refused;
         }
 
-        // Each approver counts once; a repeated approval is an idempotent success.
+        // Each approver votes once: the same vote again is an idempotent success, another is refused.
         if (state.Votes.Any(v => v.Approver == c.Approver && v.Approve))
         {
             return new Decision.Unchanged(state.Status);
+        }
+
+        if (state.Votes.Any(v => v.Approver == c.Approver))
+        {
+            return new Decision.Refused(new DomainError(ErrorKind.Conflict, "You have already voted on this request; each approver votes once.", "decision", state.Status));
         }
 
         if (state.Status != RequestStatus.Pending)
@@ -177,14 +183,20 @@ public static class RequestLifecycle
             return new Decision.Refused(DomainError.Forbidden("Denying needs the Deny right on this request."));
         }
 
-        if (c.Approver == state.Originator)
+        if (DualControl(state, c.Approver, "deny") is { } refused)
         {
-            return new Decision.Refused(DomainError.Forbidden("The originator of a request cannot deny it; cancel it instead."));
+            return refused;
         }
 
         if (state.Status == RequestStatus.Denied && state.Votes.Any(v => v.Approver == c.Approver && !v.Approve))
         {
             return new Decision.Unchanged(state.Status);
+        }
+
+        // Each approver votes once: an approval is not taken back by a denial.
+        if (state.Votes.Any(v => v.Approver == c.Approver && v.Approve))
+        {
+            return new Decision.Refused(new DomainError(ErrorKind.Conflict, "You have already approved this request; each approver votes once.", "decision", state.Status));
         }
 
         if (state.Status != RequestStatus.Pending)
@@ -196,6 +208,12 @@ public static class RequestLifecycle
         // One Deny is final (SPEC §4).
         return new Decision.Move(RequestStatus.Pending, RequestStatus.Denied, now, new ApprovalVote(c.Approver, false, now, c.Comment));
     }
+
+    // Dual control: neither who asked nor whom it is for may decide on a request, whatever their roles.
+    private static Decision.Refused? DualControl(LifecycleState state, Guid approver, string verb) =>
+        approver == state.Originator ? new Decision.Refused(DomainError.Forbidden($"The originator of a request cannot {verb} it{(verb == "deny" ? "; cancel it instead" : "")}."))
+        : approver == state.Target && state.Target != Guid.Empty ? new Decision.Refused(DomainError.Forbidden($"The user a request is for cannot {verb} it."))
+        : null;
 
     private static Decision Begin(LifecycleState state, RequestPermission granted)
     {

@@ -56,6 +56,15 @@ public class RequestDescriptorBuilderTests
     }
 
     [Fact]
+    public void Build_OnBehalfType_TargetReadsButDoesNotExecute()
+    {
+        var sd = RequestDescriptorBuilder.Build(Policy, Originator, Target, Managers, null, targetExecutes: false);
+        Assert.Equal(Read, Rights(sd, Target));
+        Assert.True(Rights(sd, Originator).Has(RequestPermission.Execute));
+        Assert.True(Rights(sd, Stranger, Agents).Has(RequestPermission.Execute));
+    }
+
+    [Fact]
     public void Build_SelfService_MergesOriginatorAndTargetIntoOneEntry()
     {
         var sd = RequestDescriptorBuilder.Build(new WorkflowPolicy { Enabled = true }, Originator, Originator, null, null);

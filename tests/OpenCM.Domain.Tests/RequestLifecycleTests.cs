@@ -132,6 +132,34 @@ public class RequestLifecycleTests
         Assert.Equal(ErrorKind.Forbidden, Assert.IsType<Decision.Refused>(d).Error.Kind);
     }
 
+    [Theory]
+    [InlineData("approve")]
+    [InlineData("deny")]
+    public void Vote_ByTargetHoldingTheRight_ForbiddenForDualControl(string verb)
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 1, [], Originator: Alice, Target: Bob);
+        LifecycleCommand command = verb == "approve" ? new LifecycleCommand.Approve(Bob, "") : new LifecycleCommand.Deny(Bob, "");
+        var refused = Assert.IsType<Decision.Refused>(RequestLifecycle.Decide(state, command, RequestPermission.Approve | RequestPermission.Deny, Now));
+        Assert.Equal(ErrorKind.Forbidden, refused.Error.Kind);
+    }
+
+    [Fact]
+    public void Deny_AfterOwnApproval_ConflictEachApproverVotesOnce()
+    {
+        var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Bob, true, Now, "")], Originator: Alice);
+        var refused = Assert.IsType<Decision.Refused>(RequestLifecycle.Decide(state, new LifecycleCommand.Deny(Bob, "changed my mind"), RequestPermission.Approve | RequestPermission.Deny, Now));
+        Assert.Equal((ErrorKind.Conflict, "decision"), (refused.Error.Kind, refused.Error.Field));
+    }
+
+    [Fact]
+    public void Approve_AfterOwnDenialOfAnotherPendingVote_Conflict()
+    {
+        // A denial is final for the request; a recorded denial (state kept Pending by hand) still counts as the vote.
+        var state = new LifecycleState(RequestStatus.Pending, 2, [new ApprovalVote(Bob, false, Now, "")], Originator: Alice);
+        var refused = Assert.IsType<Decision.Refused>(RequestLifecycle.Decide(state, new LifecycleCommand.Approve(Bob, ""), RequestPermission.Approve, Now));
+        Assert.Equal(ErrorKind.Conflict, refused.Error.Kind);
+    }
+
     [Fact]
     public void Approve_ByOriginatorHoldingTheRight_ForbiddenForDualControl()
     {

@@ -223,6 +223,12 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var created = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        if (type == "RecoverOnBehalf")
+        {
+            // The owner sees the request made on their behalf but may not execute it (issue #7.4).
+            Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("mine"))).StatusCode);
+        }
+
         var request = await (await actor.GetAsync(Api(id))).JsonAsync();
         Assert.Equal((8, profile.ToString("D")), (request.GetProperty("Status").GetInt32(), request.GetProperty("OldProfileUuid").GetString()));
         Assert.Equal(expected, (await _server.Services.GetRequiredService<IProfileStore>().FindAsync(profile))!.Status);
@@ -374,6 +380,12 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var created = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
+        if (type == "RecoverOnBehalf")
+        {
+            // The owner sees the request made on their behalf but may not execute it (issue #7.4).
+            Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("mine"))).StatusCode);
+        }
+
         Assert.Equal(HttpStatusCode.BadRequest, (await actor.PostAsync(Api(id, "/certificatedata"), CertificateData(""))).StatusCode);
         var recovered = Assert.Single((await (await actor.PostAsync(Api(id, "/certificatedata"), CertificateData("second"))).JsonAsync()).EnumerateArray());
         Assert.Equal((true, true), (recovered.GetProperty("isPfx").GetBoolean(), recovered.GetProperty("isKeyHistory").GetBoolean()));

@@ -157,6 +157,24 @@ public class LifecycleHttpTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Approvals_ApproverWhoIsTheTarget_ForbiddenAndAnApproverVotesOnce()
+    {
+        // The attack of issue #7.4: a manager asks for bob, and bob, an approver, approves his own credential.
+        var bob = await _server.UserAsync("bob", "CM Approvers");
+        var admin = await _server.AdminAsync();
+        var id = await admin.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"VPN"}]""", $$""","target":"{{bob.Uuid}}" """);
+        var self = await (await _server.ClientAsync(bob)).VoteAsync(id, "Approve");
+        Assert.Equal((HttpStatusCode.Forbidden, "Forbidden"), (self.StatusCode, await self.ErrorCodeAsync()));
+
+        // An approver who approved cannot deny afterwards: one vote each.
+        var carol = await _server.ClientAsync(await _server.UserAsync("carol", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await carol.VoteAsync(id, "Approve")).StatusCode);
+        var flip = await carol.VoteAsync(id, "Deny");
+        Assert.Equal((HttpStatusCode.Conflict, "Conflict"), (flip.StatusCode, await flip.ErrorCodeAsync()));
+        Assert.Equal(16, (await (await admin.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync()).GetProperty("Status").GetInt32());
+    }
+
+    [Fact]
     public async Task Approvals_ApproverWhoIsTheOriginator_Forbidden()
     {
         var both = await _server.ClientAsync(await _server.UserAsync("dual", "CM Approvers"));
