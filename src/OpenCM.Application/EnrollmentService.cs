@@ -52,6 +52,7 @@ public sealed partial class EnrollmentService
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(certificateRequests);
+        CheckPfxPassword(pfxPassword);
 
         // 1. The request, the caller's Execute right, and a status that can start execution.
         var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
@@ -265,6 +266,25 @@ public sealed partial class EnrollmentService
     }
 
     internal static string ArchiveContext(string serialHex) => "archived-key:" + serialHex;
+
+    /// <summary>A PFX password is text a PKCS#12 tool can take: no NUL or other control character, at most 1,024 characters.</summary>
+    private static void CheckPfxPassword(string? password)
+    {
+        if (password is null)
+        {
+            return;
+        }
+
+        if (password.Length > 1024)
+        {
+            throw new OpenCmException(DomainError.Validation("pfxpassword", "The PFX password is longer than 1,024 characters."));
+        }
+
+        if (password.Any(char.IsControl))
+        {
+            throw new OpenCmException(DomainError.Validation("pfxpassword", "The PFX password may not contain control characters such as NUL."));
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId}: issuance failed and the failure could not be recorded; its serials stay reserved until it is cancelled.")]
     private static partial void LogFailNotRecorded(ILogger logger, Exception exception, Guid requestId);

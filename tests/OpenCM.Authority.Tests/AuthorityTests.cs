@@ -120,7 +120,7 @@ public class AuthorityTests : IClassFixture<CaFixture>
         using var rsa = RSA.Create(2048);
         var good = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
         var tampered = (byte[])good.Clone();
-        tampered[40] ^= 0x01; // inside the subject public key: the signature no longer matches
+        tampered[70] ^= 0x01; // inside the RSA modulus: the signature no longer matches
         return new TheoryData<string, string>
         {
             { Convert.ToBase64String(new CertificateRequest("CN=x", rsa1024, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest()), "RSA 1024-bit" },
@@ -137,6 +137,42 @@ public class AuthorityTests : IClassFixture<CaFixture>
     public void IssueFromCsr_BadRequest_RefusedNamingTheField(string csr, string reason)
     {
         var ex = Assert.Throws<OpenCmException>(() => _ca.Pipeline.IssueFromCsr(csr, RsaClientAuth, Alice, Samples.Now, "certificaterequests[0]"));
+        Assert.Equal((ErrorKind.ValidationFailed, "certificaterequests[0]"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Contains(reason, ex.Error.Detail, StringComparison.Ordinal);
+    }
+
+    // Hostile CSRs of issue #7.2 and #7.3, each made by openssl: refused as 400s naming the field,
+    // on the structure alone (no signature is checked for an algorithm OpenCM does not issue for).
+    public static TheoryData<string, string, string[][]> HostileCsrs() => new()
+    {
+        { "p256", "curve secp256k1", [["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-nodes", "-keyout", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "p256", "curve brainpoolP256r1", [["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:brainpoolP256r1", "-nodes", "-keyout", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "p384", "curve brainpoolP384r1", [["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:brainpoolP384r1", "-nodes", "-keyout", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "p256", "explicit curve parameters", [["ecparam", "-name", "prime256v1", "-param_enc", "explicit", "-genkey", "-noout", "-out", "{n}.key"], ["req", "-new", "-key", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "rsa", "Ed25519", [["req", "-new", "-newkey", "ed25519", "-nodes", "-keyout", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "p256", "Ed448", [["req", "-new", "-newkey", "ed448", "-nodes", "-keyout", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "rsa", "DSA", [["dsaparam", "-out", "{n}.params", "1024"], ["gendsa", "-out", "{n}.key", "{n}.params"], ["req", "-new", "-key", "{n}.key", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+        { "rsa", "MD5", [["genrsa", "-out", "{n}.key", "2048"], ["req", "-new", "-key", "{n}.key", "-md5", "-out", "{n}.csr", "-subj", "/CN=x"]] },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileCsrs))]
+    public async Task IssueFromCsr_HostileKeyOrSignature_RefusedNamingTheField(string template, string reason, string[][] commands)
+    {
+        var name = Guid.NewGuid().ToString("N");
+        foreach (var command in commands)
+        {
+            await OpenSsl.CheckAsync(_ca.Dir.Path, [.. command.Select(a => a.Replace("{n}", name, StringComparison.Ordinal))]);
+        }
+
+        var csr = await File.ReadAllTextAsync(_ca.Dir.File($"{name}.csr"));
+        var certificateTemplate = template switch
+        {
+            "p256" => P256ClientAuth,
+            "p384" => RsaClientAuth with { KeyAlgorithm = KeyAlgorithm.EcdsaP384 },
+            _ => RsaClientAuth,
+        };
+        var ex = Assert.Throws<OpenCmException>(() => IssuancePipeline.Check(csr, certificateTemplate, "certificaterequests[0]"));
         Assert.Equal((ErrorKind.ValidationFailed, "certificaterequests[0]"), (ex.Error.Kind, ex.Error.Field));
         Assert.Contains(reason, ex.Error.Detail, StringComparison.Ordinal);
     }

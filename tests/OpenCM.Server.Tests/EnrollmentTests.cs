@@ -413,6 +413,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         { "p256-csr", "certificaterequests[0]", HttpStatusCode.BadRequest, "ValidationFailed" },
         { "garbage", "certificaterequests[0]", HttpStatusCode.BadRequest, "ValidationFailed" },
         { "archived-no-password", "pfxpassword", HttpStatusCode.BadRequest, "ValidationFailed" },
+        { "archived-nul-password", "pfxpassword", HttpStatusCode.BadRequest, "ValidationFailed" },
         { "twice", "", HttpStatusCode.Conflict, "InvalidStatusTransition" },
         { "pending", "", HttpStatusCode.Conflict, "InvalidStatusTransition" },
     };
@@ -424,7 +425,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var client = await _server.ClientAsync(await _server.UserAsync("alice"));
         var template = scenario switch
         {
-            "archived-no-password" => ArchivedEncryption,
+            "archived-no-password" or "archived-nul-password" => ArchivedEncryption,
             "pending" => ServerFixture.ApprovedUserCertificate,
             _ => ServerFixture.UserCertificate,
         };
@@ -439,6 +440,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         {
             "two-csrs" => CertificateData("", csr, csr),
             "no-csr" or "archived-no-password" => CertificateData(""),
+            "archived-nul-password" => CertificateData("pass\u0000word"),
             "p256-csr" => CertificateData("", await OpenSslCsrAsync("ec:" + await P256ParamsAsync())),
             "garbage" => CertificateData("", "bm90IGEgQ1NS"),
             _ => CertificateData("", csr),
