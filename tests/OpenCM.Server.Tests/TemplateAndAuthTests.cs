@@ -109,6 +109,33 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Api_TokenWithUnknownCriticalHeader_401()
+    {
+        // Signed by this server's own key, valid in every other respect (RFC 7515 §4.1.11).
+        var user = await _server.UserAsync("crit");
+        var key = _server.Services.GetRequiredService<TokenService>().SigningKey;
+        var now = _server.Clock.GetUtcNow().UtcDateTime;
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = "opencm",
+            Audience = "opencm",
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now.AddMinutes(10),
+            Claims = new Dictionary<string, object> { ["sub"] = user.Uuid.ToString("D"), ["name"] = user.Name, ["primarysid"] = user.Sid.Value },
+            AdditionalHeaderClaims = new Dictionary<string, object> { ["crit"] = new[] { "urn:example:must-understand" }, ["urn:example:must-understand"] = true },
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(key, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.EcdsaSha256),
+        });
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync($"{ServerFixture.Api}/me")).StatusCode);
+
+        // The same token without crit is accepted: the refusal is for crit alone.
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _server.Services.GetRequiredService<TokenService>().Mint(user, [], TimeSpan.FromMinutes(10)));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ServerFixture.Api}/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task Api_TokenFromAnotherKey_401()
     {
         using var otherDir = new TestKit.TempDirectory();

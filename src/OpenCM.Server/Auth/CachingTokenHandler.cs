@@ -40,6 +40,14 @@ internal sealed class CachingTokenHandler : JsonWebTokenHandler, IDisposable
         }
 
         var result = await base.ValidateTokenAsync(token, validationParameters).ConfigureAwait(false);
+
+        // RFC 7515 §4.1.11: a token whose "crit" names extensions the recipient does not
+        // understand is invalid. OpenCM understands none.
+        if (result.IsValid && result.SecurityToken is JsonWebToken critical && critical.TryGetHeaderValue<object>("crit", out _))
+        {
+            return new TokenValidationResult { IsValid = false, Exception = new SecurityTokenValidationException("The token names critical header parameters (crit) this server does not understand.") };
+        }
+
         if (result.IsValid && result.SecurityToken is JsonWebToken jwt && jwt.ValidTo > DateTime.MinValue)
         {
             var validUntil = jwt.ValidTo + validationParameters.ClockSkew;
