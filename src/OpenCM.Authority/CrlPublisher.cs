@@ -3,18 +3,28 @@ using OpenCM.Application;
 
 namespace OpenCM.Authority;
 
+/// <summary>A CRL as published: its DER, an entity tag, and when it was built (its thisUpdate).</summary>
+public sealed record PublishedCrl(byte[] Der, string ETag, DateTimeOffset BuiltAt);
+
 /// <summary>
-/// Publishes the CA's CRL (SPEC §7). A CRL is built when revocations change or half its validity
-/// has passed, and served from memory otherwise, so its number grows only when it says something new.
+/// Publishes the CA's CRL (SPEC §7) from memory. The CRL is rebuilt when a revocation is
+/// published (<see cref="Invalidate"/>, from the CA port's RevokeAsync) or half its validity has
+/// passed; otherwise the store is asked whether revocations changed (another process's) at most
+/// once per <see cref="RecheckInterval"/>, so an unauthenticated flood of CRL fetches costs no
+/// database work (issue #7.8). Its number grows only when it says something new.
 /// </summary>
 public sealed class CrlPublisher : IDisposable
 {
+    /// <summary>How long a published CRL is served without asking the store again.</summary>
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(1);
+
     private readonly ICertificateSigner _ca;
     private readonly ICertificateStore _store;
     private readonly TimeProvider _clock;
     private readonly TimeSpan _validity;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile CachedCrl? _current;
+    private volatile bool _stale;
 
     public CrlPublisher(ICertificateSigner ca, ICertificateStore store, TimeProvider clock, TimeSpan validity)
     {
@@ -26,33 +36,45 @@ public sealed class CrlPublisher : IDisposable
 
     public void Dispose() => _gate.Dispose();
 
-    /// <summary>Drops the CRL held in memory: the next fetch builds one from the store.</summary>
-    public void Invalidate() => _current = null;
+    /// <summary>A revocation was recorded: the next fetch looks at the store again.</summary>
+    public void Invalidate() => _stale = true;
 
-    public async Task<byte[]> CurrentAsync(CancellationToken ct)
+    /// <summary>The CRL to serve now.</summary>
+    public async Task<PublishedCrl> CurrentAsync(CancellationToken ct)
     {
-        var revoked = await _store.ListRevokedAsync(ct).ConfigureAwait(false);
-        var fingerprint = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(string.Join(',', revoked.Select(r => r.SerialHex)))));
-        var validity = _validity;
-        if (_current is { } c && c.Fingerprint == fingerprint && _clock.GetUtcNow() < c.BuiltAt + validity / 2)
+        // 1. The CRL in memory, while nothing was revoked here, it is young, and the store was asked recently.
+        if (Fresh(_current, _clock.GetUtcNow()) is { } served)
         {
-            return c.Crl;
+            return served;
         }
 
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             var now = _clock.GetUtcNow();
-            if (_current is { } again && again.Fingerprint == fingerprint && now < again.BuiltAt + validity / 2)
+            if (Fresh(_current, now) is { } again)
             {
-                return again.Crl;
+                return again;
             }
 
+            // 2. Ask the store; keep the CRL if its revocations are the same and it is young enough.
+            _stale = false;
+            var revoked = await _store.ListRevokedAsync(ct).ConfigureAwait(false);
+            var fingerprint = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(
+                string.Join(',', revoked.Select(r => $"{r.SerialHex}:{r.Reason}")))));
+            if (_current is { } known && known.Fingerprint == fingerprint && now < known.Crl.BuiltAt + (_validity / 2))
+            {
+                _current = known with { CheckedAt = now };
+                return known.Crl;
+            }
+
+            // 3. Build and sign a new one.
             var number = await _store.NextCrlNumberAsync(ct).ConfigureAwait(false);
             var entries = revoked.Select(r => new RevokedEntry(Convert.FromHexString(r.SerialHex), r.RevokedAt, (System.Security.Cryptography.X509Certificates.X509RevocationReason)r.Reason));
-            var crl = Encodings.Crl(_ca, entries, number, now, now + validity);
-            _current = new CachedCrl(fingerprint, crl, now);
-            return crl;
+            var der = Encodings.Crl(_ca, entries, number, now, now + _validity);
+            var published = new PublishedCrl(der, $"\"{Convert.ToHexString(SHA256.HashData(der))[..32]}\"", now);
+            _current = new CachedCrl(fingerprint, published, now);
+            return published;
         }
         finally
         {
@@ -60,5 +82,8 @@ public sealed class CrlPublisher : IDisposable
         }
     }
 
-    private sealed record CachedCrl(string Fingerprint, byte[] Crl, DateTimeOffset BuiltAt);
+    private PublishedCrl? Fresh(CachedCrl? cached, DateTimeOffset now) =>
+        cached is { } c && !_stale && now < c.Crl.BuiltAt + (_validity / 2) && now < c.CheckedAt + RecheckInterval ? c.Crl : null;
+
+    private sealed record CachedCrl(string Fingerprint, PublishedCrl Crl, DateTimeOffset CheckedAt);
 }

@@ -276,3 +276,73 @@ public class IssuedValidityTests : IClassFixture<CaFixture>
         Assert.Equal(new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), issued.NotAfter);
     }
 }
+
+/// <summary>Revocations in memory that count how often the publisher asks for them.</summary>
+internal sealed class CountingRevocations : OpenCM.Application.ICertificateStore
+{
+    private long _crlNumber;
+
+    public List<OpenCM.Application.RevokedCertificate> Revoked { get; } = [];
+
+    public int Reads { get; private set; }
+
+    public Task<IReadOnlyList<OpenCM.Application.RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default)
+    {
+        Reads++;
+        return Task.FromResult<IReadOnlyList<OpenCM.Application.RevokedCertificate>>([.. Revoked]);
+    }
+
+    public Task<long> NextCrlNumberAsync(CancellationToken ct = default) => Task.FromResult(++_crlNumber);
+}
+
+public class CrlPublisherTests : IClassFixture<CaFixture>
+{
+    private readonly CaFixture _ca;
+
+    public CrlPublisherTests(CaFixture ca) => _ca = ca;
+
+    [Fact]
+    public async Task Current_FloodOfFetches_OneStoreReadAndOneSignature()
+    {
+        var store = new CountingRevocations();
+        using var publisher = new CrlPublisher(_ca.Signer, store, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Samples.Now), TimeSpan.FromHours(24));
+        var first = await publisher.CurrentAsync(CancellationToken.None);
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Same(first, await publisher.CurrentAsync(CancellationToken.None));
+        }
+
+        Assert.Equal(1, store.Reads);
+    }
+
+    [Fact]
+    public async Task Current_RevocationPublished_NewCrlAtOnce()
+    {
+        var store = new CountingRevocations();
+        using var publisher = new CrlPublisher(_ca.Signer, store, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Samples.Now), TimeSpan.FromHours(24));
+        var before = await publisher.CurrentAsync(CancellationToken.None);
+        store.Revoked.Add(new OpenCM.Application.RevokedCertificate("0A0B", Samples.Now, 5));
+        Assert.Same(before, await publisher.CurrentAsync(CancellationToken.None));
+
+        publisher.Invalidate();
+        var after = await publisher.CurrentAsync(CancellationToken.None);
+        Assert.NotEqual(before.ETag, after.ETag);
+        Assert.Equal(2, store.Reads);
+    }
+
+    [Fact]
+    public async Task Current_AfterASecond_StoreAskedAgainButCrlKeptWhenNothingChanged()
+    {
+        var store = new CountingRevocations();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Samples.Now);
+        using var publisher = new CrlPublisher(_ca.Signer, store, clock, TimeSpan.FromHours(24));
+        var first = await publisher.CurrentAsync(CancellationToken.None);
+        clock.Advance(CrlPublisher.RecheckInterval);
+        Assert.Same(first, await publisher.CurrentAsync(CancellationToken.None));
+        Assert.Equal(2, store.Reads);
+
+        // Past half its validity it is rebuilt, revocations or not, well before its nextUpdate.
+        clock.Advance(TimeSpan.FromHours(12));
+        Assert.NotEqual(first.ETag, (await publisher.CurrentAsync(CancellationToken.None)).ETag);
+    }
+}

@@ -99,6 +99,37 @@ public class PkiTests : IClassFixture<PkiFixture>
         Assert.Contains("URI:https://cm.contoso.test/CertificateManagement/crl/Contoso-Test-CA.crl", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Crl_ConditionalGet_304UntilARevocationChangesIt()
+    {
+        var client = _server.CreateClient();
+        var first = await client.GetAsync(Crl);
+        var etag = first.Headers.ETag!;
+        Assert.NotNull(first.Content.Headers.LastModified);
+
+        var again = new HttpRequestMessage(HttpMethod.Get, Crl);
+        again.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(again)).StatusCode);
+
+        // A revocation published through the CA port makes the next fetch a new CRL.
+        var ca = _server.Services.GetRequiredService<ICertificateAuthority>();
+        var transactions = _server.Services.GetRequiredService<ITransactions>();
+        var profile = Guid.NewGuid();
+        var serial = ca.NewSerialNumber();
+        await transactions.RunAsync(async (uow, ct) =>
+        {
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, Guid.NewGuid(), "T"), ct);
+            return 0;
+        });
+        var revoked = await transactions.RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct));
+        await ca.RevokeAsync(new Revocation(revoked, 1, Samples.Now));
+        var changed = new HttpRequestMessage(HttpMethod.Get, Crl);
+        changed.Headers.IfNoneMatch.Add(etag);
+        var response = await client.SendAsync(changed);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual(etag, response.Headers.ETag);
+    }
+
     [Theory]
     [InlineData("/CertificateManagement/crl/Other.crl")]
     [InlineData("/CertificateManagement/ca/Other.crt")]

@@ -38,10 +38,18 @@ internal static class PkiEndpoints
 {
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
     {
+        // Served from memory with its entity tag and thisUpdate: a client that has it gets 304 (If-None-Match, If-Modified-Since).
         app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, Pki.CaOptions ca, CrlPublisher crl, CancellationToken ct) =>
-            string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase)
-                ? Results.Bytes(await crl.CurrentAsync(ct), "application/pkix-crl")
-                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crl only.")));
+        {
+            if (!string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crl only."));
+            }
+
+            var current = await crl.CurrentAsync(ct);
+            return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
+                entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
+        });
         app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, Pki.CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
             string.Equals(file, ca.Slug + ".crt", StringComparison.OrdinalIgnoreCase)
                 ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
