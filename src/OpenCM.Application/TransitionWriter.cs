@@ -2,7 +2,7 @@ using OpenCM.Domain;
 
 namespace OpenCM.Application;
 
-/// <summary>What a committed move revoked, for the CA to publish (empty when nothing was revoked).</summary>
+/// <summary>What a committed move revoked (or, with reason removeFromCRL, released from hold), for the CA to publish.</summary>
 public sealed record AppliedEffects(IReadOnlyList<Revocation> Revocations)
 {
     public static readonly AppliedEffects None = new([]);
@@ -69,8 +69,9 @@ public static class TransitionWriter
 
                 if (t.ReleaseHolds)
                 {
-                    // Certificates on hold come back; they drop off the next CRL.
-                    await uow.Certificates.ReleaseAsync(t.Profile, ProfileRules.CertificateHold, CertificateStatus.Current, ct).ConfigureAwait(false);
+                    // Certificates on hold come back; they drop off the next CRL, which the CA hears of as removeFromCRL.
+                    Revoked(revocations, await uow.Certificates.ReleaseAsync(t.Profile, ProfileRules.CertificateHold, CertificateStatus.Current, ct).ConfigureAwait(false),
+                        ProfileRules.RemoveFromCrl, c.At);
                 }
 
                 if (t.RevocationReason is { } reason)

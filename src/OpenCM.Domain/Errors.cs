@@ -16,6 +16,7 @@ public enum ErrorKind
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RateLimited,
     Internal,
 }
 

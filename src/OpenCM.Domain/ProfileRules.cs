@@ -13,6 +13,9 @@ public static class ProfileRules
     public const int CessationOfOperation = 5;
     public const int CertificateHold = 6;
 
+    /// <summary>RFC 5280 reason 8: a certificate taken off hold leaves the CRL (told to the CA as such).</summary>
+    public const int RemoveFromCrl = 8;
+
     /// <summary>The data item a Revoke request may carry to say why (its policy decides whether it collects it).</summary>
     public const string RevocationReasonItem = "Revocation Reason";
 

@@ -128,6 +128,19 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         await using var cmd = _tx.Command(
             "UPDATE certificates SET status = @revoked, revoked_at = @at, revocation_reason = @why WHERE profile_uuid = @p AND revoked_at IS NULL RETURNING serial",
             ("@revoked", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(at)), ("@why", reason), ("@p", Sql.Text(profile)));
+        return await SerialsAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    async Task<IReadOnlyList<string>> ICertificateWrites.ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct)
+    {
+        await using var cmd = _tx.Command(
+            "UPDATE certificates SET status = @to, revoked_at = NULL, revocation_reason = NULL WHERE profile_uuid = @p AND revocation_reason = @why RETURNING serial",
+            ("@to", (int)to), ("@p", Sql.Text(profile)), ("@why", reason));
+        return await SerialsAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<string>> SerialsAsync(DbCommand cmd, CancellationToken ct)
+    {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var serials = new List<string>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
@@ -137,11 +150,6 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
         return serials;
     }
-
-    Task<int> ICertificateWrites.ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct) =>
-        _tx.ExecuteAsync(
-            "UPDATE certificates SET status = @to, revoked_at = NULL, revocation_reason = NULL WHERE profile_uuid = @p AND revocation_reason = @why", ct,
-            ("@to", (int)to), ("@p", Sql.Text(profile)), ("@why", reason));
 
     Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
 }

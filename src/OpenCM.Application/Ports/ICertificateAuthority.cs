@@ -10,7 +10,7 @@ public sealed record IssuedCertificate(string SerialHex, byte[] Der, string Thum
 public sealed record CertificateOrder(string SerialHex, byte[] SubjectPublicKeyInfo, CertificateTemplate Template, SubjectAttributes Subject, DateTimeOffset Now);
 
 /// <summary>A revocation the CA is told of once it is recorded (SPEC §7).</summary>
-/// <param name="Reason">RFC 5280 reason code.</param>
+/// <param name="Reason">RFC 5280 reason code; 8 (removeFromCRL) when certificates on hold are released.</param>
 public sealed record Revocation(IReadOnlyList<string> Serials, int Reason, DateTimeOffset At);
 
 /// <summary>A key the server generated for a template whose keys it makes; the private half is wiped on dispose.</summary>

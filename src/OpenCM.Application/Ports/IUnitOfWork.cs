@@ -55,8 +55,8 @@ public interface ICertificateWrites
     /// <summary>Revokes every certificate of a profile not revoked yet, reserved serials included; returns their serials.</summary>
     Task<IReadOnlyList<string>> RevokeAllAsync(Guid profile, int reason, DateTimeOffset at, CancellationToken ct);
 
-    /// <summary>Lifts the revocations of a profile's certificates made for <paramref name="reason"/>; they move to <paramref name="to"/>.</summary>
-    Task<int> ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct);
+    /// <summary>Lifts the revocations of a profile's certificates made for <paramref name="reason"/>; they move to <paramref name="to"/>. Returns their serials.</summary>
+    Task<IReadOnlyList<string>> ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct);
 }
 
 /// <summary>Appends to the audit chain inside a unit of work.</summary>

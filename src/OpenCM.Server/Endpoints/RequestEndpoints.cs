@@ -13,7 +13,7 @@ internal static class RequestEndpoints
 {
     public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created);
+        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created).RequireRateLimiting(Hosting.RateLimits.Expensive);
         api.MapGet("/requests", ListAsync).Returns<List<RequestDto>>();
         api.MapGet("/requests/{id}", GetAsync).Returns<RequestDto>();
         api.MapPut("/requests/{id}", SetStatusAsync).Takes<SetStatusBody>().Returns<RequestDto>();

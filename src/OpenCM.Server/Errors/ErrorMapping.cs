@@ -15,6 +15,7 @@ internal static class ErrorMapping
         ErrorKind.PreconditionFailed => StatusCodes.Status412PreconditionFailed,
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorKind.Internal => StatusCodes.Status500InternalServerError,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -31,6 +32,7 @@ internal static class ErrorMapping
         ErrorKind.PreconditionFailed => "The resource does not match the given version.",
         ErrorKind.PayloadTooLarge => "The request body is too large.",
         ErrorKind.UnsupportedMediaType => "The request body must be JSON.",
+        ErrorKind.RateLimited => "Too many requests of this kind; try again later.",
         _ => "An internal error occurred.",
     };
 }

@@ -15,6 +15,7 @@ public static class OpenCmPipeline
         app.UseOpenCmErrors();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
 
         app.MapHealthEndpoints();
         app.MapPkiEndpoints(api.PathBase);

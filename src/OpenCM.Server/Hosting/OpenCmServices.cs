@@ -102,6 +102,8 @@ public static class OpenCmServices
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes);
 
         services.AddSingleton<CallerResolver>();
+        services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
+        services.AddOpenCmRateLimits();
         services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
 
         // The OpenAPI document describes the contracts as they travel: the generated context, wire names unchanged.
