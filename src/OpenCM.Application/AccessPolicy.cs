@@ -72,7 +72,20 @@ public sealed class AccessPolicy
         return template.Policies.Values.Any(p => p.Enabled && MayInitiate(p, caller, caller.UserUuid)) || await IsManagerAsync(caller, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Whether the caller may read a profile: the user it is assigned to, or a manager.</summary>
+    /// <summary>
+    /// Whether the caller may name a profile in a request of <paramref name="type"/>: whoever may
+    /// read it, and whoever holds the initiator role of that type on its template (a help desk
+    /// acting on behalf). To anyone else the profile does not exist (issue #7.6).
+    /// </summary>
+    public async ValueTask<bool> MayActOnProfileAsync(StoredProfile profile, ProfileTemplate? template, RequestType type, Caller caller, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(caller);
+        return await MayReadProfileAsync(profile, caller, ct).ConfigureAwait(false)
+            || (template?.PolicyFor(type) is { } policy && RequestDescriptorBuilder.HoldsRole(policy.AuthorizedInitiator, caller.Token, null));
+    }
+
+    /// <summary>Whether the caller may read a profile, by any route: the user it is assigned to, or a manager.</summary>
     public async ValueTask<bool> MayReadProfileAsync(StoredProfile profile, Caller caller, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(profile);

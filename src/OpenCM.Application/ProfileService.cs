@@ -45,14 +45,18 @@ public sealed class ProfileService
     public async Task<ProfileView> GetAsync(Caller caller, Guid id, CancellationToken ct = default) =>
         await ViewAsync(caller, await VisibleAsync(caller, id, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
 
-    /// <summary>GET /requests/{id}/profiles: what a request the caller may read created.</summary>
+    /// <summary>GET /requests/{id}/profiles: what a request the caller may read created, as far as GET /profiles/{id} would show it to them.</summary>
     public async Task<IReadOnlyList<ProfileView>> ForRequestAsync(Caller caller, Guid requestId, CancellationToken ct = default)
     {
         await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
         var views = new List<ProfileView>();
         foreach (var p in await _profiles.ForRequestAsync(requestId, ct).ConfigureAwait(false))
         {
-            views.Add(await ViewAsync(caller, p, ct).ConfigureAwait(false));
+            // One visibility rule for both routes (issue #7.6): an approver reads the request, not the profile.
+            if (await _access.MayReadProfileAsync(p, caller, ct).ConfigureAwait(false))
+            {
+                views.Add(await ViewAsync(caller, p, ct).ConfigureAwait(false));
+            }
         }
 
         return views;

@@ -53,7 +53,7 @@ public sealed class RequestCreation
         Guid templateId;
         if (RequestTypes.NeedsCredential(input.Type))
         {
-            oldProfile = await ResolveProfileAsync(input, ct).ConfigureAwait(false);
+            oldProfile = await ResolveProfileAsync(caller, input, ct).ConfigureAwait(false);
             templateId = oldProfile.TemplateUuid;
         }
         else
@@ -145,8 +145,8 @@ public sealed class RequestCreation
         return ServerExecution.RunsNow(request) ? await _server.RunAsync(caller, request, correlationId, ct).ConfigureAwait(false) : request;
     }
 
-    // The profile a request acts on: it exists, OpenCM executes this type on it, and its status allows the type.
-    private async Task<StoredProfile> ResolveProfileAsync(CreateRequestInput input, CancellationToken ct)
+    // The profile a request acts on: it exists for this caller, OpenCM executes this type on it, and its status allows the type.
+    private async Task<StoredProfile> ResolveProfileAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
     {
         if (input.Smartcard is { } card && input.Profile is null)
         {
@@ -160,8 +160,14 @@ public sealed class RequestCreation
         }
 
         var id = input.Profile ?? throw Fail(DomainError.Validation("profile", $"{input.Type} requests name the profile they act on."));
-        var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false)
-            ?? throw Fail(DomainError.Validation("profile", $"No profile with id {id:D} exists."));
+        // Unknown and not-yours answer alike, before anything about the profile's state is said.
+        var profile = await _profiles.FindAsync(id, ct).ConfigureAwait(false);
+        var template = profile is null ? null : await _templates.FindAsync(profile.TemplateUuid, ct).ConfigureAwait(false);
+        if (profile is null || !await _access.MayActOnProfileAsync(profile, template, input.Type, caller, ct).ConfigureAwait(false))
+        {
+            throw Fail(DomainError.Validation("profile", $"No profile with id {id:D} exists."));
+        }
+
         if (!ProfileRules.AllowedTypes(profile.Status).Contains(input.Type))
         {
             throw Fail(new DomainError(ErrorKind.Conflict, $"A {profile.Status} profile cannot be the subject of a {input.Type} request.", "profile"));

@@ -206,6 +206,48 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         return await OpenSsl.CheckAsync(_dir.Path, "crl", "-in", name, "-noout", "-text");
     }
 
+    [Fact]
+    public async Task CredentialRequest_SomeoneElsesProfile_AnsweredExactlyAsAnUnknownOne()
+    {
+        // Issue #7.6: Alice's active profile, Alice's retired profile, and no profile at all look the same to Eve.
+        var (alice, _, active, _) = await ActiveProfileAsync();
+        var (_, _, retired, _) = await ActiveProfileAsync();
+        var (owner, _, toRetire, _) = await ActiveProfileAsync();
+        Assert.Equal(HttpStatusCode.Created, (await owner.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Retire", toRetire))).StatusCode);
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+
+        var answers = new List<(HttpStatusCode, string?, string?, string?)>();
+        foreach (var profile in new[] { active, retired, toRetire, Guid.NewGuid() })
+        {
+            var response = await eve.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Renew", profile));
+            var json = await response.JsonAsync();
+            answers.Add((response.StatusCode, json.GetProperty("errorCode").GetString(), json.GetProperty("field").GetString(),
+                json.GetProperty("detail").GetString()!.Replace(profile.ToString("D"), "{id}", StringComparison.Ordinal)));
+        }
+
+        Assert.Single(answers.Distinct());
+        Assert.Equal((HttpStatusCode.BadRequest, "ValidationFailed", "profile"), (answers[0].Item1, answers[0].Item2, answers[0].Item3));
+
+        // The owner still gets the real answers.
+        Assert.Equal(HttpStatusCode.Created, (await alice.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Renew", active))).StatusCode);
+    }
+
+    [Fact]
+    public async Task RequestProfiles_Approver_SeesNoProfileThatProfilesRouteHides()
+    {
+        var alice = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var id = await alice.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"lab"}]""");
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        await approver.VoteAsync(id, "Approve");
+        await (await _server.ClientAsync(await _server.UserAsync("appr2", "CM Approvers"))).VoteAsync(id, "Approve");
+        Assert.Equal(HttpStatusCode.OK, (await alice.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync("ec:" + await P256ParamsAsync())))).StatusCode);
+        var profile = (await (await alice.GetAsync(Api(id))).JsonAsync()).GetProperty("NewProfileUuid").GetString();
+
+        Assert.Equal(HttpStatusCode.NotFound, (await approver.GetAsync($"{ServerFixture.Api}/profiles/{profile}")).StatusCode);
+        Assert.Empty((await (await approver.GetAsync(Api(id, "/profiles"))).JsonAsync()).EnumerateArray());
+        Assert.Single((await (await alice.GetAsync(Api(id, "/profiles"))).JsonAsync()).EnumerateArray());
+    }
+
     [Theory]
     [InlineData("Revoke", ProfileStatus.Disabled, "Unspecified")]
     [InlineData("Retire", ProfileStatus.Retired, "Cessation Of Operation")]
@@ -223,11 +265,6 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var created = await actor.PostAsync($"{ServerFixture.Api}/requests", OnProfile(type, profile));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var id = Guid.Parse((await created.JsonAsync()).GetString()!.Split('/')[^1]);
-        if (type == "RecoverOnBehalf")
-        {
-            // The owner sees the request made on their behalf but may not execute it (issue #7.4).
-            Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync(Api(id, "/certificatedata"), CertificateData("mine"))).StatusCode);
-        }
 
         var request = await (await actor.GetAsync(Api(id))).JsonAsync();
         Assert.Equal((8, profile.ToString("D")), (request.GetProperty("Status").GetInt32(), request.GetProperty("OldProfileUuid").GetString()));
