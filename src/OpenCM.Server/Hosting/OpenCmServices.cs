@@ -94,7 +94,12 @@ public static class OpenCmServices
     public static WebApplicationBuilder AddOpenCm(this WebApplicationBuilder builder, string[] args)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        AddAppFolderSettings(builder.Configuration, AppContext.BaseDirectory);
         builder.Configuration.AddCommandLine(args, SwitchMappings);
+
+        // Request lines carry raw query strings, where a client may put a credential
+        // (?access_token=…); they are never logged, whatever level the configuration asks for.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         var services = builder.Services;
         services.AddOpenCmCore();
 
@@ -102,6 +107,7 @@ public static class OpenCmServices
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes);
 
         services.AddSingleton<CallerResolver>();
+        services.AddSingleton<RefusedTokenLog>();
         services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
         services.AddOpenCmRateLimits();
         services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
@@ -153,6 +159,13 @@ public static class OpenCmServices
 
         o.Events = new JwtBearerEvents
         {
+            // The handler's own failure log (a stack trace per token) stays below Warning; this is the one line.
+            OnAuthenticationFailed = context =>
+            {
+                context.HttpContext.RequestServices.GetRequiredService<RefusedTokenLog>()
+                    .Refused(context.Exception.GetType().Name, Correlation.Get(context.HttpContext));
+                return Task.CompletedTask;
+            },
             OnChallenge = async context =>
             {
                 context.HandleResponse();
@@ -160,6 +173,27 @@ public static class OpenCmServices
                     context.AuthenticateFailure is null ? "A bearer token is required." : "The bearer token is invalid or expired."));
             },
         };
+    }
+
+    /// <summary>
+    /// The application folder's appsettings.json as the lowest-priority source (issue #7.9): a
+    /// server started from another directory still logs quietly. The working directory's file,
+    /// the environment and the command line override it.
+    /// </summary>
+    public static void AddAppFolderSettings(IConfigurationBuilder configuration, string appFolder)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (!File.Exists(Path.Combine(appFolder, "appsettings.json")))
+        {
+            return;
+        }
+
+        configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = "appsettings.json",
+            Optional = true,
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(appFolder),
+        });
     }
 
     private static T Section<T>(IServiceProvider sp, string name)

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Hosting;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>Every line any logger writes, with its category and level.</summary>
+public sealed class CapturingLoggerProvider : ILoggerProvider
+{
+    public ConcurrentQueue<(string Category, LogLevel Level, string Text)> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Capture(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Capture(CapturingLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Lines.Enqueue((category, logLevel, formatter(state, exception) + (exception is null ? "" : "\n" + exception)));
+    }
+}
+
+public sealed class CapturedLogsFixture : ServerFixture
+{
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<ILoggerProvider>(Logs);
+}
+
+/// <summary>Issue #7.9: quiet, secret-free logs.</summary>
+public sealed class LogTests : IClassFixture<CapturedLogsFixture>
+{
+    private readonly CapturedLogsFixture _server;
+
+    public LogTests(CapturedLogsFixture server) => _server = server;
+
+    [Fact]
+    public async Task InvalidTokenFlood_AtMostOneCompactLineAndNoTokenOrQueryCredential()
+    {
+        var client = _server.CreateClient();
+        _server.Logs.Lines.Clear();
+        for (var i = 0; i < 200; i++)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"{ServerFixture.Api}/me?access_token=query-secret-{i}");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.forged-secret-{i}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(request)).StatusCode);
+        }
+
+        var lines = _server.Logs.Lines.ToList();
+        Assert.DoesNotContain(lines, l => l.Text.Contains("secret", StringComparison.Ordinal));
+        var refused = lines.Where(l => l.Category == typeof(RefusedTokenLog).FullName).ToList();
+        Assert.Single(refused);
+        Assert.True(lines.Count(l => l.Level >= LogLevel.Information) <= 2, string.Join("\n", lines.Select(l => $"{l.Category} {l.Level}: {l.Text.Split('\n')[0]}")));
+    }
+
+    [Fact]
+    public void RefusedTokenLog_OneLineASecondCountingTheRest()
+    {
+        var logs = new CapturingLoggerProvider();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestKit.Samples.Now);
+        var log = new RefusedTokenLog(new LoggerFactory([logs]).CreateLogger<RefusedTokenLog>(), clock);
+        for (var i = 0; i < 1000; i++)
+        {
+            log.Refused("SecurityTokenSignatureKeyNotFoundException", "c");
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        log.Refused("SecurityTokenExpiredException", "c");
+        var lines = logs.Lines.Select(l => l.Text).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Contains("999 more refusals", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AppFolderSettings_LowestPriority_WorkingDirectoryAndCommandLineOverride()
+    {
+        using var dir = new TestKit.TempDirectory();
+        File.WriteAllText(dir.File("appsettings.json"), """{"Logging":{"LogLevel":{"Default":"Warning"}},"Only":"app folder","Both":"app folder"}""");
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Both"] = "command line" });
+        OpenCmServices.AddAppFolderSettings(configuration, dir.Path);
+        var built = configuration.Build();
+        Assert.Equal(("app folder", "command line", "Warning"), (built["Only"], built["Both"], built["Logging:LogLevel:Default"]));
+    }
+}
