@@ -103,8 +103,13 @@ public static class OpenCmServices
         var services = builder.Services;
         services.AddOpenCmCore();
 
-        // Bodies over 1 MiB are refused (SPEC §2); JsonBody counts too, for hosts without Kestrel limits.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes);
+        // Bodies over 1 MiB are refused (SPEC §2; WireBody counts too, for hosts without Kestrel
+        // limits); connections are bounded below the open-file limit (issue #7.1).
+        builder.WebHost.ConfigureKestrel((context, k) =>
+        {
+            k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes;
+            ConnectionLimits.Apply(k, context.Configuration.GetSection("Connections").Get<ConnectionOptions>() ?? new ConnectionOptions());
+        });
 
         services.AddSingleton<CallerResolver>();
         services.AddSingleton<RefusedTokenLog>();
