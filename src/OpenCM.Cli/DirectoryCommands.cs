@@ -40,8 +40,50 @@ internal static class DirectoryCommands
             return OpenCmCli.Ok;
         }));
         users.Subcommands.Add(list);
+
+        // Removing a user, or a membership, takes effect for their existing tokens within half a minute (the server re-reads the directory).
+        var removeData = ServeCommands.DataOption();
+        var removeName = new Option<string>("--name") { Description = "The user's name.", Required = true };
+        var remove = new Command("remove", "Remove a user (their requests keep their GUID).") { removeData, removeName };
+        remove.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(removeData)!, ct);
+            var directory = app.Services.GetRequiredService<IDirectory>();
+            var user = await UserAsync(directory, parse.GetValue(removeName)!, ct);
+            await directory.RemoveUserAsync(user.Uuid, ct);
+            await io.Out.WriteLineAsync($"removed {user.Name}");
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(remove);
+
+        var leaveData = ServeCommands.DataOption();
+        var leaveName = new Option<string>("--name") { Description = "The user's name.", Required = true };
+        var leaveGroup = new Option<string>("--group") { Description = "The group to take them out of.", Required = true };
+        var leave = new Command("leave", "Take a user out of a group.") { leaveData, leaveName, leaveGroup };
+        leave.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = await Local.OpenExistingAsync(parse.GetValue(leaveData)!, ct);
+            var directory = app.Services.GetRequiredService<IDirectory>();
+            var user = await UserAsync(directory, parse.GetValue(leaveName)!, ct);
+            var group = await directory.FindByNameAsync(parse.GetValue(leaveGroup)!, ct) is { Kind: PrincipalKind.Group } g
+                ? g
+                : throw new CliException($"no group named '{parse.GetValue(leaveGroup)}'");
+            if (!await directory.RemoveMembershipAsync(user.Uuid, group.Uuid, ct))
+            {
+                throw new CliException($"{user.Name} is not in {group.Name}");
+            }
+
+            await io.Out.WriteLineAsync($"{user.Name} left {group.Name}");
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(leave);
         return users;
     }
+
+    private static async Task<Principal> UserAsync(IDirectory directory, string name, CancellationToken ct) =>
+        await directory.FindByNameAsync(name, ct) is { Kind: PrincipalKind.User } user
+            ? user
+            : throw new CliException($"no user named '{name}' (see 'opencm users list')");
 
     public static Command Token(CliIo io)
     {

@@ -100,6 +100,31 @@ public sealed class SqlDirectory : IDirectory
         return result;
     }
 
+    public Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default) => _db.WriteAsync(async (tx, c) =>
+    {
+        await tx.ExecuteAsync("DELETE FROM memberships WHERE user_uuid = @u", c, ("@u", Sql.Text(user))).ConfigureAwait(false);
+        var removed = await tx.ExecuteAsync("DELETE FROM principals WHERE uuid = @u AND kind = @k", c, ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+        if (removed)
+        {
+            await AuditAppender.AppendAsync(tx, new AuditEvent("UserRemoved", user, Guid.Empty, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), "", ""), c).ConfigureAwait(false);
+        }
+
+        return removed;
+    }, ct);
+
+    public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => _db.WriteAsync(async (tx, c) =>
+    {
+        var removed = await tx.ExecuteAsync("DELETE FROM memberships WHERE user_uuid = @u AND group_uuid = @g", c,
+            ("@u", Sql.Text(user)), ("@g", Sql.Text(group))).ConfigureAwait(false) == 1;
+        if (removed)
+        {
+            await AuditAppender.AppendAsync(tx, new AuditEvent("MembershipRemoved", user, Guid.Empty, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), "",
+                $"group={group:D}"), c).ConfigureAwait(false);
+        }
+
+        return removed;
+    }, ct);
+
     private async Task<Sid> CreateDomainAsync(CancellationToken ct)
     {
         // Three random sub-authorities, like a Windows machine or domain SID.

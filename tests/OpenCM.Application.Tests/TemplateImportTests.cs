@@ -28,6 +28,10 @@ internal sealed class FakeDirectory : IDirectory
     public Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.Group));
 
     public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DirectoryUser>>([]);
+
+    public Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult(_all.RemoveAll(p => p.Uuid == user) > 0);
+
+    public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => Task.FromResult(false);
 }
 
 internal sealed class FakeTemplateStore : ITemplateStore

@@ -23,6 +23,19 @@ public sealed class CliTests : IDisposable
         Assert.Contains(ca, second.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Users_LeaveAndRemove_GoneFromTheDirectory()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        Assert.Equal(0, (await Cli.RunAsync("users", "add", "--data", Data, "--name", "dave", "--group", "CM Approvers")).Exit);
+        Assert.Contains("dave left CM Approvers", (await Cli.RunAsync("users", "leave", "--data", Data, "--name", "dave", "--group", "cm approvers")).Out, StringComparison.Ordinal);
+        Assert.Equal(1, (await Cli.RunAsync("users", "leave", "--data", Data, "--name", "dave", "--group", "CM Approvers")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync("users", "remove", "--data", Data, "--name", "dave")).Exit);
+        Assert.DoesNotContain("dave", (await Cli.RunAsync("users", "list", "--data", Data)).Out, StringComparison.Ordinal);
+        var again = await Cli.RunAsync("users", "remove", "--data", Data, "--name", "dave");
+        Assert.Equal((1, true), (again.Exit, again.Err.Contains("no user named 'dave'", StringComparison.Ordinal)));
+    }
+
     [Theory]
     [InlineData("token", "--user", "admin")]
     [InlineData("users", "list")]

@@ -31,4 +31,10 @@ public interface IDirectory
     Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default);
 
     Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
+
+    /// <summary>Removes a user and their memberships; false when no such user exists. Their requests keep the user's GUID.</summary>
+    Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default);
+
+    /// <summary>Takes a user out of a group; false when they were not in it.</summary>
+    Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default);
 }

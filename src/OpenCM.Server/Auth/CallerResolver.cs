@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.Extensions.Caching.Memory;
 using OpenCM.Application;
 using OpenCM.Domain;
 using OpenCM.Security.Sddl;
@@ -7,14 +8,31 @@ namespace OpenCM.Server.Auth;
 
 /// <summary>
 /// Turns a validated token into a <see cref="Caller"/> (SPEC §5): the user GUID from
-/// <c>objectguid</c>, <c>oid</c> or <c>sub</c>; the SID from <c>primarysid</c>; group SIDs from
-/// <c>groupsid</c>. What the token lacks is looked up in the directory.
+/// <c>objectguid</c>, <c>oid</c> or <c>sub</c>. For a token this server minted, the directory is
+/// the truth: the user's SID and groups are read from it (kept at most
+/// <see cref="DirectoryRefresh"/>), so a user removed from it, or from a group, loses what that
+/// gave within that time rather than when the token expires (issue #7.7). For an authority's
+/// token, the SID comes from <c>primarysid</c> and groups from <c>groupsid</c>, the directory
+/// filling in what the token lacks.
 /// </summary>
-public sealed class CallerResolver
+public sealed class CallerResolver : IDisposable
 {
-    private readonly IDirectory _directory;
+    /// <summary>How long a local user's groups are kept before the directory is read again.</summary>
+    public static readonly TimeSpan DirectoryRefresh = TimeSpan.FromSeconds(30);
 
-    public CallerResolver(IDirectory directory) => _directory = directory;
+    private readonly IDirectory _directory;
+    private readonly AuthOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly MemoryCache _local = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+
+    public CallerResolver(IDirectory directory, AuthOptions options, TimeProvider clock)
+    {
+        _directory = directory;
+        _options = options;
+        _clock = clock;
+    }
+
+    public void Dispose() => _local.Dispose();
 
     public async Task<Caller> ResolveAsync(ClaimsPrincipal principal, CancellationToken ct)
     {
@@ -24,7 +42,15 @@ public sealed class CallerResolver
         var uuid = FirstGuid(principal, ClaimNames.ObjectGuid, ClaimNames.ObjectGuidUri, ClaimNames.Oid, ClaimNames.Subject)
             ?? throw Denied(ErrorKind.Unauthenticated, "The token names no user GUID (objectguid, oid or sub).");
 
-        // 2. The SID and groups from the token, or else from the directory.
+        // 2. A token of this server's own: the directory says who the user is now.
+        if (string.Equals(principal.FindFirst("iss")?.Value, _options.Issuer, StringComparison.Ordinal))
+        {
+            var local = await LocalUserAsync(uuid, ct).ConfigureAwait(false)
+                ?? throw Denied(ErrorKind.Unauthenticated, "The token's user is no longer in the directory.");
+            return new Caller(uuid, local.Sid, local.Groups, local.Name);
+        }
+
+        // 3. An authority's token: the SID and groups from the token, or else from the directory.
         var sidText = First(principal, ClaimNames.PrimarySid, ClaimNames.PrimarySidUri);
         var groupTexts = principal.Claims.Where(c => c.Type is ClaimNames.GroupSid or ClaimNames.GroupSidUri).Select(c => c.Value).ToList();
         Principal? known = null;
@@ -52,6 +78,24 @@ public sealed class CallerResolver
         var name = First(principal, ClaimNames.Name, ClaimTypes.Name, "upn", "unique_name") ?? known?.Name ?? uuid.ToString("D");
         return new Caller(uuid, sid, groups.ToList(), name);
     }
+
+    private async Task<LocalUser?> LocalUserAsync(Guid uuid, CancellationToken ct)
+    {
+        var now = _clock.GetUtcNow();
+        if (_local.TryGetValue(uuid, out LocalUser? cached) && cached is not null && now - cached.ReadAt < DirectoryRefresh)
+        {
+            return cached.User is null ? null : cached;
+        }
+
+        var user = await _directory.FindAsync(uuid, ct).ConfigureAwait(false);
+        var entry = user is { Kind: PrincipalKind.User }
+            ? new LocalUser(user, user.Sid, [.. (await _directory.GroupsOfAsync(uuid, ct).ConfigureAwait(false)).Select(g => g.Sid)], user.Name, now)
+            : new LocalUser(null, Sid.Everyone, [], "", now);
+        _local.Set(uuid, entry, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = DirectoryRefresh * 4 });
+        return entry.User is null ? null : entry;
+    }
+
+    private sealed record LocalUser(Principal? User, Sid Sid, IReadOnlyList<Sid> Groups, string Name, DateTimeOffset ReadAt);
 
     private static Guid? FirstGuid(ClaimsPrincipal principal, params string[] types)
     {
