@@ -66,6 +66,21 @@ public sealed class LogTests : IClassFixture<CapturedLogsFixture>
     }
 
     [Fact]
+    public void DataProtection_KeysInTheDataDirectorySealedUnderTheMasterKey()
+    {
+        // Something that uses data protection (cookies, antiforgery; the portal will) makes a key.
+        var protector = _server.Services.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>().CreateProtector("test");
+        Assert.Equal("hello"u8.ToArray(), protector.Unprotect(protector.Protect("hello"u8.ToArray())));
+
+        var folder = Path.Combine(_server.Services.GetRequiredService<DataOptions>().DataDirectory, DataProtectionKeys.Folder);
+        var key = Assert.Single(Directory.GetFiles(folder, "*.xml"));
+        var xml = File.ReadAllText(key);
+        Assert.Contains("sealedByMasterKey", xml, StringComparison.Ordinal);
+        Assert.DoesNotContain("<masterKey", xml, StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.Logs.Lines, l => l.Text.Contains("not be encrypted", StringComparison.Ordinal) || l.Text.Contains("unencrypted", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void RefusedTokenLog_OneLineASecondCountingTheRest()
     {
         var logs = new CapturingLoggerProvider();

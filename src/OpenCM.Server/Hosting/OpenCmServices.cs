@@ -113,6 +113,7 @@ public static class OpenCmServices
 
         services.AddSingleton<CallerResolver>();
         services.AddSingleton<RefusedTokenLog>();
+        services.AddOpenCmDataProtection();
         services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
         services.AddOpenCmRateLimits();
         services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
