@@ -28,7 +28,7 @@ namespace OpenCM.Contracts;
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>The JSON conventions of SPEC §2, for the server and its clients alike.</summary>
-public static class WireJson
+public static partial class WireJson
 {
     /// <summary>
     /// Names exactly as the contracts declare them, in declaration order; read case-insensitively.

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Net.Http.Headers;
 using OpenCM.Contracts;
 using OpenCM.Domain;
@@ -43,84 +42,8 @@ internal static class WireBody
             buffer.Write(chunk, 0, read);
         }
 
-        // 3. One JSON object, each property once (in any case), before anything is read into the
-        //    contract. A UTF-8 byte order mark, as Windows tools write, is not part of it.
-        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-        if (json.Span.StartsWith("\uFEFF"u8))
-        {
-            json = json[3..];
-        }
-
-        CheckShape(json.Span);
-
-        // 4. The typed contract; its converters say what a property must be, the path says which.
-        try
-        {
-            return JsonSerializer.Deserialize(json.Span, WireJson.TypeInfo<T>())!;
-        }
-        catch (JsonException ex)
-        {
-            var field = FieldOf(ex.Path);
-            var what = ex.Message.StartsWith("The JSON value", StringComparison.Ordinal) ? "has the wrong JSON type" : ex.Message;
-            throw Fail(ErrorKind.ValidationFailed, field, $"'{field}' {what}.");
-        }
-    }
-
-    private static void CheckShape(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowTrailingCommas = true });
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw Fail(ErrorKind.ValidationFailed, "body", "The request body must be a JSON object.");
-            }
-
-            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var name = reader.GetString()!;
-                if (!names.Add(name))
-                {
-                    throw Fail(ErrorKind.ValidationFailed, name, $"The property '{name}' is given more than once.");
-                }
-
-                reader.Read();
-                reader.Skip();
-            }
-
-            // Past the object's end only whitespace may follow; the reader throws on anything else.
-            while (reader.Read())
-            {
-            }
-        }
-        catch (JsonException ex)
-        {
-            throw Fail(ErrorKind.ValidationFailed, "body", $"The request body is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine}).");
-        }
-        catch (InvalidOperationException)
-        {
-            throw Fail(ErrorKind.ValidationFailed, "body", "The request body holds a property name that is not valid text (invalid UTF-8 or a lone surrogate).");
-        }
-    }
-
-    // "$.certificaterequests[0]" or "$['Comment']" → the property as the API names it (lower case).
-    private static string FieldOf(string? path)
-    {
-        if (string.IsNullOrEmpty(path) || path == "$")
-        {
-            return "body";
-        }
-
-        var name = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
-        if (name.StartsWith("['", StringComparison.Ordinal))
-        {
-            var end = name.IndexOf("']", StringComparison.Ordinal);
-            name = end > 2 ? name[2..end] : name;
-        }
-
-        var cut = name.IndexOfAny(['.', '[']);
-        return (cut > 0 ? name[..cut] : name).ToLowerInvariant();
+        // 3. The typed contract, every fault a 400 naming what was wrong (WireJson.ReadBody).
+        return WireJson.ReadBody<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
     }
 
     private static OpenCmException TooLarge() => Fail(ErrorKind.PayloadTooLarge, null, $"The request body exceeds {MaxBytes} bytes.");
