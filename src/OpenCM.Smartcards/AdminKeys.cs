@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OpenCM.Smartcards;
+
+/// <summary>
+/// Smart card admin keys (SPEC §8): 24-byte 3DES keys. A card's diversified key is derived from
+/// the server's master admin key and the card id with NIST SP 800-108's counter-mode KDF over
+/// HMAC-SHA256, then given odd DES parity. The algorithm is named in the smart card policy
+/// (<see cref="Sp800108HmacSha256"/>) so that others can be added beside it.
+/// </summary>
+public static class AdminKeys
+{
+    /// <summary>The policy's name for this derivation.</summary>
+    public const string Sp800108HmacSha256 = "SP800-108-CTR-HMAC-SHA256";
+
+    /// <summary>The KDF label: binds derived keys to this use.</summary>
+    public static readonly byte[] Label = "OpenCM smart card admin key"u8.ToArray();
+
+    public const int KeyLength = 24;
+
+    /// <summary>The card's admin key, derived from <paramref name="masterAdminKey"/> and <paramref name="cardId"/>.</summary>
+    public static byte[] Diversify(ReadOnlySpan<byte> masterAdminKey, string cardId)
+    {
+        if (masterAdminKey.Length < 16)
+        {
+            throw new ArgumentException("The master admin key must be at least 128 bits.", nameof(masterAdminKey));
+        }
+
+        var key = SP800108HmacCounterKdf.DeriveBytes(masterAdminKey, HashAlgorithmName.SHA256, Label, CardContext(cardId), KeyLength);
+        SetOddParity(key);
+        return key;
+    }
+
+    /// <summary>
+    /// The KDF context for a card: its id's UTF-8 bytes, a GUID in its canonical lower-case form
+    /// so that <c>BC88F13F-…</c> and <c>{bc88f13f-…}</c> name the same card.
+    /// </summary>
+    public static byte[] CardContext(string cardId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cardId);
+        var canonical = Guid.TryParse(cardId.Trim(), out var id) ? id.ToString("D") : cardId.Trim();
+        return Encoding.UTF8.GetBytes(canonical);
+    }
+
+    /// <summary>Sets each byte's low bit so that it has an odd number of one bits, as DES keys carry.</summary>
+    public static void SetOddParity(Span<byte> key)
+    {
+        for (var i = 0; i < key.Length; i++)
+        {
+            var high = key[i] & 0xFE;
+            key[i] = (byte)(high | (System.Numerics.BitOperations.PopCount((uint)high) % 2 == 0 ? 1 : 0));
+        }
+    }
+
+    /// <summary>Parses a 24-byte key written as 48 hex digits (a policy's default admin key).</summary>
+    public static byte[] FromHex(string hex)
+    {
+        ArgumentNullException.ThrowIfNull(hex);
+        var key = Convert.FromHexString(hex.Trim());
+        return key.Length == KeyLength ? key : throw new FormatException($"An admin key is {KeyLength} bytes ({KeyLength * 2} hex digits).");
+    }
+}

@@ -1,0 +1,81 @@
+using System.Numerics;
+using System.Text;
+using OpenCM.Smartcards;
+using OpenCM.TestKit;
+
+namespace OpenCM.Smartcards.Tests;
+
+/// <summary>SPEC §8's smart card crypto, checked against openssl as an independent implementation.</summary>
+public sealed class SmartcardCryptoTests : IDisposable
+{
+    // The well-known default admin key of Base CSP cards: 01…08, three times.
+    private const string DefaultAdminKey = "010203040506070801020304050607080102030405060708";
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes);
+
+    [Theory]
+    [InlineData(DefaultAdminKey, "1hFD+cz/0so=")]
+    [InlineData(DefaultAdminKey, "AAAAAAAAAAA=")]
+    [InlineData("0123456789ABCDEFFEDCBA98765432100F1E2D3C4B5A6978", "//////////8=")]
+    public async Task Respond_Challenge_EqualsOpensslDes3Ecb(string keyHex, string challengeBase64)
+    {
+        var challenge = Convert.FromBase64String(challengeBase64);
+        await File.WriteAllBytesAsync(_dir.File("challenge.bin"), challenge);
+        await OpenSsl.CheckAsync(_dir.Path, "enc", "-des-ede3-ecb", "-nopad", "-K", keyHex, "-in", "challenge.bin", "-out", "response.bin");
+        Assert.Equal(await File.ReadAllBytesAsync(_dir.File("response.bin")), ChallengeResponse.Respond(AdminKeys.FromHex(keyHex), challenge));
+    }
+
+    [Fact]
+    public void Respond_KnownAnswer_DefaultKey() =>
+        Assert.Equal("K1EIo4id/24=", Convert.ToBase64String(ChallengeResponse.Respond(AdminKeys.FromHex(DefaultAdminKey), Convert.FromBase64String("1hFD+cz/0so="))));
+
+    [Theory]
+    [InlineData(7, 8)]
+    [InlineData(8, 23)]
+    [InlineData(8, 25)]
+    public void Respond_WrongLengths_Refused(int challengeLength, int keyLength) =>
+        Assert.Throws<ArgumentException>(() => ChallengeResponse.Respond(new byte[keyLength], new byte[challengeLength]));
+
+    [Fact]
+    public async Task Diversify_Card_Sp800108CounterHmacSha256AsOpensslKbkdfWithDesParity()
+    {
+        var master = Convert.FromHexString("000102030405060708090A0B0C0D0E0F");
+        const string card = "BC88F13F-83BA-4037-8262-46EBA1291C6E";
+        var printed = await OpenSsl.CheckAsync(_dir.Path, "kdf", "-keylen", "24", "-kdfopt", "mac:HMAC", "-kdfopt", "digest:SHA2-256",
+            "-kdfopt", "hexkey:" + Hex(master), "-kdfopt", "hexsalt:" + Hex(AdminKeys.Label),
+            "-kdfopt", "hexinfo:" + Hex(Encoding.UTF8.GetBytes(card.ToLowerInvariant())), "KBKDF");
+        var expected = Convert.FromHexString(printed.Trim().Replace(":", "", StringComparison.Ordinal));
+        AdminKeys.SetOddParity(expected);
+
+        var key = AdminKeys.Diversify(master, card);
+        Assert.Equal(Hex(expected), Hex(key));
+        Assert.All(key, b => Assert.Equal(1, BitOperations.PopCount(b) % 2));
+    }
+
+    [Fact]
+    public void Diversify_SameCardAnyGuidForm_SameKeyAndOtherCardsDiffer()
+    {
+        var master = new byte[32];
+        var a = AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6e");
+        Assert.Equal(a, AdminKeys.Diversify(master, "{BC88F13F-83BA-4037-8262-46EBA1291C6E}"));
+        Assert.NotEqual(a, AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6f"));
+        Assert.NotEqual(a, AdminKeys.Diversify([.. master[..31], 1], "bc88f13f-83ba-4037-8262-46eba1291c6e"));
+        Assert.Throws<ArgumentException>(() => AdminKeys.Diversify(new byte[8], "card"));
+    }
+
+    [Fact]
+    public void Propose_Length_DigitsOnlyAndNotRepeated()
+    {
+        var pins = Enumerable.Range(0, 200).Select(_ => Pins.Propose(8)).ToList();
+        Assert.All(pins, p => Assert.Matches("^[0-9]{8}$", p));
+        Assert.True(pins.Distinct().Count() > 190);
+
+        // Every digit turns up in every position over enough draws.
+        Assert.All(Enumerable.Range(0, 8), i => Assert.Equal(10, pins.Select(p => p[i]).Distinct().Count()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pins.Propose(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pins.Propose(128));
+    }
+}
