@@ -26,6 +26,33 @@ public sealed class TemplateFile
 
     public List<CertificateFile> Certificates { get; set; } = [];
 
+    /// <summary>The card policy of a smart card template (absent: the defaults).</summary>
+    public SmartcardFile? Smartcard { get; set; }
+
+    /// <summary>A smart card template's card policy in a template file.</summary>
+    public sealed class SmartcardFile
+    {
+        public string DefaultAdminKeyHex { get; set; } = SmartcardConfiguration.BaseCspDefaultAdminKeyHex;
+
+        public bool DiversifyAdminKey { get; set; } = true;
+
+        public string AdminKeyDiversificationAlgorithm { get; set; } = DiversificationAlgorithms.Sp800108HmacSha256;
+
+        public string UserPinOption { get; set; } = "UserProvided";
+
+        public int MinimumPinLength { get; set; } = 6;
+
+        public int MaximumPinLength { get; set; } = 8;
+
+        public string PinCharacters { get; set; } = "Digits";
+
+        public string Middleware { get; set; } = "Microsoft Base Smart Card Crypto Provider";
+
+        public bool? PhysicalCards { get; set; }
+
+        public bool? VirtualCards { get; set; }
+    }
+
     /// <summary>One certificate template in a template file.</summary>
     public sealed class CertificateFile
     {

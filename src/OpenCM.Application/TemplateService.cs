@@ -118,7 +118,16 @@ public sealed partial class TemplateService
             throw new OpenCmException(DomainError.Validation("certificates", "Certificate template common names must be unique within a profile template."));
         }
 
-        // 4. Store it (a re-import of the same uuid becomes the next version) with its audit event.
+        // 4. A smart card template's card policy (defaults when the file gives none); a software template has none.
+        var isSmartcard = file.IsSmartcardProfileTemplate || file.IsVirtualSmartcardProfileTemplate;
+        if (!isSmartcard && file.Smartcard is not null)
+        {
+            throw new OpenCmException(DomainError.Validation("smartcard", "Only a smart card template has a smartcard section."));
+        }
+
+        var smartcard = isSmartcard ? ToSmartcardConfiguration(file.Smartcard ?? new TemplateFile.SmartcardFile(), file.IsVirtualSmartcardProfileTemplate) : null;
+
+        // 5. Store it (a re-import of the same uuid becomes the next version) with its audit event.
         var template = new ProfileTemplate
         {
             Uuid = file.Uuid,
@@ -128,9 +137,72 @@ public sealed partial class TemplateService
             IsVirtualSmartcardProfileTemplate = file.IsVirtualSmartcardProfileTemplate,
             Policies = policies,
             CertificateTemplates = certificates,
+            Smartcard = smartcard,
         };
         var audit = new AuditEvent("TemplateImported", template.Uuid, actor, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), correlationId, $"name={template.Name}");
         return await _store.SaveAsync(template, audit, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>GET /profiletemplates/{id}/configuration/smartcards: a visible smart card template's card policy; NotFound otherwise.</summary>
+    public async Task<(ProfileTemplate Template, SmartcardConfiguration Configuration)> GetSmartcardConfigurationAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        var template = await GetAsync(caller, id, ct).ConfigureAwait(false);
+        return (template, template.Smartcard
+            ?? (template.IsSmartcardProfileTemplate ? SmartcardConfiguration.DefaultFor(template.IsVirtualSmartcardProfileTemplate) : null)
+            ?? throw new OpenCmException(DomainError.NotFound($"The template '{template.Name}' issues no smart cards.")));
+    }
+
+    private static SmartcardConfiguration ToSmartcardConfiguration(TemplateFile.SmartcardFile f, bool isVirtual)
+    {
+        const string At = "smartcard";
+        var key = f.DefaultAdminKeyHex.Trim();
+        if (key.Length != 48 || !key.All(char.IsAsciiHexDigit))
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.defaultAdminKeyHex", "The default admin key is a 3DES key: 48 hex digits."));
+        }
+
+        if (!DiversificationAlgorithms.Known.Contains(f.AdminKeyDiversificationAlgorithm))
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.adminKeyDiversificationAlgorithm",
+                $"Unknown admin key diversification '{f.AdminKeyDiversificationAlgorithm}'; known: {string.Join(", ", DiversificationAlgorithms.Known)}."));
+        }
+
+        if (!EnumNames.TryParse<UserPinOption>(f.UserPinOption, out var pinOption))
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.userPinOption", "userPinOption is UserProvided or ServerProposed."));
+        }
+
+        if (!EnumNames.TryParse<PinCharacters>(f.PinCharacters, out var characters))
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.pinCharacters", "pinCharacters is Digits, Alphanumeric or Any."));
+        }
+
+        // The Base CSP takes PINs of 4 to 127 characters; a server-proposed PIN is digits only.
+        if (f.MinimumPinLength < 4 || f.MaximumPinLength > 127 || f.MinimumPinLength > f.MaximumPinLength)
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.minimumPinLength", "PIN lengths lie between 4 and 127, the minimum not above the maximum."));
+        }
+
+        var physical = f.PhysicalCards ?? !isVirtual;
+        var virtualCards = f.VirtualCards ?? isVirtual;
+        if (!physical && !virtualCards)
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.physicalCards", "A smart card template issues to physical cards, virtual ones, or both."));
+        }
+
+        return new SmartcardConfiguration
+        {
+            DefaultAdminKeyHex = key.ToUpperInvariant(),
+            DiversifyAdminKey = f.DiversifyAdminKey,
+            AdminKeyDiversificationAlgorithm = f.AdminKeyDiversificationAlgorithm,
+            UserPinOption = pinOption,
+            MinimumPinLength = f.MinimumPinLength,
+            MaximumPinLength = f.MaximumPinLength,
+            PinCharacters = characters,
+            Middleware = f.Middleware,
+            PhysicalCards = physical,
+            VirtualCards = virtualCards,
+        };
     }
 
     private static CertificateTemplate ToCertificateTemplate(TemplateFile.CertificateFile c, string at)

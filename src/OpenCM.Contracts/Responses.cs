@@ -53,6 +53,24 @@ public sealed record WorkflowPolicyDto(
 
 public sealed record PolicyDataItemDto(string Name, string Description, bool Required, string? ValidationData);
 
+/// <summary>
+/// GET /profiletemplates/{id}/configuration/smartcards (walkthrough step 12): a smart card
+/// template's card policy. <c>UserPinOption</c> 0 user-provided, 1 server-proposed;
+/// <c>PinCharacters</c> 0 digits, 1 alphanumeric, 2 any.
+/// </summary>
+public sealed record SmartcardConfigurationDto(
+    string DefaultAdminKeyHex,
+    bool DiversifyAdminKey,
+    string AdminKeyDiversificationAlgorithm,
+    int UserPinOption,
+    int MinimumPinLength,
+    int MaximumPinLength,
+    int PinCharacters,
+    string Middleware,
+    IReadOnlyList<string> CardUsage,
+    string KeyStorageProvider,
+    IReadOnlyList<string> CertificateTemplates);
+
 /// <summary>GET /me (OpenCM extension): who the server takes the caller to be.</summary>
 public sealed record CallerDto(Guid Uuid, string Name, string Sid, IReadOnlyList<string> GroupSids);
 

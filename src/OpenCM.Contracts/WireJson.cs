@@ -15,6 +15,7 @@ namespace OpenCM.Contracts;
 [JsonSerializable(typeof(ProfileTemplateDto))]
 [JsonSerializable(typeof(List<ProfileTemplateDto>))]
 [JsonSerializable(typeof(WorkflowPolicyDto))]
+[JsonSerializable(typeof(SmartcardConfigurationDto))]
 [JsonSerializable(typeof(CallerDto))]
 [JsonSerializable(typeof(List<GenerationOptionsDto>))]
 [JsonSerializable(typeof(List<CertificateDto>))]

@@ -73,6 +73,9 @@ public sealed record ProfileTemplate
     /// <summary>The certificates an enrollment for this template issues, in order (SPEC §7).</summary>
     public IReadOnlyList<CertificateTemplate> CertificateTemplates { get; init; } = [];
 
+    /// <summary>The card policy of a smart card template; null for a software template.</summary>
+    public SmartcardConfiguration? Smartcard { get; init; }
+
     /// <summary>The policy for <paramref name="type"/>, or null when the template defines none.</summary>
     public WorkflowPolicy? PolicyFor(RequestType type) => Policies.TryGetValue(type, out var p) ? p : null;
 }

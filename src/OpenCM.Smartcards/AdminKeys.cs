@@ -11,7 +11,7 @@ namespace OpenCM.Smartcards;
 /// </summary>
 public static class AdminKeys
 {
-    /// <summary>The policy's name for this derivation.</summary>
+    /// <summary>The policy's name for this derivation (OpenCM.Domain's DiversificationAlgorithms lists it).</summary>
     public const string Sp800108HmacSha256 = "SP800-108-CTR-HMAC-SHA256";
 
     /// <summary>The KDF label: binds derived keys to this use.</summary>

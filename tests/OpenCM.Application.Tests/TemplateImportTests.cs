@@ -91,6 +91,13 @@ public class TemplateImportTests
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    approvalsNeeded: -1", "policies.Enroll" },
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    authorizedInitiator: \"D:(A;;ZZ;;;WD)\"", "policies.Enroll.authorizedInitiator" },
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\npolicies:\n  Enroll:\n    dataCollection: [{name: a}, {name: A}]", "policies.Enroll.dataCollection" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nsmartcard: {}", "smartcard" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {defaultAdminKeyHex: \"0102\"}", "smartcard.defaultAdminKeyHex" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {adminKeyDiversificationAlgorithm: XOR}", "smartcard.adminKeyDiversificationAlgorithm" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {minimumPinLength: 9, maximumPinLength: 8}", "smartcard.minimumPinLength" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {minimumPinLength: 3}", "smartcard.minimumPinLength" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {userPinOption: Maybe}", "smartcard.userPinOption" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {physicalCards: false}", "smartcard.physicalCards" },
         { "{\"uuid\": 5}", "bad.json" },
         { "uuid: [", "bad.json" },
     };
@@ -103,6 +110,22 @@ public class TemplateImportTests
         Assert.Equal((ErrorKind.ValidationFailed, field), (ex.Error.Kind, ex.Error.Field));
         Assert.Empty(_store.Saved);
     }
+
+    [Theory]
+    [InlineData("isSmartcardProfileTemplate: true", true, false)]
+    [InlineData("isVirtualSmartcardProfileTemplate: true", false, true)]
+    public async Task Import_SmartcardTemplateWithoutSection_DefaultCardPolicy(string kind, bool physical, bool virtualCards)
+    {
+        var t = await _service.ImportAsync($"uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: card\n{kind}", "card.yaml", Guid.Empty, "c");
+        var c = t.Smartcard!;
+        Assert.Equal((SmartcardConfiguration.BaseCspDefaultAdminKeyHex, true, DiversificationAlgorithms.Sp800108HmacSha256, UserPinOption.UserProvided, 6, 8),
+            (c.DefaultAdminKeyHex, c.DiversifyAdminKey, c.AdminKeyDiversificationAlgorithm, c.UserPinOption, c.MinimumPinLength, c.MaximumPinLength));
+        Assert.Equal((physical, virtualCards), (c.PhysicalCards, c.VirtualCards));
+    }
+
+    [Fact]
+    public async Task Import_SoftwareTemplate_NoCardPolicy() =>
+        Assert.Null((await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: soft", "soft.yaml", Guid.Empty, "c")).Smartcard);
 
     [Fact]
     public async Task Import_CertificateTemplates_ParsedWithDefaults()

@@ -46,6 +46,33 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
         Assert.Equal($"O:SYD:(A;;CR;;;{managers!.Sid})", json.GetProperty("AuthorizedInitiator").GetString());
     }
 
+    [Fact]
+    public async Task SmartcardConfiguration_VirtualSmartcardTemplate_CardPolicyForWalkthroughStep12()
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var response = await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{ServerFixture.VirtualSmartcardVpn.ToString().ToUpperInvariant()}/configuration/smartcards");
+        var json = await response.JsonAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(
+            ["DefaultAdminKeyHex", "DiversifyAdminKey", "AdminKeyDiversificationAlgorithm", "UserPinOption", "MinimumPinLength", "MaximumPinLength",
+             "PinCharacters", "Middleware", "CardUsage", "KeyStorageProvider", "CertificateTemplates"],
+            json.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(("010203040506070801020304050607080102030405060708", true, "SP800-108-CTR-HMAC-SHA256"),
+            (json.GetProperty("DefaultAdminKeyHex").GetString(), json.GetProperty("DiversifyAdminKey").GetBoolean(), json.GetProperty("AdminKeyDiversificationAlgorithm").GetString()));
+        Assert.Equal(["Virtual"], json.GetProperty("CardUsage").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["OpenCMVirtualSmartcardVpn"], json.GetProperty("CertificateTemplates").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Theory]
+    [InlineData("5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60")] // a software template
+    [InlineData("00000000-0000-0000-0000-000000000001")] // no template
+    public async Task SmartcardConfiguration_NotACardTemplate_404(string template)
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var response = await client.GetAsync($"{ServerFixture.Api}/profiletemplates/{template}/configuration/smartcards");
+        Assert.Equal((HttpStatusCode.NotFound, "NotFound"), (response.StatusCode, await response.ErrorCodeAsync()));
+    }
+
     [Theory]
     [InlineData("policies/TemporaryEnroll", HttpStatusCode.Forbidden, "PolicyDisabled")]
     [InlineData("policies/Unblock", HttpStatusCode.Forbidden, "PolicyDisabled")]

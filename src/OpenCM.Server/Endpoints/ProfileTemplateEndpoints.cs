@@ -14,6 +14,7 @@ internal static class ProfileTemplateEndpoints
         api.MapGet("/profiletemplates/{id}", GetAsync).Returns<ProfileTemplateDto>();
         api.MapGet("/profiletemplates/{id}/policies/{type}", PolicyAsync).Returns<WorkflowPolicyDto>();
         api.MapGet("/profiletemplates/{id}/policy/workflow/{type}", PolicyAsync).Returns<WorkflowPolicyDto>();
+        api.MapGet("/profiletemplates/{id}/configuration/smartcards", SmartcardsAsync).Returns<SmartcardConfigurationDto>();
         return api;
     }
 
@@ -42,5 +43,12 @@ internal static class ProfileTemplateEndpoints
 
         var policy = await templates.GetPolicyAsync(http.Caller(), templateId, requestType, http.RequestAborted);
         return EndpointContext.Json(WorkflowPolicyDto.From(policy));
+    }
+
+    // Walkthrough step 12: the card policy the client personalizes the card with.
+    private static async Task<IResult> SmartcardsAsync(HttpContext http, string id, TemplateService templates)
+    {
+        var (template, configuration) = await templates.GetSmartcardConfigurationAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
+        return EndpointContext.Json(SmartcardConfigurationDto.From(template, configuration));
     }
 }

@@ -34,6 +34,15 @@ internal static class WireMapping
             p.SelfServiceEnabled);
     }
 
+    extension(SmartcardConfigurationDto)
+    {
+        public static SmartcardConfigurationDto From(ProfileTemplate t, SmartcardConfiguration c) => new(
+            c.DefaultAdminKeyHex, c.DiversifyAdminKey, c.AdminKeyDiversificationAlgorithm, (int)c.UserPinOption,
+            c.MinimumPinLength, c.MaximumPinLength, (int)c.PinCharacters, c.Middleware,
+            [.. (c.PhysicalCards ? ["Physical"] : Array.Empty<string>()), .. (c.VirtualCards ? ["Virtual"] : Array.Empty<string>())],
+            EnrollmentService.SmartCardKsp, [.. t.CertificateTemplates.Select(x => x.CommonName)]);
+    }
+
     extension(GenerationOptionsDto)
     {
         public static GenerationOptionsDto From(GenerationOption o)
