@@ -15,6 +15,7 @@ public static class ApplicationServices
         services.AddSingleton<TemplateService>();
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<ProfileService>();
+        services.AddSingleton<SmartcardService>();
         return services;
     }
 }

@@ -251,7 +251,7 @@ public sealed partial class EnrollmentService
         {
             var applied = await _transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow,
                 new RequestTransition(executing.Uuid, executing.Version, m.From, m.To, m.Completed),
-                ExecutionEffects.For(m.From, m.To, executing.NewProfileUuid, null, now),
+                ExecutionEffects.For(m.From, m.To, executing.NewProfileUuid, null, now, executing.NewSmartcardUuid),
                 new AuditEvent("StatusChanged", executing.Uuid, caller.UserUuid, m.From, m.To, now, correlationId, "issuance failed"), c), CancellationToken.None).ConfigureAwait(false);
             if (applied is not null)
             {

@@ -84,7 +84,7 @@ public sealed class RequestTransitions
                     var oldProfile = ExecutionEffects.ChangesOldProfile(m.From, m.To)
                         ? await ServerExecution.OldProfileOnCompletionAsync(_profiles, request, ct).ConfigureAwait(false)
                         : null;
-                    effects = ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, oldProfile, now);
+                    effects = ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid);
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:

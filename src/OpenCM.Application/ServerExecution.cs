@@ -56,7 +56,7 @@ public sealed class ServerExecution
                 new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, "executed by the server"), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();
             return await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, executing.Version, finish.From, finish.To, finish.Completed),
-                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now),
+                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid),
                 new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId,
                     oldProfile is null ? "completed by the server" : $"profile {oldProfile.Profile:D} {oldProfile.From} -> {oldProfile.To}"), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();

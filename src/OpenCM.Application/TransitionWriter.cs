@@ -80,6 +80,10 @@ public static class TransitionWriter
                 }
 
                 break;
+            case Effect.MoveCard m:
+                // The card was bound by this execution; nothing else moves it meanwhile.
+                await uow.Cards.TryMoveAsync(m.Card, m.From, m.To, null, ct).ConfigureAwait(false);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(effect), effect.GetType().Name, "Unknown effect.");
         }

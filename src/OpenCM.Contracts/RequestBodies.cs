@@ -37,3 +37,9 @@ public sealed record ApprovalBody(
 public sealed record CertificateDataBody(
     [property: JsonConverter(typeof(StringListConverter))] IReadOnlyList<string>? CertificateRequests = null,
     [property: JsonConverter(typeof(StrictStringConverter))] string? PfxPassword = null);
+
+/// <summary>POST /smartcards (assign-smartcard-to-request): the request to bind, the physical card's id and its ATR.</summary>
+public sealed record AssignSmartcardBody(
+    [property: JsonConverter(typeof(GuidTextConverter))] Guid? RequestId = null,
+    [property: JsonConverter(typeof(StrictStringConverter))] string? CardId = null,
+    [property: JsonConverter(typeof(StrictStringConverter))] string? Atr = null);

@@ -10,6 +10,7 @@ namespace OpenCM.Contracts;
 [JsonSerializable(typeof(SetStatusBody))]
 [JsonSerializable(typeof(ApprovalBody))]
 [JsonSerializable(typeof(CertificateDataBody))]
+[JsonSerializable(typeof(AssignSmartcardBody))]
 [JsonSerializable(typeof(RequestDto))]
 [JsonSerializable(typeof(List<RequestDto>))]
 [JsonSerializable(typeof(ProfileTemplateDto))]

@@ -23,6 +23,9 @@ public abstract record Effect
 
     /// <summary>Completed on a request that names an existing profile: the profile moves by compare-and-set, with what that does to its certificates.</summary>
     public sealed record ChangeProfile(ProfileTransition Transition, DateTimeOffset At) : Effect;
+
+    /// <summary>The card bound to the request moves (Completed: Assigned → Active; Canceled, Abandoned, Failed: Assigned → New, free again).</summary>
+    public sealed record MoveCard(Guid Card, SmartcardStatus From, SmartcardStatus To) : Effect;
 }
 
 /// <summary>The effects of SPEC §4 as a pure function of a move.</summary>
@@ -31,9 +34,9 @@ public static class ExecutionEffects
     /// <summary>The effects of moving a request from <paramref name="from"/> to <paramref name="to"/> at <paramref name="at"/>.</summary>
     /// <param name="newProfile">The profile the request's execution created, or empty.</param>
     /// <param name="oldProfile">What completing the request does to the existing profile it names (<see cref="ProfileRules.OnCompletion"/>), or null.</param>
-    public static IReadOnlyList<Effect> For(RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at)
+    public static IReadOnlyList<Effect> For(RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at, Guid newCard = default)
     {
-        var effects = new List<Effect>(2);
+        var effects = new List<Effect>(3);
         switch (from, to)
         {
             case (RequestStatus.Executing, RequestStatus.Completed):
@@ -47,14 +50,29 @@ public static class ExecutionEffects
                     effects.Add(new Effect.ChangeProfile(oldProfile, at));
                 }
 
+                CardMove(effects, newCard, new CardCommand.Activate());
                 break;
-            case (RequestStatus.Executing, RequestStatus.Canceled or RequestStatus.Abandoned or RequestStatus.Failed) when newProfile != Guid.Empty:
-                // RFC 5280 reason 5, cessationOfOperation: the credential was never put to use (SPEC §4).
-                effects.Add(new Effect.Undo(newProfile, ProfileRules.CessationOfOperation, at));
+            case (RequestStatus.Executing, RequestStatus.Canceled or RequestStatus.Abandoned or RequestStatus.Failed):
+                if (newProfile != Guid.Empty)
+                {
+                    // RFC 5280 reason 5, cessationOfOperation: the credential was never put to use (SPEC §4).
+                    effects.Add(new Effect.Undo(newProfile, ProfileRules.CessationOfOperation, at));
+                }
+
+                CardMove(effects, newCard, new CardCommand.Release());
                 break;
         }
 
         return effects;
+    }
+
+    // The bound card moves as the card state machine says it does from Assigned.
+    private static void CardMove(List<Effect> effects, Guid card, CardCommand command)
+    {
+        if (card != Guid.Empty && SmartcardLifecycle.Decide(SmartcardStatus.Assigned, command) is CardDecision.Move m)
+        {
+            effects.Add(new Effect.MoveCard(card, m.From, m.To));
+        }
     }
 
     /// <summary>Whether a move from <paramref name="from"/> to <paramref name="to"/> needs to know what it does to the request's existing profile.</summary>

@@ -15,4 +15,14 @@ public static class SmartcardRules
             ? new DomainError(ErrorKind.Conflict, $"This request is for a smart card; {action} needs the card bound to it first (POST /smartcards).", "smartcard", request.Status)
             : null;
     }
+
+    /// <summary>
+    /// A physical card's id as OpenCM keys it: a GUID in canonical lower-case form (so that
+    /// <c>BC88F13F-…</c> and <c>{bc88f13f-…}</c> are one card), anything else trimmed.
+    /// </summary>
+    public static string CanonicalCardId(string cardId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cardId);
+        return Guid.TryParse(cardId.Trim(), out var id) ? id.ToString("D") : cardId.Trim();
+    }
 }

@@ -24,7 +24,7 @@ public sealed class SqlTransactions : ITransactions
 /// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
 /// which operation to run, and from which state, was decided by Domain and Application.
 /// </summary>
-internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, IAuditWrites
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
@@ -36,6 +36,8 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     public IProfileWrites Profiles => this;
 
     public ICertificateWrites Certificates => this;
+
+    public ICardWrites Cards => this;
 
     public IAuditWrites Audit => this;
 
@@ -69,10 +71,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         // Compare-and-set: zero rows means another writer moved the request first.
         return await _tx.ExecuteAsync(
             "UPDATE requests SET status = @to, completed = COALESCE(@completed, completed), votes = COALESCE(@votes, votes), " +
-            "new_profile = COALESCE(@np, new_profile), version = version + 1 WHERE uuid = @id AND status = @from AND version = @v", ct,
+            "new_profile = COALESCE(@np, new_profile), new_card = COALESCE(@nc, new_card), version = version + 1 WHERE uuid = @id AND status = @from AND version = @v", ct,
             ("@to", (int)t.To), ("@completed", t.Completed is { } done ? Sql.Ticks(done) : null),
             ("@votes", t.Votes is null ? null : JsonSerializer.Serialize(t.Votes, Json)),
-            ("@np", t.NewProfile is { } np ? Sql.Text(np) : null),
+            ("@np", t.NewProfile is { } np ? Sql.Text(np) : null), ("@nc", t.NewSmartcard is { } nc ? Sql.Text(nc) : null),
             ("@id", Sql.Text(t.Id)), ("@from", (int)t.From), ("@v", t.ExpectedVersion)).ConfigureAwait(false) == 1;
     }
 
@@ -150,6 +152,24 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
         return serials;
     }
+
+    async Task<bool> ICardWrites.TryInsertAsync(StoredSmartcard c, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+
+        // The partial unique index on card_id decides between two binders of one physical card.
+        return await _tx.ExecuteAsync(
+            "INSERT INTO smartcards (uuid, card_id, atr, status, user_uuid, template, template_version, request_uuid, parent_uuid, permanent_uuid, created, version) " +
+            "VALUES (@u, @cid, @atr, @st, @user, @t, @tv, @r, @parent, @perm, @c, 1) ON CONFLICT DO NOTHING", ct,
+            ("@u", Sql.Text(c.Uuid)), ("@cid", c.CardId), ("@atr", c.Atr), ("@st", (int)c.Status), ("@user", Sql.Text(c.UserUuid)),
+            ("@t", Sql.Text(c.TemplateUuid)), ("@tv", c.TemplateVersion), ("@r", Sql.Text(c.RequestUuid)), ("@parent", Sql.Text(c.ParentUuid)),
+            ("@perm", Sql.Text(c.PermanentUuid)), ("@c", Sql.Ticks(c.Created))).ConfigureAwait(false) == 1;
+    }
+
+    async Task<bool> ICardWrites.TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct) =>
+        await _tx.ExecuteAsync(
+            "UPDATE smartcards SET status = @to, request_uuid = COALESCE(@r, request_uuid), version = version + 1 WHERE uuid = @u AND status = @from", ct,
+            ("@to", (int)to), ("@r", request is { } r ? Sql.Text(r) : null), ("@u", Sql.Text(card)), ("@from", (int)from)).ConfigureAwait(false) == 1;
 
     Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
 }

@@ -13,6 +13,7 @@ public static class StorageServices
         services.AddSingleton<ITransactions, SqlTransactions>();
         services.AddSingleton<IRequestStore, SqlRequestStore>();
         services.AddSingleton<IProfileStore, SqlProfileStore>();
+        services.AddSingleton<ISmartcardStore, SqlSmartcardStore>();
         services.AddSingleton<ICertificateStore, SqlCertificateStore>();
         services.AddSingleton<ITemplateStore, SqlTemplateStore>();
         services.AddSingleton<IAuditLog, SqlAuditLog>();

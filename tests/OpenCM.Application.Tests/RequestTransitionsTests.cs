@@ -20,6 +20,8 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
 
     public ICertificateWrites Certificates => throw new NotSupportedException();
 
+    public ICardWrites Cards => throw new NotSupportedException();
+
     public IAuditWrites Audit => throw new NotSupportedException();
 
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);

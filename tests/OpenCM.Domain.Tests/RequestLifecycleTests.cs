@@ -288,6 +288,25 @@ public class ExecutionEffectsTests
     }
 }
 
+public class CardEffectsTests
+{
+    [Theory]
+    [InlineData(RequestStatus.Completed, SmartcardStatus.Active)]
+    [InlineData(RequestStatus.Canceled, SmartcardStatus.New)]
+    [InlineData(RequestStatus.Abandoned, SmartcardStatus.New)]
+    [InlineData(RequestStatus.Failed, SmartcardStatus.New)]
+    public void For_ExecutingRequestWithACard_TheCardMovesFromAssigned(RequestStatus to, SmartcardStatus cardTo)
+    {
+        var card = Guid.NewGuid();
+        var move = Assert.Single(ExecutionEffects.For(RequestStatus.Executing, to, Guid.Empty, null, DateTimeOffset.UnixEpoch, card).OfType<Effect.MoveCard>());
+        Assert.Equal((card, SmartcardStatus.Assigned, cardTo), (move.Card, move.From, move.To));
+    }
+
+    [Fact]
+    public void For_NoCard_NoCardEffect() =>
+        Assert.Empty(ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, Guid.Empty, null, DateTimeOffset.UnixEpoch));
+}
+
 public class ProfileRulesTests
 {
     [Theory]

@@ -31,6 +31,7 @@ public sealed class MutationTests : IClassFixture<ServerFixture>
     [InlineData("PUT", "/requests/{id}")]
     [InlineData("POST", "/requests/{id}/approvals")]
     [InlineData("POST", "/requests/{id}/certificatedata")]
+    [InlineData("POST", "/smartcards")]
     public async Task JsonRoute_MutatedBodies_NeverA5xx(string method, string route)
     {
         var admin = await _server.AdminAsync();
@@ -42,6 +43,7 @@ public sealed class MutationTests : IClassFixture<ServerFixture>
             "/requests" => ("/requests", $$"""{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"{{ServerFixture.UserCertificate}}","comment":"c","priority":"4","target":null}"""),
             "/requests/{id}" => ($"/requests/{id}", """{"status":"Canceled"}"""),
             "/requests/{id}/approvals" => ($"/requests/{id}/approvals", """{"decision":"Approve","comment":"ok"}"""),
+            "/smartcards" => ("/smartcards", $$"""{"requestid":"{{id}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""),
             _ => ($"/requests/{id}/certificatedata", $$"""{"pfxpassword":"p","certificaterequests":["{{csr}}"]}"""),
         };
 

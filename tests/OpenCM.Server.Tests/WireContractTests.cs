@@ -33,7 +33,7 @@ public class WireContractTests : IClassFixture<ServerFixture>
             }
         }
 
-        Assert.Equal(19, operations);
+        Assert.Equal(20, operations);
         var create = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("CreateRequestBody").GetProperty("properties");
         Assert.Contains("Enroll", create.GetProperty("Type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("uuid", create.GetProperty("ProfileTemplateUuid").GetProperty("format").GetString());
@@ -51,6 +51,7 @@ public class WireContractTests : IClassFixture<ServerFixture>
             ("PUT", $"/requests/{id}", "status"),
             ("POST", $"/requests/{id}/approvals", "comment"),
             ("POST", $"/requests/{id}/certificatedata", "pfxpassword"),
+            ("POST", "/smartcards", "cardid"),
         ];
         foreach (var (method, path, field) in routes)
         {

@@ -177,9 +177,9 @@ public sealed class SqliteUpgradeTests : IDisposable
             await cmd.ExecuteNonQueryAsync();
         }
 
-        // 2. This release migrates it.
+        // 2. This release migrates it (0004 reserved serials, 0005 smart cards).
         await using var db = new SqliteStorage(path);
-        Assert.Equal(1, await db.MigrateAsync());
+        Assert.Equal(2, await db.MigrateAsync());
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
         Assert.Equal(("0A0B", "TP", CertificateStatus.Revoked), (certificate.SerialHex, certificate.Certificate.Thumbprint, certificate.Status));

@@ -489,4 +489,34 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.False(await Transactions.RunAsync((uow, c) => uow.Profiles.TryMoveAsync(profile, ProfileStatus.Active, ProfileStatus.Retired, c)));
         Assert.Equal(ProfileStatus.New, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
     }
+
+    private static StoredSmartcard Card(string cardId, SmartcardStatus status = SmartcardStatus.Assigned) =>
+        new(Guid.NewGuid(), cardId, "3B00", status, Guid.NewGuid(), Guid.NewGuid(), 1, Guid.NewGuid(), Guid.Empty, Guid.Empty, Samples.Now);
+
+    [Fact]
+    public async Task Cards_InsertAndFind_RoundTripAndOneUnretiredRecordPerCardId()
+    {
+        var card = Card("bc88f13f-83ba-4037-8262-46eba1291c6e");
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(card, c)));
+        Assert.Equal(card, await new SqlSmartcardStore(Db).FindAsync(card.Uuid));
+        Assert.Equal(card, await new SqlSmartcardStore(Db).FindByCardIdAsync(card.CardId));
+
+        // The same physical card again: refused while the first record is not retired, then allowed.
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(Card(card.CardId), c)));
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryMoveAsync(card.Uuid, SmartcardStatus.Assigned, SmartcardStatus.Retired, null, c)));
+        Assert.Null(await new SqlSmartcardStore(Db).FindByCardIdAsync(card.CardId));
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(Card(card.CardId), c)));
+    }
+
+    [Fact]
+    public async Task Cards_TryMoveFromWrongStatus_FalseAndRebindSetsTheRequest()
+    {
+        var card = Card("card-1", SmartcardStatus.New);
+        await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(card, c));
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Cards.TryMoveAsync(card.Uuid, SmartcardStatus.Active, SmartcardStatus.Retired, null, c)));
+        var request = Guid.NewGuid();
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryMoveAsync(card.Uuid, SmartcardStatus.New, SmartcardStatus.Assigned, request, c)));
+        var found = await new SqlSmartcardStore(Db).FindAsync(card.Uuid);
+        Assert.Equal((SmartcardStatus.Assigned, request), (found!.Status, found.RequestUuid));
+    }
 }

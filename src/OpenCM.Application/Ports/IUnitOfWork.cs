@@ -11,7 +11,7 @@ namespace OpenCM.Application;
 /// </summary>
 public sealed record RequestTransition(
     Guid Id, long ExpectedVersion, RequestStatus From, RequestStatus To,
-    DateTimeOffset? Completed = null, IReadOnlyList<ApprovalVote>? Votes = null, Guid? NewProfile = null);
+    DateTimeOffset? Completed = null, IReadOnlyList<ApprovalVote>? Votes = null, Guid? NewProfile = null, Guid? NewSmartcard = null);
 
 /// <summary>A serial recorded before the CA signs it, with whose certificate it will be.</summary>
 public sealed record CertificateReservation(string SerialHex, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template);
@@ -59,6 +59,16 @@ public interface ICertificateWrites
     Task<IReadOnlyList<string>> ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct);
 }
 
+/// <summary>Writes of smart cards inside a unit of work.</summary>
+public interface ICardWrites
+{
+    /// <summary>Inserts a card record; false (nothing written) when another unretired record holds the physical card id.</summary>
+    Task<bool> TryInsertAsync(StoredSmartcard card, CancellationToken ct);
+
+    /// <summary>Moves a card from <paramref name="from"/> to <paramref name="to"/> by compare-and-set, binding it to <paramref name="request"/> when given; false when it is not in <paramref name="from"/>.</summary>
+    Task<bool> TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct);
+}
+
 /// <summary>Appends to the audit chain inside a unit of work.</summary>
 public interface IAuditWrites
 {
@@ -76,6 +86,8 @@ public interface IUnitOfWork
     IProfileWrites Profiles { get; }
 
     ICertificateWrites Certificates { get; }
+
+    ICardWrites Cards { get; }
 
     IAuditWrites Audit { get; }
 }

@@ -27,6 +27,7 @@ public static class OpenCmPipeline
             group.MapProfileTemplateEndpoints();
             group.MapCertificateRequestEndpoints();
             group.MapProfileEndpoints();
+            group.MapSmartcardEndpoints();
             group.MapIdentityEndpoints();
         }
 

@@ -1,0 +1,20 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// A smart card, as stored (SPEC §3). <see cref="CardId"/> is the physical card's id;
+/// <see cref="RequestUuid"/> the request that bound it last.
+/// </summary>
+public sealed record StoredSmartcard(
+    Guid Uuid, string CardId, string Atr, SmartcardStatus Status, Guid UserUuid, Guid TemplateUuid, int TemplateVersion,
+    Guid RequestUuid, Guid ParentUuid, Guid PermanentUuid, DateTimeOffset Created);
+
+/// <summary>Reading smart cards (writes happen in a unit of work, <see cref="ICardWrites"/>).</summary>
+public interface ISmartcardStore
+{
+    Task<StoredSmartcard?> FindAsync(Guid uuid, CancellationToken ct = default);
+
+    /// <summary>The card record for a physical card that is not retired, if any.</summary>
+    Task<StoredSmartcard?> FindByCardIdAsync(string cardId, CancellationToken ct = default);
+}

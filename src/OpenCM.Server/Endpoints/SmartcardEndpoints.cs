@@ -1,0 +1,41 @@
+using OpenCM.Application;
+using OpenCM.Contracts;
+using OpenCM.Domain;
+using OpenCM.Server.Wire;
+
+namespace OpenCM.Server.Endpoints;
+
+/// <summary>Smart cards (SPEC §1, issue #8).</summary>
+internal static class SmartcardEndpoints
+{
+    public static RouteGroupBuilder MapSmartcardEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
+        return api;
+    }
+
+    // Walkthrough steps 14-15: the card is bound to the request, which starts executing.
+    private static async Task<IResult> AssignAsync(HttpContext http, SmartcardService cards)
+    {
+        var body = await WireBody.ReadAsync<AssignSmartcardBody>(http.Request, http.RequestAborted);
+        var requestId = body.RequestId ?? throw new OpenCmException(DomainError.Validation("requestid", "'requestid' is required."));
+        var cardId = body.CardId?.Trim();
+        if (string.IsNullOrEmpty(cardId) || cardId.Length > 128 || cardId.Any(char.IsControl))
+        {
+            throw new OpenCmException(DomainError.Validation("cardid", "'cardid' is required: the card's id, at most 128 printable characters."));
+        }
+
+        // An ATR is at most 33 bytes, written in hex (spaces between bytes allowed).
+        var atr = string.Concat((body.Atr ?? "").Where(c => c != ' ' && c != ':')).ToUpperInvariant();
+        if (atr.Length > 66 || atr.Length % 2 != 0 || !atr.All(char.IsAsciiHexDigit))
+        {
+            throw new OpenCmException(DomainError.Validation("atr", "'atr' is the card's answer-to-reset in hex, at most 33 bytes."));
+        }
+
+        var (_, card) = await cards.AssignAsync(http.Caller(), requestId, cardId, atr, http.CorrelationId(), http.RequestAborted);
+
+        // As POST /requests: 201, Location, and the relative URI as a JSON string body.
+        http.Response.Headers.Location = $"{ApiPaths.Base(http)}/smartcards/{card.Uuid:D}";
+        return EndpointContext.Json($"api/v1.0/smartcards/{card.Uuid:D}", StatusCodes.Status201Created);
+    }
+}

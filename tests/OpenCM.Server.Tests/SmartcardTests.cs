@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>Issue #8.2: POST /smartcards binds a card to a smart card request (walkthrough steps 14-15).</summary>
+public sealed class SmartcardTests : IClassFixture<ServerFixture>
+{
+    private readonly ServerFixture _server;
+
+    public SmartcardTests(ServerFixture server) => _server = server;
+
+    private static StringContent Assign(Guid request, string cardId, string atr = "3B8D0180FBA000000397425446590301C8") =>
+        Http.Json($$"""{"requestid":" {{request.ToString().ToUpperInvariant()}}","cardid":"{{cardId}}","atr":"{{atr}}"}""");
+
+    private async Task<(HttpClient Client, Guid Request)> CardRequestAsync(string name = "carda")
+    {
+        var client = await _server.ClientAsync(await _server.UserAsync(name));
+        return (client, await client.CreateIdAsync(ServerFixture.VirtualSmartcardVpn, """[{"Request Reason":"VPN"}]"""));
+    }
+
+    [Fact]
+    public async Task Assign_FreshCard_201RequestExecutingWithTheCard()
+    {
+        var (client, request) = await CardRequestAsync();
+        var cardId = Guid.NewGuid().ToString().ToUpperInvariant();
+        var response = await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, cardId));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var relative = await response.Content.ReadFromJsonAsync<string>();
+        Assert.Matches("^api/v1\\.0/smartcards/[0-9a-f-]{36}$", relative);
+        Assert.Equal($"/CertificateManagement/{relative}", response.Headers.Location!.OriginalString);
+        var uuid = Guid.Parse(relative!.Split('/')[^1]);
+        var json = await (await client.GetAsync($"{ServerFixture.Api}/requests/{request}")).JsonAsync();
+        Assert.Equal(((int)RequestStatus.Executing, uuid.ToString("D")), (json.GetProperty("Status").GetInt32(), json.GetProperty("NewSmartcardUuid").GetString()));
+        var card = await _server.Services.GetRequiredService<ISmartcardStore>().FindAsync(uuid);
+        Assert.Equal((SmartcardStatus.Assigned, cardId.ToLowerInvariant(), request), (card!.Status, card.CardId, card.RequestUuid));
+    }
+
+    [Fact]
+    public async Task Assign_CardBoundElsewhere_409NamingCardidUntilThatRequestEnds()
+    {
+        var (first, one) = await CardRequestAsync("first");
+        var (second, two) = await CardRequestAsync("second");
+        var cardId = Guid.NewGuid().ToString();
+        Assert.Equal(HttpStatusCode.Created, (await first.PostAsync($"{ServerFixture.Api}/smartcards", Assign(one, cardId))).StatusCode);
+
+        var taken = await second.PostAsync($"{ServerFixture.Api}/smartcards", Assign(two, "{" + cardId.ToUpperInvariant() + "}"));
+        var json = await taken.JsonAsync();
+        Assert.Equal((HttpStatusCode.Conflict, "cardid"), (taken.StatusCode, json.GetProperty("field").GetString()));
+        Assert.Equal((int)RequestStatus.Approved, (await (await second.GetAsync($"{ServerFixture.Api}/requests/{two}")).JsonAsync()).GetProperty("Status").GetInt32());
+
+        // The first request is abandoned: its card is released, and the second may bind it.
+        Assert.Equal(HttpStatusCode.OK, (await first.PutStatusAsync(one, "Abandoned")).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await second.PostAsync($"{ServerFixture.Api}/smartcards", Assign(two, cardId))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Assign_SecondCardForTheSameRequest_409()
+    {
+        var (client, request) = await CardRequestAsync();
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, Guid.NewGuid().ToString()))).StatusCode);
+        var again = await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, Guid.NewGuid().ToString()));
+        Assert.Equal((HttpStatusCode.Conflict, "InvalidStatusTransition"), (again.StatusCode, await again.ErrorCodeAsync()));
+    }
+
+    [Fact]
+    public async Task Assign_SoftwareRequestUnknownOrNotYours_RefusedWithoutAnOracle()
+    {
+        var (client, _) = await CardRequestAsync();
+        var software = await client.CreateIdAsync(ServerFixture.UserCertificate);
+        var notCard = await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(software, Guid.NewGuid().ToString()));
+        Assert.Equal((HttpStatusCode.Conflict, "requestid"), (notCard.StatusCode, (await notCard.JsonAsync()).GetProperty("field").GetString()));
+
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+        var (_, someoneElses) = await CardRequestAsync("other");
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.PostAsync($"{ServerFixture.Api}/smartcards", Assign(someoneElses, Guid.NewGuid().ToString()))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.PostAsync($"{ServerFixture.Api}/smartcards", Assign(Guid.NewGuid(), Guid.NewGuid().ToString()))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"cardid":"x"}""", "requestid")]
+    [InlineData("""{"requestid":"{id}"}""", "cardid")]
+    [InlineData("""{"requestid":"{id}","cardid":"  "}""", "cardid")]
+    [InlineData("""{"requestid":"{id}","cardid":"x","atr":"XYZ"}""", "atr")]
+    [InlineData("""{"requestid":"{id}","cardid":"x","atr":"3B8"}""", "atr")]
+    [InlineData("""{"requestid":"not-a-guid","cardid":"x"}""", "requestid")]
+    public async Task Assign_BadBody_400NamingTheField(string body, string field)
+    {
+        var (client, request) = await CardRequestAsync();
+        var response = await client.PostAsync($"{ServerFixture.Api}/smartcards", Http.Json(body.Replace("{id}", request.ToString(), StringComparison.Ordinal)));
+        var json = await response.JsonAsync();
+        Assert.Equal((HttpStatusCode.BadRequest, field), (response.StatusCode, json.GetProperty("field").GetString()));
+    }
+}
