@@ -85,6 +85,14 @@ public sealed class AccessPolicy
             || (template?.PolicyFor(type) is { } policy && RequestDescriptorBuilder.HoldsRole(policy.AuthorizedInitiator, caller.Token, null));
     }
 
+    /// <summary>Whether the caller may read a smart card, by any route: the user it is assigned to, or a manager (as for profiles).</summary>
+    public async ValueTask<bool> MayReadCardAsync(StoredSmartcard card, Caller caller, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentNullException.ThrowIfNull(caller);
+        return card.UserUuid == caller.UserUuid || await IsManagerAsync(caller, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Whether the caller may read a profile, by any route: the user it is assigned to, or a manager.</summary>
     public async ValueTask<bool> MayReadProfileAsync(StoredProfile profile, Caller caller, CancellationToken ct = default)
     {

@@ -9,15 +9,50 @@ public sealed class SmartcardService
     private readonly ISmartcardStore _cards;
     private readonly ITemplateStore _templates;
     private readonly ITransactions _transactions;
+    private readonly AccessPolicy _access;
     private readonly TimeProvider _clock;
 
-    public SmartcardService(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, TimeProvider clock)
+    public SmartcardService(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, TimeProvider clock)
     {
         _requests = requests;
         _cards = cards;
         _templates = templates;
         _transactions = transactions;
+        _access = access;
         _clock = clock;
+    }
+
+    /// <summary>GET /smartcards/{id}: a card the caller may read; NotFound to anyone else (walkthrough step 16).</summary>
+    public async Task<(StoredSmartcard Card, ProfileTemplate? Template)> GetAsync(Caller caller, Guid id, CancellationToken ct = default) =>
+        await VisibleAsync(caller, await _cards.FindAsync(id, ct).ConfigureAwait(false), $"No smart card with id {id:D} exists.", ct).ConfigureAwait(false);
+
+    /// <summary>GET /smartcards?cardid=: the unretired card record of a physical card, if the caller may read it.</summary>
+    public async Task<(StoredSmartcard Card, ProfileTemplate? Template)> FindByCardIdAsync(Caller caller, string cardId, CancellationToken ct = default) =>
+        await VisibleAsync(caller, await _cards.FindByCardIdAsync(SmartcardRules.CanonicalCardId(cardId), ct).ConfigureAwait(false),
+            "No smart card with that card id exists.", ct).ConfigureAwait(false);
+
+    /// <summary>GET /smartcards: the caller's cards.</summary>
+    public async Task<IReadOnlyList<(StoredSmartcard Card, ProfileTemplate? Template)>> ListAsync(Caller caller, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var cards = new List<(StoredSmartcard, ProfileTemplate?)>();
+        foreach (var card in await _cards.ForUserAsync(caller.UserUuid, ct).ConfigureAwait(false))
+        {
+            cards.Add((card, await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false)));
+        }
+
+        return cards;
+    }
+
+    private async Task<(StoredSmartcard, ProfileTemplate?)> VisibleAsync(Caller caller, StoredSmartcard? card, string notFound, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (card is null || !await _access.MayReadCardAsync(card, caller, ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(DomainError.NotFound(notFound));
+        }
+
+        return (card, await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false));
     }
 
     /// <summary>

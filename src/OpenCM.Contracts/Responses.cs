@@ -131,5 +131,10 @@ public sealed record UserCertificateDto(
     bool IsKeyHistory, bool ArchivedOnCa, int CertificateType, string TemplateCommonName, string SerialNumber, string Thumbprint,
     string NotAfter, string NotBefore, string Issuer, string RequesterName, int Status);
 
+/// <summary>Microsoft.Clm.Shared.Smartcards.Smartcard (get-smartcard-data), names and order as the reference's examples write them.</summary>
+public sealed record SmartcardDto(
+    Guid Uuid, int Status, int Flags, Guid ParentSmartcardUuid, Guid PrimarySmartcardUuid, Guid PermanentSmartcardUuid,
+    Guid AssignedUserUuid, Guid ProfileTemplateUuid, int ProfileTemplateVersion, string Comment, string SerialNumber, string Middleware, string Atr);
+
 /// <summary>GET /health/live and /health/ready.</summary>
 public sealed record HealthDto(string Status);

@@ -17,6 +17,8 @@ namespace OpenCM.Contracts;
 [JsonSerializable(typeof(List<ProfileTemplateDto>))]
 [JsonSerializable(typeof(WorkflowPolicyDto))]
 [JsonSerializable(typeof(SmartcardConfigurationDto))]
+[JsonSerializable(typeof(SmartcardDto))]
+[JsonSerializable(typeof(List<SmartcardDto>))]
 [JsonSerializable(typeof(CallerDto))]
 [JsonSerializable(typeof(List<GenerationOptionsDto>))]
 [JsonSerializable(typeof(List<CertificateDto>))]

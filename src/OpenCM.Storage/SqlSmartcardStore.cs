@@ -17,6 +17,20 @@ public sealed class SqlSmartcardStore : ISmartcardStore
     public Task<StoredSmartcard?> FindByCardIdAsync(string cardId, CancellationToken ct = default) =>
         FindOneAsync("card_id = @v AND status <> " + (int)SmartcardStatus.Retired, cardId, ct);
 
+    public async Task<IReadOnlyList<StoredSmartcard>> ForUserAsync(Guid user, CancellationToken ct = default)
+    {
+        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
+        await using var cmd = conn.Command($"SELECT {Columns} FROM smartcards WHERE user_uuid = @u ORDER BY created, uuid", ("@u", Sql.Text(user)));
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<StoredSmartcard>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(Read(r));
+        }
+
+        return list;
+    }
+
     private Task<StoredSmartcard?> FindOneAsync(string where, string value, CancellationToken ct) =>
         _db.ReadAsync((conn, c) => conn.FirstRowAsync($"SELECT {Columns} FROM smartcards WHERE {where}", Read, c, ("@v", value)), ct);
 

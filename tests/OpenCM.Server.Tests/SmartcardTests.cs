@@ -95,4 +95,36 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         var json = await response.JsonAsync();
         Assert.Equal((HttpStatusCode.BadRequest, field), (response.StatusCode, json.GetProperty("field").GetString()));
     }
+
+    [Fact]
+    public async Task Get_BoundCard_ReferenceShapeByIdAndByCardIdOwnerOnly()
+    {
+        var (client, request) = await CardRequestAsync("owner");
+        var cardId = Guid.NewGuid().ToString();
+        var relative = await (await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, cardId))).Content.ReadFromJsonAsync<string>();
+        var uuid = relative!.Split('/')[^1];
+
+        var json = await (await client.GetAsync($"{ServerFixture.Api}/smartcards/{uuid.ToUpperInvariant()}")).JsonAsync();
+        Assert.Equal(["Uuid", "Status", "Flags", "ParentSmartcardUuid", "PrimarySmartcardUuid", "PermanentSmartcardUuid", "AssignedUserUuid",
+            "ProfileTemplateUuid", "ProfileTemplateVersion", "Comment", "SerialNumber", "Middleware", "Atr"], json.EnumerateObject().Select(p => p.Name));
+        Assert.Equal((uuid, (int)SmartcardStatus.Assigned, 1, "{" + cardId + "}", "3b8d0180fba000000397425446590301c8"),
+            (json.GetProperty("Uuid").GetString(), json.GetProperty("Status").GetInt32(), json.GetProperty("Flags").GetInt32(),
+             json.GetProperty("SerialNumber").GetString(), json.GetProperty("Atr").GetString()));
+        Assert.Equal(ServerFixture.VirtualSmartcardVpn.ToString("D"), json.GetProperty("ProfileTemplateUuid").GetString());
+
+        var byCardId = await (await client.GetAsync($"{ServerFixture.Api}/smartcards?cardid={cardId.ToUpperInvariant()}")).JsonAsync();
+        Assert.Equal(uuid, byCardId.GetProperty("Uuid").GetString());
+        Assert.Contains((await (await client.GetAsync($"{ServerFixture.Api}/smartcards")).JsonAsync()).EnumerateArray(), c => c.GetProperty("Uuid").GetString() == uuid);
+
+        // Not the caller's: exactly as absent.
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{ServerFixture.Api}/smartcards/{uuid}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{ServerFixture.Api}/smartcards?cardid={cardId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{ServerFixture.Api}/smartcards/{Guid.NewGuid()}")).StatusCode);
+        Assert.Empty((await (await eve.GetAsync($"{ServerFixture.Api}/smartcards")).JsonAsync()).EnumerateArray());
+        Assert.Equal(HttpStatusCode.BadRequest, (await eve.GetAsync($"{ServerFixture.Api}/smartcards?cardid=%00x")).StatusCode);
+
+        // A manager reads it.
+        Assert.Equal(HttpStatusCode.OK, (await (await _server.AdminAsync()).GetAsync($"{ServerFixture.Api}/smartcards/{uuid}")).StatusCode);
+    }
 }

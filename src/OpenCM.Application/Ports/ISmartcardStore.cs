@@ -17,4 +17,7 @@ public interface ISmartcardStore
 
     /// <summary>The card record for a physical card that is not retired, if any.</summary>
     Task<StoredSmartcard?> FindByCardIdAsync(string cardId, CancellationToken ct = default);
+
+    /// <summary>The cards assigned to a user, oldest first.</summary>
+    Task<IReadOnlyList<StoredSmartcard>> ForUserAsync(Guid user, CancellationToken ct = default);
 }

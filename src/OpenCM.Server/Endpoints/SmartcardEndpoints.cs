@@ -11,7 +11,34 @@ internal static class SmartcardEndpoints
     public static RouteGroupBuilder MapSmartcardEndpoints(this RouteGroupBuilder api)
     {
         api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
+        api.MapGet("/smartcards", ListAsync).Returns<List<SmartcardDto>>();
+        api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
         return api;
+    }
+
+    // Walkthrough step 16.
+    private static async Task<IResult> GetAsync(HttpContext http, string id, SmartcardService cards)
+    {
+        var (card, template) = await cards.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
+        return EndpointContext.Json(SmartcardDto.From(card, template));
+    }
+
+    // With ?cardid= the one card for that physical card, as the reference's example answers; else the caller's cards.
+    private static async Task<IResult> ListAsync(HttpContext http, SmartcardService cards)
+    {
+        var cardId = http.Request.Query["cardid"].ToString();
+        if (cardId.Length > 0)
+        {
+            if (cardId.Length > 128 || cardId.Any(char.IsControl))
+            {
+                throw new OpenCmException(DomainError.Validation("cardid", "'cardid' is at most 128 printable characters."));
+            }
+
+            var (card, template) = await cards.FindByCardIdAsync(http.Caller(), cardId, http.RequestAborted);
+            return EndpointContext.Json(SmartcardDto.From(card, template));
+        }
+
+        return EndpointContext.Json((await cards.ListAsync(http.Caller(), http.RequestAborted)).Select(c => SmartcardDto.From(c.Card, c.Template)).ToList());
     }
 
     // Walkthrough steps 14-15: the card is bound to the request, which starts executing.
