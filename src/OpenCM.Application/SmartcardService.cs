@@ -10,17 +10,110 @@ public sealed class SmartcardService
     private readonly ITemplateStore _templates;
     private readonly ITransactions _transactions;
     private readonly AccessPolicy _access;
+    private readonly ISmartcardKeys _keys;
     private readonly TimeProvider _clock;
 
-    public SmartcardService(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, TimeProvider clock)
+    public SmartcardService(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys, TimeProvider clock)
     {
         _requests = requests;
         _cards = cards;
         _templates = templates;
         _transactions = transactions;
         _access = access;
+        _keys = keys;
         _clock = clock;
     }
+
+    /// <summary>
+    /// GET /requests/{rid}/smartcards/{id}/diversifiedkey (walkthrough step 18): the card's own
+    /// admin key, only when the policy diversifies, only to whoever may execute the request, only
+    /// while it executes with this card. Audited without the key.
+    /// </summary>
+    public async Task<byte[]> DiversifiedKeyAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, string correlationId, CancellationToken ct = default)
+    {
+        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, ct).ConfigureAwait(false);
+        if (!policy.DiversifyAdminKey)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; there is no diversified key.", "smartcard"));
+        }
+
+        var key = await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, ct).ConfigureAwait(false);
+        await AuditAsync(caller, request, card, "AdminKeyIssued", "diversified admin key handed out", correlationId).ConfigureAwait(false);
+        return key;
+    }
+
+    /// <summary>
+    /// GET /requests/{rid}/smartcards/{id}/authenticationresponse (walkthrough step 19): the
+    /// response to the card's 8-byte admin challenge under the policy's default admin key or the
+    /// card's diversified one. The same rules as the diversified key; audited without keys.
+    /// </summary>
+    public async Task<byte[]> AuthenticationResponseAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, byte[] challenge, bool diversified, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(challenge);
+        if (challenge.Length != 8)
+        {
+            throw new OpenCmException(DomainError.Validation("challenge", "The challenge is the card's 8 bytes, base64-encoded."));
+        }
+
+        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, ct).ConfigureAwait(false);
+        if (diversified && !policy.DiversifyAdminKey)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; ask with diversified=false.", "diversified"));
+        }
+
+        var key = diversified
+            ? await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, ct).ConfigureAwait(false)
+            : Convert.FromHexString(policy.DefaultAdminKeyHex);
+        try
+        {
+            var response = _keys.Respond(key, challenge);
+            await AuditAsync(caller, request, card, "AdminChallengeAnswered", diversified ? "challenge answered with the diversified key" : "challenge answered with the default key", correlationId).ConfigureAwait(false);
+            return response;
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    // The request executes with this card bound, the caller may execute it, and the card id is the bound card's.
+    private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy)> ExecutingCardAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, CancellationToken ct)
+    {
+        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        if (!rights.Has(RequestPermission.Execute))
+        {
+            throw new OpenCmException(DomainError.Forbidden("Card keys are handed out only to whoever may execute the request."));
+        }
+
+        var card = request.NewSmartcardUuid == cardUuid ? await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false) : null;
+        if (card is null)
+        {
+            throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
+        }
+
+        if (request.Status != RequestStatus.Executing || card.Status != SmartcardStatus.Assigned)
+        {
+            throw new OpenCmException(DomainError.Transition(request.Status, "Card keys are handed out only while the request executes with the card."));
+        }
+
+        if (SmartcardRules.CanonicalCardId(cardId) != card.CardId)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The cardid is not the card bound to this request.", "cardid"));
+        }
+
+        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
+        var policy = template?.Smartcard ?? SmartcardConfiguration.DefaultFor(template?.IsVirtualSmartcardProfileTemplate ?? false);
+        return (request, card, policy);
+    }
+
+    // Who received what for which card; never the key itself (SPEC §8, issue #8).
+    private Task<int> AuditAsync(Caller caller, CmRequest request, StoredSmartcard card, string kind, string what, string correlationId) =>
+        _transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Audit.AppendAsync(new AuditEvent(kind, request.Uuid, caller.UserUuid, request.Status, request.Status, _clock.GetUtcNow(), correlationId,
+                $"{what}; card={card.Uuid:D}"), c).ConfigureAwait(false);
+            return 0;
+        }, CancellationToken.None);
 
     /// <summary>GET /smartcards/{id}: a card the caller may read; NotFound to anyone else (walkthrough step 16).</summary>
     public async Task<(StoredSmartcard Card, ProfileTemplate? Template)> GetAsync(Caller caller, Guid id, CancellationToken ct = default) =>

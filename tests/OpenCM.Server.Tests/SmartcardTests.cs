@@ -127,4 +127,72 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         // A manager reads it.
         Assert.Equal(HttpStatusCode.OK, (await (await _server.AdminAsync()).GetAsync($"{ServerFixture.Api}/smartcards/{uuid}")).StatusCode);
     }
+
+    private async Task<(HttpClient Client, Guid Request, string Card, string CardId)> BoundCardAsync(string name)
+    {
+        var (client, request) = await CardRequestAsync(name);
+        var cardId = Guid.NewGuid().ToString();
+        var relative = await (await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, cardId))).Content.ReadFromJsonAsync<string>();
+        return (client, request, relative!.Split('/')[^1], cardId);
+    }
+
+    private static async Task<byte[]> OpensslDes3Async(byte[] key, byte[] challenge)
+    {
+        using var dir = new TestKit.TempDirectory();
+        await File.WriteAllBytesAsync(dir.File("c.bin"), challenge);
+        await TestKit.OpenSsl.CheckAsync(dir.Path, "enc", "-des-ede3-ecb", "-nopad", "-K", Convert.ToHexString(key), "-in", "c.bin", "-out", "r.bin");
+        return await File.ReadAllBytesAsync(dir.File("r.bin"));
+    }
+
+    [Fact]
+    public async Task CardKeys_Walkthrough17To20_DiversifiedKeyAndBothChallengeResponsesAsOpensslComputes()
+    {
+        var (client, request, card, cardId) = await BoundCardAsync("keys");
+        var keyRoute = $"{ServerFixture.Api}/requests/{request}/smartcards/{card}/diversifiedkey?cardid={cardId.ToUpperInvariant()}";
+
+        // Step 18: the card's own admin key: 24 bytes with DES parity, the same on every ask.
+        var key = Convert.FromBase64String((await client.GetFromJsonAsync<string>(keyRoute))!);
+        Assert.Equal(24, key.Length);
+        Assert.All(key, b => Assert.Equal(1, System.Numerics.BitOperations.PopCount(b) % 2));
+        Assert.Equal(key, Convert.FromBase64String((await client.GetFromJsonAsync<string>(keyRoute))!));
+
+        // Step 19: the admin challenge, under the default key (a blank card) and under the diversified one.
+        var challenge = Convert.FromBase64String("1hFD+cz/0so=");
+        string Route(bool diversified) =>
+            $"{ServerFixture.Api}/requests/{request}/smartcards/{card}/authenticationresponse?cardid={cardId}&challenge={Uri.EscapeDataString("1hFD+cz/0so=")}&diversified={diversified}";
+        Assert.Equal(await OpensslDes3Async(Convert.FromHexString("010203040506070801020304050607080102030405060708"), challenge),
+            Convert.FromBase64String((await client.GetFromJsonAsync<string>(Route(false)))!));
+        Assert.Equal(await OpensslDes3Async(key, challenge), Convert.FromBase64String((await client.GetFromJsonAsync<string>(Route(true)))!));
+
+        // Audited as handed out, never with a key in it.
+        var events = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.Contains(events, e => e.Event.Kind == "AdminKeyIssued");
+        Assert.Contains(events, e => e.Event.Kind == "AdminChallengeAnswered");
+        Assert.DoesNotContain(events, e => e.Event.Detail.Contains(Convert.ToBase64String(key), StringComparison.Ordinal) || e.Event.Detail.Contains(Convert.ToHexString(key), StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task CardKeys_WrongCardOtherUserOrEndedRequest_Refused()
+    {
+        var (client, request, card, cardId) = await BoundCardAsync("keys2");
+        string KeyRoute(string id) => $"{ServerFixture.Api}/requests/{request}/smartcards/{card}/diversifiedkey?cardid={id}";
+
+        var wrong = await client.GetAsync(KeyRoute(Guid.NewGuid().ToString()));
+        Assert.Equal((HttpStatusCode.Conflict, "cardid"), (wrong.StatusCode, (await wrong.JsonAsync()).GetProperty("field").GetString()));
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"{ServerFixture.Api}/requests/{request}/smartcards/{card}/diversifiedkey")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"{ServerFixture.Api}/requests/{request}/smartcards/{Guid.NewGuid()}/diversifiedkey?cardid={cardId}")).StatusCode);
+
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync(KeyRoute(cardId))).StatusCode);
+
+        string ChallengeRoute(string challenge, string diversified) =>
+            $"{ServerFixture.Api}/requests/{request}/smartcards/{card}/authenticationresponse?cardid={cardId}&challenge={challenge}&diversified={diversified}";
+        Assert.Equal("challenge", (await (await client.GetAsync(ChallengeRoute("AAAAAAAAAA%3D%3D", "true"))).JsonAsync()).GetProperty("field").GetString());
+        Assert.Equal("challenge", (await (await client.GetAsync(ChallengeRoute("not-base64!", "true"))).JsonAsync()).GetProperty("field").GetString());
+        Assert.Equal("diversified", (await (await client.GetAsync(ChallengeRoute("AAAAAAAAAAA%3D", "maybe"))).JsonAsync()).GetProperty("field").GetString());
+
+        // The request ends: its card is released and no key is handed out any more.
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Abandoned")).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await client.GetAsync(KeyRoute(cardId))).StatusCode);
+    }
 }

@@ -13,7 +13,47 @@ internal static class SmartcardEndpoints
         api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
         api.MapGet("/smartcards", ListAsync).Returns<List<SmartcardDto>>();
         api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
+        api.MapGet("/requests/{rid}/smartcards/{id}/diversifiedkey", DiversifiedKeyAsync).Returns<string>();
+        api.MapGet("/requests/{rid}/smartcards/{id}/authenticationresponse", AuthenticationResponseAsync).Returns<string>();
         return api;
+    }
+
+    // Walkthrough step 18: the card's diversified admin key, base64 as a JSON string.
+    private static async Task<IResult> DiversifiedKeyAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    {
+        var key = await cards.DiversifiedKeyAsync(http.Caller(), EndpointContext.RouteGuid(rid, "rid"), EndpointContext.RouteGuid(id, "id"),
+            CardIdQuery(http), http.CorrelationId(), http.RequestAborted);
+        return EndpointContext.Json(Convert.ToBase64String(key));
+    }
+
+    // Walkthrough step 19: the response to the card's admin challenge, base64 as a JSON string.
+    private static async Task<IResult> AuthenticationResponseAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    {
+        var q = http.Request.Query;
+        var challengeText = q["challenge"].ToString();
+        var challenge = new byte[16];
+        if (!Convert.TryFromBase64String(challengeText, challenge, out var length) || length != 8)
+        {
+            throw new OpenCmException(DomainError.Validation("challenge", "'challenge' is the card's 8-byte challenge in base64."));
+        }
+
+        var diversified = q["diversified"].ToString() switch
+        {
+            var d when d.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
+            var d when d.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
+            _ => throw new OpenCmException(DomainError.Validation("diversified", "'diversified' is true or false.")),
+        };
+        var response = await cards.AuthenticationResponseAsync(http.Caller(), EndpointContext.RouteGuid(rid, "rid"), EndpointContext.RouteGuid(id, "id"),
+            CardIdQuery(http), challenge[..8], diversified, http.CorrelationId(), http.RequestAborted);
+        return EndpointContext.Json(Convert.ToBase64String(response));
+    }
+
+    private static string CardIdQuery(HttpContext http)
+    {
+        var cardId = http.Request.Query["cardid"].ToString();
+        return cardId.Length is > 0 and <= 128 && !cardId.Any(char.IsControl)
+            ? cardId
+            : throw new OpenCmException(DomainError.Validation("cardid", "'cardid' is required: the card's id, at most 128 printable characters."));
     }
 
     // Walkthrough step 16.

@@ -71,6 +71,7 @@ public static class OpenCmServices
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<Pki.CaOptions>().CrlValidityHours)));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        services.AddSingleton<ISmartcardKeys, SmartcardKeys>();
 
         // 3. Use cases, and the server's own tokens.
         services.AddOpenCmApplication();
