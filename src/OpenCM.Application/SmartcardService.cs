@@ -76,6 +76,47 @@ public sealed class SmartcardService
         }
     }
 
+    /// <summary>
+    /// GET /smartcards/{id}/serverproposedpin (SPEC §8): a PIN for the card's user, only when the
+    /// template's policy says the server proposes it, to whoever executes the request that binds
+    /// the card, once per execution. Never logged; audited as handed out, without the PIN.
+    /// </summary>
+    public async Task<string> ProposePinAsync(Caller caller, Guid cardUuid, Guid? requestId, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+
+        // 1. The card, and the request that binds it (named, or the card's own).
+        var stored = await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false);
+        var rid = requestId ?? stored?.RequestUuid ?? Guid.Empty;
+        if (stored is null || (requestId is { } named && named != stored.RequestUuid))
+        {
+            throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
+        }
+
+        var (request, card, policy) = await ExecutingCardAsync(caller, rid, cardUuid, stored.CardId, ct).ConfigureAwait(false);
+        if (policy.UserPinOption != UserPinOption.ServerProposed)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards take a PIN their user chooses; the server proposes none.", "smartcard"));
+        }
+
+        // 2. Once per execution: the first caller marks the card, a second one is refused.
+        var pin = _keys.ProposePin(Math.Max(policy.MinimumPinLength, Math.Min(8, policy.MaximumPinLength)));
+        var first = await _transactions.RunAsync(async (uow, c) =>
+        {
+            if (!await uow.Cards.TryMarkPinProposedAsync(card.Uuid, request.Uuid, c).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            await uow.Audit.AppendAsync(new AuditEvent("PinProposed", request.Uuid, caller.UserUuid, request.Status, request.Status, _clock.GetUtcNow(), correlationId,
+                $"server-proposed PIN handed out; card={card.Uuid:D}"), c).ConfigureAwait(false);
+            return true;
+        }, ct).ConfigureAwait(false);
+        return first
+            ? pin
+            : throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The PIN for this card was already handed out in this execution.", "smartcard"));
+    }
+
     // The request executes with this card bound, the caller may execute it, and the card id is the bound card's.
     private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy)> ExecutingCardAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, CancellationToken ct)
     {

@@ -171,5 +171,9 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             "UPDATE smartcards SET status = @to, request_uuid = COALESCE(@r, request_uuid), version = version + 1 WHERE uuid = @u AND status = @from", ct,
             ("@to", (int)to), ("@r", request is { } r ? Sql.Text(r) : null), ("@u", Sql.Text(card)), ("@from", (int)from)).ConfigureAwait(false) == 1;
 
+    async Task<bool> ICardWrites.TryMarkPinProposedAsync(Guid card, Guid request, CancellationToken ct) =>
+        await _tx.ExecuteAsync("UPDATE smartcards SET pin_request = @r WHERE uuid = @u AND pin_request <> @r", ct,
+            ("@r", Sql.Text(request)), ("@u", Sql.Text(card))).ConfigureAwait(false) == 1;
+
     Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
 }

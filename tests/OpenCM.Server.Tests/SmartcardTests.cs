@@ -195,4 +195,51 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Abandoned")).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await client.GetAsync(KeyRoute(cardId))).StatusCode);
     }
+
+    [Fact]
+    public async Task ProposedPin_ServerProposedPolicy_DigitsOncePerExecutionAndNeverInTheAudit()
+    {
+        // A card template whose policy has the server propose PINs.
+        var template = Guid.NewGuid();
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Server PIN card {{template:N}}
+            isVirtualSmartcardProfileTemplate: true
+            policies:
+              Enroll:
+                enabled: true
+                selfServiceEnabled: true
+            smartcard:
+              userPinOption: ServerProposed
+              minimumPinLength: 6
+              maximumPinLength: 8
+            """, "pin.yaml", Guid.Empty, "test");
+        var client = await _server.ClientAsync(await _server.UserAsync("pin"));
+        var request = await client.CreateIdAsync(template);
+        var cardId = Guid.NewGuid().ToString();
+        var card = (await (await client.PostAsync($"{ServerFixture.Api}/smartcards", Assign(request, cardId))).Content.ReadFromJsonAsync<string>())!.Split('/')[^1];
+
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).StatusCode);
+
+        var response = await client.GetAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var pin = await response.Content.ReadFromJsonAsync<string>();
+        Assert.Matches("^[0-9]{8}$", pin);
+
+        // Once per execution, by either route.
+        Assert.Equal(HttpStatusCode.Conflict, (await client.GetAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await client.GetAsync($"{ServerFixture.Api}/requests/{request}/smartcards/{card}/serverproposedpin")).StatusCode);
+        var events = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.Single(events, e => e.Event.Kind == "PinProposed");
+        Assert.DoesNotContain(events, e => e.Event.Detail.Contains(pin!, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ProposedPin_UserProvidedPolicy_409()
+    {
+        var (client, request, card, _) = await BoundCardAsync("userpin");
+        var response = await client.GetAsync($"{ServerFixture.Api}/requests/{request}/smartcards/{card}/serverproposedpin");
+        Assert.Equal((HttpStatusCode.Conflict, "smartcard"), (response.StatusCode, (await response.JsonAsync()).GetProperty("field").GetString()));
+    }
 }

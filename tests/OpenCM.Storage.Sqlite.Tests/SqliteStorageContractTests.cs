@@ -177,9 +177,9 @@ public sealed class SqliteUpgradeTests : IDisposable
             await cmd.ExecuteNonQueryAsync();
         }
 
-        // 2. This release migrates it (0004 reserved serials, 0005 smart cards).
+        // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs).
         await using var db = new SqliteStorage(path);
-        Assert.Equal(2, await db.MigrateAsync());
+        Assert.Equal(3, await db.MigrateAsync());
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
         Assert.Equal(("0A0B", "TP", CertificateStatus.Revoked), (certificate.SerialHex, certificate.Certificate.Thumbprint, certificate.Status));

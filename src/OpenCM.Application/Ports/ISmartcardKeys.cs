@@ -11,4 +11,7 @@ public interface ISmartcardKeys
 
     /// <summary>The Base CSP response to an 8-byte admin challenge under <paramref name="adminKey"/>.</summary>
     byte[] Respond(ReadOnlySpan<byte> adminKey, ReadOnlySpan<byte> challenge);
+
+    /// <summary>A new PIN of <paramref name="length"/> digits from the CSPRNG.</summary>
+    string ProposePin(int length);
 }

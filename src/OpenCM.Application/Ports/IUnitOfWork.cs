@@ -67,6 +67,9 @@ public interface ICardWrites
 
     /// <summary>Moves a card from <paramref name="from"/> to <paramref name="to"/> by compare-and-set, binding it to <paramref name="request"/> when given; false when it is not in <paramref name="from"/>.</summary>
     Task<bool> TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct);
+
+    /// <summary>Records that a PIN was proposed for the card under <paramref name="request"/>; false when one already was.</summary>
+    Task<bool> TryMarkPinProposedAsync(Guid card, Guid request, CancellationToken ct);
 }
 
 /// <summary>Appends to the audit chain inside a unit of work.</summary>

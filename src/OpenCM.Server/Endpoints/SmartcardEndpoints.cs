@@ -15,7 +15,17 @@ internal static class SmartcardEndpoints
         api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
         api.MapGet("/requests/{rid}/smartcards/{id}/diversifiedkey", DiversifiedKeyAsync).Returns<string>();
         api.MapGet("/requests/{rid}/smartcards/{id}/authenticationresponse", AuthenticationResponseAsync).Returns<string>();
+        api.MapGet("/smartcards/{id}/serverproposedpin", (HttpContext http, string id, SmartcardService cards) => ProposePinAsync(http, null, id, cards)).Returns<string>();
+        api.MapGet("/requests/{rid}/smartcards/{id}/serverproposedpin", (HttpContext http, string rid, string id, SmartcardService cards) => ProposePinAsync(http, rid, id, cards)).Returns<string>();
         return api;
+    }
+
+    // SPEC §8: a server-generated PIN, once per execution, as a JSON string; never logged.
+    private static async Task<IResult> ProposePinAsync(HttpContext http, string? rid, string id, SmartcardService cards)
+    {
+        var requestId = rid is null ? (Guid?)null : EndpointContext.RouteGuid(rid, "rid");
+        var pin = await cards.ProposePinAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), requestId, http.CorrelationId(), http.RequestAborted);
+        return EndpointContext.Json(pin);
     }
 
     // Walkthrough step 18: the card's diversified admin key, base64 as a JSON string.

@@ -30,6 +30,8 @@ internal sealed class SmartcardKeys : ISmartcardKeys, IDisposable
 
     public byte[] Respond(ReadOnlySpan<byte> adminKey, ReadOnlySpan<byte> challenge) => ChallengeResponse.Respond(adminKey, challenge);
 
+    public string ProposePin(int length) => Pins.Propose(length);
+
     public void Dispose()
     {
         _gate.Dispose();
