@@ -143,7 +143,7 @@ public sealed class SmartcardService
         }
 
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var policy = template?.Smartcard ?? SmartcardConfiguration.DefaultFor(template?.IsVirtualSmartcardProfileTemplate ?? false);
+        var policy = template?.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false);
         return (request, card, policy);
     }
 
@@ -195,9 +195,13 @@ public sealed class SmartcardService
     /// bound elsewhere or in use is a 409 naming <c>cardid</c>; a card released by an ended request
     /// is bound again.
     /// </summary>
-    public async Task<(CmRequest Request, StoredSmartcard Card)> AssignAsync(Caller caller, Guid requestId, string cardId, string atr, string correlationId, CancellationToken ct = default)
+    public async Task<(CmRequest Request, StoredSmartcard Card)> AssignAsync(Caller caller, Guid requestId, string? cardId, string? atr, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+
+        // 0. The card's id and ATR as OpenCM keeps them; refused before anything is read.
+        var canonical = SmartcardRules.CanonicalCardId(cardId);
+        var canonicalAtr = SmartcardRules.CanonicalAtr(atr);
 
         // 1. The request as the caller may see it; only a smart card request takes a card.
         var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
@@ -220,7 +224,6 @@ public sealed class SmartcardService
         }
 
         // 3. The card: a known one only if it is free (New); else a new record.
-        var canonical = SmartcardRules.CanonicalCardId(cardId);
         var existing = await _cards.FindByCardIdAsync(canonical, ct).ConfigureAwait(false);
         if (SmartcardLifecycle.Decide(existing?.Status ?? SmartcardStatus.New, new CardCommand.Assign()) is CardDecision.Refused cardRefused)
         {
@@ -229,7 +232,7 @@ public sealed class SmartcardService
 
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
         var card = existing is null
-            ? new StoredSmartcard(Guid.NewGuid(), canonical, atr, SmartcardStatus.Assigned, request.TargetUserUuid, request.ProfileTemplateUuid,
+            ? new StoredSmartcard(Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid, request.ProfileTemplateUuid,
                 template?.Version ?? 1, request.Uuid, Guid.Empty, Guid.Empty, now)
             : existing with { Status = SmartcardStatus.Assigned, RequestUuid = request.Uuid, UserUuid = request.TargetUserUuid };
 

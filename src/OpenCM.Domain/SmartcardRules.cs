@@ -18,11 +18,30 @@ public static class SmartcardRules
 
     /// <summary>
     /// A physical card's id as OpenCM keys it: a GUID in canonical lower-case form (so that
-    /// <c>BC88F13F-…</c> and <c>{bc88f13f-…}</c> are one card), anything else trimmed.
+    /// <c>BC88F13F-…</c> and <c>{bc88f13f-…}</c> are one card), anything else trimmed. Blank,
+    /// over 128 characters or holding control characters is a ValidationFailed naming <c>cardid</c>.
     /// </summary>
-    public static string CanonicalCardId(string cardId)
+    public static string CanonicalCardId(string? cardId)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(cardId);
-        return Guid.TryParse(cardId.Trim(), out var id) ? id.ToString("D") : cardId.Trim();
+        var trimmed = cardId?.Trim() ?? "";
+        if (trimmed.Length is 0 or > 128 || trimmed.Any(char.IsControl))
+        {
+            throw new OpenCmException(DomainError.Validation("cardid", "'cardid' is required: the card's id, at most 128 printable characters."));
+        }
+
+        return Guid.TryParse(trimmed, out var id) ? id.ToString("D") : trimmed;
+    }
+
+    /// <summary>
+    /// A card's answer-to-reset as OpenCM keeps it: upper-case hex of at most 33 bytes (ISO 7816-3),
+    /// spaces or colons between bytes allowed on input; absent is empty. Anything else is a
+    /// ValidationFailed naming <c>atr</c>.
+    /// </summary>
+    public static string CanonicalAtr(string? atr)
+    {
+        var hex = string.Concat((atr ?? "").Where(c => c is not (' ' or ':'))).ToUpperInvariant();
+        return hex.Length <= 66 && hex.Length % 2 == 0 && hex.All(char.IsAsciiHexDigit)
+            ? hex
+            : throw new OpenCmException(DomainError.Validation("atr", "'atr' is the card's answer-to-reset in hex, at most 33 bytes."));
     }
 }

@@ -73,8 +73,12 @@ public sealed record ProfileTemplate
     /// <summary>The certificates an enrollment for this template issues, in order (SPEC §7).</summary>
     public IReadOnlyList<CertificateTemplate> CertificateTemplates { get; init; } = [];
 
-    /// <summary>The card policy of a smart card template; null for a software template.</summary>
+    /// <summary>The card policy of a smart card template as imported; null for a software template.</summary>
     public SmartcardConfiguration? Smartcard { get; init; }
+
+    /// <summary>The card policy in force: as imported, or the defaults for a smart card template that states none; null for a software template.</summary>
+    public SmartcardConfiguration? CardPolicy =>
+        Smartcard ?? (IsSmartcardProfileTemplate || IsVirtualSmartcardProfileTemplate ? SmartcardConfiguration.DefaultFor(IsVirtualSmartcardProfileTemplate) : null);
 
     /// <summary>The policy for <paramref name="type"/>, or null when the template defines none.</summary>
     public WorkflowPolicy? PolicyFor(RequestType type) => Policies.TryGetValue(type, out var p) ? p : null;

@@ -242,4 +242,41 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         var response = await client.GetAsync($"{ServerFixture.Api}/requests/{request}/smartcards/{card}/serverproposedpin");
         Assert.Equal((HttpStatusCode.Conflict, "smartcard"), (response.StatusCode, (await response.JsonAsync()).GetProperty("field").GetString()));
     }
+
+    // Hostile values on every card read and key route: a 4xx that reveals nothing, never a 5xx.
+    public static TheoryData<string> HostileCardRoutes() => new()
+    {
+        "/smartcards/not-a-guid",
+        "/smartcards?cardid=%20%20",
+        "/smartcards?cardid=%00",
+        "/smartcards?cardid=" + new string('x', 5000),
+        "/smartcards/{card}/serverproposedpin?x=1",
+        "/smartcards/" + Guid.NewGuid() + "/serverproposedpin",
+        "/requests/not-a-guid/smartcards/{card}/diversifiedkey?cardid=x",
+        "/requests/{request}/smartcards/{card}/diversifiedkey?cardid=%20",
+        "/requests/{request}/smartcards/{card}/diversifiedkey?cardid=%E2%80%AE",
+        "/requests/{request}/smartcards/{card}/authenticationresponse?cardid=%20&challenge=AAAAAAAAAAA%3D&diversified=true",
+        "/requests/{request}/smartcards/{card}/authenticationresponse?cardid={cardid}&challenge=" + new string('A', 4000) + "&diversified=true",
+        "/requests/{request}/smartcards/{card}/serverproposedpin",
+        "/profiletemplates/not-a-guid/configuration/smartcards",
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileCardRoutes))]
+    public async Task CardRoutes_HostileValues_4xxNever5xx(string route)
+    {
+        var (_, request, card, cardId) = await BoundCardAsync("hostile");
+        var eve = await _server.ClientAsync(await _server.UserAsync("eve"));
+        var owner = await _server.ClientAsync((await _server.Services.GetRequiredService<IDirectory>().FindAsync(
+            (await _server.Services.GetRequiredService<ISmartcardStore>().FindAsync(Guid.Parse(card)))!.UserUuid))!);
+        var path = ServerFixture.Api + route.Replace("{request}", request.ToString(), StringComparison.Ordinal)
+            .Replace("{card}", card, StringComparison.Ordinal).Replace("{cardid}", cardId, StringComparison.Ordinal);
+        foreach (var client in new[] { owner, eve })
+        {
+            var response = await client.GetAsync(path);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode is >= 400 and < 500, $"{(int)response.StatusCode} for {route}: {text}");
+            Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
+        }
+    }
 }
