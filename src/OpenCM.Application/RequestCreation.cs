@@ -50,20 +50,19 @@ public sealed class RequestCreation
 
         // 2. The template and policy: named for new credentials, the named profile's for the rest.
         StoredProfile? oldProfile = null;
-        Guid templateId;
+        ProfileTemplate template;
         if (RequestTypes.NeedsCredential(input.Type))
         {
-            oldProfile = await ResolveProfileAsync(caller, input, ct).ConfigureAwait(false);
-            templateId = oldProfile.TemplateUuid;
+            (oldProfile, template) = await ResolveProfileAsync(caller, input, ct).ConfigureAwait(false);
         }
         else
         {
-            templateId = input.ProfileTemplateUuid ?? throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
+            var templateId = input.ProfileTemplateUuid ?? throw Fail(DomainError.Validation("profiletemplateuuid", "The profile template is required."));
+            template = await _templates.FindAsync(templateId, ct).ConfigureAwait(false)
+                ?? throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {templateId:D} exists."));
         }
 
         // 3. The policy for this type.
-        var template = await _templates.FindAsync(templateId, ct).ConfigureAwait(false)
-            ?? throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {templateId:D} exists."));
         var policy = template.PolicyFor(input.Type);
         if (policy is null || !policy.Enabled)
         {
@@ -145,8 +144,8 @@ public sealed class RequestCreation
         return ServerExecution.RunsNow(request) ? await _server.RunAsync(caller, request, correlationId, ct).ConfigureAwait(false) : request;
     }
 
-    // The profile a request acts on: it exists for this caller, OpenCM executes this type on it, and its status allows the type.
-    private async Task<StoredProfile> ResolveProfileAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
+    // The profile a request acts on, with its template: it exists for this caller, OpenCM executes this type on it, and its status allows the type.
+    private async Task<(StoredProfile Profile, ProfileTemplate Template)> ResolveProfileAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
     {
         if (input.Smartcard is { } card && input.Profile is null)
         {
@@ -168,12 +167,17 @@ public sealed class RequestCreation
             throw Fail(DomainError.Validation("profile", $"No profile with id {id:D} exists."));
         }
 
+        if (template is null)
+        {
+            throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {profile.TemplateUuid:D} exists."));
+        }
+
         if (!ProfileRules.AllowedTypes(profile.Status).Contains(input.Type))
         {
             throw Fail(new DomainError(ErrorKind.Conflict, $"A {profile.Status} profile cannot be the subject of a {input.Type} request.", "profile"));
         }
 
-        return profile;
+        return (profile, template);
     }
 
     private static OpenCmException Fail(DomainError error) => new(error);

@@ -147,9 +147,7 @@ public sealed partial class TemplateService
     public async Task<(ProfileTemplate Template, SmartcardConfiguration Configuration)> GetSmartcardConfigurationAsync(Caller caller, Guid id, CancellationToken ct = default)
     {
         var template = await GetAsync(caller, id, ct).ConfigureAwait(false);
-        return (template, template.Smartcard
-            ?? (template.IsSmartcardProfileTemplate ? SmartcardConfiguration.DefaultFor(template.IsVirtualSmartcardProfileTemplate) : null)
-            ?? throw new OpenCmException(DomainError.NotFound($"The template '{template.Name}' issues no smart cards.")));
+        return (template, template.CardPolicy ?? throw new OpenCmException(DomainError.NotFound($"The template '{template.Name}' issues no smart cards.")));
     }
 
     private static SmartcardConfiguration ToSmartcardConfiguration(TemplateFile.SmartcardFile f, bool isVirtual)

@@ -27,7 +27,7 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
     {
         ArgumentNullException.ThrowIfNull(template);
         using var key = Keys.Generate(template.KeyAlgorithm, template.KeySize);
-        return new GeneratedKey(Keys.SubjectPublicKeyInfo(key), key.ExportPkcs8PrivateKey());
+        return new GeneratedKey(key.ExportSubjectPublicKeyInfo(), key.ExportPkcs8PrivateKey());
     }
 
     public string NewSerialNumber() => Convert.ToHexString(IssuancePipeline.NewSerialNumber());

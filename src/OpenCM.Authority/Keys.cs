@@ -35,11 +35,4 @@ public static class Keys
             throw;
         }
     }
-
-    /// <summary>The DER SubjectPublicKeyInfo of a key.</summary>
-    public static byte[] SubjectPublicKeyInfo(AsymmetricAlgorithm key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        return key.ExportSubjectPublicKeyInfo();
-    }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using OpenCM.Domain;
 
 namespace OpenCM.Smartcards;
 
@@ -11,8 +12,8 @@ namespace OpenCM.Smartcards;
 /// </summary>
 public static class AdminKeys
 {
-    /// <summary>The policy's name for this derivation (OpenCM.Domain's DiversificationAlgorithms lists it).</summary>
-    public const string Sp800108HmacSha256 = "SP800-108-CTR-HMAC-SHA256";
+    /// <summary>The policy's name for this derivation.</summary>
+    public const string Sp800108HmacSha256 = DiversificationAlgorithms.Sp800108HmacSha256;
 
     /// <summary>The KDF label: binds derived keys to this use.</summary>
     public static readonly byte[] Label = "OpenCM smart card admin key"u8.ToArray();
@@ -32,16 +33,8 @@ public static class AdminKeys
         return key;
     }
 
-    /// <summary>
-    /// The KDF context for a card: its id's UTF-8 bytes, a GUID in its canonical lower-case form
-    /// so that <c>BC88F13F-…</c> and <c>{bc88f13f-…}</c> name the same card.
-    /// </summary>
-    public static byte[] CardContext(string cardId)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(cardId);
-        var canonical = Guid.TryParse(cardId.Trim(), out var id) ? id.ToString("D") : cardId.Trim();
-        return Encoding.UTF8.GetBytes(canonical);
-    }
+    /// <summary>The KDF context for a card: the UTF-8 bytes of its id in the form OpenCM keys it (<see cref="SmartcardRules.CanonicalCardId"/>).</summary>
+    public static byte[] CardContext(string cardId) => Encoding.UTF8.GetBytes(SmartcardRules.CanonicalCardId(cardId));
 
     /// <summary>Sets each byte's low bit so that it has an odd number of one bits, as DES keys carry.</summary>
     public static void SetOddParity(Span<byte> key)

@@ -20,7 +20,7 @@ public static class Issuing
     public static IssuedCertificate IssueForKey(this IssuancePipeline pipeline, AsymmetricAlgorithm key, CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
-        return pipeline.Sign(new CertificateOrder(NewSerial(), Keys.SubjectPublicKeyInfo(key), template, subject, now));
+        return pipeline.Sign(new CertificateOrder(NewSerial(), key.ExportSubjectPublicKeyInfo(), template, subject, now));
     }
 
     public static byte[] SerialNumber(this IssuedCertificate certificate)
