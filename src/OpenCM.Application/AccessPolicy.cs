@@ -85,6 +85,15 @@ public sealed class AccessPolicy
             || (template?.PolicyFor(type) is { } policy && RequestDescriptorBuilder.HoldsRole(policy.AuthorizedInitiator, caller.Token, null));
     }
 
+    /// <summary>Whether the caller may start a request of <paramref name="type"/> on a card: who may read it, or an authorized initiator of the type.</summary>
+    public async ValueTask<bool> MayActOnCardAsync(StoredSmartcard card, ProfileTemplate? template, RequestType type, Caller caller, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentNullException.ThrowIfNull(caller);
+        return await MayReadCardAsync(card, caller, ct).ConfigureAwait(false)
+            || (template?.PolicyFor(type) is { } policy && RequestDescriptorBuilder.HoldsRole(policy.AuthorizedInitiator, caller.Token, null));
+    }
+
     /// <summary>Whether the caller may read a smart card, by any route: the user it is assigned to, or a manager (as for profiles).</summary>
     public async ValueTask<bool> MayReadCardAsync(StoredSmartcard card, Caller caller, CancellationToken ct = default)
     {

@@ -61,9 +61,13 @@ public sealed partial class EnrollmentService
         {
             case Decision.Refused r:
                 throw new OpenCmException(r.Error);
-            case Decision.Unchanged:
-                // Executing already: this step has run; certificates are issued once per execution.
+            case Decision.Unchanged when request.NewProfileUuid != Guid.Empty || request.NewSmartcardUuid == Guid.Empty:
+                // Executing already, and this step has run: certificates are issued once per execution.
                 throw new OpenCmException(DomainError.Transition(request.Status, "Certificates were already issued for this request; complete, cancel or abandon it."));
+            case Decision.Unchanged:
+                // Executing since its card was bound (POST /smartcards, walkthrough step 14): the
+                // certificates for that card are this execution's next step (step 26).
+                break;
         }
 
         if (ProfileRules.IsKeyRecovery(request.RequestType))
@@ -112,12 +116,13 @@ public sealed partial class EnrollmentService
             orders.Add(new PlannedCertificate(t, _ca.NewSerialNumber(), clientKey));
         }
 
-        // 4. Claim: Approved → Executing with a New profile and every serial recorded, by
-        //    compare-and-set. Losing the race means nothing was signed.
+        // 4. Claim: Approved (or Executing with its card bound) → Executing with a New profile and
+        //    every serial recorded, by compare-and-set. Losing the race means nothing was signed.
         var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
-        var profile = new StoredProfile(Guid.NewGuid(), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now);
-        var claim = new RequestTransition(request.Uuid, request.Version, RequestStatus.Approved, RequestStatus.Executing, NewProfile: profile.Uuid);
-        var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, RequestStatus.Approved, RequestStatus.Executing, now, correlationId,
+        var profile = new StoredProfile(Guid.NewGuid(), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now,
+            SmartcardRules.WorkingCard(request));
+        var claim = new RequestTransition(request.Uuid, request.Version, request.Status, RequestStatus.Executing, NewProfile: profile.Uuid);
+        var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, RequestStatus.Executing, now, correlationId,
             $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}");
         var claimed = await _transactions.TryRunAsync(async (uow, c) =>
         {

@@ -17,9 +17,12 @@ public sealed class ProfileService
     private readonly IRequestStore _requestStore;
     private readonly IDirectory _directory;
     private readonly AccessPolicy _access;
+    private readonly ISmartcardStore _cards;
 
-    public ProfileService(IProfileStore profiles, ITemplateStore templates, RequestQueries requests, IRequestStore requestStore, IDirectory directory, AccessPolicy access)
+    public ProfileService(
+        IProfileStore profiles, ITemplateStore templates, RequestQueries requests, IRequestStore requestStore, IDirectory directory, AccessPolicy access, ISmartcardStore cards)
     {
+        _cards = cards;
         _profiles = profiles;
         _templates = templates;
         _requests = requests;
@@ -67,6 +70,28 @@ public sealed class ProfileService
     {
         var profile = await VisibleAsync(caller, id, ct).ConfigureAwait(false);
         return await ViewsAsync(caller, await _profiles.CertificatesOfProfileAsync(profile.Uuid, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// GET /smartcards/{id}/certificates (get-smartcard-profile-certificates): every certificate
+    /// issued onto the card, oldest first; the card's reader only, NotFound to anyone else.
+    /// </summary>
+    public async Task<IReadOnlyList<CertificateView>> CardCertificatesAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var card = await _cards.FindAsync(id, ct).ConfigureAwait(false);
+        if (card is null || !await _access.MayReadCardAsync(card, caller, ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(DomainError.NotFound($"No smart card with id {id:D} exists."));
+        }
+
+        var certificates = new List<StoredCertificate>();
+        foreach (var profile in await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false))
+        {
+            certificates.AddRange(await _profiles.CertificatesOfProfileAsync(profile.Uuid, ct).ConfigureAwait(false));
+        }
+
+        return await ViewsAsync(caller, certificates, ct).ConfigureAwait(false);
     }
 
     /// <summary>GET /certificates: the caller's certificates, retired (superseded or revoked) and unfinished ones left out.</summary>

@@ -20,16 +20,20 @@ public sealed class RequestCreation
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
     private readonly IProfileStore _profiles;
+    private readonly ISmartcardStore _cards;
     private readonly ITransactions _transactions;
     private readonly AccessPolicy _access;
     private readonly ServerExecution _server;
     private readonly TimeProvider _clock;
 
-    public RequestCreation(ITemplateStore templates, IDirectory directory, IProfileStore profiles, ITransactions transactions, AccessPolicy access, ServerExecution server, TimeProvider clock)
+    public RequestCreation(
+        ITemplateStore templates, IDirectory directory, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, AccessPolicy access, ServerExecution server,
+        TimeProvider clock)
     {
         _templates = templates;
         _directory = directory;
         _profiles = profiles;
+        _cards = cards;
         _transactions = transactions;
         _access = access;
         _server = server;
@@ -50,8 +54,13 @@ public sealed class RequestCreation
 
         // 2. The template and policy: named for new credentials, the named profile's for the rest.
         StoredProfile? oldProfile = null;
+        StoredSmartcard? oldCard = null;
         ProfileTemplate template;
-        if (RequestTypes.NeedsCredential(input.Type))
+        if (RequestTypes.NeedsCredential(input.Type) && input.Smartcard is not null && input.Profile is null)
+        {
+            (oldCard, oldProfile, template) = await ResolveCardAsync(caller, input, ct).ConfigureAwait(false);
+        }
+        else if (RequestTypes.NeedsCredential(input.Type))
         {
             (oldProfile, template) = await ResolveProfileAsync(caller, input, ct).ConfigureAwait(false);
         }
@@ -71,11 +80,11 @@ public sealed class RequestCreation
 
         if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
         {
-            throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", "profile"));
+            throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", oldCard is null ? "profile" : "smartcard"));
         }
 
-        // 4. The target (a named profile's owner), and the caller's right to initiate for it (SPEC §5).
-        var targetId = oldProfile?.UserUuid ?? input.Target ?? caller.UserUuid;
+        // 4. The target (a named card's or profile's owner), and the caller's right to initiate for it (SPEC §5).
+        var targetId = oldCard?.UserUuid ?? oldProfile?.UserUuid ?? input.Target ?? caller.UserUuid;
         Sid targetSid;
         if (targetId == caller.UserUuid)
         {
@@ -126,6 +135,7 @@ public sealed class RequestCreation
             Comment = valid.Comment,
             ProfileTemplateUuid = template.Uuid,
             OldProfileUuid = oldProfile?.Uuid ?? Guid.Empty,
+            OldSmartcardUuid = oldCard?.Uuid ?? Guid.Empty,
             SecurityDescriptor = descriptor.ToString(),
             IsDataCollectionComplete = valid.IsDataCollectionComplete,
             ApprovalsNeeded = Math.Max(0, policy.ApprovalsNeeded),
@@ -144,15 +154,43 @@ public sealed class RequestCreation
         return ServerExecution.RunsNow(request) ? await _server.RunAsync(caller, request, correlationId, ct).ConfigureAwait(false) : request;
     }
 
+    // The card a request acts on, with its live profile (the certificates on it) and its template:
+    // the card exists for this caller, OpenCM executes this type on cards, and its status allows the type.
+    private async Task<(StoredSmartcard Card, StoredProfile? Profile, ProfileTemplate Template)> ResolveCardAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
+    {
+        var id = input.Smartcard!.Value;
+        if (!SmartcardRules.IsSupported(input.Type))
+        {
+            throw Fail(DomainError.Validation("type", $"{input.Type} requests on smart cards are not supported yet."));
+        }
+
+        // Unknown and not-yours answer alike, before anything about the card's state is said.
+        var card = await _cards.FindAsync(id, ct).ConfigureAwait(false);
+        var template = card is null ? null : await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false);
+        if (card is null || !await _access.MayActOnCardAsync(card, template, input.Type, caller, ct).ConfigureAwait(false))
+        {
+            throw Fail(DomainError.Validation("smartcard", $"No smart card with id {id:D} exists."));
+        }
+
+        if (template is null)
+        {
+            throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {card.TemplateUuid:D} exists."));
+        }
+
+        if (!SmartcardRules.AllowedTypes(card.Status).Contains(input.Type))
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict, $"A {card.Status} smart card cannot be the subject of a {input.Type} request.", "smartcard"));
+        }
+
+        // The card's live profile: the newest issued onto it that is in use, on hold or disabled.
+        var live = (await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false))
+            .LastOrDefault(p => p.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled);
+        return (card, live, template);
+    }
+
     // The profile a request acts on, with its template: it exists for this caller, OpenCM executes this type on it, and its status allows the type.
     private async Task<(StoredProfile Profile, ProfileTemplate Template)> ResolveProfileAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
     {
-        if (input.Smartcard is { } card && input.Profile is null)
-        {
-            // TODO(#8): smart card request types.
-            throw Fail(DomainError.Validation("smartcard", $"No smart card with id {card:D} exists."));
-        }
-
         if (!ProfileRules.IsSupported(input.Type))
         {
             throw Fail(DomainError.Validation("type", $"{input.Type} requests on software profiles are not supported yet."));
@@ -170,6 +208,12 @@ public sealed class RequestCreation
         if (template is null)
         {
             throw Fail(DomainError.Validation("profiletemplateuuid", $"No profile template with id {profile.TemplateUuid:D} exists."));
+        }
+
+        // A card's profile changes with its card (SPEC §3): the request names the card.
+        if (profile.SmartcardUuid != Guid.Empty)
+        {
+            throw Fail(DomainError.Validation("profile", $"The profile is on smart card {profile.SmartcardUuid:D}; name the card in 'smartcard' instead."));
         }
 
         if (!ProfileRules.AllowedTypes(profile.Status).Contains(input.Type))

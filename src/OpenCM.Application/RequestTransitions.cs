@@ -9,15 +9,18 @@ public sealed class RequestTransitions
     private const int MaxRaceRetries = 16;
     private readonly RequestQueries _queries;
     private readonly IProfileStore _profiles;
+    private readonly ISmartcardStore _cards;
     private readonly ITransactions _transactions;
     private readonly ServerExecution _server;
     private readonly ICertificateAuthority _ca;
     private readonly TimeProvider _clock;
 
-    public RequestTransitions(RequestQueries queries, IProfileStore profiles, ITransactions transactions, ServerExecution server, ICertificateAuthority ca, TimeProvider clock)
+    public RequestTransitions(
+        RequestQueries queries, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ServerExecution server, ICertificateAuthority ca, TimeProvider clock)
     {
         _queries = queries;
         _profiles = profiles;
+        _cards = cards;
         _transactions = transactions;
         _server = server;
         _ca = ca;
@@ -81,10 +84,10 @@ public sealed class RequestTransitions
                         Version = request.Version + 1,
                     };
                     move = new RequestTransition(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes);
-                    var oldProfile = ExecutionEffects.ChangesOldProfile(m.From, m.To)
-                        ? await ServerExecution.OldProfileOnCompletionAsync(_profiles, request, ct).ConfigureAwait(false)
-                        : null;
-                    effects = ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid);
+                    var (oldProfile, oldCard) = ExecutionEffects.ChangesOldProfile(m.From, m.To)
+                        ? await ServerExecution.OnCompletionAsync(_profiles, _cards, request, ct).ConfigureAwait(false)
+                        : default;
+                    effects = ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid, oldCard);
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:

@@ -11,14 +11,16 @@ public sealed class ServerExecution
 {
     private readonly IRequestStore _requests;
     private readonly IProfileStore _profiles;
+    private readonly ISmartcardStore _cards;
     private readonly ITransactions _transactions;
     private readonly ICertificateAuthority _ca;
     private readonly TimeProvider _clock;
 
-    public ServerExecution(IRequestStore requests, IProfileStore profiles, ITransactions transactions, ICertificateAuthority ca, TimeProvider clock)
+    public ServerExecution(IRequestStore requests, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ICertificateAuthority ca, TimeProvider clock)
     {
         _requests = requests;
         _profiles = profiles;
+        _cards = cards;
         _transactions = transactions;
         _ca = ca;
         _clock = clock;
@@ -26,7 +28,7 @@ public sealed class ServerExecution
 
     /// <summary>Whether <paramref name="request"/>, having just become Approved, runs on the server now.</summary>
     public static bool RunsNow(CmRequest request) =>
-        request.Status == RequestStatus.Approved && ProfileRules.IsServerExecuted(request.RequestType);
+        request.Status == RequestStatus.Approved && ProfileRules.IsServerExecuted(request.RequestType, request.IsSmartcard);
 
     /// <summary>Executes <paramref name="request"/> on the authority of <paramref name="caller"/>, who made it executable.</summary>
     public async Task<CmRequest> RunAsync(Caller caller, CmRequest request, string correlationId, CancellationToken ct)
@@ -49,16 +51,15 @@ public sealed class ServerExecution
 
         // 2. Both moves and their effects through the one path, in one unit of work; a lost
         //    compare-and-set anywhere abandons both.
-        var oldProfile = await OldProfileOnCompletionAsync(_profiles, request, ct).ConfigureAwait(false);
+        var (oldProfile, oldCard) = await OnCompletionAsync(_profiles, _cards, request, ct).ConfigureAwait(false);
         var applied = await _transactions.TryRunAsync(async (uow, c) =>
         {
             _ = await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, request.Version, begin.From, begin.To), [],
                 new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, "executed by the server"), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();
             return await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, executing.Version, finish.From, finish.To, finish.Completed),
-                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid),
-                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId,
-                    oldProfile is null ? "completed by the server" : $"profile {oldProfile.Profile:D} {oldProfile.From} -> {oldProfile.To}"), c).ConfigureAwait(false)
+                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid, oldCard),
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId, Describe(oldProfile, oldCard)), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();
         }, ct).ConfigureAwait(false);
         if (applied is not null)
@@ -72,17 +73,32 @@ public sealed class ServerExecution
         return await _requests.FindAsync(request.Uuid, ct).ConfigureAwait(false) ?? request;
     }
 
-    /// <summary>What completing <paramref name="request"/> does to the existing profile it names, as of now; null when it names none.</summary>
-    public static async Task<ProfileTransition?> OldProfileOnCompletionAsync(IProfileStore profiles, CmRequest request, CancellationToken ct)
+    private static string Describe(ProfileTransition? profile, CardTransition? card) => (profile, card) switch
+    {
+        (null, null) => "completed by the server",
+        (_, null) => $"profile {profile.Profile:D} {profile.From} -> {profile.To}",
+        (null, _) => $"smartcard {card.Card:D} {card.From} -> {card.To}",
+        _ => $"profile {profile.Profile:D} {profile.From} -> {profile.To}; smartcard {card.Card:D} {card.From} -> {card.To}",
+    };
+
+    /// <summary>
+    /// What completing <paramref name="request"/> does to the existing profile and card it names,
+    /// as of now; each null when it names none or leaves it as it is.
+    /// </summary>
+    public static async Task<(ProfileTransition? Profile, CardTransition? Card)> OnCompletionAsync(
+        IProfileStore profiles, ISmartcardStore cards, CmRequest request, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(profiles);
+        ArgumentNullException.ThrowIfNull(cards);
         ArgumentNullException.ThrowIfNull(request);
-        if (request.OldProfileUuid == Guid.Empty || await profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is not { } old)
-        {
-            return null;
-        }
-
-        return ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, ProfileRules.RevocationReason(request.DataCollection));
+        var reason = ProfileRules.RevocationReason(request.DataCollection);
+        var profile = request.OldProfileUuid != Guid.Empty && await profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is { } old
+            ? ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, reason)
+            : null;
+        var card = request.OldSmartcardUuid != Guid.Empty && await cards.FindAsync(request.OldSmartcardUuid, ct).ConfigureAwait(false) is { } oldCard
+            ? SmartcardRules.OnCompletion(request.RequestType, oldCard.Uuid, oldCard.Status, reason)
+            : null;
+        return (profile, card);
     }
 }
 

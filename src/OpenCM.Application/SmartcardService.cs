@@ -11,9 +11,13 @@ public sealed class SmartcardService
     private readonly ITransactions _transactions;
     private readonly AccessPolicy _access;
     private readonly ISmartcardKeys _keys;
+    private readonly IProfileStore _profiles;
+    private readonly ServerExecution _server;
     private readonly TimeProvider _clock;
 
-    public SmartcardService(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys, TimeProvider clock)
+    public SmartcardService(
+        RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys,
+        IProfileStore profiles, ServerExecution server, TimeProvider clock)
     {
         _requests = requests;
         _cards = cards;
@@ -21,6 +25,8 @@ public sealed class SmartcardService
         _transactions = transactions;
         _access = access;
         _keys = keys;
+        _profiles = profiles;
+        _server = server;
         _clock = clock;
     }
 
@@ -31,7 +37,12 @@ public sealed class SmartcardService
     /// </summary>
     public async Task<byte[]> DiversifiedKeyAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, string correlationId, CancellationToken ct = default)
     {
-        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, ct).ConfigureAwait(false);
+        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, correlationId, ct).ConfigureAwait(false);
+        if (request.NewSmartcardUuid != card.Uuid)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The card already carries its own admin key; only a card being personalized is given one.", "smartcard"));
+        }
+
         if (!policy.DiversifyAdminKey)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; there is no diversified key.", "smartcard"));
@@ -55,7 +66,7 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.Validation("challenge", "The challenge is the card's 8 bytes, base64-encoded."));
         }
 
-        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, ct).ConfigureAwait(false);
+        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, correlationId, ct).ConfigureAwait(false);
         if (diversified && !policy.DiversifyAdminKey)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; ask with diversified=false.", "diversified"));
@@ -88,12 +99,12 @@ public sealed class SmartcardService
         // 1. The card, and the request that binds it (named, or the card's own).
         var stored = await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false);
         var rid = requestId ?? stored?.RequestUuid ?? Guid.Empty;
-        if (stored is null || (requestId is { } named && named != stored.RequestUuid))
+        if (stored is null)
         {
             throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
         }
 
-        var (request, card, policy) = await ExecutingCardAsync(caller, rid, cardUuid, stored.CardId, ct).ConfigureAwait(false);
+        var (request, card, policy) = await ExecutingCardAsync(caller, rid, cardUuid, stored.CardId, correlationId, ct).ConfigureAwait(false);
         if (policy.UserPinOption != UserPinOption.ServerProposed)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards take a PIN their user chooses; the server proposes none.", "smartcard"));
@@ -117,8 +128,11 @@ public sealed class SmartcardService
             : throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The PIN for this card was already handed out in this execution.", "smartcard"));
     }
 
-    // The request executes with this card bound, the caller may execute it, and the card id is the bound card's.
-    private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy)> ExecutingCardAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, CancellationToken ct)
+    // The request executes with this card (bound to it, or named in place by an Unblock), the
+    // caller may execute it, and the card id is the card's. An approved Unblock starts executing
+    // here: answering the card's challenge is its execution (walkthrough step 19).
+    private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy)> ExecutingCardAsync(
+        Caller caller, Guid requestId, Guid cardUuid, string cardId, string correlationId, CancellationToken ct)
     {
         var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
         if (!rights.Has(RequestPermission.Execute))
@@ -126,15 +140,16 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.Forbidden("Card keys are handed out only to whoever may execute the request."));
         }
 
-        var card = request.NewSmartcardUuid == cardUuid ? await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false) : null;
+        var card = SmartcardRules.WorkingCard(request) == cardUuid ? await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false) : null;
         if (card is null)
         {
             throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
         }
 
-        if (request.Status != RequestStatus.Executing || card.Status != SmartcardStatus.Assigned)
+        var inPlace = request.NewSmartcardUuid != cardUuid;
+        if (inPlace && !SmartcardRules.IsUnblock(request.RequestType))
         {
-            throw new OpenCmException(DomainError.Transition(request.Status, "Card keys are handed out only while the request executes with the card."));
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A {request.RequestType} request hands out no card keys.", "smartcard"));
         }
 
         if (SmartcardRules.CanonicalCardId(cardId) != card.CardId)
@@ -142,9 +157,41 @@ public sealed class SmartcardService
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The cardid is not the card bound to this request.", "cardid"));
         }
 
+        if (inPlace && request.Status == RequestStatus.Approved)
+        {
+            request = await BeginUnblockAsync(caller, request, card, correlationId, ct).ConfigureAwait(false);
+        }
+
+        if (request.Status != RequestStatus.Executing || card.Status != (inPlace ? SmartcardStatus.Active : SmartcardStatus.Assigned))
+        {
+            throw new OpenCmException(DomainError.Transition(request.Status, "Card keys are handed out only while the request executes with the card."));
+        }
+
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
         var policy = template?.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false);
         return (request, card, policy);
+    }
+
+    // Unblock, OfflineUnblock: Approved → Executing when the card's challenge is first answered (SPEC §4, first execution step).
+    private async Task<CmRequest> BeginUnblockAsync(Caller caller, CmRequest request, StoredSmartcard card, string correlationId, CancellationToken ct)
+    {
+        if (SmartcardLifecycle.Decide(card.Status, new CardCommand.Service(request.RequestType)) is CardDecision.Refused refused)
+        {
+            throw new OpenCmException(refused.Error);
+        }
+
+        var now = _clock.GetUtcNow();
+        if (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), RequestPermission.Execute, now) is not Decision.Move move)
+        {
+            return request;
+        }
+
+        var transition = new RequestTransition(request.Uuid, request.Version, move.From, move.To);
+        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, move.From, move.To, now, correlationId, $"unblocking card {card.Uuid:D}");
+        var applied = await _transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow, transition, [], audit, c), ct).ConfigureAwait(false);
+        return applied is not null
+            ? request with { Status = move.To, Version = request.Version + 1 }
+            : (await _requests.GetAsync(caller, request.Uuid, ct).ConfigureAwait(false)).Request;
     }
 
     // Who received what for which card; never the key itself (SPEC §8, issue #8).
@@ -190,6 +237,78 @@ public sealed class SmartcardService
     }
 
     /// <summary>
+    /// PUT /requests/{rid}/smartcards/{id} (update-smartcard-status): the client of a request on
+    /// a card says it has done the card's part (e.g. wiped it for a Retire); the request then
+    /// executes and completes, moving the card as its type says, in one unit of work. Asking
+    /// again for the status a completed request left the card in is an idempotent success.
+    /// </summary>
+    public async Task<(StoredSmartcard Card, ProfileTemplate? Template)> SetStatusAsync(
+        Caller caller, Guid requestId, Guid cardUuid, SmartcardStatus target, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+
+        // 1. The request as the caller may see it, and the card it names.
+        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        var card = request.OldSmartcardUuid == cardUuid && cardUuid != Guid.Empty ? await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false) : null;
+        if (card is null)
+        {
+            throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is named by this request."));
+        }
+
+        if (!rights.Has(RequestPermission.Execute))
+        {
+            throw new OpenCmException(DomainError.Forbidden("Only whoever may execute the request may change its card."));
+        }
+
+        // 2. The request's type must move a card to that status, and this one to exactly it.
+        if (SmartcardLifecycle.CommandFor(request.RequestType, target) is null)
+        {
+            throw new OpenCmException(DomainError.Validation("status", $"A {request.RequestType} request does not move a card to {target}."));
+        }
+
+        var template = await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false);
+        if (request.Status == RequestStatus.Completed && card.Status == target)
+        {
+            return (card, template);
+        }
+
+        if (request.Status != RequestStatus.Approved)
+        {
+            throw new OpenCmException(DomainError.Transition(request.Status, "The card moves when its approved request executes; this one cannot execute now."));
+        }
+
+        var plan = SmartcardRules.OnCompletion(request.RequestType, card.Uuid, card.Status, ProfileRules.RevocationReason(request.DataCollection));
+        if (plan is null || plan.To != target)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict,
+                plan is null ? $"A {card.Status} card cannot be moved to {target}." : $"This request moves the card to {plan.To}, not {target}.", "status"));
+        }
+
+        // 3. Execute and complete, with what completion does to the card and its profile.
+        var after = await _server.RunAsync(caller, request, correlationId, ct).ConfigureAwait(false);
+        var moved = await _cards.FindAsync(card.Uuid, ct).ConfigureAwait(false);
+        return after.Status == RequestStatus.Completed && moved?.Status == target
+            ? (moved, template)
+            : throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request or the card changed meanwhile; read them again.", "status", after.Status));
+    }
+
+    /// <summary>GET /smartcards/{id}/operations (get-profile-state-operations): the request types the caller may start on the card now.</summary>
+    public async Task<IReadOnlyList<RequestType>> OperationsAsync(Caller caller, Guid id, CancellationToken ct = default)
+    {
+        var (card, template) = await GetAsync(caller, id, ct).ConfigureAwait(false);
+        if (template is null)
+        {
+            return [];
+        }
+
+        var live = (await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false)).LastOrDefault(p => p.Status != ProfileStatus.Retired);
+        return [.. SmartcardRules.AllowedTypes(card.Status).Where(type => SmartcardRules.IsSupported(type)
+            && (type != RequestType.OnlineUpdate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
+            && template.PolicyFor(type) is { Enabled: true } p
+            && AccessPolicy.MayInitiate(p, caller, card.UserUuid))];
+    }
+
+    /// <summary>
     /// POST /smartcards (walkthrough steps 14-15): binds the physical card <paramref name="cardId"/>
     /// to a smart card request, the first execution step (Approved → Executing, SPEC §4). A card
     /// bound elsewhere or in use is a 409 naming <c>cardid</c>; a card released by an ended request
@@ -208,6 +327,11 @@ public sealed class SmartcardService
         if (!request.IsSmartcard)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request is not for a smart card.", "requestid", request.Status));
+        }
+
+        if (!SmartcardRules.TakesNewCard(request.RequestType))
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A {request.RequestType} request works on the card it names; no card is bound to it.", "requestid", request.Status));
         }
 
         // 2. Binding a card starts the execution, with the Execute right; one card per execution.
@@ -233,7 +357,7 @@ public sealed class SmartcardService
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
         var card = existing is null
             ? new StoredSmartcard(Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid, request.ProfileTemplateUuid,
-                template?.Version ?? 1, request.Uuid, Guid.Empty, Guid.Empty, now)
+                template?.Version ?? 1, request.Uuid, Guid.Empty, Guid.Empty, now, request.RequestType == RequestType.Duplicate ? request.OldSmartcardUuid : Guid.Empty)
             : existing with { Status = SmartcardStatus.Assigned, RequestUuid = request.Uuid, UserUuid = request.TargetUserUuid };
 
         // 4. The request moves (or, already executing, takes the card) and the card is bound, in one unit of work.

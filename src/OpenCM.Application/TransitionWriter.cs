@@ -81,8 +81,13 @@ public static class TransitionWriter
 
                 break;
             case Effect.MoveCard m:
-                // The card was bound by this execution; nothing else moves it meanwhile.
-                await uow.Cards.TryMoveAsync(m.Card, m.From, m.To, null, ct).ConfigureAwait(false);
+                // From the status the decision saw, or not at all: a card another request moved
+                // meanwhile undoes this request's move with it.
+                if (!await uow.Cards.TryMoveAsync(m.Card, m.From, m.To, null, ct).ConfigureAwait(false))
+                {
+                    throw new WriteConflictException();
+                }
+
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(effect), effect.GetType().Name, "Unknown effect.");

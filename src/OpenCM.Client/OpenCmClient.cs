@@ -114,6 +114,48 @@ public sealed class OpenCmClient : IDisposable
     public async Task<IReadOnlyList<CertificateDto>> SubmitCertificateDataAsync(Guid id, CertificateDataBody body, CancellationToken ct = default) =>
         await SendAsync<CertificateDataBody, List<CertificateDto>>(HttpMethod.Post, $"/requests/{id:D}/certificatedata", body, ct).ConfigureAwait(false);
 
+    /// <summary>GET /profiletemplates/{id}/configuration/smartcards (walkthrough step 12).</summary>
+    public Task<SmartcardConfigurationDto> SmartcardPolicyAsync(Guid template, CancellationToken ct = default) =>
+        GetAsync<SmartcardConfigurationDto>($"/profiletemplates/{template:D}/configuration/smartcards", ct);
+
+    /// <summary>POST /smartcards (walkthrough steps 14-15): binds the card to the request; the card record's id.</summary>
+    public async Task<Guid> AssignSmartcardAsync(Guid request, string cardId, string atr, CancellationToken ct = default)
+    {
+        var relative = await SendAsync<AssignSmartcardBody, string>(HttpMethod.Post, "/smartcards", new AssignSmartcardBody(request, cardId, atr), ct).ConfigureAwait(false);
+        return Guid.TryParse(relative.Split('/')[^1], out var id) ? id : throw new OpenCmApiException($"The server answered the new card as '{relative}', which names no card.");
+    }
+
+    public Task<SmartcardDto> GetSmartcardAsync(Guid id, CancellationToken ct = default) => GetAsync<SmartcardDto>($"/smartcards/{id:D}", ct);
+
+    /// <summary>GET /smartcards?cardid=: the record of a physical card.</summary>
+    public Task<SmartcardDto> FindSmartcardAsync(string cardId, CancellationToken ct = default) => GetAsync<SmartcardDto>("/smartcards" + Query(("cardid", cardId)), ct);
+
+    public async Task<IReadOnlyList<SmartcardDto>> SmartcardsAsync(CancellationToken ct = default) =>
+        await GetAsync<List<SmartcardDto>>("/smartcards", ct).ConfigureAwait(false);
+
+    public Task<IReadOnlyList<string>> SmartcardOperationsAsync(Guid id, CancellationToken ct = default) =>
+        GetAsync<IReadOnlyList<string>>($"/smartcards/{id:D}/operations", ct);
+
+    public async Task<IReadOnlyList<ProfileCertificateDto>> SmartcardCertificatesAsync(Guid id, CancellationToken ct = default) =>
+        await GetAsync<List<ProfileCertificateDto>>($"/smartcards/{id:D}/certificates", ct).ConfigureAwait(false);
+
+    /// <summary>GET …/diversifiedkey (walkthrough step 18): the card's own admin key.</summary>
+    public async Task<byte[]> DiversifiedKeyAsync(Guid request, Guid card, string cardId, CancellationToken ct = default) =>
+        Convert.FromBase64String(await GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/diversifiedkey" + Query(("cardid", cardId)), ct).ConfigureAwait(false));
+
+    /// <summary>GET …/authenticationresponse (walkthrough steps 19, 22): the answer to the card's admin challenge.</summary>
+    public async Task<byte[]> AuthenticationResponseAsync(Guid request, Guid card, string cardId, byte[] challenge, bool diversified, CancellationToken ct = default) =>
+        Convert.FromBase64String(await GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/authenticationresponse"
+            + Query(("cardid", cardId), ("challenge", Convert.ToBase64String(challenge)), ("diversified", diversified ? "true" : "false")), ct).ConfigureAwait(false));
+
+    /// <summary>GET …/serverproposedpin: the PIN the server proposes for the card, once per execution.</summary>
+    public Task<string> ProposedPinAsync(Guid request, Guid card, CancellationToken ct = default) =>
+        GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/serverproposedpin", ct);
+
+    /// <summary>PUT /requests/{rid}/smartcards/{id} (update-smartcard-status).</summary>
+    public Task<SmartcardDto> SetSmartcardStatusAsync(Guid request, Guid card, SmartcardStatus status, CancellationToken ct = default) =>
+        SendAsync<SetCardStatusBody, SmartcardDto>(HttpMethod.Put, $"/requests/{request:D}/smartcards/{card:D}", new SetCardStatusBody(status), ct);
+
     public void Dispose()
     {
         if (_ownsHttp)

@@ -43,3 +43,7 @@ public sealed record AssignSmartcardBody(
     [property: JsonConverter(typeof(GuidTextConverter))] Guid? RequestId = null,
     [property: JsonConverter(typeof(StrictStringConverter))] string? CardId = null,
     [property: JsonConverter(typeof(StrictStringConverter))] string? Atr = null);
+
+/// <summary>PUT /requests/{rid}/smartcards/{id} (update-smartcard-status): the status the request moves its card to, e.g. "Retired".</summary>
+public sealed record SetCardStatusBody(
+    [property: JsonConverter(typeof(StrictEnumConverter<SmartcardStatus>))] SmartcardStatus? Status = null);

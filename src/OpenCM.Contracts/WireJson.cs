@@ -11,6 +11,7 @@ namespace OpenCM.Contracts;
 [JsonSerializable(typeof(ApprovalBody))]
 [JsonSerializable(typeof(CertificateDataBody))]
 [JsonSerializable(typeof(AssignSmartcardBody))]
+[JsonSerializable(typeof(SetCardStatusBody))]
 [JsonSerializable(typeof(RequestDto))]
 [JsonSerializable(typeof(List<RequestDto>))]
 [JsonSerializable(typeof(ProfileTemplateDto))]

@@ -24,7 +24,11 @@ public abstract record Effect
     /// <summary>Completed on a request that names an existing profile: the profile moves by compare-and-set, with what that does to its certificates.</summary>
     public sealed record ChangeProfile(ProfileTransition Transition, DateTimeOffset At) : Effect;
 
-    /// <summary>The card bound to the request moves (Completed: Assigned → Active; Canceled, Abandoned, Failed: Assigned → New, free again).</summary>
+    /// <summary>
+    /// A card moves by compare-and-set: the card bound to the request (Completed: Assigned → Active;
+    /// Canceled, Abandoned, Failed: Assigned → New, free again), or the card the request names
+    /// (Completed: as <see cref="SmartcardRules.OnCompletion"/> says).
+    /// </summary>
     public sealed record MoveCard(Guid Card, SmartcardStatus From, SmartcardStatus To) : Effect;
 }
 
@@ -34,7 +38,10 @@ public static class ExecutionEffects
     /// <summary>The effects of moving a request from <paramref name="from"/> to <paramref name="to"/> at <paramref name="at"/>.</summary>
     /// <param name="newProfile">The profile the request's execution created, or empty.</param>
     /// <param name="oldProfile">What completing the request does to the existing profile it names (<see cref="ProfileRules.OnCompletion"/>), or null.</param>
-    public static IReadOnlyList<Effect> For(RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at, Guid newCard = default)
+    /// <param name="newCard">The card bound to the request by POST /smartcards, or empty.</param>
+    /// <param name="oldCard">What completing the request does to the existing card it names (<see cref="SmartcardRules.OnCompletion"/>), or null.</param>
+    public static IReadOnlyList<Effect> For(
+        RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at, Guid newCard = default, CardTransition? oldCard = null)
     {
         var effects = new List<Effect>(3);
         switch (from, to)
@@ -51,6 +58,11 @@ public static class ExecutionEffects
                 }
 
                 CardMove(effects, newCard, new CardCommand.Activate());
+                if (oldCard is not null)
+                {
+                    effects.Add(new Effect.MoveCard(oldCard.Card, oldCard.From, oldCard.To));
+                }
+
                 break;
             case (RequestStatus.Executing, RequestStatus.Canceled or RequestStatus.Abandoned or RequestStatus.Failed):
                 if (newProfile != Guid.Empty)

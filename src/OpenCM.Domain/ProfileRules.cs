@@ -40,8 +40,14 @@ public static class ProfileRules
         _ => [],
     };
 
-    /// <summary>Types the server executes by itself as soon as the request is Approved (no client step).</summary>
-    public static bool IsServerExecuted(RequestType type) => type is RequestType.Revoke or RequestType.Retire or RequestType.Reinstate;
+    /// <summary>
+    /// Types the server executes by itself as soon as the request is Approved (no client step).
+    /// Retiring a smart card waits for its client, which wipes the card and then says so with
+    /// PUT /requests/{rid}/smartcards/{id} (update-smartcard-status); revoking or reinstating one
+    /// needs no card at hand (a lost card is revoked).
+    /// </summary>
+    public static bool IsServerExecuted(RequestType type, bool onCard = false) =>
+        type is RequestType.Revoke or RequestType.Reinstate || (type is RequestType.Retire && !onCard);
 
     /// <summary>The reason code a Revoke request's data names; unspecified when it names none (or an unknown one).</summary>
     public static int RevocationReason(IReadOnlyList<DataItem> data)

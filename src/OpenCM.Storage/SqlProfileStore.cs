@@ -7,7 +7,7 @@ namespace OpenCM.Storage;
 /// <summary>Software profiles and their certificates in SQL, for reading (reserved serials, not signed yet, are left out).</summary>
 public sealed class SqlProfileStore : IProfileStore
 {
-    private const string ProfileColumns = "uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created";
+    private const string ProfileColumns = "uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, smartcard_uuid";
     private const string CertificateColumns = "serial, request_uuid, profile_uuid, user_uuid, template, der, thumbprint, not_before, not_after, status";
     private readonly StorageProvider _db;
 
@@ -24,6 +24,9 @@ public sealed class SqlProfileStore : IProfileStore
 
     public Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default) =>
         ProfilesAsync("request_uuid = @v", Sql.Text(request), null, ct);
+
+    public Task<IReadOnlyList<StoredProfile>> ForSmartcardAsync(Guid card, CancellationToken ct = default) =>
+        ProfilesAsync("smartcard_uuid = @v", Sql.Text(card), null, ct);
 
     public Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default) =>
         CertificatesAsync("profile_uuid = @v", Sql.Text(profile), ct);
@@ -71,7 +74,7 @@ public sealed class SqlProfileStore : IProfileStore
         var list = new List<StoredProfile>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            list.Add(new StoredProfile(r.Id(0), r.Id(1), r.GetInt32(2), r.Id(3), r.Id(4), (ProfileStatus)r.GetInt32(5), r.Id(6), Sql.Time(r.GetInt64(7))));
+            list.Add(new StoredProfile(r.Id(0), r.Id(1), r.GetInt32(2), r.Id(3), r.Id(4), (ProfileStatus)r.GetInt32(5), r.Id(6), Sql.Time(r.GetInt64(7)), r.Id(8)));
         }
 
         return list;

@@ -82,9 +82,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     {
         ArgumentNullException.ThrowIfNull(p);
         return _tx.ExecuteAsync(
-            "INSERT INTO profiles (uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, version) VALUES (@u, @t, @tv, @user, @parent, @st, @r, @c, 1)", ct,
+            "INSERT INTO profiles (uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, smartcard_uuid, version) " +
+            "VALUES (@u, @t, @tv, @user, @parent, @st, @r, @c, @card, 1)", ct,
             ("@u", Sql.Text(p.Uuid)), ("@t", Sql.Text(p.TemplateUuid)), ("@tv", p.TemplateVersion), ("@user", Sql.Text(p.UserUuid)), ("@parent", Sql.Text(p.ParentUuid)),
-            ("@st", (int)p.Status), ("@r", Sql.Text(p.RequestUuid)), ("@c", Sql.Ticks(p.Created)));
+            ("@st", (int)p.Status), ("@r", Sql.Text(p.RequestUuid)), ("@c", Sql.Ticks(p.Created)), ("@card", Sql.Text(p.SmartcardUuid)));
     }
 
     async Task<bool> IProfileWrites.TryMoveAsync(Guid profile, ProfileStatus from, ProfileStatus to, CancellationToken ct) =>
@@ -159,11 +160,11 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
         // The partial unique index on card_id decides between two binders of one physical card.
         return await _tx.ExecuteAsync(
-            "INSERT INTO smartcards (uuid, card_id, atr, status, user_uuid, template, template_version, request_uuid, parent_uuid, permanent_uuid, created, version) " +
-            "VALUES (@u, @cid, @atr, @st, @user, @t, @tv, @r, @parent, @perm, @c, 1) ON CONFLICT DO NOTHING", ct,
+            "INSERT INTO smartcards (uuid, card_id, atr, status, user_uuid, template, template_version, request_uuid, parent_uuid, permanent_uuid, primary_uuid, created, version) " +
+            "VALUES (@u, @cid, @atr, @st, @user, @t, @tv, @r, @parent, @perm, @primary, @c, 1) ON CONFLICT DO NOTHING", ct,
             ("@u", Sql.Text(c.Uuid)), ("@cid", c.CardId), ("@atr", c.Atr), ("@st", (int)c.Status), ("@user", Sql.Text(c.UserUuid)),
             ("@t", Sql.Text(c.TemplateUuid)), ("@tv", c.TemplateVersion), ("@r", Sql.Text(c.RequestUuid)), ("@parent", Sql.Text(c.ParentUuid)),
-            ("@perm", Sql.Text(c.PermanentUuid)), ("@c", Sql.Ticks(c.Created))).ConfigureAwait(false) == 1;
+            ("@perm", Sql.Text(c.PermanentUuid)), ("@primary", Sql.Text(c.PrimaryUuid)), ("@c", Sql.Ticks(c.Created))).ConfigureAwait(false) == 1;
     }
 
     async Task<bool> ICardWrites.TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct) =>

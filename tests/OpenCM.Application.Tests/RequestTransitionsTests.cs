@@ -66,8 +66,8 @@ public class RequestTransitionsTests
         var request = Samples.Request(descriptor: $"O:{Alice}D:(A;;LCRPSDRC;;;{Alice})");
         var store = new AlwaysMovingStore(request);
         var ca = new UnreachableCertificateAuthority();
-        var server = new ServerExecution(store, new NoProfiles(), store, ca, TimeProvider.System);
-        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), store, server, ca, TimeProvider.System);
+        var server = new ServerExecution(store, new NoProfiles(), new NoCards(), store, ca, TimeProvider.System);
+        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), new NoCards(), store, server, ca, TimeProvider.System);
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 
@@ -90,6 +90,16 @@ public class RequestTransitionsTests
     }
 }
 
+/// <summary>A card store with no cards.</summary>
+internal sealed class NoCards : ISmartcardStore
+{
+    public Task<StoredSmartcard?> FindAsync(Guid uuid, CancellationToken ct = default) => Task.FromResult<StoredSmartcard?>(null);
+
+    public Task<StoredSmartcard?> FindByCardIdAsync(string cardId, CancellationToken ct = default) => Task.FromResult<StoredSmartcard?>(null);
+
+    public Task<IReadOnlyList<StoredSmartcard>> ForUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredSmartcard>>([]);
+}
+
 /// <summary>A profile store with no profiles.</summary>
 internal sealed class NoProfiles : IProfileStore
 {
@@ -98,6 +108,8 @@ internal sealed class NoProfiles : IProfileStore
     public Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredProfile>>([]);
 
     public Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredProfile>>([]);
+
+    public Task<IReadOnlyList<StoredProfile>> ForSmartcardAsync(Guid card, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredProfile>>([]);
 
     public Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredCertificate>>([]);
 

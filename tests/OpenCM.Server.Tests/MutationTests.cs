@@ -32,6 +32,7 @@ public sealed class MutationTests : IClassFixture<ServerFixture>
     [InlineData("POST", "/requests/{id}/approvals")]
     [InlineData("POST", "/requests/{id}/certificatedata")]
     [InlineData("POST", "/smartcards")]
+    [InlineData("PUT", "/requests/{id}/smartcards/{card}")]
     public async Task JsonRoute_MutatedBodies_NeverA5xx(string method, string route)
     {
         var admin = await _server.AdminAsync();
@@ -43,6 +44,7 @@ public sealed class MutationTests : IClassFixture<ServerFixture>
             "/requests" => ("/requests", $$"""{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"{{ServerFixture.UserCertificate}}","comment":"c","priority":"4","target":null}"""),
             "/requests/{id}" => ($"/requests/{id}", """{"status":"Canceled"}"""),
             "/requests/{id}/approvals" => ($"/requests/{id}/approvals", """{"decision":"Approve","comment":"ok"}"""),
+            "/requests/{id}/smartcards/{card}" => ($"/requests/{id}/smartcards/{Guid.NewGuid()}", """{"status":"Retired"}"""),
             "/smartcards" => ("/smartcards", $$"""{"requestid":"{{id}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""),
             _ => ($"/requests/{id}/certificatedata", $$"""{"pfxpassword":"p","certificaterequests":["{{csr}}"]}"""),
         };

@@ -259,6 +259,10 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         "/requests/{request}/smartcards/{card}/authenticationresponse?cardid={cardid}&challenge=" + new string('A', 4000) + "&diversified=true",
         "/requests/{request}/smartcards/{card}/serverproposedpin",
         "/profiletemplates/not-a-guid/configuration/smartcards",
+        "/smartcards/not-a-guid/operations",
+        "/smartcards/not-a-guid/certificates",
+        "/smartcards/" + Guid.NewGuid() + "/operations",
+        "/smartcards/" + Guid.NewGuid() + "/certificates",
     };
 
     [Theory]

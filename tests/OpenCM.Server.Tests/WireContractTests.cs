@@ -33,7 +33,7 @@ public class WireContractTests : IClassFixture<ServerFixture>
             }
         }
 
-        Assert.Equal(26, operations);
+        Assert.Equal(29, operations);
         var create = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("CreateRequestBody").GetProperty("properties");
         Assert.Contains("Enroll", create.GetProperty("Type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("uuid", create.GetProperty("ProfileTemplateUuid").GetProperty("format").GetString());
@@ -52,6 +52,7 @@ public class WireContractTests : IClassFixture<ServerFixture>
             ("POST", $"/requests/{id}/approvals", "comment"),
             ("POST", $"/requests/{id}/certificatedata", "pfxpassword"),
             ("POST", "/smartcards", "cardid"),
+            ("PUT", $"/requests/{id}/smartcards/{Guid.NewGuid()}", "status"),
         ];
         foreach (var (method, path, field) in routes)
         {

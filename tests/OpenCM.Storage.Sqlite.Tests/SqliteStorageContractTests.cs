@@ -173,13 +173,17 @@ public sealed class SqliteUpgradeTests : IDisposable
             cmd.CommandText = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL);" +
                 Script("0001_initial") + Script("0002_certificates") + Script("0003_profiles") +
                 "INSERT INTO schema_migrations VALUES (1, '0001_initial', 0), (2, '0002_certificates', 0), (3, '0003_profiles', 0);" +
-                $"INSERT INTO certificates VALUES ('0A0B', '{Guid.NewGuid():D}', '{profile:D}', '{Guid.NewGuid():D}', 'T', x'3003020101', 'TP', 1, 2, 3, 5, 5);";
+                $"INSERT INTO certificates VALUES ('0A0B', '{Guid.NewGuid():D}', '{profile:D}', '{Guid.NewGuid():D}', 'T', x'3003020101', 'TP', 1, 2, 3, 5, 5);" +
+                $"INSERT INTO profiles (uuid, template, template_version, user_uuid, parent_uuid, status, request_uuid, created, version) " +
+                $"VALUES ('{profile:D}', '{Guid.NewGuid():D}', 1, '{Guid.NewGuid():D}', '{Guid.Empty:D}', 2, '{Guid.NewGuid():D}', 0, 1);";
             await cmd.ExecuteNonQueryAsync();
         }
 
-        // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs).
+        // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
+        //    0007 card profiles): the software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
-        Assert.Equal(3, await db.MigrateAsync());
+        Assert.Equal(4, await db.MigrateAsync());
+        Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
         Assert.Equal(("0A0B", "TP", CertificateStatus.Revoked), (certificate.SerialHex, certificate.Certificate.Thumbprint, certificate.Status));

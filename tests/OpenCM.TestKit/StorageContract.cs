@@ -491,7 +491,26 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     private static StoredSmartcard Card(string cardId, SmartcardStatus status = SmartcardStatus.Assigned) =>
-        new(Guid.NewGuid(), cardId, "3B00", status, Guid.NewGuid(), Guid.NewGuid(), 1, Guid.NewGuid(), Guid.Empty, Guid.Empty, Samples.Now);
+        new(Guid.NewGuid(), cardId, "3B00", status, Guid.NewGuid(), Guid.NewGuid(), 1, Guid.NewGuid(), Guid.Empty, Guid.Empty, Samples.Now, Guid.NewGuid());
+
+    [Fact]
+    public async Task Cards_ProfileIssuedOntoACard_FoundByTheCardSoftwareProfilesNot()
+    {
+        var card = Card("card-profiles");
+        await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(card, c));
+        var onCard = new StoredProfile(Guid.NewGuid(), card.TemplateUuid, 1, card.UserUuid, Guid.Empty, ProfileStatus.New, card.RequestUuid, Samples.Now, card.Uuid);
+        var software = onCard with { Uuid = Guid.NewGuid(), SmartcardUuid = Guid.Empty };
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Profiles.InsertAsync(onCard, c);
+            await uow.Profiles.InsertAsync(software, c);
+            return 0;
+        });
+        var store = new SqlProfileStore(Db);
+        Assert.Equal(onCard, Assert.Single(await store.ForSmartcardAsync(card.Uuid)));
+        Assert.Equal(software, await store.FindAsync(software.Uuid));
+        Assert.Equal(card.PrimaryUuid, (await new SqlSmartcardStore(Db).FindAsync(card.Uuid))!.PrimaryUuid);
+    }
 
     [Fact]
     public async Task Cards_InsertAndFind_RoundTripAndOneUnretiredRecordPerCardId()

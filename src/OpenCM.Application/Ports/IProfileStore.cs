@@ -2,8 +2,13 @@ using OpenCM.Domain;
 
 namespace OpenCM.Application;
 
-/// <summary>A software profile, as stored. <see cref="ParentUuid"/> is the profile it replaced (Renew), else empty.</summary>
-public sealed record StoredProfile(Guid Uuid, Guid TemplateUuid, int TemplateVersion, Guid UserUuid, Guid ParentUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created);
+/// <summary>
+/// A profile, as stored. <see cref="ParentUuid"/> is the profile it replaced (Renew), else empty;
+/// <see cref="SmartcardUuid"/> the card it was issued onto, empty for a software profile.
+/// </summary>
+public sealed record StoredProfile(
+    Guid Uuid, Guid TemplateUuid, int TemplateVersion, Guid UserUuid, Guid ParentUuid, ProfileStatus Status, Guid RequestUuid, DateTimeOffset Created,
+    Guid SmartcardUuid = default);
 
 /// <summary>Reading software profiles and their certificates (writes happen in a unit of work, <see cref="IProfileWrites"/>).</summary>
 public interface IProfileStore
@@ -13,6 +18,9 @@ public interface IProfileStore
     Task<IReadOnlyList<StoredProfile>> ForUserAsync(Guid user, ProfileStatus? status, CancellationToken ct = default);
 
     Task<IReadOnlyList<StoredProfile>> ForRequestAsync(Guid request, CancellationToken ct = default);
+
+    /// <summary>The profiles issued onto a smart card, oldest first.</summary>
+    Task<IReadOnlyList<StoredProfile>> ForSmartcardAsync(Guid card, CancellationToken ct = default);
 
     /// <summary>The profile's certificates the CA has signed (reserved serials are left out).</summary>
     Task<IReadOnlyList<StoredCertificate>> CertificatesOfProfileAsync(Guid profile, CancellationToken ct = default);

@@ -13,11 +13,28 @@ internal static class SmartcardEndpoints
         api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
         api.MapGet("/smartcards", ListAsync).Returns<List<SmartcardDto>>();
         api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
+        api.MapGet("/smartcards/{id}/operations", async (HttpContext http, string id, SmartcardService cards) =>
+            EndpointContext.Json(ProfileDto.Operations(await cards.OperationsAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)))).Returns<IReadOnlyList<string>>();
+        api.MapGet("/smartcards/{id}/certificates", async (HttpContext http, string id, ProfileService profiles) =>
+            EndpointContext.Json((await profiles.CardCertificatesAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileCertificateDto.From).ToList()))
+            .Returns<List<ProfileCertificateDto>>();
+        api.MapPut("/requests/{rid}/smartcards/{id}", SetStatusAsync).Takes<SetCardStatusBody>().Returns<SmartcardDto>();
         api.MapGet("/requests/{rid}/smartcards/{id}/diversifiedkey", DiversifiedKeyAsync).Returns<string>();
         api.MapGet("/requests/{rid}/smartcards/{id}/authenticationresponse", AuthenticationResponseAsync).Returns<string>();
         api.MapGet("/smartcards/{id}/serverproposedpin", (HttpContext http, string id, SmartcardService cards) => ProposePinAsync(http, null, id, cards)).Returns<string>();
         api.MapGet("/requests/{rid}/smartcards/{id}/serverproposedpin", (HttpContext http, string rid, string id, SmartcardService cards) => ProposePinAsync(http, rid, id, cards)).Returns<string>();
         return api;
+    }
+
+    // update-smartcard-status: the card's part of the request is done; the request executes and completes.
+    private static async Task<IResult> SetStatusAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    {
+        var requestId = EndpointContext.RouteGuid(rid, "rid");
+        var cardId = EndpointContext.RouteGuid(id, "id");
+        var body = await WireBody.ReadAsync<SetCardStatusBody>(http.Request, http.RequestAborted);
+        var target = body.Status ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required, e.g. \"Retired\"."));
+        var (card, template) = await cards.SetStatusAsync(http.Caller(), requestId, cardId, target, http.CorrelationId(), http.RequestAborted);
+        return EndpointContext.Json(SmartcardDto.From(card, template));
     }
 
     // SPEC §8: a server-generated PIN, once per execution, as a JSON string; never logged.

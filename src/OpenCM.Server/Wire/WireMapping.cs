@@ -47,7 +47,7 @@ internal static class WireMapping
     {
         // Flags 1 and the card id in braces as SerialNumber, as the reference's examples show; the ATR in lower-case hex.
         public static SmartcardDto From(StoredSmartcard c, ProfileTemplate? t) => new(
-            c.Uuid, (int)c.Status, 1, c.ParentUuid, Guid.Empty, c.PermanentUuid, c.UserUuid, c.TemplateUuid, c.TemplateVersion, "",
+            c.Uuid, (int)c.Status, 1, c.ParentUuid, c.PrimaryUuid, c.PermanentUuid, c.UserUuid, c.TemplateUuid, c.TemplateVersion, "",
             "{" + c.CardId + "}", (t?.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).Middleware,
             c.Atr.ToLowerInvariant());
     }

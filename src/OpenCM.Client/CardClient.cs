@@ -1,0 +1,171 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.Pkcs;
+using System.Security.Cryptography.X509Certificates;
+using OpenCM.Contracts;
+using OpenCM.Domain;
+using OpenCM.Smartcards;
+
+namespace OpenCM.Client;
+
+/// <summary>A step of a card client's work, numbered as Microsoft's enrollment walkthrough numbers it.</summary>
+public sealed record CardStep(int Number, string What);
+
+/// <summary>What personalizing a card left: the request, the card record, and the certificates now on the card.</summary>
+public sealed record CardEnrollment(Guid Request, Guid Card, IReadOnlyList<X509Certificate2> Certificates);
+
+/// <summary>
+/// The client side of smart card work (issue #8.10), over the typed client and a Base CSP card:
+/// Microsoft's 28-step enrollment walkthrough (sample-enrollment-walkthrough.md), certificates
+/// onto a card in use (Renew, OnlineUpdate) and an online Unblock. The card's secrets stay in
+/// the card: this class sees the diversified key only to hand it to the card, and never keeps it.
+/// </summary>
+public sealed class CardClient
+{
+    private readonly OpenCmClient _client;
+    private readonly IProgress<CardStep>? _progress;
+
+    public CardClient(OpenCmClient client, IProgress<CardStep>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _client = client;
+        _progress = progress;
+    }
+
+    /// <summary>
+    /// Walkthrough steps 7-28 for an approved request that puts a new card into use (Enroll,
+    /// Duplicate): bind the card, give it its own admin key, set the PIN, make the keys on the
+    /// card, install the certificates, and complete the request.
+    /// </summary>
+    /// <param name="pin">The user's PIN; ignored when the policy has the server propose one.</param>
+    /// <returns>The enrollment, and the PIN the card now has.</returns>
+    public async Task<(CardEnrollment Enrollment, string Pin)> PersonalizeAsync(Guid requestId, EmulatedCard card, string? pin, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+
+        // 7-8. The request is approved: execution may begin.
+        Report(7, "Reading the request");
+        var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
+        if (request.Status != (int)RequestStatus.Approved)
+        {
+            throw new OpenCmApiException($"Request {requestId:D} is {(RequestStatus)request.Status}, not Approved; it cannot be executed now.");
+        }
+
+        // 12-13. The template's card policy: the default admin key the card was made with, diversification, the PIN rule.
+        Report(12, "Reading the smart card policy");
+        var policy = await _client.SmartcardPolicyAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
+
+        // 14-16. The card is bound to the request, which starts executing.
+        Report(14, $"Assigning card {card.CardId} to the request");
+        var cardUuid = await _client.AssignSmartcardAsync(requestId, card.CardId, card.Atr, ct).ConfigureAwait(false);
+        await _client.GetSmartcardAsync(cardUuid, ct).ConfigureAwait(false);
+
+        // 17-20. The card's own admin key replaces the default one, authenticated by the default key's response.
+        if (policy.DiversifyAdminKey)
+        {
+            Report(18, "Diversifying the card's admin key");
+            var key = await _client.DiversifiedKeyAsync(requestId, cardUuid, card.CardId, ct).ConfigureAwait(false);
+            try
+            {
+                var response = await _client.AuthenticationResponseAsync(requestId, cardUuid, card.CardId, card.GetChallenge(), diversified: false, ct).ConfigureAwait(false);
+                card.ChangeAdminKey(response, key);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(key);
+            }
+        }
+
+        // 21-23. The user's PIN (or the server's proposal), set through an admin response under the card's key.
+        Report(21, "Setting the PIN");
+        var userPin = policy.UserPinOption == (int)UserPinOption.ServerProposed
+            ? await _client.ProposedPinAsync(requestId, cardUuid, ct).ConfigureAwait(false)
+            : pin ?? throw new ArgumentException("The policy has the user choose the PIN; give one.", nameof(pin));
+        await SetPinAsync(requestId, cardUuid, card, userPin, policy.DiversifyAdminKey, ct).ConfigureAwait(false);
+
+        // 24-27. Keys made on the card, certificates onto it.
+        var certificates = await IssueOntoCardAsync(requestId, card, userPin, ct).ConfigureAwait(false);
+
+        // 28. Done: the request completes and the card is in use.
+        Report(28, "Completing the request");
+        await _client.SetStatusAsync(requestId, RequestStatus.Completed, ct).ConfigureAwait(false);
+        return (new CardEnrollment(requestId, cardUuid, certificates), userPin);
+    }
+
+    /// <summary>
+    /// Walkthrough steps 24-27 on a card that has its PIN: the generation options, one key and CSR
+    /// per certificate made on the card, the certificates, each installed beside its key.
+    /// </summary>
+    public async Task<IReadOnlyList<X509Certificate2>> IssueOntoCardAsync(Guid requestId, EmulatedCard card, string pin, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        Report(24, "Reading the certificate generation options");
+        var options = await _client.GenerationOptionsAsync(requestId, ct).ConfigureAwait(false);
+        var containers = new List<string>(options.Count);
+        var csrs = new List<string>(options.Count);
+        foreach (var option in options)
+        {
+            // A container per certificate, named afresh so that new keys never overwrite ones in use.
+            var container = $"opencm-{Guid.NewGuid():N}";
+            Report(25, $"Making a {option.KeyAlgorithmName} key on the card for '{option.FriendlyName}'");
+            csrs.Add(Convert.ToBase64String(card.CreateCertificateRequest(container, pin, option.Subject, option.KeyAlgorithmName, option.KeySize, option.HashAlgorithmName)));
+            containers.Add(container);
+        }
+
+        Report(26, "Sending the certificate requests");
+        var delivered = await _client.SubmitCertificateDataAsync(requestId, new CertificateDataBody(csrs, ""), ct).ConfigureAwait(false);
+
+        Report(27, "Installing the certificates on the card");
+        var installed = new List<X509Certificate2>();
+        var next = 0;
+        foreach (var certificate in delivered)
+        {
+            if (certificate.IsPfx)
+            {
+                throw new OpenCmApiException("The server made a key for this card; a key made off the card cannot be put onto it by this client.");
+            }
+
+            var container = containers[next++];
+            var leaf = Leaf(certificate.Pkcs7, card.PublicKey(container));
+            card.InstallCertificate(container, leaf.RawData, pin);
+            installed.Add(leaf);
+        }
+
+        return installed;
+    }
+
+    /// <summary>An online Unblock: the server answers the card's challenge, and the card takes the new PIN; then the request completes.</summary>
+    public async Task UnblockAsync(Guid requestId, Guid cardUuid, EmulatedCard card, string newPin, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
+        var policy = await _client.SmartcardPolicyAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
+        Report(19, "Answering the card's challenge to unblock the PIN");
+        await SetPinAsync(requestId, cardUuid, card, newPin, policy.DiversifyAdminKey, ct).ConfigureAwait(false);
+        Report(28, "Completing the request");
+        await _client.SetStatusAsync(requestId, RequestStatus.Completed, ct).ConfigureAwait(false);
+    }
+
+    private async Task SetPinAsync(Guid requestId, Guid cardUuid, EmulatedCard card, string pin, bool diversified, CancellationToken ct)
+    {
+        var response = await _client.AuthenticationResponseAsync(requestId, cardUuid, card.CardId, card.GetChallenge(), diversified, ct).ConfigureAwait(false);
+        card.UnblockPin(response, pin);
+    }
+
+    // The certificate in the PKCS#7 whose key is the container's.
+    private static X509Certificate2 Leaf(string? pkcs7, byte[] publicKey)
+    {
+        var cms = new SignedCms();
+        cms.Decode(Convert.FromBase64String(pkcs7 ?? throw new OpenCmApiException("The server sent a certificate without its PKCS#7.")));
+        foreach (var cert in cms.Certificates)
+        {
+            if (cert.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(publicKey))
+            {
+                return cert;
+            }
+        }
+
+        throw new OpenCmApiException("The server's PKCS#7 holds no certificate for the key made on the card.");
+    }
+
+    private void Report(int step, string what) => _progress?.Report(new CardStep(step, what));
+}
