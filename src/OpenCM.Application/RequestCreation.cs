@@ -182,9 +182,8 @@ public sealed class RequestCreation
             throw Fail(new DomainError(ErrorKind.Conflict, $"A {card.Status} smart card cannot be the subject of a {input.Type} request.", "smartcard"));
         }
 
-        // The card's live profile: the newest issued onto it that is in use, on hold or disabled.
-        var live = (await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false))
-            .LastOrDefault(p => p.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled);
+        // The card's live profile: the certificates on it that the request acts on.
+        var live = CardProfiles.Live(await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false));
         return (card, live, template);
     }
 

@@ -301,7 +301,7 @@ public sealed class SmartcardService
             return [];
         }
 
-        var live = (await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false)).LastOrDefault(p => p.Status != ProfileStatus.Retired);
+        var live = CardProfiles.Live(await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false));
         return [.. SmartcardRules.AllowedTypes(card.Status).Where(type => SmartcardRules.IsSupported(type)
             && (type != RequestType.OnlineUpdate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p

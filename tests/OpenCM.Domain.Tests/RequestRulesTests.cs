@@ -53,22 +53,3 @@ public class RequestRulesTests
         Assert.Equal((255, "hi"), (value!.Priority, value.Comment));
     }
 }
-
-public class SmartcardRulesTests
-{
-    [Theory]
-    [InlineData(RequestFlags.Smartcard, false, true)]
-    [InlineData(RequestFlags.Smartcard, true, false)]
-    [InlineData(RequestFlags.None, false, false)]
-    [InlineData(RequestFlags.EnrollmentAgent, false, false)]
-    public void RequireBoundCard_SmartcardRequest_RefusedUntilACardIsBound(RequestFlags flags, bool cardBound, bool refused)
-    {
-        var request = new CmRequest { Uuid = Guid.NewGuid(), RequestType = RequestType.Enroll, Status = RequestStatus.Executing, Flags = flags, NewSmartcardUuid = cardBound ? Guid.NewGuid() : Guid.Empty };
-        var error = SmartcardRules.RequireBoundCard(request, "completing it");
-        Assert.Equal(refused, error is not null);
-        if (error is not null)
-        {
-            Assert.Equal((ErrorKind.Conflict, "smartcard", (RequestStatus?)RequestStatus.Executing), (error.Kind, error.Field, error.CurrentStatus));
-        }
-    }
-}

@@ -34,3 +34,17 @@ public interface IProfileStore
     /// <summary>Which of <paramref name="serials"/> have an archived key, in one query.</summary>
     Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default);
 }
+
+/// <summary>Reading a card's profiles.</summary>
+public static class CardProfiles
+{
+    /// <summary>
+    /// A card's live profile among <paramref name="profiles"/> (its profiles, oldest first): the
+    /// newest one in use, on hold or disabled; not one being issued (New) or done with (Retired).
+    /// </summary>
+    public static StoredProfile? Live(IReadOnlyList<StoredProfile> profiles)
+    {
+        ArgumentNullException.ThrowIfNull(profiles);
+        return profiles.LastOrDefault(p => p.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled);
+    }
+}

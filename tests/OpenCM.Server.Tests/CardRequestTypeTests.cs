@@ -1,0 +1,232 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Client;
+using OpenCM.Contracts;
+using OpenCM.Domain;
+using OpenCM.Smartcards;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>
+/// Issue #8.7-8.9: each card request type end to end over HTTP, with the emulated Base CSP card as
+/// the client's card: what happens to the card, its certificates and the request, and the clear
+/// 4xx for each step that is not allowed.
+/// </summary>
+public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
+{
+    private const string Pin = "135790";
+    private static readonly byte[] DefaultKey = AdminKeys.FromHex("010203040506070801020304050607080102030405060708");
+    private readonly ServerFixture _server;
+
+    public CardRequestTypeTests(ServerFixture server) => _server = server;
+
+    private sealed record Enrolled(OpenCmClient Client, Principal User, Guid Card, EmulatedCard Device, X509Certificate2 Certificate);
+
+    private async Task<OpenCmClient> ClientAsync(Principal user) => new(_server.CreateClient(), await _server.TokenAsync(user));
+
+    private async Task<OpenCmClient> HelpDeskAsync() =>
+        await ClientAsync((await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!);
+
+    // A user with a virtual smart card in use, personalized through the walkthrough.
+    private async Task<Enrolled> EnrolledAsync(string name)
+    {
+        var user = await _server.UserAsync(name);
+        var client = await ClientAsync(user);
+        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var device = EmulatedCard.CreateVirtual(DefaultKey);
+        var (enrollment, _) = await new CardClient(client).PersonalizeAsync(request, device, Pin);
+        return new Enrolled(client, user, enrollment.Card, device, Assert.Single(enrollment.Certificates));
+    }
+
+    private static Task<Guid> OnCardAsync(OpenCmClient client, RequestType type, Guid card, params DataItem[] data) =>
+        client.CreateRequestAsync(new CreateRequestBody(type, null, data, Comment: "", Smartcard: card));
+
+    private async Task<int?> RevocationReasonAsync(X509Certificate2 certificate) =>
+        (await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync())
+            .FirstOrDefault(r => string.Equals(r.SerialHex, certificate.SerialNumber, StringComparison.OrdinalIgnoreCase))?.Reason;
+
+    private static async Task<OpenCmApiException> RefusedAsync(Func<Task> call) => await Assert.ThrowsAsync<OpenCmApiException>(call);
+
+    [Fact]
+    public async Task Renew_CardInUse_NewCertificateOnTheSameCardOldOneSuperseded()
+    {
+        var e = await EnrolledAsync("renew");
+        var request = await OnCardAsync(e.Client, RequestType.Renew, e.Card);
+        var renewing = await e.Client.GetRequestAsync(request);
+        Assert.Equal(((int)RequestStatus.Approved, e.Card), (renewing.Status, renewing.OldSmartcardUuid));
+
+        // Renew works on the card it names: no card is bound, and the keys are made on that card.
+        var bind = await RefusedAsync(() => e.Client.AssignSmartcardAsync(request, Guid.NewGuid().ToString(), ""));
+        Assert.Equal((HttpStatusCode.Conflict, "requestid"), ((HttpStatusCode)bind.Status, bind.Field));
+        var renewed = Assert.Single(await new CardClient(e.Client).IssueOntoCardAsync(request, e.Device, Pin));
+        await e.Client.SetStatusAsync(request, RequestStatus.Completed);
+
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        // Both, in either order: the test clock gives them one issue time.
+        Assert.Equal(new[] { e.Certificate.Thumbprint, renewed.Thumbprint }.Order(), (await e.Client.SmartcardCertificatesAsync(e.Card)).Select(c => c.Thumbprint).Order());
+        Assert.Equal(ProfileRules.Superseded, await RevocationReasonAsync(e.Certificate));
+        Assert.Null(await RevocationReasonAsync(renewed));
+        Assert.Equal(2, e.Device.Certificates.Count);
+    }
+
+    [Fact]
+    public async Task Duplicate_SecondCardPersonalized_BothActiveTheCopyNamesItsPrimary()
+    {
+        var e = await EnrolledAsync("dup");
+        var request = await OnCardAsync(e.Client, RequestType.Duplicate, e.Card);
+        using var copy = EmulatedCard.CreateVirtual(DefaultKey);
+
+        // The primary itself cannot be the copy.
+        var same = await RefusedAsync(() => e.Client.AssignSmartcardAsync(request, e.Device.CardId, e.Device.Atr));
+        Assert.Equal((HttpStatusCode.Conflict, "cardid"), ((HttpStatusCode)same.Status, same.Field));
+
+        var (enrollment, _) = await new CardClient(e.Client).PersonalizeAsync(request, copy, Pin);
+        var duplicate = await e.Client.GetSmartcardAsync(enrollment.Card);
+        Assert.Equal(((int)SmartcardStatus.Active, e.Card), (duplicate.Status, duplicate.PrimarySmartcardUuid));
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.NotEqual(e.Certificate.Thumbprint, Assert.Single(await e.Client.SmartcardCertificatesAsync(enrollment.Card)).Thumbprint);
+        Assert.Equal(2, (await e.Client.SmartcardsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Retire_ClientSaysTheCardIsWiped_CardRetiredCertificatesRevokedAndTheCardIdFreeAgain()
+    {
+        var e = await EnrolledAsync("retire");
+        var request = await OnCardAsync(e.Client, RequestType.Retire, e.Card);
+
+        // A card's Retire waits for its client (the server does not retire a card by itself).
+        Assert.Equal((int)RequestStatus.Approved, (await e.Client.GetRequestAsync(request)).Status);
+
+        // Only the status this request moves the card to.
+        var wrong = await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Disabled));
+        Assert.Equal((HttpStatusCode.BadRequest, "status"), ((HttpStatusCode)wrong.Status, wrong.Field));
+
+        var retired = await e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Retired);
+        Assert.Equal(((int)SmartcardStatus.Retired, e.Card), (retired.Status, retired.Uuid));
+        Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
+        Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(e.Certificate));
+
+        // Asking again is an idempotent success; a new request on a retired card is refused.
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Retired)).Status);
+        var again = await RefusedAsync(() => OnCardAsync(e.Client, RequestType.Retire, e.Card));
+        Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)again.Status, again.Field));
+        Assert.Empty(await e.Client.SmartcardOperationsAsync(e.Card));
+
+        // The physical card may be enrolled again, as a new card record.
+        var reenroll = await e.Client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        Assert.NotEqual(e.Card, await e.Client.AssignSmartcardAsync(reenroll, e.Device.CardId, e.Device.Atr));
+    }
+
+    [Fact]
+    public async Task RevokeOnHoldThenReinstate_CardSuspendedThenActiveCertificateBackOffTheCrl()
+    {
+        var e = await EnrolledAsync("hold");
+        var helpDesk = await HelpDeskAsync();
+
+        // Revocation is not self-service in the sample; the help desk revokes a lost card, no card at hand.
+        var self = await RefusedAsync(() => OnCardAsync(e.Client, RequestType.Revoke, e.Card));
+        Assert.Equal(403, self.Status);
+        var revoke = await OnCardAsync(helpDesk, RequestType.Revoke, e.Card, new DataItem("Revocation Reason", "certificateHold"));
+        Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(revoke)).Status);
+        Assert.Equal((int)SmartcardStatus.Suspended, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.Equal(ProfileRules.CertificateHold, await RevocationReasonAsync(e.Certificate));
+
+        // While suspended the card cannot be unblocked; it can be reinstated.
+        var unblock = await RefusedAsync(() => OnCardAsync(e.Client, RequestType.Unblock, e.Card));
+        Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)unblock.Status, unblock.Field));
+        var reinstate = await OnCardAsync(helpDesk, RequestType.Reinstate, e.Card);
+        Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(reinstate)).Status);
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.Null(await RevocationReasonAsync(e.Certificate));
+
+        // PUT with the status the server-executed request already set: idempotent.
+        Assert.Equal((int)SmartcardStatus.Active, (await helpDesk.SetSmartcardStatusAsync(reinstate, e.Card, SmartcardStatus.Active)).Status);
+    }
+
+    [Fact]
+    public async Task Revoke_KeyCompromise_CardDisabledOnlyRetireLeft()
+    {
+        var e = await EnrolledAsync("revoke");
+        var helpDesk = await HelpDeskAsync();
+        await OnCardAsync(helpDesk, RequestType.Revoke, e.Card, new DataItem("Revocation Reason", "keyCompromise"));
+        Assert.Equal((int)SmartcardStatus.Disabled, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.Equal(1, await RevocationReasonAsync(e.Certificate));
+        Assert.Equal(["retire"], await e.Client.SmartcardOperationsAsync(e.Card));
+
+        var reinstate = await RefusedAsync(() => OnCardAsync(helpDesk, RequestType.Reinstate, e.Card));
+        Assert.Equal(409, reinstate.Status);
+        var retire = await OnCardAsync(e.Client, RequestType.Retire, e.Card);
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, e.Card, SmartcardStatus.Retired)).Status);
+    }
+
+    [Fact]
+    public async Task Unblock_BlockedPin_ServerAnswersTheCardsChallengeUserSetsANewPin()
+    {
+        var e = await EnrolledAsync("unblock");
+        for (var i = 0; i < EmulatedCard.PinTries; i++)
+        {
+            Assert.Throws<CardException>(() => e.Device.VerifyPin("000000"));
+        }
+
+        Assert.True(e.Device.IsPinBlocked);
+        var request = await OnCardAsync(e.Client, RequestType.Unblock, e.Card);
+
+        // Unblock hands out no admin key; the challenge response is its execution.
+        var key = await RefusedAsync(() => e.Client.DiversifiedKeyAsync(request, e.Card, e.Device.CardId));
+        Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)key.Status, key.Field));
+        await new CardClient(e.Client).UnblockAsync(request, e.Card, e.Device, "864200");
+
+        e.Device.VerifyPin("864200");
+        Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        var audit = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.Contains(audit, a => a.Event.Kind == "AdminChallengeAnswered");
+    }
+
+    [Fact]
+    public async Task OfflineUnblock_HelpDeskAnswersTheChallengeTheUserReadsOut()
+    {
+        var e = await EnrolledAsync("offline");
+        var helpDesk = await HelpDeskAsync();
+
+        // Not self-service: the user cannot ask for it; the help desk can.
+        var self = await RefusedAsync(() => OnCardAsync(e.Client, RequestType.OfflineUnblock, e.Card));
+        Assert.Equal(403, self.Status);
+        var request = await OnCardAsync(helpDesk, RequestType.OfflineUnblock, e.Card);
+
+        // The user reads the challenge off the card; the help desk reads back the response.
+        var challenge = e.Device.GetChallenge();
+        var response = await helpDesk.AuthenticationResponseAsync(request, e.Card, e.Device.CardId, challenge, diversified: true);
+        e.Device.UnblockPin(response, "112233");
+        await helpDesk.SetStatusAsync(request, RequestStatus.Completed);
+
+        e.Device.VerifyPin("112233");
+        Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(request)).Status);
+    }
+
+    [Fact]
+    public async Task CardRequests_NotYoursOrWrongCard_LookLikeNothingIsThere()
+    {
+        var e = await EnrolledAsync("owner");
+        var eve = await ClientAsync(await _server.UserAsync("eve"));
+
+        // Another user's card: unknown, as a card that does not exist.
+        var mine = await RefusedAsync(() => OnCardAsync(eve, RequestType.Retire, e.Card));
+        var none = await RefusedAsync(() => OnCardAsync(eve, RequestType.Retire, Guid.NewGuid()));
+        Assert.Equal(((HttpStatusCode)mine.Status, mine.Field), ((HttpStatusCode)none.Status, none.Field));
+        Assert.Equal((404, 404), ((await RefusedAsync(() => eve.SmartcardCertificatesAsync(e.Card))).Status, (await RefusedAsync(() => eve.SmartcardOperationsAsync(e.Card))).Status));
+
+        // A card PUT under a request that does not name it; a request the caller cannot see.
+        var retire = await OnCardAsync(e.Client, RequestType.Retire, e.Card);
+        Assert.Equal(404, (await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(retire, Guid.NewGuid(), SmartcardStatus.Retired))).Status);
+        Assert.Equal(404, (await RefusedAsync(() => eve.SetSmartcardStatusAsync(retire, e.Card, SmartcardStatus.Retired))).Status);
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+
+        // A card's profile is acted on through its card, never as a software profile.
+        var profile = Assert.Single(await _server.Services.GetRequiredService<IProfileStore>().ForSmartcardAsync(e.Card));
+        var asSoftware = await RefusedAsync(() => e.Client.CreateRequestAsync(new CreateRequestBody(RequestType.Retire, null, [], Comment: "", Profile: profile.Uuid)));
+        Assert.Equal((HttpStatusCode.BadRequest, "profile"), ((HttpStatusCode)asSoftware.Status, asSoftware.Field));
+    }
+}
