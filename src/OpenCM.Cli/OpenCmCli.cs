@@ -22,6 +22,7 @@ public static class OpenCmCli
         root.Subcommands.Add(DirectoryCommands.Audit(io));
         root.Subcommands.Add(RequestCommands.Requests(io));
         root.Subcommands.Add(EnrollCommand.Create(io));
+        root.Subcommands.Add(CardCommands.Card(io));
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
     }
@@ -41,6 +42,12 @@ internal sealed class CliIo
             ColorSystem = ReferenceEquals(output, System.Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = ReferenceEquals(output, System.Console.Out) ? InteractionSupport.Detect : InteractionSupport.No,
         });
+
+        // Written to a file or a pipe, tables keep ids whole on one line for scripts (the default is 80 columns).
+        if (!ReferenceEquals(output, System.Console.Out) || System.Console.IsOutputRedirected)
+        {
+            Console.Profile.Width = 240;
+        }
     }
 
     public TextWriter Out { get; }

@@ -26,13 +26,13 @@ internal static class RequestCommands
         return requests;
     }
 
-    private static Option<string> ServerOption() => new("--server")
+    internal static Option<string> ServerOption() => new("--server")
     {
         Description = "The server's base address.",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OPENCM_SERVER") ?? "http://localhost:5000",
     };
 
-    private static Option<string?> TokenOption() => new("--token") { Description = "Bearer token; defaults to $OPENCM_TOKEN." };
+    internal static Option<string?> TokenOption() => new("--token") { Description = "Bearer token; defaults to $OPENCM_TOKEN." };
 
     private static Command List(CliIo io)
     {

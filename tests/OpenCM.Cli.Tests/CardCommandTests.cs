@@ -1,0 +1,96 @@
+using OpenCM.Client;
+using OpenCM.Contracts;
+using OpenCM.Domain;
+using OpenCM.Smartcards;
+using OpenCM.TestKit;
+
+namespace OpenCM.Cli.Tests;
+
+/// <summary><c>opencm card …</c> against the real server on Kestrel (issue #8.10).</summary>
+public sealed class CardCommandTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Data => _dir.File("data");
+
+    private async Task<string> TokenAsync(string user)
+    {
+        if (user != "admin")
+        {
+            await Cli.RunAsync("users", "add", "--data", Data, "--name", user);
+        }
+
+        return (await Cli.RunAsync("token", "--data", Data, "--user", user)).Out.Trim();
+    }
+
+    [Fact]
+    public async Task Simulate_VirtualSmartcardTemplate_WalksTheStepsAndLeavesAnActiveCardListAndShowFind()
+    {
+        await using var server = await KestrelServer.StartAsync(Data);
+        var token = await TokenAsync("dana");
+
+        var (exit, output, err) = await Cli.RunAsync("card", "simulate", "--server", server.Address, "--token", token, "--template", "Virtual Smartcard VPN",
+            "--data-item", "Request Reason=VPN");
+        Assert.True(exit == 0, err);
+        foreach (var step in new[] { "[ 5] request", "[12]", "[14] Assigning card", "[18]", "[21]", "[24]", "[26]", "[27]", "[28] Completing" })
+        {
+            Assert.Contains(step, output, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("CN=dana", output, StringComparison.Ordinal);
+        var summary = output.Split('\n').Single(l => l.StartsWith("card ", StringComparison.Ordinal));
+        Assert.Contains("is Active", summary, StringComparison.Ordinal);
+        var card = summary.Split(' ')[1];
+
+        var list = await Cli.RunAsync("card", "list", "--server", server.Address, "--token", token);
+        Assert.Contains(card, list.Out, StringComparison.Ordinal);
+        Assert.Contains("Active", list.Out, StringComparison.Ordinal);
+
+        var show = await Cli.RunAsync("card", "show", card, "--server", server.Address, "--token", token);
+        Assert.True(show.Exit == 0, show.Err);
+        Assert.Contains("renew, duplicate, retire, unblock", show.Out, StringComparison.Ordinal);
+        Assert.Contains("OpenCMVirtualSmartcardVpn", show.Out, StringComparison.Ordinal);
+
+        // Another user's card is not there for them.
+        var other = await Cli.RunAsync("card", "show", card, "--server", server.Address, "--token", await TokenAsync("erin"));
+        Assert.Equal(1, other.Exit);
+
+        // A software template is not a card's.
+        var software = await Cli.RunAsync("card", "simulate", "--server", server.Address, "--token", token, "--template", "User Certificate");
+        Assert.Equal(1, software.Exit);
+        Assert.Contains("software template", software.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unblock_HelpDeskAnswersTheChallengeTheUserReadsOut_CardTakesTheNewPin()
+    {
+        await using var server = await KestrelServer.StartAsync(Data);
+        var userToken = await TokenAsync("frank");
+
+        // The user has a card in use whose PIN is blocked.
+        using var user = new OpenCmClient(new Uri(server.Address), userToken);
+        var request = await user.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
+        using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        var (enrollment, _) = await new CardClient(user).PersonalizeAsync(request, device, "424242");
+        for (var i = 0; i < EmulatedCard.PinTries; i++)
+        {
+            Assert.Throws<CardException>(() => device.VerifyPin("000000"));
+        }
+
+        // The help desk reads the challenge the user reads out, and reads back the response.
+        var admin = await TokenAsync("admin");
+        var (exit, output, err) = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin,
+            "--card", enrollment.Card.ToString(), "--challenge", Convert.ToHexString(device.GetChallenge()));
+        Assert.True(exit == 0, err);
+        var response = Convert.FromHexString(output.Split('\n').Single(l => l.StartsWith("response: ", StringComparison.Ordinal))["response: ".Length..].Trim());
+        device.UnblockPin(response, "919191");
+        device.VerifyPin("919191");
+        Assert.Contains("completed", output, StringComparison.Ordinal);
+
+        // A challenge that is not 8 bytes is refused before anything is filed.
+        var bad = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin, "--card", enrollment.Card.ToString(), "--challenge", "abcd");
+        Assert.Equal((1, true), (bad.Exit, bad.Err.Contains("16 hex digits", StringComparison.Ordinal)));
+    }
+}
