@@ -24,15 +24,7 @@ public sealed partial class EnrollmentService
         }
 
         // 2. Every archived key of the profile whose certificate is not revoked.
-        var archived = new List<(StoredCertificate Certificate, string Sealed)>();
-        foreach (var certificate in await _profiles.CertificatesOfProfileAsync(request.OldProfileUuid, ct).ConfigureAwait(false))
-        {
-            if (certificate.Status != CertificateStatus.Revoked && await _profiles.ArchivedKeyAsync(certificate.SerialHex, ct).ConfigureAwait(false) is { } sealedKey)
-            {
-                archived.Add((certificate, sealedKey));
-            }
-        }
-
+        var archived = await ArchivedKeysAsync(request.OldProfileUuid, ct).ConfigureAwait(false);
         if (archived.Count == 0)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The profile has no archived keys to recover.", "profile"));
@@ -52,21 +44,7 @@ public sealed partial class EnrollmentService
         try
         {
             var template = await _templates.FindAsync(request.ProfileTemplateUuid, CancellationToken.None).ConfigureAwait(false);
-            var results = new List<CertificateDelivery>(archived.Count);
-            foreach (var (certificate, sealedKey) in archived)
-            {
-                var pkcs8 = _sealer.Open(ArchiveContext(certificate.SerialHex), sealedKey);
-                try
-                {
-                    var certificateTemplate = template?.CertificateTemplates.FirstOrDefault(t => t.CommonName == certificate.Template) ?? new CertificateTemplate { CommonName = certificate.Template };
-                    results.Add(new CertificateDelivery(certificateTemplate, certificate.Certificate, null, _ca.Pfx(certificate.Certificate.Der, pkcs8, pfxPassword), IsKeyHistory: true));
-                }
-                finally
-                {
-                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(pkcs8);
-                }
-            }
-
+            var results = KeyHistory(template, archived, pfxPassword);
             return (executing, results);
         }
         catch (Exception ex) when (ex is not OpenCmException)
@@ -74,5 +52,41 @@ public sealed partial class EnrollmentService
             await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
             throw;
         }
+    }
+
+    // The archived keys of a profile's certificates that are not revoked.
+    private async Task<IReadOnlyList<(StoredCertificate Certificate, string Sealed)>> ArchivedKeysAsync(Guid profile, CancellationToken ct)
+    {
+        var archived = new List<(StoredCertificate Certificate, string Sealed)>();
+        foreach (var certificate in await _profiles.CertificatesOfProfileAsync(profile, ct).ConfigureAwait(false))
+        {
+            if (certificate.Status != CertificateStatus.Revoked && await _profiles.ArchivedKeyAsync(certificate.SerialHex, ct).ConfigureAwait(false) is { } sealedKey)
+            {
+                archived.Add((certificate, sealedKey));
+            }
+        }
+
+        return archived;
+    }
+
+    // Each archived key unsealed into a PFX with its certificate under the caller's password (key history).
+    private List<CertificateDelivery> KeyHistory(ProfileTemplate? template, IReadOnlyList<(StoredCertificate Certificate, string Sealed)> archived, string? pfxPassword)
+    {
+        var results = new List<CertificateDelivery>(archived.Count);
+        foreach (var (certificate, sealedKey) in archived)
+        {
+            var pkcs8 = _sealer.Open(ArchiveContext(certificate.SerialHex), sealedKey);
+            try
+            {
+                var certificateTemplate = template?.CertificateTemplates.FirstOrDefault(t => t.CommonName == certificate.Template) ?? new CertificateTemplate { CommonName = certificate.Template };
+                results.Add(new CertificateDelivery(certificateTemplate, certificate.Certificate, null, _ca.Pfx(certificate.Certificate.Der, pkcs8, pfxPassword!), IsKeyHistory: true));
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(pkcs8);
+            }
+        }
+
+        return results;
     }
 }

@@ -70,12 +70,12 @@ public sealed partial class EnrollmentService
                 break;
         }
 
-        if (ProfileRules.IsKeyRecovery(request.RequestType))
+        if (ProfileRules.IsKeyRecovery(request.RequestType, request.IsSmartcard))
         {
             return await RecoverKeysAsync(caller, request, certificateRequests, pfxPassword, now, correlationId, ct).ConfigureAwait(false);
         }
 
-        if (!ProfileRules.IssuesNewProfile(request.RequestType))
+        if (!ProfileRules.IssuesNewProfile(request.RequestType, request.IsSmartcard))
         {
             throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests take no certificate data."));
         }
@@ -96,9 +96,13 @@ public sealed partial class EnrollmentService
                 $"The template '{template.Name}' needs {clientGenerated} certificate request(s); {certificateRequests.Count} were sent."));
         }
 
-        if (template.CertificateTemplates.Any(t => t.ServerGeneratesKey) && string.IsNullOrEmpty(pfxPassword))
+        // A replacement card (a card's Recover) carries the lost card's archived keys too, as key history.
+        IReadOnlyList<(StoredCertificate Certificate, string Sealed)> keyHistory = request.RequestType == RequestType.Recover && request.IsSmartcard
+            ? await ArchivedKeysAsync(request.OldProfileUuid, ct).ConfigureAwait(false)
+            : [];
+        if ((template.CertificateTemplates.Any(t => t.ServerGeneratesKey) || keyHistory.Count > 0) && string.IsNullOrEmpty(pfxPassword))
         {
-            throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required: this template's keys are generated on the server."));
+            throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required: this request returns keys made or archived on the server."));
         }
 
         // 3. Every CSR is checked before anything is claimed, and a serial chosen per certificate.
@@ -123,7 +127,8 @@ public sealed partial class EnrollmentService
             SmartcardRules.WorkingCard(request));
         var claim = new RequestTransition(request.Uuid, request.Version, request.Status, RequestStatus.Executing, NewProfile: profile.Uuid);
         var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, RequestStatus.Executing, now, correlationId,
-            $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}");
+            $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}"
+            + (keyHistory.Count == 0 ? "" : $"; archived keys recovered: {string.Join(",", keyHistory.Select(k => k.Certificate.SerialHex))}"));
         var claimed = await _transactions.TryRunAsync(async (uow, c) =>
         {
             if (await TransitionWriter.TryApplyAsync(uow, claim, [], claimAudit, c).ConfigureAwait(false) is null)
@@ -173,7 +178,7 @@ public sealed partial class EnrollmentService
                 throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request was ended while its certificates were issued; they are revoked."));
             }
 
-            return (executing, [.. deliveries.Select(d => d.Delivery)]);
+            return (executing, [.. deliveries.Select(d => d.Delivery), .. KeyHistory(template, keyHistory, pfxPassword)]);
         }
         catch (Exception ex) when (ex is not OpenCmException)
         {

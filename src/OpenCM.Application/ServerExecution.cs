@@ -93,7 +93,7 @@ public sealed class ServerExecution
         ArgumentNullException.ThrowIfNull(request);
         var reason = ProfileRules.RevocationReason(request.DataCollection);
         var profile = request.OldProfileUuid != Guid.Empty && await profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is { } old
-            ? ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, reason)
+            ? ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, reason, onCard: old.SmartcardUuid != Guid.Empty)
             : null;
         var card = request.OldSmartcardUuid != Guid.Empty && await cards.FindAsync(request.OldSmartcardUuid, ct).ConfigureAwait(false) is { } oldCard
             ? SmartcardRules.OnCompletion(request.RequestType, oldCard.Uuid, oldCard.Status, reason)

@@ -347,7 +347,8 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.Transition(request.Status, "A card is already bound to this request."));
         }
 
-        // 3. The card: a known one only if it is free (New); else a new record.
+        // 3. The card: a known one only if it is free (New), bound afresh to this request's user
+        //    and template; else a new record. A replacement names the card it replaces, a copy its primary.
         var existing = await _cards.FindByCardIdAsync(canonical, ct).ConfigureAwait(false);
         if (SmartcardLifecycle.Decide(existing?.Status ?? SmartcardStatus.New, new CardCommand.Assign()) is CardDecision.Refused cardRefused)
         {
@@ -355,10 +356,11 @@ public sealed class SmartcardService
         }
 
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var card = existing is null
-            ? new StoredSmartcard(Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid, request.ProfileTemplateUuid,
-                template?.Version ?? 1, request.Uuid, Guid.Empty, Guid.Empty, now, request.RequestType == RequestType.Duplicate ? request.OldSmartcardUuid : Guid.Empty)
-            : existing with { Status = SmartcardStatus.Assigned, RequestUuid = request.Uuid, UserUuid = request.TargetUserUuid };
+        var card = new StoredSmartcard(existing?.Uuid ?? Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
+            request.ProfileTemplateUuid, template?.Version ?? 1, request.Uuid,
+            ParentUuid: request.RequestType == RequestType.Recover ? request.OldSmartcardUuid : Guid.Empty,
+            PermanentUuid: Guid.Empty, Created: existing?.Created ?? now,
+            PrimaryUuid: request.RequestType == RequestType.Duplicate ? request.OldSmartcardUuid : Guid.Empty);
 
         // 4. The request moves (or, already executing, takes the card) and the card is bound, in one unit of work.
         var to = move is Decision.Move m ? m.To : request.Status;
@@ -373,7 +375,7 @@ public sealed class SmartcardService
 
             var bound = existing is null
                 ? await uow.Cards.TryInsertAsync(card, c).ConfigureAwait(false)
-                : await uow.Cards.TryMoveAsync(card.Uuid, SmartcardStatus.New, SmartcardStatus.Assigned, request.Uuid, c).ConfigureAwait(false);
+                : await uow.Cards.TryRebindAsync(card, c).ConfigureAwait(false);
             return bound ? true : throw new WriteConflictException();
         }, ct).ConfigureAwait(false);
         if (!applied)

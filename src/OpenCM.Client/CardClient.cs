@@ -111,8 +111,11 @@ public sealed class CardClient
             containers.Add(container);
         }
 
+        // A one-time password protects any key the server returns for the card (made or archived
+        // there) on its way to the card; it never leaves this method.
         Report(26, "Sending the certificate requests");
-        var delivered = await _client.SubmitCertificateDataAsync(requestId, new CertificateDataBody(csrs, ""), ct).ConfigureAwait(false);
+        var transport = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
+        var delivered = await _client.SubmitCertificateDataAsync(requestId, new CertificateDataBody(csrs, transport), ct).ConfigureAwait(false);
 
         Report(27, "Installing the certificates on the card");
         var installed = new List<X509Certificate2>();
@@ -121,7 +124,10 @@ public sealed class CardClient
         {
             if (certificate.IsPfx)
             {
-                throw new OpenCmApiException("The server made a key for this card; a key made off the card cannot be put onto it by this client.");
+                var imported = $"opencm-{Guid.NewGuid():N}";
+                card.ImportPfx(imported, Convert.FromBase64String(certificate.Pfx ?? throw new OpenCmApiException("The server sent a PFX without its content.")), transport, pin);
+                installed.Add(X509CertificateLoader.LoadCertificate(card.Certificates[imported].RawData));
+                continue;
             }
 
             var container = containers[next++];

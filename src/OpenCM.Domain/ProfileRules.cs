@@ -62,17 +62,23 @@ public static class ProfileRules
         type is RequestType.Revoke or RequestType.Retire or RequestType.Renew or RequestType.Recover or RequestType.RecoverOnBehalf
             or RequestType.Reinstate or RequestType.Duplicate or RequestType.OnlineUpdate;
 
-    /// <summary>Types that issue a new profile through certificate data, as Enroll does.</summary>
-    public static bool IssuesNewProfile(RequestType type) =>
-        type is RequestType.Enroll or RequestType.Renew or RequestType.Duplicate or RequestType.OnlineUpdate;
+    /// <summary>
+    /// Types that issue a new profile through certificate data, as Enroll does. A smart card's
+    /// Recover is one: its replacement card gets new certificates, and the lost card's archived
+    /// keys besides (key history).
+    /// </summary>
+    public static bool IssuesNewProfile(RequestType type, bool onCard = false) =>
+        type is RequestType.Enroll or RequestType.Renew or RequestType.Duplicate or RequestType.OnlineUpdate || (type is RequestType.Recover && onCard);
 
-    /// <summary>Types whose execution returns the profile's archived keys instead of issuing certificates.</summary>
-    public static bool IsKeyRecovery(RequestType type) => type is RequestType.Recover or RequestType.RecoverOnBehalf;
+    /// <summary>Types whose execution returns the software profile's archived keys instead of issuing certificates.</summary>
+    public static bool IsKeyRecovery(RequestType type, bool onCard = false) => type is RequestType.RecoverOnBehalf || (type is RequestType.Recover && !onCard);
 
     /// <summary>What completing a request of <paramref name="type"/> does to the profile it names.</summary>
     /// <param name="revocationReason">For Revoke: certificateHold suspends, anything else disables.</param>
-    public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus, int revocationReason = Unspecified) => type switch
+    /// <param name="onCard">The profile is a smart card's: a Recover replaces the lost card, whose certificates are revoked.</param>
+    public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus, int revocationReason = Unspecified, bool onCard = false) => type switch
     {
+        RequestType.Recover when onCard => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
         RequestType.Revoke when revocationReason == CertificateHold => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Suspended, CertificateHold),
         RequestType.Revoke => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
         RequestType.Reinstate => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Active, null, ReleaseHolds: true),

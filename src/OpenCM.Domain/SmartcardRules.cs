@@ -48,7 +48,7 @@ public static class SmartcardRules
 
     /// <summary>Types OpenCM executes on an existing smart card today; the rest are refused at creation.</summary>
     public static bool IsSupported(RequestType type) =>
-        WorksInPlace(type) || type is RequestType.Duplicate;
+        WorksInPlace(type) || type is RequestType.Duplicate or RequestType.Recover;
 
     /// <summary>Which request types a card's status allows (as <see cref="ProfileRules.AllowedTypes"/> for profiles).</summary>
     public static IReadOnlyList<RequestType> AllowedTypes(SmartcardStatus status) => status switch

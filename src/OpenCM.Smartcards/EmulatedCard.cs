@@ -192,6 +192,27 @@ public sealed class EmulatedCard : IDisposable
         return request.CreateSigningRequest();
     }
 
+    /// <summary>
+    /// Imports a key made off the card (server-generated, or archived and recovered onto a
+    /// replacement card) with its certificate into <paramref name="container"/>; the PFX is read
+    /// in memory and its key is not exportable from the card afterwards. Needs the PIN.
+    /// </summary>
+    public void ImportPfx(string container, byte[] pfx, string password, string pin)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(container);
+        ArgumentNullException.ThrowIfNull(pfx);
+        VerifyPin(pin);
+        using var loaded = X509CertificateLoader.LoadPkcs12(pfx, password, X509KeyStorageFlags.EphemeralKeySet | X509KeyStorageFlags.Exportable);
+        AsymmetricAlgorithm key = (AsymmetricAlgorithm?)loaded.GetRSAPrivateKey() ?? loaded.GetECDsaPrivateKey()
+            ?? throw new CardException(CardRefusal.NoSuchContainer);
+        if (_containers.Remove(container, out var old))
+        {
+            old.Dispose();
+        }
+
+        _containers[container] = new Container(key) { Certificate = X509CertificateLoader.LoadCertificate(loaded.RawData) };
+    }
+
     /// <summary>Stores a certificate beside the key it was issued for; one for another key is refused. Needs the PIN.</summary>
     public void InstallCertificate(string container, byte[] certificate, string pin)
     {

@@ -172,6 +172,17 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             "UPDATE smartcards SET status = @to, request_uuid = COALESCE(@r, request_uuid), version = version + 1 WHERE uuid = @u AND status = @from", ct,
             ("@to", (int)to), ("@r", request is { } r ? Sql.Text(r) : null), ("@u", Sql.Text(card)), ("@from", (int)from)).ConfigureAwait(false) == 1;
 
+    async Task<bool> ICardWrites.TryRebindAsync(StoredSmartcard c, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return await _tx.ExecuteAsync(
+            "UPDATE smartcards SET status = @st, atr = @atr, user_uuid = @user, template = @t, template_version = @tv, request_uuid = @r, " +
+            "parent_uuid = @parent, permanent_uuid = @perm, primary_uuid = @primary, version = version + 1 WHERE uuid = @u AND status = @new", ct,
+            ("@st", (int)c.Status), ("@atr", c.Atr), ("@user", Sql.Text(c.UserUuid)), ("@t", Sql.Text(c.TemplateUuid)), ("@tv", c.TemplateVersion),
+            ("@r", Sql.Text(c.RequestUuid)), ("@parent", Sql.Text(c.ParentUuid)), ("@perm", Sql.Text(c.PermanentUuid)), ("@primary", Sql.Text(c.PrimaryUuid)),
+            ("@u", Sql.Text(c.Uuid)), ("@new", (int)SmartcardStatus.New)).ConfigureAwait(false) == 1;
+    }
+
     async Task<bool> ICardWrites.TryMarkPinProposedAsync(Guid card, Guid request, CancellationToken ct) =>
         await _tx.ExecuteAsync("UPDATE smartcards SET pin_request = @r WHERE uuid = @u AND pin_request <> @r", ct,
             ("@r", Sql.Text(request)), ("@u", Sql.Text(card))).ConfigureAwait(false) == 1;

@@ -96,6 +96,22 @@ public class SmartcardRulesTests
     public void IsServerExecuted_RetiringACardWaitsForItsClient(RequestType type, bool onCard, bool expected) =>
         Assert.Equal(expected, ProfileRules.IsServerExecuted(type, onCard));
 
+    // A card's Recover is a replacement card with new certificates (and the lost card's archived
+    // keys); a software profile's Recover returns its archived keys only.
+    [Theory]
+    [InlineData(RequestType.Recover, false, false, true, "-")]
+    [InlineData(RequestType.Recover, true, true, false, "→Disabled")]
+    [InlineData(RequestType.RecoverOnBehalf, false, false, true, "-")]
+    [InlineData(RequestType.Renew, false, true, false, "→Retired")]
+    [InlineData(RequestType.Renew, true, true, false, "→Retired")]
+    [InlineData(RequestType.Duplicate, true, true, false, "-")]
+    public void Recover_OnCardOrSoftware_IssuesOrReturnsKeys(RequestType type, bool onCard, bool issues, bool keyRecovery, string profile)
+    {
+        Assert.Equal((issues, keyRecovery), (ProfileRules.IssuesNewProfile(type, onCard), ProfileRules.IsKeyRecovery(type, onCard)));
+        var t = ProfileRules.OnCompletion(type, Card, ProfileStatus.Active, ProfileRules.Unspecified, onCard);
+        Assert.Equal(profile, t is null ? "-" : $"→{t.To}");
+    }
+
     [Fact]
     public void ExecutionEffects_CompletedWithANamedCard_MovesItAfterTheProfile()
     {

@@ -206,6 +206,88 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(request)).Status);
     }
 
+    // A card template with a signing certificate made on the card and an encryption certificate
+    // whose key the server makes and archives (for a Recover onto a replacement card).
+    private async Task<Guid> ArchivingCardTemplateAsync()
+    {
+        var template = Guid.NewGuid();
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Archiving card {{template:N}}
+            isSmartcardProfileTemplate: true
+            policies:
+              Enroll: { enabled: true, selfServiceEnabled: true }
+              Recover: { enabled: true, selfServiceEnabled: true }
+            certificates:
+              - commonName: CardSigning
+                subject: "CN={name},O=OpenCM"
+                keyAlgorithm: RSA
+                keySize: 2048
+                keyUsages: [DigitalSignature]
+              - commonName: CardEncryption
+                subject: "CN={name},O=OpenCM"
+                keyAlgorithm: RSA
+                keySize: 2048
+                keyUsages: [KeyEncipherment]
+                serverGeneratesKey: true
+            """, "archiving.yaml", Guid.Empty, "test");
+        return template;
+    }
+
+    [Fact]
+    public async Task Recover_LostCard_ReplacementGetsNewCertificatesAndTheArchivedKeyLostCardDisabled()
+    {
+        // 1. A card with a signing key made on it and an archived encryption key made on the server.
+        var template = await ArchivingCardTemplateAsync();
+        var user = await _server.UserAsync("lost");
+        var client = await ClientAsync(user);
+        using var lost = EmulatedCard.CreateVirtual(DefaultKey);
+        var enroll = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, template, [], Comment: ""));
+        var (original, _) = await new CardClient(client).PersonalizeAsync(enroll, lost, Pin);
+        Assert.Equal(2, original.Certificates.Count);
+        var encryption = original.Certificates.Single(c => c.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment));
+
+        // 2. The card is lost: Recover onto a replacement, through the same walkthrough.
+        var recover = await OnCardAsync(client, RequestType.Recover, original.Card);
+        using var replacement = EmulatedCard.CreateVirtual(DefaultKey);
+        var (recovered, _) = await new CardClient(client).PersonalizeAsync(recover, replacement, Pin);
+
+        // New signing and encryption certificates, and the archived one (key history) with its key.
+        Assert.Equal(3, recovered.Certificates.Count);
+        var history = replacement.Certificates.Single(c => c.Value.Thumbprint == encryption.Thumbprint);
+        var data = "old mail"u8.ToArray();
+        Assert.True(encryption.GetRSAPublicKey()!.VerifyData(data, replacement.Sign(history.Key, Pin, data), System.Security.Cryptography.HashAlgorithmName.SHA256,
+            System.Security.Cryptography.RSASignaturePadding.Pkcs1));
+
+        // 3. The replacement names the card it replaces; the lost card is disabled and its certificates revoked.
+        var card = await client.GetSmartcardAsync(recovered.Card);
+        Assert.Equal(((int)SmartcardStatus.Active, original.Card), (card.Status, card.ParentSmartcardUuid));
+        Assert.Equal((int)SmartcardStatus.Disabled, (await client.GetSmartcardAsync(original.Card)).Status);
+        Assert.All(original.Certificates, c => Assert.NotNull(RevocationReasonAsync(c).Result));
+        Assert.All(recovered.Certificates.Where(c => c.Thumbprint != encryption.Thumbprint), c => Assert.Null(RevocationReasonAsync(c).Result));
+        var audit = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(recover);
+        Assert.Contains(audit, a => a.Event.Detail.Contains("archived keys recovered: " + encryption.SerialNumber, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Assign_CardReleasedByAnotherUsersRequest_BoundWhollyToTheNewUser()
+    {
+        var first = await ClientAsync(await _server.UserAsync("first"));
+        var secondUser = await _server.UserAsync("second");
+        var second = await ClientAsync(secondUser);
+        using var device = EmulatedCard.CreateVirtual(DefaultKey);
+        var abandoned = await first.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var released = await first.AssignSmartcardAsync(abandoned, device.CardId, device.Atr);
+        await first.SetStatusAsync(abandoned, RequestStatus.Abandoned);
+
+        var request = await second.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var (enrollment, _) = await new CardClient(second).PersonalizeAsync(request, device, Pin);
+        Assert.Equal(released, enrollment.Card);
+        var card = await second.GetSmartcardAsync(enrollment.Card);
+        Assert.Equal(((int)SmartcardStatus.Active, secondUser.Uuid), (card.Status, card.AssignedUserUuid));
+        Assert.Equal(404, (await RefusedAsync(() => first.GetSmartcardAsync(enrollment.Card))).Status);
+    }
+
     [Fact]
     public async Task CardRequests_NotYoursOrWrongCard_LookLikeNothingIsThere()
     {

@@ -494,6 +494,24 @@ public abstract class StorageContract : IAsyncLifetime
         new(Guid.NewGuid(), cardId, "3B00", status, Guid.NewGuid(), Guid.NewGuid(), 1, Guid.NewGuid(), Guid.Empty, Guid.Empty, Samples.Now, Guid.NewGuid());
 
     [Fact]
+    public async Task Cards_TryRebind_OnlyAFreeCardTakesTheNewBindingWhole()
+    {
+        var card = Card("card-rebind", SmartcardStatus.New);
+        await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(card, c));
+        var rebound = card with
+        {
+            Status = SmartcardStatus.Assigned, Atr = "3B8D", UserUuid = Guid.NewGuid(), TemplateUuid = Guid.NewGuid(), TemplateVersion = 7,
+            RequestUuid = Guid.NewGuid(), ParentUuid = Guid.NewGuid(), PermanentUuid = Guid.NewGuid(), PrimaryUuid = Guid.NewGuid(),
+        };
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryRebindAsync(rebound, c)));
+        Assert.Equal(rebound, await new SqlSmartcardStore(Db).FindAsync(card.Uuid));
+
+        // Bound now: a second binder loses.
+        Assert.False(await Transactions.RunAsync((uow, c) => uow.Cards.TryRebindAsync(rebound with { UserUuid = Guid.NewGuid() }, c)));
+        Assert.Equal(rebound.UserUuid, (await new SqlSmartcardStore(Db).FindAsync(card.Uuid))!.UserUuid);
+    }
+
+    [Fact]
     public async Task Cards_ProfileIssuedOntoACard_FoundByTheCardSoftwareProfilesNot()
     {
         var card = Card("card-profiles");

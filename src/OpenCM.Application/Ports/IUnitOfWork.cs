@@ -68,6 +68,13 @@ public interface ICardWrites
     /// <summary>Moves a card from <paramref name="from"/> to <paramref name="to"/> by compare-and-set, binding it to <paramref name="request"/> when given; false when it is not in <paramref name="from"/>.</summary>
     Task<bool> TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct);
 
+    /// <summary>
+    /// Binds a free card record (New, released by an ended request) to a new request, by
+    /// compare-and-set on New: its status, request, user, template and links become
+    /// <paramref name="card"/>'s. False when the record is not New.
+    /// </summary>
+    Task<bool> TryRebindAsync(StoredSmartcard card, CancellationToken ct);
+
     /// <summary>Records that a PIN was proposed for the card under <paramref name="request"/>; false when one already was.</summary>
     Task<bool> TryMarkPinProposedAsync(Guid card, Guid request, CancellationToken ct);
 }
