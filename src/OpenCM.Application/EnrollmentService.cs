@@ -108,8 +108,12 @@ public sealed partial class EnrollmentService
         // 3. Every CSR is checked before anything is claimed, and a serial chosen per certificate.
         var orders = new List<PlannedCertificate>(template.CertificateTemplates.Count);
         var csrIndex = 0;
-        foreach (var t in template.CertificateTemplates)
+        foreach (var planned in template.CertificateTemplates)
         {
+            // A temporary card's certificates last only as long as its policy says.
+            var t = request.RequestType == RequestType.TemporaryCards
+                ? planned with { ValidityDays = Math.Min(planned.ValidityDays, (template.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).TemporaryCardValidityDays) }
+                : planned;
             byte[]? clientKey = null;
             if (!t.ServerGeneratesKey)
             {

@@ -56,7 +56,7 @@ public sealed class RequestCreation
         StoredProfile? oldProfile = null;
         StoredSmartcard? oldCard = null;
         ProfileTemplate template;
-        if (RequestTypes.NeedsCredential(input.Type) && input.Smartcard is not null && input.Profile is null)
+        if ((RequestTypes.NeedsCredential(input.Type) || input.Type == RequestType.TemporaryCards) && input.Smartcard is not null && input.Profile is null)
         {
             (oldCard, oldProfile, template) = await ResolveCardAsync(caller, input, ct).ConfigureAwait(false);
         }
@@ -76,6 +76,12 @@ public sealed class RequestCreation
         if (policy is null || !policy.Enabled)
         {
             throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
+        }
+
+        // A temporary card stands in for a permanent one, which the request names.
+        if (input.Type == RequestType.TemporaryCards && oldCard is null)
+        {
+            throw Fail(DomainError.Validation("smartcard", "A TemporaryCards request names the permanent card it stands in for ('smartcard')."));
         }
 
         if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)

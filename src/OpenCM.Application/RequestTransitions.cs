@@ -84,10 +84,10 @@ public sealed class RequestTransitions
                         Version = request.Version + 1,
                     };
                     move = new RequestTransition(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes);
-                    var (oldProfile, oldCard) = ExecutionEffects.ChangesOldProfile(m.From, m.To)
-                        ? await ServerExecution.OnCompletionAsync(_profiles, _cards, request, ct).ConfigureAwait(false)
-                        : default;
-                    effects = ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid, oldCard);
+                    var plan = ExecutionEffects.ChangesOldProfile(m.From, m.To)
+                        ? await ServerExecution.OnCompletionAsync(_profiles, _cards, request, now, ct).ConfigureAwait(false)
+                        : CompletionPlan.None;
+                    effects = plan.Effects(m.From, m.To, request, now);
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:

@@ -51,15 +51,16 @@ public sealed class ServerExecution
 
         // 2. Both moves and their effects through the one path, in one unit of work; a lost
         //    compare-and-set anywhere abandons both.
-        var (oldProfile, oldCard) = await OnCompletionAsync(_profiles, _cards, request, ct).ConfigureAwait(false);
+        var plan = await OnCompletionAsync(_profiles, _cards, request, now, ct).ConfigureAwait(false);
         var applied = await _transactions.TryRunAsync(async (uow, c) =>
         {
             _ = await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, request.Version, begin.From, begin.To), [],
                 new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, "executed by the server"), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();
             return await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, executing.Version, finish.From, finish.To, finish.Completed),
-                ExecutionEffects.For(finish.From, finish.To, request.NewProfileUuid, oldProfile, now, request.NewSmartcardUuid, oldCard),
-                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId, Describe(oldProfile, oldCard)), c).ConfigureAwait(false)
+                plan.Effects(finish.From, finish.To, request, now),
+                new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, finish.From, finish.To, now, correlationId,
+                    plan.Describe() is { Length: > 0 } d ? d : "completed by the server"), c).ConfigureAwait(false)
                 ?? throw new WriteConflictException();
         }, ct).ConfigureAwait(false);
         if (applied is not null)
@@ -73,20 +74,11 @@ public sealed class ServerExecution
         return await _requests.FindAsync(request.Uuid, ct).ConfigureAwait(false) ?? request;
     }
 
-    private static string Describe(ProfileTransition? profile, CardTransition? card) => (profile, card) switch
-    {
-        (null, null) => "completed by the server",
-        (_, null) => $"profile {profile.Profile:D} {profile.From} -> {profile.To}",
-        (null, _) => $"smartcard {card.Card:D} {card.From} -> {card.To}",
-        _ => $"profile {profile.Profile:D} {profile.From} -> {profile.To}; smartcard {card.Card:D} {card.From} -> {card.To}",
-    };
-
     /// <summary>
-    /// What completing <paramref name="request"/> does to the existing profile and card it names,
-    /// as of now; each null when it names none or leaves it as it is.
+    /// What completing <paramref name="request"/> does, as of now, to the existing profile and
+    /// card it names, and beyond them (a temporary card's end brings its permanent card back).
     /// </summary>
-    public static async Task<(ProfileTransition? Profile, CardTransition? Card)> OnCompletionAsync(
-        IProfileStore profiles, ISmartcardStore cards, CmRequest request, CancellationToken ct)
+    public static async Task<CompletionPlan> OnCompletionAsync(IProfileStore profiles, ISmartcardStore cards, CmRequest request, DateTimeOffset at, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(profiles);
         ArgumentNullException.ThrowIfNull(cards);
@@ -95,11 +87,40 @@ public sealed class ServerExecution
         var profile = request.OldProfileUuid != Guid.Empty && await profiles.FindAsync(request.OldProfileUuid, ct).ConfigureAwait(false) is { } old
             ? ProfileRules.OnCompletion(request.RequestType, old.Uuid, old.Status, reason, onCard: old.SmartcardUuid != Guid.Empty)
             : null;
-        var card = request.OldSmartcardUuid != Guid.Empty && await cards.FindAsync(request.OldSmartcardUuid, ct).ConfigureAwait(false) is { } oldCard
-            ? SmartcardRules.OnCompletion(request.RequestType, oldCard.Uuid, oldCard.Status, reason)
-            : null;
-        return (profile, card);
+        var named = request.OldSmartcardUuid != Guid.Empty ? await cards.FindAsync(request.OldSmartcardUuid, ct).ConfigureAwait(false) : null;
+        var card = named is null ? null : SmartcardRules.OnCompletion(request.RequestType, named.Uuid, named.Status, reason);
+
+        // A temporary card ending for good: its permanent card and that card's live profile.
+        IReadOnlyList<Effect> linked = [];
+        if (named is { PermanentUuid: var permanentId } && permanentId != Guid.Empty && await cards.FindAsync(permanentId, ct).ConfigureAwait(false) is { } permanent)
+        {
+            var live = CardProfiles.Live(await profiles.ForSmartcardAsync(permanent.Uuid, ct).ConfigureAwait(false));
+            linked = SmartcardRules.PermanentCardBack(request.RequestType, reason, permanent.Uuid, permanent.Status, live?.Uuid ?? Guid.Empty, live?.Status, at);
+        }
+
+        return new CompletionPlan(profile, card, linked);
     }
+}
+
+/// <summary>What completing a request does beyond the request: to the profile and card it names, and linked effects.</summary>
+public sealed record CompletionPlan(ProfileTransition? Profile, CardTransition? Card, IReadOnlyList<Effect> Linked)
+{
+    public static readonly CompletionPlan None = new(null, null, []);
+
+    /// <summary>The effects of the move, with this plan's part when it completes the request.</summary>
+    public IReadOnlyList<Effect> Effects(RequestStatus from, RequestStatus to, CmRequest request, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return ExecutionEffects.For(from, to, request.NewProfileUuid, Profile, at, request.NewSmartcardUuid, Card, Linked);
+    }
+
+    /// <summary>For the audit event: what moved beside the request.</summary>
+    public string Describe() => string.Join("; ", new[]
+    {
+        Profile is null ? null : $"profile {Profile.Profile:D} {Profile.From} -> {Profile.To}",
+        Card is null ? null : $"smartcard {Card.Card:D} {Card.From} -> {Card.To}",
+        Linked.Count == 0 ? null : "permanent card reinstated",
+    }.Where(d => d is not null));
 }
 
 /// <summary>Telling the CA what a committed unit of work revoked.</summary>

@@ -348,7 +348,8 @@ public sealed class SmartcardService
         }
 
         // 3. The card: a known one only if it is free (New), bound afresh to this request's user
-        //    and template; else a new record. A replacement names the card it replaces, a copy its primary.
+        //    and template; else a new record. A replacement names the card it replaces, a copy its
+        //    primary, a temporary card the permanent one it stands in for.
         var existing = await _cards.FindByCardIdAsync(canonical, ct).ConfigureAwait(false);
         if (SmartcardLifecycle.Decide(existing?.Status ?? SmartcardStatus.New, new CardCommand.Assign()) is CardDecision.Refused cardRefused)
         {
@@ -359,7 +360,7 @@ public sealed class SmartcardService
         var card = new StoredSmartcard(existing?.Uuid ?? Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
             request.ProfileTemplateUuid, template?.Version ?? 1, request.Uuid,
             ParentUuid: request.RequestType == RequestType.Recover ? request.OldSmartcardUuid : Guid.Empty,
-            PermanentUuid: Guid.Empty, Created: existing?.Created ?? now,
+            PermanentUuid: request.RequestType == RequestType.TemporaryCards ? request.OldSmartcardUuid : Guid.Empty, Created: existing?.Created ?? now,
             PrimaryUuid: request.RequestType == RequestType.Duplicate ? request.OldSmartcardUuid : Guid.Empty);
 
         // 4. The request moves (or, already executing, takes the card) and the card is bound, in one unit of work.

@@ -51,6 +51,8 @@ public sealed class TemplateFile
         public bool? PhysicalCards { get; set; }
 
         public bool? VirtualCards { get; set; }
+
+        public int TemporaryCardValidityDays { get; set; } = 7;
     }
 
     /// <summary>One certificate template in a template file.</summary>

@@ -188,6 +188,11 @@ public sealed partial class TemplateService
             throw new OpenCmException(DomainError.Validation($"{At}.physicalCards", "A smart card template issues to physical cards, virtual ones, or both."));
         }
 
+        if (f.TemporaryCardValidityDays is < 1 or > 366)
+        {
+            throw new OpenCmException(DomainError.Validation($"{At}.temporaryCardValidityDays", "A temporary card lasts 1 to 366 days."));
+        }
+
         return new SmartcardConfiguration
         {
             DefaultAdminKeyHex = key.ToUpperInvariant(),
@@ -200,6 +205,7 @@ public sealed partial class TemplateService
             Middleware = f.Middleware,
             PhysicalCards = physical,
             VirtualCards = virtualCards,
+            TemporaryCardValidityDays = f.TemporaryCardValidityDays,
         };
     }
 

@@ -40,8 +40,10 @@ public static class ExecutionEffects
     /// <param name="oldProfile">What completing the request does to the existing profile it names (<see cref="ProfileRules.OnCompletion"/>), or null.</param>
     /// <param name="newCard">The card bound to the request by POST /smartcards, or empty.</param>
     /// <param name="oldCard">What completing the request does to the existing card it names (<see cref="SmartcardRules.OnCompletion"/>), or null.</param>
+    /// <param name="linked">What completing it does beyond the card it names (<see cref="SmartcardRules.PermanentCardBack"/>).</param>
     public static IReadOnlyList<Effect> For(
-        RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at, Guid newCard = default, CardTransition? oldCard = null)
+        RequestStatus from, RequestStatus to, Guid newProfile, ProfileTransition? oldProfile, DateTimeOffset at, Guid newCard = default, CardTransition? oldCard = null,
+        IReadOnlyList<Effect>? linked = null)
     {
         var effects = new List<Effect>(3);
         switch (from, to)
@@ -62,6 +64,8 @@ public static class ExecutionEffects
                 {
                     effects.Add(new Effect.MoveCard(oldCard.Card, oldCard.From, oldCard.To));
                 }
+
+                effects.AddRange(linked ?? []);
 
                 break;
             case (RequestStatus.Executing, RequestStatus.Canceled or RequestStatus.Abandoned or RequestStatus.Failed):

@@ -68,17 +68,22 @@ public static class ProfileRules
     /// keys besides (key history).
     /// </summary>
     public static bool IssuesNewProfile(RequestType type, bool onCard = false) =>
-        type is RequestType.Enroll or RequestType.Renew or RequestType.Duplicate or RequestType.OnlineUpdate || (type is RequestType.Recover && onCard);
+        type is RequestType.Enroll or RequestType.Renew or RequestType.Duplicate or RequestType.OnlineUpdate
+            || (type is RequestType.Recover or RequestType.TemporaryCards && onCard);
 
     /// <summary>Types whose execution returns the software profile's archived keys instead of issuing certificates.</summary>
     public static bool IsKeyRecovery(RequestType type, bool onCard = false) => type is RequestType.RecoverOnBehalf || (type is RequestType.Recover && !onCard);
 
     /// <summary>What completing a request of <paramref name="type"/> does to the profile it names.</summary>
     /// <param name="revocationReason">For Revoke: certificateHold suspends, anything else disables.</param>
-    /// <param name="onCard">The profile is a smart card's: a Recover replaces the lost card, whose certificates are revoked.</param>
+    /// <param name="onCard">
+    /// The profile is a smart card's: a Recover replaces the lost card, whose certificates are
+    /// revoked; a temporary card puts the permanent card's certificates on hold while it is out.
+    /// </param>
     public static ProfileTransition? OnCompletion(RequestType type, Guid oldProfile, ProfileStatus oldStatus, int revocationReason = Unspecified, bool onCard = false) => type switch
     {
         RequestType.Recover when onCard => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
+        RequestType.TemporaryCards when onCard => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Suspended, CertificateHold),
         RequestType.Revoke when revocationReason == CertificateHold => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Suspended, CertificateHold),
         RequestType.Revoke => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Disabled, revocationReason),
         RequestType.Reinstate => new ProfileTransition(oldProfile, oldStatus, ProfileStatus.Active, null, ReleaseHolds: true),

@@ -54,6 +54,9 @@ public sealed record SmartcardConfiguration
     /// <summary>Whether virtual (TPM) smart cards may be issued to.</summary>
     public bool VirtualCards { get; init; }
 
+    /// <summary>How long a temporary card's certificates last at most (TemporaryCards), in days.</summary>
+    public int TemporaryCardValidityDays { get; init; } = 7;
+
     /// <summary>The policy of a smart card template that states none (as templates imported before issue #8 do).</summary>
     public static SmartcardConfiguration DefaultFor(bool isVirtual) => new() { PhysicalCards = !isVirtual, VirtualCards = isVirtual };
 }

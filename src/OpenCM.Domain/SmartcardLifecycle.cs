@@ -121,13 +121,15 @@ public static class SmartcardLifecycle
     /// <summary>
     /// The command a PUT /requests/{rid}/smartcards/{id} asking for <paramref name="target"/> stands
     /// for under a request of <paramref name="type"/>; null when that request type does not move a
-    /// card to that status.
+    /// card to that status. Only the types that work on the named card and nothing else (Retire,
+    /// Revoke, Reinstate) take it: a TemporaryCards request suspends its permanent card only by
+    /// completing with its temporary card personalized.
     /// </summary>
     public static CardCommand? CommandFor(RequestType type, SmartcardStatus target) => (type, target) switch
     {
         (RequestType.Retire, SmartcardStatus.Retired) => new CardCommand.Retire(),
         (RequestType.Revoke, SmartcardStatus.Disabled) => new CardCommand.Disable(),
-        (RequestType.Revoke or RequestType.TemporaryCards, SmartcardStatus.Suspended) => new CardCommand.Suspend(),
+        (RequestType.Revoke, SmartcardStatus.Suspended) => new CardCommand.Suspend(),
         (RequestType.Reinstate, SmartcardStatus.Active) => new CardCommand.Reinstate(),
         _ => null,
     };

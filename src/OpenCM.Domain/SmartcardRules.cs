@@ -46,9 +46,33 @@ public static class SmartcardRules
             : null;
     }
 
+    /// <summary>
+    /// What ending a temporary card for good (Retire, or Revoke other than on hold) does to the
+    /// permanent card it stood in for: the permanent card and its certificates come back into use
+    /// (Suspended → Active, holds released). Nothing when the permanent card is not suspended.
+    /// </summary>
+    public static IReadOnlyList<Effect> PermanentCardBack(
+        RequestType type, int revocationReason, Guid permanentCard, SmartcardStatus permanentStatus, Guid permanentProfile, ProfileStatus? profileStatus, DateTimeOffset at)
+    {
+        var ends = type is RequestType.Retire || (type is RequestType.Revoke && revocationReason != ProfileRules.CertificateHold);
+        if (!ends || permanentCard == Guid.Empty || SmartcardLifecycle.Decide(permanentStatus, new CardCommand.Reinstate()) is not CardDecision.Move m)
+        {
+            return [];
+        }
+
+        var effects = new List<Effect>(2);
+        if (profileStatus is ProfileStatus.Suspended && ProfileRules.OnCompletion(RequestType.Reinstate, permanentProfile, ProfileStatus.Suspended) is { } back)
+        {
+            effects.Add(new Effect.ChangeProfile(back, at));
+        }
+
+        effects.Add(new Effect.MoveCard(permanentCard, m.From, m.To));
+        return effects;
+    }
+
     /// <summary>Types OpenCM executes on an existing smart card today; the rest are refused at creation.</summary>
     public static bool IsSupported(RequestType type) =>
-        WorksInPlace(type) || type is RequestType.Duplicate or RequestType.Recover;
+        WorksInPlace(type) || type is RequestType.Duplicate or RequestType.Recover or RequestType.TemporaryCards;
 
     /// <summary>Which request types a card's status allows (as <see cref="ProfileRules.AllowedTypes"/> for profiles).</summary>
     public static IReadOnlyList<RequestType> AllowedTypes(SmartcardStatus status) => status switch
@@ -56,7 +80,7 @@ public static class SmartcardRules
         SmartcardStatus.Active =>
         [
             RequestType.OnlineUpdate, RequestType.Renew, RequestType.Duplicate, RequestType.Recover, RequestType.Retire, RequestType.Revoke,
-            RequestType.Unblock, RequestType.OfflineUnblock,
+            RequestType.Unblock, RequestType.OfflineUnblock, RequestType.TemporaryCards,
         ],
         SmartcardStatus.Suspended => [RequestType.Reinstate, RequestType.Retire],
         SmartcardStatus.Disabled => [RequestType.Retire],
@@ -76,6 +100,9 @@ public static class SmartcardRules
             RequestType.Retire => new CardCommand.Retire(),
             RequestType.Revoke when revocationReason == ProfileRules.CertificateHold => new CardCommand.Suspend(),
             RequestType.Revoke or RequestType.Recover => new CardCommand.Disable(),
+
+            // The permanent card is out of use while its temporary card is out.
+            RequestType.TemporaryCards => new CardCommand.Suspend(),
             RequestType.Reinstate => new CardCommand.Reinstate(),
             _ => null,
         };

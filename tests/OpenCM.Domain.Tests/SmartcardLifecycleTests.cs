@@ -81,7 +81,7 @@ public class SmartcardLifecycleTests
     [InlineData(RequestType.Retire, SmartcardStatus.Retired, "Retire")]
     [InlineData(RequestType.Revoke, SmartcardStatus.Disabled, "Disable")]
     [InlineData(RequestType.Revoke, SmartcardStatus.Suspended, "Suspend")]
-    [InlineData(RequestType.TemporaryCards, SmartcardStatus.Suspended, "Suspend")]
+    [InlineData(RequestType.TemporaryCards, SmartcardStatus.Suspended, null)]
     [InlineData(RequestType.Reinstate, SmartcardStatus.Active, "Reinstate")]
     [InlineData(RequestType.Retire, SmartcardStatus.Active, null)]
     [InlineData(RequestType.Enroll, SmartcardStatus.Retired, null)]

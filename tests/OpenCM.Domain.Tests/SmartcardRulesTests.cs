@@ -37,6 +37,7 @@ public class SmartcardRulesTests
     [InlineData(RequestType.Unblock, ProfileRules.Unspecified, "-", "-", "-", "-", "-")]
     [InlineData(RequestType.OfflineUnblock, ProfileRules.Unspecified, "-", "-", "-", "-", "-")]
     [InlineData(RequestType.Duplicate, ProfileRules.Unspecified, "-", "-", "-", "-", "-")]
+    [InlineData(RequestType.TemporaryCards, ProfileRules.Unspecified, "-", "→Suspended", "-", "-", "-")]
     public void OnCompletion_TypeFromEachStatus_MatchesTable(RequestType type, int reason, string assigned, string active, string suspended, string disabled, string retired)
     {
         var expected = new Dictionary<SmartcardStatus, string>
@@ -56,7 +57,7 @@ public class SmartcardRulesTests
     }
 
     [Theory]
-    [InlineData(SmartcardStatus.Active, "OnlineUpdate,Renew,Duplicate,Recover,Retire,Revoke,Unblock,OfflineUnblock")]
+    [InlineData(SmartcardStatus.Active, "OnlineUpdate,Renew,Duplicate,Recover,Retire,Revoke,Unblock,OfflineUnblock,TemporaryCards")]
     [InlineData(SmartcardStatus.Suspended, "Reinstate,Retire")]
     [InlineData(SmartcardStatus.Disabled, "Retire")]
     [InlineData(SmartcardStatus.Retired, "")]
@@ -105,11 +106,32 @@ public class SmartcardRulesTests
     [InlineData(RequestType.Renew, false, true, false, "→Retired")]
     [InlineData(RequestType.Renew, true, true, false, "→Retired")]
     [InlineData(RequestType.Duplicate, true, true, false, "-")]
+    [InlineData(RequestType.TemporaryCards, true, true, false, "→Suspended")]
     public void Recover_OnCardOrSoftware_IssuesOrReturnsKeys(RequestType type, bool onCard, bool issues, bool keyRecovery, string profile)
     {
         Assert.Equal((issues, keyRecovery), (ProfileRules.IssuesNewProfile(type, onCard), ProfileRules.IsKeyRecovery(type, onCard)));
         var t = ProfileRules.OnCompletion(type, Card, ProfileStatus.Active, ProfileRules.Unspecified, onCard);
         Assert.Equal(profile, t is null ? "-" : $"→{t.To}");
+    }
+
+    // Ending a temporary card for good brings its suspended permanent card back, holds released.
+    [Theory]
+    [InlineData(RequestType.Retire, ProfileRules.Unspecified, SmartcardStatus.Suspended, ProfileStatus.Suspended, "profile Suspended→Active; card Suspended→Active")]
+    [InlineData(RequestType.Revoke, 1, SmartcardStatus.Suspended, ProfileStatus.Suspended, "profile Suspended→Active; card Suspended→Active")]
+    [InlineData(RequestType.Revoke, ProfileRules.CertificateHold, SmartcardStatus.Suspended, ProfileStatus.Suspended, "")]
+    [InlineData(RequestType.Renew, ProfileRules.Unspecified, SmartcardStatus.Suspended, ProfileStatus.Suspended, "")]
+    [InlineData(RequestType.Retire, ProfileRules.Unspecified, SmartcardStatus.Active, ProfileStatus.Active, "")]
+    [InlineData(RequestType.Retire, ProfileRules.Unspecified, SmartcardStatus.Disabled, ProfileStatus.Disabled, "")]
+    [InlineData(RequestType.Retire, ProfileRules.Unspecified, SmartcardStatus.Suspended, null, "card Suspended→Active")]
+    public void PermanentCardBack_TemporaryCardEnds_PermanentReinstated(RequestType type, int reason, SmartcardStatus permanent, ProfileStatus? profile, string expected)
+    {
+        var effects = SmartcardRules.PermanentCardBack(type, reason, Card, permanent, Guid.NewGuid(), profile, DateTimeOffset.UnixEpoch);
+        Assert.Equal(expected, string.Join("; ", effects.Select(e => e switch
+        {
+            Effect.ChangeProfile { Transition: var t } when t.ReleaseHolds => $"profile {t.From}→{t.To}",
+            Effect.MoveCard m when m.Card == Card => $"card {m.From}→{m.To}",
+            _ => "unexpected " + e,
+        })));
     }
 
     [Fact]

@@ -289,6 +289,40 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task TemporaryCard_StandsInForAForgottenCard_PermanentSuspendedUntilTheTemporaryOneIsRetired()
+    {
+        var e = await EnrolledAsync("forgot");
+        var helpDesk = await HelpDeskAsync();
+
+        // A temporary card names the permanent one; the help desk personalizes it at the desk.
+        var missing = await RefusedAsync(() => helpDesk.CreateRequestAsync(new CreateRequestBody(RequestType.TemporaryCards, ServerFixture.VirtualSmartcardVpn, [], Comment: "")));
+        Assert.Equal((HttpStatusCode.BadRequest, "smartcard"), ((HttpStatusCode)missing.Status, missing.Field));
+        var request = await OnCardAsync(helpDesk, RequestType.TemporaryCards, e.Card);
+
+        // The permanent card is suspended by the temporary one going into use, not by a PUT on its own.
+        var early = await RefusedAsync(() => helpDesk.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Suspended));
+        Assert.Equal((HttpStatusCode.BadRequest, "status"), ((HttpStatusCode)early.Status, early.Field));
+        using var temporary = EmulatedCard.CreateVirtual(DefaultKey);
+        var (issued, _) = await new CardClient(helpDesk).PersonalizeAsync(request, temporary, Pin);
+
+        // Its own, short expiry (the sample's 7 days); it names the permanent card, which is suspended, its certificate on hold.
+        var certificate = Assert.Single(issued.Certificates);
+        Assert.Equal(_server.Clock.GetUtcNow().AddDays(7).UtcDateTime, certificate.NotAfter.ToUniversalTime(), TimeSpan.FromSeconds(1));
+        var card = await e.Client.GetSmartcardAsync(issued.Card);
+        Assert.Equal(((int)SmartcardStatus.Active, e.Card), (card.Status, card.PermanentSmartcardUuid));
+        Assert.Equal((int)SmartcardStatus.Suspended, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.Equal(ProfileRules.CertificateHold, await RevocationReasonAsync(e.Certificate));
+        Assert.Null(await RevocationReasonAsync(certificate));
+
+        // The permanent card turns up: the temporary one is retired, and the permanent one is back with its certificate.
+        var retire = await OnCardAsync(e.Client, RequestType.Retire, issued.Card);
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, issued.Card, SmartcardStatus.Retired)).Status);
+        Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
+        Assert.Null(await RevocationReasonAsync(e.Certificate));
+        Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(certificate));
+    }
+
+    [Fact]
     public async Task CardRequests_NotYoursOrWrongCard_LookLikeNothingIsThere()
     {
         var e = await EnrolledAsync("owner");
