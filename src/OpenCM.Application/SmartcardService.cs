@@ -219,7 +219,7 @@ public sealed class SmartcardService
         var cards = new List<(StoredSmartcard, ProfileTemplate?)>();
         foreach (var card in await _cards.ForUserAsync(caller.UserUuid, ct).ConfigureAwait(false))
         {
-            cards.Add((card, await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false)));
+            cards.Add((await WithLiveVersionAsync(card, ct).ConfigureAwait(false), await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false)));
         }
 
         return cards;
@@ -233,8 +233,12 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.NotFound(notFound));
         }
 
-        return (card, await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false));
+        return (await WithLiveVersionAsync(card, ct).ConfigureAwait(false), await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false));
     }
+
+    // The template version a card follows is its live profile's (an OnlineUpdate moves it on), else the one it was bound under.
+    private async Task<StoredSmartcard> WithLiveVersionAsync(StoredSmartcard card, CancellationToken ct) =>
+        CardProfiles.Live(await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false)) is { } live ? card with { TemplateVersion = live.TemplateVersion } : card;
 
     /// <summary>
     /// PUT /requests/{rid}/smartcards/{id} (update-smartcard-status): the client of a request on

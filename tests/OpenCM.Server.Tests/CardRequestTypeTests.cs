@@ -323,6 +323,51 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Assign_OneCardRacedByEightRequests_ExactlyOneBindsTheRestConflictOnCardid()
+    {
+        var cardId = Guid.NewGuid().ToString();
+        var clients = new List<(OpenCmClient Client, Guid Request)>();
+        for (var i = 0; i < 8; i++)
+        {
+            var client = await ClientAsync(await _server.UserAsync($"race{i}"));
+            clients.Add((client, await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""))));
+        }
+
+        var outcomes = await Task.WhenAll(clients.Select(async c =>
+        {
+            try
+            {
+                await c.Client.AssignSmartcardAsync(c.Request, cardId, EmulatedCard.VirtualSmartcardAtr);
+                return "bound";
+            }
+            catch (OpenCmApiException e)
+            {
+                return $"{e.Status} {e.Field}";
+            }
+        }));
+        Assert.Single(outcomes, o => o == "bound");
+        Assert.All(outcomes.Where(o => o != "bound"), o => Assert.Equal("409 cardid", o));
+    }
+
+    [Fact]
+    public async Task Cancel_AfterCertificatesWereIssuedOntoTheCard_CardFreeAgainCertificatesRevoked()
+    {
+        var user = await _server.UserAsync("cancel");
+        var client = await ClientAsync(user);
+        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        using var device = EmulatedCard.CreateVirtual(DefaultKey);
+        var card = await client.AssignSmartcardAsync(request, device.CardId, device.Atr);
+        var cards = new CardClient(client);
+        device.UnblockPin(await client.AuthenticationResponseAsync(request, card, device.CardId, device.GetChallenge(), diversified: false), Pin);
+        var issued = Assert.Single(await cards.IssueOntoCardAsync(request, device, Pin));
+
+        await client.SetStatusAsync(request, RequestStatus.Canceled);
+        Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(issued));
+        Assert.Equal((int)SmartcardStatus.New, (await client.GetSmartcardAsync(card)).Status);
+        Assert.Empty(await client.SmartcardOperationsAsync(card));
+    }
+
+    [Fact]
     public async Task CardRequests_NotYoursOrWrongCard_LookLikeNothingIsThere()
     {
         var e = await EnrolledAsync("owner");

@@ -4,7 +4,12 @@ using System.Net.Http.Headers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenCM.Application;
+using OpenCM.Client;
+using OpenCM.Contracts;
+using OpenCM.Domain;
 using OpenCM.Server.Auth;
+using OpenCM.Smartcards;
 using OpenCM.Server.Hosting;
 
 namespace OpenCM.Server.Tests;
@@ -45,6 +50,45 @@ public sealed class LogTests : IClassFixture<CapturedLogsFixture>
     private readonly CapturedLogsFixture _server;
 
     public LogTests(CapturedLogsFixture server) => _server = server;
+
+    [Fact]
+    public async Task CardSecrets_KeysResponsesAndProposedPin_NeverInLogsOrAudit()
+    {
+        // A card template whose server proposes the PIN, and a card bound to a request.
+        var template = Guid.NewGuid();
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Logged card {{template:N}}
+            isVirtualSmartcardProfileTemplate: true
+            policies:
+              Enroll: { enabled: true, selfServiceEnabled: true }
+            smartcard:
+              userPinOption: ServerProposed
+            """, "logged.yaml", Guid.Empty, "test");
+        var user = await _server.UserAsync("secrets");
+        using var client = new OpenCmClient(_server.CreateClient(), await _server.TokenAsync(user));
+        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, template, [], Comment: ""));
+        using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex(SmartcardConfiguration.BaseCspDefaultAdminKeyHex));
+        _server.Logs.Lines.Clear();
+        var card = await client.AssignSmartcardAsync(request, device.CardId, device.Atr);
+
+        // Every secret the card routes hand out.
+        var key = await client.DiversifiedKeyAsync(request, card, device.CardId);
+        var response = await client.AuthenticationResponseAsync(request, card, device.CardId, device.GetChallenge(), diversified: true);
+        var pin = await client.ProposedPinAsync(request, card);
+        string[] secrets = [Convert.ToBase64String(key), Convert.ToHexString(key), Convert.ToBase64String(response), Convert.ToHexString(response), pin];
+
+        var logged = string.Join("\n", _server.Logs.Lines.Select(l => l.Text));
+        var audited = string.Join("\n", (await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request)).Select(a => a.Event.Detail));
+        Assert.All(secrets, secret =>
+        {
+            Assert.DoesNotContain(secret, logged, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(secret, audited, StringComparison.OrdinalIgnoreCase);
+        });
+
+        // What was handed out, to whom, for which card, is on record.
+        Assert.Contains($"card={card:D}", audited, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task InvalidTokenFlood_AtMostOneCompactLineAndNoTokenOrQueryCredential()
