@@ -19,6 +19,12 @@ if (args.Contains("--issuance"))
     return await Issuance.RunAsync(server, options.Token, options.Connections, options.Seconds, options.Puts);
 }
 
+if (args.Contains("--cards"))
+{
+    // dotnet run -c Release --project bench/OpenCM.Bench.Load -- --cards --server URL [--connections 64] [--seconds 10] [--warmup 5]
+    return await Cards.RunAsync(server, options.Token, options.Connections, options.Seconds, options.Warmup);
+}
+
 const string Api = "/CertificateManagement/api/v1.0";
 const string CreateBody = """{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60","comment":""}""";
 
