@@ -45,6 +45,11 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(readerSids);
+
+        // The paging key is drawn under the audit head's row lock, held until commit: seq order is
+        // then commit order on every provider, and a reader paging by seq skips nothing
+        // (docs/decisions/0006). SQLite has one writer anyway; this costs it one no-op update.
+        await _tx.ExecuteAsync("UPDATE audit_head SET seq = seq WHERE id = 1", ct).ConfigureAwait(false);
         var seq = await _tx.ScalarAsync<long>(
             $"INSERT INTO requests ({SqlRequestStore.InsertColumns}) VALUES (@uuid, @type, @status, @flags, @dc, @dcf, @orig, @target, @submitted, @completed, " +
             "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq", ct,

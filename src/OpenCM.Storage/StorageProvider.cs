@@ -35,8 +35,20 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>The provider's migrations, in order.</summary>
     protected abstract IReadOnlyList<Migration> Migrations { get; }
 
-    /// <summary>Applies the migrations that have not run yet, each in its own transaction.</summary>
-    public async Task<int> MigrateAsync(CancellationToken ct = default)
+    /// <summary>
+    /// Applies the migrations that have not run yet, each in its own transaction, while holding
+    /// the provider's migration lock (several nodes may start at once).
+    /// </summary>
+    public Task<int> MigrateAsync(CancellationToken ct = default) => WithMigrationLockAsync(() => MigrateUnlockedAsync(ct), ct);
+
+    /// <summary>Runs <paramref name="migrate"/> so that no other process migrates the same database meanwhile; a single-process database needs no lock.</summary>
+    protected virtual Task<int> WithMigrationLockAsync(Func<Task<int>> migrate, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(migrate);
+        return migrate();
+    }
+
+    private async Task<int> MigrateUnlockedAsync(CancellationToken ct)
     {
         await WriteAsync(async (tx, c) =>
         {
@@ -74,7 +86,7 @@ public abstract class StorageProvider : IAsyncDisposable
         await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
         while (await r.ReadAsync(c).ConfigureAwait(false))
         {
-            applied.Add(r.GetInt64(0));
+            applied.Add(Convert.ToInt64(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture));
         }
 
         return Migrations.Count(m => !applied.Contains(m.Version));
