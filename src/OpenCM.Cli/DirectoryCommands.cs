@@ -12,24 +12,24 @@ internal static class DirectoryCommands
     {
         var users = new Command("users", "Manage directory users.");
 
-        var data = ServeCommands.DataOption();
+        var data = new StoreOptions();
         var name = new Option<string>("--name") { Description = "The user's name.", Required = true };
         var groups = new Option<string[]>("--group") { Description = "A group to join (created on first use); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var add = new Command("add", "Create a user; prints its GUID.") { data, name, groups };
+        var add = new Command("add", "Create a user; prints its GUID.") { data.Data, data.Database, data.Connection, name, groups };
         add.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
             await io.Out.WriteLineAsync(user.Uuid.ToString("D"));
             return OpenCmCli.Ok;
         }));
         users.Subcommands.Add(add);
 
-        var listData = ServeCommands.DataOption();
-        var list = new Command("list", "List users with their SIDs and groups.") { listData };
+        var listData = new StoreOptions();
+        var list = new Command("list", "List users with their SIDs and groups.") { listData.Data, listData.Database, listData.Connection };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(listData)!, ct);
+            await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
             var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
             foreach (var u in await app.Services.GetRequiredService<IDirectory>().ListUsersAsync(ct))
             {
@@ -42,12 +42,12 @@ internal static class DirectoryCommands
         users.Subcommands.Add(list);
 
         // Removing a user, or a membership, takes effect for their existing tokens within half a minute (the server re-reads the directory).
-        var removeData = ServeCommands.DataOption();
+        var removeData = new StoreOptions();
         var removeName = new Option<string>("--name") { Description = "The user's name.", Required = true };
-        var remove = new Command("remove", "Remove a user (their requests keep their GUID).") { removeData, removeName };
+        var remove = new Command("remove", "Remove a user (their requests keep their GUID).") { removeData.Data, removeData.Database, removeData.Connection, removeName };
         remove.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(removeData)!, ct);
+            await using var app = await Local.OpenExistingAsync(removeData.From(parse), ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var user = await UserAsync(directory, parse.GetValue(removeName)!, ct);
             await directory.RemoveUserAsync(user.Uuid, ct);
@@ -56,13 +56,13 @@ internal static class DirectoryCommands
         }));
         users.Subcommands.Add(remove);
 
-        var leaveData = ServeCommands.DataOption();
+        var leaveData = new StoreOptions();
         var leaveName = new Option<string>("--name") { Description = "The user's name.", Required = true };
         var leaveGroup = new Option<string>("--group") { Description = "The group to take them out of.", Required = true };
-        var leave = new Command("leave", "Take a user out of a group.") { leaveData, leaveName, leaveGroup };
+        var leave = new Command("leave", "Take a user out of a group.") { leaveData.Data, leaveData.Database, leaveData.Connection, leaveName, leaveGroup };
         leave.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(leaveData)!, ct);
+            await using var app = await Local.OpenExistingAsync(leaveData.From(parse), ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var user = await UserAsync(directory, parse.GetValue(leaveName)!, ct);
             var group = await directory.FindByNameAsync(parse.GetValue(leaveGroup)!, ct) is { Kind: PrincipalKind.Group } g
@@ -87,13 +87,13 @@ internal static class DirectoryCommands
 
     public static Command Token(CliIo io)
     {
-        var data = ServeCommands.DataOption();
+        var data = new StoreOptions();
         var user = new Option<string>("--user") { Description = "The directory user the token is for.", Required = true };
         var lifetime = new Option<int>("--lifetime") { Description = "Minutes the token is valid.", DefaultValueFactory = _ => 60 };
-        var command = new Command("token", "Print a JWT for a directory user, signed by the server's key.") { data, user, lifetime };
+        var command = new Command("token", "Print a JWT for a directory user, signed by the server's key.") { data.Data, data.Database, data.Connection, user, lifetime };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var principal = await directory.FindByNameAsync(parse.GetValue(user)!, ct);
             if (principal is not { Kind: PrincipalKind.User })
@@ -119,12 +119,12 @@ internal static class DirectoryCommands
     {
         var templates = new Command("templates", "Manage profile templates.");
 
-        var data = ServeCommands.DataOption();
+        var data = new StoreOptions();
         var files = new Argument<FileInfo[]>("file") { Description = "Template files (YAML or JSON).", Arity = ArgumentArity.OneOrMore };
-        var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data, files };
+        var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data.Data, data.Database, data.Connection, files };
         import.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var service = app.Services.GetRequiredService<TemplateService>();
             foreach (var file in parse.GetValue(files)!)
             {
@@ -141,11 +141,11 @@ internal static class DirectoryCommands
         }));
         templates.Subcommands.Add(import);
 
-        var listData = ServeCommands.DataOption();
-        var list = new Command("list", "List profile templates and their enabled policies.") { listData };
+        var listData = new StoreOptions();
+        var list = new Command("list", "List profile templates and their enabled policies.") { listData.Data, listData.Database, listData.Connection };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(listData)!, ct);
+            await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
             var table = new Table().AddColumns("Name", "Uuid", "Version", "Kind", "Enabled request types");
             foreach (var t in await app.Services.GetRequiredService<ITemplateStore>().ListAsync(ct))
             {
@@ -164,11 +164,11 @@ internal static class DirectoryCommands
     public static Command Audit(CliIo io)
     {
         var audit = new Command("audit", "Inspect the audit log.");
-        var data = ServeCommands.DataOption();
-        var verify = new Command("verify", "Check the audit log's hash chain; exits 1 naming the first bad event.") { data };
+        var data = new StoreOptions();
+        var verify = new Command("verify", "Check the audit log's hash chain; exits 1 naming the first bad event.") { data.Data, data.Database, data.Connection };
         verify.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(parse.GetValue(data)!, ct);
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var result = await AuditChain.VerifyAsync(app.Services.GetRequiredService<IAuditLog>(), ct);
             if (result.IsIntact)
             {

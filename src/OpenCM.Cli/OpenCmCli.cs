@@ -16,6 +16,7 @@ public static class OpenCmCli
         var root = new RootCommand("OpenCM: certificate and smart card management server speaking the MIM CM REST API v1.0.");
         root.Subcommands.Add(ServeCommands.Serve(io));
         root.Subcommands.Add(ServeCommands.Init(io));
+        root.Subcommands.Add(ServeCommands.Migrate(io));
         root.Subcommands.Add(DirectoryCommands.Users(io));
         root.Subcommands.Add(DirectoryCommands.Token(io));
         root.Subcommands.Add(DirectoryCommands.Templates(io));
@@ -82,6 +83,16 @@ internal sealed class CliIo
         catch (HttpRequestException ex)
         {
             await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
+        }
+        catch (System.Security.Cryptography.CryptographicException ex) when (ex.Message.Contains("master key", StringComparison.Ordinal))
+        {
+            // A node given another master key than the database's secrets were sealed under.
+            await Err.WriteLineAsync($"error: {ex.Message} Every node needs the same master key: OpenCM:MasterKey, or a copy of the first node's master.key.");
+        }
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("OpenCM:", StringComparison.Ordinal))
+        {
+            // Storage configuration the host refused (an unknown OpenCM:Database, postgres without a connection string).
+            await Err.WriteLineAsync($"error: {ex.Message}");
         }
 
         return OpenCmCli.Failed;

@@ -16,7 +16,7 @@ namespace OpenCM.Storage.Postgres;
 /// </summary>
 public sealed class PostgresStorage : StorageProvider
 {
-    // pg_advisory_lock key for migrations: "OpenCM" in ASCII, as one number every node agrees on.
+    // The base of the advisory lock keys: "OpenCM" in ASCII, a number every node agrees on.
     private const long MigrationLockKey = 0x4F70656E434D;
     private const int MaxAttempts = 5;
     private readonly NpgsqlDataSource _source;
@@ -58,26 +58,43 @@ public sealed class PostgresStorage : StorageProvider
         }
     }
 
-    protected override async Task<int> WithMigrationLockAsync(Func<Task<int>> migrate, CancellationToken ct)
+    public override async Task<T> RunExclusiveAsync<T>(string purpose, Func<Task<T>> work, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(migrate);
+        ArgumentNullException.ThrowIfNull(purpose);
+        ArgumentNullException.ThrowIfNull(work);
+
+        // A session advisory lock, keyed by the purpose: held by this connection until released,
+        // and released by the server if this process dies.
+        var key = LockKey(purpose);
         await using var conn = await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(@k)", conn))
         {
-            take.Parameters.AddWithValue("k", MigrationLockKey);
+            take.Parameters.AddWithValue("k", key);
             await take.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
         try
         {
-            return await migrate().ConfigureAwait(false);
+            return await work().ConfigureAwait(false);
         }
         finally
         {
             await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@k)", conn);
-            release.Parameters.AddWithValue("k", MigrationLockKey);
+            release.Parameters.AddWithValue("k", key);
             await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    // "OpenCM" in ASCII in the high bytes, and a stable hash of the purpose in the low ones.
+    private static long LockKey(string purpose)
+    {
+        var hash = 17;
+        foreach (var c in purpose)
+        {
+            hash = unchecked((hash * 31) + c);
+        }
+
+        return (MigrationLockKey << 16) ^ (hash & 0xFFFF);
     }
 
     public override async ValueTask DisposeAsync()

@@ -41,11 +41,18 @@ public abstract class StorageProvider : IAsyncDisposable
     /// </summary>
     public Task<int> MigrateAsync(CancellationToken ct = default) => WithMigrationLockAsync(() => MigrateUnlockedAsync(ct), ct);
 
-    /// <summary>Runs <paramref name="migrate"/> so that no other process migrates the same database meanwhile; a single-process database needs no lock.</summary>
-    protected virtual Task<int> WithMigrationLockAsync(Func<Task<int>> migrate, CancellationToken ct)
+    /// <summary>Runs <paramref name="migrate"/> so that no other process migrates the same database meanwhile.</summary>
+    protected virtual Task<int> WithMigrationLockAsync(Func<Task<int>> migrate, CancellationToken ct) => RunExclusiveAsync("migrate", migrate, ct);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while no other process sharing the database runs work under
+    /// the same <paramref name="purpose"/> (first-start initialization on several nodes). A
+    /// database only one process writes needs no lock: the default runs the work as it is.
+    /// </summary>
+    public virtual Task<T> RunExclusiveAsync<T>(string purpose, Func<Task<T>> work, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(migrate);
-        return migrate();
+        ArgumentNullException.ThrowIfNull(work);
+        return work();
     }
 
     private async Task<int> MigrateUnlockedAsync(CancellationToken ct)

@@ -11,6 +11,29 @@ public sealed class CliTests : IDisposable
 
     private string Data => _dir.File("data");
 
+    [Theory]
+    [InlineData("--bogus")]
+    [InlineData("--port", "80")]
+    [InlineData("stray")]
+    [InlineData("--RateLimits:Enabled")]
+    public async Task Serve_UnknownOption_FailsNamingItInsteadOfIgnoringIt(params string[] extra)
+    {
+        var (exit, _, err) = await Cli.RunAsync(["serve", "--data", Data, .. extra]);
+        Assert.Equal(1, exit);
+        Assert.Contains(extra[0], err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Data));
+    }
+
+    [Fact]
+    public async Task Serve_PostgresWithoutConnection_FailsClearly()
+    {
+        var (exit, _, err) = await Cli.RunAsync("init", "--data", Data, "--database", "postgres");
+        Assert.Equal(1, exit);
+        Assert.Contains("connection string", err, StringComparison.Ordinal);
+        var unknown = await Cli.RunAsync("init", "--data", Data, "--database", "oracle");
+        Assert.Equal((1, true), (unknown.Exit, unknown.Err.Contains("'sqlite' or 'postgres'", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task Init_Twice_SecondRunReuses()
     {

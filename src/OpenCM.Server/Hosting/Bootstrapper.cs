@@ -21,11 +21,17 @@ public static class Bootstrapper
     public static async Task<BootstrapResult> InitializeAsync(IServiceProvider services, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(services);
+
+        // Nodes that start together on one database initialize it one at a time: the second finds
+        // everything made and reuses it.
+        await OpenCmServices.StartAsync(services, ct).ConfigureAwait(false);
+        return await services.GetRequiredService<StorageProvider>().RunExclusiveAsync("bootstrap", () => InitializeOnceAsync(services, ct), ct).ConfigureAwait(false);
+    }
+
+    private static async Task<BootstrapResult> InitializeOnceAsync(IServiceProvider services, CancellationToken ct)
+    {
         var directory = services.GetRequiredService<SqlDirectory>();
         var options = services.GetRequiredService<OpenCmOptions>();
-
-        // 0. The schema migrated and the keys loaded, before anything reads or writes.
-        await OpenCmServices.StartAsync(services, ct).ConfigureAwait(false);
 
         // 1. The domain and the groups the sample policies name.
         await directory.DomainSidAsync(ct).ConfigureAwait(false);
@@ -59,7 +65,9 @@ public static class Bootstrapper
             }
         }
 
-        var data = Path.GetFullPath(services.GetRequiredService<DataOptions>().DataDirectory);
+        // Where the data lives: the data directory, or the PostgreSQL database (without credentials).
+        var store = services.GetRequiredService<DataOptions>();
+        var data = store.IsPostgres ? services.GetRequiredService<IStorageSchema>().Location : Path.GetFullPath(store.DataDirectory);
         return new BootstrapResult(data, createdAdmin, imported, ca.Subject, ca.Thumbprint);
     }
 }

@@ -25,11 +25,28 @@ public sealed class ApiOptions
 public sealed class DataOptions
 {
     public const string DefaultDirectory = "opencm-data";
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
 
+    /// <summary>The data directory: the SQLite database, and the master key file unless <see cref="MasterKey"/> is given.</summary>
     public string DataDirectory { get; set; } = DefaultDirectory;
 
-    /// <summary>Base64 master key from a secret manager; otherwise DataDirectory/master.key.</summary>
+    /// <summary>Base64 master key from a secret manager; otherwise DataDirectory/master.key. Every node of a cluster needs the same.</summary>
     public string? MasterKey { get; set; }
+
+    /// <summary><c>sqlite</c> (the embedded default) or <c>postgres</c> (SPEC §10).</summary>
+    public string Database { get; set; } = Sqlite;
+
+    /// <summary>For <c>postgres</c>: the Npgsql connection string.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Whether <see cref="Database"/> names PostgreSQL; anything but the two names is refused.</summary>
+    public bool IsPostgres => Database.ToLowerInvariant() switch
+    {
+        Sqlite => false,
+        Postgres or "postgresql" => true,
+        _ => throw new InvalidOperationException($"OpenCM:Database is '{Database}'; it is 'sqlite' or 'postgres'."),
+    };
 }
 
 /// <summary>Composes OpenCM: each layer registers itself; this host chooses the storage provider, the CA and the key provider.</summary>
@@ -39,6 +56,8 @@ public static class OpenCmServices
     public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
     {
         ["--data"] = "OpenCM:DataDirectory",
+        ["--database"] = "OpenCM:Database",
+        ["--connection"] = "OpenCM:ConnectionString",
     };
 
     /// <summary>
@@ -56,12 +75,27 @@ public static class OpenCmServices
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
-        // 1. Storage: the embedded default, SQLite in the data directory. The master key comes
-        //    from configuration when given (a secret manager), else from the directory's key file.
-        services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>().MasterKey is { Length: > 0 } configured
+        // 1. Storage: the embedded default, SQLite in the data directory, or PostgreSQL for one or
+        //    several nodes. The master key comes from configuration when given (a secret manager),
+        //    else from the data directory's key file.
+        services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>() is { MasterKey: { Length: > 0 } configured }
             ? new ConfiguredMasterKeyProvider(configured)
-            : new FileMasterKeyProvider(sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath));
-        services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
+            : new FileMasterKeyProvider(sp.GetRequiredService<DataOptions>().IsPostgres
+                ? StorageChoice.KeyFileBeside(sp.GetRequiredService<DataOptions>().DataDirectory)
+                : sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath));
+        services.AddSingleton(sp => SqliteDataDirectory.Open(sp.GetRequiredService<DataOptions>().DataDirectory));
+        services.AddSingleton(sp => new Storage.Postgres.PostgresStorage(sp.GetRequiredService<DataOptions>().ConnectionString is { Length: > 0 } c
+            ? c
+            : throw new InvalidOperationException("OpenCM:Database is postgres: give the connection string (--connection or OpenCM:ConnectionString).")));
+        services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<DataOptions>().IsPostgres
+            ? sp.GetRequiredService<Storage.Postgres.PostgresStorage>()
+            : sp.GetRequiredService<SqliteDataDirectory>().Storage);
+        services.AddOpenCmSqlStores(sp => sp.GetRequiredService<StorageProvider>() switch
+        {
+            Storage.Postgres.PostgresStorage pg => pg.Location,
+            SqliteStorage sqlite => sqlite.DatabasePath,
+            var other => other.GetType().Name,
+        });
 
         // 2. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
         services.AddSingleton<ServerKeys>();

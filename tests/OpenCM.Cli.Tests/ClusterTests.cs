@@ -1,0 +1,162 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using OpenCM.TestKit;
+
+namespace OpenCM.Cli.Tests;
+
+/// <summary>
+/// Issue #9: several OpenCM processes on one PostgreSQL. They start together on an empty
+/// database, share one master key (a copy of one key file) and everything else through the
+/// database, and race each other for the same requests, approvals, enrollments and cards.
+/// </summary>
+public sealed class ClusterTests : IDisposable
+{
+    private const string Api = "/CertificateManagement/api/v1.0";
+    private const string UserCertificate = "5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60";
+    private const string ApprovedUserCertificate = "9d6f2a4b-3c8e-4f1a-b7d5-2e6c8a0f1b23";
+    private const string VirtualSmartcardVpn = "97cd65fa-af4b-4587-9309-0dd6bfd8b4e1";
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private sealed record Node(ServerProcess Process, HttpClient Http);
+
+    // Two data directories holding copies of one master key file, for one database.
+    private async Task<(string Connection, string[] Stores)> ClusterAsync()
+    {
+        var server = await PostgresServer.Shared;
+        Skip.If(server is null, PostgresServer.SkipReason);
+        var connection = await server!.CreateDatabaseAsync("cluster");
+        var first = _dir.File("node-a");
+        var second = _dir.File("node-b");
+        Directory.CreateDirectory(first);
+        Directory.CreateDirectory(second);
+        _ = Storage.MasterKey.LoadOrCreate(Path.Combine(first, "master.key"));
+        File.Copy(Path.Combine(first, "master.key"), Path.Combine(second, "master.key"));
+        return (connection, [first, second]);
+    }
+
+    private static string[] StoreArgs(string data, string connection) => ["--data", data, "--database", "postgres", "--connection", connection];
+
+    private static async Task<HttpClient> ClientAsync(ServerProcess node, string token)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(node.Address) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await Task.FromResult(http);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task<Guid> CreateAsync(HttpClient http, string template, string data = "\"[]\"")
+    {
+        var response = await http.PostAsync($"{Api}/requests", Json($$"""{"datacollection":{{data}},"type":"Enroll","profiletemplateuuid":"{{template}}","comment":""}"""));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body);
+        return Guid.Parse(JsonSerializer.Deserialize<string>(body)!.Split('/')[^1]);
+    }
+
+    private static string Csr()
+    {
+        using var key = RSA.Create(2048);
+        return Convert.ToBase64String(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+    }
+
+    [SkippableFact]
+    public async Task TwoNodes_StartTogetherThenRaceForTheSameWork_EveryRaceHasOneWinnerAndTheChainVerifies()
+    {
+        var (connection, stores) = await ClusterAsync();
+
+        // 1. Both nodes start at once on the empty database: one migrates and initializes, the other reuses.
+        var starting = stores.Select(s => ServerProcess.StartAsync(StoreArgs(s, connection))).ToArray();
+        await using var a = await starting[0];
+        await using var b = await starting[1];
+        var token = (await Cli.RunAsync(["token", .. StoreArgs(stores[1], connection), "--user", "admin"])).Out.Trim();
+        Assert.StartsWith("ey", token, StringComparison.Ordinal);
+        var nodes = new[] { await ClientAsync(a, token), await ClientAsync(b, token) };
+
+        // Two approvers, added through node A's files while both nodes serve; each votes through both nodes.
+        var approvers = new List<HttpClient[]>();
+        foreach (var name in new[] { "approver1", "approver2" })
+        {
+            Assert.Equal(0, (await Cli.RunAsync(["users", "add", .. StoreArgs(stores[0], connection), "--name", name, "--group", "CM Approvers"])).Exit);
+            var approverToken = (await Cli.RunAsync(["token", .. StoreArgs(stores[0], connection), "--user", name])).Out.Trim();
+            approvers.Add([await ClientAsync(a, approverToken), await ClientAsync(b, approverToken)]);
+        }
+
+        // Either node answers for what the other made (the token was minted from node B's files).
+        var probe = await CreateAsync(nodes[0], UserCertificate);
+        Assert.Equal(HttpStatusCode.OK, (await nodes[1].GetAsync($"{Api}/requests/{probe}")).StatusCode);
+
+        // 2. The races, all at once: 64 clients and more in flight across both nodes.
+        var transitions = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => CreateAsync(nodes[0], UserCertificate)));
+        var enrollments = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => CreateAsync(nodes[1], UserCertificate)));
+        var votes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => CreateAsync(nodes[0], ApprovedUserCertificate, """[{"Request Reason":"race"}]""")));
+        var cards = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => CreateAsync(nodes[1], VirtualSmartcardVpn)));
+        var csrs = enrollments.Select(_ => (Csr(), Csr())).ToArray();
+        var cardId = Guid.NewGuid().ToString();
+
+        var calls = new List<Task<(string Race, Guid Id, HttpStatusCode Status)>>();
+        Task<(string, Guid, HttpStatusCode)> Call(string race, Guid id, HttpClient http, HttpMethod method, string path, string body) => Task.Run(async () =>
+        {
+            using var message = new HttpRequestMessage(method, Api + path) { Content = Json(body) };
+            using var response = await http.SendAsync(message);
+            return (race, id, response.StatusCode);
+        });
+        foreach (var id in transitions)
+        {
+            calls.Add(Call("transition", id, nodes[0], HttpMethod.Put, $"/requests/{id}", """{"status":"Canceled"}"""));
+            calls.Add(Call("transition", id, nodes[1], HttpMethod.Put, $"/requests/{id}", """{"status":"Abandoned"}"""));
+        }
+
+        for (var i = 0; i < enrollments.Length; i++)
+        {
+            calls.Add(Call("enroll", enrollments[i], nodes[0], HttpMethod.Post, $"/requests/{enrollments[i]}/certificatedata", $$"""{"certificaterequests":["{{csrs[i].Item1}}"]}"""));
+            calls.Add(Call("enroll", enrollments[i], nodes[1], HttpMethod.Post, $"/requests/{enrollments[i]}/certificatedata", $$"""{"certificaterequests":["{{csrs[i].Item2}}"]}"""));
+        }
+
+        foreach (var id in votes)
+        {
+            // Two approvals are needed; each approver sends theirs through both nodes at once.
+            foreach (var through in approvers.SelectMany(x => x))
+            {
+                calls.Add(Call("vote", id, through, HttpMethod.Post, $"/requests/{id}/approvals", """{"decision":"Approve","comment":"ok"}"""));
+            }
+        }
+
+        for (var i = 0; i < cards.Length; i++)
+        {
+            calls.Add(Call("card", cards[i], nodes[i % 2], HttpMethod.Post, "/smartcards", $$"""{"requestid":"{{cards[i]}}","cardid":"{{cardId}}","atr":""}"""));
+        }
+
+        var outcomes = await Task.WhenAll(calls);
+        Assert.True(calls.Count >= 64);
+        Assert.DoesNotContain(outcomes, o => (int)o.Status >= 500);
+
+        // 3. One winner per race: each contested transition and enrollment once, each card once.
+        foreach (var race in outcomes.Where(o => o.Race is "transition" or "enroll").GroupBy(o => o.Id))
+        {
+            Assert.Single(race, o => o.Status == HttpStatusCode.OK);
+        }
+
+        Assert.Single(outcomes, o => o.Race == "card" && o.Status == HttpStatusCode.Created);
+        foreach (var id in votes)
+        {
+            var request = JsonDocument.Parse(await nodes[1].GetStringAsync($"{Api}/requests/{id}")).RootElement;
+            Assert.Equal(3, request.GetProperty("Status").GetInt32()); // Approved: two approvers, each counted once however often they voted
+        }
+
+        // No serial twice: sixteen enrollments, sixteen distinct certificates, each on one node's answer only.
+        var certificates = JsonDocument.Parse(await nodes[0].GetStringAsync($"{Api}/certificates")).RootElement.EnumerateArray()
+            .Select(c => c.GetProperty("SerialNumber").GetString()).ToList();
+        Assert.Equal(certificates.Count, certificates.Distinct().Count());
+
+        // 4. One audit chain, verifiable from any node's files.
+        var verify = await Cli.RunAsync(["audit", "verify", .. StoreArgs(stores[0], connection)]);
+        Assert.True(verify.Exit == 0, verify.Out + verify.Err);
+        Assert.Contains("audit log intact", verify.Out, StringComparison.Ordinal);
+    }
+}

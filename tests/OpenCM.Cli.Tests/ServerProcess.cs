@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace OpenCM.Cli.Tests;
+
+/// <summary>
+/// <c>opencm serve</c> as a real child process (the built <c>opencm.dll</c> beside the tests):
+/// for several nodes on one database, and for killing a node with SIGKILL mid-write.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    private ServerProcess(Process process, string address)
+    {
+        _process = process;
+        Address = address;
+    }
+
+    public string Address { get; }
+
+    /// <summary>What the process printed so far (for failure messages).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts <c>opencm serve</c> with <paramref name="args"/> on a free loopback port; returns once it serves.</summary>
+    public static async Task<ServerProcess> StartAsync(params string[] args)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", .. args, "--urls", $"http://127.0.0.1:{port}",
+                     "--Logging:LogLevel:Default=Warning", "--RateLimits:Enabled=false"])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("opencm did not start");
+        var server = new ServerProcess(process, $"http://127.0.0.1:{port}");
+        var serving = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Collect(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (server._output)
+            {
+                server._output.AppendLine(line);
+            }
+
+            if (line.StartsWith("OpenCM is serving", StringComparison.Ordinal))
+            {
+                serving.TrySetResult();
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var exited = process.WaitForExitAsync();
+        if (await Task.WhenAny(serving.Task, exited, Task.Delay(TimeSpan.FromSeconds(60))) != serving.Task)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"opencm serve did not come up:\n{server.Output}");
+        }
+
+        return server;
+    }
+
+    /// <summary>SIGKILL: no shutdown, no flush; whatever the process had not made durable is lost.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
