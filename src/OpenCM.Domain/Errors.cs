@@ -17,6 +17,9 @@ public enum ErrorKind
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+
+    /// <summary>The database cannot be reached now; the client should retry (503 with Retry-After).</summary>
+    Unavailable,
     Internal,
 }
 

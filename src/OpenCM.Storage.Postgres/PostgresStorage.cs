@@ -97,6 +97,28 @@ public sealed class PostgresStorage : StorageProvider
         return (MigrationLockKey << 16) ^ (hash & 0xFFFF);
     }
 
+    public override bool IsUnavailable(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                // Class 08 connection exceptions, 53 insufficient resources, 57 operator intervention
+                // (shutdown, starting up), 58 system errors: the server, not the statement.
+                case PostgresException pg when pg.SqlState.Length == 5 && pg.SqlState[..2] is "08" or "53" or "57" or "58":
+                    return true;
+                case PostgresException:
+                    return false;
+                case NpgsqlException { IsTransient: true }:
+                    return true;
+                case System.Net.Sockets.SocketException or TimeoutException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await _source.DisposeAsync().ConfigureAwait(false);

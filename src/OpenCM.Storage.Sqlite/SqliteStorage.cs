@@ -96,6 +96,20 @@ public sealed class SqliteStorage : StorageProvider
         return _queue.Writer.TryWrite(item) ? item.Result : throw new ObjectDisposedException(nameof(SqliteStorage));
     }
 
+    // SQLITE_BUSY (5), SQLITE_LOCKED (6): another process held the write lock past the busy timeout.
+    public override bool IsUnavailable(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is SqliteException { SqliteErrorCode: 5 or 6 })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         _disposed = true;

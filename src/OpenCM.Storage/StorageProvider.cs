@@ -105,6 +105,13 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Disposes the commands kept for <paramref name="connection"/>.</summary>
     protected static void DisposePreparedCommands(DbConnection connection) => Sql.DisposePrepared(connection);
 
+    /// <summary>
+    /// Whether <paramref name="error"/> (or what it wraps) says the database cannot be reached or
+    /// is too busy right now, rather than that the work itself is wrong: a client should retry
+    /// (503), and readiness turns unready until it answers again.
+    /// </summary>
+    public virtual bool IsUnavailable(Exception error) => false;
+
     /// <summary>Runs a statement in <paramref name="tx"/> through the same (possibly prepared) path as the stores.</summary>
     protected static Task<int> ExecuteAsync(DbTransaction tx, string sql) => tx.ExecuteAsync(sql, CancellationToken.None);
 

@@ -66,6 +66,45 @@ public sealed class ClusterTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task DatabaseOutage_NodeAnswers503WithRetryAfterUnreadyThenRecoversByItself()
+    {
+        // A PostgreSQL of this test's own, to stop and start.
+        var pg = await PostgresServer.StartNewAsync();
+        Skip.If(pg is null, PostgresServer.SkipReason);
+        var connection = await pg!.CreateDatabaseAsync("outage");
+        var data = _dir.File("node");
+        var store = StoreArgs(data, connection);
+        await using var node = await ServerProcess.StartAsync(store);
+        using var http = await ClientAsync(node, (await Cli.RunAsync(["token", .. store, "--user", "admin"])).Out.Trim());
+        var id = await CreateAsync(http, UserCertificate);
+
+        // 1. The database goes away: a clear 503 with Retry-After and a problem body, and readiness says so.
+        await pg.StopAsync();
+        var down = await http.GetAsync($"{Api}/requests/{id}");
+        var problem = JsonDocument.Parse(await down.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(5), down.Headers.RetryAfter?.Delta);
+        Assert.Equal("Unavailable", problem.GetProperty("errorCode").GetString());
+        Assert.DoesNotContain("127.0.0.1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.PutAsync($"{Api}/requests/{id}", Json("""{"status":"Canceled"}"""))).StatusCode);
+
+        // 2. It comes back: the same node serves again without a restart.
+        await pg.RestartAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpStatusCode status;
+        do
+        {
+            status = (await http.GetAsync($"{Api}/requests/{id}")).StatusCode;
+        }
+        while (status != HttpStatusCode.OK && DateTime.UtcNow < deadline && await Task.Delay(200).ContinueWith(_ => true));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"{Api}/requests/{id}", Json("""{"status":"Canceled"}"""))).StatusCode);
+        await pg.StopAsync();
+    }
+
+    [SkippableFact]
     public async Task TwoNodes_StartTogetherThenRaceForTheSameWork_EveryRaceHasOneWinnerAndTheChainVerifies()
     {
         var (connection, stores) = await ClusterAsync();

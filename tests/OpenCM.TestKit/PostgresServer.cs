@@ -14,7 +14,7 @@ namespace OpenCM.TestKit;
 /// </summary>
 public sealed class PostgresServer
 {
-    private static readonly Lazy<Task<PostgresServer?>> Instance = new(StartAsync);
+    private static readonly Lazy<Task<PostgresServer?>> Instance = new(StartNewAsync);
     private readonly string _root;
     private readonly string _bin;
     private readonly string? _runAs;
@@ -54,7 +54,8 @@ public sealed class PostgresServer
         return ConnectionString(name);
     }
 
-    private static async Task<PostgresServer?> StartAsync()
+    /// <summary>A server of its own (for tests that stop and start it); null when PostgreSQL is not installed.</summary>
+    public static async Task<PostgresServer?> StartNewAsync()
     {
         var bin = FindBinaries();
         if (bin is null)
@@ -81,6 +82,13 @@ public sealed class PostgresServer
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
         return server;
     }
+
+    /// <summary>Stops the server as an outage would (fast shutdown: connections are cut).</summary>
+    public Task StopAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), _runAs, "-D", Path.Combine(_root, "data"), "-m", "fast", "-w", "stop");
+
+    /// <summary>Starts the stopped server again on the same port.</summary>
+    public Task RestartAsync() => RunAsync(Path.Combine(_bin, "pg_ctl"), _runAs, "-D", Path.Combine(_root, "data"), "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60",
+        "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c max_connections=300", "start");
 
     private void Stop()
     {

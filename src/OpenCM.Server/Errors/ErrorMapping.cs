@@ -16,6 +16,7 @@ internal static class ErrorMapping
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,
+        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         ErrorKind.Internal => StatusCodes.Status500InternalServerError,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -33,6 +34,7 @@ internal static class ErrorMapping
         ErrorKind.PayloadTooLarge => "The request body is too large.",
         ErrorKind.UnsupportedMediaType => "The request body must be JSON.",
         ErrorKind.RateLimited => "Too many requests of this kind; try again later.",
+        ErrorKind.Unavailable => "The service cannot reach its database; try again shortly.",
         _ => "An internal error occurred.",
     };
 }

@@ -37,6 +37,12 @@ internal static class Problems
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            // Long enough for a database failover to finish, short enough not to strand clients.
+            context.Response.Headers.RetryAfter = "5";
+        }
+
         context.Response.ContentType = "application/problem+json; charset=utf-8";
         var bytes = JsonSerializer.SerializeToUtf8Bytes(body, Json);
         context.Response.ContentLength = bytes.Length;
@@ -99,8 +105,17 @@ internal static class ErrorHandling
                     new DomainError(ErrorKind.PayloadTooLarge, "The request body is too large."),
                 BadHttpRequestException b => new DomainError(ErrorKind.ValidationFailed, b.Message),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => null,
+                _ when context.RequestServices.GetService<OpenCM.Storage.StorageProvider>()?.IsUnavailable(ex) == true =>
+                    new DomainError(ErrorKind.Unavailable, $"The database cannot be reached now; try again shortly (correlation id {Correlation.Get(context)})."),
                 _ => null,
             };
+            if (error is { Kind: ErrorKind.Unavailable })
+            {
+                // An outage, not a bug: one line without the stack; the node recovers by itself when the database returns.
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Storage")
+                    .LogWarning("Database unavailable ({Reason}); correlation id {CorrelationId}", ex.GetBaseException().Message, Correlation.Get(context));
+            }
+
             if (error is null && context.RequestAborted.IsCancellationRequested)
             {
                 return;
