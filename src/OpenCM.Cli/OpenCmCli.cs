@@ -17,6 +17,7 @@ public static class OpenCmCli
         root.Subcommands.Add(ServeCommands.Serve(io));
         root.Subcommands.Add(ServeCommands.Init(io));
         root.Subcommands.Add(ServeCommands.Migrate(io));
+        root.Subcommands.Add(DatabaseCommands.Db(io));
         root.Subcommands.Add(DirectoryCommands.Users(io));
         root.Subcommands.Add(DirectoryCommands.Token(io));
         root.Subcommands.Add(DirectoryCommands.Templates(io));

@@ -97,6 +97,17 @@ public sealed class PostgresStorage : StorageProvider
         return (MigrationLockKey << 16) ^ (hash & 0xFFFF);
     }
 
+    public override async Task AfterCopyAsync(DbTransaction tx, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+
+        // requests.seq was copied with its values; the identity continues after the highest.
+        await using var cmd = ((NpgsqlTransaction)tx).Connection!.CreateCommand();
+        cmd.Transaction = (NpgsqlTransaction)tx;
+        cmd.CommandText = "SELECT setval(pg_get_serial_sequence('requests', 'seq'), GREATEST((SELECT MAX(seq) FROM requests), 1))";
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
     public override bool IsUnavailable(Exception error)
     {
         for (var e = error; e is not null; e = e.InnerException)

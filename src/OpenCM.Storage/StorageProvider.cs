@@ -105,6 +105,9 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Disposes the commands kept for <paramref name="connection"/>.</summary>
     protected static void DisposePreparedCommands(DbConnection connection) => Sql.DisposePrepared(connection);
 
+    /// <summary>After rows were copied in with their own keys (<see cref="StorageCopy"/>): bring generated keys past them.</summary>
+    public virtual Task AfterCopyAsync(DbTransaction tx, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>
     /// Whether <paramref name="error"/> (or what it wraps) says the database cannot be reached or
     /// is too busy right now, rather than that the work itself is wrong: a client should retry

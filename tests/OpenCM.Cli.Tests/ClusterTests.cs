@@ -66,6 +66,56 @@ public sealed class ClusterTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task DbCopy_EmbeddedInstallToPostgres_CountsAndChainMatchAndThePostgresNodeServesTheSameData()
+    {
+        var server = await PostgresServer.Shared;
+        Skip.If(server is null, PostgresServer.SkipReason);
+
+        // 1. An embedded install with a user, requests in two statuses, and their audit events.
+        var data = _dir.File("embedded");
+        var sqlite = new[] { "--data", data };
+        Guid kept, canceled;
+        await using (var embedded = await ServerProcess.StartAsync(sqlite))
+        {
+            using var http = await ClientAsync(embedded, (await Cli.RunAsync(["token", .. sqlite, "--user", "admin"])).Out.Trim());
+            kept = await CreateAsync(http, UserCertificate);
+            canceled = await CreateAsync(http, UserCertificate);
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"{Api}/requests/{canceled}", Json("""{"status":"Canceled"}"""))).StatusCode);
+        }
+
+        Assert.Equal(0, (await Cli.RunAsync(["users", "add", .. sqlite, "--name", "carol"])).Exit);
+
+        // 2. The copy: counts and chain checked on the target.
+        var connection = await server!.CreateDatabaseAsync("copy");
+        var (exit, output, err) = await Cli.RunAsync("db", "copy", "--from", $"sqlite:{data}", "--to", $"postgres:{connection}");
+        Assert.True(exit == 0, output + err);
+        Assert.Contains("counts match; audit chain intact", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(connection, output + err, StringComparison.Ordinal);
+
+        // 3. A PostgreSQL node with the install's master key serves the same data, and tokens it signed before still work.
+        var oldToken = (await Cli.RunAsync(["token", .. sqlite, "--user", "carol"])).Out.Trim();
+        await using (var node = await ServerProcess.StartAsync(StoreArgs(data, connection)))
+        {
+            using var admin = await ClientAsync(node, (await Cli.RunAsync(["token", .. StoreArgs(data, connection), "--user", "admin"])).Out.Trim());
+            var status = JsonDocument.Parse(await admin.GetStringAsync($"{Api}/requests/{canceled}")).RootElement.GetProperty("Status").GetInt32();
+            Assert.Equal(17, status);
+            Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync($"{Api}/requests/{kept}", Json("""{"status":"Abandoned"}"""))).StatusCode);
+            var fresh = await CreateAsync(admin, UserCertificate); // the paging key continues past the copied rows
+            var page = JsonDocument.Parse(await admin.GetStringAsync($"{Api}/requests")).RootElement.EnumerateArray().Select(r => r.GetProperty("Uuid").GetString()).ToList();
+            Assert.Contains(fresh.ToString("D"), page);
+            using var carol = await ClientAsync(node, oldToken);
+            Assert.Equal(HttpStatusCode.OK, (await carol.GetAsync($"{Api}/me")).StatusCode);
+        }
+
+        Assert.Equal(0, (await Cli.RunAsync(["audit", "verify", .. StoreArgs(data, connection)])).Exit);
+
+        // 4. A second copy into the now used database is refused, and changes nothing.
+        var again = await Cli.RunAsync("db", "copy", "--from", $"sqlite:{data}", "--to", $"postgres:{connection}");
+        Assert.Equal(1, again.Exit);
+        Assert.Contains("empty database", again.Err, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task DatabaseOutage_NodeAnswers503WithRetryAfterUnreadyThenRecoversByItself()
     {
         // A PostgreSQL of this test's own, to stop and start.

@@ -226,10 +226,11 @@ public class ErrorMappingTests
     [InlineData(ErrorKind.PreconditionFailed, 412)]
     [InlineData(ErrorKind.PayloadTooLarge, 413)]
     [InlineData(ErrorKind.UnsupportedMediaType, 415)]
+    [InlineData(ErrorKind.Unavailable, 503)]
     [InlineData(ErrorKind.Internal, 500)]
     public void StatusCode_EveryKind_MapsOnce(ErrorKind kind, int status) => Assert.Equal(status, Errors.ErrorMapping.StatusCode(kind));
 
     [Fact]
     public void StatusCode_AllKindsCovered() =>
-        Assert.All(Enum.GetValues<ErrorKind>(), k => Assert.InRange(Errors.ErrorMapping.StatusCode(k), 400, 500));
+        Assert.All(Enum.GetValues<ErrorKind>(), k => Assert.InRange(Errors.ErrorMapping.StatusCode(k), 400, 503));
 }
