@@ -8,11 +8,14 @@ using OpenCM.Bench.Load;
 // route for reference. Every scenario is warmed up first; each worker owns one keep-alive
 // connection with one request in flight.
 //
-//   dotnet run -c Release --project bench/OpenCM.Bench.Load -- --server URL --token JWT
+//   dotnet run -c Release --project bench/OpenCM.Bench.Load -- --server URL[,URL…] --token JWT
 //        [--connections 64] [--seconds 10] [--warmup 5] [--puts 40000]
 
 var options = Options.Parse(args);
-var server = new Uri(options.Server);
+// --server takes one address, or several separated by commas (nodes of one cluster): the
+// connections are spread over them in turn.
+var servers = options.Server.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => new Uri(s)).ToArray();
+var server = servers[0];
 if (args.Contains("--issuance"))
 {
     // dotnet run -c Release --project bench/OpenCM.Bench.Load -- --issuance --server URL [--connections 16] [--seconds 10] [--puts 20000]
@@ -31,7 +34,7 @@ const string CreateBody = """{"datacollection":"[]","type":"Enroll","profiletemp
 var connections = new RawHttpConnection[options.Connections];
 for (var i = 0; i < connections.Length; i++)
 {
-    connections[i] = await RawHttpConnection.OpenAsync(server, options.Token);
+    connections[i] = await RawHttpConnection.OpenAsync(servers[i % servers.Length], options.Token);
 }
 
 async Task<Guid> CreateAsync(RawHttpConnection c, byte[] request)

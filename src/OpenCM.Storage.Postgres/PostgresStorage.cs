@@ -6,8 +6,10 @@ using OpenCM.Storage;
 namespace OpenCM.Storage.Postgres;
 
 /// <summary>
-/// PostgreSQL through Npgsql (SPEC §10): several OpenCM nodes share one database. Each write is
-/// one READ COMMITTED transaction on a pooled connection, durable when it commits
+/// PostgreSQL through Npgsql (SPEC §10): several OpenCM nodes share one database. Writes queue
+/// for the node's one writer connection, which commits whatever is queued in one READ COMMITTED
+/// transaction (<see cref="GroupCommitWriter"/>, as on SQLite): one commit and one pass through
+/// the audit head's row lock serve many writers. A write is durable when its task completes
 /// (<c>synchronous_commit</c> as the server has it, on by default). The stores' compare-and-set
 /// updates need no stronger isolation: an UPDATE that waited for another writer's row lock
 /// re-checks its WHERE on the committed row and touches zero rows when the row moved. A
@@ -20,13 +22,22 @@ public sealed class PostgresStorage : StorageProvider
     private const long MigrationLockKey = 0x4F70656E434D;
     private const int MaxAttempts = 5;
     private readonly NpgsqlDataSource _source;
+    private readonly GroupCommitWriter _writes;
 
     public PostgresStorage(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         Location = $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
+        // The stores run few distinct statements: let Npgsql prepare them on the server.
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
         _source = NpgsqlDataSource.Create(builder);
+        _writes = new GroupCommitWriter(async c => await _source.OpenConnectionAsync(c).ConfigureAwait(false),
+            (conn, failure) => conn.State != ConnectionState.Open || DropPoolIfUnavailable(failure), IsolationLevel.ReadCommitted, keepPrepared: false);
     }
 
     /// <summary>Where the data lives, without credentials (for logs and readiness).</summary>
@@ -43,17 +54,14 @@ public sealed class PostgresStorage : StorageProvider
         ArgumentNullException.ThrowIfNull(work);
         for (var attempt = 1; ; attempt++)
         {
-            await using var conn = await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var tx = await conn.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct).ConfigureAwait(false);
             try
             {
-                var result = await work(tx, ct).ConfigureAwait(false);
-                await tx.CommitAsync(ct).ConfigureAwait(false);
-                return result;
+                return await _writes.WriteAsync(work, ct).ConfigureAwait(false);
             }
             catch (PostgresException e) when (attempt < MaxAttempts && e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure)
             {
-                // Nothing of this attempt persists (the transaction is rolled back on dispose); run it again.
+                // Another node's batch and this one locked rows in turn; nothing of this attempt
+                // persisted (its savepoint or transaction rolled back). Run it again.
             }
         }
     }
@@ -108,6 +116,31 @@ public sealed class PostgresStorage : StorageProvider
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
+    public override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        try
+        {
+            return await base.ReadAsync(work, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (DropPoolIfUnavailable(e))
+        {
+            throw;
+        }
+    }
+
+    // After an outage (a restart, a failover) the pool's idle connections are all dead, and each
+    // would fail once before being discarded: clear them at the first sign, so the next open dials anew.
+    private bool DropPoolIfUnavailable(Exception failure)
+    {
+        if (!IsUnavailable(failure))
+        {
+            return false;
+        }
+
+        _source.Clear();
+        return true;
+    }
+
     public override bool IsUnavailable(Exception error)
     {
         for (var e = error; e is not null; e = e.InnerException)
@@ -132,6 +165,7 @@ public sealed class PostgresStorage : StorageProvider
 
     public override async ValueTask DisposeAsync()
     {
+        await _writes.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using OpenCM.Storage;
 
@@ -8,20 +7,17 @@ namespace OpenCM.Storage.Sqlite;
 /// <summary>
 /// SQLite in WAL mode with <c>synchronous=FULL</c>: a write is on disk when its task completes.
 /// Reads use pooled connections and run concurrently with writes. Writes go through one writer
-/// connection that batches whatever is queued into a single transaction (group commit), so one
-/// fsync serves many writers; a write that throws sends its batch round again with a savepoint
-/// around each write, so that it rolls back alone. Measured figures: docs/benchmarks.md.
+/// connection that batches whatever is queued into a single transaction (<see cref="GroupCommitWriter"/>),
+/// so one fsync serves many writers. Measured figures: docs/benchmarks.md.
 /// </summary>
 public sealed class SqliteStorage : StorageProvider
 {
-    private const int MaxBatch = 256;
     private const int MaxIdleReaders = 32;
     private readonly System.Collections.Concurrent.ConcurrentBag<SqliteConnection> _readers = [];
     private volatile bool _disposed;
     private readonly string _connectionString;
-    private readonly Channel<IWork> _queue = Channel.CreateUnbounded<IWork>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SqliteConnection _writer;
-    private readonly Task _writerLoop;
+    private readonly GroupCommitWriter _writes;
 
     public SqliteStorage(string databasePath)
     {
@@ -42,10 +38,8 @@ public sealed class SqliteStorage : StorageProvider
             pragma.ExecuteNonQuery();
         }
 
-        // The writer runs the same few statements over and over; keeping them prepared saves a
-        // parse and plan per statement (docs/benchmarks.md, WriteBenchmarks).
-        KeepCommandsPrepared(_writer);
-        _writerLoop = Task.Run(WriterLoopAsync);
+        // One writer connection, which the group-commit writer keeps its statements prepared on.
+        _writes = new GroupCommitWriter(_ => Task.FromResult<DbConnection>(_writer), (_, _) => false, System.Data.IsolationLevel.Serializable, keepPrepared: true);
     }
 
     public string DatabasePath { get; }
@@ -90,11 +84,7 @@ public sealed class SqliteStorage : StorageProvider
         }
     }
 
-    public override Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default)
-    {
-        var item = new Work<T>(work, ct);
-        return _queue.Writer.TryWrite(item) ? item.Result : throw new ObjectDisposedException(nameof(SqliteStorage));
-    }
+    public override Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default) => _writes.WriteAsync(work, ct);
 
     // SQLITE_BUSY (5), SQLITE_LOCKED (6): another process held the write lock past the busy timeout.
     public override bool IsUnavailable(Exception error)
@@ -119,9 +109,7 @@ public sealed class SqliteStorage : StorageProvider
             await reader.DisposeAsync().ConfigureAwait(false);
         }
 
-        _queue.Writer.TryComplete();
-        await _writerLoop.ConfigureAwait(false);
-        DisposePreparedCommands(_writer);
+        await _writes.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         using (var handle = new SqliteConnection(_connectionString))
         {
@@ -129,153 +117,5 @@ public sealed class SqliteStorage : StorageProvider
         }
 
         await base.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private async Task WriterLoopAsync()
-    {
-        var batch = new List<IWork>(MaxBatch);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            // 1. Take what is queued now, up to a bound.
-            batch.Clear();
-            while (batch.Count < MaxBatch && reader.TryRead(out var next))
-            {
-                if (next.IsCanceled)
-                {
-                    next.Cancel();
-                }
-                else
-                {
-                    batch.Add(next);
-                }
-            }
-
-            // 2. Run the batch in one transaction. Writes rarely throw (a lost compare-and-set
-            //    returns false), so the first attempt takes no savepoints; if a write does throw,
-            //    the batch is rolled back and run again with a savepoint around each write, so
-            //    that the failing one rolls back alone.
-            if (batch.Count > 0 && !await TryRunAsync(batch, isolate: batch.Count == 1).ConfigureAwait(false))
-            {
-                await TryRunAsync(batch, isolate: true).ConfigureAwait(false);
-            }
-        }
-    }
-
-    // False when a write threw and the batch must be retried isolated; every other outcome
-    // (success, or failures already reported to their callers) is final.
-    private async Task<bool> TryRunAsync(List<IWork> batch, bool isolate)
-    {
-        var done = new List<IWork>(batch.Count);
-        DbTransaction? tx = null;
-        try
-        {
-            tx = await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable).ConfigureAwait(false);
-            foreach (var work in batch)
-            {
-                if (!isolate)
-                {
-                    try
-                    {
-                        await work.RunAsync(tx).ConfigureAwait(false);
-                    }
-                    catch (Exception) when (batch.Count > 1)
-                    {
-                        await tx.RollbackAsync().ConfigureAwait(false);
-                        return false;
-                    }
-                    catch (Exception ex)
-                    {
-                        work.Fail(ex);
-                        await tx.RollbackAsync().ConfigureAwait(false);
-                        return true;
-                    }
-
-                    done.Add(work);
-                    continue;
-                }
-
-                // One savepoint name serves all: each is released before the next is taken.
-                await ExecuteAsync(tx, "SAVEPOINT w").ConfigureAwait(false);
-                try
-                {
-                    await work.RunAsync(tx).ConfigureAwait(false);
-                    await ExecuteAsync(tx, "RELEASE w").ConfigureAwait(false);
-                    done.Add(work);
-                }
-                catch (Exception ex)
-                {
-                    await ExecuteAsync(tx, "ROLLBACK TO w").ConfigureAwait(false);
-                    await ExecuteAsync(tx, "RELEASE w").ConfigureAwait(false);
-                    work.Fail(ex);
-                }
-            }
-
-            // 3. One durable commit for the whole batch; only then do callers hear of success.
-            await tx.CommitAsync().ConfigureAwait(false);
-            foreach (var work in done)
-            {
-                work.Complete();
-            }
-        }
-        catch (Exception ex)
-        {
-            foreach (var work in batch.Where(w => !w.IsFinished))
-            {
-                work.Fail(ex);
-            }
-        }
-        finally
-        {
-            if (tx is not null)
-            {
-                await tx.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-
-        return true;
-    }
-
-    private interface IWork
-    {
-        bool IsCanceled { get; }
-
-        bool IsFinished { get; }
-
-        Task RunAsync(DbTransaction tx);
-
-        void Complete();
-
-        void Fail(Exception ex);
-
-        void Cancel();
-    }
-
-    private sealed class Work<T> : IWork
-    {
-        private readonly Func<DbTransaction, CancellationToken, Task<T>> _work;
-        private readonly CancellationToken _ct;
-        private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private T _value = default!;
-
-        public Work(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct)
-        {
-            _work = work;
-            _ct = ct;
-        }
-
-        public Task<T> Result => _tcs.Task;
-
-        public bool IsCanceled => _ct.IsCancellationRequested;
-
-        public bool IsFinished => _tcs.Task.IsCompleted;
-
-        public async Task RunAsync(DbTransaction tx) => _value = await _work(tx, CancellationToken.None).ConfigureAwait(false);
-
-        public void Complete() => _tcs.TrySetResult(_value);
-
-        public void Fail(Exception ex) => _tcs.TrySetException(ex);
-
-        public void Cancel() => _tcs.TrySetCanceled(_ct);
     }
 }

@@ -38,7 +38,7 @@ public sealed class PostgresServer
 
     /// <summary>The connection string of <paramref name="database"/> as the superuser.</summary>
     public string ConnectionString(string database) =>
-        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "opencm", Database = database, Pooling = true, MaxPoolSize = 40 }.ToString();
+        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "opencm", Database = database, Pooling = true, MaxPoolSize = 40, IncludeErrorDetail = true }.ToString();
 
     /// <summary>A new, empty database; its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix = "t")
