@@ -63,9 +63,12 @@ public sealed class PostgresServer
             return null;
         }
 
-        // 1. A directory the server's user owns.
+        // 1. Clusters earlier test processes left running (a test host killed before its exit
+        //    handler ran) are stopped; then a directory the server's user owns, named for its owner.
+        await ReapOrphansAsync(bin);
         var root = Path.Combine(Path.GetTempPath(), "opencm-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var runAs = Environment.UserName == "root" ? "postgres" : null;
         if (runAs is not null)
         {
@@ -101,6 +104,58 @@ public sealed class PostgresServer
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
             // Best effort at exit: a leftover temp directory must not fail the run.
+        }
+    }
+
+    private const string OwnerFile = "owner.pid";
+
+    private static async Task ReapOrphansAsync(string bin)
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "opencm-pg-*"))
+        {
+            // Alive owners keep theirs; a directory without an owner yet may be another process's being made.
+            var owner = Path.Combine(dir, OwnerFile);
+            var orphaned = File.Exists(owner)
+                ? !(int.TryParse(await File.ReadAllTextAsync(owner), out var pid) && IsAlive(pid))
+                : Directory.GetCreationTimeUtc(dir) < DateTime.UtcNow.AddHours(-1);
+            if (!orphaned)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.Exists(Path.Combine(dir, "data", "postmaster.pid")))
+                {
+                    await RunAsync(Path.Combine(bin, "pg_ctl"), Environment.UserName == "root" ? "postgres" : null, "-D", Path.Combine(dir, "data"), "-m", "immediate", "stop");
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Not running after all.
+            }
+
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process's leftovers we cannot remove are not this run's concern.
+            }
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 
