@@ -15,11 +15,24 @@ internal static class DirectoryCommands
         var data = new StoreOptions();
         var name = new Option<string>("--name") { Description = "The user's name.", Required = true };
         var groups = new Option<string[]>("--group") { Description = "A group to join (created on first use); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var add = new Command("add", "Create a user; prints its GUID.") { data.Data, data.Database, data.Connection, name, groups };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read a portal password for the user from standard input (its first line)." };
+        var add = new Command("add", "Create a user; prints its GUID.") { data.Data, data.Database, data.Connection, name, groups, passwordStdin };
         add.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            // The password is read (and checked) before anything is written.
+            var password = parse.GetValue(passwordStdin) ? await io.ReadPasswordAsync() : null;
+            if (password is not null && (password.Length is < Passwords.MinimumLength or > Passwords.MaximumLength || password.Any(char.IsControl)))
+            {
+                throw new CliException($"a password is {Passwords.MinimumLength} to {Passwords.MaximumLength} characters, without control characters");
+            }
+
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
+            if (password is not null)
+            {
+                await app.Services.GetRequiredService<Passwords>().SetAsync(user, password, ct);
+            }
+
             await io.Out.WriteLineAsync(user.Uuid.ToString("D"));
             return OpenCmCli.Ok;
         }));
@@ -40,6 +53,21 @@ internal static class DirectoryCommands
             return OpenCmCli.Ok;
         }));
         users.Subcommands.Add(list);
+
+        var setData = new StoreOptions();
+        var setName = new Option<string>("--name") { Description = "The user's name.", Required = true };
+        var setStdin = new Option<bool>("--password-stdin") { Description = "Read the new password from standard input (its first line).", Required = true };
+        var setPassword = new Command("set-password", "Set (or replace) a user's portal password.") { setData.Data, setData.Database, setData.Connection, setName, setStdin };
+        setPassword.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            var password = await io.ReadPasswordAsync();
+            await using var app = await Local.OpenExistingAsync(setData.From(parse), ct);
+            var user = await UserAsync(app.Services.GetRequiredService<IDirectory>(), parse.GetValue(setName)!, ct);
+            await app.Services.GetRequiredService<Passwords>().SetAsync(user, password, ct);
+            await io.Out.WriteLineAsync($"password set for {user.Name}");
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(setPassword);
 
         // Removing a user, or a membership, takes effect for their existing tokens within half a minute (the server re-reads the directory).
         var removeData = new StoreOptions();

@@ -10,9 +10,13 @@ public static class OpenCmCli
     public const int Ok = 0;
     public const int Failed = 1;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default) =>
+        RunAsync(args, Console.In, output, error, ct);
+
+    /// <summary>Runs a command with <paramref name="input"/> as its standard input (a password given with --password-stdin).</summary>
+    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct = default)
     {
-        var io = new CliIo(output, error);
+        var io = new CliIo(output, error, input);
         var root = new RootCommand("OpenCM: certificate and smart card management server speaking the MIM CM REST API v1.0.");
         root.Subcommands.Add(ServeCommands.Serve(io));
         root.Subcommands.Add(ServeCommands.Init(io));
@@ -33,10 +37,11 @@ public static class OpenCmCli
 /// <summary>Where a command writes: plain text for scripts, tables through Spectre.Console, errors to stderr.</summary>
 internal sealed class CliIo
 {
-    public CliIo(TextWriter output, TextWriter error)
+    public CliIo(TextWriter output, TextWriter error, TextReader? input = null)
     {
         Out = output;
         Err = error;
+        In = input ?? System.Console.In;
         Console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),
@@ -55,6 +60,12 @@ internal sealed class CliIo
     public TextWriter Out { get; }
 
     public TextWriter Err { get; }
+
+    public TextReader In { get; }
+
+    /// <summary>A password from standard input (its first line), so that it never shows in a process listing or shell history.</summary>
+    public async Task<string> ReadPasswordAsync() =>
+        await In.ReadLineAsync() is { Length: > 0 } line ? line : throw new CliException("--password-stdin: no password on standard input");
 
     public IAnsiConsole Console { get; }
 

@@ -112,6 +112,26 @@ public sealed class SqlDirectory : IDirectory
         return removed;
     }, ct);
 
+    public Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(hash);
+        return _db.WriteAsync(async (tx, c) =>
+        {
+            var set = await tx.ExecuteAsync("UPDATE principals SET password_hash = @h WHERE uuid = @u AND kind = @k", c,
+                ("@h", hash), ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+            if (set)
+            {
+                await AuditAppender.AppendAsync(tx, new AuditEvent("PasswordSet", user, Guid.Empty, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), "", ""), c).ConfigureAwait(false);
+            }
+
+            return set;
+        }, ct);
+    }
+
+    public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) =>
+        _db.ReadAsync((conn, c) => conn.FirstRowAsync("SELECT password_hash FROM principals WHERE uuid = @v AND kind = " + (int)PrincipalKind.User,
+            r => r.IsDBNull(0) ? null : r.GetString(0), c, ("@v", Sql.Text(user))), ct);
+
     public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => _db.WriteAsync(async (tx, c) =>
     {
         var removed = await tx.ExecuteAsync("DELETE FROM memberships WHERE user_uuid = @u AND group_uuid = @g", c,

@@ -32,6 +32,10 @@ internal sealed class FakeDirectory : IDirectory
     public Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult(_all.RemoveAll(p => p.Uuid == user) > 0);
 
     public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => Task.FromResult(false);
+
+    public Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default) => Task.FromResult(false);
+
+    public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) => Task.FromResult<string?>(null);
 }
 
 internal sealed class FakeTemplateStore : ITemplateStore

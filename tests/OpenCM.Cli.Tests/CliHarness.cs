@@ -11,11 +11,15 @@ namespace OpenCM.Cli.Tests;
 /// <summary>Runs <c>opencm</c> in-process and captures what it prints.</summary>
 public static class Cli
 {
-    public static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
+    public static Task<(int Exit, string Out, string Err)> RunAsync(params string[] args) => RunWithInputAsync("", args);
+
+    /// <summary>Runs with <paramref name="stdin"/> as standard input.</summary>
+    public static async Task<(int Exit, string Out, string Err)> RunWithInputAsync(string stdin, params string[] args)
     {
+        using var input = new StringReader(stdin);
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var exit = await OpenCmCli.RunAsync(args, output, error);
+        var exit = await OpenCmCli.RunAsync(args, input, output, error);
         return (exit, output.ToString(), error.ToString());
     }
 }

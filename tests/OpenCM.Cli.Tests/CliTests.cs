@@ -35,6 +35,46 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Passwords_AddAndSetFromStdin_HashedVerifiableNeverEchoed()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        const string First = "correct horse battery";
+        var added = await Cli.RunWithInputAsync(First + "\n", "users", "add", "--data", Data, "--name", "dana", "--password-stdin");
+        Assert.True(added.Exit == 0, added.Err);
+        Assert.DoesNotContain(First, added.Out + added.Err, StringComparison.Ordinal);
+
+        // Too short, or nothing on stdin: refused, and nothing changes.
+        var shortOne = await Cli.RunWithInputAsync("short\n", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin");
+        Assert.Equal(1, shortOne.Exit);
+        Assert.Contains("password", shortOne.Err, StringComparison.Ordinal);
+        Assert.Equal(1, (await Cli.RunWithInputAsync("", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin")).Exit);
+        Assert.Equal(1, (await Cli.RunWithInputAsync("a long enough one\n", "users", "set-password", "--data", Data, "--name", "nobody", "--password-stdin")).Exit);
+
+        // Stored as a hash, not the password; it verifies, others do not, unknown names neither.
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        {
+            var directory = new Storage.SqlDirectory(data.Storage, TimeProvider.System);
+            var passwords = new Server.Auth.Passwords(directory);
+            var dana = (await directory.FindByNameAsync("dana"))!;
+            Assert.DoesNotContain(First, (await directory.PasswordHashAsync(dana.Uuid))!, StringComparison.Ordinal);
+            Assert.Equal(dana.Uuid, (await passwords.VerifyAsync("DANA", First))?.Uuid);
+            Assert.Null(await passwords.VerifyAsync("dana", "correct horse batterY"));
+            Assert.Null(await passwords.VerifyAsync("nobody", First));
+            Assert.Null(await passwords.VerifyAsync("admin", First)); // a user without a password
+        }
+
+        // set-password replaces it.
+        var set = await Cli.RunWithInputAsync("another good secret\n", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin");
+        Assert.True(set.Exit == 0, set.Err);
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        {
+            var passwords = new Server.Auth.Passwords(new Storage.SqlDirectory(data.Storage, TimeProvider.System));
+            Assert.Null(await passwords.VerifyAsync("dana", First));
+            Assert.NotNull(await passwords.VerifyAsync("dana", "another good secret"));
+        }
+    }
+
+    [Fact]
     public async Task Init_Twice_SecondRunReuses()
     {
         var first = await Cli.RunAsync("init", "--data", Data);

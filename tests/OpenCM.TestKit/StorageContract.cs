@@ -532,6 +532,25 @@ public abstract class StorageContract : IAsyncLifetime
         new(Guid.NewGuid(), cardId, "3B00", status, Guid.NewGuid(), Guid.NewGuid(), 1, Guid.NewGuid(), Guid.Empty, Guid.Empty, Samples.Now, Guid.NewGuid());
 
     [SkippableFact]
+    public async Task Directory_PasswordHash_SetForUsersOnlyReadBackAndAudited()
+    {
+        var directory = new SqlDirectory(Db, TimeProvider.System);
+        var user = await directory.AddUserAsync("pat", ["Readers"]);
+        Assert.Null(await directory.PasswordHashAsync(user.Uuid));
+        Assert.True(await directory.SetPasswordHashAsync(user.Uuid, "AQAAAAIAAYagAAAAE-hash"));
+        Assert.Equal("AQAAAAIAAYagAAAAE-hash", await directory.PasswordHashAsync(user.Uuid));
+
+        // A group has no password; an unknown id neither.
+        var group = (await directory.GroupsOfAsync(user.Uuid)).Single();
+        Assert.False(await directory.SetPasswordHashAsync(group.Uuid, "x"));
+        Assert.False(await directory.SetPasswordHashAsync(Guid.NewGuid(), "x"));
+        Assert.Null(await directory.PasswordHashAsync(group.Uuid));
+
+        var audit = await new SqlAuditLog(Db).ForSubjectAsync(user.Uuid);
+        Assert.Contains(audit, a => a.Event.Kind == "PasswordSet" && !a.Event.Detail.Contains("hash", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public async Task Cards_TryRebind_OnlyAFreeCardTakesTheNewBindingWhole()
     {
         var card = Card("card-rebind", SmartcardStatus.New);

@@ -37,4 +37,13 @@ public interface IDirectory
 
     /// <summary>Takes a user out of a group; false when they were not in it.</summary>
     Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default);
+
+    /// <summary>
+    /// Stores a user's password hash (made by the host's hasher; the directory never sees the
+    /// password), audited without it; false when no such user exists.
+    /// </summary>
+    Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default);
+
+    /// <summary>A user's password hash; null when the user has none (tokens only) or does not exist.</summary>
+    Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default);
 }

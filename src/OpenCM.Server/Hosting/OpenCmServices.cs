@@ -109,6 +109,7 @@ public static class OpenCmServices
 
         // 3. Use cases, and the server's own tokens.
         services.AddOpenCmApplication();
+        services.AddSingleton<Passwords>();
         services.AddSingleton(sp => new TokenService(sp.GetRequiredService<ServerKeys>().TokenKey, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AuthOptions>()));
         return services;
     }

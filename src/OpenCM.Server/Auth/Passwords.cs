@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Identity;
+using OpenCM.Application;
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Auth;
+
+/// <summary>
+/// Directory users' passwords for the portal's sign-in on the embedded default (issue #10):
+/// hashed with ASP.NET Core Identity's hasher (PBKDF2 with HMAC-SHA512, salted, iterated, in its
+/// versioned format, compared in constant time); the directory stores only the hash. Never logged.
+/// </summary>
+public sealed class Passwords
+{
+    /// <summary>Shorter passwords are refused: NIST SP 800-63B's minimum for a memorized secret.</summary>
+    public const int MinimumLength = 8;
+
+    public const int MaximumLength = 1024;
+
+    private readonly PasswordHasher<Principal> _hasher = new();
+    private readonly IDirectory _directory;
+
+    public Passwords(IDirectory directory) => _directory = directory;
+
+    /// <summary>Sets <paramref name="user"/>'s password; a password the rules refuse is a ValidationFailed naming <c>password</c>.</summary>
+    public async Task SetAsync(Principal user, string password, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        if (password is null || password.Length is < MinimumLength or > MaximumLength || password.Any(char.IsControl))
+        {
+            throw new OpenCmException(DomainError.Validation("password", $"A password is {MinimumLength} to {MaximumLength} characters, without control characters."));
+        }
+
+        if (user.Kind != PrincipalKind.User || !await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password), ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(DomainError.Validation("name", $"No user named '{user.Name}' exists."));
+        }
+    }
+
+    /// <summary>
+    /// The user a name and password sign in as, or null: an unknown name, a user without a
+    /// password and a wrong password look alike (and cost alike: a hash is checked in each case).
+    /// </summary>
+    public async Task<Principal?> VerifyAsync(string name, string password, CancellationToken ct = default)
+    {
+        var user = string.IsNullOrWhiteSpace(name) || name.Length > 256 ? null : await _directory.FindByNameAsync(name, ct).ConfigureAwait(false);
+        var hash = user is { Kind: PrincipalKind.User } ? await _directory.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
+        var result = _hasher.VerifyHashedPassword(user ?? Decoy, hash ?? DecoyHash, password ?? "");
+        if (user is null || hash is null || result == PasswordVerificationResult.Failed)
+        {
+            return null;
+        }
+
+        if (result == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            // Stored under older parameters: brought up to date while the password is at hand.
+            await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password!), ct).ConfigureAwait(false);
+        }
+
+        return user;
+    }
+
+    private static readonly Principal Decoy = new(Guid.Empty, "", OpenCM.Security.Sddl.Sid.Everyone, PrincipalKind.User);
+
+    // A real hash of a random password, so that an unknown name takes as long as a wrong password.
+    private static readonly string DecoyHash = new PasswordHasher<Principal>().HashPassword(Decoy, Guid.NewGuid().ToString("N"));
+}
