@@ -1,6 +1,7 @@
 using OpenCM.Domain;
 using OpenCM.Server.Endpoints;
 using OpenCM.Server.Errors;
+using OpenCM.Server.Portal;
 
 namespace OpenCM.Server.Hosting;
 
@@ -12,6 +13,7 @@ public static class OpenCmPipeline
         ArgumentNullException.ThrowIfNull(app);
         var api = app.Services.GetRequiredService<ApiOptions>();
         app.UseCorrelation();
+        app.UseOpenCmPortal();
         app.UseOpenCmErrors();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -30,6 +32,8 @@ public static class OpenCmPipeline
             group.MapSmartcardEndpoints();
             group.MapIdentityEndpoints();
         }
+
+        app.MapOpenCmPortal();
 
         // Anything unmapped (all of the API when it is disabled) is a 404 problem.
         app.MapFallback(context => Problems.WriteAsync(context, DomainError.NotFound("No such resource.")));

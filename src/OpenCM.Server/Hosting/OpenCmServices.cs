@@ -6,6 +6,7 @@ using OpenCM.Authority;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
+using OpenCM.Server.Portal;
 using OpenCM.Storage;
 using OpenCM.Storage.Sqlite;
 
@@ -165,6 +166,7 @@ public static class OpenCmServices
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddAuthorization();
+        services.AddOpenCmPortal();
         return builder;
     }
 

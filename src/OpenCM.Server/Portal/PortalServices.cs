@@ -1,0 +1,125 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc.ApplicationModels;
+using OpenCM.Application;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Hosting;
+
+namespace OpenCM.Server.Portal;
+
+/// <summary>
+/// The portal (issue #10): server-rendered Razor Pages under the API's path base, signed in with
+/// a cookie of its own scheme. The API never accepts that cookie (it stays bearer-only, so no
+/// cross-site request can act through it); pages resolve the same <see cref="Caller"/> as the API
+/// and call the same application services, so rights, dual control and audit are the API's.
+/// </summary>
+public static class PortalServices
+{
+    public const string Scheme = "OpenCM.Portal";
+    public const string CookieName = "opencm.portal";
+
+    public static IServiceCollection AddOpenCmPortal(this IServiceCollection services)
+    {
+        services.AddRazorPages(o =>
+        {
+            o.Conventions.AuthorizeFolder("/", Policy);
+            o.Conventions.AllowAnonymousToPage("/SignIn");
+        });
+
+        // Every page lives under the path base (/CertificateManagement), beside the API.
+        services.AddOptions<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>()
+            .Configure<ApiOptions>((o, api) => o.Conventions.Add(new PathBaseConvention(api.PathBase.Trim('/'))));
+        services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
+        services.AddAuthentication().AddCookie(Scheme, _ => { });
+        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<ApiOptions>((o, api) =>
+        {
+            var root = api.PathBase.TrimEnd('/');
+            o.Cookie.Name = CookieName;
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest; // Secure whenever served over HTTPS
+            o.Cookie.Path = root + "/";
+            o.LoginPath = root + "/signin";
+            o.LogoutPath = root + "/signout";
+            o.AccessDeniedPath = root + "/signin";
+            o.ExpireTimeSpan = TimeSpan.FromHours(8);
+            o.SlidingExpiration = true;
+        });
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "opencm.antiforgery";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        });
+        return services;
+    }
+
+    /// <summary>The claims a portal session carries: those of a token of this server's own, so the caller resolves the same way.</summary>
+    public static ClaimsPrincipal SessionFor(Principal user, AuthOptions auth)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(auth);
+        var identity = new ClaimsIdentity(
+        [
+            new Claim(ClaimNames.Subject, user.Uuid.ToString("D")),
+            new Claim(ClaimNames.Name, user.Name),
+            new Claim(ClaimNames.PrimarySid, user.Sid.Value),
+            new Claim("iss", auth.Issuer),
+        ], Scheme, ClaimNames.Name, null);
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>Security headers on every response (CSP without inline script, no framing), and the portal's static files.</summary>
+    public static WebApplication UseOpenCmPortal(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Use((context, next) =>
+        {
+            var headers = context.Response.Headers;
+            headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.XFrameOptions = "DENY";
+            if (context.Request.IsHttps)
+            {
+                headers.StrictTransportSecurity = "max-age=31536000";
+            }
+
+            return next(context);
+        });
+        return app;
+    }
+
+    /// <summary>The pages, and the one stylesheet (embedded, so that every way of running the server has it).</summary>
+    public static WebApplication MapOpenCmPortal(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var root = app.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/');
+        app.MapGet(root + "/static/portal.css", () => Results.Text(Stylesheet.Value, "text/css; charset=utf-8")).AllowAnonymous();
+        app.MapRazorPages();
+        return app;
+    }
+
+    private static readonly Lazy<string> Stylesheet = new(() =>
+    {
+        using var stream = typeof(PortalServices).Assembly.GetManifestResourceStream("OpenCM.Server.Portal.portal.css")!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    });
+
+    private const string Policy = "portal";
+
+    // Page routes are prefixed with the configured path base.
+    private sealed class PathBaseConvention(string root) : IPageRouteModelConvention
+    {
+        public void Apply(PageRouteModel model)
+        {
+            foreach (var selector in model.Selectors)
+            {
+                var template = (selector.AttributeRouteModel?.Template ?? "").TrimStart('/');
+                selector.AttributeRouteModel!.Template = string.IsNullOrEmpty(template) ? root : $"{root}/{template}";
+            }
+        }
+    }
+}

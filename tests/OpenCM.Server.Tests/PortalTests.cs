@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Server.Auth;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>Issue #10 (first slice): the portal's sign-in, session cookie, security headers and home page.</summary>
+public sealed partial class PortalTests : IClassFixture<ServerFixture>
+{
+    private const string Root = "/CertificateManagement";
+    private const string Password = "portal password 1";
+    private readonly ServerFixture _server;
+
+    public PortalTests(ServerFixture server) => _server = server;
+
+    private HttpClient Browser() => _server.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    private async Task<Principal> UserWithPasswordAsync(string name)
+    {
+        var user = await _server.UserAsync(name);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(user, Password);
+        return user;
+    }
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+
+    private static async Task<string> AntiforgeryAsync(HttpClient browser, string path)
+    {
+        var page = await browser.GetStringAsync(path);
+        return AntiforgeryField().Match(page).Groups[1].Value;
+    }
+
+    private static FormUrlEncodedContent Form(params (string Name, string Value)[] fields) => new(fields.Select(f => KeyValuePair.Create(f.Name, f.Value)));
+
+    private static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string name, string password, string? token = null) =>
+        await browser.PostAsync($"{Root}/signin", Form(("__RequestVerificationToken", token ?? await AntiforgeryAsync(browser, $"{Root}/signin")), ("name", name), ("password", password)));
+
+    [Fact]
+    public async Task Home_NotSignedIn_RedirectsToSignIn()
+    {
+        var response = await Browser().GetAsync($"{Root}/");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith($"{Root}/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SignIn_RightPassword_SessionCookieThenHomeWithTemplatesAndRequests()
+    {
+        var user = await UserWithPasswordAsync("portal");
+        using var api = await _server.ClientAsync(user);
+        var request = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        var browser = Browser();
+
+        var signedIn = await SignInAsync(browser, user.Name.ToUpperInvariant(), Password);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.Equal($"{Root}/", signedIn.Headers.Location!.OriginalString);
+        var cookie = signedIn.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("opencm.portal=", StringComparison.Ordinal));
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($"path={Root}/", cookie, StringComparison.OrdinalIgnoreCase);
+
+        var home = await browser.GetAsync($"{Root}/");
+        var html = await home.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, home.StatusCode);
+        Assert.Contains(user.Name, html, StringComparison.Ordinal);
+        Assert.Contains("User Certificate", html, StringComparison.Ordinal);
+        Assert.Contains(request.ToString("D"), html, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, html, StringComparison.Ordinal);
+
+        // The API stays bearer-only: the portal's cookie does not act there.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync($"{Root}/api/v1.0/requests")).StatusCode);
+
+        // Signing out (a POST with its antiforgery token) ends the session.
+        var token = await AntiforgeryAsync(browser, $"{Root}/");
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.PostAsync($"{Root}/signout", Form(("__RequestVerificationToken", token)))).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.GetAsync($"{Root}/")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("portal-wrong", "not the password")]
+    [InlineData("nobody-at-all", Password)]
+    [InlineData("", "")]
+    public async Task SignIn_WrongNameOrPassword_SameGenericAnswerNoSession(string name, string password)
+    {
+        await UserWithPasswordAsync("portal-wrong");
+        var browser = Browser();
+        var response = await SignInAsync(browser, name == "portal-wrong" ? (await _server.Services.GetRequiredService<IDirectory>().ListUsersAsync())
+            .First(u => u.User.Name.StartsWith("portal-wrong", StringComparison.Ordinal)).User.Name : name, password);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("The name or password is not right.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("opencm.portal=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task SignIn_WithoutAntiforgeryToken_Refused()
+    {
+        var user = await UserWithPasswordAsync("portal-csrf");
+        var response = await Browser().PostAsync($"{Root}/signin", Form(("name", user.Name), ("password", Password)));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Pages_SecurityHeaders_NoInlineScriptNoFraming()
+    {
+        var response = await Browser().GetAsync($"{Root}/signin");
+        var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("script-src 'self'", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.DoesNotContain("<script", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var css = await Browser().GetAsync($"{Root}/static/portal.css");
+        Assert.Equal(("text/css", HttpStatusCode.OK), (css.Content.Headers.ContentType?.MediaType, css.StatusCode));
+    }
+
+    [Fact]
+    public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
+    {
+        var user = await UserWithPasswordAsync("portal-redirect");
+        var browser = Browser();
+        var token = await AntiforgeryAsync(browser, $"{Root}/signin");
+        var response = await browser.PostAsync($"{Root}/signin?returnUrl=https%3A%2F%2Fevil.example%2F",
+            Form(("__RequestVerificationToken", token), ("name", user.Name), ("password", Password), ("returnUrl", "https://evil.example/")));
+        Assert.Equal($"{Root}/", response.Headers.Location!.OriginalString);
+    }
+}
