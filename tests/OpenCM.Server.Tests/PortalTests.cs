@@ -119,6 +119,28 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task SignIn_ManyAttemptsFromOneAddress_429ThenNoMoreGuesses()
+    {
+        // The fixture's limits are raised for functional tests; this server keeps the default ten a minute.
+        await using var strict = new SignInLimitFixture();
+        var browser = strict.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 12; i++)
+        {
+            statuses.Add((await SignInAsync(browser, "whoever", "guess " + i)).StatusCode);
+        }
+
+        Assert.Equal(10, statuses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[^1]);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync($"{Root}/signin")).StatusCode); // reading the form is not limited
+    }
+
+    private sealed class SignInLimitFixture : ServerFixture
+    {
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["RateLimits:SignInPerMinute"] = "10" };
+    }
+
+    [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {
         var user = await UserWithPasswordAsync("portal-redirect");

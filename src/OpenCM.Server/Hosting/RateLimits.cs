@@ -17,6 +17,9 @@ public sealed class RateLimitOptions
 
     /// <summary>How many of them each user gets back per minute.</summary>
     public int ExpensivePerMinute { get; set; } = 60;
+
+    /// <summary>Portal sign-in attempts one address may make per minute (password guessing).</summary>
+    public int SignInPerMinute { get; set; } = 10;
 }
 
 /// <summary>
@@ -27,6 +30,7 @@ public sealed class RateLimitOptions
 internal static class RateLimits
 {
     public const string Expensive = "expensive";
+    public const string SignIn = "signin";
 
     public static IServiceCollection AddOpenCmRateLimits(this IServiceCollection services)
     {
@@ -48,6 +52,19 @@ internal static class RateLimits
                     QueueLimit = 0,
                     AutoReplenishment = true,
                 });
+            });
+            // Sign-in attempts per address, whatever the name tried: guessing costs a minute per ten.
+            o.AddPolicy(SignIn, http =>
+            {
+                var options = http.RequestServices.GetRequiredService<RateLimitOptions>();
+                return !options.Enabled || !HttpMethods.IsPost(http.Request.Method)
+                    ? RateLimitPartition.GetNoLimiter("off")
+                    : RateLimitPartition.GetFixedWindowLimiter("address:" + http.Connection.RemoteIpAddress, _ => new FixedWindowRateLimiterOptions
+                    {
+                        PermitLimit = Math.Max(1, options.SignInPerMinute),
+                        Window = TimeSpan.FromMinutes(1),
+                        QueueLimit = 0,
+                    });
             });
             o.OnRejected = async (context, ct) =>
             {

@@ -24,6 +24,8 @@ public static class PortalServices
         {
             o.Conventions.AuthorizeFolder("/", Policy);
             o.Conventions.AllowAnonymousToPage("/SignIn");
+            o.Conventions.AddPageApplicationModelConvention("/SignIn",
+                m => m.EndpointMetadata.Add(new Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute(Hosting.RateLimits.SignIn)));
         });
 
         // Every page lives under the path base (/CertificateManagement), beside the API.
