@@ -140,6 +140,68 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["RateLimits:SignInPerMinute"] = "10" };
     }
 
+    private async Task<HttpClient> SignedInAsync(Principal user)
+    {
+        var browser = Browser();
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(browser, user.Name, Password)).StatusCode);
+        return browser;
+    }
+
+    [Fact]
+    public async Task NewRequest_FormFromThePolicy_CreatesTheRequestAsTheApiWould()
+    {
+        var user = await UserWithPasswordAsync("portal-new");
+        var browser = await SignedInAsync(user);
+        var page = $"{Root}/requests/new/{ServerFixture.ApprovedUserCertificate}";
+
+        // The form shows what the policy collects: the required reason, a comment, a priority.
+        var form = await browser.GetStringAsync(page);
+        Assert.Contains("Request Reason (required)", form, StringComparison.Ordinal);
+        Assert.Contains("name=\"comment\"", form, StringComparison.Ordinal);
+        Assert.Contains("name=\"priority\"", form, StringComparison.Ordinal);
+        Assert.Contains($"href=\"{Root}/requests/new/{ServerFixture.ApprovedUserCertificate}\"", await browser.GetStringAsync($"{Root}/"), StringComparison.Ordinal);
+
+        // Submitted: a request exists for the user, pending its two approvals, with what was typed.
+        var token = AntiforgeryField().Match(form).Groups[1].Value;
+        var created = await browser.PostAsync(page, Form(("__RequestVerificationToken", token), ("item[Request Reason]", "lab work"), ("comment", "from the portal"), ("priority", "7")));
+        Assert.Equal(HttpStatusCode.Redirect, created.StatusCode);
+        using var api = await _server.ClientAsync(user);
+        var mine = (await (await api.GetAsync($"{ServerFixture.Api}/requests")).JsonAsync()).EnumerateArray().Single();
+        Assert.Equal((16, "from the portal", 7), (mine.GetProperty("Status").GetInt32(), mine.GetProperty("Comment").GetString(), mine.GetProperty("Priority").GetInt32()));
+        Assert.Contains("lab work", mine.GetProperty("DataCollection").ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("item[Request Reason]", "", "Request Reason", 400)]
+    [InlineData("priority", "999", "priority", 400)]
+    [InlineData("priority", "seven", "priority", 400)]
+    [InlineData("item[Not Collected]", "x", "Not Collected", 400)]
+    public async Task NewRequest_HostileOrInvalidForm_SameRefusalAsTheApiNothingCreated(string field, string value, string named, int status)
+    {
+        var user = await UserWithPasswordAsync("portal-bad");
+        var browser = await SignedInAsync(user);
+        var page = $"{Root}/requests/new/{ServerFixture.ApprovedUserCertificate}";
+        var token = AntiforgeryField().Match(await browser.GetStringAsync(page)).Groups[1].Value;
+        var fields = new List<(string, string)> { ("__RequestVerificationToken", token), ("item[Request Reason]", "ok") };
+        fields.RemoveAll(f => f.Item1 == field);
+        fields.Add((field, value));
+        var response = await browser.PostAsync(page, Form([.. fields]));
+        Assert.Equal(status, (int)response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        var alert = Regex.Match(html, "role=\"alert\"[^>]*>([^<]*)<").Groups[1].Value;
+        Assert.Contains(named, System.Net.WebUtility.HtmlDecode(alert), StringComparison.OrdinalIgnoreCase);
+        using var api = await _server.ClientAsync(user);
+        Assert.Empty((await (await api.GetAsync($"{ServerFixture.Api}/requests")).JsonAsync()).EnumerateArray());
+    }
+
+    [Fact]
+    public async Task NewRequest_UnknownOrHiddenTemplate_404()
+    {
+        var browser = await SignedInAsync(await UserWithPasswordAsync("portal-404"));
+        Assert.Equal(HttpStatusCode.NotFound, (await browser.GetAsync($"{Root}/requests/new/{Guid.NewGuid()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await browser.GetAsync($"{Root}/requests/new/not-a-guid")).StatusCode);
+    }
+
     [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {

@@ -1,0 +1,111 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Hosting;
+
+namespace OpenCM.Server.Pages;
+
+/// <summary>
+/// Starting an Enroll request from the template's policy (issue #10.2): the form shows what the
+/// policy collects; the request is made by the same use case as POST /requests, so validation,
+/// rights and audit are the API's, and a refusal is the same 4xx with its message on the page.
+/// </summary>
+public sealed class NewRequestModel : PageModel
+{
+    private readonly CallerResolver _callers;
+    private readonly TemplateService _templates;
+    private readonly RequestCreation _creation;
+    private readonly ApiOptions _api;
+
+    public NewRequestModel(CallerResolver callers, TemplateService templates, RequestCreation creation, ApiOptions api)
+    {
+        _callers = callers;
+        _templates = templates;
+        _creation = creation;
+        _api = api;
+    }
+
+    public ProfileTemplate Template { get; private set; } = null!;
+
+    public WorkflowPolicy Policy { get; private set; } = null!;
+
+    [BindProperty(Name = "item")]
+    public Dictionary<string, string> Items { get; set; } = [];
+
+    [BindProperty]
+    public string? Comment { get; set; }
+
+    [BindProperty]
+    public string? Priority { get; set; }
+
+    public string? Error { get; private set; }
+
+    public string? ErrorField { get; private set; }
+
+    public string Value(string name) => Items.TryGetValue(name, out var v) ? v : "";
+
+    public async Task<IActionResult> OnGetAsync(Guid template) => await LoadAsync(template) ?? Page();
+
+    public async Task<IActionResult> OnPostAsync(Guid template)
+    {
+        if (await LoadAsync(template) is { } notFound)
+        {
+            return notFound;
+        }
+
+        // 1. The form as the API's body would carry it; a priority that is not a number is the API's 400 too.
+        int? priority = null;
+        if (!string.IsNullOrWhiteSpace(Priority))
+        {
+            if (!int.TryParse(Priority, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p))
+            {
+                return Refused(DomainError.Validation("priority", "The priority must be a whole number."));
+            }
+
+            priority = p;
+        }
+
+        var data = Items.Where(i => !string.IsNullOrEmpty(i.Value)).Select(i => new DataItem(i.Key, i.Value)).ToList();
+
+        // 2. The same use case as POST /requests.
+        try
+        {
+            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            await _creation.CreateAsync(caller, new CreateRequestInput(RequestType.Enroll, template, data, null, Comment, priority, null, null),
+                Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
+        }
+        catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
+        {
+            return Refused(e.Error);
+        }
+
+        return LocalRedirect(_api.PathBase.TrimEnd('/') + "/");
+    }
+
+    // The template as GET /profiletemplates/{id} shows it to this caller, with its Enroll policy; else 404.
+    private async Task<IActionResult?> LoadAsync(Guid template)
+    {
+        try
+        {
+            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            Template = await _templates.GetAsync(caller, template, HttpContext.RequestAborted);
+            Policy = Template.PolicyFor(RequestType.Enroll) ?? throw new OpenCmException(DomainError.NotFound("The template takes no Enroll requests."));
+            return null;
+        }
+        catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
+        {
+            return NotFound();
+        }
+    }
+
+    private PageResult Refused(DomainError error)
+    {
+        Error = error.Detail;
+        ErrorField = error.Field;
+        Response.StatusCode = Errors.ErrorMapping.StatusCode(error.Kind);
+        return Page();
+    }
+}
