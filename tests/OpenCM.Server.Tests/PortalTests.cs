@@ -202,6 +202,78 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.NotFound, (await browser.GetAsync($"{Root}/requests/new/not-a-guid")).StatusCode);
     }
 
+    private async Task<Principal> ApproverAsync(string name)
+    {
+        var user = await _server.UserAsync(name, "CM Approvers");
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(user, Password);
+        return user;
+    }
+
+    private static async Task<HttpResponseMessage> PostOnPageAsync(HttpClient browser, string page, string handler, params (string, string)[] fields)
+    {
+        var token = AntiforgeryField().Match(await browser.GetStringAsync(page)).Groups[1].Value;
+        return await browser.PostAsync($"{page}?handler={handler}", Form([("__RequestVerificationToken", token), .. fields]));
+    }
+
+    [Fact]
+    public async Task Approvals_TwoApproversInTheBrowser_RequestApprovedOriginatorNeverVotes()
+    {
+        // Alice asks for a certificate that needs two approvals.
+        var alice = await UserWithPasswordAsync("portal-alice");
+        using var api = await _server.ClientAsync(alice);
+        var id = await api.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"portal"}]""");
+        var page = $"{Root}/requests/{id}";
+
+        // She sees it pending, may cancel it, and has nothing to vote on.
+        var asAlice = await SignedInAsync(alice);
+        var hers = await asAlice.GetStringAsync(page);
+        Assert.Contains("Pending", hers, StringComparison.Ordinal);
+        Assert.Contains("Cancel the request", hers, StringComparison.Ordinal);
+        Assert.DoesNotContain("value=\"approve\"", hers, StringComparison.Ordinal);
+        Assert.DoesNotContain(id.ToString("D"), await asAlice.GetStringAsync($"{Root}/approvals"), StringComparison.Ordinal);
+
+        // Two approvers find it in their queue and approve it there.
+        foreach (var name in new[] { "portal-ann", "portal-bob" })
+        {
+            var approver = await SignedInAsync(await ApproverAsync(name));
+            Assert.Contains(id.ToString("D"), await approver.GetStringAsync($"{Root}/approvals"), StringComparison.Ordinal);
+            var voted = await PostOnPageAsync(approver, page, "Vote", ("decision", "approve"), ("comment", "fine by " + name));
+            Assert.Equal(HttpStatusCode.Redirect, voted.StatusCode);
+
+            // A second vote by the same approver is what the API makes of it: counted once while
+            // pending (an idempotent success), refused once the request has moved on.
+            var again = await PostOnPageAsync(approver, page, "Vote", ("decision", "approve"));
+            Assert.True(again.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Conflict, $"{again.StatusCode}");
+        }
+
+        var request = (await (await api.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync());
+        Assert.Equal(3, request.GetProperty("Status").GetInt32());
+        var approved = await asAlice.GetStringAsync(page);
+        Assert.Contains("fine by portal-ann", approved, StringComparison.Ordinal);
+        Assert.Contains("Approvals (2 of 2)", approved, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequestPage_CancelInTheBrowser_CanceledOthersSee404()
+    {
+        var carol = await UserWithPasswordAsync("portal-carol");
+        using var api = await _server.ClientAsync(carol);
+        var id = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        var page = $"{Root}/requests/{id}";
+
+        // Another user, and an id that does not exist, look alike: 404.
+        var eve = await SignedInAsync(await UserWithPasswordAsync("portal-eve"));
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync(page)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{Root}/requests/{Guid.NewGuid()}")).StatusCode);
+
+        var asCarol = await SignedInAsync(carol);
+        var bogus = await PostOnPageAsync(asCarol, page, "End", ("status", "Completed"));
+        Assert.Equal(HttpStatusCode.BadRequest, bogus.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostOnPageAsync(asCarol, page, "End", ("status", "Canceled"))).StatusCode);
+        Assert.Equal(17, (await (await api.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.DoesNotContain("Cancel the request", await asCarol.GetStringAsync(page), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {

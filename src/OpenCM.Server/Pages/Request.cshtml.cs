@@ -1,0 +1,125 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Errors;
+
+namespace OpenCM.Server.Pages;
+
+/// <summary>
+/// One request (issue #10.2-3): its status, what was collected, its approvals; approvers vote and
+/// the originator cancels or abandons through the same use cases as the API, so dual control,
+/// rights and audit are the API's. A request the caller may not read is a 404, as there.
+/// </summary>
+public sealed class RequestModel : PageModel
+{
+    private readonly CallerResolver _callers;
+    private readonly RequestQueries _queries;
+    private readonly RequestTransitions _transitions;
+    private readonly ITemplateStore _templates;
+    private readonly IDirectory _directory;
+    private readonly TimeProvider _clock;
+    private readonly Dictionary<Guid, string> _names = [];
+
+    public RequestModel(CallerResolver callers, RequestQueries queries, RequestTransitions transitions, ITemplateStore templates, IDirectory directory, TimeProvider clock)
+    {
+        _clock = clock;
+        _callers = callers;
+        _queries = queries;
+        _transitions = transitions;
+        _templates = templates;
+        _directory = directory;
+    }
+
+    public CmRequest Item { get; private set; } = null!;
+
+    public string? TemplateName { get; private set; }
+
+    public string? Error { get; private set; }
+
+    public bool CanVote { get; private set; }
+
+    public bool CanCancel { get; private set; }
+
+    public bool CanAbandon { get; private set; }
+
+    public string NameOf(Guid user) => _names.TryGetValue(user, out var name) ? name : user.ToString("D");
+
+    public Task<IActionResult> OnGetAsync(Guid id) => ShowAsync(id, null);
+
+    public async Task<IActionResult> OnPostVoteAsync(Guid id, string? decision, string? comment)
+    {
+        var approve = decision switch
+        {
+            "approve" => true,
+            "deny" => false,
+            _ => (bool?)null,
+        };
+        return approve is null
+            ? await ShowAsync(id, DomainError.Validation("decision", "The decision is approve or deny."))
+            : await ActAsync(id, (caller, ct) => _transitions.VoteAsync(caller, id, approve.Value, comment ?? "", Correlation.Get(HttpContext), ct));
+    }
+
+    public async Task<IActionResult> OnPostEndAsync(Guid id, string? status) => status switch
+    {
+        "Canceled" => await ActAsync(id, (caller, ct) => _transitions.SetStatusAsync(caller, id, RequestStatus.Canceled, null, Correlation.Get(HttpContext), ct)),
+        "Abandoned" => await ActAsync(id, (caller, ct) => _transitions.SetStatusAsync(caller, id, RequestStatus.Abandoned, null, Correlation.Get(HttpContext), ct)),
+        _ => await ShowAsync(id, DomainError.Validation("status", "The status is Canceled or Abandoned.")),
+    };
+
+    // Do it as the API would; a refusal is shown on the page with the API's status.
+    private async Task<IActionResult> ActAsync(Guid id, Func<Caller, CancellationToken, Task<CmRequest>> act)
+    {
+        try
+        {
+            await act(await _callers.ResolveAsync(User, HttpContext.RequestAborted), HttpContext.RequestAborted);
+        }
+        catch (OpenCmException e) when (e.Error.Kind is not (ErrorKind.Internal or ErrorKind.NotFound))
+        {
+            return await ShowAsync(id, e.Error);
+        }
+        catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
+        {
+            return NotFound();
+        }
+
+        // Post/redirect/get: a reload does not send the vote again.
+        return RedirectToPage(new { id });
+    }
+
+    private async Task<IActionResult> ShowAsync(Guid id, DomainError? error)
+    {
+        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        RequestPermission rights;
+        try
+        {
+            (Item, rights) = await _queries.GetAsync(caller, id, HttpContext.RequestAborted);
+        }
+        catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
+        {
+            return NotFound();
+        }
+
+        TemplateName = (await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted))?.Name;
+        foreach (var voter in Item.Votes.Select(v => v.Approver).Distinct())
+        {
+            _names[voter] = (await _directory.FindAsync(voter, HttpContext.RequestAborted))?.Name ?? voter.ToString("D");
+        }
+
+        // Offer what the state machine would allow this caller now (it decides again on submit).
+        var now = _clock.GetUtcNow();
+        CanVote = Item.Status == RequestStatus.Pending && (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0
+            && RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.Approve(caller.UserUuid, ""), rights, now) is not Decision.Refused
+            && Item.Votes.All(v => v.Approver != caller.UserUuid);
+        CanCancel = RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.SetStatus(RequestStatus.Canceled), rights, now) is Decision.Move;
+        CanAbandon = RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.SetStatus(RequestStatus.Abandoned), rights, now) is Decision.Move;
+        if (error is not null)
+        {
+            Error = error.Detail;
+            Response.StatusCode = ErrorMapping.StatusCode(error.Kind);
+        }
+
+        return Page();
+    }
+}
