@@ -46,6 +46,8 @@ public sealed class PostgresStorage : StorageProvider
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(PostgresStorage).Assembly, "OpenCM.Storage.Postgres.Migrations.");
 
+    public override DbConnection OpenSync() => _source.OpenConnection();
+
     public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default) =>
         await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
 

@@ -47,6 +47,13 @@ public sealed class SqliteStorage : StorageProvider
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(SqliteStorage).Assembly, "OpenCM.Storage.Sqlite.Migrations.");
 
+    public override DbConnection OpenSync()
+    {
+        var conn = new SqliteConnection(_connectionString);
+        conn.Open();
+        return conn;
+    }
+
     public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default)
     {
         var conn = new SqliteConnection(_connectionString);

@@ -105,6 +105,13 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Disposes the commands kept for <paramref name="connection"/>.</summary>
     protected static void DisposePreparedCommands(DbConnection connection) => Sql.DisposePrepared(connection);
 
+    /// <summary>
+    /// A connection opened synchronously, for the few callers whose interface is synchronous
+    /// (ASP.NET Core's data-protection key repository, read at start and when its ring refreshes).
+    /// Writes on it commit on their own, beside the provider's writer.
+    /// </summary>
+    public abstract DbConnection OpenSync();
+
     /// <summary>After rows were copied in with their own keys (<see cref="StorageCopy"/>): bring generated keys past them.</summary>
     public virtual Task AfterCopyAsync(DbTransaction tx, CancellationToken ct) => Task.CompletedTask;
 

@@ -245,7 +245,24 @@ public sealed class ClusterTests : IDisposable
             .Select(c => c.GetProperty("SerialNumber").GetString()).ToList();
         Assert.Equal(certificates.Count, certificates.Distinct().Count());
 
-        // 4. One audit chain, verifiable from any node's files.
+        // 4. A portal session begun on one node is honoured by the other (one data-protection key ring, in the database).
+        Assert.Equal(0, (await Cli.RunWithInputAsync("a portal password\n", ["users", "set-password", .. StoreArgs(stores[0], connection), "--name", "approver1", "--password-stdin"])).Exit);
+        var cookies = new CookieContainer();
+        var handler = new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false };
+        using var portalA = new HttpClient(handler, disposeHandler: false) { BaseAddress = new Uri(a.Address) };
+        using var portalB = new HttpClient(handler, disposeHandler: true) { BaseAddress = new Uri(b.Address) };
+        var form = await portalA.GetStringAsync("/CertificateManagement/signin");
+        var antiforgery = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
+        var signedIn = await portalA.PostAsync("/CertificateManagement/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = antiforgery, ["name"] = "approver1", ["password"] = "a portal password",
+        }));
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        var home = await portalB.GetAsync("/CertificateManagement/");
+        Assert.Equal(HttpStatusCode.OK, home.StatusCode);
+        Assert.Contains("approver1", await home.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // 5. One audit chain, verifiable from any node's files.
         var verify = await Cli.RunAsync(["audit", "verify", .. StoreArgs(stores[0], connection)]);
         Assert.True(verify.Exit == 0, verify.Out + verify.Err);
         Assert.Contains("audit log intact", verify.Out, StringComparison.Ordinal);

@@ -110,15 +110,18 @@ public sealed class LogTests : IClassFixture<CapturedLogsFixture>
     }
 
     [Fact]
-    public void DataProtection_KeysInTheDataDirectorySealedUnderTheMasterKey()
+    public async Task DataProtection_KeysInTheDatabaseSealedUnderTheMasterKey()
     {
-        // Something that uses data protection (cookies, antiforgery; the portal will) makes a key.
+        // Something that uses data protection (the portal's cookies, antiforgery) makes a key.
         var protector = _server.Services.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>().CreateProtector("test");
         Assert.Equal("hello"u8.ToArray(), protector.Unprotect(protector.Protect("hello"u8.ToArray())));
 
-        var folder = Path.Combine(_server.Services.GetRequiredService<DataOptions>().DataDirectory, DataProtectionKeys.Folder);
-        var key = Assert.Single(Directory.GetFiles(folder, "*.xml"));
-        var xml = File.ReadAllText(key);
+        // In the database (every node reads the same ring), sealed; nothing in the data directory.
+        await using var conn = await _server.Services.GetRequiredService<OpenCM.Storage.StorageProvider>().OpenReadAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT xml FROM dataprotection_keys";
+        var xml = (string)(await cmd.ExecuteScalarAsync())!;
+        Assert.False(Directory.Exists(Path.Combine(_server.Services.GetRequiredService<DataOptions>().DataDirectory, "dataprotection-keys")));
         Assert.Contains("sealedByMasterKey", xml, StringComparison.Ordinal);
         Assert.DoesNotContain("<masterKey", xml, StringComparison.Ordinal);
         Assert.DoesNotContain(_server.Logs.Lines, l => l.Text.Contains("not be encrypted", StringComparison.Ordinal) || l.Text.Contains("unencrypted", StringComparison.Ordinal));

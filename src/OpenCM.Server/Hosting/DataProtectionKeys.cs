@@ -9,26 +9,18 @@ using OpenCM.Storage;
 namespace OpenCM.Server.Hosting;
 
 /// <summary>
-/// ASP.NET Core's data-protection keys (issue #7.9): kept in the data directory
-/// (<c>dataprotection-keys</c>, beside the database, owner-only) and encrypted at rest under the
-/// master key, instead of in clear under the service account's profile.
+/// ASP.NET Core's data-protection keys (the portal's session and antiforgery cookies): sealed
+/// under the master key (issue #7.9) and kept in the database (issue #9), so that every node of a
+/// cluster reads one key ring and a session begun on one node is honoured by the others.
 /// </summary>
 internal static class DataProtectionKeys
 {
-    public const string Folder = "dataprotection-keys";
-
     public static IServiceCollection AddOpenCmDataProtection(this IServiceCollection services)
     {
         services.AddDataProtection().SetApplicationName("OpenCM");
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(o =>
         {
-            var folder = Directory.CreateDirectory(Path.Combine(Path.GetFullPath(sp.GetRequiredService<DataOptions>().DataDirectory), Folder));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(folder.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-
-            o.XmlRepository = new FileSystemXmlRepository(folder, sp.GetRequiredService<ILoggerFactory>());
+            o.XmlRepository = new SqlXmlRepository(sp.GetRequiredService<StorageProvider>());
             o.XmlEncryptor = new MasterKeyXmlEncryptor(sp.GetRequiredService<IMasterKeyProvider>());
         }));
         return services;
@@ -70,5 +62,52 @@ internal sealed class MasterKeyXmlDecryptor : IXmlDecryptor
         {
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(plaintext);
         }
+    }
+}
+
+/// <summary>
+/// The key ring in the table <c>dataprotection_keys</c>. ASP.NET Core calls this synchronously
+/// (at start, and when it refreshes the ring, about daily), so it uses synchronous ADO.NET on a
+/// connection of its own, as ASP.NET Core's Entity Framework repository does. The elements arrive
+/// sealed by <see cref="MasterKeyXmlEncryptor"/>; this only stores them.
+/// </summary>
+internal sealed class SqlXmlRepository : IXmlRepository
+{
+    private readonly StorageProvider _db;
+
+    public SqlXmlRepository(StorageProvider db) => _db = db;
+
+    public IReadOnlyCollection<XElement> GetAllElements()
+    {
+        using var conn = _db.OpenSync();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT xml FROM dataprotection_keys ORDER BY name";
+        using var r = cmd.ExecuteReader();
+        var elements = new List<XElement>();
+        while (r.Read())
+        {
+            elements.Add(XElement.Parse(r.GetString(0)));
+        }
+
+        return elements;
+    }
+
+    public void StoreElement(XElement element, string friendlyName)
+    {
+        ArgumentNullException.ThrowIfNull(element);
+        using var conn = _db.OpenSync();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "INSERT INTO dataprotection_keys (name, xml) VALUES (@n, @x) ON CONFLICT (name) DO NOTHING";
+        Add(cmd, "@n", string.IsNullOrEmpty(friendlyName) ? Guid.NewGuid().ToString("D") : friendlyName);
+        Add(cmd, "@x", element.ToString(SaveOptions.DisableFormatting));
+        cmd.ExecuteNonQuery();
+    }
+
+    private static void Add(System.Data.Common.DbCommand cmd, string name, string value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        cmd.Parameters.Add(p);
     }
 }

@@ -20,13 +20,15 @@ public static class PortalServices
 
     public static IServiceCollection AddOpenCmPortal(this IServiceCollection services)
     {
+        // The pages are compiled into this assembly; named outright, since the process that hosts
+        // them is often another (the opencm executable), whose discovery would not find them.
         services.AddRazorPages(o =>
         {
             o.Conventions.AuthorizeFolder("/", Policy);
             o.Conventions.AllowAnonymousToPage("/SignIn");
             o.Conventions.AddPageApplicationModelConvention("/SignIn",
                 m => m.EndpointMetadata.Add(new Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute(Hosting.RateLimits.SignIn)));
-        });
+        }).AddApplicationPart(typeof(PortalServices).Assembly);
 
         // Every page lives under the path base (/CertificateManagement), beside the API.
         services.AddOptions<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>()
