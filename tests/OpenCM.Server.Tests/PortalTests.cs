@@ -275,6 +275,40 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Home_ActiveProfile_OffersItsOperationsAndRetireRunsLikeTheApi()
+    {
+        // A user with a software profile in use (enrolled through the API with a key made here).
+        var user = await UserWithPasswordAsync("portal-profile");
+        using var api = await _server.ClientAsync(user);
+        var enroll = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var csr = Convert.ToBase64String(new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=x", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        Assert.Equal(HttpStatusCode.OK, (await api.PostAsync($"{ServerFixture.Api}/requests/{enroll}/certificatedata", Http.Json($$"""{"certificaterequests":["{{csr}}"]}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.PutStatusAsync(enroll, "Completed")).StatusCode);
+        var profile = Guid.Parse((await (await api.GetAsync($"{ServerFixture.Api}/requests/{enroll}")).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+
+        // The home page lists it with what the operations route offers; Retire goes through the same form.
+        var browser = await SignedInAsync(user);
+        var home = System.Net.WebUtility.HtmlDecode(await browser.GetStringAsync($"{Root}/"));
+        var retire = $"{Root}/requests/new/{ServerFixture.UserCertificate}?type=Retire&profile={profile}";
+        Assert.Contains("Your certificates", home, StringComparison.Ordinal);
+        Assert.Contains($"href=\"{retire}\"", home, StringComparison.Ordinal);
+        var form = await browser.GetStringAsync(retire);
+        Assert.Contains("<h1>Retire: User Certificate</h1>", form, StringComparison.Ordinal);
+        var token = AntiforgeryField().Match(form).Groups[1].Value;
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.PostAsync(retire, Form(("__RequestVerificationToken", token)))).StatusCode);
+        Assert.Equal("5", (await (await api.GetAsync($"{ServerFixture.Api}/profiles/{profile}")).JsonAsync()).GetProperty("Status").ToString());
+
+        // Another user's profile through the same form: the API's answer (unknown and not-yours alike), nothing created.
+        var eve = await SignedInAsync(await UserWithPasswordAsync("portal-eve2"));
+        var hostile = $"{Root}/requests/new/{ServerFixture.UserCertificate}?type=Revoke&profile={profile}";
+        var eveToken = AntiforgeryField().Match(await eve.GetStringAsync(hostile)).Groups[1].Value;
+        Assert.Equal(HttpStatusCode.BadRequest, (await eve.PostAsync(hostile, Form(("__RequestVerificationToken", eveToken)))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{Root}/requests/new/{ServerFixture.UserCertificate}?type=Bogus")).StatusCode);
+    }
+
+    [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {
         var user = await UserWithPasswordAsync("portal-redirect");

@@ -11,13 +11,23 @@ public sealed class IndexModel : PageModel
     private readonly CallerResolver _callers;
     private readonly TemplateService _templates;
     private readonly RequestQueries _requests;
+    private readonly ProfileService _profiles;
+    private readonly SmartcardService _cards;
 
-    public IndexModel(CallerResolver callers, TemplateService templates, RequestQueries requests)
+    public IndexModel(CallerResolver callers, TemplateService templates, RequestQueries requests, ProfileService profiles, SmartcardService cards)
     {
         _callers = callers;
         _templates = templates;
         _requests = requests;
+        _profiles = profiles;
+        _cards = cards;
     }
+
+    /// <summary>The user's profiles in use or on hold, with the request types they may start on each (as GET /profiles/{id}/operations).</summary>
+    public IReadOnlyList<ProfileView> Profiles { get; private set; } = [];
+
+    /// <summary>The user's cards, with their operations (as GET /smartcards/{id}/operations).</summary>
+    public IReadOnlyList<(StoredSmartcard Card, string Template, IReadOnlyList<RequestType> Operations)> Cards { get; private set; } = [];
 
     public Caller Caller { get; private set; } = null!;
 
@@ -30,5 +40,17 @@ public sealed class IndexModel : PageModel
         Caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
         Templates = await _templates.ListVisibleAsync(Caller, HttpContext.RequestAborted);
         Requests = (await _requests.ListAsync(Caller, new RequestListFilter(null, false, 0, 100), HttpContext.RequestAborted)).Items;
+        Profiles = [.. (await _profiles.ListAsync(Caller, null, HttpContext.RequestAborted))
+            .Where(p => p.Profile.SmartcardUuid == Guid.Empty && p.Profile.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled)];
+        var cards = new List<(StoredSmartcard, string, IReadOnlyList<RequestType>)>();
+        foreach (var (card, template) in await _cards.ListAsync(Caller, HttpContext.RequestAborted))
+        {
+            if (card.Status is not (SmartcardStatus.Retired or SmartcardStatus.New))
+            {
+                cards.Add((card, template?.Name ?? card.TemplateUuid.ToString("D"), await _cards.OperationsAsync(Caller, card.Uuid, HttpContext.RequestAborted)));
+            }
+        }
+
+        Cards = cards;
     }
 }

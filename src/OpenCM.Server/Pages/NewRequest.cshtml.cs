@@ -9,9 +9,11 @@ using OpenCM.Server.Hosting;
 namespace OpenCM.Server.Pages;
 
 /// <summary>
-/// Starting an Enroll request from the template's policy (issue #10.2): the form shows what the
-/// policy collects; the request is made by the same use case as POST /requests, so validation,
-/// rights and audit are the API's, and a refusal is the same 4xx with its message on the page.
+/// Starting a request from the template's policy for its type (issue #10.2): Enroll by default,
+/// or an operation on a profile or card the user has (<c>?type=renew&amp;profile=…</c>, as the
+/// home page offers them). The form shows what the policy collects; the request is made by the
+/// same use case as POST /requests, so validation, rights and audit are the API's, and a refusal
+/// is the same 4xx with its message on the page.
 /// </summary>
 public sealed class NewRequestModel : PageModel
 {
@@ -29,6 +31,20 @@ public sealed class NewRequestModel : PageModel
     }
 
     public ProfileTemplate Template { get; private set; } = null!;
+
+    /// <summary>The request type (<c>?type=</c>), Enroll when absent.</summary>
+    [BindProperty(SupportsGet = true, Name = "type")]
+    public string? TypeName { get; set; }
+
+    /// <summary>The profile an operation acts on (<c>?profile=</c>).</summary>
+    [BindProperty(SupportsGet = true)]
+    public Guid? Profile { get; set; }
+
+    /// <summary>The card an operation acts on (<c>?smartcard=</c>).</summary>
+    [BindProperty(SupportsGet = true)]
+    public Guid? Smartcard { get; set; }
+
+    public RequestType Type { get; private set; } = RequestType.Enroll;
 
     public WorkflowPolicy Policy { get; private set; } = null!;
 
@@ -74,7 +90,8 @@ public sealed class NewRequestModel : PageModel
         try
         {
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
-            await _creation.CreateAsync(caller, new CreateRequestInput(RequestType.Enroll, template, data, null, Comment, priority, null, null),
+            var onCredential = Profile is not null || Smartcard is not null;
+            await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, null, Comment, priority, Smartcard, Profile),
                 Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
         }
         catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
@@ -85,14 +102,24 @@ public sealed class NewRequestModel : PageModel
         return LocalRedirect(_api.PathBase.TrimEnd('/') + "/");
     }
 
-    // The template as GET /profiletemplates/{id} shows it to this caller, with its Enroll policy; else 404.
+    // The template as GET /profiletemplates/{id} shows it to this caller, with its policy for the type; else 404.
     private async Task<IActionResult?> LoadAsync(Guid template)
     {
+        if (TypeName is { Length: > 0 } named)
+        {
+            if (!RequestTypeNames.TryParse(named, out var parsed))
+            {
+                return NotFound();
+            }
+
+            Type = parsed;
+        }
+
         try
         {
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
             Template = await _templates.GetAsync(caller, template, HttpContext.RequestAborted);
-            Policy = Template.PolicyFor(RequestType.Enroll) ?? throw new OpenCmException(DomainError.NotFound("The template takes no Enroll requests."));
+            Policy = Template.PolicyFor(Type) ?? throw new OpenCmException(DomainError.NotFound($"The template takes no {Type} requests."));
             return null;
         }
         catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
