@@ -309,6 +309,25 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Errors_BrowserOnThePortal_HtmlPageApiClientsStillProblemJson()
+    {
+        var browser = await SignedInAsync(await UserWithPasswordAsync("portal-errors"));
+        using var page = new HttpRequestMessage(HttpMethod.Get, $"{Root}/no/such/page");
+        page.Headers.Accept.ParseAdd("text/html");
+        var missing = await browser.SendAsync(page);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("text/html", missing.Content.Headers.ContentType?.MediaType);
+        var html = await missing.Content.ReadAsStringAsync();
+        Assert.Contains("<h1>The resource does not exist.</h1>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+
+        // The API answers problem JSON whatever the client accepts.
+        using var api = new HttpRequestMessage(HttpMethod.Get, $"{Root}/api/v1.0/no/such/route");
+        api.Headers.Accept.ParseAdd("text/html");
+        Assert.Equal("application/problem+json", (await browser.SendAsync(api)).Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {
         var user = await UserWithPasswordAsync("portal-redirect");
