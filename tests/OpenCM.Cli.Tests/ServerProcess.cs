@@ -33,8 +33,11 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>opencm serve</c> with <paramref name="args"/> on a free loopback port; returns once it serves.</summary>
-    public static async Task<ServerProcess> StartAsync(params string[] args)
+    /// <summary>Starts <c>opencm serve</c> with <paramref name="args"/> on a free loopback port, rate limits off; returns once it serves.</summary>
+    public static Task<ServerProcess> StartAsync(params string[] args) => StartAsync(rateLimits: false, args);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, with the rate limits on when <paramref name="rateLimits"/> says so.</summary>
+    public static async Task<ServerProcess> StartAsync(bool rateLimits, params string[] args)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -44,7 +47,7 @@ public sealed class ServerProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", .. args, "--urls", $"http://127.0.0.1:{port}",
-                     "--Logging:LogLevel:Default=Warning", "--RateLimits:Enabled=false"])
+                     "--Logging:LogLevel:Default=Warning", $"--RateLimits:Enabled={(rateLimits ? "true" : "false")}"])
         {
             start.ArgumentList.Add(a);
         }

@@ -12,6 +12,7 @@ public static class OpenCmPipeline
     {
         ArgumentNullException.ThrowIfNull(app);
         var api = app.Services.GetRequiredService<ApiOptions>();
+        app.UseOpenCmProxies();
         app.UseCorrelation();
         app.UseOpenCmPortal();
         app.UseOpenCmErrors();
