@@ -328,6 +328,45 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task HelpDesk_ManagerAnswersAnOfflineUnblock_TheCardTakesTheResponseOthersSee404()
+    {
+        // A user with a card in use whose PIN is blocked.
+        var owner = await _server.UserAsync("portal-card");
+        using var client = new OpenCM.Client.OpenCmClient(_server.CreateClient(), await _server.TokenAsync(owner));
+        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Domain.RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
+        for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)
+        {
+            Assert.Throws<OpenCM.Smartcards.CardException>(() => device.VerifyPin("000000"));
+        }
+
+        // Not a manager: the page is not there.
+        var plain = await SignedInAsync(await UserWithPasswordAsync("portal-plain"));
+        Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync($"{Root}/helpdesk?name={owner.Name}")).StatusCode);
+
+        // A manager finds the user and their card, and answers the challenge the user reads out.
+        var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        var desk = await SignedInAsync(admin);
+        var page = $"{Root}/helpdesk?name={owner.Name}";
+        var found = await desk.GetStringAsync(page);
+        Assert.Contains(device.CardId.ToLowerInvariant(), found, StringComparison.Ordinal);
+        var cardUuid = (await _server.Services.GetRequiredService<ISmartcardStore>().ForUserAsync(owner.Uuid)).Single().Uuid;
+        var token = AntiforgeryField().Match(found).Groups[1].Value;
+
+        var bad = await desk.PostAsync($"{page}&handler=Unblock", Form(("__RequestVerificationToken", token), ("name", owner.Name), ("card", cardUuid.ToString()), ("challenge", "xyz")));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+
+        var answered = await desk.PostAsync($"{page}&handler=Unblock", Form(("__RequestVerificationToken", token), ("name", owner.Name), ("card", cardUuid.ToString()),
+            ("challenge", Convert.ToHexString(device.GetChallenge()))));
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        var response = Regex.Match(await answered.Content.ReadAsStringAsync(), "<strong><code>([0-9A-F]{16})</code></strong>").Groups[1].Value;
+        device.UnblockPin(Convert.FromHexString(response), "975310");
+        device.VerifyPin("975310");
+    }
+
+    [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {
         var user = await UserWithPasswordAsync("portal-redirect");

@@ -1,0 +1,146 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using OpenCM.Application;
+using OpenCM.Domain;
+using OpenCM.Server.Auth;
+using OpenCM.Server.Errors;
+
+namespace OpenCM.Server.Pages;
+
+/// <summary>
+/// The help desk (issue #10.4), for CM managers: find a user, see their cards and requests, and
+/// answer an offline unblock (an OfflineUnblock request on their card, the challenge answered,
+/// the request completed) through the same use cases as the API and <c>opencm card unblock</c>.
+/// To anyone else the page does not exist.
+/// </summary>
+public sealed class HelpDeskModel : PageModel
+{
+    private readonly CallerResolver _callers;
+    private readonly AccessPolicy _access;
+    private readonly IDirectory _directory;
+    private readonly ISmartcardStore _cards;
+    private readonly ITemplateStore _templates;
+    private readonly RequestQueries _queries;
+    private readonly RequestCreation _creation;
+    private readonly RequestTransitions _transitions;
+    private readonly SmartcardService _smartcards;
+
+    public HelpDeskModel(
+        CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, ITemplateStore templates, RequestQueries queries,
+        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards)
+    {
+        _callers = callers;
+        _access = access;
+        _directory = directory;
+        _cards = cards;
+        _templates = templates;
+        _queries = queries;
+        _creation = creation;
+        _transitions = transitions;
+        _smartcards = smartcards;
+    }
+
+    [BindProperty(SupportsGet = true)]
+    public string? Name { get; set; }
+
+    public Principal? Found { get; private set; }
+
+    public IReadOnlyList<StoredSmartcard> Cards { get; private set; } = [];
+
+    public IReadOnlyList<CmRequest> Requests { get; private set; } = [];
+
+    public string? Error { get; private set; }
+
+    public string? Answer { get; private set; }
+
+    public Guid? UnblockRequest { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync() => await ShowAsync() ?? Page();
+
+    public async Task<IActionResult> OnPostUnblockAsync(Guid card, string? challenge)
+    {
+        if (await ShowAsync() is { } notFound)
+        {
+            return notFound;
+        }
+
+        var bytes = ParseChallenge(challenge);
+        var target = Cards.FirstOrDefault(c => c.Uuid == card);
+        if (bytes is null || target is null)
+        {
+            return Refused(DomainError.Validation(bytes is null ? "challenge" : "card", bytes is null
+                ? "The challenge is the card's 8 bytes: 16 hex digits."
+                : "No such card for this user."));
+        }
+
+        // As opencm card unblock: the request, the answer, the completion; each step the API's, audited.
+        try
+        {
+            var ct = HttpContext.RequestAborted;
+            var caller = await _callers.ResolveAsync(User, ct);
+            var correlation = Correlation.Get(HttpContext);
+            var request = await _creation.CreateAsync(caller, new CreateRequestInput(RequestType.OfflineUnblock, null, [], null, "", null, target.Uuid, null), correlation, ct);
+            var diversified = (await _templates.FindAsync(target.TemplateUuid, ct))?.CardPolicy?.DiversifyAdminKey ?? true;
+            var response = await _smartcards.AuthenticationResponseAsync(caller, request.Uuid, target.Uuid, target.CardId, bytes, diversified, correlation, ct);
+            await _transitions.SetStatusAsync(caller, request.Uuid, RequestStatus.Completed, null, correlation, ct);
+            Answer = Convert.ToHexString(response);
+            UnblockRequest = request.Uuid;
+        }
+        catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
+        {
+            return Refused(e.Error);
+        }
+
+        return Page();
+    }
+
+    private static byte[]? ParseChallenge(string? text)
+    {
+        var hex = string.Concat((text ?? "").Where(c => !char.IsWhiteSpace(c) && c != ':'));
+        return hex.Length == 16 && hex.All(char.IsAsciiHexDigit) ? Convert.FromHexString(hex) : null;
+    }
+
+    // Managers only; then the user by name, their cards and the requests made for them.
+    private async Task<IActionResult?> ShowAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        var caller = await _callers.ResolveAsync(User, ct);
+        if (!await _access.IsManagerAsync(caller, ct))
+        {
+            return NotFound();
+        }
+
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            return null;
+        }
+
+        Found = Name.Length <= 256 ? await _directory.FindByNameAsync(Name, ct) : null;
+        if (Found is not { Kind: PrincipalKind.User })
+        {
+            Found = null;
+            Error = $"No user named '{Name}'.";
+            return null;
+        }
+
+        var cards = new List<StoredSmartcard>();
+        foreach (var card in await _cards.ForUserAsync(Found.Uuid, ct))
+        {
+            if (await _access.MayReadCardAsync(card, caller, ct))
+            {
+                cards.Add(card);
+            }
+        }
+
+        Cards = cards;
+        Requests = [.. (await _queries.ListAsync(caller, new RequestListFilter(null, false, 0, 500), ct)).Items.Where(r => r.TargetUserUuid == Found.Uuid)];
+        return null;
+    }
+
+    private PageResult Refused(DomainError error)
+    {
+        Error = error.Detail;
+        HttpContext.Response.StatusCode = ErrorMapping.StatusCode(error.Kind);
+        return Page();
+    }
+}
