@@ -364,6 +364,18 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var response = Regex.Match(await answered.Content.ReadAsStringAsync(), "<strong><code>([0-9A-F]{16})</code></strong>").Groups[1].Value;
         device.UnblockPin(Convert.FromHexString(response), "975310");
         device.VerifyPin("975310");
+
+        // The manager sees the unblock request's audit trail, and checks the whole chain.
+        var unblock = Regex.Match(await answered.Content.ReadAsStringAsync(), "\\(request <code>([0-9a-f-]{36})</code>").Groups[1].Value;
+        var trail = System.Net.WebUtility.HtmlDecode(await desk.GetStringAsync($"{Root}/requests/{unblock}"));
+        Assert.Contains("Audit trail", trail, StringComparison.Ordinal);
+        Assert.Contains("AdminChallengeAnswered", trail, StringComparison.Ordinal);
+        Assert.Contains("RequestCreated", trail, StringComparison.Ordinal);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(owner, Password);
+        var ownerPage = await (await SignedInAsync(owner)).GetStringAsync($"{Root}/requests/{unblock}");
+        Assert.Contains("OfflineUnblock request", ownerPage, StringComparison.Ordinal); // the user may read the request…
+        Assert.DoesNotContain("Audit trail", ownerPage, StringComparison.Ordinal);     // …but the trail is the help desk's
+        Assert.Contains("The audit chain is intact", await desk.GetStringAsync($"{Root}/helpdesk?verify=chain"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -24,11 +24,13 @@ public sealed class HelpDeskModel : PageModel
     private readonly RequestCreation _creation;
     private readonly RequestTransitions _transitions;
     private readonly SmartcardService _smartcards;
+    private readonly IAuditLog _audit;
 
     public HelpDeskModel(
         CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, ITemplateStore templates, RequestQueries queries,
-        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards)
+        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards, IAuditLog audit)
     {
+        _audit = audit;
         _callers = callers;
         _access = access;
         _directory = directory;
@@ -55,7 +57,26 @@ public sealed class HelpDeskModel : PageModel
 
     public Guid? UnblockRequest { get; private set; }
 
-    public async Task<IActionResult> OnGetAsync() => await ShowAsync() ?? Page();
+    /// <summary><c>?verify=chain</c>: the whole audit chain checked now (as <c>opencm audit verify</c>).</summary>
+    [BindProperty(SupportsGet = true)]
+    public string? Verify { get; set; }
+
+    public AuditVerification? Chain { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        if (await ShowAsync() is { } notFound)
+        {
+            return notFound;
+        }
+
+        if (Verify == "chain")
+        {
+            Chain = await AuditChain.VerifyAsync(_audit, HttpContext.RequestAborted);
+        }
+
+        return Page();
+    }
 
     public async Task<IActionResult> OnPostUnblockAsync(Guid card, string? challenge)
     {

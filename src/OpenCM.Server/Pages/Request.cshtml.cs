@@ -20,11 +20,17 @@ public sealed class RequestModel : PageModel
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
     private readonly TimeProvider _clock;
+    private readonly AccessPolicy _access;
+    private readonly IAuditLog _audit;
     private readonly Dictionary<Guid, string> _names = [];
 
-    public RequestModel(CallerResolver callers, RequestQueries queries, RequestTransitions transitions, ITemplateStore templates, IDirectory directory, TimeProvider clock)
+    public RequestModel(
+        CallerResolver callers, RequestQueries queries, RequestTransitions transitions, ITemplateStore templates, IDirectory directory, TimeProvider clock,
+        AccessPolicy access, IAuditLog audit)
     {
         _clock = clock;
+        _access = access;
+        _audit = audit;
         _callers = callers;
         _queries = queries;
         _transitions = transitions;
@@ -43,6 +49,9 @@ public sealed class RequestModel : PageModel
     public bool CanCancel { get; private set; }
 
     public bool CanAbandon { get; private set; }
+
+    /// <summary>The request's audit trail, for CM managers (the help desk); empty for anyone else.</summary>
+    public IReadOnlyList<ChainedAuditEvent> Trail { get; private set; } = [];
 
     public string NameOf(Guid user) => _names.TryGetValue(user, out var name) ? name : user.ToString("D");
 
@@ -102,7 +111,12 @@ public sealed class RequestModel : PageModel
         }
 
         TemplateName = (await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted))?.Name;
-        foreach (var voter in Item.Votes.Select(v => v.Approver).Distinct())
+        if (await _access.IsManagerAsync(caller, HttpContext.RequestAborted))
+        {
+            Trail = await _audit.ForSubjectAsync(Item.Uuid, HttpContext.RequestAborted);
+        }
+
+        foreach (var voter in Item.Votes.Select(v => v.Approver).Concat(Trail.Select(t => t.Event.Actor)).Distinct())
         {
             _names[voter] = (await _directory.FindAsync(voter, HttpContext.RequestAborted))?.Name ?? voter.ToString("D");
         }
