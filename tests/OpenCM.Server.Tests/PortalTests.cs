@@ -379,6 +379,33 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task NewRequest_OnBehalf_OnlyForAnInitiatorAndForAUserThatExists()
+    {
+        var dora = await UserWithPasswordAsync("portal-dora");
+        var page = $"{Root}/requests/new/{ServerFixture.UserCertificate}";
+
+        // A plain user is not offered the field, and posting it anyway is the API's 403.
+        var plain = await SignedInAsync(await UserWithPasswordAsync("portal-plain2"));
+        var form = await plain.GetStringAsync(page);
+        Assert.DoesNotContain("name=\"onbehalf\"", form, StringComparison.Ordinal);
+        var refused = await plain.PostAsync(page, Form(("__RequestVerificationToken", AntiforgeryField().Match(form).Groups[1].Value), ("onbehalf", dora.Name)));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+
+        // A manager (the sample's initiator) asks for Dora; an unknown name is a 400.
+        var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        var desk = await SignedInAsync(admin);
+        var deskForm = await desk.GetStringAsync(page);
+        Assert.Contains("name=\"onbehalf\"", deskForm, StringComparison.Ordinal);
+        var token = AntiforgeryField().Match(deskForm).Groups[1].Value;
+        Assert.Equal(HttpStatusCode.BadRequest, (await desk.PostAsync(page, Form(("__RequestVerificationToken", token), ("onbehalf", "nobody-here")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await desk.PostAsync(page, Form(("__RequestVerificationToken", token), ("onbehalf", dora.Name)))).StatusCode);
+        using var api = await _server.ClientAsync(dora);
+        var hers = (await (await api.GetAsync($"{ServerFixture.Api}/requests")).JsonAsync()).EnumerateArray().Single();
+        Assert.Equal((dora.Uuid, admin.Uuid), (hers.GetProperty("TargetUserUuid").GetGuid(), hers.GetProperty("OriginatorUserUuid").GetGuid()));
+    }
+
+    [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {
         var user = await UserWithPasswordAsync("portal-redirect");

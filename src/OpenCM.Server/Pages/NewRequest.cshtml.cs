@@ -21,9 +21,11 @@ public sealed class NewRequestModel : PageModel
     private readonly TemplateService _templates;
     private readonly RequestCreation _creation;
     private readonly ApiOptions _api;
+    private readonly IDirectory _directory;
 
-    public NewRequestModel(CallerResolver callers, TemplateService templates, RequestCreation creation, ApiOptions api)
+    public NewRequestModel(CallerResolver callers, TemplateService templates, RequestCreation creation, ApiOptions api, IDirectory directory)
     {
+        _directory = directory;
         _callers = callers;
         _templates = templates;
         _creation = creation;
@@ -45,6 +47,12 @@ public sealed class NewRequestModel : PageModel
     public Guid? Smartcard { get; set; }
 
     public RequestType Type { get; private set; } = RequestType.Enroll;
+
+    /// <summary>On behalf of another user (by name): offered to whoever the policy names as an initiator.</summary>
+    [BindProperty(Name = "onbehalf")]
+    public string? OnBehalf { get; set; }
+
+    public bool MayActOnBehalf { get; private set; }
 
     public WorkflowPolicy Policy { get; private set; } = null!;
 
@@ -86,12 +94,25 @@ public sealed class NewRequestModel : PageModel
 
         var data = Items.Where(i => !string.IsNullOrEmpty(i.Value)).Select(i => new DataItem(i.Key, i.Value)).ToList();
 
+        // On behalf of someone, named: the use case decides whether the caller may (SPEC §5).
+        Guid? target = null;
+        if (!string.IsNullOrWhiteSpace(OnBehalf))
+        {
+            var user = OnBehalf.Length <= 256 ? await _directory.FindByNameAsync(OnBehalf.Trim(), HttpContext.RequestAborted) : null;
+            if (user is not { Kind: PrincipalKind.User })
+            {
+                return Refused(DomainError.Validation("target", $"No user named '{OnBehalf}' exists."));
+            }
+
+            target = user.Uuid;
+        }
+
         // 2. The same use case as POST /requests.
         try
         {
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
             var onCredential = Profile is not null || Smartcard is not null;
-            await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, null, Comment, priority, Smartcard, Profile),
+            await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, target, Comment, priority, Smartcard, Profile),
                 Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
         }
         catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
@@ -120,6 +141,9 @@ public sealed class NewRequestModel : PageModel
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
             Template = await _templates.GetAsync(caller, template, HttpContext.RequestAborted);
             Policy = Template.PolicyFor(Type) ?? throw new OpenCmException(DomainError.NotFound($"The template takes no {Type} requests."));
+
+            // An authorized initiator may ask for someone else (a new credential only; an operation's owner is its credential's).
+            MayActOnBehalf = Profile is null && Smartcard is null && AccessPolicy.MayInitiate(Policy, caller, Guid.NewGuid());
             return null;
         }
         catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
