@@ -45,6 +45,8 @@ internal static class ServeCommands
                 }
 
                 await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
+                var portal = started.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/') + "/";
+                await io.Out.WriteLineAsync($"Portal: {addresses.FirstOrDefault()}{portal} (sign in as a directory user with a password: opencm users set-password --name NAME --password-stdin)");
                 var where = store.From(parse).IsPostgres ? "--database postgres --connection \"…\"" : $"--data {init.DataDirectory}";
                 await io.Out.WriteLineAsync($"Get a token: opencm token {where} --user {Bootstrapper.AdminUser}");
                 await io.Out.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)");
