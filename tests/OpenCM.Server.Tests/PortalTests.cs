@@ -274,11 +274,9 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.DoesNotContain("Cancel the request", await asCarol.GetStringAsync(page), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Home_ActiveProfile_OffersItsOperationsAndRetireRunsLikeTheApi()
+    // A software profile in use for the user (enrolled through the API with a key made here).
+    private async Task<Guid> ActiveProfileAsync(Principal user)
     {
-        // A user with a software profile in use (enrolled through the API with a key made here).
-        var user = await UserWithPasswordAsync("portal-profile");
         using var api = await _server.ClientAsync(user);
         var enroll = await api.CreateIdAsync(ServerFixture.UserCertificate);
         using var key = System.Security.Cryptography.RSA.Create(2048);
@@ -286,7 +284,37 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
             System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSigningRequest());
         Assert.Equal(HttpStatusCode.OK, (await api.PostAsync($"{ServerFixture.Api}/requests/{enroll}/certificatedata", Http.Json($$"""{"certificaterequests":["{{csr}}"]}"""))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await api.PutStatusAsync(enroll, "Completed")).StatusCode);
-        var profile = Guid.Parse((await (await api.GetAsync($"{ServerFixture.Api}/requests/{enroll}")).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        return Guid.Parse((await (await api.GetAsync($"{ServerFixture.Api}/requests/{enroll}")).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+    }
+
+    [Fact]
+    public async Task HelpDesk_UsersProfile_ManagerRevokesItOnTheirBehalf()
+    {
+        var user = await _server.UserAsync("portal-revokee");
+        var profile = await ActiveProfileAsync(user);
+        var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        var desk = await SignedInAsync(admin);
+
+        // The help desk lists the user's profile with what a manager may start on it: Revoke among them.
+        var found = System.Net.WebUtility.HtmlDecode(await desk.GetStringAsync($"{Root}/helpdesk?name={user.Name}"));
+        var revoke = Regex.Match(found, "href=\"([^\"]*type=Revoke[^\"]*)\"").Groups[1].Value;
+        Assert.Contains($"profile={profile}", revoke, StringComparison.Ordinal);
+        var form = await desk.GetStringAsync(revoke);
+        var token = AntiforgeryField().Match(form).Groups[1].Value;
+        Assert.Equal(HttpStatusCode.Redirect, (await desk.PostAsync(revoke, Form(("__RequestVerificationToken", token), ("item[Revocation Reason]", "keyCompromise")))).StatusCode);
+
+        // Revoked on the user's behalf, as the API would: the profile is disabled.
+        using var api = await _server.ClientAsync(user);
+        Assert.Equal("4", (await (await api.GetAsync($"{ServerFixture.Api}/profiles/{profile}")).JsonAsync()).GetProperty("Status").ToString());
+    }
+
+    [Fact]
+    public async Task Home_ActiveProfile_OffersItsOperationsAndRetireRunsLikeTheApi()
+    {
+        var user = await UserWithPasswordAsync("portal-profile");
+        using var api = await _server.ClientAsync(user);
+        var profile = await ActiveProfileAsync(user);
 
         // The home page lists it with what the operations route offers; Retire goes through the same form.
         var browser = await SignedInAsync(user);

@@ -25,12 +25,16 @@ public sealed class HelpDeskModel : PageModel
     private readonly RequestTransitions _transitions;
     private readonly SmartcardService _smartcards;
     private readonly IAuditLog _audit;
+    private readonly IProfileStore _profileStore;
+    private readonly ProfileService _profiles;
 
     public HelpDeskModel(
         CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, ITemplateStore templates, RequestQueries queries,
-        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards, IAuditLog audit)
+        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
     {
         _audit = audit;
+        _profileStore = profileStore;
+        _profiles = profiles;
         _callers = callers;
         _access = access;
         _directory = directory;
@@ -50,6 +54,9 @@ public sealed class HelpDeskModel : PageModel
     public IReadOnlyList<StoredSmartcard> Cards { get; private set; } = [];
 
     public IReadOnlyList<CmRequest> Requests { get; private set; } = [];
+
+    /// <summary>The user's software profiles, with what the caller may start on each on the user's behalf.</summary>
+    public IReadOnlyList<ProfileView> Profiles { get; private set; } = [];
 
     public string? Error { get; private set; }
 
@@ -154,6 +161,16 @@ public sealed class HelpDeskModel : PageModel
         }
 
         Cards = cards;
+        var profiles = new List<ProfileView>();
+        foreach (var p in await _profileStore.ForUserAsync(Found.Uuid, null, ct))
+        {
+            if (p.SmartcardUuid == Guid.Empty && p.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled)
+            {
+                profiles.Add(await _profiles.GetAsync(caller, p.Uuid, ct));
+            }
+        }
+
+        Profiles = profiles;
         Requests = [.. (await _queries.ListAsync(caller, new RequestListFilter(null, false, 0, 500), ct)).Items.Where(r => r.TargetUserUuid == Found.Uuid)];
         return null;
     }
