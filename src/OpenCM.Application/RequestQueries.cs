@@ -3,7 +3,8 @@ using OpenCM.Domain;
 namespace OpenCM.Application;
 
 /// <summary>Filters of GET /requests.</summary>
-public sealed record RequestListFilter(RequestStatus? Status, bool CurrentUserAsTarget, long After, int? Top);
+/// <param name="Target">Only requests for this user (the API's <c>targetuser=current</c>; the help desk's user), or all.</param>
+public sealed record RequestListFilter(RequestStatus? Status, Guid? Target, long After, int? Top);
 
 /// <summary>One page of requests; <see cref="NextAfter"/> is set when more may follow.</summary>
 public sealed record RequestListPage(IReadOnlyList<CmRequest> Items, long? NextAfter);
@@ -48,7 +49,7 @@ public sealed class RequestQueries
         var after = filter.After;
         while (true)
         {
-            var query = new RequestQuery([.. caller.Token], filter.Status, filter.CurrentUserAsTarget ? caller.UserUuid : null, after, top + 1);
+            var query = new RequestQuery([.. caller.Token], filter.Status, filter.Target, after, top + 1);
             var batch = await _requests.ListAsync(query, ct).ConfigureAwait(false);
             foreach (var stored in batch)
             {

@@ -97,7 +97,7 @@ internal static class RequestEndpoints
         }
 
         var after = SkipToken.Parse(q["skiptoken"]);
-        var page = await requests.ListAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0, after, top), http.RequestAborted);
+        var page = await requests.ListAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0 ? http.Caller().UserUuid : null, after, top), http.RequestAborted);
 
         // 3. A next link when more rows may follow.
         if (page.NextAfter is { } next)

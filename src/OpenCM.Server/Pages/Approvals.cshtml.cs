@@ -36,7 +36,7 @@ public sealed class ApprovalsModel : PageModel
         var ct = HttpContext.RequestAborted;
         var caller = await _callers.ResolveAsync(User, ct);
         var waiting = new List<WaitingRequest>();
-        foreach (var pending in (await _queries.ListAsync(caller, new RequestListFilter(RequestStatus.Pending, false, 0, 200), ct)).Items)
+        foreach (var pending in (await _queries.ListAsync(caller, new RequestListFilter(RequestStatus.Pending, null, 0, 200), ct)).Items)
         {
             var (request, rights) = await _queries.GetAsync(caller, pending.Uuid, ct);
             var mayVote = (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0

@@ -171,7 +171,7 @@ public sealed class HelpDeskModel : PageModel
         }
 
         Profiles = profiles;
-        Requests = [.. (await _queries.ListAsync(caller, new RequestListFilter(null, false, 0, 500), ct)).Items.Where(r => r.TargetUserUuid == Found.Uuid)];
+        Requests = (await _queries.ListAsync(caller, new RequestListFilter(null, Found.Uuid, 0, 200), ct)).Items;
         return null;
     }
 

@@ -39,7 +39,7 @@ public sealed class IndexModel : PageModel
     {
         Caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
         Templates = await _templates.ListVisibleAsync(Caller, HttpContext.RequestAborted);
-        Requests = (await _requests.ListAsync(Caller, new RequestListFilter(null, false, 0, 100), HttpContext.RequestAborted)).Items;
+        Requests = (await _requests.ListAsync(Caller, new RequestListFilter(null, null, 0, 100), HttpContext.RequestAborted)).Items;
         Profiles = [.. (await _profiles.ListAsync(Caller, null, HttpContext.RequestAborted))
             .Where(p => p.Profile.SmartcardUuid == Guid.Empty && p.Profile.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled)];
         var cards = new List<(StoredSmartcard, string, IReadOnlyList<RequestType>)>();
