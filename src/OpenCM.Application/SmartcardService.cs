@@ -13,12 +13,16 @@ public sealed class SmartcardService
     private readonly ISmartcardKeys _keys;
     private readonly IProfileStore _profiles;
     private readonly ServerExecution _server;
+    private readonly RequestCreation _creation;
+    private readonly RequestTransitions _transitions;
     private readonly TimeProvider _clock;
 
     public SmartcardService(
         RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys,
-        IProfileStore profiles, ServerExecution server, TimeProvider clock)
+        IProfileStore profiles, ServerExecution server, RequestCreation creation, RequestTransitions transitions, TimeProvider clock)
     {
+        _creation = creation;
+        _transitions = transitions;
         _requests = requests;
         _cards = cards;
         _templates = templates;
@@ -126,6 +130,29 @@ public sealed class SmartcardService
         return first
             ? pin
             : throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The PIN for this card was already handed out in this execution.", "smartcard"));
+    }
+
+    /// <summary>
+    /// A help desk's offline unblock in one step (issue #8, the portal's help desk): an
+    /// OfflineUnblock request on the card, the challenge the user read out answered under the
+    /// card's admin key (diversified when its policy says so), and the request completed; each
+    /// step the one the API takes, with its rights and audit. The request and the response.
+    /// </summary>
+    public async Task<(CmRequest Request, byte[] Response)> AnswerOfflineUnblockAsync(Caller caller, Guid cardUuid, byte[] challenge, string correlationId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var card = await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false);
+        if (card is null || !await _access.MayReadCardAsync(card, caller, ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(DomainError.Validation("card", $"No smart card with id {cardUuid:D} exists."));
+        }
+
+        var request = await _creation.CreateAsync(caller, new CreateRequestInput(RequestType.OfflineUnblock, null, [], null, "", null, card.Uuid, null), correlationId, ct)
+            .ConfigureAwait(false);
+        var diversified = (await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false))?.CardPolicy?.DiversifyAdminKey ?? true;
+        var response = await AuthenticationResponseAsync(caller, request.Uuid, card.Uuid, card.CardId, challenge, diversified, correlationId, ct).ConfigureAwait(false);
+        var completed = await _transitions.SetStatusAsync(caller, request.Uuid, RequestStatus.Completed, null, correlationId, ct).ConfigureAwait(false);
+        return (completed, response);
     }
 
     // The request executes with this card (bound to it, or named in place by an Unblock), the

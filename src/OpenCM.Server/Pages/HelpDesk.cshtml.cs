@@ -19,18 +19,15 @@ public sealed class HelpDeskModel : PageModel
     private readonly AccessPolicy _access;
     private readonly IDirectory _directory;
     private readonly ISmartcardStore _cards;
-    private readonly ITemplateStore _templates;
     private readonly RequestQueries _queries;
-    private readonly RequestCreation _creation;
-    private readonly RequestTransitions _transitions;
     private readonly SmartcardService _smartcards;
     private readonly IAuditLog _audit;
     private readonly IProfileStore _profileStore;
     private readonly ProfileService _profiles;
 
     public HelpDeskModel(
-        CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, ITemplateStore templates, RequestQueries queries,
-        RequestCreation creation, RequestTransitions transitions, SmartcardService smartcards, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
+        CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, RequestQueries queries,
+        SmartcardService smartcards, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
     {
         _audit = audit;
         _profileStore = profileStore;
@@ -39,10 +36,7 @@ public sealed class HelpDeskModel : PageModel
         _access = access;
         _directory = directory;
         _cards = cards;
-        _templates = templates;
         _queries = queries;
-        _creation = creation;
-        _transitions = transitions;
         _smartcards = smartcards;
     }
 
@@ -104,13 +98,8 @@ public sealed class HelpDeskModel : PageModel
         // As opencm card unblock: the request, the answer, the completion; each step the API's, audited.
         try
         {
-            var ct = HttpContext.RequestAborted;
-            var caller = await _callers.ResolveAsync(User, ct);
-            var correlation = Correlation.Get(HttpContext);
-            var request = await _creation.CreateAsync(caller, new CreateRequestInput(RequestType.OfflineUnblock, null, [], null, "", null, target.Uuid, null), correlation, ct);
-            var diversified = (await _templates.FindAsync(target.TemplateUuid, ct))?.CardPolicy?.DiversifyAdminKey ?? true;
-            var response = await _smartcards.AuthenticationResponseAsync(caller, request.Uuid, target.Uuid, target.CardId, bytes, diversified, correlation, ct);
-            await _transitions.SetStatusAsync(caller, request.Uuid, RequestStatus.Completed, null, correlation, ct);
+            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            var (request, response) = await _smartcards.AnswerOfflineUnblockAsync(caller, target.Uuid, bytes, Correlation.Get(HttpContext), HttpContext.RequestAborted);
             Answer = Convert.ToHexString(response);
             UnblockRequest = request.Uuid;
         }
