@@ -39,10 +39,7 @@ public sealed class ApprovalsModel : PageModel
         foreach (var pending in (await _queries.ListAsync(caller, new RequestListFilter(RequestStatus.Pending, null, 0, 200), ct)).Items)
         {
             var (request, rights) = await _queries.GetAsync(caller, pending.Uuid, ct);
-            var mayVote = (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0
-                && request.Votes.All(v => v.Approver != caller.UserUuid)
-                && RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.Approve(caller.UserUuid, ""), rights, _clock.GetUtcNow()) is not Decision.Refused;
-            if (mayVote)
+            if (RequestOffers.MayVote(request, rights, caller, _clock.GetUtcNow()))
             {
                 waiting.Add(new WaitingRequest(request,
                     (await _directory.FindAsync(request.TargetUserUuid, ct))?.Name ?? request.TargetUserUuid.ToString("D"),

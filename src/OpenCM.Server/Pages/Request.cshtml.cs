@@ -123,11 +123,9 @@ public sealed class RequestModel : PageModel
 
         // Offer what the state machine would allow this caller now (it decides again on submit).
         var now = _clock.GetUtcNow();
-        CanVote = Item.Status == RequestStatus.Pending && (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0
-            && RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.Approve(caller.UserUuid, ""), rights, now) is not Decision.Refused
-            && Item.Votes.All(v => v.Approver != caller.UserUuid);
-        CanCancel = RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.SetStatus(RequestStatus.Canceled), rights, now) is Decision.Move;
-        CanAbandon = RequestLifecycle.Decide(Item.Lifecycle, new LifecycleCommand.SetStatus(RequestStatus.Abandoned), rights, now) is Decision.Move;
+        CanVote = RequestOffers.MayVote(Item, rights, caller, now);
+        CanCancel = RequestOffers.MayMove(Item, RequestStatus.Canceled, rights, now);
+        CanAbandon = RequestOffers.MayMove(Item, RequestStatus.Abandoned, rights, now);
         if (error is not null)
         {
             Error = error.Detail;

@@ -1,0 +1,28 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// What a front-end may offer a caller on a request now (the portal's buttons and queue), asked
+/// of the same state machine and rights that decide when the caller acts; they decide again then.
+/// </summary>
+public static class RequestOffers
+{
+    /// <summary>The caller may approve or deny: the request is pending, the caller holds a voting right, has not voted, and the state machine would take the vote.</summary>
+    public static bool MayVote(CmRequest request, RequestPermission rights, Caller caller, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
+        return request.Status == RequestStatus.Pending
+            && (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0
+            && request.Votes.All(v => v.Approver != caller.UserUuid)
+            && RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.Approve(caller.UserUuid, ""), rights, now) is not Decision.Refused;
+    }
+
+    /// <summary>The caller may move the request to <paramref name="target"/> now (PUT /requests/{id}).</summary>
+    public static bool MayMove(CmRequest request, RequestStatus target, RequestPermission rights, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.SetStatus(target), rights, now) is Decision.Move;
+    }
+}
