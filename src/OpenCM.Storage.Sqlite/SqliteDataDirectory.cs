@@ -29,9 +29,6 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
     /// <summary>True when this open created the database.</summary>
     public bool IsNew { get; }
 
-    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     /// <summary>Opens (creating if needed) the data directory at <paramref name="path"/>; the schema is not migrated.</summary>
     /// <remarks>
     /// Owner-only, whether new or found: the database holds users, requests, sealed keys and the
@@ -41,25 +38,19 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
     /// </remarks>
     public static SqliteDataDirectory Open(string path)
     {
-        var root = Path.GetFullPath(path);
-        var dbPath = Path.Combine(root, DatabaseFile);
+        var dbPath = Path.Combine(Path.GetFullPath(path), DatabaseFile);
         var isNew = !File.Exists(dbPath);
-        if (OperatingSystem.IsWindows())
+        var root = OwnerOnly.CreateDirectory(path);
+        if (!OperatingSystem.IsWindows())
         {
-            Directory.CreateDirectory(root);
-        }
-        else
-        {
-            Directory.CreateDirectory(root, OwnerOnlyDirectory);
-            File.SetUnixFileMode(root, OwnerOnlyDirectory);
             if (isNew)
             {
-                using var created = new FileStream(dbPath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile });
+                using var created = new FileStream(dbPath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly.File });
             }
 
             foreach (var file in Directory.EnumerateFiles(root))
             {
-                File.SetUnixFileMode(file, OwnerOnlyFile);
+                File.SetUnixFileMode(file, OwnerOnly.File);
             }
         }
 
