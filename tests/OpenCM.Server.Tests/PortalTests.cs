@@ -433,6 +433,49 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Equal((dora.Uuid, admin.Uuid), (hers.GetProperty("TargetUserUuid").GetGuid(), hers.GetProperty("OriginatorUserUuid").GetGuid()));
     }
 
+    // Hostile values on every portal form: a page that says no (4xx), never a 5xx or a stack trace.
+    public static TheoryData<string, string, string, string, int> HostileForms() => new()
+    {
+        { "/signin", "", "name", new string('n', 5000), 401 },
+        { "/signin", "", "name", "ad\u0000min", 400 }, // refused before the password is looked at
+        { "/signin", "", "password", new string('p', 200_000), 401 },
+        { "/signin", "", "returnUrl", "//evil.example/%2e%2e", 401 },
+        { "/requests/new/{template}", "", "priority", "99999999999999999999", 400 },
+        { "/requests/new/{template}", "", "item[Request Reason]", "\u0000\ud800", 400 },
+        { "/requests/new/{template}", "", "onbehalf", new string('u', 5000), 400 }, // no such user
+        { "/requests/{request}", "Vote", "decision", "maybe", 400 },
+        { "/requests/{request}", "End", "status", "Completed\u0000", 400 },
+        { "/requests/{request}", "Bogus", "x", "y", 400 },
+        { "/approvals", "", "x", "y", 400 }, // a page without a POST at all
+        { "/helpdesk?name={admin}", "Unblock", "challenge", new string('F', 5000), 400 },
+        { "/helpdesk?name={admin}", "Unblock", "card", "not-a-guid", 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileForms))]
+    public async Task Forms_HostileValues_4xxNever5xx(string path, string handler, string field, string value, int status)
+    {
+        var user = await UserWithPasswordAsync("portal-hostile");
+        var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        var browser = path.StartsWith("/helpdesk", StringComparison.Ordinal) ? await SignedInAsync(admin) : path == "/signin" ? Browser() : await SignedInAsync(user);
+        using var api = await _server.ClientAsync(user);
+        var request = path.Contains("{request}", StringComparison.Ordinal)
+            ? await api.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"x"}]""")
+            : Guid.Empty;
+        var page = Root + path.Replace("{template}", ServerFixture.ApprovedUserCertificate.ToString(), StringComparison.Ordinal)
+            .Replace("{request}", request.ToString(), StringComparison.Ordinal).Replace("{admin}", "admin", StringComparison.Ordinal);
+        var token = AntiforgeryField().Match(await browser.GetStringAsync(page)).Groups[1].Value;
+        var fields = new List<(string, string)> { ("__RequestVerificationToken", token), ("name", user.Name), ("password", "wrong one"), ("item[Request Reason]", "ok") };
+        fields.RemoveAll(f => f.Item1 == field);
+        fields.Add((field, value));
+        var target = handler.Length == 0 ? page : $"{page}{(page.Contains('?', StringComparison.Ordinal) ? "&" : "?")}handler={handler}";
+        var response = await browser.PostAsync(target, Form([.. fields]));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"{(int)response.StatusCode} for {path} {field}: {body[..Math.Min(300, body.Length)]}");
+        Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SignIn_ReturnUrlOffSite_GoesHomeInstead()
     {

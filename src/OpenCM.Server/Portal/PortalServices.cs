@@ -24,6 +24,7 @@ public static class PortalServices
         // them is often another (the opencm executable), whose discovery would not find them.
         services.AddRazorPages(o =>
         {
+            o.Conventions.ConfigureFilter(new NoHandlerFilter());
             o.Conventions.AuthorizeFolder("/", Policy);
             o.Conventions.AllowAnonymousToPage("/SignIn");
             o.Conventions.AddPageApplicationModelConvention("/SignIn",
@@ -113,6 +114,26 @@ public static class PortalServices
     });
 
     private const string Policy = "portal";
+
+    // A form posted to a handler the page does not have (?handler=Bogus, or a page with no POST at
+    // all) would render the page with nothing loaded: it is a 400 instead.
+    private sealed class NoHandlerFilter : Microsoft.AspNetCore.Mvc.Filters.IAsyncPageFilter
+    {
+        public Task OnPageHandlerSelectionAsync(Microsoft.AspNetCore.Mvc.Filters.PageHandlerSelectedContext context) => Task.CompletedTask;
+
+        public Task OnPageHandlerExecutionAsync(Microsoft.AspNetCore.Mvc.Filters.PageHandlerExecutingContext context, Microsoft.AspNetCore.Mvc.Filters.PageHandlerExecutionDelegate next)
+        {
+            ArgumentNullException.ThrowIfNull(context);
+            ArgumentNullException.ThrowIfNull(next);
+            if (context.HandlerMethod is null)
+            {
+                context.Result = new Microsoft.AspNetCore.Mvc.BadRequestResult();
+                return Task.CompletedTask;
+            }
+
+            return next();
+        }
+    }
 
     // Page routes are prefixed with the configured path base.
     private sealed class PathBaseConvention(string root) : IPageRouteModelConvention
