@@ -154,23 +154,8 @@ public sealed class StringListConverter : JsonConverter<IReadOnlyList<string>?>
         return items;
     }
 
-    public override void Write(Utf8JsonWriter writer, IReadOnlyList<string>? value, JsonSerializerOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        if (value is null)
-        {
-            writer.WriteNullValue();
-            return;
-        }
-
-        writer.WriteStartArray();
-        foreach (var item in value)
-        {
-            writer.WriteStringValue(item);
-        }
-
-        writer.WriteEndArray();
-    }
+    public override void Write(Utf8JsonWriter writer, IReadOnlyList<string>? value, JsonSerializerOptions options) =>
+        JsonArrays.Write(writer, value, static (w, item) => w.WriteStringValue(item));
 }
 
 /// <summary>
@@ -227,26 +212,14 @@ public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataIt
         return items;
     }
 
-    public override void Write(Utf8JsonWriter writer, IReadOnlyList<DataItem>? value, JsonSerializerOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        if (value is null)
+    public override void Write(Utf8JsonWriter writer, IReadOnlyList<DataItem>? value, JsonSerializerOptions options) =>
+        JsonArrays.Write(writer, value, static (w, item) =>
         {
-            writer.WriteNullValue();
-            return;
-        }
-
-        writer.WriteStartArray();
-        foreach (var item in value)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("Name", item.Name);
-            writer.WriteString("Value", item.Value);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-    }
+            w.WriteStartObject();
+            w.WriteString("Name", item.Name);
+            w.WriteString("Value", item.Value);
+            w.WriteEndObject();
+        });
 
     // The array inside a string; blank is an empty collection.
     private static JsonDocument? Inner(string text)
@@ -299,5 +272,28 @@ internal static class Text
         {
             throw new JsonException("is not valid text (invalid UTF-8 or a lone surrogate)");
         }
+    }
+}
+
+/// <summary>A list written as a JSON array (null as null), each item by <paramref name="item"/>.</summary>
+internal static class JsonArrays
+{
+    public static void Write<T>(Utf8JsonWriter writer, IReadOnlyList<T>? value, Action<Utf8JsonWriter, T> item)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(item);
+        if (value is null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+
+        writer.WriteStartArray();
+        foreach (var element in value)
+        {
+            item(writer, element);
+        }
+
+        writer.WriteEndArray();
     }
 }
