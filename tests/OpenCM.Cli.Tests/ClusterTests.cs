@@ -85,8 +85,12 @@ public sealed class ClusterTests : IDisposable
 
         Assert.Equal(0, (await Cli.RunAsync(["users", "add", .. sqlite, "--name", "carol"])).Exit);
 
-        // 2. The copy: counts and chain checked on the target.
+        // 2. The copy: counts and chain checked on the target (migrated first by `opencm migrate`, which a second run finds current).
         var connection = await server!.CreateDatabaseAsync("copy");
+        var migrated = await Cli.RunAsync(["migrate", .. StoreArgs(_dir.File("migrate"), connection)]);
+        Assert.True(migrated.Exit == 0, migrated.Err);
+        Assert.DoesNotContain(": 0 migration(s) applied", migrated.Out, StringComparison.Ordinal);
+        Assert.Contains(": 0 migration(s) applied; schema current", (await Cli.RunAsync(["migrate", .. StoreArgs(_dir.File("migrate"), connection)])).Out, StringComparison.Ordinal);
         var (exit, output, err) = await Cli.RunAsync("db", "copy", "--from", $"sqlite:{data}", "--to", $"postgres:{connection}");
         Assert.True(exit == 0, output + err);
         Assert.Contains("counts match; audit chain intact", output, StringComparison.Ordinal);
