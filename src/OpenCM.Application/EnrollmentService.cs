@@ -12,6 +12,13 @@ public sealed record GenerationOption(CertificateTemplate Template, string Subje
 /// <summary>One certificate in the answer to POST certificatedata: PKCS#7 for a client key, PFX for a server or recovered key.</summary>
 public sealed record CertificateDelivery(CertificateTemplate Template, IssuedCertificate Certificate, byte[]? Pkcs7, byte[]? Pfx, bool IsKeyHistory = false);
 
+/// <summary>
+/// What executing a software request takes from a front-end now: a key and CSR for each of
+/// <paramref name="ClientKeys"/>, and a PFX password when <paramref name="ReturnsServerKeys"/>
+/// (keys made or archived on the server come back as password-protected PFX files).
+/// </summary>
+public sealed record KeyPlan(IReadOnlyList<GenerationOption> ClientKeys, bool ReturnsServerKeys);
+
 /// <summary>Use cases of executing an enrollment (SPEC §7).</summary>
 public sealed partial class EnrollmentService
 {
@@ -218,6 +225,42 @@ public sealed partial class EnrollmentService
         return [.. template.CertificateTemplates
             .Where(t => !t.ServerGeneratesKey)
             .Select(t => new GenerationOption(t, CertificateSubject.Build(t, subject).Name, ksp))];
+    }
+
+    /// <summary>
+    /// The key step the caller may run now on a software request (the portal's "make my key"
+    /// form), or null when there is none: a smart card request is executed by the card's client,
+    /// and a request that is not Approved, or that the caller may not execute, issues nothing yet.
+    /// POST certificatedata decides again when the step runs.
+    /// </summary>
+    public async Task<KeyPlan?> KeyPlanAsync(Caller caller, Guid requestId, CancellationToken ct = default)
+    {
+        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        if (request.IsSmartcard
+            || request.Status != RequestStatus.Approved
+            || RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, _clock.GetUtcNow()) is not Decision.Move)
+        {
+            return null;
+        }
+
+        if (ProfileRules.IsKeyRecovery(request.RequestType, request.IsSmartcard))
+        {
+            return new KeyPlan([], ReturnsServerKeys: true);
+        }
+
+        if (!ProfileRules.IssuesNewProfile(request.RequestType, request.IsSmartcard))
+        {
+            return null;
+        }
+
+        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
+        if (template is null)
+        {
+            return null;
+        }
+
+        var options = await GenerationOptionsAsync(caller, requestId, ct).ConfigureAwait(false);
+        return new KeyPlan(options, template.CertificateTemplates.Any(t => t.ServerGeneratesKey));
     }
 
     /// <summary>The directory attributes of a certificate's subject; a user known only by token gets its GUID as name.</summary>

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using OpenCM.TestKit;
 
@@ -61,12 +62,7 @@ public sealed class PortalBrowserTests : IDisposable
         }
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            Args = ["--no-sandbox"], // CI runs as root, where Chromium's sandbox cannot start
-        });
+        await using var browser = await LaunchAsync(playwright, chromium!);
 
         // 2. Alice signs in (on a phone-sized screen) and asks for a certificate that needs two approvals.
         var alice = await SignInAsync(browser, server.Address, "alice");
@@ -110,4 +106,97 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Sign in" }).WaitForAsync();
         Assert.EndsWith("/CertificateManagement/signin", new Uri(alice.Url).AbsolutePath, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public async Task Portal_InChromium_KeyMadeInTheBrowser_PfxThatOpensslAndDotnetRead()
+    {
+        var chromium = Chromium();
+        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+
+        // 1. A server and a user with a password.
+        var data = _dir.File("data");
+        await using var server = await ServerProcess.StartAsync("--data", data);
+        Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "add", "--data", data, "--name", "alice", "--password-stdin"])).Exit);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright, chromium!);
+        var alice = await SignInAsync(browser, server.Address, "alice");
+        var errors = new List<string>();
+        alice.Console += (_, m) =>
+        {
+            if (m.Type == "error")
+            {
+                errors.Add(m.Text);
+            }
+        };
+        alice.PageError += (_, e) => errors.Add(e);
+
+        // 2. A User Certificate (RSA, no approval): the request page offers the key step at once.
+        await alice.GetByRole(AriaRole.Link, new() { Name = "User Certificate", Exact = true }).ClickAsync();
+        await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
+        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
+        var pfx = await MakeKeyAndSaveAsync(alice, "Make my key and certificate", "pfx password 1");
+        await ShotAsync(alice, "key-made");
+
+        // 3. openssl opens the file with the password; the key in it is the certificate's, and the CA's certificate is there too.
+        var pem = _dir.File("alice.pem");
+        await OpenSsl.CheckAsync(_dir.Path, "pkcs12", "-in", pfx, "-passin", "pass:pfx password 1", "-nodes", "-out", pem);
+        var certKey = await OpenSsl.CheckAsync(_dir.Path, "x509", "-in", pem, "-noout", "-pubkey");
+        var ownKey = await OpenSsl.CheckAsync(_dir.Path, "pkey", "-in", pem, "-pubout");
+        Assert.Equal(ownKey, certKey);
+        Assert.Equal(2, Regex.Count(await File.ReadAllTextAsync(pem), "BEGIN CERTIFICATE"));
+        Assert.NotEqual(0, (await OpenSsl.RunAsync(_dir.Path, "pkcs12", "-in", pfx, "-passin", "pass:wrong password", "-nodes", "-out", _dir.File("x.pem"))).ExitCode);
+
+        // 4. .NET reads it too, with a private key that signs what the certificate verifies.
+        using (var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(pfx, "pfx password 1"))
+        using (var rsa = System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPrivateKey(certificate)!)
+        {
+            var signature = rsa.SignData("hello"u8.ToArray(), System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var publicKey = System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPublicKey(certificate)!;
+            Assert.True(publicKey.VerifyData("hello"u8.ToArray(), signature, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1));
+            Assert.Contains("CN=alice", certificate.Subject, StringComparison.Ordinal);
+        }
+
+        // 5. Alice marks the request complete; the certificate is hers on the home page.
+        await alice.GetByRole(AriaRole.Button, new() { Name = "Mark the request complete" }).ClickAsync();
+        await alice.GetByText("Completed", new() { Exact = true }).WaitForAsync();
+
+        // 6. A template whose key the server makes and archives: the server's PFX comes back as it is.
+        await alice.GetByRole(AriaRole.Link, new() { Name = "Home" }).ClickAsync();
+        await alice.GetByRole(AriaRole.Link, new() { Name = "Archived Encryption Certificate" }).ClickAsync();
+        await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
+        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).Last.ClickAsync(); // newest last
+        var archived = await MakeKeyAndSaveAsync(alice, "Get my keys", "another password 2");
+        using (var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(archived, "another password 2"))
+        {
+            Assert.True(certificate.HasPrivateKey);
+        }
+
+        Assert.Empty(errors);
+    }
+
+    // Fills the key step's passwords, presses its button and saves the first file offered.
+    private async Task<string> MakeKeyAndSaveAsync(IPage page, string button, string password)
+    {
+        await page.GetByLabel("Password for the file").FillAsync(password);
+        await page.GetByLabel("The password again").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = button }).ClickAsync();
+        var status = page.Locator("#issue-status");
+        await page.Locator("#issue-status:text-matches('ready|Nothing was saved')").WaitForAsync(new() { Timeout = 60_000 });
+        var said = await status.InnerTextAsync();
+        Assert.True(said.Contains("ready", StringComparison.Ordinal), said);
+        var link = page.GetByRole(AriaRole.Link, new() { Name = "Save " });
+        var download = await page.RunAndWaitForDownloadAsync(() => link.First.ClickAsync());
+        var path = _dir.File(download.SuggestedFilename);
+        await download.SaveAsAsync(path);
+        return path;
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright, string chromium) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = chromium,
+        Headless = true,
+        Args = ["--no-sandbox"], // CI runs as root, where Chromium's sandbox cannot start
+    });
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -267,8 +268,11 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.NotFound, (await eve.GetAsync($"{Root}/requests/{Guid.NewGuid()}")).StatusCode);
 
         var asCarol = await SignedInAsync(carol);
-        var bogus = await PostOnPageAsync(asCarol, page, "End", ("status", "Completed"));
+        var bogus = await PostOnPageAsync(asCarol, page, "End", ("status", "Retired"));
         Assert.Equal(HttpStatusCode.BadRequest, bogus.StatusCode);
+
+        // Completed before anything was issued: the state machine's answer, as through the API.
+        Assert.Equal(HttpStatusCode.Conflict, (await PostOnPageAsync(asCarol, page, "End", ("status", "Completed"))).StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, (await PostOnPageAsync(asCarol, page, "End", ("status", "Canceled"))).StatusCode);
         Assert.Equal(17, (await (await api.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync()).GetProperty("Status").GetInt32());
         Assert.DoesNotContain("Cancel the request", await asCarol.GetStringAsync(page), StringComparison.Ordinal);
@@ -446,6 +450,12 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         { "/requests/{request}", "Vote", "decision", "maybe", 400 },
         { "/requests/{request}", "End", "status", "Completed\u0000", 400 },
         { "/requests/{request}", "Bogus", "x", "y", 400 },
+        { "/requests/{request}", "Issue", "csr", "MIIB", 409 }, // pending: nothing to issue yet
+        { "/requests/{approved}", "Issue", "csr", "not base64 !!", 400 },
+        { "/requests/{approved}", "Issue", "csr", new string('A', 300_000), 400 },
+        { "/requests/{approved}", "Issue", "csr", "-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----", 400 },
+        { "/requests/{approved}", "Issue", "password", "pass\u0000word", 400 },
+        { "/requests/{approved}", "Issue", "password", new string('p', 5000), 400 },
         { "/approvals", "", "x", "y", 400 }, // a page without a POST at all
         { "/helpdesk?name={admin}", "Unblock", "challenge", new string('F', 5000), 400 },
         { "/helpdesk?name={admin}", "Unblock", "card", "not-a-guid", 400 },
@@ -462,9 +472,9 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         using var api = await _server.ClientAsync(user);
         var request = path.Contains("{request}", StringComparison.Ordinal)
             ? await api.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"x"}]""")
-            : Guid.Empty;
+            : path.Contains("{approved}", StringComparison.Ordinal) ? await api.CreateIdAsync(ServerFixture.UserCertificate) : Guid.Empty;
         var page = Root + path.Replace("{template}", ServerFixture.ApprovedUserCertificate.ToString(), StringComparison.Ordinal)
-            .Replace("{request}", request.ToString(), StringComparison.Ordinal).Replace("{admin}", "admin", StringComparison.Ordinal);
+            .Replace("{request}", request.ToString(), StringComparison.Ordinal).Replace("{approved}", request.ToString(), StringComparison.Ordinal).Replace("{admin}", "admin", StringComparison.Ordinal);
         var token = AntiforgeryField().Match(await browser.GetStringAsync(page)).Groups[1].Value;
         var fields = new List<(string, string)> { ("__RequestVerificationToken", token), ("name", user.Name), ("password", "wrong one"), ("item[Request Reason]", "ok") };
         fields.RemoveAll(f => f.Item1 == field);
@@ -485,5 +495,88 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var response = await browser.PostAsync($"{Root}/signin?returnUrl=https%3A%2F%2Fevil.example%2F",
             Form(("__RequestVerificationToken", token), ("name", user.Name), ("password", Password), ("returnUrl", "https://evil.example/")));
         Assert.Equal($"{Root}/", response.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task IssueStep_CsrFromThePage_Pkcs7OnceThenComplete()
+    {
+        var user = await UserWithPasswordAsync("portal-keys");
+        using var api = await _server.ClientAsync(user);
+        var id = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        var browser = await SignedInAsync(user);
+
+        // 1. The page offers the key step with what the browser needs to make the key, and its script.
+        var page = await browser.GetStringAsync($"{Root}/requests/{id}");
+        Assert.Contains("id=\"issue-keys\"", page, StringComparison.Ordinal);
+        Assert.Contains("&quot;algorithm&quot;:&quot;Rsa&quot;", page, StringComparison.Ordinal);
+        Assert.Contains($"{Root}/static/enroll.js", page, StringComparison.Ordinal);
+        var token = AntiforgeryField().Match(page).Groups[1].Value;
+
+        // 2. A CSR posted as the page's script does: the PKCS#7 of the certificate, for this user.
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var csr = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=x", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256,
+            System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSigningRequestPem();
+        var issued = await browser.PostAsync($"{Root}/requests/{id}?handler=Issue", Form(("__RequestVerificationToken", token), ("csr", csr)));
+        Assert.Equal(HttpStatusCode.OK, issued.StatusCode);
+        var file = (await issued.JsonAsync()).GetProperty("files").EnumerateArray().Single();
+        Assert.Equal("pkcs7", file.GetProperty("kind").GetString());
+        var cms = new System.Security.Cryptography.Pkcs.SignedCms();
+        cms.Decode(Convert.FromBase64String(file.GetProperty("data").GetString()!));
+        var leaf = cms.Certificates.Single(c => c.GetRSAPublicKey()?.ExportSubjectPublicKeyInfo().SequenceEqual(rsa.ExportSubjectPublicKeyInfo()) == true);
+        Assert.Contains($"CN={user.Name}", leaf.Subject, StringComparison.Ordinal);
+        Assert.Matches("^OpenCMUser-[0-9a-f]+\\.pfx$", file.GetProperty("name").GetString()!);
+
+        // 3. Once per execution, as through the API: a second post is a conflict, and the page now offers Complete instead.
+        var again = await browser.PostAsync($"{Root}/requests/{id}?handler=Issue", Form(("__RequestVerificationToken", token), ("csr", csr)));
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        var executing = await browser.GetStringAsync($"{Root}/requests/{id}");
+        Assert.DoesNotContain("id=\"issue-keys\"", executing, StringComparison.Ordinal);
+        Assert.Contains("value=\"Completed\"", executing, StringComparison.Ordinal);
+        var done = await browser.PostAsync($"{Root}/requests/{id}?handler=End", Form(("__RequestVerificationToken", token), ("status", "Completed")));
+        Assert.Equal(HttpStatusCode.Redirect, done.StatusCode);
+        Assert.Equal((int)OpenCM.Domain.RequestStatus.Completed, (await (await api.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync()).GetProperty("Status").GetInt32());
+    }
+
+    [Fact]
+    public async Task IssueStep_SomeoneElsesRequest_404LikeUnknown()
+    {
+        var owner = await UserWithPasswordAsync("portal-keys-owner");
+        using var api = await _server.ClientAsync(owner);
+        var id = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        var other = await SignedInAsync(await UserWithPasswordAsync("portal-keys-other"));
+        var token = await AntiforgeryAsync(other, $"{Root}/");
+        var theirs = await other.PostAsync($"{Root}/requests/{id}?handler=Issue", Form(("__RequestVerificationToken", token), ("csr", "MIIB")));
+        var unknown = await other.PostAsync($"{Root}/requests/{Guid.NewGuid()}?handler=Issue", Form(("__RequestVerificationToken", token), ("csr", "MIIB")));
+        Assert.Equal(HttpStatusCode.NotFound, theirs.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal((await unknown.JsonAsync()).GetProperty("errorCode").GetString(), (await theirs.JsonAsync()).GetProperty("errorCode").GetString());
+
+        // Without the antiforgery token nothing is even looked at.
+        Assert.Equal(HttpStatusCode.BadRequest, (await other.PostAsync($"{Root}/requests/{id}?handler=Issue", Form(("csr", "MIIB")))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("portal.css", "text/css")]
+    [InlineData("enroll.js", "text/javascript")]
+    [InlineData("keys.js", "text/javascript")]
+    [InlineData("vendor/pkijs.bundle.js", "text/javascript")]
+    public async Task StaticFiles_Known_ServedWithTypeAndETag(string file, string type)
+    {
+        var response = await Browser().GetAsync($"{Root}/static/{file}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(type, response.Content.Headers.ContentType!.MediaType);
+        Assert.NotNull(response.Headers.ETag);
+        Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("vendor/README.md")]
+    [InlineData("vendor/make-bundle.sh")]
+    [InlineData("../appsettings.json")]
+    [InlineData("%2e%2e/%2e%2e/Program.cs")]
+    [InlineData("nothing.js")]
+    public async Task StaticFiles_NotEmbedded_404(string file)
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await Browser().GetAsync($"{Root}/static/{file}")).StatusCode);
     }
 }

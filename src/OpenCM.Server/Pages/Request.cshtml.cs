@@ -22,12 +22,14 @@ public sealed class RequestModel : PageModel
     private readonly TimeProvider _clock;
     private readonly AccessPolicy _access;
     private readonly IAuditLog _audit;
+    private readonly EnrollmentService _enrollment;
     private readonly Dictionary<Guid, string> _names = [];
 
     public RequestModel(
         CallerResolver callers, RequestQueries queries, RequestTransitions transitions, ITemplateStore templates, IDirectory directory, TimeProvider clock,
-        AccessPolicy access, IAuditLog audit)
+        AccessPolicy access, IAuditLog audit, EnrollmentService enrollment)
     {
+        _enrollment = enrollment;
         _clock = clock;
         _access = access;
         _audit = audit;
@@ -49,6 +51,21 @@ public sealed class RequestModel : PageModel
     public bool CanCancel { get; private set; }
 
     public bool CanAbandon { get; private set; }
+
+    public bool CanComplete { get; private set; }
+
+    /// <summary>The key step the caller may run now (keys made in the browser, or returned by the server), or null.</summary>
+    public KeyPlan? Keys { get; private set; }
+
+    /// <summary>What the browser needs to make each key: the template's algorithm, size, hash and name.</summary>
+    public string KeyOptionsJson => System.Text.Json.JsonSerializer.Serialize(
+        (Keys?.ClientKeys ?? []).Select(o => new Dictionary<string, object>
+        {
+            ["algorithm"] = o.Template.KeyAlgorithm.ToString(),
+            ["keySize"] = o.Template.KeySize,
+            ["hash"] = o.Template.HashAlgorithm,
+            ["commonName"] = o.Template.CommonName,
+        }));
 
     /// <summary>The request's audit trail, for CM managers (the help desk); empty for anyone else.</summary>
     public IReadOnlyList<ChainedAuditEvent> Trail { get; private set; } = [];
@@ -73,9 +90,39 @@ public sealed class RequestModel : PageModel
     public async Task<IActionResult> OnPostEndAsync(Guid id, string? status) => status switch
     {
         "Canceled" => await ActAsync(id, (caller, ct) => _transitions.SetStatusAsync(caller, id, RequestStatus.Canceled, null, Correlation.Get(HttpContext), ct)),
+        "Completed" => await ActAsync(id, (caller, ct) => _transitions.SetStatusAsync(caller, id, RequestStatus.Completed, null, Correlation.Get(HttpContext), ct)),
         "Abandoned" => await ActAsync(id, (caller, ct) => _transitions.SetStatusAsync(caller, id, RequestStatus.Abandoned, null, Correlation.Get(HttpContext), ct)),
-        _ => await ShowAsync(id, DomainError.Validation("status", "The status is Canceled or Abandoned.")),
+        _ => await ShowAsync(id, DomainError.Validation("status", "The status is Completed, Canceled or Abandoned.")),
     };
+
+    /// <summary>
+    /// The key step (issue #10.2), posted by the page's script: the CSRs of keys made in the
+    /// browser, and the PFX password only when the server returns keys of its own. The same use
+    /// case as POST certificatedata; a refusal is the API's problem document.
+    /// </summary>
+    public async Task<IActionResult> OnPostIssueAsync(Guid id, [FromForm(Name = "csr")] string[]? csr, [FromForm(Name = "password")] string? password)
+    {
+        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        var (_, results) = await _enrollment.SubmitCertificateDataAsync(
+            caller, id, csr ?? [], string.IsNullOrEmpty(password) ? null : password, Correlation.Get(HttpContext), HttpContext.RequestAborted);
+        return new JsonResult(new Dictionary<string, object>
+        {
+            ["files"] = results.Select(r => new Dictionary<string, object>
+            {
+                ["name"] = FileName(r),
+                ["kind"] = r.Pfx is null ? "pkcs7" : "pfx",
+                ["data"] = Convert.ToBase64String(r.Pfx ?? r.Pkcs7 ?? []),
+                ["keyHistory"] = r.IsKeyHistory,
+            }).ToList(),
+        });
+    }
+
+    // e.g. "UserSignature-3f2a….pfx": the template and the serial, nothing a file system minds.
+    private static string FileName(CertificateDelivery d)
+    {
+        var stem = new string([.. d.Template.CommonName.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')]);
+        return $"{(stem.Length == 0 ? "certificate" : stem)}-{d.Certificate.SerialHex.ToLowerInvariant()}.pfx";
+    }
 
     // Do it as the API would; a refusal is shown on the page with the API's status.
     private async Task<IActionResult> ActAsync(Guid id, Func<Caller, CancellationToken, Task<CmRequest>> act)
@@ -126,6 +173,8 @@ public sealed class RequestModel : PageModel
         CanVote = RequestOffers.MayVote(Item, rights, caller, now);
         CanCancel = RequestOffers.MayMove(Item, RequestStatus.Canceled, rights, now);
         CanAbandon = RequestOffers.MayMove(Item, RequestStatus.Abandoned, rights, now);
+        CanComplete = RequestOffers.MayMove(Item, RequestStatus.Completed, rights, now);
+        Keys = await _enrollment.KeyPlanAsync(caller, id, HttpContext.RequestAborted);
         if (error is not null)
         {
             Error = error.Detail;

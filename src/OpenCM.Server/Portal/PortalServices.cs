@@ -96,21 +96,46 @@ public static class PortalServices
         return app;
     }
 
-    /// <summary>The pages, and the one stylesheet (embedded, so that every way of running the server has it).</summary>
+    /// <summary>The pages, and their static files (embedded, so that every way of running the server has them).</summary>
     public static WebApplication MapOpenCmPortal(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var root = app.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/');
-        app.MapGet(root + "/static/portal.css", () => Results.Text(Stylesheet.Value, "text/css; charset=utf-8")).AllowAnonymous();
+        app.MapGet(root + "/static/{**file}", (string file, HttpContext http) =>
+        {
+            if (!StaticFiles.Value.TryGetValue(file, out var asset))
+            {
+                return Results.NotFound();
+            }
+
+            http.Response.Headers.CacheControl = "no-cache";
+            return Results.Bytes(asset.Bytes, asset.ContentType, entityTag: asset.ETag);
+        }).AllowAnonymous();
         app.MapRazorPages();
         return app;
     }
 
-    private static readonly Lazy<string> Stylesheet = new(() =>
+    private sealed record StaticFile(byte[] Bytes, string ContentType, Microsoft.Net.Http.Headers.EntityTagHeaderValue ETag);
+
+    private const string StaticPrefix = "OpenCM.Portal.Static/";
+
+    // Every embedded file under Portal/ by its path below static/: nothing else can be named.
+    private static readonly Lazy<Dictionary<string, StaticFile>> StaticFiles = new(() =>
     {
-        using var stream = typeof(PortalServices).Assembly.GetManifestResourceStream("OpenCM.Server.Portal.portal.css")!;
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        var assembly = typeof(PortalServices).Assembly;
+        var files = new Dictionary<string, StaticFile>(StringComparer.Ordinal);
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(StaticPrefix, StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            var bytes = copy.ToArray();
+            var type = name.EndsWith(".css", StringComparison.Ordinal) ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8";
+            var tag = new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16]}\"");
+            files[name[StaticPrefix.Length..]] = new StaticFile(bytes, type, tag);
+        }
+
+        return files;
     });
 
     private const string Policy = "portal";

@@ -1,0 +1,105 @@
+// The request page's key step (issue #10.2), progressive enhancement over a form that stays
+// hidden without script. 1. make each key and CSR here; 2. post the CSRs (and the password only
+// when the server returns keys of its own) with the form's antiforgery token; 3. put each key and
+// its certificates into a password-protected PFX, offered as a file to save.
+import { certificatesOf, fromBase64, makeKeyAndRequest, makePfx } from "./keys.js";
+
+const form = document.getElementById("issue-keys");
+if (form) {
+  form.hidden = false;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    run(form).catch((error) => say(form, `Nothing was saved: ${error.message}`, true));
+  });
+}
+
+async function run(form) {
+  const password = form.elements.namedItem("password").value;
+  const confirm = document.getElementById("pfx-confirm");
+  if (password !== confirm.value) {
+    confirm.setCustomValidity("The two passwords differ.");
+    confirm.reportValidity();
+    confirm.setCustomValidity("");
+    return;
+  }
+
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    // 1. Keys and CSRs, one per certificate the template lets the client make.
+    const options = JSON.parse(form.dataset.options || "[]");
+    say(form, options.length > 0 ? "Making your key…" : "Asking for your keys…");
+    const made = [];
+    for (const option of options) {
+      made.push(await makeKeyAndRequest(option));
+    }
+
+    // 2. The same step as POST certificatedata, under the page's session and antiforgery token.
+    const body = new FormData();
+    body.append("__RequestVerificationToken", form.elements.namedItem("__RequestVerificationToken").value);
+    for (const m of made) {
+      body.append("csr", m.pem);
+    }
+
+    if (form.dataset.serverKeys === "true") {
+      body.append("password", password);
+    }
+
+    say(form, "Asking the CA for your certificate…");
+    const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new Error(answer.detail || `the server answered ${response.status}`);
+    }
+
+    // 3. A PFX per browser key (its certificate first, then the CA's); the server's PFX files as they came.
+    const list = document.getElementById("issue-files");
+    for (const file of answer.files) {
+      let bytes;
+      if (file.kind === "pkcs7") {
+        const owner = await ownerOf(made, file.data);
+        bytes = await makePfx(owner.key.keys.privateKey, owner.certificates, password, file.name.replace(/\.pfx$/, ""));
+      } else {
+        bytes = new Uint8Array(fromBase64(file.data));
+      }
+
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([bytes], { type: "application/x-pkcs12" }));
+      link.download = file.name;
+      link.textContent = `Save ${file.name}${file.keyHistory ? " (an earlier key)" : ""}`;
+      const item = document.createElement("li");
+      item.append(link);
+      list.append(item);
+    }
+
+    form.querySelectorAll("input").forEach((input) => {
+      input.value = "";
+      input.disabled = true;
+    });
+    button.hidden = true;
+    say(form, `Your ${answer.files.length === 1 ? "file is" : "files are"} ready: save ${answer.files.length === 1 ? "it" : "them"}, then mark the request complete.`);
+    document.getElementById("finish")?.removeAttribute("hidden");
+    list.querySelector("a")?.focus();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The browser key whose public key the PKCS#7's certificate carries.
+async function ownerOf(made, pkcs7) {
+  for (const key of made) {
+    try {
+      return { key, certificates: await certificatesOf(pkcs7, key.keys.publicKey) };
+    } catch {
+      // not this key's certificate
+    }
+  }
+
+  throw new Error("the CA returned a certificate for no key made here");
+}
+
+function say(form, text, error = false) {
+  const status = document.getElementById("issue-status");
+  status.textContent = text;
+  status.classList.toggle("error", error);
+}
