@@ -199,4 +199,44 @@ public sealed class PortalBrowserTests : IDisposable
         Headless = true,
         Args = ["--no-sandbox"], // CI runs as root, where Chromium's sandbox cannot start
     });
+
+    [SkippableFact]
+    public async Task Portal_InChromium_SignInWithTheAuthority_CrossSiteBackWithSession()
+    {
+        var chromium = Chromium();
+        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+
+        // 1. An authority on 127.0.0.1, and the portal opened as localhost: another site, as ADFS or Entra ID would be.
+        await using var authority = await TestOidcProvider.StartAsync();
+        var data = _dir.File("data");
+        await using var server = await ServerProcess.StartAsync("--data", data,
+            "--Auth:Authority=" + authority.Issuer, "--Auth:RequireHttpsMetadata=false",
+            "--Auth:PortalClientId=" + TestOidcProvider.ClientId, "--Auth:PortalClientSecret=" + TestOidcProvider.ClientSecret, "--Auth:PortalDisplayName=Contoso");
+        var added = await Cli.RunWithInputAsync(Password + "\n", ["users", "add", "--data", data, "--name", "carol", "--password-stdin"]);
+        Assert.Equal(0, added.Exit);
+        var carol = added.Out.Trim();
+        authority.Users["carol@contoso"] = new Dictionary<string, object> { ["sub"] = "carol-pairwise", ["oid"] = carol, ["name"] = "carol" };
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright, chromium!);
+        var page = await (await browser.NewContextAsync()).NewPageAsync();
+        var portal = server.Address.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
+
+        // 2. The portal sends her to the authority, whose form she answers; she comes back signed in.
+        await page.GotoAsync(portal + "/CertificateManagement/approvals");
+        await ShotAsync(page, "signin");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with Contoso" }).ClickAsync();
+        await page.GetByLabel("User at the authority").FillAsync("carol@contoso");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in at the authority" }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Waiting for your decision" }).WaitForAsync();
+        Assert.StartsWith(portal + "/CertificateManagement/approvals", page.Url, StringComparison.Ordinal);
+        Assert.Contains("Signed in as carol", await page.Locator("header").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, authority.Redeemed);
+
+        // 3. Signing out ends the portal's session.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Sign in" }).WaitForAsync();
+        await page.GotoAsync(portal + "/CertificateManagement/");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with Contoso" }).WaitForAsync();
+    }
 }

@@ -2,80 +2,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Security.Cryptography;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OpenCM.Application;
+using OpenCM.TestKit;
 
 namespace OpenCM.Server.Tests;
-
-/// <summary>A minimal OIDC provider on loopback Kestrel: discovery document and JWKS, RSA-signed tokens.</summary>
-public sealed class TestOidcProvider : IAsyncDisposable
-{
-    private readonly WebApplication _app;
-
-    private TestOidcProvider(WebApplication app, string issuer, RsaSecurityKey key)
-    {
-        _app = app;
-        Issuer = issuer;
-        Key = key;
-    }
-
-    public string Issuer { get; }
-
-    public RsaSecurityKey Key { get; }
-
-    public static async Task<TestOidcProvider> StartAsync()
-    {
-        var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "adfs-test" };
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        string? issuer = null;
-        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
-        {
-            ["issuer"] = issuer!,
-            ["jwks_uri"] = issuer + "/keys",
-        }));
-        app.MapGet("/keys", () =>
-        {
-            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(key.Rsa.ExportParameters(false)) { KeyId = key.KeyId });
-            return Results.Json(new Dictionary<string, object>
-            {
-                ["keys"] = new[] { new Dictionary<string, string> { ["kty"] = "RSA", ["kid"] = jwk.Kid, ["n"] = jwk.N, ["e"] = jwk.E, ["use"] = "sig", ["alg"] = "RS256" } },
-            });
-        });
-        await app.StartAsync();
-        issuer = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestOidcProvider(app, issuer, key);
-    }
-
-    public string Token(IDictionary<string, object> claims, string audience = OidcFixture.Audience, SecurityKey? key = null, string? issuer = null) =>
-        new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = issuer ?? Issuer,
-            Audience = audience,
-            IssuedAt = TestKit.Samples.Now.UtcDateTime,
-            NotBefore = TestKit.Samples.Now.UtcDateTime,
-            Expires = TestKit.Samples.Now.UtcDateTime.AddMinutes(30),
-            Claims = claims,
-            SigningCredentials = new SigningCredentials(key ?? Key, SecurityAlgorithms.RsaSha256),
-        });
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Key.Rsa.Dispose();
-    }
-}
 
 public sealed class OidcFixture : ServerFixture
 {

@@ -23,6 +23,24 @@ public sealed class AuthOptions
 
     public bool RequireHttpsMetadata { get; set; } = true;
 
+    /// <summary>
+    /// The portal's client id at the authority: set, the sign-in page offers the authority's
+    /// sign-in (authorization code flow with PKCE) beside directory passwords (issue #10.1).
+    /// </summary>
+    public string? PortalClientId { get; set; }
+
+    /// <summary>The portal's client secret, for authorities that make it a confidential client (ADFS, Entra ID); none for a public client.</summary>
+    public string? PortalClientSecret { get; set; }
+
+    /// <summary>Scopes asked for besides <c>openid</c>, space-separated.</summary>
+    public string PortalScopes { get; set; } = "profile";
+
+    /// <summary>What the sign-in button calls the authority ("Sign in with …").</summary>
+    public string PortalDisplayName { get; set; } = "your organisation's account";
+
+    /// <summary>Whether the portal signs in with the authority.</summary>
+    public bool PortalUsesAuthority => !string.IsNullOrEmpty(Authority) && !string.IsNullOrEmpty(PortalClientId);
+
     /// <summary>How many validated tokens are remembered until they expire (0 turns the cache off).</summary>
     public int TokenCacheSize { get; set; } = 10_000;
 

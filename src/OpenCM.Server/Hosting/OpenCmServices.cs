@@ -166,7 +166,7 @@ public static class OpenCmServices
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddAuthorization();
-        services.AddOpenCmPortal();
+        services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
         return builder;
     }
 
@@ -184,14 +184,7 @@ public static class OpenCmServices
             IssuerSigningKeys = [tokens.SigningKey],
             ValidateLifetime = true,
             ClockSkew = TimeSpan.FromMinutes(2),
-
-            // The library's own check reads the wall clock; this one reads the injected clock, so
-            // time is one thing everywhere (and tests can pin it). A token without exp is refused.
-            LifetimeValidator = (notBefore, expires, _, parameters) =>
-            {
-                var now = clock.GetUtcNow().UtcDateTime;
-                return expires is { } exp && now <= exp + parameters.ClockSkew && (notBefore is not { } nbf || nbf - parameters.ClockSkew <= now);
-            },
+            LifetimeValidator = Lifetime(clock),
             NameClaimType = ClaimNames.Name,
         };
         if (!string.IsNullOrEmpty(auth.Authority))
@@ -218,6 +211,16 @@ public static class OpenCmServices
             },
         };
     }
+
+    /// <summary>
+    /// A token's lifetime checked against the injected clock: the library's own check reads the
+    /// wall clock, so time is one thing everywhere (and tests can pin it). No exp, no entry.
+    /// </summary>
+    internal static LifetimeValidator Lifetime(TimeProvider clock) => (notBefore, expires, _, parameters) =>
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        return expires is { } exp && now <= exp + parameters.ClockSkew && (notBefore is not { } nbf || nbf - parameters.ClockSkew <= now);
+    };
 
     /// <summary>
     /// The application folder's appsettings.json as the lowest-priority source (issue #7.9): a

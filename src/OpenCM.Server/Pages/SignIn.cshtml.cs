@@ -32,8 +32,35 @@ public sealed class SignInModel : PageModel
 
     public bool Failed { get; private set; }
 
+    /// <summary>Set after the authority's sign-in came back without a user OpenCM knows (or was refused there).</summary>
+    [BindProperty(SupportsGet = true, Name = "failed")]
+    public string? AuthorityFailed { get; set; }
+
+    /// <summary>What the authority's button says, or null when the portal signs in with passwords only.</summary>
+    public string? Authority => _auth.PortalUsesAuthority ? _auth.PortalDisplayName : null;
+
     public void OnGet()
     {
+        if (AuthorityFailed is not null)
+        {
+            Response.StatusCode = StatusCodes.Status401Unauthorized;
+        }
+    }
+
+    /// <summary>
+    /// Off to the authority (authorization code flow). It comes back to /signedin, a page of this
+    /// site, which then opens the return URL: the session cookie is SameSite=Strict, and a browser
+    /// does not send it on a chain of redirects that began at another site.
+    /// </summary>
+    public IActionResult OnPostAuthority()
+    {
+        if (!_auth.PortalUsesAuthority)
+        {
+            return NotFound();
+        }
+
+        var landing = _api.PathBase.TrimEnd('/') + "/signedin?returnUrl=" + Uri.EscapeDataString(SafeReturn());
+        return Challenge(new AuthenticationProperties { RedirectUri = landing }, PortalServices.OidcScheme);
     }
 
     public async Task<IActionResult> OnPostAsync()
@@ -50,8 +77,9 @@ public sealed class SignInModel : PageModel
 
         await HttpContext.SignInAsync(PortalServices.Scheme, PortalServices.SessionFor(user, _auth));
 
-        // Only a local path under the portal: never an open redirect.
-        var home = _api.PathBase.TrimEnd('/') + "/";
-        return LocalRedirect(ReturnUrl is { } r && Url.IsLocalUrl(r) && r.StartsWith(home, StringComparison.Ordinal) ? r : home);
+        return LocalRedirect(SafeReturn());
     }
+
+    // Only a local path under the portal: never an open redirect.
+    private string SafeReturn() => PortalServices.LocalReturn(ReturnUrl, _api, Url);
 }

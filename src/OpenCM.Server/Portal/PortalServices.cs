@@ -18,8 +18,12 @@ public static class PortalServices
     public const string Scheme = "OpenCM.Portal";
     public const string CookieName = "opencm.portal";
 
-    public static IServiceCollection AddOpenCmPortal(this IServiceCollection services)
+    /// <summary>The scheme that signs in with the configured OIDC authority (only registered when one is configured for the portal).</summary>
+    public const string OidcScheme = "OpenCM.Portal.Oidc";
+
+    public static IServiceCollection AddOpenCmPortal(this IServiceCollection services, AuthOptions auth)
     {
+        ArgumentNullException.ThrowIfNull(auth);
         // The pages are compiled into this assembly; named outright, since the process that hosts
         // them is often another (the opencm executable), whose discovery would not find them.
         services.AddRazorPages(o =>
@@ -27,6 +31,7 @@ public static class PortalServices
             o.Conventions.ConfigureFilter(new NoHandlerFilter());
             o.Conventions.AuthorizeFolder("/", Policy);
             o.Conventions.AllowAnonymousToPage("/SignIn");
+            o.Conventions.AllowAnonymousToPage("/SignedIn");
             o.Conventions.AddPageApplicationModelConvention("/SignIn",
                 m => m.EndpointMetadata.Add(new Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute(Hosting.RateLimits.SignIn)));
         }).AddApplicationPart(typeof(PortalServices).Assembly);
@@ -50,6 +55,13 @@ public static class PortalServices
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
             o.SlidingExpiration = true;
         });
+        if (auth.PortalUsesAuthority)
+        {
+            services.AddAuthentication().AddOpenIdConnect(OidcScheme, _ => { });
+            services.AddOptions<Microsoft.AspNetCore.Authentication.OpenIdConnect.OpenIdConnectOptions>(OidcScheme)
+                .Configure<ApiOptions, AuthOptions, TimeProvider>((o, api, a, clock) => PortalOidc.Configure(o, a, api.PathBase.TrimEnd('/'), clock));
+        }
+
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "opencm.antiforgery";
@@ -75,14 +87,30 @@ public static class PortalServices
         return new ClaimsPrincipal(identity);
     }
 
+    /// <summary>Where to go after signing in: <paramref name="returnUrl"/> when it is a local path under the portal, else the portal's home (never an open redirect).</summary>
+    public static string LocalReturn(string? returnUrl, ApiOptions api, Microsoft.AspNetCore.Mvc.IUrlHelper url)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentNullException.ThrowIfNull(url);
+        var home = api.PathBase.TrimEnd('/') + "/";
+        return returnUrl is { } r && url.IsLocalUrl(r) && r.StartsWith(home, StringComparison.Ordinal) ? r : home;
+    }
+
     /// <summary>Security headers on every response (CSP without inline script, no framing), and the portal's static files.</summary>
     public static WebApplication UseOpenCmPortal(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        // A form may post only here, and redirect on only to the authority the sign-in button goes to
+        // (browsers hold form-action to every redirect that follows a form's submission).
+        var auth = app.Services.GetRequiredService<AuthOptions>();
+        var formAction = auth.PortalUsesAuthority && Uri.TryCreate(auth.Authority, UriKind.Absolute, out var authority)
+            ? $"'self' {authority.GetLeftPart(UriPartial.Authority)}"
+            : "'self'";
+        var policy = $"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action {formAction}; frame-ancestors 'none'";
         app.Use((context, next) =>
         {
             var headers = context.Response.Headers;
-            headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+            headers.ContentSecurityPolicy = policy;
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
             headers.XFrameOptions = "DENY";
