@@ -239,4 +239,54 @@ public sealed class PortalBrowserTests : IDisposable
         await page.GotoAsync(portal + "/CertificateManagement/");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with Contoso" }).WaitForAsync();
     }
+
+    [SkippableFact]
+    public async Task Portal_InChromium_HelpDeskUnblocksACardThenSuspendsItOnTheUsersBehalf()
+    {
+        var chromium = Chromium();
+        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+
+        // 1. Dave has a virtual smart card (personalized through the API) whose PIN he blocked.
+        var data = _dir.File("data");
+        await using var server = await ServerProcess.StartAsync("--data", data);
+        Assert.Equal(0, (await Cli.RunAsync("users", "add", "--data", data, "--name", "dave")).Exit);
+        Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "set-password", "--data", data, "--name", "admin", "--password-stdin"])).Exit);
+        var token = (await Cli.RunAsync("token", "--data", data, "--user", "dave")).Out.Trim();
+        using var client = new OpenCM.Client.OpenCmClient(new Uri(server.Address), token);
+        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Domain.RequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
+        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
+        for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)
+        {
+            Assert.Throws<OpenCM.Smartcards.CardException>(() => device.VerifyPin("000000"));
+        }
+
+        // 2. The help desk finds Dave and his card, and answers the challenge he reads out.
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright, chromium!);
+        var desk = await SignInAsync(browser, server.Address, "admin");
+        await desk.GetByRole(AriaRole.Link, new() { Name = "Help desk" }).ClickAsync();
+        await desk.GetByLabel("User name").FillAsync("dave");
+        await desk.GetByRole(AriaRole.Button, new() { Name = "Find" }).ClickAsync();
+        await desk.GetByRole(AriaRole.Heading, new() { Name = "dave", Exact = true }).WaitForAsync();
+        await desk.GetByLabel("Challenge the user reads off the card").FillAsync(Convert.ToHexString(device.GetChallenge()));
+        await ShotAsync(desk, "helpdesk");
+        await desk.GetByRole(AriaRole.Button, new() { Name = "Answer an offline unblock" }).ClickAsync();
+        var answer = desk.Locator("[role=status] strong code");
+        await answer.WaitForAsync();
+        device.UnblockPin(Convert.FromHexString(await answer.InnerTextAsync()), "975310");
+        device.VerifyPin("975310");
+
+        // 3. Dave's card is lost for now: the help desk suspends it on his behalf (Revoke, certificateHold), run by the server.
+        await desk.GetByRole(AriaRole.Link, new() { Name = $"Revoke card {device.CardId.ToLowerInvariant()}" }).ClickAsync();
+        await desk.GetByLabel("Revocation Reason").FillAsync("certificateHold");
+        await desk.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
+        await desk.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
+        await desk.GotoAsync(server.Address + "/CertificateManagement/helpdesk?name=dave");
+        var listed = await desk.Locator("main").InnerTextAsync();
+        Assert.Contains("Suspended", listed, StringComparison.Ordinal);
+        Assert.Contains("Revoke, Completed", listed, StringComparison.Ordinal);
+        Assert.Contains("OfflineUnblock, Completed", listed, StringComparison.Ordinal);
+        await desk.GetByRole(AriaRole.Link, new() { Name = $"Reinstate card {device.CardId.ToLowerInvariant()}" }).WaitForAsync();
+    }
 }

@@ -8,7 +8,8 @@ using OpenCM.Server.Errors;
 namespace OpenCM.Server.Pages;
 
 /// <summary>
-/// The help desk (issue #10.4), for CM managers: find a user, see their cards and requests, and
+/// The help desk (issue #10.4), for CM managers: find a user, see their cards and requests, start
+/// what the operations routes offer on the user's certificates and cards on the user's behalf, and
 /// answer an offline unblock (an OfflineUnblock request on their card, the challenge answered,
 /// the request completed) through the same use cases as the API and <c>opencm card unblock</c>.
 /// To anyone else the page does not exist.
@@ -46,6 +47,9 @@ public sealed class HelpDeskModel : PageModel
     public Principal? Found { get; private set; }
 
     public IReadOnlyList<StoredSmartcard> Cards { get; private set; } = [];
+
+    /// <summary>What the caller may start on each card on its user's behalf (the operations route's answer).</summary>
+    public IReadOnlyDictionary<Guid, IReadOnlyList<RequestType>> CardOperations { get; private set; } = new Dictionary<Guid, IReadOnlyList<RequestType>>();
 
     public IReadOnlyList<CmRequest> Requests { get; private set; } = [];
 
@@ -150,6 +154,13 @@ public sealed class HelpDeskModel : PageModel
         }
 
         Cards = cards;
+        var operations = new Dictionary<Guid, IReadOnlyList<RequestType>>();
+        foreach (var card in cards)
+        {
+            operations[card.Uuid] = await _smartcards.OperationsAsync(caller, card.Uuid, ct);
+        }
+
+        CardOperations = operations;
         var profiles = new List<ProfileView>();
         foreach (var p in await _profileStore.ForUserAsync(Found.Uuid, null, ct))
         {
