@@ -579,4 +579,69 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     {
         Assert.Equal(HttpStatusCode.NotFound, (await Browser().GetAsync($"{Root}/static/{file}")).StatusCode);
     }
+
+    private static string RsaCsr()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        return new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=x", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256,
+            System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSigningRequestPem();
+    }
+
+    private static async Task<HttpResponseMessage> IssueOnPageAsync(HttpClient browser, Guid id, params (string, string)[] fields)
+    {
+        var token = AntiforgeryField().Match(await browser.GetStringAsync($"{Root}/requests/{id}")).Groups[1].Value;
+        return await browser.PostAsync($"{Root}/requests/{id}?handler=Issue", Form([("__RequestVerificationToken", token), .. fields]));
+    }
+
+    private static StringContent OnProfile(string type, Guid profile) =>
+        Http.Json($$"""{"type":"{{type}}","profile":"{{profile}}","datacollection":[],"comment":""}""");
+
+    [Fact]
+    public async Task IssueStep_RenewAndRecover_TheKeyStepEachNeeds()
+    {
+        var user = await UserWithPasswordAsync("portal-renew");
+        using var api = await _server.ClientAsync(user);
+        var browser = await SignedInAsync(user);
+
+        // 1. A software certificate issued through the page and completed.
+        var enroll = await api.CreateIdAsync(ServerFixture.UserCertificate);
+        Assert.Equal(HttpStatusCode.OK, (await IssueOnPageAsync(browser, enroll, ("csr", RsaCsr()))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.PutStatusAsync(enroll, "Completed")).StatusCode);
+        var profile = Guid.Parse((await (await api.GetAsync($"{ServerFixture.Api}/requests/{enroll}")).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+
+        // 2. Renew: a new key made in the browser, as for Enroll.
+        var renew = Guid.Parse((await (await api.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Renew", profile))).JsonAsync()).GetString()!.Split('/')[^1]);
+        var renewPage = await browser.GetStringAsync($"{Root}/requests/{renew}");
+        Assert.Contains("id=\"issue-keys\"", renewPage, StringComparison.Ordinal);
+        Assert.Contains("data-server-keys=\"false\"", renewPage, StringComparison.Ordinal);
+        var renewed = await IssueOnPageAsync(browser, renew, ("csr", RsaCsr()));
+        Assert.Equal("pkcs7", (await renewed.JsonAsync()).GetProperty("files")[0].GetProperty("kind").GetString());
+
+        // 3. Recover of an archived key: nothing to make here; the server's PFX under the password given now.
+        var archived = await api.CreateIdAsync(Guid.Parse("2c7e9a51-64d8-4b3f-9a0e-5f1d2b3c4a75"));
+        var first = await IssueOnPageAsync(browser, archived, ("password", "first password"));
+        Assert.Equal("pfx", (await first.JsonAsync()).GetProperty("files")[0].GetProperty("kind").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await api.PutStatusAsync(archived, "Completed")).StatusCode);
+        var archivedProfile = Guid.Parse((await (await api.GetAsync($"{ServerFixture.Api}/requests/{archived}")).JsonAsync()).GetProperty("NewProfileUuid").GetString()!);
+        var recover = Guid.Parse((await (await api.PostAsync($"{ServerFixture.Api}/requests", OnProfile("Recover", archivedProfile))).JsonAsync()).GetString()!.Split('/')[^1]);
+        var recoverPage = await browser.GetStringAsync($"{Root}/requests/{recover}");
+        Assert.Contains("data-options=\"[]\"", recoverPage, StringComparison.Ordinal);
+        Assert.Contains("data-server-keys=\"true\"", recoverPage, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await IssueOnPageAsync(browser, recover)).StatusCode); // no password, nothing claimed
+        var recovered = (await (await IssueOnPageAsync(browser, recover, ("password", "second password"))).JsonAsync()).GetProperty("files")[0];
+        Assert.True(recovered.GetProperty("keyHistory").GetBoolean());
+        using var key = X509CertificateLoader.LoadPkcs12(Convert.FromBase64String(recovered.GetProperty("data").GetString()!), "second password");
+        Assert.True(key.HasPrivateKey);
+    }
+
+    [Fact]
+    public async Task RequestPage_SmartcardRequest_SaysTheCardClientRunsItAndOffersNoBrowserKey()
+    {
+        var user = await UserWithPasswordAsync("portal-vsc");
+        using var api = await _server.ClientAsync(user);
+        var id = await api.CreateIdAsync(ServerFixture.VirtualSmartcardVpn);
+        var page = await (await SignedInAsync(user)).GetStringAsync($"{Root}/requests/{id}");
+        Assert.Contains("At the card", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"issue-keys\"", page, StringComparison.Ordinal);
+    }
 }
