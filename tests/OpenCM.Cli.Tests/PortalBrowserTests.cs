@@ -89,6 +89,10 @@ public sealed class PortalBrowserTests : IDisposable
             var approver = await SignInAsync(browser, server.Address, name);
             await approver.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).ClickAsync();
             await MainPageAsync(approver, "approvals-" + name);
+            var row = await approver.GetByRole(AriaRole.Table).InnerTextAsync();
+            Assert.Contains("alice", row, StringComparison.Ordinal);      // who asked, and for whom
+            Assert.Contains("Request Reason: lab access", row, StringComparison.Ordinal);
+            Assert.Contains("Comment: for the new lab", row, StringComparison.Ordinal);
             await approver.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
             await approver.GetByLabel("Comment").FillAsync("approved by " + name);
             await approver.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
@@ -167,8 +171,10 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Button, new() { Name = "Mark the request complete" }).ClickAsync();
         await alice.GetByText("Completed", new() { Exact = true }).WaitForAsync();
 
-        // 6. A template whose key the server makes and archives: the server's PFX comes back as it is.
+        // 6. Her home page lists the certificate under its profile; then a template whose key the
+        //    server makes and archives: the server's PFX comes back as it is.
         await alice.GetByRole(AriaRole.Link, new() { Name = "Home" }).ClickAsync();
+        await alice.GetByText("valid until").WaitForAsync();
         await alice.GetByRole(AriaRole.Link, new() { Name = "Archived Encryption Certificate" }).ClickAsync();
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();

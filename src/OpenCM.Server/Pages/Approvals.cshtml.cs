@@ -5,8 +5,8 @@ using OpenCM.Server.Auth;
 
 namespace OpenCM.Server.Pages;
 
-/// <summary>A request waiting for the caller's vote, with who it is for and from which template.</summary>
-public sealed record WaitingRequest(CmRequest Request, string TargetName, string TemplateName);
+/// <summary>A request waiting for the caller's vote, with who asked, who it is for and from which template.</summary>
+public sealed record WaitingRequest(CmRequest Request, string OriginatorName, string TargetName, string TemplateName);
 
 /// <summary>
 /// The approvers' queue (issue #10.3): pending requests the caller may approve or deny and has
@@ -42,6 +42,7 @@ public sealed class ApprovalsModel : PageModel
             if (RequestOffers.MayVote(request, rights, caller, _clock.GetUtcNow()))
             {
                 waiting.Add(new WaitingRequest(request,
+                    (await _directory.FindAsync(request.OriginatorUserUuid, ct))?.Name ?? request.OriginatorUserUuid.ToString("D"),
                     (await _directory.FindAsync(request.TargetUserUuid, ct))?.Name ?? request.TargetUserUuid.ToString("D"),
                     (await _templates.FindAsync(request.ProfileTemplateUuid, ct))?.Name ?? request.ProfileTemplateUuid.ToString("D")));
             }

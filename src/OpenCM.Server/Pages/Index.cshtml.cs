@@ -26,6 +26,9 @@ public sealed class IndexModel : PageModel
     /// <summary>The user's profiles in use or on hold, with the request types they may start on each (as GET /profiles/{id}/operations).</summary>
     public IReadOnlyList<ProfileView> Profiles { get; private set; } = [];
 
+    /// <summary>The caller's current certificates by profile (GET /certificates' answer).</summary>
+    public ILookup<Guid, CertificateView> Certificates { get; private set; } = Array.Empty<CertificateView>().ToLookup(c => c.Certificate.ProfileUuid);
+
     /// <summary>The user's cards, with their operations (as GET /smartcards/{id}/operations).</summary>
     public IReadOnlyList<(StoredSmartcard Card, string Template, IReadOnlyList<RequestType> Operations)> Cards { get; private set; } = [];
 
@@ -42,6 +45,7 @@ public sealed class IndexModel : PageModel
         Requests = (await _requests.ListAsync(Caller, new RequestListFilter(null, null, 0, 100), HttpContext.RequestAborted)).Items;
         Profiles = [.. (await _profiles.ListAsync(Caller, null, HttpContext.RequestAborted))
             .Where(p => p.Profile.SmartcardUuid == Guid.Empty && p.Profile.Status is ProfileStatus.Active or ProfileStatus.Suspended or ProfileStatus.Disabled)];
+        Certificates = (await _profiles.UserCertificatesAsync(Caller, HttpContext.RequestAborted)).ToLookup(c => c.Certificate.ProfileUuid);
         var cards = new List<(StoredSmartcard, string, IReadOnlyList<RequestType>)>();
         foreach (var (card, template) in await _cards.ListAsync(Caller, HttpContext.RequestAborted))
         {
