@@ -457,6 +457,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         { "/requests/{approved}", "Issue", "password", "pass\u0000word", 400 },
         { "/requests/{approved}", "Issue", "password", new string('p', 5000), 400 },
         { "/approvals", "", "x", "y", 400 }, // a page without a POST at all
+        { "/signin", "Authority", "returnUrl", "https://evil.example/", 404 }, // no authority configured here
         { "/helpdesk?name={admin}", "Unblock", "challenge", new string('F', 5000), 400 },
         { "/helpdesk?name={admin}", "Unblock", "card", "not-a-guid", 400 },
     };
