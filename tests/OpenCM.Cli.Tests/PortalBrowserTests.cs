@@ -18,6 +18,14 @@ public sealed class PortalBrowserTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    // Debian's Chromium, or the test is skipped with a message saying how to get it.
+    private static string RequireChromium()
+    {
+        var chromium = Chromium();
+        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        return chromium!;
+    }
+
     private static string? Chromium() =>
         new[] { Environment.GetEnvironmentVariable("OPENCM_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser" }
             .FirstOrDefault(p => p is { Length: > 0 } && File.Exists(p));
@@ -53,8 +61,7 @@ public sealed class PortalBrowserTests : IDisposable
     [SkippableFact]
     public async Task Portal_InChromium_RequestApprovedByTwoOthersThenACancel()
     {
-        var chromium = Chromium();
-        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        var chromium = RequireChromium();
 
         // 1. A server with a user and two approvers who have passwords.
         var data = _dir.File("data");
@@ -68,7 +75,7 @@ public sealed class PortalBrowserTests : IDisposable
         }
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright, chromium!);
+        await using var browser = await LaunchAsync(playwright, chromium);
 
         // 2. Alice signs in (on a phone-sized screen) and asks for a certificate that needs two approvals.
         var alice = await SignInAsync(browser, server.Address, "alice");
@@ -120,15 +127,14 @@ public sealed class PortalBrowserTests : IDisposable
     [SkippableFact]
     public async Task Portal_InChromium_KeyMadeInTheBrowser_PfxThatOpensslAndDotnetRead()
     {
-        var chromium = Chromium();
-        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        var chromium = RequireChromium();
 
         // 1. A server and a user with a password.
         var data = _dir.File("data");
         await using var server = await ServerProcess.StartAsync("--data", data);
         Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "add", "--data", data, "--name", "alice", "--password-stdin"])).Exit);
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright, chromium!);
+        await using var browser = await LaunchAsync(playwright, chromium);
         var alice = await SignInByKeyboardAsync(browser, server.Address, "alice");
         var errors = new List<string>();
         alice.Console += (_, m) =>
@@ -235,8 +241,7 @@ public sealed class PortalBrowserTests : IDisposable
     [SkippableFact]
     public async Task Portal_InChromium_SignInWithTheAuthority_CrossSiteBackWithSession()
     {
-        var chromium = Chromium();
-        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        var chromium = RequireChromium();
 
         // 1. An authority on 127.0.0.1, and the portal opened as localhost: another site, as ADFS or Entra ID would be.
         await using var authority = await TestOidcProvider.StartAsync();
@@ -250,7 +255,7 @@ public sealed class PortalBrowserTests : IDisposable
         authority.Users["carol@contoso"] = new Dictionary<string, object> { ["sub"] = "carol-pairwise", ["oid"] = carol, ["name"] = "carol" };
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright, chromium!);
+        await using var browser = await LaunchAsync(playwright, chromium);
         var page = await (await browser.NewContextAsync()).NewPageAsync();
         var portal = server.Address.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
 
@@ -275,8 +280,7 @@ public sealed class PortalBrowserTests : IDisposable
     [SkippableFact]
     public async Task Portal_InChromium_HelpDeskUnblocksACardThenSuspendsItOnTheUsersBehalf()
     {
-        var chromium = Chromium();
-        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        var chromium = RequireChromium();
 
         // 1. Dave has a virtual smart card (personalized through the API) whose PIN he blocked.
         var data = _dir.File("data");
@@ -295,7 +299,7 @@ public sealed class PortalBrowserTests : IDisposable
 
         // 2. The help desk finds Dave and his card, and answers the challenge he reads out.
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright, chromium!);
+        await using var browser = await LaunchAsync(playwright, chromium);
         var desk = await SignInAsync(browser, server.Address, "admin");
         await desk.GetByRole(AriaRole.Link, new() { Name = "Help desk" }).ClickAsync();
         await desk.GetByLabel("User name").FillAsync("dave");
