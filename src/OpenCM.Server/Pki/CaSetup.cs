@@ -13,7 +13,7 @@ public sealed class CaOptions
     public string Name { get; set; } = "OpenCM Root CA";
 
     /// <summary>Key algorithm of a newly created CA (SPEC §7: default ECDSA P-384).</summary>
-    public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcdsaP384;
+    public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcdsaP256;
 
     /// <summary>How clients reach this server, for the CRL distribution point in certificates, e.g. https://cm.contoso.com.</summary>
     public string? PublicUrl { get; set; }
