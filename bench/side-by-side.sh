@@ -1,0 +1,132 @@
+#!/bin/sh
+# Issue #11: the headline table in one run, wrk the only load generator, server and wrk on this
+# machine, ratios taken within the run (the box's speed moves 2-3x between days):
+#   GET /me (the ceiling), GET /requests/{id}, PUT /requests/{id} Canceled (durable, each request
+#   once), POST certificatedata with a P-256 CA and CSR at 16 connections against cfssl's
+#   /api/v1/cfssl/sign with a P-256 CA.
+# Usage: bench/side-by-side.sh [seconds per scenario, default 10]   (from the repository root)
+# Env: PORT (5100), CFSSL_PORT (8888), CREATE_SECONDS (untimed preparation, default 2x seconds).
+set -eu
+DURATION=${1:-10}
+PORT=${PORT:-5100}
+CFSSL_PORT=${CFSSL_PORT:-8888}
+CREATE_SECONDS=${CREATE_SECONDS:-$((DURATION * 2))}
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# 0. What this needs; nothing is installed silently.
+missing=""
+for tool in wrk:wrk cfssl:golang-cfssl cfssljson:golang-cfssl openssl:openssl curl:curl dotnet:dotnet-sdk; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ]; then
+  echo "missing:$missing"
+  echo "install with: apt-get install$(echo "$missing" | tr ' ' '\n' | grep -v dotnet-sdk | sort -u | tr '\n' ' ')"
+  exit 2
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cfssl_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -n "$cfssl_pid" ] && kill "$cfssl_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# wrk's Requests/sec and 99th percentile (ms) from its --latency report.
+rate() { awk '/Requests\/sec/ { printf "%d", $2 }' "$1"; }
+p99() {
+  awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$1"
+}
+non2xx() { awk '/Non-2xx/ { n = $NF } END { printf "%d", n }' "$1"; }
+run_wrk() { # name connections script-or-empty url [extra args…]
+  name=$1; conns=$2; script=$3; url=$4; shift 4
+  out="$work/$name.txt"
+  if [ -n "$script" ]; then
+    wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$script" "$@" "$url" > "$out" 2>"$work/$name.err" || true
+  else
+    wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" > "$out" 2>"$work/$name.err" || true
+  fi
+}
+
+# 1. OpenCM, Release, on a fresh data directory: a P-256 CA and the P-256 benchmark template.
+echo "building OpenCM (Release)…"
+dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+Ca__KeyAlgorithm=EcdsaP256 $opencm init --data "$work/data" > /dev/null
+$opencm templates import --data "$work/data" "$root/bench/templates/p256-user-certificate.yaml" > /dev/null
+$opencm serve --data "$work/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning \
+  --RateLimits:Enabled=false > "$work/server.log" 2>&1 &
+server_pid=$!
+base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+export OPENCM_TOKEN=$($opencm token --data "$work/data" --user admin --lifetime 120)
+auth="Authorization: Bearer $OPENCM_TOKEN"
+
+# 2. cfssl with a P-256 CA, beside it.
+(
+  cd "$work"
+  echo '{"CN":"cfssl bench CA","key":{"algo":"ecdsa","size":256}}' | cfssl gencert -initca - 2>/dev/null | cfssljson -bare ca
+  echo '{"signing":{"default":{"expiry":"8760h","usages":["digital signature","client auth"]}}}' > config.json
+)
+cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$work/ca.pem" -ca-key "$work/ca-key.pem" -config "$work/config.json" > "$work/cfssl.log" 2>&1 &
+cfssl_pid=$!
+
+# 3. One P-256 CSR for every certificate (as a client would send it, base64 DER; PEM for cfssl).
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/csr.key" -subj /CN=bench -out "$work/csr.pem" 2>/dev/null
+export BENCH_CSR=$(openssl req -in "$work/csr.pem" -outform DER | base64 -w0)
+export BENCH_CSR_JSON=$(awk 'BEGIN { printf "\"" } { printf "%s\\n", $0 } END { printf "\"" }' "$work/csr.pem")
+
+# 4. Warm-up (JIT, caches), untimed.
+echo "warming up…"
+wrk -t2 -c64 -d5s -H "$auth" "$base/me" > /dev/null
+id=$(curl -fs -X POST -H "$auth" -H 'Content-Type: application/json' \
+  -d '{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60","comment":""}' "$base/requests" | tr -d '"' | sed 's|.*/||')
+wrk -t2 -c64 -d5s -H "$auth" "$base/requests/$id" > /dev/null
+
+# 5. The timed scenarios, one after the other.
+echo "GET /me, GET /requests/{id}…"
+run_wrk me 64 "" "$base/me" -H "$auth"
+run_wrk get 64 "" "$base/requests/$id" -H "$auth"
+
+echo "preparing Approved requests for PUT (${CREATE_SECONDS}s, untimed)…"
+mkdir -p "$work/put"
+BENCH_DIR="$work/put" BENCH_TEMPLATE=5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60 \
+  wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-put.txt"
+prepared_put=$(cat "$work"/put/ids-*.txt | wc -l)
+echo "PUT /requests/{id} Canceled over $prepared_put requests…"
+BENCH_DIR="$work/put" BENCH_MODE=put run_wrk put 64 "$root/bench/wrk/walk.lua" "$base/requests"
+
+echo "preparing Approved P-256 requests for certificatedata (${CREATE_SECONDS}s, untimed)…"
+mkdir -p "$work/issue"
+BENCH_DIR="$work/issue" BENCH_TEMPLATE=3f0a9c2e-8b1d-4e6f-9a7c-5d4b3a2f1e0d \
+  wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-issue.txt"
+echo "POST certificatedata (16 connections)…"
+BENCH_DIR="$work/issue" BENCH_MODE=certificatedata run_wrk issue 16 "$root/bench/wrk/walk.lua" "$base/requests"
+
+echo "cfssl sign (16 connections)…"
+wrk -t2 -c16 -d5s -s "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" > /dev/null
+run_wrk cfssl 16 "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign"
+rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')
+
+# 6. The table, ratios within this run.
+me=$(rate "$work/me.txt"); cfssl=$(rate "$work/cfssl.txt")
+echo
+echo "$(date -u +%Y-%m-%d) $(nproc) cores, ${DURATION}s per scenario, wrk -t2; OpenCM $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
+echo "| scenario | connections | req/s | p99 ms | non-2xx | ratio | goal |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+row() { # name file conns base goal
+  r=$(rate "$2")
+  echo "| $1 | $3 | $r | $(p99 "$2") | $(non2xx "$2") | $(awk -v a="$r" -v b="$4" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }') | $5 |"
+}
+row "GET /me (the ceiling)" "$work/me.txt" 64 "$me" "-"
+row "GET /requests/{id}" "$work/get.txt" 64 "$me" ">= 0.80 of /me"
+row "PUT /requests/{id} Canceled (durable, audited)" "$work/put.txt" 64 "$me" ">= 0.50 of /me, p99 < 10 ms"
+row "POST certificatedata, P-256 CA and CSR (durable, audited)" "$work/issue.txt" 16 "$cfssl" ">= 1.0 of cfssl"
+row "cfssl serve /api/v1/cfssl/sign, P-256 CA (stores nothing)" "$work/cfssl.txt" 16 "$cfssl" "-"
+echo
+echo "OpenCM server resident memory after the run: $((rss / 1024)) MiB"
+for f in put issue; do [ -s "$work/$f.err" ] && { echo "$f: first refusals:"; head -3 "$work/$f.err"; } || true; done
