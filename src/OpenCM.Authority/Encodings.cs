@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -10,13 +11,52 @@ public sealed record RevokedEntry(byte[] SerialNumber, DateTimeOffset RevokedAt,
 /// <summary>The response encodings of SPEC §7 and the CRL.</summary>
 public static class Encodings
 {
-    /// <summary>A certs-only PKCS#7 (SignedData without signers) holding the certificate and the CA chain.</summary>
+    /// <summary>
+    /// A certs-only PKCS#7 (SignedData without signers, RFC 5652 §5) holding the certificate and
+    /// the CA's, written directly (issue #11.3): nothing is parsed again to say what is known.
+    /// </summary>
     public static byte[] Pkcs7(byte[] certificateDer, ICertificateSigner ca)
     {
+        ArgumentNullException.ThrowIfNull(certificateDer);
         ArgumentNullException.ThrowIfNull(ca);
-        using var leaf = X509CertificateLoader.LoadCertificate(certificateDer);
-        var collection = new X509Certificate2Collection { leaf, ca.Certificate };
-        return collection.Export(X509ContentType.Pkcs7)!;
+        var writer = new AsnWriter(AsnEncodingRules.DER, certificateDer.Length + ca.Certificate.RawDataMemory.Length + 64);
+        using (writer.PushSequence())
+        {
+            writer.WriteObjectIdentifier("1.2.840.113549.1.7.2"); // signedData
+            using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
+            using (writer.PushSequence())
+            {
+                writer.WriteInteger(1);
+                using (writer.PushSetOf())
+                {
+                    // no digest algorithms: there are no signers
+                }
+
+                using (writer.PushSequence())
+                {
+                    writer.WriteObjectIdentifier("1.2.840.113549.1.7.1"); // data, empty (as .NET and Windows write it)
+                    using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
+                    {
+                        writer.WriteOctetString([]);
+                    }
+                }
+
+                // The certificates, the issued one first: written as a sequence so that DER's
+                // sorting of SET OF does not reorder them (the same bytes as .NET's export).
+                using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
+                {
+                    writer.WriteEncodedValue(certificateDer);
+                    writer.WriteEncodedValue(ca.Certificate.RawDataMemory.Span);
+                }
+
+                using (writer.PushSetOf())
+                {
+                    // no signer infos
+                }
+            }
+        }
+
+        return writer.Encode();
     }
 
     /// <summary>A PFX with the certificate, its private key and the CA, protected by <paramref name="password"/> (AES-256, PBKDF2).</summary>

@@ -197,6 +197,19 @@ public class AuthorityTests : IClassFixture<CaFixture>
     }
 
     [Fact]
+    public void Pkcs7_WrittenDirectly_SameBytesAsDotnetsExport()
+    {
+        using var rsa = RSA.Create(2048);
+        var issued = _ca.Pipeline.IssueFromCsr(Convert.ToBase64String(new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest()), RsaClientAuth, Alice, Samples.Now);
+        var mine = Encodings.Pkcs7(issued.Der, _ca.Signer);
+
+        // The independent encoder: .NET's certs-only export of the same two certificates.
+        using var leaf = X509CertificateLoader.LoadCertificate(issued.Der);
+        var theirs = new X509Certificate2Collection { leaf, _ca.Signer.Certificate }.Export(X509ContentType.Pkcs7)!;
+        Assert.Equal(theirs, mine);
+    }
+
+    [Fact]
     public async Task Pfx_ServerGeneratedKey_OpensslOpensWithPasswordOnly()
     {
         using var key = RSA.Create(2048);
