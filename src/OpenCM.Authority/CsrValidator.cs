@@ -37,34 +37,25 @@ public static class CsrValidator
         }
     }
 
-    /// <summary>The request's public key, once the request has passed every check.</summary>
-    public static PublicKey Validate(byte[] der, CertificateTemplate template, string field)
+    /// <summary>The request's key as a DER SubjectPublicKeyInfo, once the request has passed every check.</summary>
+    public static byte[] Validate(byte[] der, CertificateTemplate template, string field)
     {
         ArgumentNullException.ThrowIfNull(template);
 
         // 1. Its structure and algorithms, before any cryptographic work: only the key algorithm,
         //    named curve and signature hashes OpenCM issues for get as far as a signature check.
-        CheckAlgorithms(Outline(der, field), template, field);
+        var csr = Parse(der, field);
+        CheckAlgorithms(csr, template, field);
 
-        // 2. The signature (proof of possession), then the key's size.
-        CertificateRequest request;
-        try
-        {
-            // Loading verifies the self-signature: the requester holds the private key.
-            request = CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, out var consumed,
-                CertificateRequestLoadOptions.Default, RSASignaturePadding.Pkcs1);
-            if (consumed != der.Length)
-            {
-                throw Invalid(field, "has trailing data after the PKCS#10 request");
-            }
-        }
-        catch (Exception ex) when (ex is CryptographicException or NotSupportedException or ArgumentException)
+        // 2. The signature over the request's info with its own key (proof of possession),
+        //    verified directly: no request object is built (issue #11.3).
+        var (algorithm, size, verified) = Verify(csr);
+        if (!verified)
         {
             throw Invalid(field, "is not a PKCS#10 request with a valid signature");
         }
 
-        var key = request.PublicKey;
-        var (algorithm, size) = Describe(key);
+        // 3. The key's size.
         var wanted = template.KeyAlgorithm switch
         {
             KeyAlgorithm.Rsa => "RSA",
@@ -75,24 +66,40 @@ public static class CsrValidator
             throw Invalid(field, $"carries a {algorithm} {size}-bit key; the template '{template.CommonName}' requires {wanted} {template.EffectiveKeySize}-bit");
         }
 
-        return key;
+        return csr.SubjectPublicKeyInfo;
     }
 
-    // What the request says of itself: its key's algorithm and parameters, and its signature algorithm.
-    private sealed record Outlined(string KeyAlgorithm, string? NamedCurve, bool ExplicitParameters, string SignatureAlgorithm);
+    // What the request says of itself, and the parts its signature covers.
+    private sealed record Outlined(
+        string KeyAlgorithm, string? NamedCurve, bool ExplicitParameters, string SignatureAlgorithm,
+        ReadOnlyMemory<byte> SignatureParameters, byte[] Info, byte[] SubjectPublicKeyInfo, byte[] Signature);
 
-    private static Outlined Outline(byte[] der, string field)
+    private static Outlined Parse(byte[] der, string field)
     {
         try
         {
             // CertificationRequest ::= SEQUENCE { certificationRequestInfo SEQUENCE { version,
-            //   subject, subjectPKInfo SEQUENCE { algorithm AlgorithmIdentifier, BIT STRING }, … },
-            //   signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }   (RFC 2986)
-            var request = new AsnReader(der, AsnEncodingRules.DER).ReadSequence();
-            var info = request.ReadSequence();
-            _ = info.ReadInteger();
-            _ = info.ReadEncodedValue();
-            var keyAlgorithm = info.ReadSequence().ReadSequence();
+            //   subject, subjectPKInfo SEQUENCE { algorithm AlgorithmIdentifier, BIT STRING },
+            //   attributes [0] }, signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
+            //   (RFC 2986), in DER, with nothing after it.
+            var outer = new AsnReader(der, AsnEncodingRules.DER);
+            var request = outer.ReadSequence();
+            if (outer.HasData)
+            {
+                throw Invalid(field, "has trailing data after the PKCS#10 request");
+            }
+
+            var info = request.PeekEncodedValue().ToArray();
+            var body = request.ReadSequence();
+            if (!body.TryReadInt32(out var version) || version != 0)
+            {
+                throw Invalid(field, "is not a PKCS#10 request with a valid signature");
+            }
+
+            _ = body.ReadEncodedValue();
+            var spki = body.PeekEncodedValue().ToArray();
+            var keyInfo = body.ReadSequence();
+            var keyAlgorithm = keyInfo.ReadSequence();
             var keyOid = keyAlgorithm.ReadObjectIdentifier();
             string? curve = null;
             var explicitParameters = false;
@@ -110,13 +117,121 @@ public static class CsrValidator
                 }
             }
 
-            var signatureOid = request.ReadSequence().ReadObjectIdentifier();
-            return new Outlined(keyOid, curve, explicitParameters, signatureOid);
+            keyAlgorithm.ThrowIfNotEmpty();
+            _ = keyInfo.ReadBitString(out _);
+            keyInfo.ThrowIfNotEmpty();
+            _ = body.ReadSetOf(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true));
+            body.ThrowIfNotEmpty();
+
+            var signatureAlgorithm = request.ReadSequence();
+            var signatureOid = signatureAlgorithm.ReadObjectIdentifier();
+            var parameters = signatureAlgorithm.HasData ? signatureAlgorithm.ReadEncodedValue() : ReadOnlyMemory<byte>.Empty;
+            signatureAlgorithm.ThrowIfNotEmpty();
+            var signature = request.ReadBitString(out var unusedBits);
+            request.ThrowIfNotEmpty();
+            return unusedBits == 0
+                ? new Outlined(keyOid, curve, explicitParameters, signatureOid, parameters, info, spki, signature)
+                : throw Invalid(field, "is not a PKCS#10 request with a valid signature");
         }
         catch (AsnContentException)
         {
             throw Invalid(field, "is not a PKCS#10 request with a valid signature");
         }
+    }
+
+    // The key's algorithm and size, and whether the signature verifies with it.
+    private static (string Algorithm, int Size, bool Verified) Verify(Outlined csr)
+    {
+        try
+        {
+            if (csr.KeyAlgorithm == Oids.EcPublicKey)
+            {
+                using var ec = ECDsa.Create();
+                ec.ImportSubjectPublicKeyInfo(csr.SubjectPublicKeyInfo, out _);
+                var hash = csr.SignatureAlgorithm switch
+                {
+                    "1.2.840.10045.4.1" => HashAlgorithmName.SHA1,
+                    "1.2.840.10045.4.3.2" => HashAlgorithmName.SHA256,
+                    "1.2.840.10045.4.3.3" => HashAlgorithmName.SHA384,
+                    _ => HashAlgorithmName.SHA512,
+                };
+                return ("ECDSA", ec.KeySize, csr.SignatureParameters.IsEmpty
+                    && ec.VerifyData(csr.Info, csr.Signature, hash, DSASignatureFormat.Rfc3279DerSequence));
+            }
+
+            using var rsa = RSA.Create();
+            rsa.ImportSubjectPublicKeyInfo(csr.SubjectPublicKeyInfo, out _);
+            var (rsaHash, padding) = RsaScheme(csr);
+            return ("RSA", rsa.KeySize, padding is not null && rsa.VerifyData(csr.Info, csr.Signature, rsaHash, padding));
+        }
+        catch (CryptographicException)
+        {
+            return ("unknown", 0, false);
+        }
+    }
+
+    // PKCS#1 v1.5 with NULL or absent parameters; RSASSA-PSS only as .NET verifies it (MGF1 with
+    // the same hash, salt as long as the hash, trailer 1): anything else does not verify here.
+    private static (HashAlgorithmName Hash, RSASignaturePadding? Padding) RsaScheme(Outlined csr)
+    {
+        var pkcs1 = csr.SignatureParameters.IsEmpty || csr.SignatureParameters.Span.SequenceEqual(AsnNull);
+        switch (csr.SignatureAlgorithm)
+        {
+            case "1.2.840.113549.1.1.5": return (HashAlgorithmName.SHA1, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
+            case "1.2.840.113549.1.1.11": return (HashAlgorithmName.SHA256, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
+            case "1.2.840.113549.1.1.12": return (HashAlgorithmName.SHA384, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
+            case "1.2.840.113549.1.1.13": return (HashAlgorithmName.SHA512, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
+            case "1.2.840.113549.1.1.10": return PssScheme(csr.SignatureParameters);
+            default: return (default, null);
+        }
+    }
+
+    private static readonly byte[] AsnNull = [0x05, 0x00];
+
+    private static (HashAlgorithmName Hash, RSASignaturePadding? Padding) PssScheme(ReadOnlyMemory<byte> parameters)
+    {
+        // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0], maskGenAlgorithm [1], saltLength [2], trailerField [3] } (RFC 4055)
+        var sequence = new AsnReader(parameters, AsnEncodingRules.DER).ReadSequence();
+        string? hashOid = null, mgfHashOid = null;
+        var saltLength = 20;
+        if (sequence.HasData && sequence.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
+        {
+            hashOid = sequence.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence().ReadObjectIdentifier();
+        }
+
+        if (sequence.HasData && sequence.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 1)))
+        {
+            var mgf = sequence.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 1)).ReadSequence();
+            mgfHashOid = mgf.ReadObjectIdentifier() == "1.2.840.113549.1.1.8" ? mgf.ReadSequence().ReadObjectIdentifier() : "unsupported";
+        }
+
+        if (sequence.HasData && sequence.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 2)))
+        {
+            if (!sequence.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 2)).TryReadInt32(out saltLength))
+            {
+                return (default, null);
+            }
+        }
+
+        if (sequence.HasData && sequence.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 3)))
+        {
+            if (!sequence.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 3)).TryReadInt32(out var trailer) || trailer != 1)
+            {
+                return (default, null);
+            }
+        }
+
+        (HashAlgorithmName Hash, int Length)? hash = (hashOid ?? "1.3.14.3.2.26") switch
+        {
+            "1.3.14.3.2.26" => (HashAlgorithmName.SHA1, 20),
+            "2.16.840.1.101.3.4.2.1" => (HashAlgorithmName.SHA256, 32),
+            "2.16.840.1.101.3.4.2.2" => (HashAlgorithmName.SHA384, 48),
+            "2.16.840.1.101.3.4.2.3" => (HashAlgorithmName.SHA512, 64),
+            _ => null,
+        };
+        return hash is { } h && (mgfHashOid ?? "1.3.14.3.2.26") == (hashOid ?? "1.3.14.3.2.26") && saltLength == h.Length && !sequence.HasData
+            ? (h.Hash, RSASignaturePadding.Pss)
+            : (default, null);
     }
 
     private static void CheckAlgorithms(Outlined csr, CertificateTemplate template, string field)
@@ -171,27 +286,6 @@ public static class CsrValidator
         "1.2.840.113549.1.1.2" => "MD2 (md2WithRSAEncryption)",
         _ => oid,
     };
-
-    private static (string Algorithm, int Size) Describe(PublicKey key)
-    {
-        switch (key.Oid.Value)
-        {
-            case Oids.Rsa:
-            {
-                using var rsa = key.GetRSAPublicKey()!;
-                return ("RSA", rsa.KeySize);
-            }
-
-            case Oids.EcPublicKey:
-            {
-                using var ec = key.GetECDsaPublicKey()!;
-                return ("ECDSA", ec.KeySize);
-            }
-
-            default:
-                return (key.Oid.FriendlyName ?? key.Oid.Value ?? "unknown", 0);
-        }
-    }
 
     private static OpenCmException Invalid(string field, string what) =>
         new(DomainError.Validation(field, $"The certificate request {what}."));

@@ -76,6 +76,12 @@ public sealed class LocalKeySigner : ICertificateSigner
 public static class Oids
 {
     public const string Rsa = "1.2.840.113549.1.1.1";
+    public const string BasicConstraints = "2.5.29.19";
+    public const string KeyUsage = "2.5.29.15";
+    public const string ExtendedKeyUsage = "2.5.29.37";
+    public const string SubjectKeyIdentifier = "2.5.29.14";
+    public const string AuthorityKeyIdentifier = "2.5.29.35";
+    public const string CrlDistributionPoints = "2.5.29.31";
     public const string EcPublicKey = "1.2.840.10045.2.1";
     public const string P256 = "1.2.840.10045.3.1.7";
     public const string P384 = "1.3.132.0.34";

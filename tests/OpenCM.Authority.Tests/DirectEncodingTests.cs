@@ -1,0 +1,84 @@
+using System.Formats.Asn1;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using OpenCM.Application;
+using OpenCM.Authority;
+using OpenCM.Domain;
+using OpenCM.TestKit;
+
+namespace OpenCM.Authority.Tests;
+
+/// <summary>
+/// Issue #11.3: the pipeline writes the TBSCertificate itself. The oracle is what .NET's
+/// CertificateRequest built from the same inputs before (the code this replaced, kept here):
+/// the to-be-signed bytes must be equal, and the signature must verify under the CA's key.
+/// </summary>
+public sealed class DirectEncodingTests
+{
+    private static readonly SubjectAttributes Alice = new("alice, \"the first\"", Guid.Parse("8f1590dc-d932-4b66-8e68-2e91c5880780"), "S-1-5-21-1-2-3-1001");
+
+    public static TheoryData<CaKeyAlgorithm, string, int> Cases() => new()
+    {
+        { CaKeyAlgorithm.EcdsaP256, "p256", 365 },
+        { CaKeyAlgorithm.EcdsaP384, "rsa", 30 },
+        { CaKeyAlgorithm.Rsa3072, "p384", 365 },
+        { CaKeyAlgorithm.EcdsaP256, "p256", 365 * 40 }, // clamped to the CA's end, after 2049: GeneralizedTime
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Sign_DirectEncoding_TbsAsCertificateRequestWroteItAndVerifies(CaKeyAlgorithm caKey, string leafKey, int validityDays)
+    {
+        var root = CertificateAuthorityFactory.CreateRoot("CN=Oracle CA, O=OpenCM", caKey, Samples.Now);
+        using var signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        string[] crl = ["http://cm.example/CertificateManagement/crl/Oracle-CA.crl"];
+        var pipeline = new IssuancePipeline(signer, crl);
+        using AsymmetricAlgorithm key = leafKey == "rsa" ? RSA.Create(2048) : ECDsa.Create(leafKey == "p256" ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384);
+        var spki = key.ExportSubjectPublicKeyInfo();
+        var template = new CertificateTemplate
+        {
+            CommonName = "Oracle",
+            Subject = "CN={name},OU=Users,O=Contoso",
+            ValidityDays = validityDays,
+            KeyUsages = CertificateKeyUsage.DigitalSignature | CertificateKeyUsage.KeyEncipherment,
+            ExtendedKeyUsages = ["1.3.6.1.5.5.7.3.2", "1.3.6.1.4.1.311.20.2.2"],
+        };
+        var serial = IssuancePipeline.NewSerialNumber();
+
+        var issued = pipeline.Sign(new CertificateOrder(Convert.ToHexString(serial), spki, template, Alice, Samples.Now));
+
+        // The oracle, from the same inputs and validity.
+        var publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(spki, out _);
+        var request = new CertificateRequest(CertificateSubject.Build(template, Alice), publicKey, signer.HashAlgorithm);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension((X509KeyUsageFlags)template.KeyUsages, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2"), new Oid("1.3.6.1.4.1.311.20.2.2")], false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(publicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer.Certificate, true, false));
+        request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(crl));
+        using var expected = request.Create(signer.Certificate.SubjectName, signer.Generator, issued.NotBefore, issued.NotAfter, serial);
+        Assert.Equal(Convert.ToHexString(Tbs(expected.RawData)), Convert.ToHexString(Tbs(issued.Der)));
+
+        // What is stored says what the certificate says; the CA's key verifies it.
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Der);
+        Assert.Equal((certificate.Thumbprint, certificate.SerialNumber, certificate.NotAfter.ToUniversalTime()), (issued.Thumbprint, issued.SerialHex, issued.NotAfter.UtcDateTime));
+        using var chain = new X509Chain { ChainPolicy = { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck, VerificationTime = Samples.Now.UtcDateTime.AddHours(1) } };
+        chain.ChainPolicy.CustomTrustStore.Add(signer.Certificate);
+        Assert.True(chain.Build(certificate), string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation)));
+    }
+
+    [Fact]
+    public void Sign_SerialWithHighBitSet_StaysPositive()
+    {
+        var root = CertificateAuthorityFactory.CreateRoot("CN=Oracle CA", CaKeyAlgorithm.EcdsaP256, Samples.Now);
+        using var signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var issued = new IssuancePipeline(signer, []).Sign(new CertificateOrder("FF01", key.ExportSubjectPublicKeyInfo(),
+            new CertificateTemplate { CommonName = "x", KeyAlgorithm = KeyAlgorithm.EcdsaP256 }, Alice, Samples.Now));
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Der);
+        Assert.Equal("00FF01", certificate.SerialNumber);
+    }
+
+    private static byte[] Tbs(byte[] certificate) =>
+        new AsnReader(certificate, AsnEncodingRules.DER).ReadSequence().PeekEncodedValue().ToArray();
+}
