@@ -5,12 +5,16 @@
 #   once), POST certificatedata with a P-256 CA and CSR at 16 connections against cfssl's
 #   /api/v1/cfssl/sign with a P-256 CA.
 # Usage: bench/side-by-side.sh [seconds per scenario, default 10]   (from the repository root)
-# Env: PORT (5100), CFSSL_PORT (8888), CREATE_SECONDS (untimed preparation, default 2x seconds).
+# Env: PORT (5100), CFSSL_PORT (8888), CREATE_SECONDS (untimed preparation, default 2x seconds),
+#      ISSUE_CONNECTIONS (16: the issue's table; more to see whether issuance waits or computes),
+#      ONLY=issue (skip the GET and PUT scenarios).
 set -eu
 DURATION=${1:-10}
 PORT=${PORT:-5100}
 CFSSL_PORT=${CFSSL_PORT:-8888}
 CREATE_SECONDS=${CREATE_SECONDS:-$((DURATION * 2))}
+ISSUE_CONNECTIONS=${ISSUE_CONNECTIONS:-16}
+ONLY=${ONLY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # 0. What this needs; nothing is installed silently.
@@ -91,20 +95,25 @@ echo "GET /me, GET /requests/{id}…"
 run_wrk me 64 "" "$base/me" -H "$auth"
 run_wrk get 64 "" "$base/requests/$id" -H "$auth"
 
-echo "preparing Approved requests for PUT (${CREATE_SECONDS}s, untimed)…"
-mkdir -p "$work/put"
-BENCH_DIR="$work/put" BENCH_TEMPLATE=5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60 \
-  wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-put.txt"
-prepared_put=$(cat "$work"/put/ids-*.txt | wc -l)
-echo "PUT /requests/{id} Canceled over $prepared_put requests…"
-BENCH_DIR="$work/put" BENCH_MODE=put run_wrk put 64 "$root/bench/wrk/walk.lua" "$base/requests"
+if [ "$ONLY" != issue ]; then
+  echo "preparing Approved requests for PUT (${CREATE_SECONDS}s, untimed)…"
+  mkdir -p "$work/put"
+  BENCH_DIR="$work/put" BENCH_TEMPLATE=5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60 \
+    wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-put.txt"
+  prepared_put=$(cat "$work"/put/ids-*.txt | wc -l)
+  echo "PUT /requests/{id} Canceled over $prepared_put requests…"
+  BENCH_DIR="$work/put" BENCH_MODE=put run_wrk put 64 "$root/bench/wrk/walk.lua" "$base/requests"
+fi
 
 echo "preparing Approved P-256 requests for certificatedata (${CREATE_SECONDS}s, untimed)…"
 mkdir -p "$work/issue"
 BENCH_DIR="$work/issue" BENCH_TEMPLATE=3f0a9c2e-8b1d-4e6f-9a7c-5d4b3a2f1e0d \
   wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-issue.txt"
-echo "POST certificatedata (16 connections)…"
-BENCH_DIR="$work/issue" BENCH_MODE=certificatedata run_wrk issue 16 "$root/bench/wrk/walk.lua" "$base/requests"
+echo "POST certificatedata ($ISSUE_CONNECTIONS connections)…"
+cpu_before=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
+BENCH_DIR="$work/issue" BENCH_MODE=certificatedata run_wrk issue "$ISSUE_CONNECTIONS" "$root/bench/wrk/walk.lua" "$base/requests"
+cpu_after=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
+issue_busy=$(echo "$cpu_before $cpu_after" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%d", 100 * busy / (busy + idle) }')
 
 echo "cfssl sign (16 connections)…"
 wrk -t2 -c16 -d5s -s "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" > /dev/null
@@ -124,9 +133,9 @@ row() { # name file conns base goal
 }
 row "GET /me (the ceiling)" "$work/me.txt" 64 "$me" "-"
 row "GET /requests/{id}" "$work/get.txt" 64 "$me" ">= 0.80 of /me"
-row "PUT /requests/{id} Canceled (durable, audited)" "$work/put.txt" 64 "$me" ">= 0.50 of /me, p99 < 10 ms"
-row "POST certificatedata, P-256 CA and CSR (durable, audited)" "$work/issue.txt" 16 "$cfssl" ">= 1.0 of cfssl"
+[ "$ONLY" = issue ] || row "PUT /requests/{id} Canceled (durable, audited)" "$work/put.txt" 64 "$me" ">= 0.50 of /me, p99 < 10 ms"
+row "POST certificatedata, P-256 CA and CSR (durable, audited)" "$work/issue.txt" "$ISSUE_CONNECTIONS" "$cfssl" ">= 1.0 of cfssl"
 row "cfssl serve /api/v1/cfssl/sign, P-256 CA (stores nothing)" "$work/cfssl.txt" 16 "$cfssl" "-"
 echo
-echo "OpenCM server resident memory after the run: $((rss / 1024)) MiB"
+echo "OpenCM server resident memory after the run: $((rss / 1024)) MiB; both cores busy ${issue_busy}% of the certificatedata run"
 for f in put issue; do [ -s "$work/$f.err" ] && { echo "$f: first refusals:"; head -3 "$work/$f.err"; } || true; done
