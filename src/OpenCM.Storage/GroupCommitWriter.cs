@@ -95,6 +95,9 @@ public sealed class GroupCommitWriter : IAsyncDisposable
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
             tx = await connection.BeginTransactionAsync(_isolation).ConfigureAwait(false);
+
+            // Npgsql hands out the same transaction object again: nothing of a rolled-back batch's chain may carry over.
+            AuditAppender.Forget(tx);
             foreach (var work in batch)
             {
                 if (!isolate)
@@ -120,10 +123,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 }
 
                 // One savepoint name serves all: each is released before the next is taken.
+                // The audit chain's head is written back inside each savepoint, so that a rollback
+                // to it leaves the table and the head in step (and the next append reads it again).
                 await tx.ExecuteAsync("SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
                 try
                 {
                     await work.RunAsync(tx).ConfigureAwait(false);
+                    await AuditAppender.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
                     await tx.ExecuteAsync("RELEASE SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
                     done.Add(work);
                 }
@@ -132,11 +138,14 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                     // If the connection itself is gone these throw too, and the batch is decided below, whole.
                     await tx.ExecuteAsync("ROLLBACK TO SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
                     await tx.ExecuteAsync("RELEASE SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
+                    AuditAppender.Forget(tx);
                     work.Fail(ex);
                 }
             }
 
-            // 3. One durable commit for the whole batch; only then do callers hear of success.
+            // 3. The audit chain's head as the batch left it, then one durable commit for the
+            //    whole batch; only then do callers hear of success.
+            await AuditAppender.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
             committing = true;
             await tx.CommitAsync().ConfigureAwait(false);
             foreach (var work in done)

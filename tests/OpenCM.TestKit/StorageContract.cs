@@ -261,6 +261,35 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Write_UnitAppendsThenThrows_ChainSkipsItsEventsAndGoesOn()
+    {
+        // Queued together: units that append two events each, and among them units that append
+        // then fail. The failed units' events roll back with them; the chain the others build
+        // (in one batch, then in the next) has no gap, no fork and ends where the head says.
+        var tasks = new List<Task<bool>>();
+        for (var i = 0; i < 30; i++)
+        {
+            var failing = i % 3 == 1;
+            var id = Guid.NewGuid();
+            tasks.Add(Transactions.RunAsync(async (uow, c) =>
+            {
+                await uow.Audit.AppendAsync(Samples.Audit(id), c);
+                await uow.Audit.AppendAsync(Samples.Audit(id), c);
+                return failing ? throw new InvalidOperationException("after appending") : true;
+            }).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default));
+        }
+
+        Assert.Equal(20, (await Task.WhenAll(tasks)).Count(ok => ok));
+        var afterFirst = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
+        Assert.Equal((true, 40L), (afterFirst.IsIntact, afterFirst.Count));
+
+        // The next unit continues from the head the batch left.
+        await CreateAsync(Samples.Request(), [], Samples.Audit(Guid.NewGuid()));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
+        Assert.Equal((true, 41L), (verification.IsIntact, verification.Count));
+    }
+
+    [SkippableFact]
     public async Task Paging_ReaderWalksWhileWritersInsert_SeesEveryRowNoGap()
     {
         // Eight writers insert 400 requests while a reader walks the keyset from the start,
