@@ -49,7 +49,30 @@ public sealed class AccessPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(caller);
-        return (RequestPermission)AccessCheck.GrantedRights(SddlParser.Parse(request.SecurityDescriptor), caller.Token) & AllRequestRights;
+        return (RequestPermission)AccessCheck.GrantedRights(Descriptor(request.SecurityDescriptor), caller.Token) & AllRequestRights;
+    }
+
+    // Parsed descriptors by their text. Requests of one template and one user share a descriptor,
+    // so a list page of 100 rows parses a handful of them, not 100 (issue #11). The parsed form
+    // is immutable; the bound keeps memory flat whatever the number of users.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SecurityDescriptor> Descriptors = new(StringComparer.Ordinal);
+    private const int DescriptorCacheSize = 10_000;
+
+    private static SecurityDescriptor Descriptor(string sddl)
+    {
+        if (Descriptors.TryGetValue(sddl, out var parsed))
+        {
+            return parsed;
+        }
+
+        parsed = SddlParser.Parse(sddl);
+        if (Descriptors.Count >= DescriptorCacheSize)
+        {
+            Descriptors.Clear();
+        }
+
+        Descriptors.TryAdd(sddl, parsed);
+        return parsed;
     }
 
     /// <summary>
