@@ -164,8 +164,9 @@ public static class CsrValidator
             var (rsaHash, padding) = RsaScheme(csr);
             return ("RSA", rsa.KeySize, padding is not null && rsa.VerifyData(csr.Info, csr.Signature, rsaHash, padding));
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or AsnContentException)
         {
+            // A key that does not import, or signature parameters that do not parse: no proof of possession.
             return ("unknown", 0, false);
         }
     }

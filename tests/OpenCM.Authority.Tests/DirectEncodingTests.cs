@@ -81,4 +81,37 @@ public sealed class DirectEncodingTests
 
     private static byte[] Tbs(byte[] certificate) =>
         new AsnReader(certificate, AsnEncodingRules.DER).ReadSequence().PeekEncodedValue().ToArray();
+
+    // A real request's info and signature under signature algorithms whose parameters are hostile.
+    public static TheoryData<string> HostileSignatureAlgorithms() => new()
+    {
+        "300D06092A864886F70D01010A0500",                 // RSASSA-PSS with NULL parameters
+        "300B06092A864886F70D01010A",                     // RSASSA-PSS without parameters
+        "301106092A864886F70D01010A3004A0023000",         // RSASSA-PSS with an empty hash algorithm
+        "301306092A864886F70D01010A3006A2040202FFFF",     // RSASSA-PSS with a salt length 65535
+        "300F06092A864886F70D01010B0402ABCD",             // sha256WithRSA with an OCTET STRING as parameters
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileSignatureAlgorithms))]
+    public void Check_HostileSignatureParameters_ValidationFailedNeverACrash(string algorithmHex)
+    {
+        using var rsa = RSA.Create(2048);
+        var good = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
+        var parts = new AsnReader(good, AsnEncodingRules.DER).ReadSequence();
+        var info = parts.ReadEncodedValue().ToArray();
+        _ = parts.ReadEncodedValue();
+        var signature = parts.ReadBitString(out _);
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            writer.WriteEncodedValue(info);
+            writer.WriteEncodedValue(Convert.FromHexString(algorithmHex));
+            writer.WriteBitString(signature);
+        }
+
+        var template = new CertificateTemplate { CommonName = "x", Subject = "CN={name}" };
+        var ex = Assert.Throws<OpenCmException>(() => IssuancePipeline.Check(Convert.ToBase64String(writer.Encode()), template, "certificaterequests[0]"));
+        Assert.Equal((ErrorKind.ValidationFailed, "certificaterequests[0]"), (ex.Error.Kind, ex.Error.Field));
+    }
 }
