@@ -220,6 +220,12 @@ public sealed partial class EnrollmentService
         // 4. The template's client-generated certificates, with the subject the CA will issue.
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
             ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));
+        return await OptionsAsync(request, template, ct).ConfigureAwait(false);
+    }
+
+    // One option per client-generated certificate of the template, with the subject the CA will issue.
+    private async Task<IReadOnlyList<GenerationOption>> OptionsAsync(CmRequest request, ProfileTemplate template, CancellationToken ct)
+    {
         var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
         IReadOnlyList<string> ksp = template.IsSmartcardProfileTemplate ? [SmartCardKsp] : [SoftwareKsp];
         return [.. template.CertificateTemplates
@@ -259,8 +265,7 @@ public sealed partial class EnrollmentService
             return null;
         }
 
-        var options = await GenerationOptionsAsync(caller, requestId, ct).ConfigureAwait(false);
-        return new KeyPlan(options, template.CertificateTemplates.Any(t => t.ServerGeneratesKey));
+        return new KeyPlan(await OptionsAsync(request, template, ct).ConfigureAwait(false), template.CertificateTemplates.Any(t => t.ServerGeneratesKey));
     }
 
     /// <summary>The directory attributes of a certificate's subject; a user known only by token gets its GUID as name.</summary>
