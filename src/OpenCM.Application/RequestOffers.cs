@@ -25,4 +25,17 @@ public static class RequestOffers
         ArgumentNullException.ThrowIfNull(request);
         return RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.SetStatus(target), rights, now) is Decision.Move;
     }
+
+    /// <summary>
+    /// The request is a smart card request whose next step belongs to the card's client (binding
+    /// the card, its keys, its PIN): a front-end without the card can only follow it. Revoke and
+    /// Reinstate run on the server and need no card.
+    /// </summary>
+    public static bool WaitsForCardClient(CmRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.IsSmartcard
+            && request.Status is RequestStatus.Approved or RequestStatus.Executing
+            && !ProfileRules.IsServerExecuted(request.RequestType, onCard: true);
+    }
 }

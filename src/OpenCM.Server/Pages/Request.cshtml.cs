@@ -55,9 +55,7 @@ public sealed class RequestModel : PageModel
     public bool CanComplete { get; private set; }
 
     /// <summary>A smart card request waiting for the card's client (the portal cannot reach a card).</summary>
-    public bool WaitsForCardClient => Item.IsSmartcard
-        && Item.Status is RequestStatus.Approved or RequestStatus.Executing
-        && !ProfileRules.IsServerExecuted(Item.RequestType, onCard: true);
+    public bool WaitsForCardClient => RequestOffers.WaitsForCardClient(Item);
 
     /// <summary>The key step the caller may run now (keys made in the browser, or returned by the server), or null.</summary>
     public KeyPlan? Keys { get; private set; }
