@@ -3,11 +3,12 @@
 # machine, ratios taken within the run (the box's speed moves 2-3x between days):
 #   GET /me (the ceiling), GET /requests/{id}, PUT /requests/{id} Canceled (durable, each request
 #   once), POST certificatedata with a P-256 CA and CSR at 16 connections against cfssl's
-#   /api/v1/cfssl/sign with a P-256 CA.
+#   /api/v1/cfssl/sign with a P-256 CA, and the same pair again with a P-384 CA on both sides
+#   (a second OpenCM data directory and a second cfssl; the CSR stays P-256).
 # Usage: bench/side-by-side.sh [seconds per scenario, default 10]   (from the repository root)
 # Env: PORT (5100), CFSSL_PORT (8888), CREATE_SECONDS (untimed preparation, default 2x seconds),
 #      ISSUE_CONNECTIONS (16: the issue's table; more to see whether issuance waits or computes),
-#      ONLY=issue (skip the GET and PUT scenarios).
+#      ONLY=issue (skip the GET and PUT scenarios), P384=no (skip the P-384 pair).
 set -eu
 DURATION=${1:-10}
 PORT=${PORT:-5100}
@@ -15,6 +16,7 @@ CFSSL_PORT=${CFSSL_PORT:-8888}
 CREATE_SECONDS=${CREATE_SECONDS:-$((DURATION * 2))}
 ISSUE_CONNECTIONS=${ISSUE_CONNECTIONS:-16}
 ONLY=${ONLY:-}
+P384=${P384:-yes}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # 0. What this needs; nothing is installed silently.
@@ -29,11 +31,9 @@ if [ -n "$missing" ]; then
 fi
 
 work=$(mktemp -d)
-server_pid=""
-cfssl_pid=""
+pids=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  [ -n "$cfssl_pid" ] && kill "$cfssl_pid" 2>/dev/null || true
+  for pid in $pids; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -55,28 +55,37 @@ run_wrk() { # name connections script-or-empty url [extra args…]
   fi
 }
 
-# 1. OpenCM, Release, on a fresh data directory: a P-256 CA and the P-256 benchmark template.
+# 1. OpenCM, Release, on a fresh data directory per CA: the P-256 benchmark template in each.
 echo "building OpenCM (Release)…"
 dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
-Ca__KeyAlgorithm=EcdsaP256 $opencm init --data "$work/data" > /dev/null
-$opencm templates import --data "$work/data" "$root/bench/templates/p256-user-certificate.yaml" > /dev/null
-$opencm serve --data "$work/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning \
-  --RateLimits:Enabled=false > "$work/server.log" 2>&1 &
-server_pid=$!
+start_opencm() { # name CA-key-algorithm port; sets server_pid
+  Ca__KeyAlgorithm=$2 $opencm init --data "$work/$1" > /dev/null
+  $opencm templates import --data "$work/$1" "$root/bench/templates/p256-user-certificate.yaml" > /dev/null
+  $opencm serve --data "$work/$1" --urls "http://127.0.0.1:$3" --Logging:LogLevel:Default=Warning \
+    --RateLimits:Enabled=false > "$work/$1.log" 2>&1 &
+  server_pid=$!
+  pids="$pids $server_pid"
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$3/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+}
+start_opencm data EcdsaP256 "$PORT"
+p256_pid=$server_pid
 base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
 export OPENCM_TOKEN=$($opencm token --data "$work/data" --user admin --lifetime 120)
 auth="Authorization: Bearer $OPENCM_TOKEN"
 
-# 2. cfssl with a P-256 CA, beside it.
-(
-  cd "$work"
-  echo '{"CN":"cfssl bench CA","key":{"algo":"ecdsa","size":256}}' | cfssl gencert -initca - 2>/dev/null | cfssljson -bare ca
-  echo '{"signing":{"default":{"expiry":"8760h","usages":["digital signature","client auth"]}}}' > config.json
-)
-cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$work/ca.pem" -ca-key "$work/ca-key.pem" -config "$work/config.json" > "$work/cfssl.log" 2>&1 &
-cfssl_pid=$!
+# 2. cfssl beside it, with a CA of the same key.
+start_cfssl() { # name ecdsa-size port
+  mkdir -p "$work/$1"
+  (
+    cd "$work/$1"
+    echo "{\"CN\":\"cfssl bench CA\",\"key\":{\"algo\":\"ecdsa\",\"size\":$2}}" | cfssl gencert -initca - 2>/dev/null | cfssljson -bare ca
+    echo '{"signing":{"default":{"expiry":"8760h","usages":["digital signature","client auth"]}}}' > config.json
+  )
+  cfssl serve -address 127.0.0.1 -port "$3" -ca "$work/$1/ca.pem" -ca-key "$work/$1/ca-key.pem" -config "$work/$1/config.json" > "$work/$1.log" 2>&1 &
+  pids="$pids $!"
+}
+start_cfssl cfssl-p256 256 "$CFSSL_PORT"
 
 # 3. One P-256 CSR for every certificate (as a client would send it, base64 DER; PEM for cfssl).
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/csr.key" -subj /CN=bench -out "$work/csr.pem" 2>/dev/null
@@ -105,23 +114,37 @@ if [ "$ONLY" != issue ]; then
   BENCH_DIR="$work/put" BENCH_MODE=put run_wrk put 64 "$root/bench/wrk/walk.lua" "$base/requests"
 fi
 
-echo "preparing Approved P-256 requests for certificatedata (${CREATE_SECONDS}s, untimed)…"
-mkdir -p "$work/issue"
-BENCH_DIR="$work/issue" BENCH_TEMPLATE=3f0a9c2e-8b1d-4e6f-9a7c-5d4b3a2f1e0d \
-  wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$base/requests" > "$work/create-issue.txt"
-echo "POST certificatedata ($ISSUE_CONNECTIONS connections)…"
-cpu_before=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
-BENCH_DIR="$work/issue" BENCH_MODE=certificatedata run_wrk issue "$ISSUE_CONNECTIONS" "$root/bench/wrk/walk.lua" "$base/requests"
-cpu_after=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
-issue_busy=$(echo "$cpu_before $cpu_after" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%d", 100 * busy / (busy + idle) }')
+# certificatedata over requests prepared beforehand (untimed), then cfssl's sign with a CA of the same key.
+issue_pair() { # name opencm-base cfssl-port
+  echo "preparing Approved P-256 requests for certificatedata, $1 (${CREATE_SECONDS}s, untimed)…"
+  mkdir -p "$work/ids-$1"
+  BENCH_DIR="$work/ids-$1" BENCH_TEMPLATE=3f0a9c2e-8b1d-4e6f-9a7c-5d4b3a2f1e0d \
+    wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$2/requests" > "$work/create-$1.txt"
+  echo "POST certificatedata, $1 ($ISSUE_CONNECTIONS connections)…"
+  cpu_before=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
+  BENCH_DIR="$work/ids-$1" BENCH_MODE=certificatedata run_wrk "issue-$1" "$ISSUE_CONNECTIONS" "$root/bench/wrk/walk.lua" "$2/requests"
+  cpu_after=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
+  echo "$cpu_before $cpu_after" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%d", 100 * busy / (busy + idle) }' > "$work/busy-$1.txt"
+  echo "cfssl sign, $1 (16 connections)…"
+  wrk -t2 -c16 -d5s -s "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$3/api/v1/cfssl/sign" > /dev/null
+  run_wrk "cfssl-$1" 16 "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$3/api/v1/cfssl/sign"
+}
+issue_pair p256 "$base" "$CFSSL_PORT"
+rss=$(ps -o rss= -p "$p256_pid" | tr -d ' ')
 
-echo "cfssl sign (16 connections)…"
-wrk -t2 -c16 -d5s -s "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" > /dev/null
-run_wrk cfssl 16 "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign"
-rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')
+if [ "$P384" != no ]; then
+  # The same pair with P-384 CAs: a second OpenCM (its own data directory and token) and a second cfssl.
+  kill "$p256_pid" 2>/dev/null || true
+  start_opencm data-p384 EcdsaP384 "$((PORT + 1))"
+  start_cfssl cfssl-p384 384 "$((CFSSL_PORT + 1))"
+  export OPENCM_TOKEN=$($opencm token --data "$work/data-p384" --user admin --lifetime 120)
+  p384_base="http://127.0.0.1:$((PORT + 1))/CertificateManagement/api/v1.0"
+  wrk -t2 -c64 -d5s -H "Authorization: Bearer $OPENCM_TOKEN" "$p384_base/me" > /dev/null
+  issue_pair p384 "$p384_base" "$((CFSSL_PORT + 1))"
+fi
 
 # 6. The table, ratios within this run.
-me=$(rate "$work/me.txt"); cfssl=$(rate "$work/cfssl.txt")
+me=$(rate "$work/me.txt")
 echo
 echo "$(date -u +%Y-%m-%d) $(nproc) cores, ${DURATION}s per scenario, wrk -t2; OpenCM $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
@@ -134,8 +157,13 @@ row() { # name file conns base goal
 row "GET /me (the ceiling)" "$work/me.txt" 64 "$me" "-"
 row "GET /requests/{id}" "$work/get.txt" 64 "$me" ">= 0.80 of /me"
 [ "$ONLY" = issue ] || row "PUT /requests/{id} Canceled (durable, audited)" "$work/put.txt" 64 "$me" ">= 0.50 of /me, p99 < 10 ms"
-row "POST certificatedata, P-256 CA and CSR (durable, audited)" "$work/issue.txt" "$ISSUE_CONNECTIONS" "$cfssl" ">= 1.0 of cfssl"
-row "cfssl serve /api/v1/cfssl/sign, P-256 CA (stores nothing)" "$work/cfssl.txt" 16 "$cfssl" "-"
+for ca in p256 p384; do
+  [ -s "$work/issue-$ca.txt" ] || continue
+  CA=$(echo "$ca" | tr p P | sed 's/P/P-/')
+  cfssl=$(rate "$work/cfssl-$ca.txt")
+  row "POST certificatedata, $CA CA, P-256 CSR (durable, audited)" "$work/issue-$ca.txt" "$ISSUE_CONNECTIONS" "$cfssl" ">= 1.0 of cfssl"
+  row "cfssl serve /api/v1/cfssl/sign, $CA CA (stores nothing)" "$work/cfssl-$ca.txt" 16 "$cfssl" "-"
+done
 echo
-echo "OpenCM server resident memory after the run: $((rss / 1024)) MiB; both cores busy ${issue_busy}% of the certificatedata run"
-for f in put issue; do [ -s "$work/$f.err" ] && { echo "$f: first refusals:"; head -3 "$work/$f.err"; } || true; done
+echo "OpenCM server resident memory after the P-256 runs: $((rss / 1024)) MiB; both cores busy $(cat "$work/busy-p256.txt")% of the P-256 certificatedata run"
+for f in put issue-p256 issue-p384; do [ -s "$work/$f.err" ] && { echo "$f: first refusals:"; head -3 "$work/$f.err"; } || true; done
