@@ -134,7 +134,7 @@ public sealed partial class EnrollmentService
         // 4. Claim: Approved (or Executing with its card bound) → Executing with a New profile and
         //    every serial recorded, by compare-and-set. Losing the race means nothing was signed.
         var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
-        var profile = new StoredProfile(Guid.NewGuid(), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now,
+        var profile = new StoredProfile(Guid.CreateVersion7(now), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now,
             SmartcardRules.WorkingCard(request));
         var claim = new RequestTransition(request.Uuid, request.Version, request.Status, RequestStatus.Executing, NewProfile: profile.Uuid);
         var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, RequestStatus.Executing, now, correlationId,

@@ -388,7 +388,7 @@ public sealed class SmartcardService
         }
 
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var card = new StoredSmartcard(existing?.Uuid ?? Guid.NewGuid(), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
+        var card = new StoredSmartcard(existing?.Uuid ?? Guid.CreateVersion7(now), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
             request.ProfileTemplateUuid, template?.Version ?? 1, request.Uuid,
             ParentUuid: request.RequestType == RequestType.Recover ? request.OldSmartcardUuid : Guid.Empty,
             PermanentUuid: request.RequestType == RequestType.TemporaryCards ? request.OldSmartcardUuid : Guid.Empty, Created: existing?.Created ?? now,

@@ -52,6 +52,20 @@ public class RequestWireTests : IClassFixture<ServerFixture>
         Assert.Equal("\"1\"", response.Headers.ETag!.Tag);
     }
 
+    [Fact]
+    public async Task Create_NewRequest_IdIsVersion7CarryingTheSubmissionTime()
+    {
+        // Time-ordered ids keep a request's audit events on neighbouring index pages (docs/benchmarks.md, issue #11).
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var id = await client.CreateIdAsync(ServerFixture.UserCertificate);
+
+        Assert.Equal(7, id.Version);
+        var bytes = id.ToByteArray(bigEndian: true);
+        var millis = ((long)bytes[0] << 40) | ((long)bytes[1] << 32) | ((long)bytes[2] << 24) | ((long)bytes[3] << 16) | ((long)bytes[4] << 8) | bytes[5];
+        var submitted = (await (await client.GetAsync($"{ServerFixture.Api}/requests/{id}")).JsonAsync()).GetProperty("Submitted").GetDateTimeOffset();
+        Assert.Equal(submitted.ToUnixTimeMilliseconds(), millis);
+    }
+
     [Theory]
     [InlineData("\"[{“Request Reason”:”Need VPN Certs”}]\"")] // the walkthrough's own body, typographic quotes and all
     [InlineData("\"[{\\\"Request Reason\\\":\\\"Need VPN Certs\\\"}]\"")]
