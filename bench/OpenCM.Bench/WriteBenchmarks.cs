@@ -14,7 +14,7 @@ namespace OpenCM.Bench;
 [ShortRunJob]
 public class WriteBenchmarks
 {
-    private const int Operations = 2000;
+    private const int Operations = 20000;
     private string _dir = null!;
     private SqliteStorage _db = null!;
     private SqlTransactions _store = null!;
@@ -41,7 +41,7 @@ public class WriteBenchmarks
         {
             var request = new CmRequest
             {
-                Uuid = Guid.NewGuid(),
+                Uuid = Guid.CreateVersion7(), // as RequestCreation makes them: time-ordered
                 RequestType = RequestType.Enroll,
                 Status = RequestStatus.Approved,
                 SecurityDescriptor = "O:S-1-5-21-1-2-3-1000D:(A;;RPRC;;;S-1-5-21-1-2-3-1000)",
