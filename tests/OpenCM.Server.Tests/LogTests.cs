@@ -155,4 +155,15 @@ public sealed class LogTests : IClassFixture<CapturedLogsFixture>
         var built = configuration.Build();
         Assert.Equal(("app folder", "command line", "Warning"), (built["Only"], built["Both"], built["Logging:LogLevel:Default"]));
     }
+
+    [Fact]
+    public async Task Build_DefaultHost_NoSettingsFileIsWatched()
+    {
+        // The watcher would cover the working directory's tree, the default data directory with it, and wake for every WAL write.
+        using var dir = new TestKit.TempDirectory();
+        await using var app = OpenCM.Server.Hosting.OpenCmServer.Build(["--data", dir.Path, "--urls", "http://127.0.0.1:0"]);
+        var files = ((IConfigurationRoot)app.Configuration).Providers.OfType<Microsoft.Extensions.Configuration.FileConfigurationProvider>().ToList();
+        Assert.NotEmpty(files);
+        Assert.All(files, f => Assert.False(f.Source.ReloadOnChange, f.Source.Path));
+    }
 }

@@ -6,7 +6,11 @@ public static class OpenCmServer
     /// <summary>The application with every component registered, not yet initialized or mapped.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // OpenCM reads its settings once, at start; nothing watches them. The host's default reload
+        // on change would only cost: its file watcher covers the working directory's whole tree,
+        // where the default data directory lives, and woke for every write of the database's WAL
+        // (5 % of the CPU under PUT load; docs/benchmarks.md, issue #11).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. args, "--hostBuilder:reloadConfigOnChange=false"] });
         builder.AddOpenCm(args);
         configure?.Invoke(builder);
         return builder.Build();
