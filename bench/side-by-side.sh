@@ -4,7 +4,9 @@
 #   GET /me (the ceiling), GET /requests/{id}, PUT /requests/{id} Canceled (durable, each request
 #   once), POST certificatedata with a P-256 CA and CSR at 16 connections against cfssl's
 #   /api/v1/cfssl/sign with a P-256 CA, and the same pair again with a P-384 CA on both sides
-#   (a second OpenCM data directory and a second cfssl; the CSR stays P-256).
+#   (a second OpenCM data directory and a second cfssl; the CSR stays P-256). Each row also
+#   shows the CPU (user + system, from /proc) the server under load spent per request: where
+#   the time goes, per request, without a profiler.
 # Usage: bench/side-by-side.sh [seconds per scenario, default 10]   (from the repository root)
 # Env: PORT (5100), CFSSL_PORT (8888), CREATE_SECONDS (untimed preparation, default 2x seconds),
 #      ISSUE_CONNECTIONS (16: the issue's table; more to see whether issuance waits or computes),
@@ -45,14 +47,20 @@ p99() {
     if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$1"
 }
 non2xx() { awk '/Non-2xx/ { n = $NF } END { printf "%d", n }' "$1"; }
+# CPU (user + system) a process used, in clock ticks; run_wrk charges it to the scenario per request.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+measured_pid="" # the server under load: OpenCM, or cfssl for its rows
 run_wrk() { # name connections script-or-empty url [extra args…]
   name=$1; conns=$2; script=$3; url=$4; shift 4
   out="$work/$name.txt"
+  before=$(ticks "$measured_pid")
   if [ -n "$script" ]; then
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$script" "$@" "$url" > "$out" 2>"$work/$name.err" || true
   else
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" > "$out" 2>"$work/$name.err" || true
   fi
+  after=$(ticks "$measured_pid")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ { if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1 }' "$out" > "$work/$name.cpu"
 }
 
 # 1. OpenCM, Release, on a fresh data directory per CA: the P-256 benchmark template in each.
@@ -70,6 +78,7 @@ start_opencm() { # name CA-key-algorithm port; sets server_pid
 }
 start_opencm data EcdsaP256 "$PORT"
 p256_pid=$server_pid
+measured_pid=$server_pid
 base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
 export OPENCM_TOKEN=$($opencm token --data "$work/data" --user admin --lifetime 120)
 auth="Authorization: Bearer $OPENCM_TOKEN"
@@ -83,9 +92,11 @@ start_cfssl() { # name ecdsa-size port
     echo '{"signing":{"default":{"expiry":"8760h","usages":["digital signature","client auth"]}}}' > config.json
   )
   cfssl serve -address 127.0.0.1 -port "$3" -ca "$work/$1/ca.pem" -ca-key "$work/$1/ca-key.pem" -config "$work/$1/config.json" > "$work/$1.log" 2>&1 &
-  pids="$pids $!"
+  cfssl_pid=$!
+  pids="$pids $cfssl_pid"
 }
 start_cfssl cfssl-p256 256 "$CFSSL_PORT"
+p256_cfssl_pid=$cfssl_pid
 
 # 3. One P-256 CSR for every certificate (as a client would send it, base64 DER; PEM for cfssl).
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/csr.key" -subj /CN=bench -out "$work/csr.pem" 2>/dev/null
@@ -115,21 +126,23 @@ if [ "$ONLY" != issue ]; then
 fi
 
 # certificatedata over requests prepared beforehand (untimed), then cfssl's sign with a CA of the same key.
-issue_pair() { # name opencm-base cfssl-port
+issue_pair() { # name opencm-base cfssl-port opencm-pid cfssl-pid
   echo "preparing Approved P-256 requests for certificatedata, $1 (${CREATE_SECONDS}s, untimed)…"
   mkdir -p "$work/ids-$1"
   BENCH_DIR="$work/ids-$1" BENCH_TEMPLATE=3f0a9c2e-8b1d-4e6f-9a7c-5d4b3a2f1e0d \
     wrk -t2 -c64 -d"${CREATE_SECONDS}s" -s "$root/bench/wrk/create.lua" "$2/requests" > "$work/create-$1.txt"
   echo "POST certificatedata, $1 ($ISSUE_CONNECTIONS connections)…"
   cpu_before=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
+  measured_pid=$4
   BENCH_DIR="$work/ids-$1" BENCH_MODE=certificatedata run_wrk "issue-$1" "$ISSUE_CONNECTIONS" "$root/bench/wrk/walk.lua" "$2/requests"
   cpu_after=$(awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat)
   echo "$cpu_before $cpu_after" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%d", 100 * busy / (busy + idle) }' > "$work/busy-$1.txt"
   echo "cfssl sign, $1 (16 connections)…"
   wrk -t2 -c16 -d5s -s "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$3/api/v1/cfssl/sign" > /dev/null
+  measured_pid=$5
   run_wrk "cfssl-$1" 16 "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$3/api/v1/cfssl/sign"
 }
-issue_pair p256 "$base" "$CFSSL_PORT"
+issue_pair p256 "$base" "$CFSSL_PORT" "$p256_pid" "$p256_cfssl_pid"
 rss=$(ps -o rss= -p "$p256_pid" | tr -d ' ')
 
 if [ "$P384" != no ]; then
@@ -140,7 +153,7 @@ if [ "$P384" != no ]; then
   export OPENCM_TOKEN=$($opencm token --data "$work/data-p384" --user admin --lifetime 120)
   p384_base="http://127.0.0.1:$((PORT + 1))/CertificateManagement/api/v1.0"
   wrk -t2 -c64 -d5s -H "Authorization: Bearer $OPENCM_TOKEN" "$p384_base/me" > /dev/null
-  issue_pair p384 "$p384_base" "$((CFSSL_PORT + 1))"
+  issue_pair p384 "$p384_base" "$((CFSSL_PORT + 1))" "$server_pid" "$cfssl_pid"
 fi
 
 # 6. The table, ratios within this run.
@@ -148,11 +161,11 @@ me=$(rate "$work/me.txt")
 echo
 echo "$(date -u +%Y-%m-%d) $(nproc) cores, ${DURATION}s per scenario, wrk -t2; OpenCM $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
-echo "| scenario | connections | req/s | p99 ms | non-2xx | ratio | goal |"
-echo "|---|---:|---:|---:|---:|---:|---|"
+echo "| scenario | connections | req/s | p99 ms | non-2xx | server CPU µs/request | ratio | goal |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 row() { # name file conns base goal
   r=$(rate "$2")
-  echo "| $1 | $3 | $r | $(p99 "$2") | $(non2xx "$2") | $(awk -v a="$r" -v b="$4" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }') | $5 |"
+  echo "| $1 | $3 | $r | $(p99 "$2") | $(non2xx "$2") | $(cat "${2%.txt}.cpu") | $(awk -v a="$r" -v b="$4" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }') | $5 |"
 }
 row "GET /me (the ceiling)" "$work/me.txt" 64 "$me" "-"
 row "GET /requests/{id}" "$work/get.txt" 64 "$me" ">= 0.80 of /me"
