@@ -176,13 +176,9 @@ public sealed class SqlDirectory : IDirectory
         return all.Count == 0 ? null : all[0];
     }
 
-    private async Task<Principal?> FindOneAsync(string where, string value, CancellationToken ct)
-    {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM principals WHERE {where}", ("@v", value));
-        var all = await ReadAllAsync(cmd, ct).ConfigureAwait(false);
-        return all.Count == 0 ? null : all[0];
-    }
+    // Read by every certificatedata and request creation (the subject's user): on a lent connection with the statement kept prepared.
+    private Task<Principal?> FindOneAsync(string where, string value, CancellationToken ct) =>
+        _db.ReadAsync((conn, c) => conn.FirstRowAsync($"SELECT {Columns} FROM principals WHERE {where}", Read, c, ("@v", value)), ct);
 
     private static async Task<IReadOnlyList<Principal>> ReadAllAsync(DbCommand cmd, CancellationToken ct)
     {
@@ -190,11 +186,13 @@ public sealed class SqlDirectory : IDirectory
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            list.Add(new Principal(r.Id(0), r.GetString(1), Sid.Parse(r.GetString(2)), (PrincipalKind)r.GetInt32(3)));
+            list.Add(Read(r));
         }
 
         return list;
     }
+
+    private static Principal Read(DbDataReader r) => new(r.Id(0), r.GetString(1), Sid.Parse(r.GetString(2)), (PrincipalKind)r.GetInt32(3));
 
     // Names are unique regardless of case, as Windows account names are.
     private static string Key(string name) => name.Trim().ToUpperInvariant();

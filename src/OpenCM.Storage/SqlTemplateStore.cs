@@ -26,13 +26,9 @@ public sealed class SqlTemplateStore : ITemplateStore
         return list;
     }
 
-    public async Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default)
-    {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT body, version FROM templates WHERE uuid = @u", ("@u", Sql.Text(id)));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false) ? Read(r.GetString(0), r.GetInt32(1)) : null;
-    }
+    // Read by every request creation and certificatedata: on a lent connection with the statement kept prepared.
+    public Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default) =>
+        _db.ReadAsync((conn, c) => conn.FirstRowAsync("SELECT body, version FROM templates WHERE uuid = @u", r => Read(r.GetString(0), r.GetInt32(1)), c, ("@u", Sql.Text(id))), ct);
 
     public Task<ProfileTemplate> SaveAsync(ProfileTemplate template, AuditEvent audit, CancellationToken ct = default)
     {
