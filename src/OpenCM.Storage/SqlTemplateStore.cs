@@ -47,11 +47,22 @@ public sealed class SqlTemplateStore : ITemplateStore
             var current = await tx.ScalarAsync<long>("SELECT COALESCE(MAX(version), 0) FROM templates WHERE uuid = @u", c, ("@u", Sql.Text(template.Uuid))).ConfigureAwait(false);
             var saved = template with { Version = (int)current + 1 };
             var body = JsonSerializer.Serialize(saved, Json);
-            var sql = current == 0
-                ? "INSERT INTO templates (uuid, name, name_key, version, body, updated) VALUES (@u, @n, @nk, @v, @b, @t)"
-                : "UPDATE templates SET name = @n, name_key = @nk, version = @v, body = @b, updated = @t WHERE uuid = @u";
-            await tx.ExecuteAsync(sql, c, ("@u", Sql.Text(saved.Uuid)), ("@n", saved.Name), ("@nk", saved.Name.ToUpperInvariant()),
-                ("@v", saved.Version), ("@b", body), ("@t", Sql.Ticks(audit.Time))).ConfigureAwait(false);
+
+            // Compare-and-set on the version read above: on PostgreSQL another node may save the
+            // same template meanwhile (read committed), and one version number must never name two
+            // bodies (profiles record the version they were issued under). Zero rows is a conflict.
+            (string Name, object? Value)[] values = [("@u", Sql.Text(saved.Uuid)), ("@n", saved.Name), ("@nk", saved.Name.ToUpperInvariant()),
+                ("@v", saved.Version), ("@b", body), ("@t", Sql.Ticks(audit.Time)), ("@current", current)];
+            var written = current == 0
+                ? await tx.ExecuteAsync("INSERT INTO templates (uuid, name, name_key, version, body, updated) VALUES (@u, @n, @nk, @v, @b, @t) ON CONFLICT (uuid) DO NOTHING",
+                    c, values[..^1]).ConfigureAwait(false)
+                : await tx.ExecuteAsync("UPDATE templates SET name = @n, name_key = @nk, version = @v, body = @b, updated = @t WHERE uuid = @u AND version = @current",
+                    c, values).ConfigureAwait(false);
+            if (written != 1)
+            {
+                throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed by another server meanwhile; read it again and retry."));
+            }
+
             await AuditAppender.AppendAsync(tx, audit with { Detail = $"{audit.Detail} version={saved.Version}" }, c).ConfigureAwait(false);
             return saved;
         }, ct);

@@ -1,3 +1,6 @@
+using System.Data.Common;
+using OpenCM.Application;
+using OpenCM.Domain;
 using OpenCM.Storage;
 using OpenCM.Storage.Postgres;
 using OpenCM.TestKit;
@@ -12,5 +15,53 @@ public sealed class PostgresStorageContractTests : StorageContract
         var server = await PostgresServer.Shared;
         Skip.If(server is null, PostgresServer.SkipReason);
         return new PostgresStorage(await server!.CreateDatabaseAsync());
+    }
+
+    [SkippableFact]
+    public async Task Templates_SavedOnTwoNodesAtOnce_TheLaterSaveIsAConflict()
+    {
+        // The test's own connection plays a second node: it saves version 2 and holds the row
+        // until this node's save has read version 1 and waits on the row lock; then it commits.
+        var store = new SqlTemplateStore(Db);
+        var t = new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "Two Nodes" };
+        await store.SaveAsync(t, Samples.Audit(t.Uuid));
+        await using var otherNode = await Db.OpenReadAsync();
+        await using var tx = await otherNode.BeginTransactionAsync();
+        await ExecuteAsync(otherNode, tx, $"UPDATE templates SET version = 2, body = replace(body, '\"Description\":\"\"', '\"Description\":\"theirs\"') WHERE uuid = '{t.Uuid:D}'");
+
+        var mine = store.SaveAsync(t with { Description = "mine" }, Samples.Audit(t.Uuid));
+        await WaitForALockWaitAsync();
+        await tx.CommitAsync();
+
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => mine);
+        Assert.Equal(ErrorKind.Conflict, ex.Error.Kind);
+        var found = await store.FindAsync(t.Uuid);
+        Assert.Equal((2, "theirs"), (found!.Version, found.Description));
+    }
+
+    private static async Task ExecuteAsync(DbConnection connection, DbTransaction? tx, string sql)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private async Task WaitForALockWaitAsync()
+    {
+        await using var watcher = await Db.OpenReadAsync();
+        for (var i = 0; i < 200; i++)
+        {
+            await using var cmd = watcher.CreateCommand();
+            cmd.CommandText = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+            if (Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("The second save never waited on the template's row lock.");
     }
 }
