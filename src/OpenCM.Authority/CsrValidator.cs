@@ -148,15 +148,9 @@ public static class CsrValidator
             {
                 using var ec = ECDsa.Create();
                 ec.ImportSubjectPublicKeyInfo(csr.SubjectPublicKeyInfo, out _);
-                var hash = csr.SignatureAlgorithm switch
-                {
-                    "1.2.840.10045.4.1" => HashAlgorithmName.SHA1,
-                    "1.2.840.10045.4.3.2" => HashAlgorithmName.SHA256,
-                    "1.2.840.10045.4.3.3" => HashAlgorithmName.SHA384,
-                    _ => HashAlgorithmName.SHA512,
-                };
                 return ("ECDSA", ec.KeySize, csr.SignatureParameters.IsEmpty
-                    && ec.VerifyData(csr.Info, csr.Signature, hash, DSASignatureFormat.Rfc3279DerSequence));
+                    && Signatures.TryGetValue(csr.SignatureAlgorithm, out var ecdsa) && ecdsa.Key == Oids.EcPublicKey
+                    && ec.VerifyData(csr.Info, csr.Signature, ecdsa.Hash, DSASignatureFormat.Rfc3279DerSequence));
             }
 
             using var rsa = RSA.Create();
@@ -175,16 +169,15 @@ public static class CsrValidator
     // the same hash, salt as long as the hash, trailer 1): anything else does not verify here.
     private static (HashAlgorithmName Hash, RSASignaturePadding? Padding) RsaScheme(Outlined csr)
     {
-        var pkcs1 = csr.SignatureParameters.IsEmpty || csr.SignatureParameters.Span.SequenceEqual(AsnNull);
-        switch (csr.SignatureAlgorithm)
+        if (csr.SignatureAlgorithm == RsaPss)
         {
-            case "1.2.840.113549.1.1.5": return (HashAlgorithmName.SHA1, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
-            case "1.2.840.113549.1.1.11": return (HashAlgorithmName.SHA256, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
-            case "1.2.840.113549.1.1.12": return (HashAlgorithmName.SHA384, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
-            case "1.2.840.113549.1.1.13": return (HashAlgorithmName.SHA512, pkcs1 ? RSASignaturePadding.Pkcs1 : null);
-            case "1.2.840.113549.1.1.10": return PssScheme(csr.SignatureParameters);
-            default: return (default, null);
+            return PssScheme(csr.SignatureParameters);
         }
+
+        var pkcs1 = csr.SignatureParameters.IsEmpty || csr.SignatureParameters.Span.SequenceEqual(AsnNull);
+        return pkcs1 && Signatures.TryGetValue(csr.SignatureAlgorithm, out var scheme) && scheme.Key == Oids.Rsa
+            ? (scheme.Hash, RSASignaturePadding.Pkcs1)
+            : (default, null);
     }
 
     private static readonly byte[] AsnNull = [0x05, 0x00];
@@ -260,15 +253,30 @@ public static class CsrValidator
             throw Invalid(field, $"carries a key on curve {Name(csr.NamedCurve ?? "none")}; the template '{template.CommonName}' requires {wanted} ({Name(wantedCurve)})");
         }
 
-        if (!(wantedCurve is null ? RsaSignatures : EcdsaSignatures).Contains(csr.SignatureAlgorithm))
+        if (!Signatures.TryGetValue(csr.SignatureAlgorithm, out var signature) || signature.Key != wantedKey)
         {
             throw Invalid(field, $"is signed with {Name(csr.SignatureAlgorithm)}; sign it with SHA-256 or stronger");
         }
     }
 
-    // SHA-1 stays accepted: it only proves possession of the key here, and older Windows clients use it; the CA signs with its own hash.
-    private static readonly HashSet<string> RsaSignatures = ["1.2.840.113549.1.1.5", "1.2.840.113549.1.1.10", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"];
-    private static readonly HashSet<string> EcdsaSignatures = ["1.2.840.10045.4.1", "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"];
+    // The signature algorithms a CSR may use, with the key they belong to and their hash; RSASSA-PSS
+    // names its hash in its parameters. SHA-1 stays accepted: it only proves possession of the key
+    // here, and older Windows clients use it; the CA signs with its own hash. One table serves the
+    // check of what is allowed and the verification.
+    private const string RsaPss = "1.2.840.113549.1.1.10";
+
+    private static readonly Dictionary<string, (string Key, HashAlgorithmName Hash)> Signatures = new(StringComparer.Ordinal)
+    {
+        ["1.2.840.113549.1.1.5"] = (Oids.Rsa, HashAlgorithmName.SHA1),
+        ["1.2.840.113549.1.1.11"] = (Oids.Rsa, HashAlgorithmName.SHA256),
+        ["1.2.840.113549.1.1.12"] = (Oids.Rsa, HashAlgorithmName.SHA384),
+        ["1.2.840.113549.1.1.13"] = (Oids.Rsa, HashAlgorithmName.SHA512),
+        [RsaPss] = (Oids.Rsa, default),
+        ["1.2.840.10045.4.1"] = (Oids.EcPublicKey, HashAlgorithmName.SHA1),
+        ["1.2.840.10045.4.3.2"] = (Oids.EcPublicKey, HashAlgorithmName.SHA256),
+        ["1.2.840.10045.4.3.3"] = (Oids.EcPublicKey, HashAlgorithmName.SHA384),
+        ["1.2.840.10045.4.3.4"] = (Oids.EcPublicKey, HashAlgorithmName.SHA512),
+    };
 
     private static string Name(string oid) => oid switch
     {
