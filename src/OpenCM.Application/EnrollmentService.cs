@@ -237,11 +237,13 @@ public sealed partial class EnrollmentService
     /// The key step the caller may run now on a software request (the portal's "make my key"
     /// form), or null when there is none: a smart card request is executed by the card's client,
     /// and a request that is not Approved, or that the caller may not execute, issues nothing yet.
-    /// POST certificatedata decides again when the step runs.
+    /// POST certificatedata decides again when the step runs. Takes the request as the caller read
+    /// it (<see cref="RequestQueries.GetAsync"/>, with the caller's rights) and its template, which a
+    /// page showing the request has already loaded.
     /// </summary>
-    public async Task<KeyPlan?> KeyPlanAsync(Caller caller, Guid requestId, CancellationToken ct = default)
+    public async Task<KeyPlan?> KeyPlanAsync(CmRequest request, RequestPermission rights, ProfileTemplate? template, CancellationToken ct = default)
     {
-        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(request);
         if (request.IsSmartcard
             || request.Status != RequestStatus.Approved
             || RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, _clock.GetUtcNow()) is not Decision.Move)
@@ -259,7 +261,6 @@ public sealed partial class EnrollmentService
             return null;
         }
 
-        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
         if (template is null)
         {
             return null;

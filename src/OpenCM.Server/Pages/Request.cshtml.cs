@@ -160,7 +160,8 @@ public sealed class RequestModel : PageModel
             return NotFound();
         }
 
-        TemplateName = (await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted))?.Name;
+        var template = await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted);
+        TemplateName = template?.Name;
         if (await _access.IsManagerAsync(caller, HttpContext.RequestAborted))
         {
             Trail = await _audit.ForSubjectAsync(Item.Uuid, HttpContext.RequestAborted);
@@ -177,7 +178,7 @@ public sealed class RequestModel : PageModel
         CanCancel = RequestOffers.MayMove(Item, RequestStatus.Canceled, rights, now);
         CanAbandon = RequestOffers.MayMove(Item, RequestStatus.Abandoned, rights, now);
         CanComplete = RequestOffers.MayMove(Item, RequestStatus.Completed, rights, now);
-        Keys = await _enrollment.KeyPlanAsync(caller, id, HttpContext.RequestAborted);
+        Keys = await _enrollment.KeyPlanAsync(Item, rights, template, HttpContext.RequestAborted);
         if (error is not null)
         {
             Error = error.Detail;
