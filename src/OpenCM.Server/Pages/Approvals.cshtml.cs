@@ -36,18 +36,32 @@ public sealed class ApprovalsModel : PageModel
         var ct = HttpContext.RequestAborted;
         var caller = await _callers.ResolveAsync(User, ct);
         var waiting = new List<WaitingRequest>();
-        foreach (var pending in (await _queries.ListAsync(caller, new RequestListFilter(RequestStatus.Pending, null, 0, 200), ct)).Items)
+
+        // The list's rows are the requests as the caller may read them; the rights on each come from
+        // its descriptor, and each user's and template's name is read once however many rows share it.
+        var users = new Dictionary<Guid, string>();
+        var templates = new Dictionary<Guid, string>();
+        foreach (var request in (await _queries.ListAsync(caller, new RequestListFilter(RequestStatus.Pending, null, 0, 200), ct)).Items)
         {
-            var (request, rights) = await _queries.GetAsync(caller, pending.Uuid, ct);
-            if (RequestOffers.MayVote(request, rights, caller, _clock.GetUtcNow()))
+            if (RequestOffers.MayVote(request, AccessPolicy.RightsOn(request, caller), caller, _clock.GetUtcNow()))
             {
-                waiting.Add(new WaitingRequest(request,
-                    (await _directory.FindAsync(request.OriginatorUserUuid, ct))?.Name ?? request.OriginatorUserUuid.ToString("D"),
-                    (await _directory.FindAsync(request.TargetUserUuid, ct))?.Name ?? request.TargetUserUuid.ToString("D"),
-                    (await _templates.FindAsync(request.ProfileTemplateUuid, ct))?.Name ?? request.ProfileTemplateUuid.ToString("D")));
+                waiting.Add(new WaitingRequest(request, await UserNameAsync(request.OriginatorUserUuid), await UserNameAsync(request.TargetUserUuid),
+                    await NameAsync(templates, request.ProfileTemplateUuid, async id => (await _templates.FindAsync(id, ct))?.Name)));
             }
         }
 
+        Task<string> UserNameAsync(Guid id) => NameAsync(users, id, async u => (await _directory.FindAsync(u, ct))?.Name);
+
         Waiting = waiting;
+    }
+
+    private static async Task<string> NameAsync(Dictionary<Guid, string> known, Guid id, Func<Guid, Task<string?>> read)
+    {
+        if (!known.TryGetValue(id, out var name))
+        {
+            known[id] = name = await read(id) ?? id.ToString("D");
+        }
+
+        return name;
     }
 }
