@@ -74,7 +74,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         var leafPem = chain[..(chain.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
         leafPem = leafPem[leafPem.IndexOf("-----BEGIN", StringComparison.Ordinal)..];
         await File.WriteAllTextAsync(_dir.File("leaf.pem"), leafPem);
-        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, "verify", "-CAfile", await CaPemAsync(), "leaf.pem"), StringComparison.Ordinal);
+        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, ["verify", .. OpenSsl.At(_server.Clock.GetUtcNow()), "-CAfile", await CaPemAsync(), "leaf.pem"]), StringComparison.Ordinal);
 
         // The request executes with its new profile (New), then Completed makes it Active.
         var executing = await (await client.GetAsync(Api(id))).JsonAsync();

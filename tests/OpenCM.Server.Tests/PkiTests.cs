@@ -83,8 +83,14 @@ public class PkiTests : IClassFixture<PkiFixture>
         Assert.True(Convert.ToInt32((await number("after.crl")).Split('=')[1].Trim(), 16) > Convert.ToInt32((await number("before.crl")).Split('=')[1].Trim(), 16));
 
         await File.WriteAllTextAsync(dir.File("leaf.pem"), PemEncoding.WriteString("CERTIFICATE", issued.Der));
-        var check = await OpenSsl.RunAsync(dir.Path, "verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", "after.crl", "leaf.pem");
-        Assert.Contains("certificate revoked", check.All, StringComparison.Ordinal);
+        // At the server's time: the leaf is good without the CRL, and revoked with it, for that reason
+        // alone (not, say, because the CRL has expired, which also fails the check).
+        var at = OpenSsl.At(_server.Clock.GetUtcNow());
+        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(dir.Path, ["verify", .. at, "-CAfile", "ca.pem", "leaf.pem"]), StringComparison.Ordinal);
+        var check = await OpenSsl.RunAsync(dir.Path, ["verify", .. at, "-crl_check", "-CAfile", "ca.pem", "-CRLfile", "after.crl", "leaf.pem"]);
+        Assert.NotEqual(0, check.ExitCode);
+        Assert.Contains("error 23 at 0 depth lookup: certificate revoked", check.All, StringComparison.Ordinal);
+        Assert.DoesNotContain("expired", check.All, StringComparison.Ordinal);
         Assert.Empty(await transactions.RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct)));
     }
 

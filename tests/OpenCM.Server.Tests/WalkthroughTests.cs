@@ -127,7 +127,7 @@ public sealed class WalkthroughTests : IClassFixture<ServerFixture>, IDisposable
         await File.WriteAllTextAsync(_dir.File("leaf.pem"), leaf.ExportCertificatePem());
         var caDer = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/ca/OpenCM-Root-CA.crt");
         await File.WriteAllTextAsync(_dir.File("ca.pem"), PemEncoding.WriteString("CERTIFICATE", caDer));
-        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, "verify", "-CAfile", "ca.pem", "-purpose", "sslclient", "leaf.pem"), StringComparison.Ordinal);
+        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, ["verify", .. OpenSsl.At(_server.Clock.GetUtcNow()), "-CAfile", "ca.pem", "-purpose", "sslclient", "leaf.pem"]), StringComparison.Ordinal);
 
         // The key is on the card: what the card signs verifies under the certificate.
         var data = "walkthrough"u8.ToArray();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OpenCM.TestKit;
 
@@ -10,8 +11,23 @@ public static class OpenSsl
         public string All => Output + Error;
     }
 
+    /// <summary>
+    /// The arguments that make openssl judge a time-bound object (a certificate's validity, a
+    /// CRL's nextUpdate) at <paramref name="time"/> instead of the wall clock. Tests pin their
+    /// clock (<see cref="Samples.Now"/>), so a check against the wall clock would start failing on
+    /// the day the pinned objects expire (issue #17: the suite went red that way).
+    /// </summary>
+    public static string[] At(DateTimeOffset time) => ["-attime", time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)];
+
     public static async Task<Result> RunAsync(string workingDirectory, params string[] args)
     {
+        // `openssl verify` checks validity periods; without -attime it reads the wall clock, and a
+        // test of objects made at a pinned time then passes or fails by the date it runs on.
+        if (args.Length > 0 && args[0] == "verify" && !args.Contains("-attime"))
+        {
+            throw new ArgumentException("openssl verify needs the test's time: pass OpenSsl.At(time)", nameof(args));
+        }
+
         var start = new ProcessStartInfo("openssl")
         {
             WorkingDirectory = workingDirectory,
