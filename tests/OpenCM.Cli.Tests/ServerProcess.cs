@@ -78,7 +78,7 @@ public sealed class ServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var exited = process.WaitForExitAsync();
-        if (await Task.WhenAny(serving.Task, exited, Task.Delay(TimeSpan.FromSeconds(60))) != serving.Task)
+        if (await Task.WhenAny(serving.Task, exited, Task.Delay(TimeSpan.FromSeconds(120))) != serving.Task)
         {
             process.Kill(entireProcessTree: true);
             throw new InvalidOperationException($"opencm serve did not come up:\n{server.Output}");
