@@ -29,7 +29,7 @@ public sealed class ClusterTests : IDisposable
     private async Task<(string Connection, string[] Stores)> ClusterAsync()
     {
         var server = await PostgresServer.Shared;
-        Skip.If(server is null, PostgresServer.SkipReason);
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
         var connection = await server!.CreateDatabaseAsync("cluster");
         var first = _dir.File("node-a");
         var second = _dir.File("node-b");
@@ -69,7 +69,7 @@ public sealed class ClusterTests : IDisposable
     public async Task DbCopy_EmbeddedInstallToPostgres_CountsAndChainMatchAndThePostgresNodeServesTheSameData()
     {
         var server = await PostgresServer.Shared;
-        Skip.If(server is null, PostgresServer.SkipReason);
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
 
         // 1. An embedded install with a user, requests in two statuses, and their audit events.
         var data = _dir.File("embedded");
@@ -124,7 +124,7 @@ public sealed class ClusterTests : IDisposable
     {
         // A PostgreSQL of this test's own, to stop and start.
         var pg = await PostgresServer.StartNewAsync();
-        Skip.If(pg is null, PostgresServer.SkipReason);
+        Prerequisite.SkipIfMissing(pg is null, PostgresServer.SkipReason);
         var connection = await pg!.CreateDatabaseAsync("outage");
         var data = _dir.File("node");
         var store = StoreArgs(data, connection);

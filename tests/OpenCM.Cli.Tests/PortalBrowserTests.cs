@@ -22,7 +22,7 @@ public sealed class PortalBrowserTests : IDisposable
     private static string RequireChromium()
     {
         var chromium = Chromium();
-        Skip.If(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
+        Prerequisite.SkipIfMissing(chromium is null, "Chromium not found: install Debian's chromium package (.ci/run does) to run the browser tests.");
         return chromium!;
     }
 

@@ -13,7 +13,7 @@ public sealed class PostgresStorageContractTests : StorageContract
     protected override async Task<StorageProvider> CreateAsync()
     {
         var server = await PostgresServer.Shared;
-        Skip.If(server is null, PostgresServer.SkipReason);
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
         return new PostgresStorage(await server!.CreateDatabaseAsync());
     }
 

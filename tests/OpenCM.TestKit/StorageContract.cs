@@ -9,7 +9,7 @@ namespace OpenCM.TestKit;
 /// <summary>
 /// The storage contract every backend passes: derive once per provider and supply a fresh,
 /// migrated database per test. A provider whose server is absent from this machine skips each
-/// test with a message saying so (<c>Skip.If</c> in <see cref="CreateAsync"/>); it never passes.
+/// test with a message saying so (<see cref="Prerequisite.SkipIfMissing"/> in <see cref="CreateAsync"/>; a failure where <c>.ci/run</c> demands every test); it never passes.
 /// </summary>
 public abstract class StorageContract : IAsyncLifetime
 {
