@@ -38,7 +38,7 @@ internal static class CardCommands
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             var items = (parse.GetValue(data) ?? []).Select(d => d.Split('=', 2)).Select(p => p.Length == 2
-                ? new DataItem(p[0], p[1])
+                ? new DataItemDto(p[0], p[1])
                 : throw new CliException($"--data-item '{p[0]}' is not NAME=VALUE")).ToList();
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
 
@@ -57,7 +57,7 @@ internal static class CardCommands
             var pin = Environment.GetEnvironmentVariable(PinVariable) is { Length: > 0 } p ? p : Pins.Propose(Math.Max(policy.MinimumPinLength, Pins.MinLength));
 
             // 5-6. The request; then the walkthrough from step 7, one line per step.
-            var requestId = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, found.Uuid, items, Comment: ""), ct);
+            var requestId = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, found.Uuid, items, Comment: ""), ct);
             await io.Out.WriteLineAsync($"[ 5] request {requestId:D} created for '{found.Name}'");
             CardEnrollment enrollment;
             try
@@ -70,7 +70,7 @@ internal static class CardCommands
                 // Leave nothing half-done: the request is abandoned, which frees the card and revokes what it issued.
                 try
                 {
-                    await client.SetStatusAsync(requestId, RequestStatus.Abandoned, CancellationToken.None);
+                    await client.SetStatusAsync(requestId, WireRequestStatus.Abandoned, CancellationToken.None);
                     await io.Err.WriteLineAsync($"request {requestId:D} abandoned");
                 }
                 catch (OpenCmApiException)
@@ -151,7 +151,7 @@ internal static class CardCommands
         {
             return await client.GetSmartcardAsync(uuid, ct);
         }
-        catch (OpenCmApiException e) when (e.Status == 404)
+        catch (OpenCmApiException e) when (e.Kind == ErrorKind.NotFound)
         {
             return await client.FindSmartcardAsync(text, ct);
         }
@@ -185,11 +185,11 @@ internal static class CardCommands
 
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
             var smartcard = await client.GetSmartcardAsync(cardUuid, ct);
-            var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.OfflineUnblock, null, [], Comment: "", Smartcard: cardUuid), ct);
+            var request = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.OfflineUnblock, null, [], Comment: "", Smartcard: cardUuid), ct);
             var cardId = smartcard.SerialNumber.Trim('{', '}');
             var policy = await client.SmartcardPolicyAsync(smartcard.ProfileTemplateUuid, ct);
             var response = await client.AuthenticationResponseAsync(request, cardUuid, cardId, bytes, policy.DiversifyAdminKey, ct);
-            await client.SetStatusAsync(request, RequestStatus.Completed, ct);
+            await client.SetStatusAsync(request, WireRequestStatus.Completed, ct);
 
             // What the user types into the card's unblock dialog; it answers this one challenge only.
             await io.Out.WriteLineAsync($"response: {Convert.ToHexString(response)}");
@@ -200,7 +200,7 @@ internal static class CardCommands
         return command;
     }
 
-    private static string StatusName(int status) => Enum.IsDefined((SmartcardStatus)status) ? ((SmartcardStatus)status).ToString() : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string StatusName(int status) => Enum.IsDefined((WireSmartcardStatus)status) ? ((WireSmartcardStatus)status).ToString() : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     // Progress reported on the caller's thread, in order (Progress<T> posts to the thread pool).
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

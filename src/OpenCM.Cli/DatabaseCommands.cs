@@ -24,7 +24,7 @@ internal static class DatabaseCommands
             {
                 report = await StorageCopy.CopyAsync(source, target, ct);
             }
-            catch (InvalidOperationException e) when (e.Message.StartsWith("The target already holds", StringComparison.Ordinal))
+            catch (StorageCopyException e)
             {
                 throw new CliException(e.Message);
             }

@@ -36,7 +36,7 @@ internal static class EnrollCommand
             }
 
             var items = (parse.GetValue(data) ?? []).Select(d => d.Split('=', 2)).Select(p => p.Length == 2
-                ? new DataItem(p[0], p[1])
+                ? new DataItemDto(p[0], p[1])
                 : throw new CliException($"--data-item '{p[0]}' is not NAME=VALUE")).ToList();
             var file = parse.GetValue(output)!;
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
@@ -56,9 +56,9 @@ internal static class EnrollCommand
 
                 // 2. The request.
                 status.Status("Creating the request…");
-                requestId = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, found.Uuid, items, Comment: ""), ct);
+                requestId = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, found.Uuid, items, Comment: ""), ct);
                 var request = await client.GetRequestAsync(requestId.Value, ct);
-                if (request.Status != (int)RequestStatus.Approved)
+                if (request.Status != (int)WireRequestStatus.Approved)
                 {
                     throw new PendingException(requestId.Value.ToString("D"));
                 }
@@ -88,7 +88,7 @@ internal static class EnrollCommand
 
                 // 6. Done: the request is Completed and the profile Active.
                 status.Status("Completing the request…");
-                await client.SetStatusAsync(requestId.Value, RequestStatus.Completed, ct);
+                await client.SetStatusAsync(requestId.Value, WireRequestStatus.Completed, ct);
             }).ConfigureAwait(false);
             }
             catch (PendingException pending)
@@ -101,7 +101,7 @@ internal static class EnrollCommand
                 // Leave nothing half-done: an enrollment that failed after its request was created is abandoned.
                 try
                 {
-                    await client.SetStatusAsync(created, RequestStatus.Abandoned, CancellationToken.None);
+                    await client.SetStatusAsync(created, WireRequestStatus.Abandoned, CancellationToken.None);
                     await io.Err.WriteLineAsync($"request {created:D} abandoned");
                 }
                 catch (OpenCmApiException)

@@ -96,7 +96,7 @@ internal sealed class CliIo
         {
             await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
         }
-        catch (System.Security.Cryptography.CryptographicException ex) when (ex.Message.Contains("master key", StringComparison.Ordinal))
+        catch (OpenCM.Storage.MasterKeyException ex)
         {
             // A node given another master key than the database's secrets were sealed under.
             await Err.WriteLineAsync($"error: {ex.Message} Every node needs the same master key: OpenCM:MasterKey, or a copy of the first node's master.key.");

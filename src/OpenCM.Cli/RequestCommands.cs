@@ -16,7 +16,7 @@ internal static class RequestCommands
         var requests = new Command("requests", "List, show and act on requests of a running server.");
         requests.Subcommands.Add(List(io));
         requests.Subcommands.Add(Show(io));
-        foreach (var (verb, status) in new[] { ("complete", RequestStatus.Completed), ("cancel", RequestStatus.Canceled), ("abandon", RequestStatus.Abandoned) })
+        foreach (var (verb, status) in new[] { ("complete", WireRequestStatus.Completed), ("cancel", WireRequestStatus.Canceled), ("abandon", WireRequestStatus.Abandoned) })
         {
             requests.Subcommands.Add(SetStatus(io, verb, status));
         }
@@ -43,10 +43,10 @@ internal static class RequestCommands
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             using var client = Client(parse.GetValue(server)!, parse.GetValue(token));
-            RequestStatus? only = null;
+            WireRequestStatus? only = null;
             if (parse.GetValue(status) is { } s)
             {
-                only = EnumNames.TryParse<RequestStatus>(s, out var parsed) ? parsed : throw new CliException($"'{s}' is not a request status");
+                only = EnumNames.TryParse<WireRequestStatus>(s, out var parsed) ? parsed : throw new CliException($"'{s}' is not a request status");
             }
 
             var table = new Table().AddColumns("Uuid", "Type", "Status", "Submitted", "Completed", "Template");
@@ -86,7 +86,7 @@ internal static class RequestCommands
         return command;
     }
 
-    private static Command SetStatus(CliIo io, string verb, RequestStatus status)
+    private static Command SetStatus(CliIo io, string verb, WireRequestStatus status)
     {
         var (server, token) = (ServerOption(), TokenOption());
         var id = new Argument<string>("id") { Description = "The request's GUID." };
@@ -149,8 +149,8 @@ internal static class RequestCommands
     }
 
     private static string StatusName(int status) =>
-        Enum.IsDefined((RequestStatus)status) ? ((RequestStatus)status).ToString() : status.ToString(CultureInfo.InvariantCulture);
+        Enum.IsDefined((WireRequestStatus)status) ? ((WireRequestStatus)status).ToString() : status.ToString(CultureInfo.InvariantCulture);
 
     private static string TypeName(int type) =>
-        Enum.IsDefined((RequestType)type) ? ((RequestType)type).ToString() : type.ToString(CultureInfo.InvariantCulture);
+        Enum.IsDefined((WireRequestType)type) ? ((WireRequestType)type).ToString() : type.ToString(CultureInfo.InvariantCulture);
 }

@@ -175,7 +175,7 @@ internal sealed class Local : IAsyncDisposable
         await using (var probe = Build(store))
         {
             var status = await probe.Services.GetRequiredService<Application.IStorageSchema>().CheckAsync(ct);
-            if (status.Detail == "database unreachable or not initialized")
+            if (!status.IsReachable)
             {
                 throw new CliException("no OpenCM database at the --connection given (run 'opencm migrate' or 'opencm init' with it first, and check the connection)");
             }

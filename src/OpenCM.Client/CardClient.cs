@@ -45,9 +45,9 @@ public sealed class CardClient
         // 7-8. The request is approved: execution may begin.
         Report(7, "Reading the request");
         var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
-        if (request.Status != (int)RequestStatus.Approved)
+        if (request.Status != (int)WireRequestStatus.Approved)
         {
-            throw new OpenCmApiException($"Request {requestId:D} is {(RequestStatus)request.Status}, not Approved; it cannot be executed now.");
+            throw new OpenCmApiException($"Request {requestId:D} is {(WireRequestStatus)request.Status}, not Approved; it cannot be executed now.");
         }
 
         // 12-13. The template's card policy: the default admin key the card was made with, diversification, the PIN rule.
@@ -87,7 +87,7 @@ public sealed class CardClient
 
         // 28. Done: the request completes and the card is in use.
         Report(28, "Completing the request");
-        await _client.SetStatusAsync(requestId, RequestStatus.Completed, ct).ConfigureAwait(false);
+        await _client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct).ConfigureAwait(false);
         return (new CardEnrollment(requestId, cardUuid, certificates), userPin);
     }
 
@@ -148,7 +148,7 @@ public sealed class CardClient
         Report(19, "Answering the card's challenge to unblock the PIN");
         await SetPinAsync(requestId, cardUuid, card, newPin, policy.DiversifyAdminKey, ct).ConfigureAwait(false);
         Report(28, "Completing the request");
-        await _client.SetStatusAsync(requestId, RequestStatus.Completed, ct).ConfigureAwait(false);
+        await _client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct).ConfigureAwait(false);
     }
 
     private async Task SetPinAsync(Guid requestId, Guid cardUuid, EmulatedCard card, string pin, bool diversified, CancellationToken ct)

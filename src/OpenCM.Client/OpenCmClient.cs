@@ -5,26 +5,32 @@ using OpenCM.Domain;
 
 namespace OpenCM.Client;
 
-/// <summary>An answer that is not a success: the HTTP status and the problem body's stable error code (docs/error-handling.md).</summary>
+/// <summary>
+/// An answer that is not a success: the HTTP status and the problem body (<see cref="ProblemDto"/>,
+/// docs/error-handling.md), whose <see cref="Kind"/> is what callers decide on, never its English text.
+/// </summary>
 public sealed class OpenCmApiException : Exception
 {
-    public OpenCmApiException(int status, string? errorCode, string? field, string detail)
-        : base($"{status} {errorCode}: {detail}")
+    public OpenCmApiException(int status, ProblemDto? problem)
+        : base($"{status} {problem?.ErrorCode}: {problem?.Detail ?? "the answer is not a problem body"}")
     {
         Status = status;
-        ErrorCode = errorCode;
-        Field = field;
-        Detail = detail;
+        Problem = problem;
+        ErrorCode = problem?.ErrorCode;
+        Kind = KindOf(problem?.ErrorCode);
+        Field = problem?.Field;
+        Detail = problem?.Detail ?? "the answer is not a problem body";
     }
 
     public OpenCmApiException()
-        : this(0, null, null, "")
+        : this("")
     {
     }
 
     public OpenCmApiException(string message)
-        : this(0, null, null, message)
+        : base(message)
     {
+        Detail = message;
     }
 
     public OpenCmApiException(string message, Exception innerException)
@@ -33,13 +39,26 @@ public sealed class OpenCmApiException : Exception
         Detail = message;
     }
 
+    /// <summary>The HTTP status; 0 when the server answered with something this client cannot use.</summary>
     public int Status { get; }
 
+    /// <summary>The problem body as the server sent it; null when the answer was not one.</summary>
+    public ProblemDto? Problem { get; }
+
+    /// <summary>The error kind the problem names; null when there is no problem body, or it names a kind this client does not know.</summary>
+    public ErrorKind? Kind { get; }
+
+    /// <summary>The problem's <c>errorCode</c> as sent.</summary>
     public string? ErrorCode { get; }
 
+    /// <summary>The offending input, for ValidationFailed.</summary>
     public string? Field { get; }
 
     public string Detail { get; } = "";
+
+    // The errorCode is a kind's name, exactly as the server's ErrorKind spells it; a number is none.
+    private static ErrorKind? KindOf(string? code) =>
+        code is { Length: > 0 } && char.IsAsciiLetter(code[0]) && Enum.TryParse<ErrorKind>(code, ignoreCase: false, out var kind) && Enum.IsDefined(kind) ? kind : null;
 }
 
 /// <summary>One page of GET /requests and the link to the next, if any.</summary>
@@ -92,7 +111,7 @@ public sealed class OpenCmClient : IDisposable
     public Task<RequestDto> GetRequestAsync(Guid id, CancellationToken ct = default) => GetAsync<RequestDto>($"/requests/{id:D}", ct);
 
     /// <summary>One page of the requests the caller may read; pass the previous page's <see cref="RequestPage.Next"/> to go on.</summary>
-    public async Task<RequestPage> ListRequestsAsync(RequestStatus? status = null, int? top = null, string? next = null, CancellationToken ct = default)
+    public async Task<RequestPage> ListRequestsAsync(WireRequestStatus? status = null, int? top = null, string? next = null, CancellationToken ct = default)
     {
         var url = next ?? _api + "/requests" + Query(("status", status?.ToString()), ("top", top?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         using var response = await _http.GetAsync(new Uri(url, UriKind.RelativeOrAbsolute), ct).ConfigureAwait(false);
@@ -102,7 +121,7 @@ public sealed class OpenCmClient : IDisposable
     }
 
     /// <summary>PUT /requests/{id}: Completed, Canceled or Abandoned.</summary>
-    public Task<RequestDto> SetStatusAsync(Guid id, RequestStatus status, CancellationToken ct = default) =>
+    public Task<RequestDto> SetStatusAsync(Guid id, WireRequestStatus status, CancellationToken ct = default) =>
         SendAsync<SetStatusBody, RequestDto>(HttpMethod.Put, $"/requests/{id:D}", new SetStatusBody(status), ct);
 
     public Task<RequestDto> VoteAsync(Guid id, ApprovalDecision decision, string comment, CancellationToken ct = default) =>
@@ -153,7 +172,7 @@ public sealed class OpenCmClient : IDisposable
         GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/serverproposedpin", ct);
 
     /// <summary>PUT /requests/{rid}/smartcards/{id} (update-smartcard-status).</summary>
-    public Task<SmartcardDto> SetSmartcardStatusAsync(Guid request, Guid card, SmartcardStatus status, CancellationToken ct = default) =>
+    public Task<SmartcardDto> SetSmartcardStatusAsync(Guid request, Guid card, WireSmartcardStatus status, CancellationToken ct = default) =>
         SendAsync<SetCardStatusBody, SmartcardDto>(HttpMethod.Put, $"/requests/{request:D}/smartcards/{card:D}", new SetCardStatusBody(status), ct);
 
     public void Dispose()
@@ -197,19 +216,17 @@ public sealed class OpenCmClient : IDisposable
         }
     }
 
-    // The problem body's errorCode, field and detail; a body that is not one still reports the status.
+    // The problem body, read by the generated serializer; an answer that is not one still reports the status.
     private static OpenCmApiException Problem(int status, byte[] body)
     {
         try
         {
-            using var doc = JsonDocument.Parse(body);
-            var root = doc.RootElement;
-            string? Text(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            return new OpenCmApiException(status, Text("errorCode"), Text("field"), Text("detail") ?? "");
+            var problem = JsonSerializer.Deserialize(body, WireJson.TypeInfo<ProblemDto>());
+            return new OpenCmApiException(status, problem is { ErrorCode: not null } ? problem : null);
         }
         catch (JsonException)
         {
-            return new OpenCmApiException(status, null, null, "the answer is not a problem body");
+            return new OpenCmApiException(status, null);
         }
     }
 

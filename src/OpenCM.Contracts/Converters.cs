@@ -96,6 +96,9 @@ public sealed class IntegerOrStringConverter : JsonConverter<int?>
 public sealed class StrictEnumConverter<T> : JsonConverter<T?>
     where T : struct, Enum
 {
+    // The wire's name of the enumeration (WireRequestType is "RequestType"), for the refusals.
+    private static readonly string Name = typeof(T).GetCustomAttributes(typeof(WireNameAttribute), false) is [WireNameAttribute a, ..] ? a.Name : typeof(T).Name;
+
     public override T? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         string text;
@@ -110,10 +113,10 @@ public sealed class StrictEnumConverter<T> : JsonConverter<T?>
                 text = reader.TryGetInt64(out var n) ? n.ToString(CultureInfo.InvariantCulture) : "number";
                 break;
             default:
-                throw new JsonException($"must be a {typeof(T).Name} name or number");
+                throw new JsonException($"must be a {Name} name or number");
         }
 
-        return EnumNames.TryParse<T>(text, out var value) ? value : throw new JsonException($"'{text}' is not a {typeof(T).Name}");
+        return EnumNames.TryParse<T>(text, out var value) ? value : throw new JsonException($"'{text}' is not a {Name}");
     }
 
     public override void Write(Utf8JsonWriter writer, T? value, JsonSerializerOptions options)
@@ -163,9 +166,9 @@ public sealed class StringListConverter : JsonConverter<IReadOnlyList<string>?>
 /// JSON string (the reference sends <c>"[]"</c>, and its walkthrough typographic quotes), or the
 /// response form <c>[{"Name":…,"Value":…}]</c>.
 /// </summary>
-public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataItem>?>
+public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataItemDto>?>
 {
-    public override IReadOnlyList<DataItem>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    public override IReadOnlyList<DataItemDto>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType == JsonTokenType.Null)
         {
@@ -184,7 +187,7 @@ public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataIt
             throw new JsonException("must be an array of name/value objects");
         }
 
-        var items = new List<DataItem>();
+        var items = new List<DataItemDto>();
         foreach (var element in array.EnumerateArray())
         {
             if (element.ValueKind != JsonValueKind.Object)
@@ -197,11 +200,11 @@ public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataIt
             var value = pairs.Find(p => p.Name.Equals("Value", StringComparison.OrdinalIgnoreCase));
             if (pairs.Count == 2 && name.Value.ValueKind != JsonValueKind.Undefined && value.Value.ValueKind != JsonValueKind.Undefined)
             {
-                items.Add(new DataItem(name.Value.ValueKind == JsonValueKind.String ? name.Value.GetString()! : throw new JsonException("item names must be strings"), Scalar(value.Value)));
+                items.Add(new DataItemDto(name.Value.ValueKind == JsonValueKind.String ? name.Value.GetString()! : throw new JsonException("item names must be strings"), Scalar(value.Value)));
             }
             else if (pairs.Count == 1)
             {
-                items.Add(new DataItem(pairs[0].Name, Scalar(pairs[0].Value)));
+                items.Add(new DataItemDto(pairs[0].Name, Scalar(pairs[0].Value)));
             }
             else
             {
@@ -212,7 +215,7 @@ public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataIt
         return items;
     }
 
-    public override void Write(Utf8JsonWriter writer, IReadOnlyList<DataItem>? value, JsonSerializerOptions options) =>
+    public override void Write(Utf8JsonWriter writer, IReadOnlyList<DataItemDto>? value, JsonSerializerOptions options) =>
         JsonArrays.Write(writer, value, static (w, item) =>
         {
             w.WriteStartObject();

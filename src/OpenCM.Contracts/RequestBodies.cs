@@ -1,16 +1,17 @@
 using System.Text.Json.Serialization;
-using OpenCM.Domain;
 
 namespace OpenCM.Contracts;
 
 // Request bodies of the MIM CM REST API v1.0 (SPEC §2). Property names match case-insensitively;
-// every property is optional on the wire, and the use cases say which are required.
+// every property is optional on the wire, and the use cases say which are required. They are
+// wire types of their own (enumerations below, DataItemDto), which the server's endpoints map to
+// the Domain's: the wire stays as the reference publishes it whatever the Domain becomes.
 
 /// <summary>POST /requests (create-request).</summary>
 public sealed record CreateRequestBody(
-    [property: JsonConverter(typeof(StrictEnumConverter<RequestType>))] RequestType? Type = null,
+    [property: JsonConverter(typeof(StrictEnumConverter<WireRequestType>))] WireRequestType? Type = null,
     [property: JsonConverter(typeof(GuidTextConverter))] Guid? ProfileTemplateUuid = null,
-    [property: JsonConverter(typeof(DataCollectionConverter))] IReadOnlyList<DataItem>? DataCollection = null,
+    [property: JsonConverter(typeof(DataCollectionConverter))] IReadOnlyList<DataItemDto>? DataCollection = null,
     [property: JsonConverter(typeof(GuidTextConverter))] Guid? Target = null,
     [property: JsonConverter(typeof(StrictStringConverter))] string? Comment = null,
     [property: JsonConverter(typeof(IntegerOrStringConverter))] int? Priority = null,
@@ -19,7 +20,7 @@ public sealed record CreateRequestBody(
 
 /// <summary>PUT /requests/{id} (the seed page): Completed, Canceled or Abandoned.</summary>
 public sealed record SetStatusBody(
-    [property: JsonConverter(typeof(StrictEnumConverter<RequestStatus>))] RequestStatus? Status = null);
+    [property: JsonConverter(typeof(StrictEnumConverter<WireRequestStatus>))] WireRequestStatus? Status = null);
 
 /// <summary>An approver's decision on a pending request (OpenCM's approvals extension).</summary>
 public enum ApprovalDecision
@@ -46,4 +47,61 @@ public sealed record AssignSmartcardBody(
 
 /// <summary>PUT /requests/{rid}/smartcards/{id} (update-smartcard-status): the status the request moves its card to, e.g. "Retired".</summary>
 public sealed record SetCardStatusBody(
-    [property: JsonConverter(typeof(StrictEnumConverter<SmartcardStatus>))] SmartcardStatus? Status = null);
+    [property: JsonConverter(typeof(StrictEnumConverter<WireSmartcardStatus>))] WireSmartcardStatus? Status = null);
+
+/// <summary>
+/// A request's type as the wire names and numbers it (SPEC §3; the reference's RequestType).
+/// Names and numbers are the wire's and never change; the server maps them to the Domain's.
+/// </summary>
+[WireName("RequestType")]
+public enum WireRequestType
+{
+    None = 0,
+    Enroll = 1,
+    Duplicate = 2,
+    OnlineUpdate = 3,
+    TemporaryCards = 4,
+    Unblock = 5,
+    Retire = 6,
+    Revoke = 7,
+    Recover = 8,
+    RecoverOnBehalf = 9,
+    Renew = 10,
+    Reinstate = 11,
+    OfflineUnblock = 12,
+}
+
+/// <summary>A request's status as the wire names and numbers it (SPEC §3; Abandoned is OpenCM's).</summary>
+[WireName("RequestStatus")]
+public enum WireRequestStatus
+{
+    None = 0,
+    Approved = 3,
+    Denied = 4,
+    Completed = 8,
+    Failed = 9,
+    Pending = 16,
+    Canceled = 17,
+    Executing = 18,
+    Abandoned = 19,
+}
+
+/// <summary>A smart card's status as the wire names and numbers it (update-smartcard-status).</summary>
+[WireName("SmartcardStatus")]
+public enum WireSmartcardStatus
+{
+    None = 0,
+    New = 1,
+    Assigned = 2,
+    Active = 3,
+    Suspended = 4,
+    Disabled = 5,
+    Retired = 6,
+}
+
+/// <summary>The name an enumeration has on the wire and in what the server says of a value it refuses.</summary>
+[AttributeUsage(AttributeTargets.Enum)]
+public sealed class WireNameAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
+}

@@ -29,6 +29,7 @@ namespace OpenCM.Contracts;
 [JsonSerializable(typeof(List<UserCertificateDto>))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(ProblemDto))]
 [JsonSerializable(typeof(string))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 

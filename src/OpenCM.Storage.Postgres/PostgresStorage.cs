@@ -46,6 +46,9 @@ public sealed class PostgresStorage : StorageProvider
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(PostgresStorage).Assembly, "OpenCM.Storage.Postgres.Migrations.");
 
+    protected override string TableCatalogue =>
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name";
+
     public override DbConnection OpenSync() => _source.OpenConnection();
 
     public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default) =>

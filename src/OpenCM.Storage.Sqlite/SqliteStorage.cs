@@ -47,6 +47,9 @@ public sealed class SqliteStorage : StorageProvider
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(SqliteStorage).Assembly, "OpenCM.Storage.Sqlite.Migrations.");
 
+    // SQLite's own tables (sqlite_sequence, sqlite_stat1) are the engine's, not the schema's.
+    protected override string TableCatalogue => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+
     public override DbConnection OpenSync()
     {
         var conn = new SqliteConnection(_connectionString);

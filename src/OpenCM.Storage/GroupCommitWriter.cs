@@ -73,10 +73,12 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 }
             }
 
-            // 2. Run the batch in one transaction. Writes rarely throw (a lost compare-and-set
-            //    returns false), so the first attempt takes no savepoints; if a write does throw,
-            //    the batch is rolled back and run again with a savepoint around each write, so
-            //    that the failing one rolls back alone.
+            // 2. Run the batch in one transaction. A write throws to undo itself: a refusal found
+            //    inside its transaction (a name taken, a template another server saved first) or
+            //    a compare-and-set lost on a profile or card (WriteConflictException). Most
+            //    batches hold no such write, so the first attempt takes no savepoints; if a write
+            //    does throw, the batch is rolled back and run again with a savepoint around each
+            //    write, so that the failing one rolls back alone.
             if (batch.Count > 0 && !await TryRunAsync(batch, isolate: batch.Count == 1).ConfigureAwait(false))
             {
                 await TryRunAsync(batch, isolate: true).ConfigureAwait(false);

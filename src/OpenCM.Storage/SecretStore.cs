@@ -89,7 +89,7 @@ public sealed class MasterKeySealer : OpenCM.Application.IKeySealer
         }
         catch (AuthenticationTagMismatchException ex)
         {
-            throw new CryptographicException($"The secret '{context}' cannot be opened: the master key does not match this database.", ex);
+            throw new MasterKeyException($"The secret '{context}' cannot be opened: the master key does not match this database.", ex);
         }
 
         return plaintext;
@@ -110,7 +110,7 @@ public sealed class MasterKey
     public static MasterKey FromBase64(string base64)
     {
         var bytes = Convert.FromBase64String(base64);
-        return bytes.Length == 32 ? new MasterKey(bytes) : throw new CryptographicException("The master key must be 32 bytes.");
+        return bytes.Length == 32 ? new MasterKey(bytes) : throw new MasterKeyException("The master key must be 32 bytes.");
     }
 
     /// <summary>Reads the key file, creating it (owner read/write only) when it does not exist.</summary>
@@ -138,5 +138,23 @@ public sealed class MasterKey
         }
 
         return FromBase64(File.ReadAllText(path).Trim());
+    }
+}
+
+/// <summary>The master key given is unusable, or is not the one this database's secrets were sealed under.</summary>
+public sealed class MasterKeyException : CryptographicException
+{
+    public MasterKeyException(string message)
+        : base(message)
+    {
+    }
+
+    public MasterKeyException()
+    {
+    }
+
+    public MasterKeyException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

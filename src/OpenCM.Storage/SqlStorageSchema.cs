@@ -28,7 +28,7 @@ public sealed class SqlStorageSchema : IStorageSchema
         catch (DbException)
         {
             // What the driver said may name paths and hosts; the check says only that it failed.
-            return new StorageStatus(false, "database unreachable or not initialized");
+            return new StorageStatus(false, "database unreachable or not initialized", IsReachable: false);
         }
     }
 }

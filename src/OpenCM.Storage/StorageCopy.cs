@@ -12,61 +12,64 @@ public sealed record CopyReport(IReadOnlyList<TableCount> Tables, long AuditEven
 
 /// <summary>
 /// Copies one OpenCM database into another, empty one (issue #9: an embedded install moving to
-/// PostgreSQL): every table, row for row, in one transaction on the target, then checks that the
-/// counts match and that the audit chain verifies there. Both sides are migrated to the current
-/// schema first, so their columns agree. Secrets stay sealed: the target needs the same master key.
+/// PostgreSQL): every table the source's catalogue lists (the migrations' own bookkeeping aside),
+/// row for row, in one transaction on the target, then checks that the counts match and that the
+/// audit chain verifies there. Both sides are migrated to the current schema first, so their
+/// tables and columns agree. Secrets stay sealed: the target needs the same master key.
 /// </summary>
 public static class StorageCopy
 {
-    // Parents before children; the order does not matter to the schema (no foreign keys) but reads well.
-    private static readonly string[] Tables =
-    [
-        "settings", "counters", "secrets", "principals", "memberships", "templates", "requests", "request_readers",
-        "audit_events", "certificates", "profiles", "archived_keys", "smartcards",
-    ];
+    // Each side's record of the migrations it ran: the providers' migrations differ (SQLite's
+    // history is longer), and the target's own record is what says its schema is current.
+    private const string Bookkeeping = "schema_migrations";
 
-    // Tables a fresh schema already fills (the migrations' seed rows), replaced by the source's.
-    private static readonly string[] Seeded = ["counters"];
+    // Tables a fresh schema already fills (the migrations' seed rows: counters, the audit head),
+    // whose rows the source's replace; any other table holding rows means the target is in use.
+    private static readonly string[] Seeded = ["counters", "audit_head"];
 
     public static async Task<CopyReport> CopyAsync(StorageProvider source, StorageProvider target, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
 
-        // 1. Both schemas current; the target holds no OpenCM data yet.
+        // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet.
         await source.MigrateAsync(ct).ConfigureAwait(false);
         await target.MigrateAsync(ct).ConfigureAwait(false);
-        foreach (var table in new[] { "principals", "requests", "secrets", "templates", "audit_events" })
+        var tables = (await source.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).Order(StringComparer.Ordinal).ToList();
+        var targetTables = (await target.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).ToHashSet(StringComparer.Ordinal);
+        if (tables.FirstOrDefault(t => !targetTables.Contains(t)) is { } missing)
+        {
+            throw new StorageCopyException($"The target's schema has no table {missing}; both databases must be OpenCM databases of the same release.");
+        }
+
+        foreach (var table in tables.Where(t => !Seeded.Contains(t)))
         {
             if (await CountAsync(target, table, ct).ConfigureAwait(false) > 0)
             {
-                throw new InvalidOperationException($"The target already holds OpenCM data (table {table}); copy into an empty database.");
+                throw new StorageCopyException($"The target already holds OpenCM data (table {table}); copy into an empty database.");
             }
         }
 
-        // 2. Every row of every table, and the audit head, in one transaction on the target.
+        // 2. Every row of every table, the seed rows replaced, in one transaction on the target.
         await target.WriteAsync(async (tx, c) =>
         {
-            foreach (var table in Seeded)
+            foreach (var table in Seeded.Where(tables.Contains))
             {
                 await tx.ExecuteAsync($"DELETE FROM {table}", c).ConfigureAwait(false);
             }
 
-            foreach (var table in Tables)
+            foreach (var table in tables)
             {
                 await CopyTableAsync(source, tx, table, c).ConfigureAwait(false);
             }
 
-            var head = await source.ReadAsync((conn, rc) => conn.FirstRowAsync("SELECT seq, hash FROM audit_head WHERE id = 1",
-                r => (Seq: Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), Hash: r.GetString(1)), rc), c).ConfigureAwait(false);
-            await tx.ExecuteAsync("UPDATE audit_head SET seq = @s, hash = @h WHERE id = 1", c, ("@s", head.Seq), ("@h", head.Hash)).ConfigureAwait(false);
             await target.AfterCopyAsync(tx, c).ConfigureAwait(false);
             return 0;
         }, ct).ConfigureAwait(false);
 
         // 3. The same rows on both sides, and a chain that verifies where it now lives.
-        var counts = new List<TableCount>(Tables.Length);
-        foreach (var table in Tables)
+        var counts = new List<TableCount>(tables.Count);
+        foreach (var table in tables)
         {
             counts.Add(new TableCount(table, await CountAsync(source, table, ct).ConfigureAwait(false), await CountAsync(target, table, ct).ConfigureAwait(false)));
         }
@@ -100,4 +103,22 @@ public static class StorageCopy
             await using var cmd = conn.Command($"SELECT COUNT(*) FROM {table}");
             return Convert.ToInt64(await cmd.ExecuteScalarAsync(c).ConfigureAwait(false), CultureInfo.InvariantCulture);
         }, ct);
+}
+
+/// <summary>A copy refused before it wrote anything: the target is in use, or its schema is not the source's.</summary>
+public sealed class StorageCopyException : Exception
+{
+    public StorageCopyException(string message)
+        : base(message)
+    {
+    }
+
+    public StorageCopyException()
+    {
+    }
+
+    public StorageCopyException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

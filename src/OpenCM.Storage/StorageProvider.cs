@@ -112,6 +112,26 @@ public abstract class StorageProvider : IAsyncDisposable
     /// </summary>
     public abstract DbConnection OpenSync();
 
+    /// <summary>The query that lists the schema's tables from the database's own catalogue, one name a row.</summary>
+    protected abstract string TableCatalogue { get; }
+
+    /// <summary>
+    /// Every table of the schema as the database's catalogue lists it (the migrations' bookkeeping
+    /// included), so that <see cref="StorageCopy"/> copies what the migrations made, not a list kept by hand.
+    /// </summary>
+    public Task<IReadOnlyList<string>> TablesAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<string>>(async (conn, c) =>
+    {
+        var names = new List<string>();
+        await using var cmd = conn.Command(TableCatalogue);
+        await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+        while (await r.ReadAsync(c).ConfigureAwait(false))
+        {
+            names.Add(r.GetString(0));
+        }
+
+        return names;
+    }, ct);
+
     /// <summary>After rows were copied in with their own keys (<see cref="StorageCopy"/>): bring generated keys past them.</summary>
     public virtual Task AfterCopyAsync(DbTransaction tx, CancellationToken ct) => Task.CompletedTask;
 

@@ -71,7 +71,7 @@ public sealed class CardCommandTests : IDisposable
 
         // The user has a card in use whose PIN is blocked.
         using var user = new OpenCmClient(new Uri(server.Address), userToken);
-        var request = await user.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
+        var request = await user.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
         using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         var (enrollment, _) = await new CardClient(user).PersonalizeAsync(request, device, "424242");
         for (var i = 0; i < EmulatedCard.PinTries; i++)

@@ -289,7 +289,7 @@ public sealed class PortalBrowserTests : IDisposable
         Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "set-password", "--data", data, "--name", "admin", "--password-stdin"])).Exit);
         var token = (await Cli.RunAsync("token", "--data", data, "--user", "dave")).Out.Trim();
         using var client = new OpenCM.Client.OpenCmClient(new Uri(server.Address), token);
-        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Domain.RequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
+        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
         using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
         for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)

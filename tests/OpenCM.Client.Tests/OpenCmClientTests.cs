@@ -51,7 +51,7 @@ public class OpenCmClientTests
     {
         var (client, server) = Make();
         server.Answer(HttpStatusCode.Created, $"\"api/v1.0/requests/{Id}\"");
-        var id = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, Guid.Empty, [new DataItem("Reason", "lab")], Comment: ""));
+        var id = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, Guid.Empty, [new DataItemDto("Reason", "lab")], Comment: ""));
         Assert.Equal(Id, id);
         var sent = Assert.Single(server.Sent);
         Assert.Equal((HttpMethod.Post, "/CertificateManagement/api/v1.0/requests", "Bearer tok"), (sent.Method, sent.Path, sent.Auth));
@@ -64,10 +64,25 @@ public class OpenCmClientTests
     {
         var (client, server) = Make();
         server.Answer(HttpStatusCode.Conflict, """{"type":"x","title":"t","status":409,"detail":"A request in status Canceled cannot become Completed.","errorCode":"InvalidStatusTransition","field":null}""");
-        var ex = await Assert.ThrowsAsync<OpenCmApiException>(() => client.SetStatusAsync(Id, RequestStatus.Completed));
+        var ex = await Assert.ThrowsAsync<OpenCmApiException>(() => client.SetStatusAsync(Id, WireRequestStatus.Completed));
         Assert.Equal((409, "InvalidStatusTransition", (string?)null), (ex.Status, ex.ErrorCode, ex.Field));
         Assert.Equal("409 InvalidStatusTransition: A request in status Canceled cannot become Completed.", ex.Message);
         Assert.Equal("{\"Status\":\"Completed\"}", server.Sent[0].Body);
+    }
+
+    [Fact]
+    public async Task AnyCall_Problem_TypedKindAndTheWholeProblem()
+    {
+        var (client, server) = Make();
+        server.Answer(HttpStatusCode.Conflict, """{"type":"https://opencm.dev/errors/InvalidStatusTransition","title":"t","status":409,"detail":"d","errorCode":"InvalidStatusTransition","correlationId":"c0ffee","currentStatus":17}""");
+        server.Answer(HttpStatusCode.BadRequest, """{"type":"x","title":"t","status":400,"detail":"d","errorCode":"ValidationFailed","correlationId":"c1","field":"status"}""");
+        server.Answer(HttpStatusCode.Conflict, """{"type":"x","title":"t","status":409,"detail":"d","errorCode":"SomethingNewer","correlationId":"c2"}""");
+        var conflict = await Assert.ThrowsAsync<OpenCmApiException>(() => client.MeAsync());
+        var invalid = await Assert.ThrowsAsync<OpenCmApiException>(() => client.MeAsync());
+        var unknown = await Assert.ThrowsAsync<OpenCmApiException>(() => client.MeAsync());
+        Assert.Equal((ErrorKind.InvalidStatusTransition, 17, "c0ffee"), (conflict.Kind, conflict.Problem!.CurrentStatus, conflict.Problem.CorrelationId));
+        Assert.Equal((ErrorKind.ValidationFailed, "status", 400), (invalid.Kind, invalid.Field, invalid.Status));
+        Assert.Equal(((ErrorKind?)null, "SomethingNewer", 409), (unknown.Kind, unknown.ErrorCode, unknown.Status));
     }
 
     [Fact]
@@ -76,7 +91,7 @@ public class OpenCmClientTests
         var (client, server) = Make();
         server.Answer(HttpStatusCode.BadGateway, "<html>proxy</html>");
         var ex = await Assert.ThrowsAsync<OpenCmApiException>(() => client.MeAsync());
-        Assert.Equal((502, (string?)null), (ex.Status, ex.ErrorCode));
+        Assert.Equal((502, (string?)null, (ErrorKind?)null), (ex.Status, ex.ErrorCode, ex.Kind));
     }
 
     [Fact]
@@ -85,7 +100,7 @@ public class OpenCmClientTests
         var (client, server) = Make();
         server.Answer(HttpStatusCode.OK, $"[{Request(3)}]", ("Link", "</CertificateManagement/api/v1.0/requests?top=1&skiptoken=abc>; rel=\"next\""))
               .Answer(HttpStatusCode.OK, $"[{Request(16)}]");
-        var first = await client.ListRequestsAsync(RequestStatus.Approved, 1);
+        var first = await client.ListRequestsAsync(WireRequestStatus.Approved, 1);
         var second = await client.ListRequestsAsync(next: first.Next);
         Assert.Equal((3, 16, (string?)null), (first.Items[0].Status, second.Items[0].Status, second.Next));
         Assert.Equal(["/CertificateManagement/api/v1.0/requests?status=Approved&top=1", "/CertificateManagement/api/v1.0/requests?top=1&skiptoken=abc"], server.Sent.Select(s => s.Path));

@@ -41,11 +41,11 @@ public class WireJsonTests
         Assert.Equal(expected, Read<CreateRequestBody>($$"""{"priority":{{value}}}""").Priority);
 
     [Theory]
-    [InlineData("\"Enroll\"", RequestType.Enroll)]
-    [InlineData("\"enroll\"", RequestType.Enroll)]
-    [InlineData("1", RequestType.Enroll)]
-    [InlineData("\"10\"", RequestType.Renew)]
-    public void Type_NameAnyCaseOrNumber(string value, RequestType expected) =>
+    [InlineData("\"Enroll\"", WireRequestType.Enroll)]
+    [InlineData("\"enroll\"", WireRequestType.Enroll)]
+    [InlineData("1", WireRequestType.Enroll)]
+    [InlineData("\"10\"", WireRequestType.Renew)]
+    public void Type_NameAnyCaseOrNumber(string value, WireRequestType expected) =>
         Assert.Equal(expected, Read<CreateRequestBody>($$"""{"TYPE":{{value}}}""").Type);
 
     [Theory]
@@ -80,6 +80,38 @@ public class WireJsonTests
     {
         Assert.Equal(ApprovalDecision.Deny, Read<ApprovalBody>("""{"decision":"DENY"}""").Decision);
         Assert.Equal(("$.decision", "'Maybe' is not a ApprovalDecision"), Fault<ApprovalBody>("""{"decision":"Maybe"}"""));
+    }
+
+    // The server maps a wire enumeration to the Domain's by its number: both must name every number alike.
+    [Theory]
+    [InlineData(typeof(WireRequestType), typeof(RequestType))]
+    [InlineData(typeof(WireRequestStatus), typeof(RequestStatus))]
+    [InlineData(typeof(WireSmartcardStatus), typeof(SmartcardStatus))]
+    public void WireEnumeration_EveryValue_SameNameAndNumberAsTheDomains(Type wire, Type domain)
+    {
+        static IEnumerable<(string, long)> Values(Type t) => Enum.GetValues(t).Cast<Enum>().Select(v => (v.ToString(), Convert.ToInt64(v, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(Values(domain), Values(wire));
+    }
+
+    [Fact]
+    public void Bodies_Serialized_TheSameBytesAsTheDomainTypesGave()
+    {
+        Assert.Equal("""{"Type":"OfflineUnblock","ProfileTemplateUuid":null,"DataCollection":[{"Name":"Reason","Value":"lab"}],"Target":null,"Comment":"","Priority":null,"Smartcard":null,"Profile":null}""",
+            JsonSerializer.Serialize(new CreateRequestBody(WireRequestType.OfflineUnblock, null, [new DataItemDto("Reason", "lab")], Comment: ""), WireJson.TypeInfo<CreateRequestBody>()));
+        Assert.Equal("""{"Status":"Abandoned"}""", JsonSerializer.Serialize(new SetStatusBody(WireRequestStatus.Abandoned), WireJson.TypeInfo<SetStatusBody>()));
+        Assert.Equal("""{"Status":"Retired"}""", JsonSerializer.Serialize(new SetCardStatusBody(WireSmartcardStatus.Retired), WireJson.TypeInfo<SetCardStatusBody>()));
+        Assert.Equal(("$.status", "'Lost' is not a SmartcardStatus"), Fault<SetCardStatusBody>("""{"status":"Lost"}"""));
+        Assert.Equal(("$.status", "'Done' is not a RequestStatus"), Fault<SetStatusBody>("""{"status":"Done"}"""));
+    }
+
+    [Fact]
+    public void Problem_Serialized_Rfc9457MembersThenOpenCmsAbsentWhenUnset()
+    {
+        var bare = new ProblemDto("https://opencm.dev/errors/NotFound", "The resource does not exist.", 404, "No such request.", "NotFound", "c1");
+        Assert.Equal("""{"type":"https://opencm.dev/errors/NotFound","title":"The resource does not exist.","status":404,"detail":"No such request.","errorCode":"NotFound","correlationId":"c1"}""",
+            JsonSerializer.Serialize(bare, WireJson.TypeInfo<ProblemDto>()));
+        Assert.EndsWith(""","correlationId":"c1","field":"status","currentStatus":17}""",
+            JsonSerializer.Serialize(bare with { Field = "status", CurrentStatus = 17 }, WireJson.TypeInfo<ProblemDto>()), StringComparison.Ordinal);
     }
 
     [Fact]

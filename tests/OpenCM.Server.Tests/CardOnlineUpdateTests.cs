@@ -24,13 +24,13 @@ public sealed class CardOnlineUpdateTests : IClassFixture<ServerFixture>
         var user = await _server.UserAsync("update");
         using var client = new OpenCmClient(_server.CreateClient(), await _server.TokenAsync(user));
         using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex(SmartcardConfiguration.BaseCspDefaultAdminKeyHex));
-        var enroll = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var enroll = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         var (enrollment, pin) = await new CardClient(client).PersonalizeAsync(enroll, device, "505050");
 
         // Nothing to update while the card follows the template's current version.
         Assert.DoesNotContain("onlineupdate", await client.SmartcardOperationsAsync(enrollment.Card));
         var early = await Assert.ThrowsAsync<OpenCmApiException>(() =>
-            client.CreateRequestAsync(new CreateRequestBody(RequestType.OnlineUpdate, null, [], Comment: "", Smartcard: enrollment.Card)));
+            client.CreateRequestAsync(new CreateRequestBody(WireRequestType.OnlineUpdate, null, [], Comment: "", Smartcard: enrollment.Card)));
         Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)early.Status, early.Field));
 
         // A new version of the template (the sample, imported again) makes the update available.
@@ -41,9 +41,9 @@ public sealed class CardOnlineUpdateTests : IClassFixture<ServerFixture>
         }
 
         Assert.Contains("onlineupdate", await client.SmartcardOperationsAsync(enrollment.Card));
-        var update = await client.CreateRequestAsync(new CreateRequestBody(RequestType.OnlineUpdate, null, [], Comment: "", Smartcard: enrollment.Card));
+        var update = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.OnlineUpdate, null, [], Comment: "", Smartcard: enrollment.Card));
         var updated = Assert.Single(await new CardClient(client).IssueOntoCardAsync(update, device, pin));
-        await client.SetStatusAsync(update, RequestStatus.Completed);
+        await client.SetStatusAsync(update, WireRequestStatus.Completed);
 
         // The same card, in use, with the new certificate; the old one superseded; the card follows the new version.
         var card = await client.GetSmartcardAsync(enrollment.Card);

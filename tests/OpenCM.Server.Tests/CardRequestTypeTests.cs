@@ -34,14 +34,14 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
     {
         var user = await _server.UserAsync(name);
         var client = await ClientAsync(user);
-        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var request = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         var device = EmulatedCard.CreateVirtual(DefaultKey);
         var (enrollment, _) = await new CardClient(client).PersonalizeAsync(request, device, Pin);
         return new Enrolled(client, user, enrollment.Card, device, Assert.Single(enrollment.Certificates));
     }
 
     private static Task<Guid> OnCardAsync(OpenCmClient client, RequestType type, Guid card, params DataItem[] data) =>
-        client.CreateRequestAsync(new CreateRequestBody(type, null, data, Comment: "", Smartcard: card));
+        client.CreateRequestAsync(new CreateRequestBody((WireRequestType)(int)type, null, [.. data.Select(d => new DataItemDto(d.Name, d.Value))], Comment: "", Smartcard: card));
 
     private async Task<int?> RevocationReasonAsync(X509Certificate2 certificate) =>
         (await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync())
@@ -61,7 +61,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var bind = await RefusedAsync(() => e.Client.AssignSmartcardAsync(request, Guid.NewGuid().ToString(), ""));
         Assert.Equal((HttpStatusCode.Conflict, "requestid"), ((HttpStatusCode)bind.Status, bind.Field));
         var renewed = Assert.Single(await new CardClient(e.Client).IssueOntoCardAsync(request, e.Device, Pin));
-        await e.Client.SetStatusAsync(request, RequestStatus.Completed);
+        await e.Client.SetStatusAsync(request, WireRequestStatus.Completed);
 
         Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
         // Both, in either order: the test clock gives them one issue time.
@@ -100,22 +100,22 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Approved, (await e.Client.GetRequestAsync(request)).Status);
 
         // Only the status this request moves the card to.
-        var wrong = await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Disabled));
+        var wrong = await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(request, e.Card, WireSmartcardStatus.Disabled));
         Assert.Equal((HttpStatusCode.BadRequest, "status"), ((HttpStatusCode)wrong.Status, wrong.Field));
 
-        var retired = await e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Retired);
+        var retired = await e.Client.SetSmartcardStatusAsync(request, e.Card, WireSmartcardStatus.Retired);
         Assert.Equal(((int)SmartcardStatus.Retired, e.Card), (retired.Status, retired.Uuid));
         Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
         Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(e.Certificate));
 
         // Asking again is an idempotent success; a new request on a retired card is refused.
-        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Retired)).Status);
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(request, e.Card, WireSmartcardStatus.Retired)).Status);
         var again = await RefusedAsync(() => OnCardAsync(e.Client, RequestType.Retire, e.Card));
         Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)again.Status, again.Field));
         Assert.Empty(await e.Client.SmartcardOperationsAsync(e.Card));
 
         // The physical card may be enrolled again, as a new card record.
-        var reenroll = await e.Client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var reenroll = await e.Client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         Assert.NotEqual(e.Card, await e.Client.AssignSmartcardAsync(reenroll, e.Device.CardId, e.Device.Atr));
     }
 
@@ -142,7 +142,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Null(await RevocationReasonAsync(e.Certificate));
 
         // PUT with the status the server-executed request already set: idempotent.
-        Assert.Equal((int)SmartcardStatus.Active, (await helpDesk.SetSmartcardStatusAsync(reinstate, e.Card, SmartcardStatus.Active)).Status);
+        Assert.Equal((int)SmartcardStatus.Active, (await helpDesk.SetSmartcardStatusAsync(reinstate, e.Card, WireSmartcardStatus.Active)).Status);
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var reinstate = await RefusedAsync(() => OnCardAsync(helpDesk, RequestType.Reinstate, e.Card));
         Assert.Equal(409, reinstate.Status);
         var retire = await OnCardAsync(e.Client, RequestType.Retire, e.Card);
-        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, e.Card, SmartcardStatus.Retired)).Status);
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, e.Card, WireSmartcardStatus.Retired)).Status);
     }
 
     [Fact]
@@ -200,7 +200,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var challenge = e.Device.GetChallenge();
         var response = await helpDesk.AuthenticationResponseAsync(request, e.Card, e.Device.CardId, challenge, diversified: true);
         e.Device.UnblockPin(response, "112233");
-        await helpDesk.SetStatusAsync(request, RequestStatus.Completed);
+        await helpDesk.SetStatusAsync(request, WireRequestStatus.Completed);
 
         e.Device.VerifyPin("112233");
         Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(request)).Status);
@@ -242,7 +242,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var user = await _server.UserAsync("lost");
         var client = await ClientAsync(user);
         using var lost = EmulatedCard.CreateVirtual(DefaultKey);
-        var enroll = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, template, [], Comment: ""));
+        var enroll = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, template, [], Comment: ""));
         var (original, _) = await new CardClient(client).PersonalizeAsync(enroll, lost, Pin);
         Assert.Equal(2, original.Certificates.Count);
         var encryption = original.Certificates.Single(c => c.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment));
@@ -276,11 +276,11 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var secondUser = await _server.UserAsync("second");
         var second = await ClientAsync(secondUser);
         using var device = EmulatedCard.CreateVirtual(DefaultKey);
-        var abandoned = await first.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var abandoned = await first.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         var released = await first.AssignSmartcardAsync(abandoned, device.CardId, device.Atr);
-        await first.SetStatusAsync(abandoned, RequestStatus.Abandoned);
+        await first.SetStatusAsync(abandoned, WireRequestStatus.Abandoned);
 
-        var request = await second.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var request = await second.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         var (enrollment, _) = await new CardClient(second).PersonalizeAsync(request, device, Pin);
         Assert.Equal(released, enrollment.Card);
         var card = await second.GetSmartcardAsync(enrollment.Card);
@@ -295,12 +295,12 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         var helpDesk = await HelpDeskAsync();
 
         // A temporary card names the permanent one; the help desk personalizes it at the desk.
-        var missing = await RefusedAsync(() => helpDesk.CreateRequestAsync(new CreateRequestBody(RequestType.TemporaryCards, ServerFixture.VirtualSmartcardVpn, [], Comment: "")));
+        var missing = await RefusedAsync(() => helpDesk.CreateRequestAsync(new CreateRequestBody(WireRequestType.TemporaryCards, ServerFixture.VirtualSmartcardVpn, [], Comment: "")));
         Assert.Equal((HttpStatusCode.BadRequest, "smartcard"), ((HttpStatusCode)missing.Status, missing.Field));
         var request = await OnCardAsync(helpDesk, RequestType.TemporaryCards, e.Card);
 
         // The permanent card is suspended by the temporary one going into use, not by a PUT on its own.
-        var early = await RefusedAsync(() => helpDesk.SetSmartcardStatusAsync(request, e.Card, SmartcardStatus.Suspended));
+        var early = await RefusedAsync(() => helpDesk.SetSmartcardStatusAsync(request, e.Card, WireSmartcardStatus.Suspended));
         Assert.Equal((HttpStatusCode.BadRequest, "status"), ((HttpStatusCode)early.Status, early.Field));
         using var temporary = EmulatedCard.CreateVirtual(DefaultKey);
         var (issued, _) = await new CardClient(helpDesk).PersonalizeAsync(request, temporary, Pin);
@@ -316,7 +316,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
 
         // The permanent card turns up: the temporary one is retired, and the permanent one is back with its certificate.
         var retire = await OnCardAsync(e.Client, RequestType.Retire, issued.Card);
-        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, issued.Card, SmartcardStatus.Retired)).Status);
+        Assert.Equal((int)SmartcardStatus.Retired, (await e.Client.SetSmartcardStatusAsync(retire, issued.Card, WireSmartcardStatus.Retired)).Status);
         Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
         Assert.Null(await RevocationReasonAsync(e.Certificate));
         Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(certificate));
@@ -330,7 +330,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         for (var i = 0; i < 8; i++)
         {
             var client = await ClientAsync(await _server.UserAsync($"race{i}"));
-            clients.Add((client, await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""))));
+            clients.Add((client, await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""))));
         }
 
         var outcomes = await Task.WhenAll(clients.Select(async c =>
@@ -354,14 +354,14 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
     {
         var user = await _server.UserAsync("cancel");
         var client = await ClientAsync(user);
-        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var request = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         using var device = EmulatedCard.CreateVirtual(DefaultKey);
         var card = await client.AssignSmartcardAsync(request, device.CardId, device.Atr);
         var cards = new CardClient(client);
         device.UnblockPin(await client.AuthenticationResponseAsync(request, card, device.CardId, device.GetChallenge(), diversified: false), Pin);
         var issued = Assert.Single(await cards.IssueOntoCardAsync(request, device, Pin));
 
-        await client.SetStatusAsync(request, RequestStatus.Canceled);
+        await client.SetStatusAsync(request, WireRequestStatus.Canceled);
         Assert.Equal(ProfileRules.CessationOfOperation, await RevocationReasonAsync(issued));
         Assert.Equal((int)SmartcardStatus.New, (await client.GetSmartcardAsync(card)).Status);
         Assert.Empty(await client.SmartcardOperationsAsync(card));
@@ -381,13 +381,13 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
 
         // A card PUT under a request that does not name it; a request the caller cannot see.
         var retire = await OnCardAsync(e.Client, RequestType.Retire, e.Card);
-        Assert.Equal(404, (await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(retire, Guid.NewGuid(), SmartcardStatus.Retired))).Status);
-        Assert.Equal(404, (await RefusedAsync(() => eve.SetSmartcardStatusAsync(retire, e.Card, SmartcardStatus.Retired))).Status);
+        Assert.Equal(404, (await RefusedAsync(() => e.Client.SetSmartcardStatusAsync(retire, Guid.NewGuid(), WireSmartcardStatus.Retired))).Status);
+        Assert.Equal(404, (await RefusedAsync(() => eve.SetSmartcardStatusAsync(retire, e.Card, WireSmartcardStatus.Retired))).Status);
         Assert.Equal((int)SmartcardStatus.Active, (await e.Client.GetSmartcardAsync(e.Card)).Status);
 
         // A card's profile is acted on through its card, never as a software profile.
         var profile = Assert.Single(await _server.Services.GetRequiredService<IProfileStore>().ForSmartcardAsync(e.Card));
-        var asSoftware = await RefusedAsync(() => e.Client.CreateRequestAsync(new CreateRequestBody(RequestType.Retire, null, [], Comment: "", Profile: profile.Uuid)));
+        var asSoftware = await RefusedAsync(() => e.Client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Retire, null, [], Comment: "", Profile: profile.Uuid)));
         Assert.Equal((HttpStatusCode.BadRequest, "profile"), ((HttpStatusCode)asSoftware.Status, asSoftware.Field));
     }
 }

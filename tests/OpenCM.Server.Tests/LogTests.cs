@@ -67,7 +67,7 @@ public sealed class LogTests : IClassFixture<CapturedLogsFixture>
             """, "logged.yaml", Guid.Empty, "test");
         var user = await _server.UserAsync("secrets");
         using var client = new OpenCmClient(_server.CreateClient(), await _server.TokenAsync(user));
-        var request = await client.CreateRequestAsync(new CreateRequestBody(RequestType.Enroll, template, [], Comment: ""));
+        var request = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, template, [], Comment: ""));
         using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex(SmartcardConfiguration.BaseCspDefaultAdminKeyHex));
         _server.Logs.Lines.Clear();
         var card = await client.AssignSmartcardAsync(request, device.CardId, device.Atr);

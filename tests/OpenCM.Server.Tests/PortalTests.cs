@@ -365,7 +365,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         // A user with a card in use whose PIN is blocked.
         var owner = await _server.UserAsync("portal-card");
         using var client = new OpenCM.Client.OpenCmClient(_server.CreateClient(), await _server.TokenAsync(owner));
-        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Domain.RequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
         using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
         for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)

@@ -41,6 +41,35 @@ public class WireContractTests : IClassFixture<ServerFixture>
         Assert.Equal(21, request.EnumerateObject().Count());
     }
 
+    [Fact]
+    public async Task OpenApi_EveryErrorOfEveryRoute_DescribedWithOpenCmsProblem()
+    {
+        using var doc = JsonDocument.Parse(await _server.CreateClient().GetStringAsync("/openapi/v1.json"));
+        var problems = 0;
+        foreach (var path in doc.RootElement.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var op in path.Value.EnumerateObject())
+            {
+                foreach (var response in op.Value.GetProperty("responses").EnumerateObject().Where(r => r.Name[0] is '4' or '5'))
+                {
+                    problems++;
+                    var content = response.Value.GetProperty("content");
+                    Assert.Equal(["application/problem+json"], content.EnumerateObject().Select(c => c.Name));
+                    Assert.Equal("#/components/schemas/ProblemDto", content.GetProperty("application/problem+json").GetProperty("schema").GetProperty("$ref").GetString());
+                }
+            }
+        }
+
+        // PUT /requests/{id}: the state machine's refusal and the stale If-Match are among its answers.
+        var put = doc.RootElement.GetProperty("paths").GetProperty(ServerFixture.Api + "/requests/{id}").GetProperty("put").GetProperty("responses");
+        Assert.True(put.TryGetProperty("409", out _) && put.TryGetProperty("412", out _) && put.TryGetProperty("401", out _));
+        Assert.True(problems > 29 * 4, $"{problems} problem responses");
+        var schemas = doc.RootElement.GetProperty("components").GetProperty("schemas");
+        Assert.False(schemas.TryGetProperty("ProblemDetails", out _));
+        var problem = schemas.GetProperty("ProblemDto").GetProperty("properties");
+        Assert.Equal(["type", "title", "status", "detail", "errorCode", "correlationId", "field", "currentStatus"], problem.EnumerateObject().Select(p => p.Name));
+    }
+
     public static TheoryData<string, string, byte[], string> Hostile()
     {
         var data = new TheoryData<string, string, byte[], string>();

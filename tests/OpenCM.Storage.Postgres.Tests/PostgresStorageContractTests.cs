@@ -39,6 +39,15 @@ public sealed class PostgresStorageContractTests : StorageContract
         Assert.Equal((2, "theirs"), (found!.Version, found.Description));
     }
 
+    [SkippableFact]
+    public async Task DbCopy_IntoAnEmptyDatabase_EveryTableOfTheSchemaCopied()
+    {
+        var server = await PostgresServer.Shared;
+        await using var target = new PostgresStorage(await server!.CreateDatabaseAsync());
+        await StorageCopyCheck.CopyAsync_EveryTableOfTheSchema_SameRowsOnBothSides(Db, target,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
+    }
+
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction? tx, string sql)
     {
         await using var cmd = connection.CreateCommand();

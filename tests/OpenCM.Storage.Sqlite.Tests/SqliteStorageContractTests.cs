@@ -23,6 +23,15 @@ public sealed class SqliteSpecificTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public async Task DbCopy_IntoAnEmptyDatabase_EveryTableOfTheSchemaCopied()
+    {
+        await using var source = new SqliteStorage(_dir.File("source.db"));
+        await using var target = new SqliteStorage(_dir.File("target.db"));
+        await StorageCopyCheck.CopyAsync_EveryTableOfTheSchema_SameRowsOnBothSides(source, target,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+    }
+
+    [Fact]
     public async Task Open_NewDatabase_UsesWalAndFullSync()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));

@@ -1,7 +1,10 @@
 namespace OpenCM.Application;
 
 /// <summary>Whether storage can serve: reachable, and its schema current.</summary>
-public sealed record StorageStatus(bool IsReady, string Detail);
+/// <param name="IsReady">The schema is current: the node may serve.</param>
+/// <param name="Detail">What an operator reads (never a password, a path the driver named, or a host).</param>
+/// <param name="IsReachable">False when the database did not answer, or holds no OpenCM schema at all.</param>
+public sealed record StorageStatus(bool IsReady, string Detail, bool IsReachable = true);
 
 /// <summary>The database's schema and reachability, for start-up, <c>opencm</c> commands and readiness checks.</summary>
 public interface IStorageSchema

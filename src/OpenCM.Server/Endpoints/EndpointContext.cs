@@ -37,12 +37,28 @@ internal static class EndpointContext
     public static IResult Json<T>(T value, int status = StatusCodes.Status200OK) =>
         new JsonBytesResult(JsonSerializer.SerializeToUtf8Bytes(value, WireJson.TypeInfo<T>()), status);
 
-    /// <summary>OpenAPI: the route answers <typeparamref name="T"/> (and the problem responses every API route may give).</summary>
+    /// <summary>
+    /// OpenAPI: the route answers <typeparamref name="T"/>, and the problems every API route may
+    /// give (docs/error-handling.md): invalid input, no or a bad token, a right lacking, nothing
+    /// readable there, an internal error, the database out of reach.
+    /// </summary>
     public static RouteHandlerBuilder Returns<T>(this RouteHandlerBuilder route, int status = StatusCodes.Status200OK) =>
         route.Produces<T>(status, "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .AnswersProblems(
+                StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound,
+                StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
+
+    /// <summary>OpenAPI: the route may answer these statuses, each with OpenCM's problem body (<see cref="ProblemDto"/>).</summary>
+    public static RouteHandlerBuilder AnswersProblems(this RouteHandlerBuilder route, params int[] statuses)
+    {
+        ArgumentNullException.ThrowIfNull(statuses);
+        foreach (var status in statuses)
+        {
+            route = route.Produces<ProblemDto>(status, ProblemDto.MediaType);
+        }
+
+        return route;
+    }
 
     /// <summary>OpenAPI: the route reads a <typeparamref name="T"/> body (read by <see cref="WireBody"/>, so limits and media type apply).</summary>
     /// <remarks>
@@ -66,9 +82,7 @@ internal static class EndpointContext
                     },
                 };
             })
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .AnswersProblems(StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
 
     private sealed class JsonBytesResult(byte[] body, int status) : IResult
     {

@@ -49,11 +49,12 @@ internal static class PkiEndpoints
             var current = await crl.CurrentAsync(ct);
             return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
                 entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
-        });
+        }).Produces(StatusCodes.Status200OK, contentType: "application/pkix-crl").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
         app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, Pki.CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
             string.Equals(file, ca.Slug + ".crt", StringComparison.OrdinalIgnoreCase)
                 ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
-                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")));
+                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")))
+            .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
         return app;
     }
 }

@@ -13,10 +13,10 @@ internal static class RequestEndpoints
 {
     public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created).RequireRateLimiting(Hosting.RateLimits.Expensive);
+        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created).AnswersProblems(StatusCodes.Status429TooManyRequests).RequireRateLimiting(Hosting.RateLimits.Expensive);
         api.MapGet("/requests", ListAsync).Returns<List<RequestDto>>();
         api.MapGet("/requests/{id}", GetAsync).Returns<RequestDto>();
-        api.MapPut("/requests/{id}", SetStatusAsync).Takes<SetStatusBody>().Returns<RequestDto>();
+        api.MapPut("/requests/{id}", SetStatusAsync).Takes<SetStatusBody>().Returns<RequestDto>().AnswersProblems(StatusCodes.Status412PreconditionFailed);
         api.MapPost("/requests/{id}/approvals", VoteAsync).Takes<ApprovalBody>().Returns<RequestDto>();
         return api;
     }
@@ -25,9 +25,9 @@ internal static class RequestEndpoints
     {
         var body = await WireBody.ReadAsync<CreateRequestBody>(http.Request, http.RequestAborted);
         var input = new CreateRequestInput(
-            body.Type ?? throw new OpenCmException(DomainError.Validation("type", "'type' is required.")),
+            body.Type?.ToDomain() ?? throw new OpenCmException(DomainError.Validation("type", "'type' is required.")),
             body.ProfileTemplateUuid,
-            body.DataCollection ?? [],
+            body.DataCollection?.ToDomain() ?? [],
             body.Target,
             body.Comment,
             body.Priority,
@@ -53,7 +53,7 @@ internal static class RequestEndpoints
     {
         var requestId = EndpointContext.RouteGuid(id, "id");
         var body = await WireBody.ReadAsync<SetStatusBody>(http.Request, http.RequestAborted);
-        var status = body.Status ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required."));
+        var status = body.Status?.ToDomain() ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required."));
         var updated = await requests.SetStatusAsync(http.Caller(), requestId, status, IfMatch(http), http.CorrelationId(), http.RequestAborted);
         http.Response.Headers.ETag = ETag(updated.Version);
         return EndpointContext.Json(RequestDto.From(updated));

@@ -32,7 +32,7 @@ internal static class SmartcardEndpoints
         var requestId = EndpointContext.RouteGuid(rid, "rid");
         var cardId = EndpointContext.RouteGuid(id, "id");
         var body = await WireBody.ReadAsync<SetCardStatusBody>(http.Request, http.RequestAborted);
-        var target = body.Status ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required, e.g. \"Retired\"."));
+        var target = body.Status?.ToDomain() ?? throw new OpenCmException(DomainError.Validation("status", "'status' is required, e.g. \"Retired\"."));
         var (card, template) = await cards.SetStatusAsync(http.Caller(), requestId, cardId, target, http.CorrelationId(), http.RequestAborted);
         return EndpointContext.Json(SmartcardDto.From(card, template));
     }

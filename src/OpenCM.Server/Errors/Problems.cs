@@ -1,36 +1,26 @@
 using System.Text.Json;
+using OpenCM.Contracts;
 using OpenCM.Domain;
 
 namespace OpenCM.Server.Errors;
 
-/// <summary>Writes RFC 9457 problem details with the stable <c>errorCode</c> and the <c>correlationId</c> (SPEC §9).</summary>
+/// <summary>
+/// Answers a <see cref="DomainError"/> over HTTP: the status from <see cref="ErrorMapping"/> (the
+/// one place kinds become statuses), the headers that status calls for, and the body in the
+/// format of the front-end the request came to. Each front-end has one problem writer over the
+/// one <see cref="ErrorKind"/> set: the portal's pages, and the API's problem JSON for everything
+/// else; a later ACME or EST front-end adds its own writer (RFC 8555 problem types, EST's text).
+/// </summary>
 internal static class Problems
 {
-    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // The first writer that answers the request writes its body; the API's answers every request.
+    private static readonly IProblemWriter[] Writers = [Portal.PortalProblems.Instance, ApiProblems.Instance];
 
     public static Task WriteAsync(HttpContext context, DomainError error)
     {
         ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(error);
         var status = ErrorMapping.StatusCode(error.Kind);
-        var body = new Dictionary<string, object?>
-        {
-            ["type"] = $"https://opencm.dev/errors/{error.Code}",
-            ["title"] = ErrorMapping.Title(error.Kind),
-            ["status"] = status,
-            ["detail"] = error.Detail,
-            ["errorCode"] = error.Code,
-            ["correlationId"] = Correlation.Get(context),
-        };
-        if (error.Field is not null)
-        {
-            body["field"] = error.Field;
-        }
-
-        if (error.CurrentStatus is { } current)
-        {
-            body["currentStatus"] = (int)current;
-        }
-
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status401Unauthorized)
         {
@@ -43,43 +33,38 @@ internal static class Problems
             context.Response.Headers.RetryAfter = "5";
         }
 
-        if (WantsPage(context))
+        return Array.Find(Writers, w => w.Answers(context))!.WriteAsync(context, error, status);
+    }
+}
+
+/// <summary>One front-end's format for errors: the same kinds and statuses, its own body.</summary>
+internal interface IProblemWriter
+{
+    /// <summary>Whether the request came to this front-end (by its path, and what the client accepts).</summary>
+    bool Answers(HttpContext context);
+
+    /// <summary>Writes the body of <paramref name="error"/>; status and headers are already set.</summary>
+    Task WriteAsync(HttpContext context, DomainError error, int status);
+}
+
+/// <summary>The API's problem JSON (RFC 9457 with OpenCM's members): one <see cref="ProblemDto"/>, serialized by the generated context.</summary>
+internal sealed class ApiProblems : IProblemWriter
+{
+    public static readonly ApiProblems Instance = new();
+
+    public static ProblemDto Body(HttpContext context, DomainError error, int status) =>
+        new($"https://opencm.dev/errors/{error.Code}", ErrorMapping.Title(error.Kind), status, error.Detail, error.Code, Correlation.Get(context))
         {
-            return WritePageAsync(context, error, status);
-        }
+            Field = error.Field,
+            CurrentStatus = error.CurrentStatus is { } current ? (int)current : null,
+        };
 
-        context.Response.ContentType = "application/problem+json; charset=utf-8";
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, Json);
-        context.Response.ContentLength = bytes.Length;
-        return context.Response.Body.WriteAsync(bytes).AsTask();
-    }
+    public bool Answers(HttpContext context) => true;
 
-    // A browser on a portal page gets the same error as a page; API clients always get problem JSON.
-    private static bool WantsPage(HttpContext context)
+    public Task WriteAsync(HttpContext context, DomainError error, int status)
     {
-        var root = context.RequestServices.GetService<Hosting.ApiOptions>()?.PathBase.TrimEnd('/') ?? "/CertificateManagement";
-        var path = context.Request.Path.Value ?? "";
-        return path.StartsWith(root + "/", StringComparison.OrdinalIgnoreCase)
-            && !path.StartsWith(root + Endpoints.ApiPaths.Version, StringComparison.OrdinalIgnoreCase)
-            && !path.StartsWith(root + "/crl/", StringComparison.OrdinalIgnoreCase)
-            && !path.StartsWith(root + "/ca/", StringComparison.OrdinalIgnoreCase)
-            && context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static Task WritePageAsync(HttpContext context, DomainError error, int status)
-    {
-        var root = System.Net.WebUtility.HtmlEncode(context.RequestServices.GetService<Hosting.ApiOptions>()?.PathBase.TrimEnd('/') ?? "/CertificateManagement");
-        var title = System.Net.WebUtility.HtmlEncode(ErrorMapping.Title(error.Kind));
-        var detail = System.Net.WebUtility.HtmlEncode(error.Detail);
-        var html = $"""
-            <!DOCTYPE html>
-            <html lang="en">
-            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · OpenCM</title><link rel="stylesheet" href="{root}/static/portal.css"></head>
-            <body><main id="main"><h1>{title}</h1><p role="alert">{detail}</p><p>Reference: <code>{System.Net.WebUtility.HtmlEncode(Correlation.Get(context))}</code></p><p><a href="{root}/">Back to the portal</a></p></main></body>
-            </html>
-            """;
-        context.Response.ContentType = "text/html; charset=utf-8";
-        var bytes = System.Text.Encoding.UTF8.GetBytes(html);
+        context.Response.ContentType = ProblemDto.MediaType + "; charset=utf-8";
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(Body(context, error, status), WireJson.TypeInfo<ProblemDto>());
         context.Response.ContentLength = bytes.Length;
         return context.Response.Body.WriteAsync(bytes).AsTask();
     }

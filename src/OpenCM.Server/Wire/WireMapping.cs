@@ -125,3 +125,19 @@ internal static class WireMapping
         return sb.ToString();
     }
 }
+
+/// <summary>
+/// From the wire's request bodies (OpenCM.Contracts) to the use cases' Domain types. The wire's
+/// enumerations carry the Domain's numbers (tests/OpenCM.Contracts.Tests pins every name and
+/// number), so a cast maps them; a Domain value the wire lacks is not reachable from a body.
+/// </summary>
+internal static class WireInput
+{
+    public static RequestType ToDomain(this WireRequestType type) => (RequestType)(int)type;
+
+    public static RequestStatus ToDomain(this WireRequestStatus status) => (RequestStatus)(int)status;
+
+    public static SmartcardStatus ToDomain(this WireSmartcardStatus status) => (SmartcardStatus)(int)status;
+
+    public static IReadOnlyList<DataItem> ToDomain(this IReadOnlyList<DataItemDto> items) => [.. items.Select(d => new DataItem(d.Name, d.Value))];
+}
