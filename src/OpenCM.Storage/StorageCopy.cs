@@ -28,14 +28,14 @@ public static class StorageCopy
     // Tables a fresh schema already fills (the migrations' seed rows), replaced by the source's.
     private static readonly string[] Seeded = ["counters"];
 
-    public static async Task<CopyReport> CopyAsync(StorageProvider source, StorageProvider target, CancellationToken ct = default)
+    public static async Task<CopyReport> CopyAsync(StorageProvider source, StorageProvider target, TimeProvider clock, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
 
         // 1. Both schemas current; the target holds no OpenCM data yet.
-        await source.MigrateAsync(ct).ConfigureAwait(false);
-        await target.MigrateAsync(ct).ConfigureAwait(false);
+        await source.MigrateAsync(clock, ct).ConfigureAwait(false);
+        await target.MigrateAsync(clock, ct).ConfigureAwait(false);
         foreach (var table in new[] { "principals", "requests", "secrets", "templates", "audit_events" })
         {
             if (await CountAsync(target, table, ct).ConfigureAwait(false) > 0)

@@ -51,7 +51,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, (await Cli.RunWithInputAsync("a long enough one\n", "users", "set-password", "--data", Data, "--name", "nobody", "--password-stdin")).Exit);
 
         // Stored as a hash, not the password; it verifies, others do not, unknown names neither.
-        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
             var directory = new Storage.SqlDirectory(data.Storage, TimeProvider.System);
             var passwords = new Server.Auth.Passwords(directory);
@@ -66,7 +66,7 @@ public sealed class CliTests : IDisposable
         // set-password replaces it.
         var set = await Cli.RunWithInputAsync("another good secret\n", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin");
         Assert.True(set.Exit == 0, set.Err);
-        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
             var passwords = new Server.Auth.Passwords(new Storage.SqlDirectory(data.Storage, TimeProvider.System));
             Assert.Null(await passwords.VerifyAsync("dana", First));

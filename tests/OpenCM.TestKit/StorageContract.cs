@@ -20,7 +20,7 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Db = await CreateAsync();
-        await Db.MigrateAsync();
+        await Db.MigrateAsync(Samples.Clock());
     }
 
     public virtual async Task DisposeAsync() => await Db.DisposeAsync();
@@ -64,12 +64,12 @@ public abstract class StorageContract : IAsyncLifetime
         });
 
     [SkippableFact]
-    public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync());
+    public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync(Samples.Clock()));
 
     [SkippableFact]
     public async Task Schema_Migrated_Ready()
     {
-        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        var status = await new SqlStorageSchema(Db, "test", Samples.Clock()).CheckAsync();
         Assert.Equal((true, "schema current"), (status.IsReady, status.Detail));
     }
 
@@ -83,7 +83,7 @@ public abstract class StorageContract : IAsyncLifetime
             cmd.CommandText = "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)";
             return cmd.ExecuteNonQueryAsync(c);
         });
-        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        var status = await new SqlStorageSchema(Db, "test", Samples.Clock()).CheckAsync();
         Assert.Equal((false, "1 migration(s) pending"), (status.IsReady, status.Detail));
     }
 
@@ -399,7 +399,7 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task Secrets_GetOrCreate_StableAndNotStoredInClear()
     {
         using var dir = new TempDirectory();
-        var secrets = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")));
+        var secrets = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")), Samples.Clock());
         var plain = "super-secret-value"u8.ToArray();
         var first = await secrets.GetOrCreateAsync("k", () => [.. plain]);
         var second = await secrets.GetOrCreateAsync("k", () => throw new InvalidOperationException("must not create twice"));
@@ -410,8 +410,22 @@ public abstract class StorageContract : IAsyncLifetime
         cmd.CommandText = "SELECT value FROM secrets WHERE name = 'k'";
         var stored = (string)(await cmd.ExecuteScalarAsync())!;
         Assert.DoesNotContain("super-secret", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(stored)), StringComparison.Ordinal);
-        var other = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("other.key")));
+        var other = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("other.key")), Samples.Clock());
         await Assert.ThrowsAsync<System.Security.Cryptography.CryptographicException>(() => other.GetOrCreateAsync("k", () => []));
+    }
+
+    [SkippableFact]
+    public async Task Migrations_AndSecrets_DatedByTheCallersClockNotTheWallClock()
+    {
+        using var dir = new TempDirectory();
+        await new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")), Samples.Clock()).GetOrCreateAsync("dated", () => [1, 2, 3]);
+        await using var conn = await Db.OpenReadAsync();
+        foreach (var sql in new[] { "SELECT MIN(applied) FROM schema_migrations", "SELECT MAX(applied) FROM schema_migrations", "SELECT created FROM secrets WHERE name = 'dated'" })
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            Assert.Equal(Samples.Now.UtcTicks, Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     [SkippableFact]
