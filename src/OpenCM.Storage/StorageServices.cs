@@ -17,6 +17,7 @@ public static class StorageServices
         services.AddSingleton<ICertificateStore, SqlCertificateStore>();
         services.AddSingleton<ITemplateStore, SqlTemplateStore>();
         services.AddSingleton<IAuditLog, SqlAuditLog>();
+        services.AddSingleton<ICaOutbox, SqlCaOutbox>();
         services.AddSingleton<SqlDirectory>();
         services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
         services.AddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), location(sp), sp.GetRequiredService<TimeProvider>()));
