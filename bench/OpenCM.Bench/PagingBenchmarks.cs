@@ -67,7 +67,7 @@ public class PagingBenchmarks
     private static void Populate(string path, int rows)
     {
         var storage = new SqliteStorage(path);
-        storage.MigrateAsync().GetAwaiter().GetResult();
+        storage.MigrateAsync(TimeProvider.System).GetAwaiter().GetResult();
         storage.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
         using var conn = new SqliteConnection($"Data Source={path};Pooling=False");

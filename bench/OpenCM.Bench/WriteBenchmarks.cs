@@ -29,7 +29,7 @@ public class WriteBenchmarks
         _dir = Path.Combine(Path.GetTempPath(), "opencm-bench", "write-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_dir);
         _db = new SqliteStorage(Path.Combine(_dir, "opencm.db"));
-        _db.MigrateAsync().GetAwaiter().GetResult();
+        _db.MigrateAsync(TimeProvider.System).GetAwaiter().GetResult();
         _store = new SqlTransactions(_db);
     }
 

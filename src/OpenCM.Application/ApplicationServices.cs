@@ -8,6 +8,8 @@ public static class ApplicationServices
     public static IServiceCollection AddOpenCmApplication(this IServiceCollection services)
     {
         services.AddSingleton<AccessPolicy>();
+        services.AddSingleton<CaNoticeDelivery>();
+        services.AddSingleton<DirectoryAdministration>();
         services.AddSingleton<RequestQueries>();
         services.AddSingleton<RequestCreation>();
         services.AddSingleton<RequestTransitions>();

@@ -29,6 +29,7 @@ public sealed partial class EnrollmentService
     private readonly IDirectory _directory;
     private readonly ITransactions _transactions;
     private readonly ICertificateAuthority _ca;
+    private readonly CaNoticeDelivery _notices;
     private readonly IKeySealer _sealer;
     private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
@@ -36,13 +37,14 @@ public sealed partial class EnrollmentService
 
     public EnrollmentService(
         RequestQueries requests, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
-        IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
+        CaNoticeDelivery notices, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
     {
         _requests = requests;
         _templates = templates;
         _directory = directory;
         _transactions = transactions;
         _ca = ca;
+        _notices = notices;
         _sealer = sealer;
         _profiles = profiles;
         _clock = clock;
@@ -318,7 +320,7 @@ public sealed partial class EnrollmentService
                 new AuditEvent("StatusChanged", executing.Uuid, caller.UserUuid, m.From, m.To, now, correlationId, "issuance failed"), c), CancellationToken.None).ConfigureAwait(false);
             if (applied is not null)
             {
-                await _ca.PublishAsync(applied, CancellationToken.None).ConfigureAwait(false);
+                await _notices.DeliverAsync(applied, CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (Exception ex)

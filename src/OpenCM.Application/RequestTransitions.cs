@@ -12,18 +12,18 @@ public sealed class RequestTransitions
     private readonly ISmartcardStore _cards;
     private readonly ITransactions _transactions;
     private readonly ServerExecution _server;
-    private readonly ICertificateAuthority _ca;
+    private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
 
     public RequestTransitions(
-        RequestQueries queries, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ServerExecution server, ICertificateAuthority ca, TimeProvider clock)
+        RequestQueries queries, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock)
     {
         _queries = queries;
         _profiles = profiles;
         _cards = cards;
         _transactions = transactions;
         _server = server;
-        _ca = ca;
+        _notices = notices;
         _clock = clock;
     }
 
@@ -105,7 +105,7 @@ public sealed class RequestTransitions
             if (applied is not null)
             {
                 // Committed: the CA hears of what was revoked even if the caller has gone.
-                await _ca.PublishAsync(applied, CancellationToken.None).ConfigureAwait(false);
+                await _notices.DeliverAsync(applied, CancellationToken.None).ConfigureAwait(false);
 
                 // The last approval of a type that needs no client starts its execution.
                 return request.Status != RequestStatus.Approved && ServerExecution.RunsNow(after)

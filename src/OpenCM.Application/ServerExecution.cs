@@ -13,16 +13,16 @@ public sealed class ServerExecution
     private readonly IProfileStore _profiles;
     private readonly ISmartcardStore _cards;
     private readonly ITransactions _transactions;
-    private readonly ICertificateAuthority _ca;
+    private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
 
-    public ServerExecution(IRequestStore requests, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ICertificateAuthority ca, TimeProvider clock)
+    public ServerExecution(IRequestStore requests, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, CaNoticeDelivery notices, TimeProvider clock)
     {
         _requests = requests;
         _profiles = profiles;
         _cards = cards;
         _transactions = transactions;
-        _ca = ca;
+        _notices = notices;
         _clock = clock;
     }
 
@@ -66,7 +66,7 @@ public sealed class ServerExecution
         if (applied is not null)
         {
             // Committed: the CA hears of it even if the caller has gone.
-            await _ca.PublishAsync(applied, CancellationToken.None).ConfigureAwait(false);
+            await _notices.DeliverAsync(applied, CancellationToken.None).ConfigureAwait(false);
             return executing with { Status = finish.To, Completed = finish.Completed, Version = executing.Version + 1 };
         }
 
@@ -121,18 +121,4 @@ public sealed record CompletionPlan(ProfileTransition? Profile, CardTransition? 
         Card is null ? null : $"smartcard {Card.Card:D} {Card.From} -> {Card.To}",
         Linked.Count == 0 ? null : "permanent card reinstated",
     }.Where(d => d is not null));
-}
-
-/// <summary>Telling the CA what a committed unit of work revoked.</summary>
-public static class RevocationPublishing
-{
-    public static async Task PublishAsync(this ICertificateAuthority ca, AppliedEffects applied, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(ca);
-        ArgumentNullException.ThrowIfNull(applied);
-        foreach (var revocation in applied.Revocations)
-        {
-            await ca.RevokeAsync(revocation, ct).ConfigureAwait(false);
-        }
-    }
 }

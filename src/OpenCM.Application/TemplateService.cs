@@ -11,10 +11,12 @@ public sealed partial class TemplateService
     private readonly IDirectory _directory;
     private readonly TimeProvider _clock;
     private readonly AccessPolicy _access;
+    private readonly ITransactions _transactions;
 
-    public TemplateService(ITemplateStore store, IDirectory directory, TimeProvider clock, AccessPolicy access)
+    public TemplateService(ITemplateStore store, IDirectory directory, TimeProvider clock, AccessPolicy access, ITransactions transactions)
     {
         _store = store;
+        _transactions = transactions;
         _directory = directory;
         _clock = clock;
         _access = access;
@@ -58,8 +60,13 @@ public sealed partial class TemplateService
     }
 
     /// <summary>Imports a template file; principals named as <c>{Name}</c> in descriptors must exist.</summary>
-    public async Task<ProfileTemplate> ImportAsync(string text, string source, Guid actor, string correlationId, CancellationToken ct = default)
+    public Task<ProfileTemplate> ImportAsync(string text, string source, Guid actor, string correlationId, CancellationToken ct = default) =>
+        ImportAsync(text, source, new AuditContext(actor, correlationId), ct);
+
+    /// <summary>Imports a template file on behalf of <paramref name="who"/>, whom its audit event names.</summary>
+    public async Task<ProfileTemplate> ImportAsync(string text, string source, AuditContext who, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(who);
         // 1. Read the file.
         var file = TemplateFile.Parse(text, source);
         if (file.Uuid == Guid.Empty)
@@ -139,8 +146,41 @@ public sealed partial class TemplateService
             CertificateTemplates = certificates,
             Smartcard = smartcard,
         };
-        var audit = new AuditEvent("TemplateImported", template.Uuid, actor, RequestStatus.None, RequestStatus.None, _clock.GetUtcNow(), correlationId, $"name={template.Name}");
-        return await _store.SaveAsync(template, audit, ct).ConfigureAwait(false);
+        return await SaveAsync(template, who, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores a template as the next version of its uuid, with its audit event, in one unit of
+    /// work. A name another template holds is refused (ValidationFailed naming <c>name</c>); a
+    /// version or name another server stored meanwhile is a Conflict: one version number never
+    /// names two bodies, since profiles record the version they were issued under.
+    /// </summary>
+    private async Task<ProfileTemplate> SaveAsync(ProfileTemplate template, AuditContext who, CancellationToken ct)
+    {
+        // 1. Names are unique regardless of case (the store's unique index says so too, for races).
+        var all = await _store.ListAsync(ct).ConfigureAwait(false);
+        if (all.FirstOrDefault(t => t.Uuid != template.Uuid && string.Equals(t.Name.ToUpperInvariant(), template.Name.ToUpperInvariant(), StringComparison.Ordinal)) is { } other)
+        {
+            throw new OpenCmException(DomainError.Validation("name", $"Another template ({other.Uuid:D}) is already named '{template.Name}'."));
+        }
+
+        // 2. A re-import of the same uuid becomes the next version, by compare-and-set on the one read.
+        var current = all.FirstOrDefault(t => t.Uuid == template.Uuid)?.Version ?? 0;
+        var saved = template with { Version = current + 1 };
+        var now = _clock.GetUtcNow();
+        var audit = new AuditEvent("TemplateImported", saved.Uuid, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId,
+            who.Detail($"name={saved.Name} version={saved.Version}"));
+        var stored = await _transactions.TryRunAsync(async (uow, c) =>
+        {
+            if (!await uow.Templates.TryStoreVersionAsync(saved, current, now, c).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
+            return saved;
+        }, ct).ConfigureAwait(false);
+        return stored ?? throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed by another server meanwhile; read it again and retry."));
     }
 
     /// <summary>GET /profiletemplates/{id}/configuration/smartcards: a visible smart card template's card policy; NotFound otherwise.</summary>

@@ -2,10 +2,16 @@ using OpenCM.Domain;
 
 namespace OpenCM.Application;
 
-/// <summary>What a committed move revoked (or, with reason removeFromCRL, released from hold), for the CA to publish.</summary>
-public sealed record AppliedEffects(IReadOnlyList<Revocation> Revocations)
+/// <summary>
+/// What a committed move revoked (or, with reason removeFromCRL, released from hold), for the CA
+/// to publish: each revocation is queued in the CA notices outbox in the same unit of work
+/// (<see cref="Notices"/>), and delivered after the commit (<see cref="CaNoticeDelivery"/>).
+/// </summary>
+public sealed record AppliedEffects(IReadOnlyList<CaNotice> Notices)
 {
     public static readonly AppliedEffects None = new([]);
+
+    public IEnumerable<Revocation> Revocations => Notices.Select(n => n.Revocation);
 }
 
 /// <summary>
@@ -39,9 +45,18 @@ public static class TransitionWriter
             await ApplyAsync(uow, effect, revocations, ct).ConfigureAwait(false);
         }
 
-        // 3. The audit event, in the same transaction.
+        // 3. What the CA must hear of, queued in the same transaction: it reaches the CA after the
+        //    commit even if the CA is down then, or this process ends before telling it.
+        var notices = new List<CaNotice>(revocations.Count);
+        foreach (var revocation in revocations)
+        {
+            var id = await uow.Notices.EnqueueAsync(revocation, revocation.At + CaNoticeDelivery.FirstRetryAfter, ct).ConfigureAwait(false);
+            notices.Add(new CaNotice(id, revocation, 0));
+        }
+
+        // 4. The audit event, in the same transaction.
         await uow.Audit.AppendAsync(audit, ct).ConfigureAwait(false);
-        return revocations.Count == 0 ? AppliedEffects.None : new AppliedEffects(revocations);
+        return notices.Count == 0 ? AppliedEffects.None : new AppliedEffects(notices);
     }
 
     private static async Task ApplyAsync(IUnitOfWork uow, Effect effect, List<Revocation> revocations, CancellationToken ct)

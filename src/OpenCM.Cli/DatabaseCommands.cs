@@ -22,7 +22,7 @@ internal static class DatabaseCommands
             CopyReport report;
             try
             {
-                report = await StorageCopy.CopyAsync(source, target, ct);
+                report = await StorageCopy.CopyAsync(source, target, TimeProvider.System, ct);
             }
             catch (StorageCopyException e)
             {

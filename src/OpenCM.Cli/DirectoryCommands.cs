@@ -27,10 +27,11 @@ internal static class DirectoryCommands
             }
 
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
+            var who = Operator();
+            var user = await app.Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(who, parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
             if (password is not null)
             {
-                await app.Services.GetRequiredService<Passwords>().SetAsync(user, password, ct);
+                await app.Services.GetRequiredService<Passwords>().SetAsync(who, user, password, ct);
             }
 
             await io.Out.WriteLineAsync(user.Uuid.ToString("D"));
@@ -63,7 +64,7 @@ internal static class DirectoryCommands
             var password = await io.ReadPasswordAsync();
             await using var app = await Local.OpenExistingAsync(setData.From(parse), ct);
             var user = await UserAsync(app.Services.GetRequiredService<IDirectory>(), parse.GetValue(setName)!, ct);
-            await app.Services.GetRequiredService<Passwords>().SetAsync(user, password, ct);
+            await app.Services.GetRequiredService<Passwords>().SetAsync(Operator(), user, password, ct);
             await io.Out.WriteLineAsync($"password set for {user.Name}");
             return OpenCmCli.Ok;
         }));
@@ -78,7 +79,7 @@ internal static class DirectoryCommands
             await using var app = await Local.OpenExistingAsync(removeData.From(parse), ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var user = await UserAsync(directory, parse.GetValue(removeName)!, ct);
-            await directory.RemoveUserAsync(user.Uuid, ct);
+            await app.Services.GetRequiredService<DirectoryAdministration>().RemoveUserAsync(Operator(), user.Uuid, ct);
             await io.Out.WriteLineAsync($"removed {user.Name}");
             return OpenCmCli.Ok;
         }));
@@ -96,7 +97,7 @@ internal static class DirectoryCommands
             var group = await directory.FindByNameAsync(parse.GetValue(leaveGroup)!, ct) is { Kind: PrincipalKind.Group } g
                 ? g
                 : throw new CliException($"no group named '{parse.GetValue(leaveGroup)}'");
-            if (!await directory.RemoveMembershipAsync(user.Uuid, group.Uuid, ct))
+            if (!await app.Services.GetRequiredService<DirectoryAdministration>().RemoveMembershipAsync(Operator(), user.Uuid, group.Uuid, ct))
             {
                 throw new CliException($"{user.Name} is not in {group.Name}");
             }
@@ -107,6 +108,13 @@ internal static class DirectoryCommands
         users.Subcommands.Add(leave);
         return users;
     }
+
+    /// <summary>
+    /// Who a command that changes the data directory acts as: the local operator ("local-admin",
+    /// <see cref="AuditContext.LocalOperatorId"/>), named in the audit event with the operating
+    /// system account that ran it; one correlation id per command.
+    /// </summary>
+    private static AuditContext Operator() => AuditContext.LocalOperator(Environment.UserName);
 
     private static async Task<Principal> UserAsync(IDirectory directory, string name, CancellationToken ct) =>
         await directory.FindByNameAsync(name, ct) is { Kind: PrincipalKind.User } user
@@ -161,7 +169,7 @@ internal static class DirectoryCommands
                     throw new CliException($"no such file: {file.FullName}");
                 }
 
-                var saved = await service.ImportAsync(await File.ReadAllTextAsync(file.FullName, ct), file.Name, Guid.Empty, "cli", ct);
+                var saved = await service.ImportAsync(await File.ReadAllTextAsync(file.FullName, ct), file.Name, Operator(), ct);
                 await io.Out.WriteLineAsync($"imported '{saved.Name}' ({saved.Uuid:D}) version {saved.Version}");
             }
 

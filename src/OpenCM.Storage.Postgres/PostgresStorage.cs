@@ -114,11 +114,31 @@ public sealed class PostgresStorage : StorageProvider
     {
         ArgumentNullException.ThrowIfNull(tx);
 
-        // requests.seq was copied with its values; the identity continues after the highest.
-        await using var cmd = ((NpgsqlTransaction)tx).Connection!.CreateCommand();
-        cmd.Transaction = (NpgsqlTransaction)tx;
-        cmd.CommandText = "SELECT setval(pg_get_serial_sequence('requests', 'seq'), GREATEST((SELECT MAX(seq) FROM requests), 1))";
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        // Identity columns (requests.seq, ca_outbox.id, any later one) were copied with their
+        // values; each sequence continues after the highest. Read from the catalogue, as the copy
+        // reads its tables, so a new identity column is not forgotten.
+        var npgsql = (NpgsqlTransaction)tx;
+        var identities = new List<(string Table, string Column)>();
+        await using (var list = npgsql.Connection!.CreateCommand())
+        {
+            list.Transaction = npgsql;
+            list.CommandText = "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')";
+            await using var reader = await list.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                identities.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        foreach (var (table, column) in identities)
+        {
+            await using var cmd = npgsql.Connection!.CreateCommand();
+            cmd.Transaction = npgsql;
+            cmd.CommandText = $"SELECT setval(pg_get_serial_sequence(@t, @c), COALESCE((SELECT MAX(\"{column}\") FROM \"{table}\"), 0) + 1, false)";
+            cmd.Parameters.AddWithValue("t", table);
+            cmd.Parameters.AddWithValue("c", column);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
     }
 
     public override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)

@@ -58,12 +58,12 @@ public sealed class SqliteDataDirectory : IAsyncDisposable
     }
 
     /// <summary>Opens the data directory and migrates its schema, for callers outside a host (tests, tools).</summary>
-    public static async Task<SqliteDataDirectory> OpenAsync(string path, CancellationToken ct = default)
+    public static async Task<SqliteDataDirectory> OpenAsync(string path, TimeProvider clock, CancellationToken ct = default)
     {
         var data = Open(path);
         try
         {
-            await data.Storage.MigrateAsync(ct).ConfigureAwait(false);
+            await data.Storage.MigrateAsync(clock, ct).ConfigureAwait(false);
             return data;
         }
         catch

@@ -13,10 +13,12 @@ public sealed class SecretStore
 {
     private readonly StorageProvider _db;
     private readonly MasterKeySealer _sealer;
+    private readonly TimeProvider _clock;
 
-    public SecretStore(StorageProvider db, MasterKey masterKey)
+    public SecretStore(StorageProvider db, MasterKey masterKey, TimeProvider clock)
     {
         _db = db;
+        _clock = clock;
         _sealer = new MasterKeySealer(masterKey);
     }
 
@@ -37,7 +39,7 @@ public sealed class SecretStore
         // and everybody reads that one.
         await _db.WriteAsync(async (tx, c) => await tx.ExecuteAsync(
             "INSERT INTO secrets (name, value, created) VALUES (@n, @v, @t) ON CONFLICT (name) DO NOTHING", c,
-            ("@n", name), ("@v", sealedValue), ("@t", DateTime.UtcNow.Ticks)).ConfigureAwait(false), ct).ConfigureAwait(false);
+            ("@n", name), ("@v", sealedValue), ("@t", _clock.GetUtcNow().UtcTicks)).ConfigureAwait(false), ct).ConfigureAwait(false);
         return await ReadAsync(name, ct).ConfigureAwait(false) ?? throw new InvalidOperationException($"The secret '{name}' was not stored.");
     }
 

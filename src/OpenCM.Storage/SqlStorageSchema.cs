@@ -7,16 +7,18 @@ namespace OpenCM.Storage;
 public sealed class SqlStorageSchema : IStorageSchema
 {
     private readonly StorageProvider _db;
+    private readonly TimeProvider _clock;
 
-    public SqlStorageSchema(StorageProvider db, string location)
+    public SqlStorageSchema(StorageProvider db, string location, TimeProvider clock)
     {
         _db = db;
+        _clock = clock;
         Location = location;
     }
 
     public string Location { get; }
 
-    public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(ct);
+    public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(_clock, ct);
 
     public async Task<StorageStatus> CheckAsync(CancellationToken ct = default)
     {

@@ -24,7 +24,7 @@ public sealed class SqlTransactions : ITransactions
 /// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
 /// which operation to run, and from which state, was decided by Domain and Application.
 /// </summary>
-internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
@@ -40,6 +40,12 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     public ICardWrites Cards => this;
 
     public IAuditWrites Audit => this;
+
+    public ITemplateWrites Templates => this;
+
+    public IDirectoryWrites Directory => this;
+
+    public ICaNoticeWrites Notices => this;
 
     async Task IRequestWrites.InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct)
     {
@@ -193,4 +199,75 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             ("@r", Sql.Text(request)), ("@u", Sql.Text(card))).ConfigureAwait(false) == 1;
 
     Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
+
+    async Task<bool> ITemplateWrites.TryStoreVersionAsync(ProfileTemplate template, int expectedVersion, DateTimeOffset at, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        (string Name, object? Value)[] values = [("@u", Sql.Text(template.Uuid)), ("@n", template.Name), ("@nk", SqlTemplateStore.Key(template.Name)),
+            ("@v", template.Version), ("@b", SqlTemplateStore.Serialize(template)), ("@t", Sql.Ticks(at)), ("@expected", expectedVersion)];
+        try
+        {
+            // Compare-and-set on the version the caller read: zero rows is false. A new template
+            // that meets a taken uuid or name inserts nothing; a renamed one does not take a name
+            // another template holds.
+            return (expectedVersion == 0
+                ? await _tx.ExecuteAsync("INSERT INTO templates (uuid, name, name_key, version, body, updated) VALUES (@u, @n, @nk, @v, @b, @t) ON CONFLICT DO NOTHING",
+                    ct, values[..^1]).ConfigureAwait(false)
+                : await _tx.ExecuteAsync(
+                    "UPDATE templates SET name = @n, name_key = @nk, version = @v, body = @b, updated = @t WHERE uuid = @u AND version = @expected " +
+                    "AND NOT EXISTS (SELECT 1 FROM templates o WHERE o.name_key = @nk AND o.uuid <> @u)",
+                    ct, values).ConfigureAwait(false)) == 1;
+        }
+        catch (DbException e) when (e.SqlState == UniqueViolation)
+        {
+            // Another node took the name between the statement's check and its write (PostgreSQL, read committed).
+            throw new WriteConflictException($"The template name '{template.Name}' was taken meanwhile.", e);
+        }
+    }
+
+    Task<Principal?> IDirectoryWrites.FindByNameAsync(string name, CancellationToken ct) => SqlDirectory.FindInAsync(_tx, name, ct);
+
+    async Task<Principal?> IDirectoryWrites.TryInsertAsync(NewPrincipal p, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+
+        // The SID is allocated here (the domain's next relative id), as a sequence number is: no rule, only an identifier.
+        var domain = await SqlDirectory.DomainSidAsync(_tx, ct).ConfigureAwait(false);
+        var rid = await _tx.ScalarAsync<long>("UPDATE counters SET value = value + 1 WHERE name = 'rid' RETURNING value", ct).ConfigureAwait(false);
+        var principal = new Principal(p.Uuid, p.Name, Sid.InDomain(domain, (uint)rid), p.Kind);
+        return await _tx.ExecuteAsync("INSERT INTO principals (uuid, kind, name, name_key, sid, created) VALUES (@u, @k, @n, @nk, @s, @t) ON CONFLICT DO NOTHING", ct,
+            ("@u", Sql.Text(principal.Uuid)), ("@k", (int)p.Kind), ("@n", principal.Name), ("@nk", SqlDirectory.Key(p.Name)),
+            ("@s", principal.Sid.Value), ("@t", Sql.Ticks(p.Created))).ConfigureAwait(false) == 1 ? principal : null;
+    }
+
+    async Task<bool> IDirectoryWrites.TryAddMembershipAsync(Guid user, Guid group, CancellationToken ct) =>
+        await _tx.ExecuteAsync("INSERT INTO memberships (user_uuid, group_uuid) VALUES (@u, @g) ON CONFLICT DO NOTHING", ct,
+            ("@u", Sql.Text(user)), ("@g", Sql.Text(group))).ConfigureAwait(false) == 1;
+
+    async Task<bool> IDirectoryWrites.TryRemoveMembershipAsync(Guid user, Guid group, CancellationToken ct) =>
+        await _tx.ExecuteAsync("DELETE FROM memberships WHERE user_uuid = @u AND group_uuid = @g", ct,
+            ("@u", Sql.Text(user)), ("@g", Sql.Text(group))).ConfigureAwait(false) == 1;
+
+    async Task<bool> IDirectoryWrites.TryRemoveUserAsync(Guid user, CancellationToken ct)
+    {
+        await _tx.ExecuteAsync("DELETE FROM memberships WHERE user_uuid = @u", ct, ("@u", Sql.Text(user))).ConfigureAwait(false);
+        return await _tx.ExecuteAsync("DELETE FROM principals WHERE uuid = @u AND kind = @k", ct,
+            ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+    }
+
+    async Task<bool> IDirectoryWrites.TrySetPasswordHashAsync(Guid user, string hash, CancellationToken ct) =>
+        await _tx.ExecuteAsync("UPDATE principals SET password_hash = @h WHERE uuid = @u AND kind = @k", ct,
+            ("@h", hash), ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+
+    Task<long> ICaNoticeWrites.EnqueueAsync(Revocation revocation, DateTimeOffset firstRetry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        return _tx.ScalarAsync<long>(
+            "INSERT INTO ca_outbox (kind, serials, reason, revoked_at, attempts, next_attempt) VALUES (@k, @s, @r, @at, 0, @next) RETURNING id", ct,
+            ("@k", SqlCaOutbox.RevokeKind), ("@s", JsonSerializer.Serialize(revocation.Serials.Select(s => s.ToUpperInvariant()), Json)),
+            ("@r", revocation.Reason), ("@at", Sql.Ticks(revocation.At)), ("@next", Sql.Ticks(firstRetry)));
+    }
+
+    // SQLSTATE unique_violation (PostgreSQL; SQLite's one writer never races a name).
+    private const string UniqueViolation = "23505";
 }

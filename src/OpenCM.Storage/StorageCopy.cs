@@ -27,14 +27,14 @@ public static class StorageCopy
     // whose rows the source's replace; any other table holding rows means the target is in use.
     private static readonly string[] Seeded = ["counters", "audit_head"];
 
-    public static async Task<CopyReport> CopyAsync(StorageProvider source, StorageProvider target, CancellationToken ct = default)
+    public static async Task<CopyReport> CopyAsync(StorageProvider source, StorageProvider target, TimeProvider clock, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
 
         // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet.
-        await source.MigrateAsync(ct).ConfigureAwait(false);
-        await target.MigrateAsync(ct).ConfigureAwait(false);
+        await source.MigrateAsync(clock, ct).ConfigureAwait(false);
+        await target.MigrateAsync(clock, ct).ConfigureAwait(false);
         var tables = (await source.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).Order(StringComparer.Ordinal).ToList();
         var targetTables = (await target.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).ToHashSet(StringComparer.Ordinal);
         if (tables.FirstOrDefault(t => !targetTables.Contains(t)) is { } missing)

@@ -37,9 +37,14 @@ public abstract class StorageProvider : IAsyncDisposable
 
     /// <summary>
     /// Applies the migrations that have not run yet, each in its own transaction, while holding
-    /// the provider's migration lock (several nodes may start at once).
+    /// the provider's migration lock (several nodes may start at once). <paramref name="clock"/> dates
+    /// each applied migration: storage reads no clock of its own.
     /// </summary>
-    public Task<int> MigrateAsync(CancellationToken ct = default) => WithMigrationLockAsync(() => MigrateUnlockedAsync(ct), ct);
+    public Task<int> MigrateAsync(TimeProvider clock, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(clock);
+        return WithMigrationLockAsync(() => MigrateUnlockedAsync(clock, ct), ct);
+    }
 
     /// <summary>Runs <paramref name="migrate"/> so that no other process migrates the same database meanwhile.</summary>
     protected virtual Task<int> WithMigrationLockAsync(Func<Task<int>> migrate, CancellationToken ct) => RunExclusiveAsync("migrate", migrate, ct);
@@ -55,7 +60,7 @@ public abstract class StorageProvider : IAsyncDisposable
         return work();
     }
 
-    private async Task<int> MigrateUnlockedAsync(CancellationToken ct)
+    private async Task<int> MigrateUnlockedAsync(TimeProvider clock, CancellationToken ct)
     {
         await WriteAsync(async (tx, c) =>
         {
@@ -76,7 +81,7 @@ public abstract class StorageProvider : IAsyncDisposable
 
                 await tx.ExecuteAsync(m.Sql, c).ConfigureAwait(false);
                 await tx.ExecuteAsync("INSERT INTO schema_migrations (version, name, applied) VALUES (@v, @n, @t)", c,
-                    ("@v", m.Version), ("@n", m.Name), ("@t", DateTime.UtcNow.Ticks)).ConfigureAwait(false);
+                    ("@v", m.Version), ("@n", m.Name), ("@t", clock.GetUtcNow().UtcTicks)).ConfigureAwait(false);
                 return true;
             }, ct).ConfigureAwait(false);
             applied += ran ? 1 : 0;

@@ -17,12 +17,13 @@ public static class StorageServices
         services.AddSingleton<ICertificateStore, SqlCertificateStore>();
         services.AddSingleton<ITemplateStore, SqlTemplateStore>();
         services.AddSingleton<IAuditLog, SqlAuditLog>();
+        services.AddSingleton<ICaOutbox, SqlCaOutbox>();
         services.AddSingleton<SqlDirectory>();
         services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
-        services.AddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), location(sp)));
+        services.AddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), location(sp), sp.GetRequiredService<TimeProvider>()));
 
         // Secrets and archived keys are sealed under the master key, wherever the host says it comes from.
-        services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<IMasterKeyProvider>().Load()));
+        services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<IMasterKeyProvider>().Load(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<IMasterKeyProvider>().Load()));
         return services;
     }

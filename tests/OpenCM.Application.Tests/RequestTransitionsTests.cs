@@ -24,6 +24,12 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
 
     public IAuditWrites Audit => throw new NotSupportedException();
 
+    public ITemplateWrites Templates => throw new NotSupportedException();
+
+    public IDirectoryWrites Directory => throw new NotSupportedException();
+
+    public ICaNoticeWrites Notices => throw new NotSupportedException();
+
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);
 
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredRequest>>([]);
@@ -37,6 +43,16 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
         Attempts++;
         return Task.FromResult(false);
     }
+}
+
+/// <summary>An outbox these tests never reach: nothing is revoked.</summary>
+internal sealed class NoOutbox : ICaOutbox
+{
+    public Task<IReadOnlyList<CaNotice>> DueAsync(DateTimeOffset now, int max, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<CaNotice>>([]);
+
+    public Task MarkDeliveredAsync(long id, DateTimeOffset at, CancellationToken ct = default) => throw new NotSupportedException();
+
+    public Task MarkFailedAsync(long id, int attempts, DateTimeOffset retryAt, string error, CancellationToken ct = default) => throw new NotSupportedException();
 }
 
 /// <summary>A CA that must not be reached: these tests revoke nothing and sign nothing.</summary>
@@ -66,8 +82,9 @@ public class RequestTransitionsTests
         var request = Samples.Request(descriptor: $"O:{Alice}D:(A;;LCRPSDRC;;;{Alice})");
         var store = new AlwaysMovingStore(request);
         var ca = new UnreachableCertificateAuthority();
-        var server = new ServerExecution(store, new NoProfiles(), new NoCards(), store, ca, TimeProvider.System);
-        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), new NoCards(), store, server, ca, TimeProvider.System);
+        var notices = new CaNoticeDelivery(ca, new NoOutbox(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<CaNoticeDelivery>.Instance);
+        var server = new ServerExecution(store, new NoProfiles(), new NoCards(), store, notices, TimeProvider.System);
+        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), new NoCards(), store, server, notices, TimeProvider.System);
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 

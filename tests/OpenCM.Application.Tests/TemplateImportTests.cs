@@ -23,34 +23,86 @@ internal sealed class FakeDirectory : IDirectory
 
     public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 
-    public Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.User));
-
-    public Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.Group));
-
     public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DirectoryUser>>([]);
-
-    public Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult(_all.RemoveAll(p => p.Uuid == user) > 0);
-
-    public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => Task.FromResult(false);
-
-    public Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default) => Task.FromResult(false);
 
     public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) => Task.FromResult<string?>(null);
 }
 
-internal sealed class FakeTemplateStore : ITemplateStore
+/// <summary>
+/// Templates in memory, written through the unit of work as storage writes them: a version by
+/// compare-and-set on the expected one, names unique regardless of case. <see cref="Overtake"/>
+/// lets a test play another server that stores a version between the read and the write.
+/// </summary>
+internal sealed class FakeTemplateStore : ITemplateStore, ITransactions, IUnitOfWork, ITemplateWrites, IAuditWrites
 {
     public Dictionary<Guid, ProfileTemplate> Saved { get; } = [];
+
+    public List<AuditEvent> Audited { get; } = [];
+
+    /// <summary>Run once, just before the next write: another server's save.</summary>
+    public Action? Overtake { get; set; }
+
+    public IRequestWrites Requests => throw new NotSupportedException();
+
+    public IProfileWrites Profiles => throw new NotSupportedException();
+
+    public ICertificateWrites Certificates => throw new NotSupportedException();
+
+    public ICardWrites Cards => throw new NotSupportedException();
+
+    public IAuditWrites Audit => this;
+
+    public ITemplateWrites Templates => this;
+
+    public IDirectoryWrites Directory => throw new NotSupportedException();
+
+    public ICaNoticeWrites Notices => throw new NotSupportedException();
 
     public Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<ProfileTemplate>>([.. Saved.Values]);
 
     public Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult(Saved.GetValueOrDefault(id));
 
-    public Task<ProfileTemplate> SaveAsync(ProfileTemplate template, AuditEvent audit, CancellationToken ct = default)
+    public async Task<T> RunAsync<T>(Func<IUnitOfWork, CancellationToken, Task<T>> work, CancellationToken ct = default)
     {
-        var saved = template with { Version = Saved.TryGetValue(template.Uuid, out var old) ? old.Version + 1 : 1 };
-        Saved[template.Uuid] = saved;
-        return Task.FromResult(saved);
+        // All or nothing: what the work wrote is kept only if it returns.
+        var saved = new Dictionary<Guid, ProfileTemplate>(Saved);
+        var audited = Audited.Count;
+        try
+        {
+            return await work(this, ct);
+        }
+        catch
+        {
+            Saved.Clear();
+            foreach (var (k, v) in saved)
+            {
+                Saved[k] = v;
+            }
+
+            Audited.RemoveRange(audited, Audited.Count - audited);
+            throw;
+        }
+    }
+
+    public Task<bool> TryStoreVersionAsync(ProfileTemplate template, int expectedVersion, DateTimeOffset at, CancellationToken ct)
+    {
+        var overtake = Overtake;
+        Overtake = null;
+        overtake?.Invoke();
+        var stored = Saved.TryGetValue(template.Uuid, out var old) ? old.Version : 0;
+        if (stored != expectedVersion || Saved.Values.Any(t => t.Uuid != template.Uuid && string.Equals(t.Name, template.Name, StringComparison.OrdinalIgnoreCase)))
+        {
+            return Task.FromResult(false);
+        }
+
+        Saved[template.Uuid] = template;
+        return Task.FromResult(true);
+    }
+
+    public Task AppendAsync(AuditEvent audit, CancellationToken ct)
+    {
+        Audited.Add(audit);
+        return Task.CompletedTask;
     }
 }
 
@@ -60,7 +112,7 @@ public class TemplateImportTests
     private readonly FakeTemplateStore _store = new();
     private readonly TemplateService _service;
 
-    public TemplateImportTests() => _service = new TemplateService(_store, _directory, TimeProvider.System, new AccessPolicy(_directory, new OpenCmOptions()));
+    public TemplateImportTests() => _service = new TemplateService(_store, _directory, TimeProvider.System, new AccessPolicy(_directory, new OpenCmOptions()), _store);
 
     [Fact]
     public async Task Import_YamlWithPlaceholders_ResolvesToCanonicalSddl()
@@ -186,5 +238,40 @@ public class TemplateImportTests
         Assert.Equal(["Self"], (await _service.ListVisibleAsync(user)).Select(t => t.Name));
         Assert.Equal(["Self", "Desk"], (await _service.ListVisibleAsync(desk)).Select(t => t.Name));
         await Assert.ThrowsAsync<OpenCmException>(() => _service.GetAsync(user, Guid.Parse("6f1c0b2a-1111-4222-8333-000000000003")));
+    }
+
+    [Fact]
+    public async Task Import_SameUuidTwice_NextVersionAuditedWithActorAndCorrelation()
+    {
+        var actor = Guid.NewGuid();
+        const string Text = "uuid: 6f1c0b2a-1111-4222-8333-000000000010\nname: Versioned";
+        Assert.Equal(1, (await _service.ImportAsync(Text, "v.yaml", actor, "corr-1")).Version);
+        Assert.Equal(2, (await _service.ImportAsync(Text, "v.yaml", AuditContext.LocalOperator("alice"))).Version);
+        Assert.Equal(2, _store.Saved[Guid.Parse("6f1c0b2a-1111-4222-8333-000000000010")].Version);
+        Assert.Equal(("TemplateImported", actor, "corr-1", "name=Versioned version=1"), (_store.Audited[0].Kind, _store.Audited[0].Actor, _store.Audited[0].CorrelationId, _store.Audited[0].Detail));
+        Assert.Equal((AuditContext.LocalOperatorId, "name=Versioned version=2 operator=local-admin:alice"), (_store.Audited[1].Actor, _store.Audited[1].Detail));
+        Assert.StartsWith("cli-", _store.Audited[1].CorrelationId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Import_NameAnotherTemplateHolds_ValidationNamingNameAndNothingWritten()
+    {
+        await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-000000000011\nname: Taken", "a", Guid.Empty, "c");
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-000000000012\nname: TAKEN", "b", Guid.Empty, "c"));
+        Assert.Equal((ErrorKind.ValidationFailed, "name"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Single(_store.Saved);
+        Assert.Single(_store.Audited);
+    }
+
+    [Fact]
+    public async Task Import_AnotherServerStoresAVersionMeanwhile_ConflictAndNotAudited()
+    {
+        const string Text = "uuid: 6f1c0b2a-1111-4222-8333-000000000013\nname: Raced";
+        var first = await _service.ImportAsync(Text, "r.yaml", Guid.Empty, "c");
+        _store.Overtake = () => _store.Saved[first.Uuid] = first with { Version = 2, Description = "theirs" };
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => _service.ImportAsync(Text, "r.yaml", Guid.Empty, "c"));
+        Assert.Equal(ErrorKind.Conflict, ex.Error.Kind);
+        Assert.Equal((2, "theirs"), (_store.Saved[first.Uuid].Version, _store.Saved[first.Uuid].Description));
+        Assert.Single(_store.Audited);
     }
 }

@@ -51,10 +51,10 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, (await Cli.RunWithInputAsync("a long enough one\n", "users", "set-password", "--data", Data, "--name", "nobody", "--password-stdin")).Exit);
 
         // Stored as a hash, not the password; it verifies, others do not, unknown names neither.
-        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
-            var directory = new Storage.SqlDirectory(data.Storage, TimeProvider.System);
-            var passwords = new Server.Auth.Passwords(directory);
+            var directory = new Storage.SqlDirectory(data.Storage);
+            var passwords = new Server.Auth.Passwords(directory, new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), TestKit.Samples.Clock()));
             var dana = (await directory.FindByNameAsync("dana"))!;
             Assert.DoesNotContain(First, (await directory.PasswordHashAsync(dana.Uuid))!, StringComparison.Ordinal);
             Assert.Equal(dana.Uuid, (await passwords.VerifyAsync("DANA", First))?.Uuid);
@@ -66,9 +66,9 @@ public sealed class CliTests : IDisposable
         // set-password replaces it.
         var set = await Cli.RunWithInputAsync("another good secret\n", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin");
         Assert.True(set.Exit == 0, set.Err);
-        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
+        await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
-            var passwords = new Server.Auth.Passwords(new Storage.SqlDirectory(data.Storage, TimeProvider.System));
+            var passwords = new Server.Auth.Passwords(new Storage.SqlDirectory(data.Storage), new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), TestKit.Samples.Clock()));
             Assert.Null(await passwords.VerifyAsync("dana", First));
             Assert.NotNull(await passwords.VerifyAsync("dana", "another good secret"));
         }
@@ -97,6 +97,32 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("dave", (await Cli.RunAsync("users", "list", "--data", Data)).Out, StringComparison.Ordinal);
         var again = await Cli.RunAsync("users", "remove", "--data", Data, "--name", "dave");
         Assert.Equal((1, true), (again.Exit, again.Err.Contains("no user named 'dave'", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task UsersAndTemplates_ChangedWithTheCli_AuditedAsTheLocalOperatorAndTheChainVerifies()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        var file = _dir.File("t.yaml");
+        await File.WriteAllTextAsync(file, "uuid: 0f0e0d0c-0b0a-4908-8706-050403020199\nname: Audited\n");
+        var erin = Guid.Parse((await Cli.RunAsync("users", "add", "--data", Data, "--name", "erin", "--group", "Auditors")).Out.Trim());
+        Assert.Equal(0, (await Cli.RunAsync("users", "leave", "--data", Data, "--name", "erin", "--group", "Auditors")).Exit);
+        Assert.Equal(0, (await Cli.RunWithInputAsync("a long enough one\n", "users", "set-password", "--data", Data, "--name", "erin", "--password-stdin")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync("users", "remove", "--data", Data, "--name", "erin")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync("templates", "import", "--data", Data, file)).Exit);
+
+        var verified = await Cli.RunAsync("audit", "verify", "--data", Data);
+        Assert.Equal((0, true), (verified.Exit, verified.Out.Contains("audit log intact", StringComparison.Ordinal)));
+
+        // Who removed erin: the local operator, with the account that ran the CLI; one correlation id per command.
+        await using var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock());
+        var log = new Storage.SqlAuditLog(data.Storage);
+        var events = (await log.ForSubjectAsync(erin)).Concat(await log.ForSubjectAsync(Guid.Parse("0f0e0d0c-0b0a-4908-8706-050403020199"))).Select(e => e.Event).ToList();
+        Assert.Equal(["UserAdded", "MembershipAdded", "MembershipRemoved", "PasswordSet", "UserRemoved", "TemplateImported"], events.Select(e => e.Kind));
+        Assert.All(events, e => Assert.Equal(Application.AuditContext.LocalOperatorId, e.Actor));
+        Assert.All(events, e => Assert.EndsWith($"operator=local-admin:{Environment.UserName}", e.Detail, StringComparison.Ordinal));
+        Assert.Equal(5, events.Select(e => e.CorrelationId).Distinct().Count());
+        Assert.All(events, e => Assert.StartsWith("cli-", e.CorrelationId, StringComparison.Ordinal));
     }
 
     [Theory]

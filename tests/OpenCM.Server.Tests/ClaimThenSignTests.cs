@@ -38,7 +38,21 @@ internal sealed class InterceptingCertificateAuthority : ICertificateAuthority
         return await _inner.SignAsync(order, ct);
     }
 
-    public Task RevokeAsync(Revocation revocation, CancellationToken ct = default) => _inner.RevokeAsync(revocation, ct);
+    /// <summary>Revocations left to refuse, as a CA that is down would.</summary>
+    public int FailRevocations;
+
+    public int RevocationsHeard;
+
+    public Task RevokeAsync(Revocation revocation, CancellationToken ct = default)
+    {
+        if (Interlocked.Decrement(ref FailRevocations) >= 0)
+        {
+            throw new HttpRequestException("the CA at ca.internal:8443 is down");
+        }
+
+        Interlocked.Increment(ref RevocationsHeard);
+        return _inner.RevokeAsync(revocation, ct);
+    }
 
     public byte[] Pkcs7(byte[] certificateDer) => _inner.Pkcs7(certificateDer);
 
@@ -72,6 +86,7 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
     public void Dispose()
     {
         _server.Ca.BeforeSign = null;
+        _server.Ca.FailRevocations = 0;
         _dir.Dispose();
     }
 
@@ -149,6 +164,35 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
         Assert.Equal((int)RequestStatus.Failed, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
         Assert.Equal(((int)CertificateStatus.Revoked, (DateTimeOffset?)_server.Clock.GetUtcNow(), (int?)ProfileRules.CessationOfOperation), await RecordAsync(serial!));
         Assert.Contains($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Revocation_CaDownWhenItCommits_QueuedAndDeliveredOnRetryAndTheCrlListsIt()
+    {
+        // 1. The CA publishes a CRL (and keeps it until it hears of a revocation).
+        var (client, id) = await ApprovedRequestAsync();
+        await CrlTextAsync();
+
+        // 2. Signing fails, so the execution fails and its serial is revoked; the CA is down then.
+        string? serial = null;
+        _server.Ca.BeforeSign = order =>
+        {
+            serial = order.SerialHex;
+            throw new CryptographicException("the HSM refused");
+        };
+        _server.Ca.FailRevocations = 1;
+        var heard = _server.Ca.RevocationsHeard;
+        Assert.Equal(HttpStatusCode.InternalServerError, (await client.PostAsync(Api(id, "/certificatedata"), CsrBody())).StatusCode);
+        Assert.Equal((int)CertificateStatus.Revoked, (await RecordAsync(serial!))!.Value.Status);
+        Assert.Equal(heard, _server.Ca.RevocationsHeard);
+        Assert.DoesNotContain($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+
+        // 3. After its backoff the notice is delivered again (by the host's loop or this call), and the CA has it.
+        _server.Clock.Advance(CaNoticeDelivery.Backoff(1));
+        await _server.Services.GetRequiredService<CaNoticeDelivery>().DeliverDueAsync();
+        Assert.True(_server.Ca.RevocationsHeard > heard);
+        Assert.Contains($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(await _server.Services.GetRequiredService<ICaOutbox>().DueAsync(_server.Clock.GetUtcNow().AddDays(1), 10));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     private async Task<Principal> UserWithPasswordAsync(string name)
     {
         var user = await _server.UserAsync(name);
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(user, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
         return user;
     }
 
@@ -206,7 +206,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     private async Task<Principal> ApproverAsync(string name)
     {
         var user = await _server.UserAsync(name, "CM Approvers");
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(user, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
         return user;
     }
 
@@ -297,7 +297,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var user = await _server.UserAsync("portal-revokee");
         var profile = await ActiveProfileAsync(user);
         var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);
         var desk = await SignedInAsync(admin);
 
         // The help desk lists the user's profile with what a manager may start on it: Revoke among them.
@@ -379,7 +379,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
 
         // A manager finds the user and their card, and answers the challenge the user reads out.
         var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);
         var desk = await SignedInAsync(admin);
         var page = $"{Root}/helpdesk?name={owner.Name}";
         var found = await desk.GetStringAsync(page);
@@ -403,7 +403,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Contains("Audit trail", trail, StringComparison.Ordinal);
         Assert.Contains("AdminChallengeAnswered", trail, StringComparison.Ordinal);
         Assert.Contains("RequestCreated", trail, StringComparison.Ordinal);
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(owner, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), owner, Password);
         var ownerPage = await (await SignedInAsync(owner)).GetStringAsync($"{Root}/requests/{unblock}");
         Assert.Contains("OfflineUnblock request", ownerPage, StringComparison.Ordinal); // the user may read the request…
         Assert.DoesNotContain("Audit trail", ownerPage, StringComparison.Ordinal);     // …but the trail is the help desk's
@@ -425,7 +425,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
 
         // A manager (the sample's initiator) asks for Dora; an unknown name is a 400.
         var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);
         var desk = await SignedInAsync(admin);
         var deskForm = await desk.GetStringAsync(page);
         Assert.Contains("name=\"onbehalf\"", deskForm, StringComparison.Ordinal);
@@ -468,7 +468,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     {
         var user = await UserWithPasswordAsync("portal-hostile");
         var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
-        await _server.Services.GetRequiredService<Passwords>().SetAsync(admin, Password);
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);
         var browser = path.StartsWith("/helpdesk", StringComparison.Ordinal) ? await SignedInAsync(admin) : path == "/signin" ? Browser() : await SignedInAsync(user);
         using var api = await _server.ClientAsync(user);
         var request = path.Contains("{request}", StringComparison.Ordinal)

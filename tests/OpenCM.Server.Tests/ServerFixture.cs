@@ -52,8 +52,8 @@ public class ServerFixture : WebApplicationFactory<Program>
     /// <summary>Creates a directory user (unique per call) and returns its name.</summary>
     public async Task<Principal> UserAsync(string prefix, params string[] groups)
     {
-        var directory = Services.GetRequiredService<IDirectory>();
-        return await directory.AddUserAsync($"{prefix}-{Guid.NewGuid():N}"[..20], groups);
+        var administration = Services.GetRequiredService<DirectoryAdministration>();
+        return await administration.AddUserAsync(new AuditContext(Guid.Empty, "test"), $"{prefix}-{Guid.NewGuid():N}"[..20], groups);
     }
 
     public async Task<string> TokenAsync(Principal user)

@@ -23,18 +23,19 @@ public sealed class PostgresStorageContractTests : StorageContract
         // The test's own connection plays a second node: it saves version 2 and holds the row
         // until this node's save has read version 1 and waits on the row lock; then it commits.
         var store = new SqlTemplateStore(Db);
-        var t = new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "Two Nodes" };
-        await store.SaveAsync(t, Samples.Audit(t.Uuid));
+        var t = new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "Two Nodes", Version = 1 };
+        var transactions = new SqlTransactions(Db);
+        Assert.True(await transactions.RunAsync((uow, c) => uow.Templates.TryStoreVersionAsync(t, 0, Samples.Now, c)));
         await using var otherNode = await Db.OpenReadAsync();
         await using var tx = await otherNode.BeginTransactionAsync();
         await ExecuteAsync(otherNode, tx, $"UPDATE templates SET version = 2, body = replace(body, '\"Description\":\"\"', '\"Description\":\"theirs\"') WHERE uuid = '{t.Uuid:D}'");
 
-        var mine = store.SaveAsync(t with { Description = "mine" }, Samples.Audit(t.Uuid));
+        // This node read version 1 and stores version 2 by compare-and-set on it: zero rows once the other commits.
+        var mine = transactions.RunAsync((uow, c) => uow.Templates.TryStoreVersionAsync(t with { Description = "mine", Version = 2 }, 1, Samples.Now, c));
         await WaitForALockWaitAsync();
         await tx.CommitAsync();
 
-        var ex = await Assert.ThrowsAsync<OpenCmException>(() => mine);
-        Assert.Equal(ErrorKind.Conflict, ex.Error.Kind);
+        Assert.False(await mine);
         var found = await store.FindAsync(t.Uuid);
         Assert.Equal((2, "theirs"), (found!.Version, found.Description));
     }
@@ -46,6 +47,26 @@ public sealed class PostgresStorageContractTests : StorageContract
         await using var target = new PostgresStorage(await server!.CreateDatabaseAsync());
         await StorageCopyCheck.CopyAsync_EveryTableOfTheSchema_SameRowsOnBothSides(Db, target,
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
+    }
+
+    [SkippableFact]
+    public async Task Templates_NameTakenOnAnotherNodeMeanwhile_WriteConflictNotAServerError()
+    {
+        // The other node inserts the name and holds it uncommitted; this node's insert of the same
+        // name waits on the unique index, then meets the committed row: nothing is written.
+        var transactions = new SqlTransactions(Db);
+        await using var otherNode = await Db.OpenReadAsync();
+        await using var tx = await otherNode.BeginTransactionAsync();
+        var theirs = Guid.NewGuid();
+        var body = $"{{\"Uuid\":\"{theirs:D}\",\"Name\":\"Raced\"}}";
+        await ExecuteAsync(otherNode, tx, $"INSERT INTO templates (uuid, name, name_key, version, body, updated) VALUES ('{theirs:D}', 'Raced', 'RACED', 1, '{body}', 0)");
+
+        var mine = transactions.TryRunAsync<bool?>(async (uow, c) => await uow.Templates.TryStoreVersionAsync(new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "raced", Version = 1 }, 0, Samples.Now, c));
+        await WaitForALockWaitAsync();
+        await tx.CommitAsync();
+
+        Assert.NotEqual(true, await mine);
+        Assert.Equal(theirs, Assert.Single(await new SqlTemplateStore(Db).ListAsync()).Uuid);
     }
 
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction? tx, string sql)

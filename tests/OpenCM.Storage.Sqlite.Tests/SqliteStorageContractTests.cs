@@ -35,7 +35,7 @@ public sealed class SqliteSpecificTests : IDisposable
     public async Task Open_NewDatabase_UsesWalAndFullSync()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
-        await db.MigrateAsync();
+        await db.MigrateAsync(Samples.Clock());
         await using var conn = await db.OpenReadAsync();
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = "PRAGMA journal_mode";
@@ -46,7 +46,7 @@ public sealed class SqliteSpecificTests : IDisposable
     public async Task OpenDataDirectory_New_OwnerOnlyWithKeyFile()
     {
         var root = _dir.File("data");
-        await using (var data = await SqliteDataDirectory.OpenAsync(root))
+        await using (var data = await SqliteDataDirectory.OpenAsync(root, Samples.Clock()))
         {
             Assert.True(data.IsNew);
             new FileMasterKeyProvider(data.MasterKeyPath).Load();
@@ -58,7 +58,7 @@ public sealed class SqliteSpecificTests : IDisposable
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, SqliteDataDirectory.MasterKeyFile)));
         }
 
-        await using var again = await SqliteDataDirectory.OpenAsync(root);
+        await using var again = await SqliteDataDirectory.OpenAsync(root, Samples.Clock());
         Assert.False(again.IsNew);
     }
 
@@ -72,14 +72,14 @@ public sealed class SqliteSpecificTests : IDisposable
 
         // An installation made by an older version or by hand: 0755 directory, 0644 files.
         var root = _dir.File("old");
-        await (await SqliteDataDirectory.OpenAsync(root)).DisposeAsync();
+        await (await SqliteDataDirectory.OpenAsync(root, Samples.Clock())).DisposeAsync();
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         foreach (var file in Directory.EnumerateFiles(root))
         {
             File.SetUnixFileMode(file, (UnixFileMode)0b110_100_100);
         }
 
-        await using var data = await SqliteDataDirectory.OpenAsync(root);
+        await using var data = await SqliteDataDirectory.OpenAsync(root, Samples.Clock());
         await new SqlTransactions(data.Storage).RunAsync(async (uow, c) =>
         {
             var r = Samples.Request();
@@ -99,7 +99,7 @@ public sealed class SqliteSpecificTests : IDisposable
     public async Task AuditEvents_UpdateOrDelete_RefusedByDatabase()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
-        await db.MigrateAsync();
+        await db.MigrateAsync(Samples.Clock());
         var r = Samples.Request();
         await new SqlTransactions(db).RunAsync(async (uow, c) => { await uow.Requests.InsertAsync(r, [], c); await uow.Audit.AppendAsync(Samples.Audit(r.Uuid), c); return 0; });
         await Assert.ThrowsAsync<SqliteException>(() => db.WriteAsync(async (tx, c) =>
@@ -117,7 +117,7 @@ public sealed class SqliteSpecificTests : IDisposable
         var path = _dir.File("opencm.db");
         await using (var db = new SqliteStorage(path))
         {
-            await db.MigrateAsync();
+            await db.MigrateAsync(Samples.Clock());
             for (var i = 0; i < 4; i++)
             {
                 var r = Samples.Request();
@@ -150,10 +150,10 @@ public sealed class SqliteSchemaTests : IDisposable
     public async Task Schema_NewDatabaseNotMigrated_NotReadyWithoutInternals()
     {
         await using var db = new SqliteStorage(_dir.File("opencm.db"));
-        var status = await new SqlStorageSchema(db, _dir.File("opencm.db")).CheckAsync();
+        var status = await new SqlStorageSchema(db, _dir.File("opencm.db"), Samples.Clock()).CheckAsync();
         Assert.Equal((false, "database unreachable or not initialized"), (status.IsReady, status.Detail));
-        await new SqlStorageSchema(db, "x").MigrateAsync();
-        Assert.True((await new SqlStorageSchema(db, "x").CheckAsync()).IsReady);
+        await new SqlStorageSchema(db, "x", Samples.Clock()).MigrateAsync();
+        Assert.True((await new SqlStorageSchema(db, "x", Samples.Clock()).CheckAsync()).IsReady);
     }
 }
 
@@ -189,9 +189,9 @@ public sealed class SqliteUpgradeTests : IDisposable
         }
 
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
-        //    0007 card profiles, 0008 passwords, 0009 data-protection keys): the software profile stays one, on no card.
+        //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox): the software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
-        Assert.Equal(6, await db.MigrateAsync());
+        Assert.Equal(7, await db.MigrateAsync(Samples.Clock()));
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
@@ -203,6 +203,6 @@ public sealed class SqliteUpgradeTests : IDisposable
             await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T"), c);
             return 0;
         });
-        Assert.True((await new SqlStorageSchema(db, path).CheckAsync()).IsReady);
+        Assert.True((await new SqlStorageSchema(db, path, Samples.Clock()).CheckAsync()).IsReady);
     }
 }

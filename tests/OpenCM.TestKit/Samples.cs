@@ -9,6 +9,9 @@ public static class Samples
 {
     public static readonly DateTimeOffset Now = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
 
+    /// <summary>A clock pinned at <see cref="Now"/>, for code that takes its time from the caller.</summary>
+    public static TimeProvider Clock() => new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now);
+
     public static CmRequest Request(Guid? id = null, RequestStatus status = RequestStatus.Approved, Guid? target = null, string? descriptor = null) => new()
     {
         Uuid = id ?? Guid.NewGuid(),

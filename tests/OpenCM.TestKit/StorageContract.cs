@@ -20,7 +20,7 @@ public abstract class StorageContract : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Db = await CreateAsync();
-        await Db.MigrateAsync();
+        await Db.MigrateAsync(Samples.Clock());
     }
 
     public virtual async Task DisposeAsync() => await Db.DisposeAsync();
@@ -64,12 +64,12 @@ public abstract class StorageContract : IAsyncLifetime
         });
 
     [SkippableFact]
-    public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync());
+    public async Task Migrate_SecondRun_AppliesNothing() => Assert.Equal(0, await Db.MigrateAsync(Samples.Clock()));
 
     [SkippableFact]
     public async Task Schema_Migrated_Ready()
     {
-        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        var status = await new SqlStorageSchema(Db, "test", Samples.Clock()).CheckAsync();
         Assert.Equal((true, "schema current"), (status.IsReady, status.Detail));
     }
 
@@ -83,7 +83,7 @@ public abstract class StorageContract : IAsyncLifetime
             cmd.CommandText = "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)";
             return cmd.ExecuteNonQueryAsync(c);
         });
-        var status = await new SqlStorageSchema(Db, "test").CheckAsync();
+        var status = await new SqlStorageSchema(Db, "test", Samples.Clock()).CheckAsync();
         Assert.Equal((false, "1 migration(s) pending"), (status.IsReady, status.Detail));
     }
 
@@ -358,12 +358,15 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Equal((true, 80L), (verification.IsIntact, verification.Count));
     }
 
+    private DirectoryAdministration Administration => new(Transactions, Samples.Clock());
+
     [SkippableFact]
     public async Task Directory_AddUser_CreatesGroupsOnceWithDomainSids()
     {
-        var dir = new SqlDirectory(Db, TimeProvider.System);
-        var alice = await dir.AddUserAsync("alice", ["CM Approvers", "Staff"]);
-        var bob = await dir.AddUserAsync("bob", ["cm approvers"]);
+        var dir = new SqlDirectory(Db);
+        var who = new AuditContext(Guid.NewGuid(), "corr-dir");
+        var alice = await Administration.AddUserAsync(who, "alice", ["CM Approvers", "Staff"]);
+        var bob = await Administration.AddUserAsync(who, "bob", ["cm approvers"]);
         var domain = await dir.DomainSidAsync();
         Assert.StartsWith(domain.Value + "-", alice.Sid.Value, StringComparison.Ordinal);
         Assert.Equal(["CM Approvers", "Staff"], (await dir.GroupsOfAsync(alice.Uuid)).Select(g => g.Name));
@@ -371,35 +374,108 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Equal(alice, await dir.FindByNameAsync("ALICE"));
         Assert.Equal(alice, await dir.FindAsync(alice.Uuid));
         Assert.Equal(4, new[] { alice.Sid, bob.Sid, (await dir.FindByNameAsync("staff"))!.Sid, (await dir.FindByNameAsync("CM Approvers"))!.Sid }.Distinct().Count());
-        var ex = await Assert.ThrowsAsync<OpenCmException>(() => dir.AddUserAsync("Alice", []));
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => Administration.AddUserAsync(who, "Alice", []));
         Assert.Equal((ErrorKind.ValidationFailed, "name"), (ex.Error.Kind, ex.Error.Field));
         Assert.Equal(["alice", "bob"], (await dir.ListUsersAsync()).Select(u => u.User.Name));
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
     }
 
     [SkippableFact]
-    public async Task Templates_SaveTwice_VersionIncrementsAndNamesStayUnique()
+    public async Task Directory_Changes_AuditedWithTheActorAndCorrelationIdApplicationGave()
+    {
+        var dir = new SqlDirectory(Db);
+        var admin = Guid.NewGuid();
+        var user = await Administration.AddUserAsync(new AuditContext(admin, "corr-add"), "leaver", ["Team"]);
+        var team = (await dir.FindByNameAsync("team"))!;
+        Assert.True(await Administration.RemoveMembershipAsync(AuditContext.LocalOperator("root"), user.Uuid, team.Uuid));
+        Assert.False(await Administration.RemoveMembershipAsync(AuditContext.LocalOperator("root"), user.Uuid, team.Uuid));
+        Assert.True(await Administration.RemoveUserAsync(new AuditContext(admin, "corr-remove"), user.Uuid));
+        Assert.False(await Administration.RemoveUserAsync(new AuditContext(admin, "corr-again"), user.Uuid));
+        Assert.Null(await dir.FindAsync(user.Uuid));
+
+        // Who removed this user, under which correlation id: on the chain, and nothing for the refusals.
+        var events = (await new SqlAuditLog(Db).ForSubjectAsync(user.Uuid)).Select(e => e.Event).ToList();
+        Assert.Equal(["UserAdded", "MembershipAdded", "MembershipRemoved", "UserRemoved"], events.Select(e => e.Kind));
+        Assert.Equal((admin, "corr-add"), (events[0].Actor, events[0].CorrelationId));
+        Assert.Equal((AuditContext.LocalOperatorId, $"group={team.Uuid:D} operator=local-admin:root"), (events[2].Actor, events[2].Detail));
+        Assert.Equal((admin, "corr-remove", Samples.Now), (events[3].Actor, events[3].CorrelationId, events[3].Time));
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
+    }
+
+    [SkippableFact]
+    public async Task Templates_StoreVersion_CompareAndSetOnTheExpectedVersionAndNamesStayUnique()
     {
         var store = new SqlTemplateStore(Db);
         var t = new ProfileTemplate
         {
             Uuid = Guid.NewGuid(),
             Name = "User Certificate",
+            Version = 1,
             Policies = new Dictionary<RequestType, WorkflowPolicy> { [RequestType.Enroll] = new() { Enabled = true, ApprovalsNeeded = 2 } },
         };
-        Assert.Equal(1, (await store.SaveAsync(t, Samples.Audit(t.Uuid))).Version);
-        Assert.Equal(2, (await store.SaveAsync(t with { Description = "d" }, Samples.Audit(t.Uuid))).Version);
+        Task<bool> StoreAsync(ProfileTemplate template, int expected) => Transactions.RunAsync((uow, c) => uow.Templates.TryStoreVersionAsync(template, expected, Samples.Now, c));
+
+        Assert.True(await StoreAsync(t, 0));
+        Assert.False(await StoreAsync(t, 0));
+        Assert.True(await StoreAsync(t with { Description = "d", Version = 2 }, 1));
+        Assert.False(await StoreAsync(t with { Description = "stale", Version = 2 }, 1));
         var found = await store.FindAsync(t.Uuid);
         Assert.Equal(("d", 2, 2), (found!.Description, found.Version, found.PolicyFor(RequestType.Enroll)!.ApprovalsNeeded));
-        var ex = await Assert.ThrowsAsync<OpenCmException>(() => store.SaveAsync(t with { Uuid = Guid.NewGuid(), Name = "user certificate" }, Samples.Audit(t.Uuid)));
-        Assert.Equal("name", ex.Error.Field);
-        Assert.Single(await store.ListAsync());
+
+        // The unique name index: another template may not take the name, in any case, new or renamed.
+        var other = new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "Other", Version = 1 };
+        Assert.False(await StoreAsync(other with { Name = "user certificate" }, 0));
+        Assert.True(await StoreAsync(other, 0));
+        Assert.False(await StoreAsync(other with { Name = "USER CERTIFICATE", Version = 2 }, 1));
+        Assert.Equal(["Other", "User Certificate"], (await store.ListAsync()).Select(x => x.Name));
+    }
+
+    [SkippableFact]
+    public async Task CaOutbox_QueuedInTheUnitOfWork_DueAfterItsFirstRetryUntilDelivered()
+    {
+        var outbox = new SqlCaOutbox(Db);
+        var revocation = new Revocation(["0a0b", "0C0D"], 4, Samples.Now);
+        var id = await Transactions.RunAsync((uow, c) => uow.Notices.EnqueueAsync(revocation, Samples.Now.AddSeconds(30), c));
+
+        // A unit of work that fails queues nothing.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Transactions.RunAsync<long>(async (uow, c) =>
+        {
+            await uow.Notices.EnqueueAsync(revocation, Samples.Now, c);
+            throw new InvalidOperationException("abandoned");
+        }));
+
+        Assert.Empty(await outbox.DueAsync(Samples.Now.AddSeconds(29), 10));
+        var due = Assert.Single(await outbox.DueAsync(Samples.Now.AddSeconds(30), 10));
+        Assert.Equal((id, 4, Samples.Now, 0), (due.Id, due.Revocation.Reason, due.Revocation.At, due.Attempts));
+        Assert.Equal(["0A0B", "0C0D"], due.Revocation.Serials);
+
+        await outbox.MarkFailedAsync(id, 1, Samples.Now.AddMinutes(5), "HttpRequestException");
+        Assert.Empty(await outbox.DueAsync(Samples.Now.AddMinutes(4), 10));
+        Assert.Equal(1, Assert.Single(await outbox.DueAsync(Samples.Now.AddMinutes(5), 10)).Attempts);
+
+        await outbox.MarkDeliveredAsync(id, Samples.Now.AddMinutes(5));
+        await outbox.MarkFailedAsync(id, 2, Samples.Now, "late failure report");
+        Assert.Empty(await outbox.DueAsync(Samples.Now.AddDays(1), 10));
+    }
+
+    [SkippableFact]
+    public async Task CaOutbox_TransitionThatRevokes_QueuesItsRevocationBesideIt()
+    {
+        var (request, profile, signed, @unsigned) = await ExecutingAsync();
+        var applied = await Transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow,
+            new RequestTransition(request.Uuid, request.Version, RequestStatus.Executing, RequestStatus.Failed, Samples.Now),
+            [new Effect.Undo(profile, 5, Samples.Now)], Samples.Audit(request.Uuid, "StatusChanged"), c));
+        var notice = Assert.Single(applied!.Notices);
+        var due = Assert.Single(await new SqlCaOutbox(Db).DueAsync(Samples.Now + CaNoticeDelivery.FirstRetryAfter, 10));
+        Assert.Equal(notice.Id, due.Id);
+        Assert.Equal(new[] { signed, @unsigned }.Order(), due.Revocation.Serials.Order());
     }
 
     [SkippableFact]
     public async Task Secrets_GetOrCreate_StableAndNotStoredInClear()
     {
         using var dir = new TempDirectory();
-        var secrets = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")));
+        var secrets = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")), Samples.Clock());
         var plain = "super-secret-value"u8.ToArray();
         var first = await secrets.GetOrCreateAsync("k", () => [.. plain]);
         var second = await secrets.GetOrCreateAsync("k", () => throw new InvalidOperationException("must not create twice"));
@@ -410,8 +486,22 @@ public abstract class StorageContract : IAsyncLifetime
         cmd.CommandText = "SELECT value FROM secrets WHERE name = 'k'";
         var stored = (string)(await cmd.ExecuteScalarAsync())!;
         Assert.DoesNotContain("super-secret", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(stored)), StringComparison.Ordinal);
-        var other = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("other.key")));
+        var other = new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("other.key")), Samples.Clock());
         await Assert.ThrowsAsync<MasterKeyException>(() => other.GetOrCreateAsync("k", () => []));
+    }
+
+    [SkippableFact]
+    public async Task Migrations_AndSecrets_DatedByTheCallersClockNotTheWallClock()
+    {
+        using var dir = new TempDirectory();
+        await new SecretStore(Db, MasterKey.LoadOrCreate(dir.File("master.key")), Samples.Clock()).GetOrCreateAsync("dated", () => [1, 2, 3]);
+        await using var conn = await Db.OpenReadAsync();
+        foreach (var sql in new[] { "SELECT MIN(applied) FROM schema_migrations", "SELECT MAX(applied) FROM schema_migrations", "SELECT created FROM secrets WHERE name = 'dated'" })
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            Assert.Equal(Samples.Now.UtcTicks, Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     [SkippableFact]
@@ -563,20 +653,21 @@ public abstract class StorageContract : IAsyncLifetime
     [SkippableFact]
     public async Task Directory_PasswordHash_SetForUsersOnlyReadBackAndAudited()
     {
-        var directory = new SqlDirectory(Db, TimeProvider.System);
-        var user = await directory.AddUserAsync("pat", ["Readers"]);
+        var directory = new SqlDirectory(Db);
+        var who = new AuditContext(Guid.NewGuid(), "corr-pw");
+        var user = await Administration.AddUserAsync(who, "pat", ["Readers"]);
         Assert.Null(await directory.PasswordHashAsync(user.Uuid));
-        Assert.True(await directory.SetPasswordHashAsync(user.Uuid, "AQAAAAIAAYagAAAAE-hash"));
+        Assert.True(await Administration.SetPasswordHashAsync(who, user.Uuid, "AQAAAAIAAYagAAAAE-hash"));
         Assert.Equal("AQAAAAIAAYagAAAAE-hash", await directory.PasswordHashAsync(user.Uuid));
 
         // A group has no password; an unknown id neither.
         var group = (await directory.GroupsOfAsync(user.Uuid)).Single();
-        Assert.False(await directory.SetPasswordHashAsync(group.Uuid, "x"));
-        Assert.False(await directory.SetPasswordHashAsync(Guid.NewGuid(), "x"));
+        Assert.False(await Administration.SetPasswordHashAsync(who, group.Uuid, "x"));
+        Assert.False(await Administration.SetPasswordHashAsync(who, Guid.NewGuid(), "x"));
         Assert.Null(await directory.PasswordHashAsync(group.Uuid));
 
         var audit = await new SqlAuditLog(Db).ForSubjectAsync(user.Uuid);
-        Assert.Contains(audit, a => a.Event.Kind == "PasswordSet" && !a.Event.Detail.Contains("hash", StringComparison.Ordinal));
+        Assert.Contains(audit, a => a.Event.Kind == "PasswordSet" && a.Event.Actor == who.Actor && a.Event.CorrelationId == "corr-pw" && !a.Event.Detail.Contains("hash", StringComparison.Ordinal));
     }
 
     [SkippableFact]

@@ -15,7 +15,10 @@ public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Ki
 /// <summary>A user with the groups it belongs to.</summary>
 public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);
 
-/// <summary>The directory of principals (embedded now; LDAP later).</summary>
+/// <summary>
+/// Reads of the directory of principals (embedded now; LDAP later). The embedded directory's
+/// changes are use cases (<see cref="DirectoryAdministration"/>) writing in a unit of work.
+/// </summary>
 public interface IDirectory
 {
     Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default);
@@ -24,25 +27,7 @@ public interface IDirectory
 
     Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
 
-    /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID.</summary>
-    Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default);
-
-    /// <summary>Creates a group if it does not exist and returns it.</summary>
-    Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default);
-
     Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
-
-    /// <summary>Removes a user and their memberships; false when no such user exists. Their requests keep the user's GUID.</summary>
-    Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default);
-
-    /// <summary>Takes a user out of a group; false when they were not in it.</summary>
-    Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default);
-
-    /// <summary>
-    /// Stores a user's password hash (made by the host's hasher; the directory never sees the
-    /// password), audited without it; false when no such user exists.
-    /// </summary>
-    Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default);
 
     /// <summary>A user's password hash; null when the user has none (tokens only) or does not exist.</summary>
     Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default);

@@ -85,6 +85,54 @@ public interface IAuditWrites
     Task AppendAsync(AuditEvent audit, CancellationToken ct);
 }
 
+/// <summary>Writes of profile templates inside a unit of work.</summary>
+public interface ITemplateWrites
+{
+    /// <summary>
+    /// Stores <paramref name="template"/> as its <see cref="ProfileTemplate.Version"/> by
+    /// compare-and-set on <paramref name="expectedVersion"/> (0: the template is new). False,
+    /// nothing written, when the stored version is not <paramref name="expectedVersion"/>. The
+    /// unique name index still guards names: a clash with a template another writer stored
+    /// meanwhile throws <see cref="WriteConflictException"/>.
+    /// </summary>
+    Task<bool> TryStoreVersionAsync(ProfileTemplate template, int expectedVersion, DateTimeOffset at, CancellationToken ct);
+}
+
+/// <summary>A principal to add to the embedded directory; its SID is allocated in this installation's domain.</summary>
+public sealed record NewPrincipal(Guid Uuid, string Name, PrincipalKind Kind, DateTimeOffset Created);
+
+/// <summary>Writes of the embedded directory inside a unit of work.</summary>
+public interface IDirectoryWrites
+{
+    /// <summary>A principal by name (any case), read inside the unit of work.</summary>
+    Task<Principal?> FindByNameAsync(string name, CancellationToken ct);
+
+    /// <summary>Inserts a principal with the next relative id of this installation's domain; null (nothing written) when the name is taken.</summary>
+    Task<Principal?> TryInsertAsync(NewPrincipal principal, CancellationToken ct);
+
+    /// <summary>Puts a user into a group; false when they already are in it.</summary>
+    Task<bool> TryAddMembershipAsync(Guid user, Guid group, CancellationToken ct);
+
+    /// <summary>Takes a user out of a group; false when they were not in it.</summary>
+    Task<bool> TryRemoveMembershipAsync(Guid user, Guid group, CancellationToken ct);
+
+    /// <summary>Removes a user and their memberships; false when no such user exists.</summary>
+    Task<bool> TryRemoveUserAsync(Guid user, CancellationToken ct);
+
+    /// <summary>Stores a user's password hash; false when no such user exists (a group has no password).</summary>
+    Task<bool> TrySetPasswordHashAsync(Guid user, string hash, CancellationToken ct);
+}
+
+/// <summary>
+/// Notices for the CA written in the unit of work that decided them (an outbox): delivered after
+/// the commit, and retried until the CA has them, so a CA that is down loses no revocation.
+/// </summary>
+public interface ICaNoticeWrites
+{
+    /// <summary>Queues <paramref name="revocation"/> for the CA; a delivery loop may first try it at <paramref name="firstRetry"/>. Returns its id.</summary>
+    Task<long> EnqueueAsync(Revocation revocation, DateTimeOffset firstRetry, CancellationToken ct);
+}
+
 /// <summary>
 /// Narrow, intention-named writes inside one transaction. A provider translates each into its
 /// own statements; the rules that choose them live in Domain and Application, never in storage.
@@ -100,6 +148,12 @@ public interface IUnitOfWork
     ICardWrites Cards { get; }
 
     IAuditWrites Audit { get; }
+
+    ITemplateWrites Templates { get; }
+
+    IDirectoryWrites Directory { get; }
+
+    ICaNoticeWrites Notices { get; }
 }
 
 /// <summary>Runs units of work.</summary>

@@ -18,11 +18,16 @@ public sealed class Passwords
 
     private readonly PasswordHasher<Principal> _hasher = new();
     private readonly IDirectory _directory;
+    private readonly DirectoryAdministration _administration;
 
-    public Passwords(IDirectory directory) => _directory = directory;
+    public Passwords(IDirectory directory, DirectoryAdministration administration)
+    {
+        _directory = directory;
+        _administration = administration;
+    }
 
-    /// <summary>Sets <paramref name="user"/>'s password; a password the rules refuse is a ValidationFailed naming <c>password</c>.</summary>
-    public async Task SetAsync(Principal user, string password, CancellationToken ct = default)
+    /// <summary>Sets <paramref name="user"/>'s password on behalf of <paramref name="who"/>; a password the rules refuse is a ValidationFailed naming <c>password</c>.</summary>
+    public async Task SetAsync(AuditContext who, Principal user, string password, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(user);
         if (password is null || password.Length is < MinimumLength or > MaximumLength || password.Any(char.IsControl))
@@ -30,7 +35,7 @@ public sealed class Passwords
             throw new OpenCmException(DomainError.Validation("password", $"A password is {MinimumLength} to {MaximumLength} characters, without control characters."));
         }
 
-        if (user.Kind != PrincipalKind.User || !await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password), ct).ConfigureAwait(false))
+        if (user.Kind != PrincipalKind.User || !await _administration.SetPasswordHashAsync(who, user.Uuid, _hasher.HashPassword(user, password), ct).ConfigureAwait(false))
         {
             throw new OpenCmException(DomainError.Validation("name", $"No user named '{user.Name}' exists."));
         }
@@ -39,8 +44,9 @@ public sealed class Passwords
     /// <summary>
     /// The user a name and password sign in as, or null: an unknown name, a user without a
     /// password and a wrong password look alike (and cost alike: a hash is checked in each case).
+    /// A hash brought up to date is audited as the user's own change, under <paramref name="correlationId"/>.
     /// </summary>
-    public async Task<Principal?> VerifyAsync(string name, string password, CancellationToken ct = default)
+    public async Task<Principal?> VerifyAsync(string name, string password, string correlationId = "", CancellationToken ct = default)
     {
         var user = string.IsNullOrWhiteSpace(name) || name.Length > 256 ? null : await _directory.FindByNameAsync(name, ct).ConfigureAwait(false);
         var hash = user is { Kind: PrincipalKind.User } ? await _directory.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
@@ -53,7 +59,7 @@ public sealed class Passwords
         if (result == PasswordVerificationResult.SuccessRehashNeeded)
         {
             // Stored under older parameters: brought up to date while the password is at hand.
-            await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password!), ct).ConfigureAwait(false);
+            await _administration.SetPasswordHashAsync(new AuditContext(user.Uuid, correlationId), user.Uuid, _hasher.HashPassword(user, password!), ct).ConfigureAwait(false);
         }
 
         return user;

@@ -31,18 +31,19 @@ public static class Bootstrapper
     private static async Task<BootstrapResult> InitializeOnceAsync(IServiceProvider services, CancellationToken ct)
     {
         var directory = services.GetRequiredService<SqlDirectory>();
+        var administration = services.GetRequiredService<DirectoryAdministration>();
         var options = services.GetRequiredService<OpenCmOptions>();
 
-        // 1. The domain and the groups the sample policies name.
+        // 1. The domain and the groups the sample policies name; audited as the server's own first start.
         await directory.DomainSidAsync(ct).ConfigureAwait(false);
-        await directory.EnsureGroupAsync(options.ManagersGroup, ct).ConfigureAwait(false);
-        await directory.EnsureGroupAsync(ApproversGroup, ct).ConfigureAwait(false);
+        await administration.EnsureGroupAsync(AuditContext.Bootstrap, options.ManagersGroup, ct).ConfigureAwait(false);
+        await administration.EnsureGroupAsync(AuditContext.Bootstrap, ApproversGroup, ct).ConfigureAwait(false);
 
         // 2. An administrator in the managers group.
         var createdAdmin = false;
         if (await directory.FindByNameAsync(AdminUser, ct).ConfigureAwait(false) is null)
         {
-            await directory.AddUserAsync(AdminUser, [options.ManagersGroup], ct).ConfigureAwait(false);
+            await administration.AddUserAsync(AuditContext.Bootstrap, AdminUser, [options.ManagersGroup], ct).ConfigureAwait(false);
             createdAdmin = true;
         }
 
@@ -60,7 +61,7 @@ public static class Bootstrapper
             {
                 await using var stream = assembly.GetManifestResourceStream(name)!;
                 using var reader = new StreamReader(stream);
-                var template = await service.ImportAsync(await reader.ReadToEndAsync(ct).ConfigureAwait(false), name[SamplePrefix.Length..], Guid.Empty, "bootstrap", ct).ConfigureAwait(false);
+                var template = await service.ImportAsync(await reader.ReadToEndAsync(ct).ConfigureAwait(false), name[SamplePrefix.Length..], AuditContext.Bootstrap, ct).ConfigureAwait(false);
                 imported.Add(template.Name);
             }
         }

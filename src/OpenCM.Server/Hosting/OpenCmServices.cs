@@ -162,6 +162,7 @@ public static class OpenCmServices
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, Contracts.WireJsonContext.Default);
         });
         services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]);
+        services.AddHostedService<CaNoticeLoop>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));

@@ -66,7 +66,7 @@ public sealed class SignInModel : PageModel
     public async Task<IActionResult> OnPostAsync()
     {
         // Unknown name, no password and wrong password answer alike; the password is never kept or logged.
-        var user = await _passwords.VerifyAsync(Name ?? "", Password ?? "", HttpContext.RequestAborted);
+        var user = await _passwords.VerifyAsync(Name ?? "", Password ?? "", Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
         Password = null;
         if (user is null)
         {

@@ -1,0 +1,113 @@
+using OpenCM.Domain;
+
+namespace OpenCM.Application;
+
+/// <summary>
+/// Changes to the embedded directory (SPEC §5): users, groups, memberships and passwords. Each
+/// is one unit of work whose audit event names who made it and under which correlation id
+/// (<see cref="AuditContext"/>); storage only inserts, deletes and allocates SIDs.
+/// </summary>
+public sealed class DirectoryAdministration
+{
+    private readonly ITransactions _transactions;
+    private readonly TimeProvider _clock;
+
+    public DirectoryAdministration(ITransactions transactions, TimeProvider clock)
+    {
+        _transactions = transactions;
+        _clock = clock;
+    }
+
+    /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID. A taken name is a ValidationFailed naming <c>name</c>.</summary>
+    public Task<Principal> AddUserAsync(AuditContext who, string name, IReadOnlyList<string> groups, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(groups);
+        var now = _clock.GetUtcNow();
+        return _transactions.RunAsync(async (uow, c) =>
+        {
+            // 1. The user; a name any principal holds (in any case) is refused.
+            var user = await uow.Directory.TryInsertAsync(new NewPrincipal(Guid.NewGuid(), name.Trim(), PrincipalKind.User, now), c).ConfigureAwait(false)
+                ?? throw new OpenCmException(DomainError.Validation("name", $"A principal named '{name}' already exists."));
+            await uow.Audit.AppendAsync(Added(who, user, now), c).ConfigureAwait(false);
+
+            // 2. Each group, created on first use, then the membership.
+            foreach (var groupName in groups.Distinct(StringComparer.OrdinalIgnoreCase))
+            {
+                var group = await EnsureGroupAsync(uow, who, groupName, now, c).ConfigureAwait(false);
+                if (await uow.Directory.TryAddMembershipAsync(user.Uuid, group.Uuid, c).ConfigureAwait(false))
+                {
+                    await uow.Audit.AppendAsync(Event(who, "MembershipAdded", user.Uuid, now, $"group={group.Uuid:D}"), c).ConfigureAwait(false);
+                }
+            }
+
+            return user;
+        }, ct);
+    }
+
+    /// <summary>Creates a group if it does not exist and returns it; a user of that name is a ValidationFailed naming <c>group</c>.</summary>
+    public Task<Principal> EnsureGroupAsync(AuditContext who, string name, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var now = _clock.GetUtcNow();
+        return _transactions.RunAsync((uow, c) => EnsureGroupAsync(uow, who, name, now, c), ct);
+    }
+
+    /// <summary>Removes a user and their memberships; false when no such user exists. Their requests keep the user's GUID.</summary>
+    public Task<bool> RemoveUserAsync(AuditContext who, Guid user, CancellationToken ct = default) =>
+        AuditedAsync(who, "UserRemoved", user, "", (uow, c) => uow.Directory.TryRemoveUserAsync(user, c), ct);
+
+    /// <summary>Takes a user out of a group; false when they were not in it.</summary>
+    public Task<bool> RemoveMembershipAsync(AuditContext who, Guid user, Guid group, CancellationToken ct = default) =>
+        AuditedAsync(who, "MembershipRemoved", user, $"group={group:D}", (uow, c) => uow.Directory.TryRemoveMembershipAsync(user, group, c), ct);
+
+    /// <summary>
+    /// Stores a user's password hash (made by the host's hasher; the directory never sees the
+    /// password), audited without it; false when no such user exists.
+    /// </summary>
+    public Task<bool> SetPasswordHashAsync(AuditContext who, Guid user, string hash, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(hash);
+        return AuditedAsync(who, "PasswordSet", user, "", (uow, c) => uow.Directory.TrySetPasswordHashAsync(user, hash, c), ct);
+    }
+
+    private Task<bool> AuditedAsync(AuditContext who, string kind, Guid subject, string detail, Func<IUnitOfWork, CancellationToken, Task<bool>> change, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        var now = _clock.GetUtcNow();
+        return _transactions.RunAsync(async (uow, c) =>
+        {
+            // Audited only when something changed: a refused change leaves no event.
+            if (!await change(uow, c).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            await uow.Audit.AppendAsync(Event(who, kind, subject, now, detail), c).ConfigureAwait(false);
+            return true;
+        }, ct);
+    }
+
+    private static async Task<Principal> EnsureGroupAsync(IUnitOfWork uow, AuditContext who, string name, DateTimeOffset now, CancellationToken ct)
+    {
+        var group = await uow.Directory.FindByNameAsync(name, ct).ConfigureAwait(false);
+        if (group is null)
+        {
+            group = await uow.Directory.TryInsertAsync(new NewPrincipal(Guid.NewGuid(), name.Trim(), PrincipalKind.Group, now), ct).ConfigureAwait(false)
+                ?? throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The name '{name}' was taken by another writer meanwhile; retry."));
+            await uow.Audit.AppendAsync(Added(who, group, now), ct).ConfigureAwait(false);
+        }
+
+        return group.Kind == PrincipalKind.Group
+            ? group
+            : throw new OpenCmException(DomainError.Validation("group", $"'{name}' is a user, not a group."));
+    }
+
+    private static AuditEvent Added(AuditContext who, Principal p, DateTimeOffset now) =>
+        Event(who, p.Kind == PrincipalKind.User ? "UserAdded" : "GroupAdded", p.Uuid, now, $"name={p.Name} sid={p.Sid}");
+
+    private static AuditEvent Event(AuditContext who, string kind, Guid subject, DateTimeOffset now, string detail) =>
+        new(kind, subject, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId, who.Detail(detail));
+}
