@@ -24,14 +24,14 @@ public static class StorageCopyCheck
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        await source.MigrateAsync();
-        await target.MigrateAsync();
+        await source.MigrateAsync(Samples.Clock());
+        await target.MigrateAsync(Samples.Clock());
         var request = Samples.Request();
         await new SqlTransactions(source).RunAsync(async (uow, c) =>
         {
             await uow.Requests.InsertAsync(request, [Samples.UserSid(1000)], c);
             await uow.Audit.AppendAsync(Samples.Audit(request.Uuid), c);
-            return 0;
+            return await uow.Notices.EnqueueAsync(new Revocation(["01"], 1, Samples.Now), Samples.Now, c);
         });
         await source.WriteAsync(async (tx, c) =>
         {
@@ -41,7 +41,7 @@ public static class StorageCopyCheck
             return await cmd.ExecuteNonQueryAsync(c);
         });
 
-        var report = await StorageCopy.CopyAsync(source, target);
+        var report = await StorageCopy.CopyAsync(source, target, Samples.Clock());
 
         var tables = (await NamesAsync(source, catalogue)).Where(t => t != Bookkeeping).Order(StringComparer.Ordinal).ToList();
         Assert.Contains("dataprotection_keys", tables);
@@ -55,6 +55,11 @@ public static class StorageCopyCheck
         Assert.Equal(1, await CountAsync(target, "dataprotection_keys"));
         Assert.True(report.AuditIntact);
         Assert.Equal(0, await target.PendingMigrationsAsync());
+
+        // Identity columns continue after the copied rows (PostgreSQL's sequences are not data).
+        var copied = await new SqlTransactions(source).RunAsync((uow, c) => uow.Notices.EnqueueAsync(new Revocation(["02"], 1, Samples.Now), Samples.Now, c));
+        var next = await new SqlTransactions(target).RunAsync((uow, c) => uow.Notices.EnqueueAsync(new Revocation(["02"], 1, Samples.Now), Samples.Now, c));
+        Assert.Equal(copied, next);
     }
 
     private static Task<List<string>> NamesAsync(StorageProvider db, string sql) => db.ReadAsync(async (conn, c) =>
