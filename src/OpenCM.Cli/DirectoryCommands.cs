@@ -1,6 +1,6 @@
 using System.CommandLine;
 using OpenCM.Application;
-using OpenCM.Server.Auth;
+using OpenCM.Composition;
 using Spectre.Console;
 
 namespace OpenCM.Cli;
@@ -27,7 +27,7 @@ internal static class DirectoryCommands
             }
 
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            var user = await app.Services.GetRequiredService<IDirectory>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
+            var user = await app.Services.GetRequiredService<IDirectoryAdministration>().AddUserAsync(parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
             if (password is not null)
             {
                 await app.Services.GetRequiredService<Passwords>().SetAsync(user, password, ct);
@@ -44,7 +44,7 @@ internal static class DirectoryCommands
         {
             await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
             var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
-            foreach (var u in await app.Services.GetRequiredService<IDirectory>().ListUsersAsync(ct))
+            foreach (var u in await app.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync(ct))
             {
                 table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))));
             }
@@ -78,7 +78,7 @@ internal static class DirectoryCommands
             await using var app = await Local.OpenExistingAsync(removeData.From(parse), ct);
             var directory = app.Services.GetRequiredService<IDirectory>();
             var user = await UserAsync(directory, parse.GetValue(removeName)!, ct);
-            await directory.RemoveUserAsync(user.Uuid, ct);
+            await app.Services.GetRequiredService<IDirectoryAdministration>().RemoveUserAsync(user.Uuid, ct);
             await io.Out.WriteLineAsync($"removed {user.Name}");
             return OpenCmCli.Ok;
         }));
@@ -96,7 +96,7 @@ internal static class DirectoryCommands
             var group = await directory.FindByNameAsync(parse.GetValue(leaveGroup)!, ct) is { Kind: PrincipalKind.Group } g
                 ? g
                 : throw new CliException($"no group named '{parse.GetValue(leaveGroup)}'");
-            if (!await directory.RemoveMembershipAsync(user.Uuid, group.Uuid, ct))
+            if (!await app.Services.GetRequiredService<IDirectoryAdministration>().RemoveMembershipAsync(user.Uuid, group.Uuid, ct))
             {
                 throw new CliException($"{user.Name} is not in {group.Name}");
             }

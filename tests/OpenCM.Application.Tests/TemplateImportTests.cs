@@ -23,19 +23,9 @@ internal sealed class FakeDirectory : IDirectory
 
     public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 
-    public Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.User));
+    public Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Sid == sid));
 
-    public Task<Principal> EnsureGroupAsync(string name, CancellationToken ct = default) => Task.FromResult(Add(name, PrincipalKind.Group));
-
-    public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DirectoryUser>>([]);
-
-    public Task<bool> RemoveUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult(_all.RemoveAll(p => p.Uuid == user) > 0);
-
-    public Task<bool> RemoveMembershipAsync(Guid user, Guid group, CancellationToken ct = default) => Task.FromResult(false);
-
-    public Task<bool> SetPasswordHashAsync(Guid user, string hash, CancellationToken ct = default) => Task.FromResult(false);
-
-    public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) => Task.FromResult<string?>(null);
+    public Task<Sid> DomainSidAsync(CancellationToken ct = default) => Task.FromResult(Sid.Parse("S-1-5-21-9-9-9"));
 }
 
 internal sealed class FakeTemplateStore : ITemplateStore

@@ -54,7 +54,7 @@ public sealed class CliTests : IDisposable
         await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
         {
             var directory = new Storage.SqlDirectory(data.Storage, TimeProvider.System);
-            var passwords = new Server.Auth.Passwords(directory);
+            var passwords = new Composition.Passwords(directory, directory);
             var dana = (await directory.FindByNameAsync("dana"))!;
             Assert.DoesNotContain(First, (await directory.PasswordHashAsync(dana.Uuid))!, StringComparison.Ordinal);
             Assert.Equal(dana.Uuid, (await passwords.VerifyAsync("DANA", First))?.Uuid);
@@ -68,7 +68,8 @@ public sealed class CliTests : IDisposable
         Assert.True(set.Exit == 0, set.Err);
         await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data))
         {
-            var passwords = new Server.Auth.Passwords(new Storage.SqlDirectory(data.Storage, TimeProvider.System));
+            var directory = new Storage.SqlDirectory(data.Storage, TimeProvider.System);
+            var passwords = new Composition.Passwords(directory, directory);
             Assert.Null(await passwords.VerifyAsync("dana", First));
             Assert.NotNull(await passwords.VerifyAsync("dana", "another good secret"));
         }

@@ -22,7 +22,7 @@ public sealed class AccessRevocationTests : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ServerFixture.Api}/requests/{id}")).StatusCode);
 
         var directory = _server.Services.GetRequiredService<IDirectory>();
-        Assert.True(await directory.RemoveMembershipAsync(approver.Uuid, (await directory.FindByNameAsync("CM Approvers"))!.Uuid));
+        Assert.True(await _server.Services.GetRequiredService<IDirectoryAdministration>().RemoveMembershipAsync(approver.Uuid, (await directory.FindByNameAsync("CM Approvers"))!.Uuid));
         _server.Clock.Advance(CallerResolver.DirectoryRefresh);
 
         // Same token, still unexpired: the role is gone, so is the right to read the request.
@@ -36,7 +36,7 @@ public sealed class AccessRevocationTests : IClassFixture<ServerFixture>
         var client = await _server.ClientAsync(user);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ServerFixture.Api}/me")).StatusCode);
 
-        Assert.True(await _server.Services.GetRequiredService<IDirectory>().RemoveUserAsync(user.Uuid));
+        Assert.True(await _server.Services.GetRequiredService<IDirectoryAdministration>().RemoveUserAsync(user.Uuid));
         _server.Clock.Advance(CallerResolver.DirectoryRefresh);
 
         var refused = await client.GetAsync($"{ServerFixture.Api}/me");

@@ -52,7 +52,7 @@ public class ServerFixture : WebApplicationFactory<Program>
     /// <summary>Creates a directory user (unique per call) and returns its name.</summary>
     public async Task<Principal> UserAsync(string prefix, params string[] groups)
     {
-        var directory = Services.GetRequiredService<IDirectory>();
+        var directory = Services.GetRequiredService<IDirectoryAdministration>();
         return await directory.AddUserAsync($"{prefix}-{Guid.NewGuid():N}"[..20], groups);
     }
 

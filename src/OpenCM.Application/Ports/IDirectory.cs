@@ -15,15 +15,32 @@ public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Ki
 /// <summary>A user with the groups it belongs to.</summary>
 public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);
 
-/// <summary>The directory of principals (embedded now; LDAP later).</summary>
+/// <summary>
+/// Reading the directory of principals: all that the use cases need, and all that a read-only
+/// directory (LDAP, Active Directory) has to implement. Changing it is <see cref="IDirectoryAdministration"/>.
+/// </summary>
 public interface IDirectory
 {
     Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default);
 
     Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default);
 
+    /// <summary>The principal with <paramref name="sid"/>, or null.</summary>
+    Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default);
+
     Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
 
+    /// <summary>The domain whose SIDs this directory's principals carry.</summary>
+    Task<Sid> DomainSidAsync(CancellationToken ct = default);
+}
+
+/// <summary>
+/// Administering a directory OpenCM keeps itself (the embedded default): users, groups,
+/// memberships and portal passwords, for the first start and <c>opencm users</c>. A read-only
+/// directory does not offer it.
+/// </summary>
+public interface IDirectoryAdministration
+{
     /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID.</summary>
     Task<Principal> AddUserAsync(string name, IReadOnlyList<string> groups, CancellationToken ct = default);
 

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using OpenCM.Application;
 using OpenCM.Domain;
 
-namespace OpenCM.Server.Auth;
+namespace OpenCM.Composition;
 
 /// <summary>
 /// Directory users' passwords for the portal's sign-in on the embedded default (issue #10):
@@ -18,8 +18,13 @@ public sealed class Passwords
 
     private readonly PasswordHasher<Principal> _hasher = new();
     private readonly IDirectory _directory;
+    private readonly IDirectoryAdministration _administration;
 
-    public Passwords(IDirectory directory) => _directory = directory;
+    public Passwords(IDirectory directory, IDirectoryAdministration administration)
+    {
+        _directory = directory;
+        _administration = administration;
+    }
 
     /// <summary>Sets <paramref name="user"/>'s password; a password the rules refuse is a ValidationFailed naming <c>password</c>.</summary>
     public async Task SetAsync(Principal user, string password, CancellationToken ct = default)
@@ -30,7 +35,7 @@ public sealed class Passwords
             throw new OpenCmException(DomainError.Validation("password", $"A password is {MinimumLength} to {MaximumLength} characters, without control characters."));
         }
 
-        if (user.Kind != PrincipalKind.User || !await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password), ct).ConfigureAwait(false))
+        if (user.Kind != PrincipalKind.User || !await _administration.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password), ct).ConfigureAwait(false))
         {
             throw new OpenCmException(DomainError.Validation("name", $"No user named '{user.Name}' exists."));
         }
@@ -43,7 +48,7 @@ public sealed class Passwords
     public async Task<Principal?> VerifyAsync(string name, string password, CancellationToken ct = default)
     {
         var user = string.IsNullOrWhiteSpace(name) || name.Length > 256 ? null : await _directory.FindByNameAsync(name, ct).ConfigureAwait(false);
-        var hash = user is { Kind: PrincipalKind.User } ? await _directory.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
+        var hash = user is { Kind: PrincipalKind.User } ? await _administration.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
         var result = _hasher.VerifyHashedPassword(user ?? Decoy, hash ?? DecoyHash, password ?? "");
         if (user is null || hash is null || result == PasswordVerificationResult.Failed)
         {
@@ -53,7 +58,7 @@ public sealed class Passwords
         if (result == PasswordVerificationResult.SuccessRehashNeeded)
         {
             // Stored under older parameters: brought up to date while the password is at hand.
-            await _directory.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password!), ct).ConfigureAwait(false);
+            await _administration.SetPasswordHashAsync(user.Uuid, _hasher.HashPassword(user, password!), ct).ConfigureAwait(false);
         }
 
         return user;
