@@ -39,10 +39,16 @@ public static class OpenCmComposition
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
-        // 1. Storage: the provider OpenCM:Database chooses, and the master key.
+        // 1. The directory source: the embedded directory the storage keeps, which is also the one
+        //    administered (first start, opencm users). A read-only directory (LDAP) registers
+        //    IDirectory alone here, before the storage's own registrations.
+        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
+        services.AddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
+
+        // 2. Storage: the provider OpenCM:Database chooses, and the master key.
         services.AddOpenCmStorage();
 
-        // 2. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
+        // 3. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
         services.AddSingleton<ServerKeys>();
         services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Ca);
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(), [CrlUrl(sp)]));
@@ -51,8 +57,10 @@ public static class OpenCmComposition
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
         services.AddSingleton<ISmartcardKeys, SmartcardKeys>();
 
-        // 3. Use cases, and the server's own tokens and directory passwords.
+        // 4. Use cases; who calls (a validated token's claims, read against the directory); the
+        //    server's own tokens and directory passwords.
         services.AddOpenCmApplication();
+        services.AddSingleton<CallerResolver>();
         services.AddSingleton<Passwords>();
         services.AddSingleton(sp => new TokenService(sp.GetRequiredService<ServerKeys>().TokenKey, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AuthOptions>()));
         return services;

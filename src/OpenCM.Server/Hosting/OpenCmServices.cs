@@ -45,7 +45,6 @@ public static class OpenCmServices
             ConnectionLimits.Apply(k, context.Configuration.GetSection("Connections").Get<ConnectionOptions>() ?? new ConnectionOptions());
         });
 
-        services.AddSingleton<CallerResolver>();
         services.AddSingleton<RefusedTokenLog>();
         services.AddOpenCmDataProtection();
         services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
