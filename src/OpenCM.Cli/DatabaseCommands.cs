@@ -1,6 +1,6 @@
 using System.CommandLine;
+using OpenCM.Composition;
 using OpenCM.Storage;
-using OpenCM.Storage.Postgres;
 using OpenCM.Storage.Sqlite;
 using Spectre.Console;
 
@@ -51,17 +51,31 @@ internal static class DatabaseCommands
         return db;
     }
 
-    // sqlite:DIR or postgres:CONNECTION; the connection string is never printed back.
+    // sqlite:DIR or postgres:CONNECTION, the provider named as OpenCM:Database names it; the connection string is never printed back.
     private static StorageProvider Open(string spec, string option)
     {
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
-        var (kind, rest) = colon < 0 ? (spec, "") : (spec[..colon].ToLowerInvariant(), spec[(colon + 1)..]);
-        return kind switch
+        var (kind, rest) = colon < 0 ? (spec, "") : (spec[..colon], spec[(colon + 1)..]);
+        if (kind.Length == 0 || rest.Length == 0)
         {
-            "sqlite" when File.Exists(Path.Combine(Path.GetFullPath(rest), SqliteDataDirectory.DatabaseFile)) => SqliteDataDirectory.Open(rest).Storage,
-            "sqlite" => throw new CliException($"{option}: no OpenCM data directory at '{Path.GetFullPath(rest)}'"),
-            "postgres" or "postgresql" when rest.Length > 0 => new PostgresStorage(rest),
-            _ => throw new CliException($"{option} is sqlite:DIR or postgres:CONNECTION"),
-        };
+            throw new CliException($"{option} is sqlite:DIR or postgres:CONNECTION");
+        }
+
+        string provider;
+        try
+        {
+            provider = StorageChoice.Provider(kind);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new CliException($"{option} is sqlite:DIR or postgres:CONNECTION");
+        }
+
+        if (provider == SqliteServices.Name && !StorageChoice.HasSqliteDatabase(rest))
+        {
+            throw new CliException($"{option}: no OpenCM data directory at '{Path.GetFullPath(rest)}'");
+        }
+
+        return StorageChoice.Open(provider, rest);
     }
 }

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using OpenCM.Application;
-using OpenCM.Server.Auth;
+using OpenCM.Composition;
 using Spectre.Console;
 
 namespace OpenCM.Cli;
@@ -45,7 +45,7 @@ internal static class DirectoryCommands
         {
             await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
             var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
-            foreach (var u in await app.Services.GetRequiredService<IDirectory>().ListUsersAsync(ct))
+            foreach (var u in await app.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync(ct))
             {
                 table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))));
             }

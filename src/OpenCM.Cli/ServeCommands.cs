@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using System.CommandLine;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using OpenCM.Server.Hosting;
+using OpenCM.Composition;
 
 namespace OpenCM.Cli;
 
@@ -27,31 +25,17 @@ internal static class ServeCommands
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            // Everything is checked here, before the server starts: a mistyped option or database
+            // name is reported by opencm and leaves nothing behind.
             var args = new List<string>(ConfigurationOverrides(parse.UnmatchedTokens));
-            args.AddRange(store.From(parse).Arguments);
+            var chosen = store.From(parse);
+            args.AddRange(chosen.ServerArguments);
             if (parse.GetValue(urls) is { } u)
             {
                 args.AddRange(["--urls", u]);
             }
 
-            await using var app = OpenCmServer.Build([.. args]);
-            await OpenCmServer.RunAsync(app, async (started, init) =>
-            {
-                var addresses = started.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-                await io.Out.WriteLineAsync($"OpenCM is serving {string.Join(", ", addresses)} (data: {init.DataDirectory})");
-                if (init.CreatedAdmin || init.ImportedTemplates.Count > 0)
-                {
-                    await io.Out.WriteLineAsync($"First start: created the administrator '{Bootstrapper.AdminUser}' and imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)}).");
-                }
-
-                await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
-                var portal = started.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/') + "/";
-                await io.Out.WriteLineAsync($"Portal: {addresses.FirstOrDefault()}{portal} (sign in as a directory user with a password: opencm users set-password --name NAME --password-stdin)");
-                var where = store.From(parse).IsPostgres ? "--database postgres --connection \"…\"" : $"--data {init.DataDirectory}";
-                await io.Out.WriteLineAsync($"Get a token: opencm token {where} --user {Bootstrapper.AdminUser}");
-                await io.Out.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)");
-            }, ct);
-            return OpenCmCli.Ok;
+            return await ServerLauncher.RunAsync(args, chosen.ServerEnvironment, ct);
         }));
         return command;
     }
@@ -118,7 +102,7 @@ internal static class ServeCommands
 
 /// <summary>
 /// OpenCM's components over a data directory, for commands that work on it directly: the same
-/// registrations as the server (<see cref="OpenCmServices.AddOpenCmCore"/>), without HTTP, and
+/// composition as the server (<see cref="OpenCmComposition.AddOpenCmCore"/>), without HTTP, and
 /// configuration from the environment (<c>OpenCM__MasterKey</c>) and <c>--data</c>.
 /// </summary>
 internal sealed class Local : IAsyncDisposable
@@ -135,7 +119,7 @@ internal sealed class Local : IAsyncDisposable
         var local = Build(store);
         try
         {
-            await OpenCmServices.StartAsync(local.Services, ct);
+            await OpenCmComposition.StartAsync(local.Services, ct);
             return local;
         }
         catch
@@ -151,7 +135,7 @@ internal sealed class Local : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(store);
         var configuration = new ConfigurationBuilder()
             .AddEnvironmentVariables()
-            .AddCommandLine([.. store.Arguments], OpenCmServices.SwitchMappings)
+            .AddCommandLine([.. store.Arguments], OpenCmComposition.SwitchMappings)
             .Build();
         return new Local(new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore().BuildServiceProvider());
     }
@@ -162,10 +146,9 @@ internal sealed class Local : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(store);
         if (!store.IsPostgres)
         {
-            var full = Path.GetFullPath(store.DataDirectory);
-            if (!File.Exists(Path.Combine(full, Storage.Sqlite.SqliteDataDirectory.DatabaseFile)))
+            if (!StorageChoice.HasSqliteDatabase(store.DataDirectory))
             {
-                throw new CliException($"no OpenCM data directory at '{full}' (run 'opencm init --data {store.DataDirectory}' or 'opencm serve' first)");
+                throw new CliException($"no OpenCM data directory at '{Path.GetFullPath(store.DataDirectory)}' (run 'opencm init --data {store.DataDirectory}' or 'opencm serve' first)");
             }
 
             return await OpenAsync(store, ct);
@@ -202,13 +185,23 @@ internal sealed class StoreOptions
 /// <summary>Where a command's data lives, as the options gave it.</summary>
 internal sealed record StoreChoice(string DataDirectory, string? Database, string? Connection)
 {
-    public bool IsPostgres => Database is { } d && !string.Equals(d, DataOptions.Sqlite, StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether the data lives in PostgreSQL: the composition's one reading of the name (an unknown name is refused).</summary>
+    public bool IsPostgres => StorageChoice.Provider(Database) == Storage.Postgres.PostgresServices.Name;
 
-    /// <summary>The same choice as configuration switches (OpenCmServices.SwitchMappings); the connection string travels in memory only.</summary>
-    public IEnumerable<string> Arguments =>
+    /// <summary>The same choice as configuration switches (OpenCmComposition.SwitchMappings); the connection string travels in memory only.</summary>
+    public IEnumerable<string> Arguments => [.. ServerArguments, .. Connection is { } c ? new[] { "--connection", c } : []];
+
+    /// <summary>The choice as the server process's arguments: all but the connection string, which it gets in its environment.</summary>
+    public IEnumerable<string> ServerArguments =>
     [
         "--data", Path.GetFullPath(DataDirectory),
-        .. Database is { } d ? new[] { "--database", d } : [],
-        .. Connection is { } c ? new[] { "--connection", c } : [],
+        .. Database is { } d ? new[] { "--database", StorageChoice.Provider(d) } : [],
     ];
+
+    /// <summary>
+    /// The connection string for the server process, in its environment rather than on its
+    /// command line, where every user of the machine could read it in the process list.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServerEnvironment =>
+        Connection is { } c ? new Dictionary<string, string>(StringComparer.Ordinal) { ["OpenCM__ConnectionString"] = c } : new Dictionary<string, string>(StringComparer.Ordinal);
 }

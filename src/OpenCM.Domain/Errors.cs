@@ -48,6 +48,10 @@ public sealed class OpenCmException : Exception
     public OpenCmException(DomainError error)
         : base(error.Detail) => Error = error;
 
+    /// <summary>A typed failure caused by <paramref name="innerException"/> (a database that cannot be reached, for the log).</summary>
+    public OpenCmException(DomainError error, Exception innerException)
+        : base(error.Detail, innerException) => Error = error;
+
     public OpenCmException()
         : this(new DomainError(ErrorKind.Internal, "Unspecified error."))
     {

@@ -6,6 +6,9 @@ namespace OpenCM.Storage.Postgres;
 /// <summary>PostgreSQL for one or several nodes (SPEC §10).</summary>
 public static class PostgresServices
 {
+    /// <summary>The name <c>OpenCM:Database</c> gives this provider.</summary>
+    public const string Name = "postgres";
+
     /// <summary>
     /// Registers PostgreSQL at the connection string <paramref name="connectionString"/> names,
     /// and the SQL stores over it. The host registers the master key (every node needs the same
@@ -15,7 +18,6 @@ public static class PostgresServices
     {
         ArgumentNullException.ThrowIfNull(connectionString);
         services.AddSingleton(sp => new PostgresStorage(connectionString(sp)));
-        services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<PostgresStorage>());
-        return services.AddOpenCmSqlStores(sp => sp.GetRequiredService<PostgresStorage>().Location);
+        return services.AddOpenCmStorageProvider(Name, sp => sp.GetRequiredService<PostgresStorage>());
     }
 }

@@ -41,7 +41,7 @@ public sealed class PostgresStorage : StorageProvider
     }
 
     /// <summary>Where the data lives, without credentials (for logs and readiness).</summary>
-    public string Location { get; }
+    public override string Location { get; }
 
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(PostgresStorage).Assembly, "OpenCM.Storage.Postgres.Migrations.");
@@ -49,12 +49,12 @@ public sealed class PostgresStorage : StorageProvider
     protected override string TableCatalogue =>
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name";
 
-    public override DbConnection OpenSync() => _source.OpenConnection();
+    protected override DbConnection OpenSyncCore() => _source.OpenConnection();
 
-    public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default) =>
+    protected override async Task<DbConnection> OpenReadCoreAsync(CancellationToken ct) =>
         await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
 
-    public override async Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    protected override async Task<T> WriteCoreAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(work);
         for (var attempt = 1; ; attempt++)
@@ -141,11 +141,11 @@ public sealed class PostgresStorage : StorageProvider
         }
     }
 
-    public override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct)
     {
         try
         {
-            return await base.ReadAsync(work, ct).ConfigureAwait(false);
+            return await base.ReadCoreAsync(work, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (DropPoolIfUnavailable(e))
         {
@@ -172,6 +172,9 @@ public sealed class PostgresStorage : StorageProvider
         {
             switch (e)
             {
+                // Already typed (a refusal, or an outage a nested call raised): not re-raised.
+                case Domain.OpenCmException:
+                    return false;
                 // Class 08 connection exceptions, 53 insufficient resources, 57 operator intervention
                 // (shutdown, starting up), 58 system errors: the server, not the statement.
                 case PostgresException pg when pg.SqlState.Length == 5 && pg.SqlState[..2] is "08" or "53" or "57" or "58":

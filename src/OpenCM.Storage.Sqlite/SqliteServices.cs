@@ -7,6 +7,9 @@ namespace OpenCM.Storage.Sqlite;
 /// <summary>The embedded default: SQLite in a data directory (SPEC §10).</summary>
 public static class SqliteServices
 {
+    /// <summary>The name <c>OpenCM:Database</c> gives this provider.</summary>
+    public const string Name = "sqlite";
+
     /// <summary>
     /// Registers SQLite in the data directory <paramref name="dataDirectory"/> names, and the SQL
     /// stores over it. The master key defaults to the directory's key file; a host that registers
@@ -17,8 +20,7 @@ public static class SqliteServices
     {
         ArgumentNullException.ThrowIfNull(dataDirectory);
         services.AddSingleton(sp => SqliteDataDirectory.Open(dataDirectory(sp)));
-        services.AddSingleton<StorageProvider>(sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
         services.TryAddSingleton<IMasterKeyProvider>(sp => new FileMasterKeyProvider(sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath));
-        return services.AddOpenCmSqlStores(sp => sp.GetRequiredService<SqliteDataDirectory>().Storage.DatabasePath);
+        return services.AddOpenCmStorageProvider(Name, sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
     }
 }

@@ -44,27 +44,29 @@ public sealed class SqliteStorage : StorageProvider
 
     public string DatabasePath { get; }
 
+    public override string Location => DatabasePath;
+
     protected override IReadOnlyList<Migration> Migrations { get; } =
         LoadEmbedded(typeof(SqliteStorage).Assembly, "OpenCM.Storage.Sqlite.Migrations.");
 
     // SQLite's own tables (sqlite_sequence, sqlite_stat1) are the engine's, not the schema's.
     protected override string TableCatalogue => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
 
-    public override DbConnection OpenSync()
+    protected override DbConnection OpenSyncCore()
     {
         var conn = new SqliteConnection(_connectionString);
         conn.Open();
         return conn;
     }
 
-    public override async Task<DbConnection> OpenReadAsync(CancellationToken ct = default)
+    protected override async Task<DbConnection> OpenReadCoreAsync(CancellationToken ct)
     {
         var conn = new SqliteConnection(_connectionString);
         await conn.OpenAsync(ct).ConfigureAwait(false);
         return conn;
     }
 
-    public override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(work);
 
@@ -94,12 +96,12 @@ public sealed class SqliteStorage : StorageProvider
         }
     }
 
-    public override Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default) => _writes.WriteAsync(work, ct);
+    protected override Task<T> WriteCoreAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct) => _writes.WriteAsync(work, ct);
 
     // SQLITE_BUSY (5), SQLITE_LOCKED (6): another process held the write lock past the busy timeout.
     public override bool IsUnavailable(Exception error)
     {
-        for (var e = error; e is not null; e = e.InnerException)
+        for (var e = error; e is not null and not Domain.OpenCmException; e = e.InnerException)
         {
             if (e is SqliteException { SqliteErrorCode: 5 or 6 })
             {

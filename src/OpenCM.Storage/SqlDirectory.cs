@@ -12,7 +12,7 @@ namespace OpenCM.Storage;
 /// (a random S-1-5-21-a-b-c made on first use; relative ids from 1000 up, as Windows allocates them).
 /// Reads only: changes are <see cref="DirectoryAdministration"/>'s, in a unit of work (<see cref="IDirectoryWrites"/>).
 /// </summary>
-public sealed class SqlDirectory : IDirectory
+public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
 {
     private const string Columns = "uuid, name, sid, kind";
     private readonly StorageProvider _db;
@@ -33,6 +33,9 @@ public sealed class SqlDirectory : IDirectory
 
     public Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default) =>
         FindOneAsync("name_key = @v", Key(name), ct);
+
+    public Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default) =>
+        FindOneAsync("sid = @v", sid.Value, ct);
 
     public async Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default)
     {

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using OpenCM.Application;
+using OpenCM.Domain;
 
 namespace OpenCM.Storage;
 
@@ -27,7 +28,7 @@ public sealed class SqlStorageSchema : IStorageSchema
             var pending = await _db.PendingMigrationsAsync(ct).ConfigureAwait(false);
             return pending == 0 ? new StorageStatus(true, "schema current") : new StorageStatus(false, $"{pending} migration(s) pending");
         }
-        catch (DbException)
+        catch (Exception e) when (e is DbException or OpenCmException { Error.Kind: ErrorKind.Unavailable })
         {
             // What the driver said may name paths and hosts; the check says only that it failed.
             return new StorageStatus(false, "database unreachable or not initialized", IsReachable: false);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using OpenCM.Domain;
 
 namespace OpenCM.Storage;
 
@@ -12,25 +13,79 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// </summary>
 public abstract class StorageProvider : IAsyncDisposable
 {
-    /// <summary>Opens a connection for reading.</summary>
-    public abstract Task<DbConnection> OpenReadAsync(CancellationToken ct = default);
+    /// <summary>Where the data lives, without credentials (for logs, readiness and what the first start reports).</summary>
+    public abstract string Location { get; }
+
+    /// <summary>
+    /// Opens a connection for reading. A database that cannot be reached raises
+    /// <see cref="ErrorKind.Unavailable"/>, as every entry point of the provider does.
+    /// </summary>
+    public async Task<DbConnection> OpenReadAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            return await OpenReadCoreAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw Unavailable(e);
+        }
+    }
 
     /// <summary>
     /// Runs a read on a connection the caller has to itself for the duration. Providers may lend a
     /// connection that keeps its statements prepared between uses (hot reads such as a request by id).
     /// </summary>
-    public virtual async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    public async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using var conn = await OpenReadAsync(ct).ConfigureAwait(false);
-        return await work(conn, ct).ConfigureAwait(false);
+        try
+        {
+            return await ReadCoreAsync(work, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     /// <summary>
     /// Runs <paramref name="work"/> in a transaction. If it throws, none of its writes persist and
     /// the exception is rethrown; if it returns, its writes are committed durably before this completes.
     /// </summary>
-    public abstract Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default);
+    public async Task<T> WriteAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            return await WriteCoreAsync(work, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw Unavailable(e);
+        }
+    }
+
+    /// <summary>Opens a connection for reading (<see cref="OpenReadAsync"/>).</summary>
+    protected abstract Task<DbConnection> OpenReadCoreAsync(CancellationToken ct);
+
+    /// <summary>Runs a read (<see cref="ReadAsync{T}"/>); by default on a connection of its own.</summary>
+    protected virtual async Task<T> ReadCoreAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using var conn = await OpenReadCoreAsync(ct).ConfigureAwait(false);
+        return await work(conn, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a write in a transaction (<see cref="WriteAsync{T}"/>).</summary>
+    protected abstract Task<T> WriteCoreAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct);
+
+    /// <summary>
+    /// The typed failure for a database that cannot be reached or is too busy right now: a client
+    /// should retry (503 through the one error mapping), and readiness turns unready until it answers again.
+    /// </summary>
+    protected static OpenCmException Unavailable(Exception cause) =>
+        new(new DomainError(ErrorKind.Unavailable, "The database cannot be reached now; try again shortly."), cause);
 
     /// <summary>The provider's migrations, in order.</summary>
     protected abstract IReadOnlyList<Migration> Migrations { get; }
@@ -115,7 +170,20 @@ public abstract class StorageProvider : IAsyncDisposable
     /// (ASP.NET Core's data-protection key repository, read at start and when its ring refreshes).
     /// Writes on it commit on their own, beside the provider's writer.
     /// </summary>
-    public abstract DbConnection OpenSync();
+    public DbConnection OpenSync()
+    {
+        try
+        {
+            return OpenSyncCore();
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw Unavailable(e);
+        }
+    }
+
+    /// <summary>Opens a connection synchronously (<see cref="OpenSync"/>).</summary>
+    protected abstract DbConnection OpenSyncCore();
 
     /// <summary>The query that lists the schema's tables from the database's own catalogue, one name a row.</summary>
     protected abstract string TableCatalogue { get; }
@@ -142,8 +210,8 @@ public abstract class StorageProvider : IAsyncDisposable
 
     /// <summary>
     /// Whether <paramref name="error"/> (or what it wraps) says the database cannot be reached or
-    /// is too busy right now, rather than that the work itself is wrong: a client should retry
-    /// (503), and readiness turns unready until it answers again.
+    /// is too busy right now, rather than that the work itself is wrong. The provider raises such
+    /// failures as <see cref="ErrorKind.Unavailable"/>; a typed failure is never one of them.
     /// </summary>
     public virtual bool IsUnavailable(Exception error) => false;
 

@@ -4,26 +4,43 @@ using OpenCM.Application;
 
 namespace OpenCM.Storage;
 
-/// <summary>Registers the SQL stores over whichever <see cref="StorageProvider"/> a provider registered.</summary>
+/// <summary>Registers the SQL stores over whichever <see cref="StorageProvider"/> the host chose.</summary>
 public static class StorageServices
 {
-    /// <summary>The ports every SQL provider serves with the same statements; <paramref name="location"/> describes where the data lives.</summary>
-    public static IServiceCollection AddOpenCmSqlStores(this IServiceCollection services, Func<IServiceProvider, string> location)
+    /// <summary>
+    /// Registers a provider under its name (<c>sqlite</c>, <c>postgres</c>) as a keyed
+    /// <see cref="StorageProvider"/>, and the stores over the one the host chose. A host that
+    /// registers <see cref="StorageProvider"/> itself first chooses; otherwise the first provider
+    /// registered serves. Nothing is opened until resolved, so a provider not chosen costs nothing.
+    /// </summary>
+    public static IServiceCollection AddOpenCmStorageProvider(this IServiceCollection services, string name, Func<IServiceProvider, StorageProvider> open)
     {
-        services.AddSingleton<ITransactions, SqlTransactions>();
-        services.AddSingleton<IRequestStore, SqlRequestStore>();
-        services.AddSingleton<IProfileStore, SqlProfileStore>();
-        services.AddSingleton<ISmartcardStore, SqlSmartcardStore>();
-        services.AddSingleton<ICertificateStore, SqlCertificateStore>();
-        services.AddSingleton<ITemplateStore, SqlTemplateStore>();
-        services.AddSingleton<IAuditLog, SqlAuditLog>();
-        services.AddSingleton<ICaOutbox, SqlCaOutbox>();
-        services.AddSingleton<SqlDirectory>();
-        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
-        services.AddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), location(sp), sp.GetRequiredService<TimeProvider>()));
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(open);
+        services.AddKeyedSingleton(name, (sp, _) => open(sp));
+        services.TryAddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(name));
+        return services.AddOpenCmSqlStores();
+    }
+
+    /// <summary>The ports every SQL provider serves with the same statements; registered once however many providers are.</summary>
+    public static IServiceCollection AddOpenCmSqlStores(this IServiceCollection services)
+    {
+        services.TryAddSingleton<ITransactions, SqlTransactions>();
+        services.TryAddSingleton<IRequestStore, SqlRequestStore>();
+        services.TryAddSingleton<IProfileStore, SqlProfileStore>();
+        services.TryAddSingleton<ISmartcardStore, SqlSmartcardStore>();
+        services.TryAddSingleton<ICertificateStore, SqlCertificateStore>();
+        services.TryAddSingleton<ITemplateStore, SqlTemplateStore>();
+        services.TryAddSingleton<IAuditLog, SqlAuditLog>();
+        services.TryAddSingleton<ICaOutbox, SqlCaOutbox>();
+        services.TryAddSingleton<SqlDirectory>();
+        services.TryAddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
+        services.TryAddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
+        services.TryAddSingleton<IDataProtectionKeyStore, SqlDataProtectionKeys>();
+        services.TryAddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<StorageProvider>().Location, sp.GetRequiredService<TimeProvider>()));
 
         // Secrets and archived keys are sealed under the master key, wherever the host says it comes from.
-        services.AddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<IMasterKeyProvider>().Load(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<IMasterKeyProvider>().Load(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<IMasterKeyProvider>().Load()));
         return services;
     }

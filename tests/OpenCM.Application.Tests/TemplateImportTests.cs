@@ -23,9 +23,9 @@ internal sealed class FakeDirectory : IDirectory
 
     public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 
-    public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DirectoryUser>>([]);
+    public Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Sid == sid));
 
-    public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) => Task.FromResult<string?>(null);
+    public Task<Sid> DomainSidAsync(CancellationToken ct = default) => Task.FromResult(Sid.Parse("S-1-5-21-9-9-9"));
 }
 
 /// <summary>

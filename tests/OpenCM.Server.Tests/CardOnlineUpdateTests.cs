@@ -34,7 +34,7 @@ public sealed class CardOnlineUpdateTests : IClassFixture<ServerFixture>
         Assert.Equal((HttpStatusCode.Conflict, "smartcard"), ((HttpStatusCode)early.Status, early.Field));
 
         // A new version of the template (the sample, imported again) makes the update available.
-        await using (var stream = typeof(Hosting.Bootstrapper).Assembly.GetManifestResourceStream("OpenCM.Samples.Templates.virtual-smartcard-vpn.yaml")!)
+        await using (var stream = typeof(Composition.Bootstrapper).Assembly.GetManifestResourceStream("OpenCM.Samples.Templates.virtual-smartcard-vpn.yaml")!)
         using (var reader = new StreamReader(stream))
         {
             await _server.Services.GetRequiredService<TemplateService>().ImportAsync(await reader.ReadToEndAsync(), "virtual-smartcard-vpn.yaml", Guid.Empty, "test");

@@ -371,7 +371,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal("profile", (await current.JsonAsync()).GetProperty("field").GetString());
 
         // A new version of the template (the sample, imported again) makes the update available.
-        var assembly = typeof(Hosting.Bootstrapper).Assembly;
+        var assembly = typeof(Composition.Bootstrapper).Assembly;
         await using (var stream = assembly.GetManifestResourceStream("OpenCM.Samples.Templates.user-certificate.yaml")!)
         using (var reader = new StreamReader(stream))
         {

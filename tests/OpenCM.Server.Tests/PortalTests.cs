@@ -90,7 +90,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     {
         await UserWithPasswordAsync("portal-wrong");
         var browser = Browser();
-        var response = await SignInAsync(browser, name == "portal-wrong" ? (await _server.Services.GetRequiredService<IDirectory>().ListUsersAsync())
+        var response = await SignInAsync(browser, name == "portal-wrong" ? (await _server.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync())
             .First(u => u.User.Name.StartsWith("portal-wrong", StringComparison.Ordinal)).User.Name : name, password);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("The name or password is not right.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);

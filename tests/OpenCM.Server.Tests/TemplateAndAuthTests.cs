@@ -207,7 +207,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     [Fact]
     public async Task Bootstrap_SecondRun_ReusesEverything()
     {
-        var again = await Hosting.Bootstrapper.InitializeAsync(_server.Services);
+        var again = await Composition.Bootstrapper.InitializeAsync(_server.Services);
         Assert.False(again.CreatedAdmin);
         Assert.Empty(again.ImportedTemplates);
     }

@@ -16,8 +16,9 @@ public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Ki
 public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);
 
 /// <summary>
-/// Reads of the directory of principals (embedded now; LDAP later). The embedded directory's
-/// changes are use cases (<see cref="DirectoryAdministration"/>) writing in a unit of work.
+/// Reading the directory of principals: all that the use cases need, and all that a read-only
+/// directory (LDAP, Active Directory) has to implement. The embedded directory's changes are use
+/// cases (<see cref="DirectoryAdministration"/>) writing in a unit of work, audited there.
 /// </summary>
 public interface IDirectory
 {
@@ -25,8 +26,22 @@ public interface IDirectory
 
     Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default);
 
+    /// <summary>The principal with <paramref name="sid"/>, or null.</summary>
+    Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default);
+
     Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
 
+    /// <summary>The domain whose SIDs this directory's principals carry.</summary>
+    Task<Sid> DomainSidAsync(CancellationToken ct = default);
+}
+
+/// <summary>
+/// What only a directory OpenCM keeps itself (the embedded default) reads beyond
+/// <see cref="IDirectory"/>: every user, for <c>opencm users list</c>, and portal password hashes.
+/// A read-only directory does not offer it. Changes go through <see cref="DirectoryAdministration"/>.
+/// </summary>
+public interface IDirectoryAdministration
+{
     Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
 
     /// <summary>A user's password hash; null when the user has none (tokens only) or does not exist.</summary>

@@ -39,7 +39,7 @@ internal static class PkiEndpoints
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
     {
         // Served from memory with its entity tag and thisUpdate: a client that has it gets 304 (If-None-Match, If-Modified-Since).
-        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, Pki.CaOptions ca, CrlPublisher crl, CancellationToken ct) =>
+        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, CaOptions ca, CrlPublisher crl, CancellationToken ct) =>
         {
             if (!string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase))
             {
@@ -50,7 +50,7 @@ internal static class PkiEndpoints
             return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
                 entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
         }).Produces(StatusCodes.Status200OK, contentType: "application/pkix-crl").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
-        app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, Pki.CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
+        app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
             string.Equals(file, ca.Slug + ".crt", StringComparison.OrdinalIgnoreCase)
                 ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
                 : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")))

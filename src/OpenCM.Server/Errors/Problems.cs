@@ -135,8 +135,8 @@ internal static class ErrorHandling
                     new DomainError(ErrorKind.PayloadTooLarge, "The request body is too large."),
                 BadHttpRequestException b => new DomainError(ErrorKind.ValidationFailed, b.Message),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => null,
-                _ when context.RequestServices.GetService<OpenCM.Storage.StorageProvider>()?.IsUnavailable(ex) == true =>
-                    new DomainError(ErrorKind.Unavailable, $"The database cannot be reached now; try again shortly (correlation id {Correlation.Get(context)})."),
+
+                // A database that cannot be reached arrives typed: the storage provider raises Unavailable.
                 _ => null,
             };
             if (error is { Kind: ErrorKind.Unavailable })

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Options;
+using OpenCM.Application;
 using OpenCM.Storage;
 
 namespace OpenCM.Server.Hosting;
@@ -20,7 +21,7 @@ internal static class DataProtectionKeys
         services.AddDataProtection().SetApplicationName("OpenCM");
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(o =>
         {
-            o.XmlRepository = new SqlXmlRepository(sp.GetRequiredService<StorageProvider>());
+            o.XmlRepository = new StoredXmlRepository(sp.GetRequiredService<IDataProtectionKeyStore>());
             o.XmlEncryptor = new MasterKeyXmlEncryptor(sp.GetRequiredService<IMasterKeyProvider>());
         }));
         return services;
@@ -66,48 +67,21 @@ internal sealed class MasterKeyXmlDecryptor : IXmlDecryptor
 }
 
 /// <summary>
-/// The key ring in the table <c>dataprotection_keys</c>. ASP.NET Core calls this synchronously
-/// (at start, and when it refreshes the ring, about daily), so it uses synchronous ADO.NET on a
-/// connection of its own, as ASP.NET Core's Entity Framework repository does. The elements arrive
-/// sealed by <see cref="MasterKeyXmlEncryptor"/>; this only stores them.
+/// ASP.NET Core's key repository over the storage port <see cref="IDataProtectionKeyStore"/>
+/// (the chosen provider keeps the ring). The elements arrive sealed by
+/// <see cref="MasterKeyXmlEncryptor"/>; this only stores them.
 /// </summary>
-internal sealed class SqlXmlRepository : IXmlRepository
+internal sealed class StoredXmlRepository : IXmlRepository
 {
-    private readonly StorageProvider _db;
+    private readonly IDataProtectionKeyStore _store;
 
-    public SqlXmlRepository(StorageProvider db) => _db = db;
+    public StoredXmlRepository(IDataProtectionKeyStore store) => _store = store;
 
-    public IReadOnlyCollection<XElement> GetAllElements()
-    {
-        using var conn = _db.OpenSync();
-        using var cmd = conn.CreateCommand();
-        cmd.CommandText = "SELECT xml FROM dataprotection_keys ORDER BY name";
-        using var r = cmd.ExecuteReader();
-        var elements = new List<XElement>();
-        while (r.Read())
-        {
-            elements.Add(XElement.Parse(r.GetString(0)));
-        }
-
-        return elements;
-    }
+    public IReadOnlyCollection<XElement> GetAllElements() => [.. _store.All().Select(xml => XElement.Parse(xml))];
 
     public void StoreElement(XElement element, string friendlyName)
     {
         ArgumentNullException.ThrowIfNull(element);
-        using var conn = _db.OpenSync();
-        using var cmd = conn.CreateCommand();
-        cmd.CommandText = "INSERT INTO dataprotection_keys (name, xml) VALUES (@n, @x) ON CONFLICT (name) DO NOTHING";
-        Add(cmd, "@n", string.IsNullOrEmpty(friendlyName) ? Guid.NewGuid().ToString("D") : friendlyName);
-        Add(cmd, "@x", element.ToString(SaveOptions.DisableFormatting));
-        cmd.ExecuteNonQuery();
-    }
-
-    private static void Add(System.Data.Common.DbCommand cmd, string name, string value)
-    {
-        var p = cmd.CreateParameter();
-        p.ParameterName = name;
-        p.Value = value;
-        cmd.Parameters.Add(p);
+        _store.Store(string.IsNullOrEmpty(friendlyName) ? Guid.NewGuid().ToString("D") : friendlyName, element.ToString(SaveOptions.DisableFormatting));
     }
 }

@@ -1,6 +1,9 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
 namespace OpenCM.Server.Hosting;
 
-/// <summary>Builds and runs the server; shared by the server's own entry point and <c>opencm serve</c>.</summary>
+/// <summary>Builds and runs the server: its own entry point, which <c>opencm serve</c> starts as a process, and tests that host it.</summary>
 public static class OpenCmServer
 {
     /// <summary>The application with every component registered, not yet initialized or mapped.</summary>
@@ -29,5 +32,31 @@ public static class OpenCmServer
         }
 
         await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What the operator reads once the server listens: where, the first start's work, the CA,
+    /// and how to sign in or get a token. "OpenCM is serving" is the line scripts wait for.
+    /// </summary>
+    public static async Task ReportAsync(WebApplication app, BootstrapResult init)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(init);
+        var output = Console.Out;
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        await output.WriteLineAsync($"OpenCM is serving {string.Join(", ", addresses)} (data: {init.DataDirectory})").ConfigureAwait(false);
+        if (init.CreatedAdmin || init.ImportedTemplates.Count > 0)
+        {
+            await output.WriteLineAsync($"First start: created the administrator '{Bootstrapper.AdminUser}' and imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)}).").ConfigureAwait(false);
+        }
+
+        await output.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})").ConfigureAwait(false);
+        var portal = app.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/') + "/";
+        await output.WriteLineAsync($"Portal: {addresses.FirstOrDefault()}{portal} (sign in as a directory user with a password: opencm users set-password --name NAME --password-stdin)").ConfigureAwait(false);
+        var store = app.Services.GetRequiredService<DataOptions>();
+        var where = store.IsPostgres ? "--database postgres --connection \"…\"" : $"--data {init.DataDirectory}";
+        await output.WriteLineAsync($"Get a token: opencm token {where} --user {Bootstrapper.AdminUser}").ConfigureAwait(false);
+        await output.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)").ConfigureAwait(false);
+        await output.FlushAsync().ConfigureAwait(false);
     }
 }

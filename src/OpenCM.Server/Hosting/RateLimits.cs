@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using OpenCM.Domain;
-using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
 
 namespace OpenCM.Server.Hosting;
@@ -80,11 +79,8 @@ internal static class RateLimits
         return services;
     }
 
-    // The authenticated subject (as the caller resolver reads it); the remote address otherwise.
+    // The caller's user GUID, read as the caller resolver reads it (one user, whichever claim form
+    // its tokens carry, is one bucket); the remote address for a call without one.
     private static string CallerKey(HttpContext http) =>
-        http.User.FindFirst(ClaimNames.ObjectGuid)?.Value
-        ?? http.User.FindFirst(ClaimNames.ObjectGuidUri)?.Value
-        ?? http.User.FindFirst(ClaimNames.Oid)?.Value
-        ?? http.User.FindFirst(ClaimNames.Subject)?.Value
-        ?? "address:" + http.Connection.RemoteIpAddress;
+        CallerResolver.UserUuid(http.User) is { } user ? "user:" + user.ToString("D") : "address:" + http.Connection.RemoteIpAddress;
 }

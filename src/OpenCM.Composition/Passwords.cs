@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using OpenCM.Application;
 using OpenCM.Domain;
 
-namespace OpenCM.Server.Auth;
+namespace OpenCM.Composition;
 
 /// <summary>
 /// Directory users' passwords for the portal's sign-in on the embedded default (issue #10):
@@ -18,11 +18,13 @@ public sealed class Passwords
 
     private readonly PasswordHasher<Principal> _hasher = new();
     private readonly IDirectory _directory;
+    private readonly IDirectoryAdministration _hashes;
     private readonly DirectoryAdministration _administration;
 
-    public Passwords(IDirectory directory, DirectoryAdministration administration)
+    public Passwords(IDirectory directory, IDirectoryAdministration hashes, DirectoryAdministration administration)
     {
         _directory = directory;
+        _hashes = hashes;
         _administration = administration;
     }
 
@@ -49,7 +51,7 @@ public sealed class Passwords
     public async Task<Principal?> VerifyAsync(string name, string password, string correlationId = "", CancellationToken ct = default)
     {
         var user = string.IsNullOrWhiteSpace(name) || name.Length > 256 ? null : await _directory.FindByNameAsync(name, ct).ConfigureAwait(false);
-        var hash = user is { Kind: PrincipalKind.User } ? await _directory.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
+        var hash = user is { Kind: PrincipalKind.User } ? await _hashes.PasswordHashAsync(user.Uuid, ct).ConfigureAwait(false) : null;
         var result = _hasher.VerifyHashedPassword(user ?? Decoy, hash ?? DecoyHash, password ?? "");
         if (user is null || hash is null || result == PasswordVerificationResult.Failed)
         {

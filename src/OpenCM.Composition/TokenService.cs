@@ -5,7 +5,7 @@ using Microsoft.IdentityModel.Tokens;
 using OpenCM.Application;
 using OpenCM.Storage;
 
-namespace OpenCM.Server.Auth;
+namespace OpenCM.Composition;
 
 /// <summary>Authentication settings (configuration section <c>Auth</c>).</summary>
 public sealed class AuthOptions

@@ -4,7 +4,7 @@ using OpenCM.Application;
 using OpenCM.Domain;
 using OpenCM.Security.Sddl;
 
-namespace OpenCM.Server.Auth;
+namespace OpenCM.Composition;
 
 /// <summary>
 /// Turns a validated token into a <see cref="Caller"/> (SPEC §5): the user GUID from
@@ -39,8 +39,7 @@ public sealed class CallerResolver : IDisposable
         ArgumentNullException.ThrowIfNull(principal);
 
         // 1. Who: the first claim that holds a GUID (objectguid may be base64 of the 16 bytes, as ADFS sends it).
-        var uuid = FirstGuid(principal, ClaimNames.ObjectGuid, ClaimNames.ObjectGuidUri, ClaimNames.Oid, ClaimNames.Subject)
-            ?? throw Denied(ErrorKind.Unauthenticated, "The token names no user GUID (objectguid, oid or sub).");
+        var uuid = UserUuid(principal) ?? throw Denied(ErrorKind.Unauthenticated, "The token names no user GUID (objectguid, oid or sub).");
 
         // 2. A token of this server's own: the directory says who the user is now.
         if (string.Equals(principal.FindFirst("iss")?.Value, _options.Issuer, StringComparison.Ordinal))
@@ -93,6 +92,16 @@ public sealed class CallerResolver : IDisposable
             : new LocalUser(null, Sid.Everyone, [], "", now);
         _local.Set(uuid, entry, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = DirectoryRefresh * 4 });
         return entry.User is null ? null : entry;
+    }
+
+    /// <summary>
+    /// The user GUID a validated token names, read as <see cref="ResolveAsync"/> reads it, without
+    /// the directory: what per-user limits are keyed by. Null when it names none.
+    /// </summary>
+    public static Guid? UserUuid(ClaimsPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        return FirstGuid(principal, ClaimNames.ObjectGuid, ClaimNames.ObjectGuidUri, ClaimNames.Oid, ClaimNames.Subject);
     }
 
     private sealed record LocalUser(Principal? User, Sid Sid, IReadOnlyList<Sid> Groups, string Name, DateTimeOffset ReadAt);

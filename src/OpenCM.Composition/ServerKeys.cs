@@ -1,13 +1,12 @@
 using Microsoft.IdentityModel.Tokens;
 using OpenCM.Authority;
-using OpenCM.Server.Auth;
 using OpenCM.Storage;
 
-namespace OpenCM.Server.Hosting;
+namespace OpenCM.Composition;
 
 /// <summary>
 /// The keys this server keeps in its secret store (the CA's and the token signer's), loaded once
-/// by <see cref="OpenCmServices.StartAsync"/> before anything serves, so that no DI factory
+/// by <see cref="OpenCmComposition.StartAsync"/> before anything serves, so that no DI factory
 /// blocks on the database. The container disposes the CA signer it hands out.
 /// </summary>
 public sealed class ServerKeys
@@ -20,12 +19,12 @@ public sealed class ServerKeys
     public ECDsaSecurityKey TokenKey => _token ?? throw NotLoaded();
 
     /// <summary>Loads (making them on first start) both keys; a second call keeps what the first loaded.</summary>
-    public async Task LoadAsync(SecretStore secrets, Pki.CaOptions ca, TimeProvider clock, CancellationToken ct)
+    public async Task LoadAsync(SecretStore secrets, CaOptions ca, TimeProvider clock, CancellationToken ct)
     {
-        _ca ??= await Pki.CaSetup.LoadOrCreateAsync(secrets, ca, clock, ct).ConfigureAwait(false);
+        _ca ??= await CaSetup.LoadOrCreateAsync(secrets, ca, clock, ct).ConfigureAwait(false);
         _token ??= await TokenService.LoadKeyAsync(secrets, ct).ConfigureAwait(false);
     }
 
     private static InvalidOperationException NotLoaded() =>
-        new("The server's keys are not loaded: the host must run OpenCmServices.StartAsync before serving.");
+        new("The server's keys are not loaded: the host must run OpenCmComposition.StartAsync before serving.");
 }

@@ -3,7 +3,7 @@ using OpenCM.Application;
 using OpenCM.Smartcards;
 using OpenCM.Storage;
 
-namespace OpenCM.Server.Hosting;
+namespace OpenCM.Composition;
 
 /// <summary>
 /// The card key operations over OpenCM.Smartcards, with the server's master admin key (256 random

@@ -4,7 +4,7 @@ using OpenCM.Application;
 using OpenCM.Authority;
 using OpenCM.Storage;
 
-namespace OpenCM.Server.Pki;
+namespace OpenCM.Composition;
 
 /// <summary>Settings of the embedded CA (configuration section <c>Ca</c>).</summary>
 public sealed class CaOptions

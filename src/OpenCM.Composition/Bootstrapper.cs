@@ -1,8 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
-using OpenCM.Server.Auth;
 using OpenCM.Storage;
 
-namespace OpenCM.Server.Hosting;
+namespace OpenCM.Composition;
 
 /// <summary>What the first start created.</summary>
 public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates, string CaSubject, string CaThumbprint);
@@ -24,13 +24,13 @@ public static class Bootstrapper
 
         // Nodes that start together on one database initialize it one at a time: the second finds
         // everything made and reuses it.
-        await OpenCmServices.StartAsync(services, ct).ConfigureAwait(false);
+        await OpenCmComposition.StartAsync(services, ct).ConfigureAwait(false);
         return await services.GetRequiredService<StorageProvider>().RunExclusiveAsync("bootstrap", () => InitializeOnceAsync(services, ct), ct).ConfigureAwait(false);
     }
 
     private static async Task<BootstrapResult> InitializeOnceAsync(IServiceProvider services, CancellationToken ct)
     {
-        var directory = services.GetRequiredService<SqlDirectory>();
+        var directory = services.GetRequiredService<IDirectory>();
         var administration = services.GetRequiredService<DirectoryAdministration>();
         var options = services.GetRequiredService<OpenCmOptions>();
 
@@ -68,7 +68,7 @@ public static class Bootstrapper
 
         // Where the data lives: the data directory, or the PostgreSQL database (without credentials).
         var store = services.GetRequiredService<DataOptions>();
-        var data = store.IsPostgres ? services.GetRequiredService<IStorageSchema>().Location : Path.GetFullPath(store.DataDirectory);
+        var data = store.IsPostgres ? services.GetRequiredService<StorageProvider>().Location : Path.GetFullPath(store.DataDirectory);
         return new BootstrapResult(data, createdAdmin, imported, ca.Subject, ca.Thumbprint);
     }
 }

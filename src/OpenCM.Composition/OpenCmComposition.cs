@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenCM.Application;
+using OpenCM.Authority;
+using OpenCM.Storage;
+
+namespace OpenCM.Composition;
+
+/// <summary>
+/// Composes OpenCM apart from any front-end: options, the chosen storage provider, the master
+/// key, the embedded CA and what it publishes, the card master key, the use cases, and the
+/// server's own tokens and passwords. The HTTP host and the <c>opencm</c> commands that work on
+/// a data directory both start from it.
+/// </summary>
+public static class OpenCmComposition
+{
+    /// <summary>The path the API (and the CRL) lives under when configuration names none (SPEC §1).</summary>
+    public const string DefaultPathBase = "/CertificateManagement";
+
+    /// <summary>Command-line switches OpenCM understands besides the configuration keys.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
+    {
+        ["--data"] = "OpenCM:DataDirectory",
+        ["--database"] = "OpenCM:Database",
+        ["--connection"] = "OpenCM:ConnectionString",
+    };
+
+    /// <summary>
+    /// Everything but a front-end. Options are read when first needed, so that hosts (and tests)
+    /// may still add configuration; nothing is opened until resolved.
+    /// </summary>
+    public static IServiceCollection AddOpenCmCore(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => Section<AuthOptions>(sp, "Auth"));
+        services.AddSingleton(sp => Section<DataOptions>(sp, "OpenCM"));
+        services.AddSingleton(sp => Section<OpenCmOptions>(sp, "OpenCM"));
+        services.AddSingleton(sp => Section<CaOptions>(sp, "Ca"));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
+
+        // 1. The directory source: the embedded directory the storage keeps, which is also the one
+        //    administered (first start, opencm users). A read-only directory (LDAP) registers
+        //    IDirectory alone here, before the storage's own registrations.
+        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
+        services.AddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
+
+        // 2. Storage: the provider OpenCM:Database chooses, and the master key.
+        services.AddOpenCmStorage();
+
+        // 3. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
+        services.AddSingleton<ServerKeys>();
+        services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Ca);
+        services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(), [CrlUrl(sp)]));
+        services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
+            sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<CaOptions>().CrlValidityHours)));
+        services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        services.AddSingleton<ISmartcardKeys, SmartcardKeys>();
+
+        // 4. Use cases; who calls (a validated token's claims, read against the directory); the
+        //    server's own tokens and directory passwords.
+        services.AddOpenCmApplication();
+        services.AddSingleton<CallerResolver>();
+        services.AddSingleton<Passwords>();
+        services.AddSingleton(sp => new TokenService(sp.GetRequiredService<ServerKeys>().TokenKey, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AuthOptions>()));
+        return services;
+    }
+
+    /// <summary>
+    /// What must be done before anything reads or serves, awaited rather than blocked on: the
+    /// schema migrated, then the keys loaded from the secret store (made on first start).
+    /// </summary>
+    public static async Task StartAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
+        await services.GetRequiredService<ServerKeys>().LoadAsync(
+            services.GetRequiredService<SecretStore>(), services.GetRequiredService<CaOptions>(), services.GetRequiredService<TimeProvider>(), ct).ConfigureAwait(false);
+    }
+
+    // The CRL distribution point certificates carry: where the server publishes it, under the API's path base.
+    private static string CrlUrl(IServiceProvider sp)
+    {
+        var configuration = sp.GetRequiredService<IConfiguration>();
+        return CaSetup.CrlUrl(sp.GetRequiredService<CaOptions>(), configuration["urls"], configuration["Api:PathBase"] ?? DefaultPathBase);
+    }
+
+    private static T Section<T>(IServiceProvider sp, string name)
+        where T : new() => sp.GetRequiredService<IConfiguration>().GetSection(name).Get<T>() ?? new T();
+}

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Storage;
+using OpenCM.Storage.Postgres;
+using OpenCM.Storage.Sqlite;
+
+namespace OpenCM.Composition;
+
+/// <summary>Storage settings (configuration section <c>OpenCM</c>).</summary>
+public sealed class DataOptions
+{
+    public const string DefaultDirectory = "opencm-data";
+
+    /// <summary>The data directory: the SQLite database, and the master key file unless <see cref="MasterKey"/> is given.</summary>
+    public string DataDirectory { get; set; } = DefaultDirectory;
+
+    /// <summary>Base64 master key from a secret manager; otherwise DataDirectory/master.key. Every node of a cluster needs the same.</summary>
+    public string? MasterKey { get; set; }
+
+    /// <summary><c>sqlite</c> (the embedded default) or <c>postgres</c> (SPEC §10).</summary>
+    public string Database { get; set; } = SqliteServices.Name;
+
+    /// <summary>For <c>postgres</c>: the Npgsql connection string.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The provider <see cref="Database"/> names (<see cref="StorageChoice.Provider"/>); anything but the two names is refused.</summary>
+    public string Provider => StorageChoice.Provider(Database);
+
+    /// <summary>Whether the data lives in PostgreSQL rather than in the data directory.</summary>
+    public bool IsPostgres => Provider == PostgresServices.Name;
+}
+
+/// <summary>
+/// The one place a storage provider is chosen (SPEC §10): the server, <c>opencm</c>'s commands
+/// over a data directory and <c>opencm db copy</c> all read a database name through
+/// <see cref="Provider"/>, and the providers register themselves under those names.
+/// </summary>
+public static class StorageChoice
+{
+    /// <summary>
+    /// The provider a database name chooses: none (the embedded default) or <c>sqlite</c> is
+    /// SQLite; <c>postgres</c> or <c>postgresql</c> is PostgreSQL; anything else is refused.
+    /// </summary>
+    public static string Provider(string? database) => database?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or SqliteServices.Name => SqliteServices.Name,
+        PostgresServices.Name or "postgresql" => PostgresServices.Name,
+        _ => throw new InvalidOperationException($"OpenCM:Database is '{database}'; it is 'sqlite' or 'postgres'."),
+    };
+
+    /// <summary>
+    /// Both providers, registered by themselves and opened only if chosen; the one chosen by
+    /// <see cref="DataOptions.Database"/> serves. The master key comes from configuration when
+    /// given (a secret manager), else from the data directory's key file, whichever the database.
+    /// </summary>
+    public static IServiceCollection AddOpenCmStorage(this IServiceCollection services)
+    {
+        services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>() is { MasterKey: { Length: > 0 } configured }
+            ? new ConfiguredMasterKeyProvider(configured)
+            : new FileMasterKeyProvider(KeyFileIn(sp.GetRequiredService<DataOptions>().DataDirectory)));
+        services.AddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(sp.GetRequiredService<DataOptions>().Provider));
+        services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
+        services.AddOpenCmPostgres(sp => sp.GetRequiredService<DataOptions>().ConnectionString is { Length: > 0 } c
+            ? c
+            : throw new InvalidOperationException("OpenCM:Database is postgres: give the connection string (--connection or OpenCM:ConnectionString)."));
+        return services;
+    }
+
+    /// <summary>
+    /// A provider outside a host, for tools that move data between two (<c>opencm db copy</c>):
+    /// <paramref name="location"/> is the data directory or the connection string. The caller disposes it.
+    /// </summary>
+    public static StorageProvider Open(string database, string location) => Provider(database) switch
+    {
+        SqliteServices.Name => SqliteDataDirectory.Open(location).Storage,
+        _ => new PostgresStorage(location),
+    };
+
+    /// <summary>Whether <paramref name="dataDirectory"/> holds an embedded database already.</summary>
+    public static bool HasSqliteDatabase(string dataDirectory) =>
+        File.Exists(Path.Combine(Path.GetFullPath(dataDirectory), SqliteDataDirectory.DatabaseFile));
+
+    /// <summary>
+    /// The master key file in the data directory, which is made owner-only (on PostgreSQL it holds
+    /// only this file). Every node of a cluster needs a copy of the same key file, or <c>OpenCM:MasterKey</c>.
+    /// </summary>
+    public static string KeyFileIn(string dataDirectory) =>
+        Path.Combine(OwnerOnly.CreateDirectory(dataDirectory), SqliteDataDirectory.MasterKeyFile);
+}
