@@ -9,6 +9,7 @@ public static class ApplicationServices
     {
         services.AddSingleton<AccessPolicy>();
         services.AddSingleton<RequestQueries>();
+        services.AddSingleton<RequestContextLoader>();
         services.AddSingleton<RequestCreation>();
         services.AddSingleton<RequestTransitions>();
         services.AddSingleton<ServerExecution>();

@@ -66,8 +66,9 @@ public class RequestTransitionsTests
         var request = Samples.Request(descriptor: $"O:{Alice}D:(A;;LCRPSDRC;;;{Alice})");
         var store = new AlwaysMovingStore(request);
         var ca = new UnreachableCertificateAuthority();
-        var server = new ServerExecution(store, new NoProfiles(), new NoCards(), store, ca, TimeProvider.System);
-        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), new NoCards(), store, server, ca, TimeProvider.System);
+        var contexts = new RequestContextLoader(new RequestQueries(store, new OpenCmOptions()), new FakeTemplateStore(), new NoProfiles(), new NoCards());
+        var server = new ServerExecution(store, contexts, store, ca, TimeProvider.System);
+        var service = new RequestTransitions(contexts, store, server, ca, TimeProvider.System);
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 

@@ -185,6 +185,27 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Contains(audit, a => a.Event.Kind == "AdminChallengeAnswered");
     }
 
+    // Issue #17: a GET of a card secret changes nothing. Asked on an approved Unblock it used to
+    // move the request to Executing and then answer 409.
+    [Fact]
+    public async Task CardSecrets_ApprovedUnblock_RefusedAndTheRequestStaysApproved()
+    {
+        var e = await EnrolledAsync("unblock-get");
+        var request = await OnCardAsync(e.Client, RequestType.Unblock, e.Card);
+
+        var key = await RefusedAsync(() => e.Client.DiversifiedKeyAsync(request, e.Card, e.Device.CardId));
+        var pin = await RefusedAsync(() => e.Client.ProposedPinAsync(request, e.Card));
+
+        Assert.Equal((409, 409), (key.Status, pin.Status));
+        Assert.Equal((int)RequestStatus.Approved, (await e.Client.GetRequestAsync(request)).Status);
+        var audit = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.DoesNotContain(audit, a => a.Event.Kind == "StatusChanged");
+
+        // Answering the card's challenge is the unblock's execution, and still starts it.
+        await new CardClient(e.Client).UnblockAsync(request, e.Card, e.Device, "864200");
+        Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
+    }
+
     [Fact]
     public async Task OfflineUnblock_HelpDeskAnswersTheChallengeTheUserReadsOut()
     {
