@@ -206,6 +206,24 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
     }
 
+    // Issue #17: a kind that works on a card in place names that card in both OldSmartcardUuid
+    // and NewSmartcardUuid (get-request.md, example 2, an Unblock); a kind that takes a new card
+    // names the card it was created for in Old, and in New the card bound to it (none yet).
+    [Fact]
+    public async Task GetRequest_KindsOnACard_NameTheCardAsTheReferenceDoes()
+    {
+        var e = await EnrolledAsync("fields");
+        foreach (var type in new[] { RequestType.Unblock, RequestType.Renew, RequestType.Retire })
+        {
+            var inPlace = await e.Client.GetRequestAsync(await OnCardAsync(e.Client, type, e.Card));
+            Assert.Equal((type, e.Card, e.Card), (type, inPlace.OldSmartcardUuid, inPlace.NewSmartcardUuid));
+            await e.Client.SetStatusAsync(inPlace.Uuid, RequestStatus.Canceled);
+        }
+
+        var duplicate = await e.Client.GetRequestAsync(await OnCardAsync(e.Client, RequestType.Duplicate, e.Card));
+        Assert.Equal((e.Card, Guid.Empty), (duplicate.OldSmartcardUuid, duplicate.NewSmartcardUuid));
+    }
+
     [Fact]
     public async Task OfflineUnblock_HelpDeskAnswersTheChallengeTheUserReadsOut()
     {
