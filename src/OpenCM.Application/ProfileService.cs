@@ -124,7 +124,7 @@ public sealed class ProfileService
 
         // Only what OpenCM executes today is offered (the kind table's Supported).
         var operations = RequestKinds.AllowedOn(profile.Status).Where(type =>
-            (type != RequestType.OnlineUpdate || profile.TemplateVersion < template.Version)
+            (!RequestKinds.Of(type, Medium.Software).NeedsNewerTemplate || profile.TemplateVersion < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p
             && AccessPolicy.MayInitiate(p, caller, profile.UserUuid)).ToList();
         return new ProfileView(profile, operations);

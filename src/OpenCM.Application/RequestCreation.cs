@@ -84,7 +84,7 @@ public sealed class RequestCreation
             throw Fail(DomainError.Validation("smartcard", "A TemporaryCards request names the permanent card it stands in for ('smartcard')."));
         }
 
-        if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
+        if (RequestKinds.Of(input.Type, oldCard is null ? Medium.Software : Medium.Smartcard).NeedsNewerTemplate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
         {
             throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", oldCard is null ? "profile" : "smartcard"));
         }

@@ -365,7 +365,7 @@ public sealed class SmartcardService
 
         var live = CardProfiles.Live(await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false));
         return [.. RequestKinds.AllowedOn(card.Status).Where(type =>
-            (type != RequestType.OnlineUpdate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
+            (!RequestKinds.Of(type, Medium.Smartcard).NeedsNewerTemplate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p
             && AccessPolicy.MayInitiate(p, caller, card.UserUuid))];
     }

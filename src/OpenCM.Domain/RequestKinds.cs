@@ -140,6 +140,7 @@ public enum AllowedFrom
 /// policy keeps from self-service (issue #7.4).
 /// </param>
 /// <param name="CapsValidity">Its certificates last at most the card policy's <c>temporaryCardValidityDays</c>.</param>
+/// <param name="NeedsNewerTemplate">It moves the credential to its template's current version, so only a credential on an older one allows it (OnlineUpdate).</param>
 public sealed record RequestKind(
     RequestType Type,
     Medium Medium,
@@ -153,7 +154,8 @@ public sealed record RequestKind(
     Completion Completion,
     AllowedFrom From,
     bool TargetMayExecute = true,
-    bool CapsValidity = false)
+    bool CapsValidity = false,
+    bool NeedsNewerTemplate = false)
 {
     /// <summary>Its execution issues a new profile through certificate data, as Enroll does.</summary>
     public bool IssuesNewProfile => Keys is KeyWork.Issue or KeyWork.IssueWithKeyHistory;
@@ -274,7 +276,7 @@ public static class RequestKinds
     [
         // Software: a new profile, or the profile the request names.
         new(RequestType.Enroll, Medium.Software, ActsOn.NewCredential, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.None, AllowedFrom.None),
-        new(RequestType.OnlineUpdate, Medium.Software, ActsOn.SoftwareProfile, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.Supersede, A),
+        new(RequestType.OnlineUpdate, Medium.Software, ActsOn.SoftwareProfile, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.Supersede, A, NeedsNewerTemplate: true),
         new(RequestType.Renew, Medium.Software, ActsOn.SoftwareProfile, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.Supersede, A),
         new(RequestType.Duplicate, Medium.Software, ActsOn.SoftwareProfile, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.None, A),
         new(RequestType.Recover, Medium.Software, ActsOn.SoftwareProfile, true, KeyWork.RecoverArchived, Step.CertificateData, Step.ClientCompletes, CardBinding.None, CardLink.None, Completion.None, A),
@@ -289,7 +291,7 @@ public static class RequestKinds
 
         // Smart cards: a new card, or the card in use the request names (and its live profile).
         new(RequestType.Enroll, Medium.Smartcard, ActsOn.NewCredential, true, KeyWork.Issue, Step.CardBinding, Step.ClientCompletes, CardBinding.NewCard, CardLink.None, Completion.None, AllowedFrom.None),
-        new(RequestType.OnlineUpdate, Medium.Smartcard, ActsOn.Card, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.InPlace, CardLink.None, Completion.Supersede, A),
+        new(RequestType.OnlineUpdate, Medium.Smartcard, ActsOn.Card, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.InPlace, CardLink.None, Completion.Supersede, A, NeedsNewerTemplate: true),
         new(RequestType.Renew, Medium.Smartcard, ActsOn.Card, true, KeyWork.Issue, Step.CertificateData, Step.ClientCompletes, CardBinding.InPlace, CardLink.None, Completion.Supersede, A),
         new(RequestType.Duplicate, Medium.Smartcard, ActsOn.Card, true, KeyWork.Issue, Step.CardBinding, Step.ClientCompletes, CardBinding.NewCard, CardLink.Primary, Completion.None, A),
         new(RequestType.Recover, Medium.Smartcard, ActsOn.Card, true, KeyWork.IssueWithKeyHistory, Step.CardBinding, Step.ClientCompletes, CardBinding.NewCard, CardLink.Parent, Completion.ReplaceLostCard, A),

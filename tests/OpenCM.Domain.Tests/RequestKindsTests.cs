@@ -113,6 +113,10 @@ public class RequestKindsTests
     }
 
     [Fact]
+    public void NeedsNewerTemplate_OnlyOnlineUpdate() =>
+        Assert.Equal(["OnlineUpdate/Software", "OnlineUpdate/Smartcard"], RequestKinds.All.Where(k => k.NeedsNewerTemplate).Select(k => $"{k.Type}/{k.Medium}"));
+
+    [Fact]
     public void Of_EveryTypeOnEveryMedium_OneRow()
     {
         foreach (var type in Enum.GetValues<RequestType>().Where(t => t != RequestType.None))
