@@ -11,6 +11,7 @@ public static class ApplicationServices
         services.AddSingleton<CaNoticeDelivery>();
         services.AddSingleton<DirectoryAdministration>();
         services.AddSingleton<RequestQueries>();
+        services.AddSingleton<RequestContextLoader>();
         services.AddSingleton<RequestCreation>();
         services.AddSingleton<RequestTransitions>();
         services.AddSingleton<ServerExecution>();

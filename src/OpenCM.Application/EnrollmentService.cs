@@ -24,7 +24,7 @@ public sealed partial class EnrollmentService
 {
     public const string SoftwareKsp = "Microsoft Software Key Storage Provider";
     public const string SmartCardKsp = "Microsoft Smart Card Key Storage Provider";
-    private readonly RequestQueries _requests;
+    private readonly RequestContextLoader _contexts;
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
     private readonly ITransactions _transactions;
@@ -36,10 +36,10 @@ public sealed partial class EnrollmentService
     private readonly ILogger<EnrollmentService> _log;
 
     public EnrollmentService(
-        RequestQueries requests, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
+        RequestContextLoader contexts, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
         CaNoticeDelivery notices, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
     {
-        _requests = requests;
+        _contexts = contexts;
         _templates = templates;
         _directory = directory;
         _transactions = transactions;
@@ -63,10 +63,11 @@ public sealed partial class EnrollmentService
         ArgumentNullException.ThrowIfNull(certificateRequests);
         CheckPfxPassword(pfxPassword);
 
-        // 1. The request, the caller's Execute right, and a status that can start execution.
-        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        // 1. The request with its template, the caller's Execute right, and a status that can start execution.
+        var (context, rights, _) = await _contexts.LoadAsync(caller, requestId, ContextParts.Template, ct).ConfigureAwait(false);
+        var request = context.Request;
         var now = _clock.GetUtcNow();
-        switch (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, now))
+        switch (RequestLifecycle.Decide(context, new LifecycleCommand.BeginExecution(), rights, now).Decision)
         {
             case Decision.Refused r:
                 throw new OpenCmException(r.Error);
@@ -79,24 +80,25 @@ public sealed partial class EnrollmentService
                 break;
         }
 
-        if (ProfileRules.IsKeyRecovery(request.RequestType, request.IsSmartcard))
+        var kind = RequestKinds.Of(request);
+        if (kind.RecoversKeys)
         {
             return await RecoverKeysAsync(caller, request, certificateRequests, pfxPassword, now, correlationId, ct).ConfigureAwait(false);
         }
 
-        if (!ProfileRules.IssuesNewProfile(request.RequestType, request.IsSmartcard))
+        if (!kind.IssuesNewProfile)
         {
             throw new OpenCmException(DomainError.Validation("type", $"{request.RequestType} requests take no certificate data."));
         }
 
         // A smart card's certificates are issued to the card, never to a software key.
-        if (SmartcardRules.RequireBoundCard(request, "issuing certificates") is { } noCard)
+        if (kind.RequireCard(request, "issuing certificates") is { } noCard)
         {
             throw new OpenCmException(noCard);
         }
 
         // 2. One CSR per client-generated certificate; a password when any key is made here.
-        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
+        var template = context.Template
             ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));
         var clientGenerated = template.CertificateTemplates.Count(t => !t.ServerGeneratesKey);
         if (certificateRequests.Count != clientGenerated)
@@ -106,7 +108,7 @@ public sealed partial class EnrollmentService
         }
 
         // A replacement card (a card's Recover) carries the lost card's archived keys too, as key history.
-        IReadOnlyList<(StoredCertificate Certificate, string Sealed)> keyHistory = request.RequestType == RequestType.Recover && request.IsSmartcard
+        IReadOnlyList<(StoredCertificate Certificate, string Sealed)> keyHistory = kind.Keys == KeyWork.IssueWithKeyHistory
             ? await ArchivedKeysAsync(request.OldProfileUuid, ct).ConfigureAwait(false)
             : [];
         if ((template.CertificateTemplates.Any(t => t.ServerGeneratesKey) || keyHistory.Count > 0) && string.IsNullOrEmpty(pfxPassword))
@@ -120,7 +122,7 @@ public sealed partial class EnrollmentService
         foreach (var planned in template.CertificateTemplates)
         {
             // A temporary card's certificates last only as long as its policy says.
-            var t = request.RequestType == RequestType.TemporaryCards
+            var t = kind.CapsValidity
                 ? planned with { ValidityDays = Math.Min(planned.ValidityDays, (template.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).TemporaryCardValidityDays) }
                 : planned;
             byte[]? clientKey = null;
@@ -137,7 +139,7 @@ public sealed partial class EnrollmentService
         //    every serial recorded, by compare-and-set. Losing the race means nothing was signed.
         var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
         var profile = new StoredProfile(Guid.CreateVersion7(now), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now,
-            SmartcardRules.WorkingCard(request));
+            kind.WorkingCard(request));
         var claim = new RequestTransition(request.Uuid, request.Version, request.Status, RequestStatus.Executing, NewProfile: profile.Uuid);
         var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, RequestStatus.Executing, now, correlationId,
             $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}"
@@ -204,8 +206,9 @@ public sealed partial class EnrollmentService
     /// <summary>GET /requests/{id}/certificaterequestgenerationoptions: one option per client-generated certificate.</summary>
     public async Task<IReadOnlyList<GenerationOption>> GenerationOptionsAsync(Caller caller, Guid requestId, CancellationToken ct = default)
     {
-        // 1. The request as the caller may see it (404 otherwise).
-        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        // 1. The request as the caller may see it (404 otherwise), with its template.
+        var (context, rights, _) = await _contexts.LoadAsync(caller, requestId, ContextParts.Template, ct).ConfigureAwait(false);
+        var request = context.Request;
 
         // 2. Making keys for a request is part of executing it.
         if (!rights.Has(RequestPermission.Execute))
@@ -220,7 +223,7 @@ public sealed partial class EnrollmentService
         }
 
         // 4. The template's client-generated certificates, with the subject the CA will issue.
-        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false)
+        var template = context.Template
             ?? throw new OpenCmException(DomainError.NotFound($"The request's profile template {request.ProfileTemplateUuid:D} no longer exists."));
         return await OptionsAsync(request, template, ct).ConfigureAwait(false);
     }
@@ -248,17 +251,18 @@ public sealed partial class EnrollmentService
         ArgumentNullException.ThrowIfNull(request);
         if (request.IsSmartcard
             || request.Status != RequestStatus.Approved
-            || RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), rights, _clock.GetUtcNow()) is not Decision.Move)
+            || RequestLifecycle.Decide(new RequestContext(request, template), new LifecycleCommand.BeginExecution(), rights, _clock.GetUtcNow()).Decision is not Decision.Move)
         {
             return null;
         }
 
-        if (ProfileRules.IsKeyRecovery(request.RequestType, request.IsSmartcard))
+        var kind = RequestKinds.Of(request);
+        if (kind.RecoversKeys)
         {
             return new KeyPlan([], ReturnsServerKeys: true);
         }
 
-        if (!ProfileRules.IssuesNewProfile(request.RequestType, request.IsSmartcard))
+        if (!kind.IssuesNewProfile)
         {
             return null;
         }

@@ -122,9 +122,9 @@ public sealed class ProfileService
             return new ProfileView(profile, []);
         }
 
-        // Only what OpenCM executes today is offered (ProfileRules.IsSupported).
-        var operations = ProfileRules.AllowedTypes(profile.Status).Where(type => ProfileRules.IsSupported(type)
-            && (type != RequestType.OnlineUpdate || profile.TemplateVersion < template.Version)
+        // Only what OpenCM executes today is offered (the kind table's Supported).
+        var operations = RequestKinds.AllowedOn(profile.Status).Where(type =>
+            (!RequestKinds.Of(type, Medium.Software).NeedsNewerTemplate || profile.TemplateVersion < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p
             && AccessPolicy.MayInitiate(p, caller, profile.UserUuid)).ToList();
         return new ProfileView(profile, operations);

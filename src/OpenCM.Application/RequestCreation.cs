@@ -56,11 +56,11 @@ public sealed class RequestCreation
         StoredProfile? oldProfile = null;
         StoredSmartcard? oldCard = null;
         ProfileTemplate template;
-        if ((RequestTypes.NeedsCredential(input.Type) || input.Type == RequestType.TemporaryCards) && input.Smartcard is not null && input.Profile is null)
+        if (RequestKinds.Of(input.Type, Medium.Smartcard).ActsOn == ActsOn.Card && input.Smartcard is not null && input.Profile is null)
         {
             (oldCard, oldProfile, template) = await ResolveCardAsync(caller, input, ct).ConfigureAwait(false);
         }
-        else if (RequestTypes.NeedsCredential(input.Type))
+        else if (RequestKinds.Of(input.Type, Medium.Software).ActsOn == ActsOn.SoftwareProfile)
         {
             (oldProfile, template) = await ResolveProfileAsync(caller, input, ct).ConfigureAwait(false);
         }
@@ -79,12 +79,12 @@ public sealed class RequestCreation
         }
 
         // A temporary card stands in for a permanent one, which the request names.
-        if (input.Type == RequestType.TemporaryCards && oldCard is null)
+        if (oldCard is null && RequestKinds.Of(input.Type, Medium.Smartcard).Link == CardLink.Permanent)
         {
             throw Fail(DomainError.Validation("smartcard", "A TemporaryCards request names the permanent card it stands in for ('smartcard')."));
         }
 
-        if (input.Type == RequestType.OnlineUpdate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
+        if (RequestKinds.Of(input.Type, oldCard is null ? Medium.Software : Medium.Smartcard).NeedsNewerTemplate && oldProfile is not null && oldProfile.TemplateVersion >= template.Version)
         {
             throw Fail(new DomainError(ErrorKind.Conflict, $"The profile already follows version {template.Version} of '{template.Name}'.", oldCard is null ? "profile" : "smartcard"));
         }
@@ -123,7 +123,7 @@ public sealed class RequestCreation
 
         // 6. Status, flags and descriptor; then one durable write with its audit event.
         var descriptor = RequestDescriptorBuilder.Build(policy, caller.UserSid, targetSid, await _access.ManagersAsync(ct).ConfigureAwait(false), null,
-            RequestTypes.TargetExecutes(input.Type));
+            RequestKinds.Of(input.Type, template.IsSmartcardProfileTemplate ? Medium.Smartcard : Medium.Software).TargetMayExecute);
         var now = _clock.GetUtcNow();
         var request = new CmRequest
         {
@@ -168,7 +168,7 @@ public sealed class RequestCreation
     private async Task<(StoredSmartcard Card, StoredProfile? Profile, ProfileTemplate Template)> ResolveCardAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
     {
         var id = input.Smartcard!.Value;
-        if (!SmartcardRules.IsSupported(input.Type))
+        if (!RequestKinds.Of(input.Type, Medium.Smartcard).Supported)
         {
             throw Fail(DomainError.Validation("type", $"{input.Type} requests on smart cards are not supported yet."));
         }
@@ -199,7 +199,7 @@ public sealed class RequestCreation
     // The profile a request acts on, with its template: it exists for this caller, OpenCM executes this type on it, and its status allows the type.
     private async Task<(StoredProfile Profile, ProfileTemplate Template)> ResolveProfileAsync(Caller caller, CreateRequestInput input, CancellationToken ct)
     {
-        if (!ProfileRules.IsSupported(input.Type))
+        if (!RequestKinds.Of(input.Type, Medium.Software).Supported)
         {
             throw Fail(DomainError.Validation("type", $"{input.Type} requests on software profiles are not supported yet."));
         }

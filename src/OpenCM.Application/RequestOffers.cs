@@ -16,14 +16,17 @@ public static class RequestOffers
         return request.Status == RequestStatus.Pending
             && (rights & (RequestPermission.Approve | RequestPermission.Deny)) != 0
             && request.Votes.All(v => v.Approver != caller.UserUuid)
-            && RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.Approve(caller.UserUuid, ""), rights, now) is not Decision.Refused;
+            && RequestLifecycle.Decide(new RequestContext(request), new LifecycleCommand.Approve(caller.UserUuid, ""), rights, now).Decision is not Decision.Refused;
     }
 
-    /// <summary>The caller may move the request to <paramref name="target"/> now (PUT /requests/{id}).</summary>
+    /// <summary>
+    /// The caller may move the request to <paramref name="target"/> now (PUT /requests/{id}): the
+    /// same decision the API takes, so a smart card request is not offered completion before its card is known.
+    /// </summary>
     public static bool MayMove(CmRequest request, RequestStatus target, RequestPermission rights, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.SetStatus(target), rights, now) is Decision.Move;
+        return RequestLifecycle.Decide(new RequestContext(request), new LifecycleCommand.SetStatus(target), rights, now).Decision is Decision.Move;
     }
 
     /// <summary>
@@ -36,6 +39,6 @@ public static class RequestOffers
         ArgumentNullException.ThrowIfNull(request);
         return request.IsSmartcard
             && request.Status is RequestStatus.Approved or RequestStatus.Executing
-            && !ProfileRules.IsServerExecuted(request.RequestType, onCard: true);
+            && !RequestKinds.Of(request).ServerExecutes;
     }
 }

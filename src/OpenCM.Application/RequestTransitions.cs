@@ -7,20 +7,15 @@ namespace OpenCM.Application;
 public sealed class RequestTransitions
 {
     private const int MaxRaceRetries = 16;
-    private readonly RequestQueries _queries;
-    private readonly IProfileStore _profiles;
-    private readonly ISmartcardStore _cards;
+    private readonly RequestContextLoader _contexts;
     private readonly ITransactions _transactions;
     private readonly ServerExecution _server;
     private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
 
-    public RequestTransitions(
-        RequestQueries queries, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock)
+    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock)
     {
-        _queries = queries;
-        _profiles = profiles;
-        _cards = cards;
+        _contexts = contexts;
         _transactions = transactions;
         _server = server;
         _notices = notices;
@@ -46,8 +41,11 @@ public sealed class RequestTransitions
         ArgumentNullException.ThrowIfNull(caller);
         for (var attempt = 0; ; attempt++)
         {
-            // 1. Read the request as the caller may see it (404 hides what they may not read).
-            var (request, rights) = await _queries.GetAsync(caller, id, ct).ConfigureAwait(false);
+            // 1. The request as the caller may see it (404 hides what they may not read), with
+            //    what completing it reads when the command may complete it.
+            var parts = command is LifecycleCommand.SetStatus { Target: RequestStatus.Completed } ? ContextParts.Completion : ContextParts.Request;
+            var (context, rights, _) = await _contexts.LoadAsync(caller, id, parts, ct).ConfigureAwait(false);
+            var request = context.Request;
 
             // 2. A client that sent If-Match acts only on the version it saw.
             if (ifMatch is not null && !ifMatch.Contains(request.Version))
@@ -56,20 +54,14 @@ public sealed class RequestTransitions
                     $"The request has changed (version {request.Version.ToString(CultureInfo.InvariantCulture)}); read it again.", CurrentStatus: request.Status));
             }
 
-            // 3. The pure state machine decides, and the domain plans the move's effects. A smart
-            //    card request completes only with its card bound.
+            // 3. The pure state machine decides over the whole context, with the move's effects.
             var now = _clock.GetUtcNow();
-            if (command is LifecycleCommand.SetStatus { Target: RequestStatus.Completed } && rights.Has(RequestPermission.Execute)
-                && request.Status == RequestStatus.Executing && SmartcardRules.RequireBoundCard(request, "completing it") is { } noCard)
-            {
-                throw new OpenCmException(noCard);
-            }
-
+            var outcome = RequestLifecycle.Decide(context, command, rights, now);
             RequestTransition move;
             IReadOnlyList<Effect> effects = [];
             AuditEvent audit;
             CmRequest after;
-            switch (RequestLifecycle.Decide(request.Lifecycle, command, rights, now))
+            switch (outcome.Decision)
             {
                 case Decision.Refused r:
                     throw new OpenCmException(r.Error);
@@ -84,10 +76,7 @@ public sealed class RequestTransitions
                         Version = request.Version + 1,
                     };
                     move = new RequestTransition(id, request.Version, m.From, m.To, m.Completed, m.Vote is null ? null : after.Votes);
-                    var plan = ExecutionEffects.ChangesOldProfile(m.From, m.To)
-                        ? await ServerExecution.OnCompletionAsync(_profiles, _cards, request, now, ct).ConfigureAwait(false)
-                        : CompletionPlan.None;
-                    effects = plan.Effects(m.From, m.To, request, now);
+                    effects = outcome.Effects;
                     audit = new AuditEvent("StatusChanged", id, caller.UserUuid, m.From, m.To, now, correlationId, Describe(command));
                     break;
                 case Decision.Record rec:

@@ -6,6 +6,7 @@ namespace OpenCM.Application;
 public sealed class SmartcardService
 {
     private readonly RequestQueries _requests;
+    private readonly RequestContextLoader _contexts;
     private readonly ISmartcardStore _cards;
     private readonly ITemplateStore _templates;
     private readonly ITransactions _transactions;
@@ -18,12 +19,13 @@ public sealed class SmartcardService
     private readonly TimeProvider _clock;
 
     public SmartcardService(
-        RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys,
+        RequestQueries requests, RequestContextLoader contexts, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, AccessPolicy access, ISmartcardKeys keys,
         IProfileStore profiles, ServerExecution server, RequestCreation creation, RequestTransitions transitions, TimeProvider clock)
     {
         _creation = creation;
         _transitions = transitions;
         _requests = requests;
+        _contexts = contexts;
         _cards = cards;
         _templates = templates;
         _transactions = transactions;
@@ -41,12 +43,7 @@ public sealed class SmartcardService
     /// </summary>
     public async Task<byte[]> DiversifiedKeyAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, string correlationId, CancellationToken ct = default)
     {
-        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, correlationId, ct).ConfigureAwait(false);
-        if (request.NewSmartcardUuid != card.Uuid)
-        {
-            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The card already carries its own admin key; only a card being personalized is given one.", "smartcard"));
-        }
-
+        var (request, card, policy, _) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, CardCall.DiversifiedKey, ct).ConfigureAwait(false);
         if (!policy.DiversifyAdminKey)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; there is no diversified key.", "smartcard"));
@@ -70,7 +67,7 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.Validation("challenge", "The challenge is the card's 8 bytes, base64-encoded."));
         }
 
-        var (request, card, policy) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, correlationId, ct).ConfigureAwait(false);
+        var (request, card, policy, begin) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, CardCall.Challenge, ct).ConfigureAwait(false);
         if (diversified && !policy.DiversifyAdminKey)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; ask with diversified=false.", "diversified"));
@@ -82,8 +79,33 @@ public sealed class SmartcardService
         try
         {
             var response = _keys.Respond(key, challenge);
-            await AuditAsync(caller, request, card, "AdminChallengeAnswered", diversified ? "challenge answered with the diversified key" : "challenge answered with the default key", correlationId).ConfigureAwait(false);
-            return response;
+            var what = diversified ? "challenge answered with the diversified key" : "challenge answered with the default key";
+            if (begin is null)
+            {
+                await AuditAsync(caller, request, card, "AdminChallengeAnswered", what, correlationId).ConfigureAwait(false);
+                return response;
+            }
+
+            // The first answer is an Unblock's execution (walkthrough step 19): the request moves
+            // Approved → Executing with both events, in one unit of work, once every check above
+            // has passed; losing the race hands nothing out.
+            var now = _clock.GetUtcNow();
+            var started = await _transactions.TryRunAsync(async (uow, c) =>
+            {
+                var applied = await TransitionWriter.TryApplyAsync(uow, new RequestTransition(request.Uuid, request.Version, begin.From, begin.To), [],
+                    new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, begin.From, begin.To, now, correlationId, $"unblocking card {card.Uuid:D}"), c).ConfigureAwait(false);
+                if (applied is null)
+                {
+                    return null;
+                }
+
+                await uow.Audit.AppendAsync(new AuditEvent("AdminChallengeAnswered", request.Uuid, caller.UserUuid, begin.To, begin.To, now, correlationId,
+                    $"{what}; card={card.Uuid:D}"), c).ConfigureAwait(false);
+                return applied;
+            }, ct).ConfigureAwait(false);
+            return started is not null
+                ? response
+                : throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request changed while the card's challenge was answered; read it again.", "smartcard"));
         }
         finally
         {
@@ -108,7 +130,7 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
         }
 
-        var (request, card, policy) = await ExecutingCardAsync(caller, rid, cardUuid, stored.CardId, correlationId, ct).ConfigureAwait(false);
+        var (request, card, policy, _) = await ExecutingCardAsync(caller, rid, cardUuid, stored.CardId, CardCall.ProposedPin, ct).ConfigureAwait(false);
         if (policy.UserPinOption != UserPinOption.ServerProposed)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards take a PIN their user chooses; the server proposes none.", "smartcard"));
@@ -155,28 +177,44 @@ public sealed class SmartcardService
         return (completed, response);
     }
 
-    // The request executes with this card (bound to it, or named in place by an Unblock), the
-    // caller may execute it, and the card id is the card's. An approved Unblock starts executing
-    // here: answering the card's challenge is its execution (walkthrough step 19).
-    private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy)> ExecutingCardAsync(
-        Caller caller, Guid requestId, Guid cardUuid, string cardId, string correlationId, CancellationToken ct)
+    // The card calls of an execution: two read-only GETs of a card secret, and the admin
+    // challenge answered, which is the one call that starts an execution (an Unblock's).
+    private enum CardCall
     {
-        var (request, rights) = await _requests.GetAsync(caller, requestId, ct).ConfigureAwait(false);
+        DiversifiedKey,
+        ProposedPin,
+        Challenge,
+    }
+
+    // The request executes with this card (bound to it, or named in place by an Unblock), the
+    // caller may execute it, and the card id is the card's. Nothing is written here: the
+    // challenge of an approved Unblock returns the move that starts it (walkthrough step 19),
+    // for the caller to write with its answer; a GET of a card secret never starts anything.
+    private async Task<(CmRequest Request, StoredSmartcard Card, SmartcardConfiguration Policy, Decision.Move? Begin)> ExecutingCardAsync(
+        Caller caller, Guid requestId, Guid cardUuid, string cardId, CardCall call, CancellationToken ct)
+    {
+        var (context, rights, working) = await _contexts.LoadAsync(caller, requestId, ContextParts.Template | ContextParts.WorkingCard, ct).ConfigureAwait(false);
+        var request = context.Request;
         if (!rights.Has(RequestPermission.Execute))
         {
             throw new OpenCmException(DomainError.Forbidden("Card keys are handed out only to whoever may execute the request."));
         }
 
-        var card = SmartcardRules.WorkingCard(request) == cardUuid ? await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false) : null;
+        var card = working?.Uuid == cardUuid ? working : null;
         if (card is null)
         {
             throw new OpenCmException(DomainError.NotFound($"No smart card with id {cardUuid:D} is bound to this request."));
         }
 
         var inPlace = request.NewSmartcardUuid != cardUuid;
-        if (inPlace && !SmartcardRules.IsUnblock(request.RequestType))
+        if (inPlace && !context.Kind.AnswersCardChallenge)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A {request.RequestType} request hands out no card keys.", "smartcard"));
+        }
+
+        if (inPlace && call == CardCall.DiversifiedKey)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The card already carries its own admin key; only a card being personalized is given one.", "smartcard"));
         }
 
         if (SmartcardRules.CanonicalCardId(cardId) != card.CardId)
@@ -184,41 +222,33 @@ public sealed class SmartcardService
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The cardid is not the card bound to this request.", "cardid"));
         }
 
-        if (inPlace && request.Status == RequestStatus.Approved)
+        Decision.Move? begin = null;
+        if (inPlace && call == CardCall.Challenge && request.Status == RequestStatus.Approved)
         {
-            request = await BeginUnblockAsync(caller, request, card, correlationId, ct).ConfigureAwait(false);
+            // Unblock, OfflineUnblock: work on a card in use, started by its first challenge (SPEC §4, first execution step).
+            if (SmartcardLifecycle.Decide(card.Status, new CardCommand.Service(request.RequestType)) is CardDecision.Refused refused)
+            {
+                throw new OpenCmException(refused.Error);
+            }
+
+            switch (RequestLifecycle.Decide(context, new LifecycleCommand.BeginExecution(), rights, _clock.GetUtcNow()).Decision)
+            {
+                case Decision.Refused r:
+                    throw new OpenCmException(r.Error);
+                case Decision.Move m:
+                    begin = m;
+                    break;
+            }
+        }
+        else if (request.Status != RequestStatus.Executing || card.Status != (inPlace ? SmartcardStatus.Active : SmartcardStatus.Assigned))
+        {
+            throw new OpenCmException(DomainError.Transition(request.Status, inPlace && request.Status == RequestStatus.Approved
+                ? "This request has not started: answering the card's admin challenge (authenticationresponse) starts it."
+                : "Card keys are handed out only while the request executes with the card."));
         }
 
-        if (request.Status != RequestStatus.Executing || card.Status != (inPlace ? SmartcardStatus.Active : SmartcardStatus.Assigned))
-        {
-            throw new OpenCmException(DomainError.Transition(request.Status, "Card keys are handed out only while the request executes with the card."));
-        }
-
-        var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var policy = template?.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false);
-        return (request, card, policy);
-    }
-
-    // Unblock, OfflineUnblock: Approved → Executing when the card's challenge is first answered (SPEC §4, first execution step).
-    private async Task<CmRequest> BeginUnblockAsync(Caller caller, CmRequest request, StoredSmartcard card, string correlationId, CancellationToken ct)
-    {
-        if (SmartcardLifecycle.Decide(card.Status, new CardCommand.Service(request.RequestType)) is CardDecision.Refused refused)
-        {
-            throw new OpenCmException(refused.Error);
-        }
-
-        var now = _clock.GetUtcNow();
-        if (RequestLifecycle.Decide(request.Lifecycle, new LifecycleCommand.BeginExecution(), RequestPermission.Execute, now) is not Decision.Move move)
-        {
-            return request;
-        }
-
-        var transition = new RequestTransition(request.Uuid, request.Version, move.From, move.To);
-        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, move.From, move.To, now, correlationId, $"unblocking card {card.Uuid:D}");
-        var applied = await _transactions.TryRunAsync((uow, c) => TransitionWriter.TryApplyAsync(uow, transition, [], audit, c), ct).ConfigureAwait(false);
-        return applied is not null
-            ? request with { Status = move.To, Version = request.Version + 1 }
-            : (await _requests.GetAsync(caller, request.Uuid, ct).ConfigureAwait(false)).Request;
+        var policy = context.Template?.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false);
+        return (request, card, policy, begin);
     }
 
     // Who received what for which card; never the key itself (SPEC §8, issue #8).
@@ -292,7 +322,8 @@ public sealed class SmartcardService
         }
 
         // 2. The request's type must move a card to that status, and this one to exactly it.
-        if (SmartcardLifecycle.CommandFor(request.RequestType, target) is null)
+        var kind = RequestKinds.Of(request);
+        if (kind.CommandFor(target) is null)
         {
             throw new OpenCmException(DomainError.Validation("status", $"A {request.RequestType} request does not move a card to {target}."));
         }
@@ -308,7 +339,7 @@ public sealed class SmartcardService
             throw new OpenCmException(DomainError.Transition(request.Status, "The card moves when its approved request executes; this one cannot execute now."));
         }
 
-        var plan = SmartcardRules.OnCompletion(request.RequestType, card.Uuid, card.Status, ProfileRules.RevocationReason(request.DataCollection));
+        var plan = kind.CardOnCompletion(card.Uuid, card.Status, ProfileRules.RevocationReason(request.DataCollection));
         if (plan is null || plan.To != target)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict,
@@ -333,8 +364,8 @@ public sealed class SmartcardService
         }
 
         var live = CardProfiles.Live(await _profiles.ForSmartcardAsync(card.Uuid, ct).ConfigureAwait(false));
-        return [.. SmartcardRules.AllowedTypes(card.Status).Where(type => SmartcardRules.IsSupported(type)
-            && (type != RequestType.OnlineUpdate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
+        return [.. RequestKinds.AllowedOn(card.Status).Where(type =>
+            (!RequestKinds.Of(type, Medium.Smartcard).NeedsNewerTemplate || (live?.TemplateVersion ?? card.TemplateVersion) < template.Version)
             && template.PolicyFor(type) is { Enabled: true } p
             && AccessPolicy.MayInitiate(p, caller, card.UserUuid))];
     }
@@ -360,7 +391,8 @@ public sealed class SmartcardService
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "The request is not for a smart card.", "requestid", request.Status));
         }
 
-        if (!SmartcardRules.TakesNewCard(request.RequestType))
+        var kind = RequestKinds.Of(request);
+        if (kind.Binding != CardBinding.NewCard)
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A {request.RequestType} request works on the card it names; no card is bound to it.", "requestid", request.Status));
         }
@@ -390,9 +422,9 @@ public sealed class SmartcardService
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
         var card = new StoredSmartcard(existing?.Uuid ?? Guid.CreateVersion7(now), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
             request.ProfileTemplateUuid, template?.Version ?? 1, request.Uuid,
-            ParentUuid: request.RequestType == RequestType.Recover ? request.OldSmartcardUuid : Guid.Empty,
-            PermanentUuid: request.RequestType == RequestType.TemporaryCards ? request.OldSmartcardUuid : Guid.Empty, Created: existing?.Created ?? now,
-            PrimaryUuid: request.RequestType == RequestType.Duplicate ? request.OldSmartcardUuid : Guid.Empty);
+            ParentUuid: kind.Link == CardLink.Parent ? request.OldSmartcardUuid : Guid.Empty,
+            PermanentUuid: kind.Link == CardLink.Permanent ? request.OldSmartcardUuid : Guid.Empty, Created: existing?.Created ?? now,
+            PrimaryUuid: kind.Link == CardLink.Primary ? request.OldSmartcardUuid : Guid.Empty);
 
         // 4. The request moves (or, already executing, takes the card) and the card is bound, in one unit of work.
         var to = move is Decision.Move m ? m.To : request.Status;

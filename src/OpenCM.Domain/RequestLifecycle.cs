@@ -108,6 +108,45 @@ public static class RequestLifecycle
         };
     }
 
+    /// <summary>
+    /// Decides <paramref name="command"/> over the whole execution context (issue #17): the state
+    /// machine's decision, refused when it would complete a smart card request whose card is not
+    /// known (<see cref="RequestKind.RequireCard"/>), with the effects of the move. What a portal
+    /// offers, what the API enforces and what completion does are this one function.
+    /// </summary>
+    public static Outcome Decide(RequestContext context, LifecycleCommand command, RequestPermission granted, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var request = context.Request;
+        var decision = Decide(request.Lifecycle, command, granted, now);
+        if (decision is not Decision.Move m)
+        {
+            return new Outcome(decision, []);
+        }
+
+        var kind = context.Kind;
+        if (m.To == RequestStatus.Completed && kind.RequireCard(request, "completing it") is { } noCard)
+        {
+            return new Outcome(new Decision.Refused(noCard), []);
+        }
+
+        if (!ExecutionEffects.ChangesOldProfile(m.From, m.To))
+        {
+            return new Outcome(m, ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, null, now, request.NewSmartcardUuid));
+        }
+
+        // Completing: what the kind does to the profile and card the request names, and to the
+        // permanent card of a temporary card it ends.
+        var reason = ProfileRules.RevocationReason(request.DataCollection);
+        var profile = context.NamedProfile is { } p ? kind.ProfileOnCompletion(p.Uuid, p.Status, reason) : null;
+        var card = context.NamedCard is { } c ? kind.CardOnCompletion(c.Uuid, c.Status, reason) : null;
+        IReadOnlyList<Effect> linked = context.PermanentCard is { } permanent
+            ? SmartcardRules.PermanentCardBack(request.RequestType, reason, permanent.Uuid, permanent.Status, context.PermanentProfile?.Uuid ?? Guid.Empty,
+                context.PermanentProfile?.Status, now)
+            : [];
+        return new Outcome(m, ExecutionEffects.For(m.From, m.To, request.NewProfileUuid, profile, now, request.NewSmartcardUuid, card, linked), profile, card, linked.Count > 0);
+    }
+
     private static Decision SetStatus(LifecycleState state, RequestStatus target, RequestPermission granted, DateTimeOffset now)
     {
         // 1. Only the three statuses of the seed page can be asked for.

@@ -118,21 +118,8 @@ public static class SmartcardLifecycle
         };
     }
 
-    /// <summary>
-    /// The command a PUT /requests/{rid}/smartcards/{id} asking for <paramref name="target"/> stands
-    /// for under a request of <paramref name="type"/>; null when that request type does not move a
-    /// card to that status. Only the types that work on the named card and nothing else (Retire,
-    /// Revoke, Reinstate) take it: a TemporaryCards request suspends its permanent card only by
-    /// completing with its temporary card personalized.
-    /// </summary>
-    public static CardCommand? CommandFor(RequestType type, SmartcardStatus target) => (type, target) switch
-    {
-        (RequestType.Retire, SmartcardStatus.Retired) => new CardCommand.Retire(),
-        (RequestType.Revoke, SmartcardStatus.Disabled) => new CardCommand.Disable(),
-        (RequestType.Revoke, SmartcardStatus.Suspended) => new CardCommand.Suspend(),
-        (RequestType.Reinstate, SmartcardStatus.Active) => new CardCommand.Reinstate(),
-        _ => null,
-    };
+    /// <summary>The command a PUT /requests/{rid}/smartcards/{id} asking for <paramref name="target"/> stands for under a card request of <paramref name="type"/> (<see cref="RequestKind.CommandFor"/>).</summary>
+    public static CardCommand? CommandFor(RequestType type, SmartcardStatus target) => RequestKinds.Of(type, Medium.Smartcard).CommandFor(target);
 
     private static CardDecision.Move Move(SmartcardStatus from, SmartcardStatus to) => new(from, to);
 

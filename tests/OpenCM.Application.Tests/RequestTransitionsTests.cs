@@ -83,8 +83,9 @@ public class RequestTransitionsTests
         var store = new AlwaysMovingStore(request);
         var ca = new UnreachableCertificateAuthority();
         var notices = new CaNoticeDelivery(ca, new NoOutbox(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<CaNoticeDelivery>.Instance);
-        var server = new ServerExecution(store, new NoProfiles(), new NoCards(), store, notices, TimeProvider.System);
-        var service = new RequestTransitions(new RequestQueries(store, new OpenCmOptions()), new NoProfiles(), new NoCards(), store, server, notices, TimeProvider.System);
+        var contexts = new RequestContextLoader(new RequestQueries(store, new OpenCmOptions()), new FakeTemplateStore(), new NoProfiles(), new NoCards());
+        var server = new ServerExecution(store, contexts, store, notices, TimeProvider.System);
+        var service = new RequestTransitions(contexts, store, server, notices, TimeProvider.System);
         return (service, store, new Caller(request.OriginatorUserUuid, Alice, [], "alice"));
     }
 

@@ -55,10 +55,77 @@ public class RequestLifecycleTests
 
     [Theory]
     [MemberData(nameof(EveryPutCombination))]
-    public void SetStatus_EveryStatusTargetAndRights_MatchesSpecDrawing(RequestStatus current, RequestStatus target, RequestPermission granted)
-    {
-        var decision = RequestLifecycle.Decide(new LifecycleState(current, 0, []), new LifecycleCommand.SetStatus(target), granted, Now);
+    public void SetStatus_EveryStatusTargetAndRights_MatchesSpecDrawing(RequestStatus current, RequestStatus target, RequestPermission granted) =>
+        AssertDrawn(current, target, granted, RequestLifecycle.Decide(new LifecycleState(current, 0, []), new LifecycleCommand.SetStatus(target), granted, Now));
 
+    // The same oracle over the whole execution context (issue #17): a software request, a card
+    // request with its card bound, and one without, which alone may not complete.
+    [Theory]
+    [MemberData(nameof(EveryPutCombination))]
+    public void SetStatus_OverTheContext_MatchesSpecDrawingAndRefusesACardlessCompletion(RequestStatus current, RequestStatus target, RequestPermission granted)
+    {
+        foreach (var (flags, card) in new[] { (RequestFlags.None, Guid.Empty), (RequestFlags.Smartcard, Guid.NewGuid()), (RequestFlags.Smartcard, Guid.Empty) })
+        {
+            var request = new CmRequest { Uuid = Guid.NewGuid(), RequestType = RequestType.Enroll, Status = current, Flags = flags, NewSmartcardUuid = card };
+            var outcome = RequestLifecycle.Decide(new RequestContext(request), new LifecycleCommand.SetStatus(target), granted, Now);
+            var cardless = flags == RequestFlags.Smartcard && card == Guid.Empty;
+            if (cardless && outcome.Decision is Decision.Refused { Error.Kind: ErrorKind.Conflict } r)
+            {
+                Assert.Equal((RequestStatus.Executing, RequestStatus.Completed, "smartcard"), (current, target, r.Error.Field));
+                Assert.Empty(outcome.Effects);
+                continue;
+            }
+
+            Assert.False(cardless && current == RequestStatus.Executing && target == RequestStatus.Completed && (granted & RequestPermission.Execute) != 0);
+            AssertDrawn(current, target, granted, outcome.Decision);
+            if (outcome.Decision is not Decision.Move)
+            {
+                Assert.Empty(outcome.Effects);
+            }
+        }
+    }
+
+    // Revoking a card on hold, completed over a context that holds the card, its profile and nothing else.
+    [Theory]
+    [InlineData("certificateHold", ProfileStatus.Suspended, SmartcardStatus.Suspended)]
+    [InlineData("keyCompromise", ProfileStatus.Disabled, SmartcardStatus.Disabled)]
+    public void Decide_CompletingACardRevoke_MovesTheNamedProfileAndCard(string reason, ProfileStatus profileTo, SmartcardStatus cardTo)
+    {
+        var (card, profile) = (Guid.NewGuid(), Guid.NewGuid());
+        var request = new CmRequest
+        {
+            Uuid = Guid.NewGuid(), RequestType = RequestType.Revoke, Status = RequestStatus.Executing, Flags = RequestFlags.Smartcard,
+            OldSmartcardUuid = card, OldProfileUuid = profile, DataCollection = [new DataItem(ProfileRules.RevocationReasonItem, reason)],
+        };
+        var context = new RequestContext(request, NamedProfile: new ProfileFacts(profile, ProfileStatus.Active), NamedCard: new CardFacts(card, SmartcardStatus.Active));
+
+        var outcome = RequestLifecycle.Decide(context, new LifecycleCommand.FinishExecution(), RequestPermission.None, Now);
+
+        Assert.IsType<Decision.Move>(outcome.Decision);
+        Assert.Equal(profileTo, Assert.Single(outcome.Effects.OfType<Effect.ChangeProfile>()).Transition.To);
+        Assert.Equal((card, SmartcardStatus.Active, cardTo), Assert.Single(outcome.Effects.OfType<Effect.MoveCard>()) is var m ? (m.Card, m.From, m.To) : default);
+        Assert.Equal($"profile {profile:D} Active -> {profileTo}; smartcard {card:D} Active -> {cardTo}", outcome.Describe());
+    }
+
+    // Ending a temporary card for good brings its permanent card, and that card's profile, back.
+    [Fact]
+    public void Decide_RetiringATemporaryCard_ReinstatesThePermanentCard()
+    {
+        var (temporary, permanent, permanentProfile) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var request = new CmRequest { Uuid = Guid.NewGuid(), RequestType = RequestType.Retire, Status = RequestStatus.Executing, Flags = RequestFlags.Smartcard, OldSmartcardUuid = temporary };
+        var context = new RequestContext(request, NamedCard: new CardFacts(temporary, SmartcardStatus.Active),
+            PermanentCard: new CardFacts(permanent, SmartcardStatus.Suspended), PermanentProfile: new ProfileFacts(permanentProfile, ProfileStatus.Suspended));
+
+        var outcome = RequestLifecycle.Decide(context, new LifecycleCommand.FinishExecution(), RequestPermission.None, Now);
+
+        Assert.Contains(outcome.Effects, e => e is Effect.MoveCard { To: SmartcardStatus.Retired } c && c.Card == temporary);
+        Assert.Contains(outcome.Effects, e => e is Effect.MoveCard { From: SmartcardStatus.Suspended, To: SmartcardStatus.Active } c && c.Card == permanent);
+        Assert.Contains(outcome.Effects, e => e is Effect.ChangeProfile { Transition.To: ProfileStatus.Active } p && p.Transition.Profile == permanentProfile);
+        Assert.EndsWith("permanent card reinstated", outcome.Describe());
+    }
+
+    private static void AssertDrawn(RequestStatus current, RequestStatus target, RequestPermission granted, Decision decision)
+    {
         if (!Needed.TryGetValue(target, out var right))
         {
             Assert.Equal(ErrorKind.ValidationFailed, Assert.IsType<Decision.Refused>(decision).Error.Kind);

@@ -95,7 +95,7 @@ public class SmartcardRulesTests
     [InlineData(RequestType.Unblock, true, false)]
     [InlineData(RequestType.Renew, false, false)]
     public void IsServerExecuted_RetiringACardWaitsForItsClient(RequestType type, bool onCard, bool expected) =>
-        Assert.Equal(expected, ProfileRules.IsServerExecuted(type, onCard));
+        Assert.Equal(expected, RequestKinds.Of(type, onCard ? Medium.Smartcard : Medium.Software).ServerExecutes);
 
     // A card's Recover is a replacement card with new certificates (and the lost card's archived
     // keys); a software profile's Recover returns its archived keys only.
@@ -109,8 +109,9 @@ public class SmartcardRulesTests
     [InlineData(RequestType.TemporaryCards, true, true, false, "→Suspended")]
     public void Recover_OnCardOrSoftware_IssuesOrReturnsKeys(RequestType type, bool onCard, bool issues, bool keyRecovery, string profile)
     {
-        Assert.Equal((issues, keyRecovery), (ProfileRules.IssuesNewProfile(type, onCard), ProfileRules.IsKeyRecovery(type, onCard)));
-        var t = ProfileRules.OnCompletion(type, Card, ProfileStatus.Active, ProfileRules.Unspecified, onCard);
+        var kind = RequestKinds.Of(type, onCard ? Medium.Smartcard : Medium.Software);
+        Assert.Equal((issues, keyRecovery), (kind.IssuesNewProfile, kind.RecoversKeys));
+        var t = kind.ProfileOnCompletion(Card, ProfileStatus.Active, ProfileRules.Unspecified);
         Assert.Equal(profile, t is null ? "-" : $"→{t.To}");
     }
 

@@ -185,6 +185,45 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Contains(audit, a => a.Event.Kind == "AdminChallengeAnswered");
     }
 
+    // Issue #17: a GET of a card secret changes nothing. Asked on an approved Unblock it used to
+    // move the request to Executing and then answer 409.
+    [Fact]
+    public async Task CardSecrets_ApprovedUnblock_RefusedAndTheRequestStaysApproved()
+    {
+        var e = await EnrolledAsync("unblock-get");
+        var request = await OnCardAsync(e.Client, RequestType.Unblock, e.Card);
+
+        var key = await RefusedAsync(() => e.Client.DiversifiedKeyAsync(request, e.Card, e.Device.CardId));
+        var pin = await RefusedAsync(() => e.Client.ProposedPinAsync(request, e.Card));
+
+        Assert.Equal((409, 409), (key.Status, pin.Status));
+        Assert.Equal((int)RequestStatus.Approved, (await e.Client.GetRequestAsync(request)).Status);
+        var audit = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.DoesNotContain(audit, a => a.Event.Kind == "StatusChanged");
+
+        // Answering the card's challenge is the unblock's execution, and still starts it.
+        await new CardClient(e.Client).UnblockAsync(request, e.Card, e.Device, "864200");
+        Assert.Equal((int)RequestStatus.Completed, (await e.Client.GetRequestAsync(request)).Status);
+    }
+
+    // Issue #17: a kind that works on a card in place names that card in both OldSmartcardUuid
+    // and NewSmartcardUuid (get-request.md, example 2, an Unblock); a kind that takes a new card
+    // names the card it was created for in Old, and in New the card bound to it (none yet).
+    [Fact]
+    public async Task GetRequest_KindsOnACard_NameTheCardAsTheReferenceDoes()
+    {
+        var e = await EnrolledAsync("fields");
+        foreach (var type in new[] { RequestType.Unblock, RequestType.Renew, RequestType.Retire })
+        {
+            var inPlace = await e.Client.GetRequestAsync(await OnCardAsync(e.Client, type, e.Card));
+            Assert.Equal((type, e.Card, e.Card), (type, inPlace.OldSmartcardUuid, inPlace.NewSmartcardUuid));
+            await e.Client.SetStatusAsync(inPlace.Uuid, WireRequestStatus.Canceled);
+        }
+
+        var duplicate = await e.Client.GetRequestAsync(await OnCardAsync(e.Client, RequestType.Duplicate, e.Card));
+        Assert.Equal((e.Card, Guid.Empty), (duplicate.OldSmartcardUuid, duplicate.NewSmartcardUuid));
+    }
+
     [Fact]
     public async Task OfflineUnblock_HelpDeskAnswersTheChallengeTheUserReadsOut()
     {

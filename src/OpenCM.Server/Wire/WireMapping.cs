@@ -9,11 +9,14 @@ internal static class WireMapping
 {
     extension(RequestDto)
     {
-        public static RequestDto From(CmRequest r) => new(
+        // The card fields as the request's kind names them (get-request.md, example 2; docs/compat.md).
+        public static RequestDto From(CmRequest r) => From(r, RequestKinds.Of(r).WireCards(r));
+
+        public static RequestDto From(CmRequest r, (Guid New, Guid Old) cards) => new(
             r.Uuid, (int)r.RequestType, (int)r.Status, (int)r.Flags,
             [.. r.DataCollection.Select(d => new DataItemDto(d.Name, d.Value))], r.DataCollectionFlags,
             r.OriginatorUserUuid, r.TargetUserUuid, WireFormat.Time(r.Submitted), WireFormat.Time(r.Completed),
-            r.NewProfileUuid, r.OldProfileUuid, r.NewSmartcardUuid, r.OldSmartcardUuid,
+            r.NewProfileUuid, r.OldProfileUuid, cards.New, cards.Old,
             r.Priority, r.Comment, r.ProfileTemplateUuid, r.SecurityDescriptor,
             r.IsSmartcard, r.IsEnrollmentAgent, r.IsDataCollectionComplete);
     }
