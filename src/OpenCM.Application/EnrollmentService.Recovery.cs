@@ -47,7 +47,7 @@ public sealed partial class EnrollmentService
             var results = KeyHistory(template, archived, pfxPassword);
             return (executing, results);
         }
-        catch (Exception ex) when (ex is not OpenCmException)
+        catch
         {
             await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
             throw;

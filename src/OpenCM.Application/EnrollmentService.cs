@@ -191,9 +191,10 @@ public sealed partial class EnrollmentService
 
             return (executing, [.. deliveries.Select(d => d.Delivery), .. KeyHistory(template, keyHistory, pfxPassword)]);
         }
-        catch (Exception ex) when (ex is not OpenCmException)
+        catch
         {
-            // 7. After the claim, a failure fails the execution: its recorded serials are revoked.
+            // 7. After the claim, any failure, a refusal too, fails the execution (boulder's
+            //    FinalizeOrder): its recorded serials are revoked, nothing is left Executing.
             await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
             throw;
         }

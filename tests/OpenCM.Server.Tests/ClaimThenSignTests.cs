@@ -152,6 +152,26 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
     }
 
     [Fact]
+    public async Task CertificateData_RefusedAfterTheClaim_400RequestFailedAndSerialRevoked()
+    {
+        // Bug (issue #17): a refusal raised after the claim left the request Executing with its
+        // serials reserved, and a second call answered 409. Any error after the claim fails it.
+        var (client, id) = await ApprovedRequestAsync();
+        string? serial = null;
+        _server.Ca.BeforeSign = order =>
+        {
+            serial = order.SerialHex;
+            throw new OpenCmException(DomainError.Validation("subject", "The CA refuses this subject."));
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal((HttpStatusCode.BadRequest, "ValidationFailed"), (response.StatusCode, await response.ErrorCodeAsync()));
+        Assert.Equal((int)RequestStatus.Failed, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal(((int)CertificateStatus.Revoked, (int?)ProfileRules.CessationOfOperation), ((await RecordAsync(serial!))!.Value.Status, (await RecordAsync(serial!))!.Value.Reason));
+    }
+
+    [Fact]
     public async Task CertificateData_CanceledWhileTheCaSigns_409AndTheSignedCertificateRevoked()
     {
         var (client, id) = await ApprovedRequestAsync();
