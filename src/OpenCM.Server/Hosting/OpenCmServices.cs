@@ -106,6 +106,10 @@ public static class OpenCmServices
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<Pki.CaOptions>().CrlValidityHours)));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        services.AddSingleton(sp => sp.GetRequiredService<IssuancePipeline>().Issuer);
+        services.AddSingleton<ICertificateRequestChecker, CsrChecker>();
+        services.AddSingleton<IKeyGenerator, KeyGenerator>();
+        services.AddSingleton<ICertificatePackaging, CertificatePackaging>();
         services.AddSingleton<ISmartcardKeys, SmartcardKeys>();
 
         // 3. Use cases, and the server's own tokens.
