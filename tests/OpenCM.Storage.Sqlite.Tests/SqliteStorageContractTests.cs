@@ -180,9 +180,10 @@ public sealed class SqliteUpgradeTests : IDisposable
         }
 
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
-        //    0007 card profiles, 0008 passwords, 0009 data-protection keys): the software profile stays one, on no card.
+        //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 certificate plans): the
+        //    software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
-        Assert.Equal(6, await db.MigrateAsync());
+        Assert.Equal(7, await db.MigrateAsync());
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
@@ -191,7 +192,7 @@ public sealed class SqliteUpgradeTests : IDisposable
         Assert.Contains(await new SqlCertificateStore(db).ListRevokedAsync(), r => r.SerialHex == "0A0B" && r.Reason == 5);
         await new SqlTransactions(db).RunAsync(async (uow, c) =>
         {
-            await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T"), c);
+            await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T", "0E0F"), c);
             return 0;
         });
         Assert.True((await new SqlStorageSchema(db, path).CheckAsync()).IsReady);
