@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace OpenCM.Application;
 
-/// <summary>Registers the use cases and the access policy; hosts add storage, a CA and a clock.</summary>
+/// <summary>Registers the use cases and the access policy; hosts add storage, a CA (its signing port, CSR checker, key generator, packaging and issuer profile) and a clock.</summary>
 public static class ApplicationServices
 {
     public static IServiceCollection AddOpenCmApplication(this IServiceCollection services)
@@ -16,6 +16,7 @@ public static class ApplicationServices
         services.AddSingleton<RequestTransitions>();
         services.AddSingleton<ServerExecution>();
         services.AddSingleton<TemplateService>();
+        services.AddSingleton<CertificateIssuance>();
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<ProfileService>();
         services.AddSingleton<SmartcardService>();

@@ -47,7 +47,7 @@ public sealed partial class EnrollmentService
             var results = KeyHistory(template, archived, pfxPassword);
             return (executing, results);
         }
-        catch (Exception ex) when (ex is not OpenCmException)
+        catch
         {
             await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
             throw;
@@ -79,7 +79,7 @@ public sealed partial class EnrollmentService
             try
             {
                 var certificateTemplate = template?.CertificateTemplates.FirstOrDefault(t => t.CommonName == certificate.Template) ?? new CertificateTemplate { CommonName = certificate.Template };
-                results.Add(new CertificateDelivery(certificateTemplate, certificate.Certificate, null, _ca.Pfx(certificate.Certificate.Der, pkcs8, pfxPassword!), IsKeyHistory: true));
+                results.Add(new CertificateDelivery(certificateTemplate, certificate.Certificate, null, _issuance.Pfx(certificate.Certificate.Der, pkcs8, pfxPassword!), IsKeyHistory: true));
             }
             finally
             {

@@ -30,6 +30,7 @@ public sealed partial class EnrollmentService
     private readonly ITransactions _transactions;
     private readonly ICertificateAuthority _ca;
     private readonly CaNoticeDelivery _notices;
+    private readonly CertificateIssuance _issuance;
     private readonly IKeySealer _sealer;
     private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
@@ -37,7 +38,7 @@ public sealed partial class EnrollmentService
 
     public EnrollmentService(
         RequestContextLoader contexts, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
-        CaNoticeDelivery notices, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
+        CaNoticeDelivery notices, CertificateIssuance issuance, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
     {
         _contexts = contexts;
         _templates = templates;
@@ -45,6 +46,7 @@ public sealed partial class EnrollmentService
         _transactions = transactions;
         _ca = ca;
         _notices = notices;
+        _issuance = issuance;
         _sealer = sealer;
         _profiles = profiles;
         _clock = clock;
@@ -52,9 +54,11 @@ public sealed partial class EnrollmentService
     }
 
     /// <summary>
-    /// POST /requests/{id}/certificatedata: checks the client's PKCS#10 requests, then claims the
-    /// execution and records every serial, then signs, then stores what was signed (boulder's
-    /// order: a certificate the CA signs is always on record, and can be revoked).
+    /// POST /requests/{id}/certificatedata: checks the client's PKCS#10 requests and plans every
+    /// certificate, then claims the execution and records every serial with its plan, then signs
+    /// and checks each certificate against its plan, then stores what was signed (boulder's
+    /// order: a certificate the CA signs is always on record, and can be revoked). The steps are
+    /// numbered in docs/issuance-cycle.md.
     /// </summary>
     public async Task<(CmRequest Request, IReadOnlyList<CertificateDelivery> Results)> SubmitCertificateDataAsync(
         Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, string correlationId, CancellationToken ct = default)
@@ -116,33 +120,18 @@ public sealed partial class EnrollmentService
             throw new OpenCmException(DomainError.Validation("pfxpassword", "A PFX password is required: this request returns keys made or archived on the server."));
         }
 
-        // 3. Every CSR is checked before anything is claimed, and a serial chosen per certificate.
-        var orders = new List<PlannedCertificate>(template.CertificateTemplates.Count);
-        var csrIndex = 0;
-        foreach (var planned in template.CertificateTemplates)
-        {
-            // A temporary card's certificates last only as long as its policy says.
-            var t = kind.CapsValidity
-                ? planned with { ValidityDays = Math.Min(planned.ValidityDays, (template.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).TemporaryCardValidityDays) }
-                : planned;
-            byte[]? clientKey = null;
-            if (!t.ServerGeneratesKey)
-            {
-                clientKey = _ca.CheckCertificateRequest(certificateRequests[csrIndex], t, $"certificaterequests[{csrIndex}]");
-                csrIndex++;
-            }
-
-            orders.Add(new PlannedCertificate(t, _ca.NewSerialNumber(), clientKey));
-        }
+        // 3. Every CSR is checked, and every certificate planned, before anything is claimed.
+        var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
+        using var planned = Plan(request, template, certificateRequests, subject, now);
+        var orders = planned.Certificates;
 
         // 4. Claim: Approved (or Executing with its card bound) → Executing with a New profile and
-        //    every serial recorded, by compare-and-set. Losing the race means nothing was signed.
-        var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
+        //    every serial recorded with its plan, by compare-and-set. Losing the race means nothing was signed.
         var profile = new StoredProfile(Guid.CreateVersion7(now), template.Uuid, template.Version, request.TargetUserUuid, request.OldProfileUuid, ProfileStatus.New, request.Uuid, now,
             kind.WorkingCard(request));
         var claim = new RequestTransition(request.Uuid, request.Version, request.Status, RequestStatus.Executing, NewProfile: profile.Uuid);
         var claimAudit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, RequestStatus.Executing, now, correlationId,
-            $"certificate data: {string.Join(",", orders.Select(o => o.SerialHex))} profile={profile.Uuid:D}"
+            $"certificate data: {string.Join(",", orders.Select(o => o.Plan.SerialHex))} profile={profile.Uuid:D}"
             + (keyHistory.Count == 0 ? "" : $"; archived keys recovered: {string.Join(",", keyHistory.Select(k => k.Certificate.SerialHex))}"));
         var claimed = await _transactions.TryRunAsync(async (uow, c) =>
         {
@@ -154,7 +143,7 @@ public sealed partial class EnrollmentService
             await uow.Profiles.InsertAsync(profile, c).ConfigureAwait(false);
             foreach (var o in orders)
             {
-                await uow.Certificates.ReserveAsync(new CertificateReservation(o.SerialHex, request.Uuid, profile.Uuid, request.TargetUserUuid, o.Template.CommonName), c).ConfigureAwait(false);
+                await uow.Certificates.ReserveAsync(new CertificateReservation(o.Plan.SerialHex, request.Uuid, profile.Uuid, request.TargetUserUuid, o.Template.CommonName, o.Plan.Sha256Hex()), c).ConfigureAwait(false);
             }
 
             return true;
@@ -167,8 +156,8 @@ public sealed partial class EnrollmentService
         var executing = request with { Status = RequestStatus.Executing, NewProfileUuid = profile.Uuid, Version = request.Version + 1 };
         try
         {
-            // 5. Sign every recorded serial. What is claimed is finished (or failed) even if the caller goes away.
-            var deliveries = await SignAsync(orders, subject, pfxPassword, now).ConfigureAwait(false);
+            // 5. Sign every recorded plan, each certificate checked against its plan. What is claimed is finished (or failed) even if the caller goes away.
+            var deliveries = await SignAsync(orders, pfxPassword).ConfigureAwait(false);
 
             // 6. Store what was signed and the sealed keys, audited.
             var stillOpen = await _transactions.RunAsync(async (uow, c) =>
@@ -184,7 +173,7 @@ public sealed partial class EnrollmentService
                 }
 
                 await uow.Audit.AppendAsync(new AuditEvent("CertificatesIssued", request.Uuid, caller.UserUuid, RequestStatus.Executing, RequestStatus.Executing,
-                    now, correlationId, $"signed: {string.Join(",", orders.Select(o => o.SerialHex))}"), c).ConfigureAwait(false);
+                    now, correlationId, $"signed: {string.Join(",", orders.Select(o => o.Plan.SerialHex))}"), c).ConfigureAwait(false);
                 return all;
             }, CancellationToken.None).ConfigureAwait(false);
             if (!stillOpen)
@@ -195,9 +184,10 @@ public sealed partial class EnrollmentService
 
             return (executing, [.. deliveries.Select(d => d.Delivery), .. KeyHistory(template, keyHistory, pfxPassword)]);
         }
-        catch (Exception ex) when (ex is not OpenCmException)
+        catch
         {
-            // 7. After the claim, a failure fails the execution: its recorded serials are revoked.
+            // 7. After the claim, any failure, a refusal too, fails the execution (boulder's
+            //    FinalizeOrder): its recorded serials are revoked, nothing is left Executing.
             await FailExecutionAsync(caller, executing, correlationId).ConfigureAwait(false);
             throw;
         }
@@ -284,24 +274,68 @@ public sealed partial class EnrollmentService
             : new SubjectAttributes(principal.Name, principal.Uuid, principal.Sid.Value);
     }
 
-    private async Task<List<(CertificateDelivery Delivery, ArchivedKey? Archived)>> SignAsync(
-        List<PlannedCertificate> orders, SubjectAttributes subject, string? pfxPassword, DateTimeOffset now)
+    // Checks every CSR first (nothing is made for a request that will be refused), then makes the
+    // server's keys and plans each certificate: one plan per certificate of the template.
+    private PlannedCertificates Plan(CmRequest request, ProfileTemplate template, IReadOnlyList<string> certificateRequests, SubjectAttributes subject, DateTimeOffset now)
+    {
+        // A temporary card's certificates last only as long as its policy says.
+        var templates = template.CertificateTemplates.Select(planned => RequestKinds.Of(request).CapsValidity
+            ? planned with { ValidityDays = Math.Min(planned.ValidityDays, (template.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).TemporaryCardValidityDays) }
+            : planned).ToList();
+        var clientKeys = new byte[]?[templates.Count];
+        var csrIndex = 0;
+        for (var i = 0; i < templates.Count; i++)
+        {
+            if (!templates[i].ServerGeneratesKey)
+            {
+                clientKeys[i] = _issuance.CheckRequest(certificateRequests[csrIndex], templates[i], $"certificaterequests[{csrIndex}]");
+                csrIndex++;
+            }
+        }
+
+        var planned = new PlannedCertificates();
+        try
+        {
+            for (var i = 0; i < templates.Count; i++)
+            {
+                var serverKey = clientKeys[i] is null ? _issuance.GenerateKey(templates[i]) : null;
+                try
+                {
+                    var key = clientKeys[i] ?? serverKey!.SubjectPublicKeyInfo;
+                    var plan = _issuance.Plan(new CertificateOrder(CertificateIssuance.NewSerialNumber(), key, templates[i], subject, now));
+                    planned.Certificates.Add(new PlannedCertificate(templates[i], serverKey, plan));
+                }
+                catch
+                {
+                    serverKey?.Dispose();
+                    throw;
+                }
+            }
+
+            return planned;
+        }
+        catch
+        {
+            planned.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<List<(CertificateDelivery Delivery, ArchivedKey? Archived)>> SignAsync(List<PlannedCertificate> orders, string? pfxPassword)
     {
         var signed = new List<(CertificateDelivery, ArchivedKey?)>(orders.Count);
         foreach (var o in orders)
         {
-            if (o.ClientKey is { } clientKey)
+            var issued = await _issuance.SignAsync(o.Plan, CancellationToken.None).ConfigureAwait(false);
+            if (o.ServerKey is not { } key)
             {
-                var certificate = await _ca.SignAsync(new CertificateOrder(o.SerialHex, clientKey, o.Template, subject, now), CancellationToken.None).ConfigureAwait(false);
-                signed.Add((new CertificateDelivery(o.Template, certificate, _ca.Pkcs7(certificate.Der), null), null));
+                signed.Add((new CertificateDelivery(o.Template, issued, _issuance.Pkcs7(issued.Der), null), null));
                 continue;
             }
 
             // A key made here is archived sealed under the master key and returned once, as a PFX.
-            using var key = _ca.GenerateKey(o.Template);
-            var issued = await _ca.SignAsync(new CertificateOrder(o.SerialHex, key.SubjectPublicKeyInfo, o.Template, subject, now), CancellationToken.None).ConfigureAwait(false);
             var archived = new ArchivedKey(issued.SerialHex, _sealer.Seal(ArchiveContext(issued.SerialHex), key.Pkcs8PrivateKey));
-            signed.Add((new CertificateDelivery(o.Template, issued, null, _ca.Pfx(issued.Der, key.Pkcs8PrivateKey, pfxPassword!)), archived));
+            signed.Add((new CertificateDelivery(o.Template, issued, null, _issuance.Pfx(issued.Der, key.Pkcs8PrivateKey, pfxPassword!)), archived));
         }
 
         return signed;
@@ -358,5 +392,20 @@ public sealed partial class EnrollmentService
     [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId}: issuance failed and the failure could not be recorded; its serials stay reserved until it is cancelled.")]
     private static partial void LogFailNotRecorded(ILogger logger, Exception exception, Guid requestId);
 
-    private sealed record PlannedCertificate(CertificateTemplate Template, string SerialHex, byte[]? ClientKey);
+    // One certificate of the execution: its template, the key the server made for it (if any) and its plan.
+    private sealed record PlannedCertificate(CertificateTemplate Template, GeneratedKey? ServerKey, CertificatePlan Plan);
+
+    // The execution's planned certificates; the server's private keys are wiped when they are done with.
+    private sealed class PlannedCertificates : IDisposable
+    {
+        public List<PlannedCertificate> Certificates { get; } = [];
+
+        public void Dispose()
+        {
+            foreach (var c in Certificates)
+            {
+                c.ServerKey?.Dispose();
+            }
+        }
+    }
 }

@@ -294,7 +294,7 @@ public sealed partial class TemplateService
             }
         }
 
-        return new CertificateTemplate
+        var template = new CertificateTemplate
         {
             CommonName = c.CommonName,
             FriendlyName = c.FriendlyName,
@@ -307,6 +307,11 @@ public sealed partial class TemplateService
             ValidityDays = c.ValidityDays,
             ServerGeneratesKey = c.ServerGeneratesKey,
         };
+
+        // A subject the CA cannot build is refused now, naming it, not after a request's claim (issue #17).
+        return CertificateSubject.Check(template) is { } refused
+            ? throw new OpenCmException(DomainError.Validation($"{at}.subject", refused.Detail))
+            : template;
     }
 
     [GeneratedRegex(@"^[0-2](\.(0|[1-9][0-9]*))+$")]

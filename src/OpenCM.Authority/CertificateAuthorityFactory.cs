@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace OpenCM.Authority;
 
-/// <summary>Key algorithms for the CA itself (SPEC §7: configurable, default ECDSA P-384).</summary>
+/// <summary>Key algorithms for the CA itself (SPEC §7: configurable; a new CA is ECDSA P-256 by default, decision 0007).</summary>
 public enum CaKeyAlgorithm
 {
     EcdsaP384,

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -7,19 +8,19 @@ using OpenCM.Domain;
 namespace OpenCM.Authority;
 
 /// <summary>
-/// Issuance as small steps built from the template (SPEC §7), after step-ca's <c>signX509</c>:
-/// <see cref="Check"/> a CSR (parse, proof of possession, key as the template says), then, once
-/// the use case has claimed the execution and recorded the serial, <see cref="Sign"/>: build the
-/// certificate from the template and the checked key alone, and sign it with the CA's key.
-/// Authorization comes before both (the use case checks the request's rights and state).
+/// The embedded CA's signing (SPEC §7), after step-ca's <c>signX509</c>: a
+/// <see cref="CertificatePlan"/>, built from the template by Domain steps and recorded with its
+/// serial, is written as a TBSCertificate as it stands and signed with the CA's key. This class
+/// adds only what is the CA's own: the issuer name, the signature algorithm, the signature, and
+/// the <see cref="Issuer"/> profile every plan is built under (its validity bound and
+/// extensions). <see cref="Check"/> of a CSR lives here for the CSR checker port, and
+/// <see cref="Sign(CertificateOrder)"/> plans and signs in one call for tests and benchmarks.
 /// </summary>
 public sealed class IssuancePipeline
 {
     private readonly ICertificateSigner _signer;
     private readonly byte[] _signatureAlgorithm;
     private readonly byte[] _issuer;
-    private readonly byte[] _authorityKeyId;
-    private readonly byte[]? _crlDistributionPoints;
 
     public IssuancePipeline(ICertificateSigner signer, IReadOnlyList<string> crlUrls)
     {
@@ -30,47 +31,40 @@ public sealed class IssuancePipeline
         // What every certificate of this CA says the same way, encoded once.
         _signatureAlgorithm = signer.Generator.GetSignatureAlgorithmIdentifier(signer.HashAlgorithm);
         _issuer = signer.Certificate.SubjectName.RawData;
-        _authorityKeyId = X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false).RawData;
-        _crlDistributionPoints = crlUrls.Count > 0 ? CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(crlUrls).RawData : null;
+        var authorityKeyId = X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false).RawData;
+        ImmutableArray<PlannedExtension> extensions = crlUrls.Count > 0
+            ? [new(Oids.AuthorityKeyIdentifier, false, authorityKeyId), new(Oids.CrlDistributionPoints, false, CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(crlUrls).RawData)]
+            : [new(Oids.AuthorityKeyIdentifier, false, authorityKeyId)];
+        Issuer = new IssuerProfile(new DateTimeOffset(signer.Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero), extensions);
     }
+
+    /// <summary>What this CA puts in every certificate: the end of its validity, its key identifier and CRL distribution point.</summary>
+    public IssuerProfile Issuer { get; }
 
     /// <summary>Checks a client's PKCS#10 request; the key to certify as a DER SubjectPublicKeyInfo. Refusals are ValidationFailed naming <paramref name="field"/>.</summary>
     public static byte[] Check(string csr, CertificateTemplate template, string field = "certificaterequests") =>
         CsrValidator.Validate(CsrValidator.Decode(csr, field), template, field);
 
-    /// <summary>A fresh serial: 16 bytes (127 bits) from the CSPRNG, positive, without a leading zero byte.</summary>
-    public static byte[] NewSerialNumber()
-    {
-        var serial = RandomNumberGenerator.GetBytes(16);
-        serial[0] = (byte)((serial[0] & 0x7F) | 0x40);
-        return serial;
-    }
+    /// <summary>A fresh serial (<see cref="CertificateIssuance.NewSerialNumber"/>).</summary>
+    public static byte[] NewSerialNumber() => CertificateIssuance.NewSerialBytes();
 
-    /// <summary>
-    /// Builds and signs the certificate of an order; nothing but the order's key and serial comes
-    /// from outside the template. The TBSCertificate is written directly (RFC 5280 §4.1) and
-    /// signed once by the CA's signer: no certificate object is built or parsed (issue #11.3).
-    /// </summary>
+    /// <summary>Plans an order under this CA's <see cref="Issuer"/> and signs the plan.</summary>
     public IssuedCertificate Sign(CertificateOrder order)
     {
         ArgumentNullException.ThrowIfNull(order);
-        var template = order.Template;
+        return Sign(order.Plan(Issuer));
+    }
 
-        // Never outlive the CA; start a minute early for clients whose clocks run slow. Whole
-        // seconds, as X.509 encodes them, so that what is stored equals the certificate.
-        var notBefore = WholeSeconds(order.Now.AddMinutes(-1));
-        var notAfter = WholeSeconds(order.Now.AddDays(template.ValidityDays));
-        if (notAfter > _signer.Certificate.NotAfter)
-        {
-            notAfter = WholeSeconds(_signer.Certificate.NotAfter);
-        }
-
-        if (notAfter < notBefore)
-        {
-            throw new CryptographicException("The CA's certificate expires before the certificate would start.");
-        }
-
-        var serial = Convert.FromHexString(order.SerialHex);
+    /// <summary>
+    /// Signs a plan: the TBSCertificate is written directly (RFC 5280 §4.1) from the plan's
+    /// serial, validity, subject, key and extensions in the plan's order, with the CA's issuer name
+    /// and signature algorithm, and signed once by the CA's signer: no certificate object is
+    /// built or parsed (issue #11.3).
+    /// </summary>
+    public IssuedCertificate Sign(CertificatePlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var serial = Convert.FromHexString(plan.SerialHex);
         var tbs = new AsnWriter(AsnEncodingRules.DER, 1024);
         using (tbs.PushSequence())
         {
@@ -84,28 +78,21 @@ public sealed class IssuancePipeline
             tbs.WriteEncodedValue(_issuer);
             using (tbs.PushSequence())
             {
-                WriteTime(tbs, notBefore);
-                WriteTime(tbs, notAfter);
+                WriteTime(tbs, plan.NotBefore);
+                WriteTime(tbs, plan.NotAfter);
             }
 
-            tbs.WriteEncodedValue(CertificateSubject.Build(template, order.Subject).RawData);
-            tbs.WriteEncodedValue(order.SubjectPublicKeyInfo);
-            using (tbs.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 3, isConstructed: true)))
-            using (tbs.PushSequence())
+            tbs.WriteEncodedValue(plan.Subject.AsSpan());
+            tbs.WriteEncodedValue(plan.SubjectPublicKeyInfo.AsSpan());
+            if (plan.Extensions.Count > 0)
             {
-                // The order .NET's CertificateRequest wrote them in before (the tests compare).
-                WriteExtension(tbs, Oids.BasicConstraints, critical: true, BasicConstraintsEndEntity);
-                WriteExtension(tbs, Oids.KeyUsage, critical: true, new X509KeyUsageExtension((X509KeyUsageFlags)template.KeyUsages, true).RawData);
-                if (template.ExtendedKeyUsages.Count > 0)
+                using (tbs.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 3, isConstructed: true)))
+                using (tbs.PushSequence())
                 {
-                    WriteExtension(tbs, Oids.ExtendedKeyUsage, critical: false, ExtendedKeyUsages(template.ExtendedKeyUsages));
-                }
-
-                WriteExtension(tbs, Oids.SubjectKeyIdentifier, critical: false, SubjectKeyIdentifier(order.SubjectPublicKeyInfo));
-                WriteExtension(tbs, Oids.AuthorityKeyIdentifier, critical: false, _authorityKeyId);
-                if (_crlDistributionPoints is { } crl)
-                {
-                    WriteExtension(tbs, Oids.CrlDistributionPoints, critical: false, crl);
+                    foreach (var extension in plan.Extensions)
+                    {
+                        CertificatePlan.WriteExtension(tbs, extension);
+                    }
                 }
             }
         }
@@ -121,24 +108,7 @@ public sealed class IssuancePipeline
         }
 
         var der = certificate.Encode();
-        return new IssuedCertificate(Convert.ToHexString(serial), der, Thumbprint(der), notBefore, notAfter);
-    }
-
-    // An end entity: SEQUENCE {} (cA FALSE is the default and DER leaves it out).
-    private static readonly byte[] BasicConstraintsEndEntity = [0x30, 0x00];
-
-    private static void WriteExtension(AsnWriter writer, string oid, bool critical, ReadOnlySpan<byte> value)
-    {
-        using (writer.PushSequence())
-        {
-            writer.WriteObjectIdentifier(oid);
-            if (critical)
-            {
-                writer.WriteBoolean(true);
-            }
-
-            writer.WriteOctetString(value);
-        }
+        return new IssuedCertificate(Convert.ToHexString(serial), der, Thumbprint(der), plan.NotBefore, plan.NotAfter);
     }
 
     // UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
@@ -154,35 +124,7 @@ public sealed class IssuancePipeline
         }
     }
 
-    private static byte[] ExtendedKeyUsages(IReadOnlyList<string> oids)
-    {
-        var writer = new AsnWriter(AsnEncodingRules.DER);
-        using (writer.PushSequence())
-        {
-            foreach (var oid in oids)
-            {
-                writer.WriteObjectIdentifier(oid);
-            }
-        }
-
-        return writer.Encode();
-    }
-
     // The thumbprint as X509Certificate2.Thumbprint gives it (what MIM's wire carries).
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350:Do Not Use Weak Cryptographic Algorithms", Justification = "A thumbprint names a certificate; it protects nothing, and its SHA-1 form is the wire's.")]
     private static string Thumbprint(byte[] der) => Convert.ToHexString(SHA1.HashData(der));
-
-    // The key identifier: SHA-1 of the subjectPublicKey's bits (RFC 5280 §4.2.1.2 method 1), as .NET computes it.
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350:Do Not Use Weak Cryptographic Algorithms", Justification = "RFC 5280 §4.2.1.2 method 1 names SHA-1 for key identifiers; an identifier, not a protection.")]
-    private static byte[] SubjectKeyIdentifier(byte[] subjectPublicKeyInfo)
-    {
-        var spki = new AsnReader(subjectPublicKeyInfo, AsnEncodingRules.DER).ReadSequence();
-        _ = spki.ReadEncodedValue();
-        var key = spki.ReadBitString(out _);
-        var writer = new AsnWriter(AsnEncodingRules.DER);
-        writer.WriteOctetString(SHA1.HashData(key));
-        return writer.Encode();
-    }
-
-    private static DateTimeOffset WholeSeconds(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 }

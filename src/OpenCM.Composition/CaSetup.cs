@@ -12,7 +12,7 @@ public sealed class CaOptions
     /// <summary>The CA's common name; also names its CRL file.</summary>
     public string Name { get; set; } = "OpenCM Root CA";
 
-    /// <summary>Key algorithm of a newly created CA (SPEC §7: default ECDSA P-384).</summary>
+    /// <summary>Key algorithm of a newly created CA: ECDSA P-256 by default (decision 0007; SPEC §7 said P-384).</summary>
     public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcdsaP256;
 
     /// <summary>How clients reach this server, for the CRL distribution point in certificates, e.g. https://cm.contoso.com.</summary>

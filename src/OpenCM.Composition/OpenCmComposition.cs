@@ -55,6 +55,10 @@ public static class OpenCmComposition
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<CaOptions>().CrlValidityHours)));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        services.AddSingleton(sp => sp.GetRequiredService<IssuancePipeline>().Issuer);
+        services.AddSingleton<ICertificateRequestChecker, CsrChecker>();
+        services.AddSingleton<IKeyGenerator, KeyGenerator>();
+        services.AddSingleton<ICertificatePackaging, CertificatePackaging>();
         services.AddSingleton<ISmartcardKeys, SmartcardKeys>();
 
         // 4. Use cases; who calls (a validated token's claims, read against the directory); the

@@ -107,9 +107,9 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     {
         ArgumentNullException.ThrowIfNull(r);
         return _tx.ExecuteAsync(
-            "INSERT INTO certificates (serial, request_uuid, profile_uuid, user_uuid, template, status) VALUES (@s, @r, @p, @u, @t, @st)", ct,
+            "INSERT INTO certificates (serial, request_uuid, profile_uuid, user_uuid, template, status, plan_sha256) VALUES (@s, @r, @p, @u, @t, @st, @plan)", ct,
             ("@s", r.SerialHex.ToUpperInvariant()), ("@r", Sql.Text(r.RequestUuid)), ("@p", Sql.Text(r.ProfileUuid)),
-            ("@u", Sql.Text(r.UserUuid)), ("@t", r.Template), ("@st", (int)CertificateStatus.Reserved));
+            ("@u", Sql.Text(r.UserUuid)), ("@t", r.Template), ("@st", (int)CertificateStatus.Reserved), ("@plan", r.PlanSha256));
     }
 
     async Task<bool> ICertificateWrites.RecordIssuedAsync(IssuedCertificate c, CancellationToken ct)

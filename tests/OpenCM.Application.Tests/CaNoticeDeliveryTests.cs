@@ -52,17 +52,7 @@ internal sealed class FlakyRevocations(int failures) : ICertificateAuthority
         return Task.CompletedTask;
     }
 
-    public byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field) => throw new NotSupportedException();
-
-    public GeneratedKey GenerateKey(CertificateTemplate template) => throw new NotSupportedException();
-
-    public string NewSerialNumber() => throw new NotSupportedException();
-
-    public Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default) => throw new NotSupportedException();
-
-    public byte[] Pkcs7(byte[] certificateDer) => throw new NotSupportedException();
-
-    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password) => throw new NotSupportedException();
+    public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default) => throw new NotSupportedException();
 }
 
 public class CaNoticeDeliveryTests

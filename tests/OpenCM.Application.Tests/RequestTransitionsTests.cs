@@ -58,19 +58,9 @@ internal sealed class NoOutbox : ICaOutbox
 /// <summary>A CA that must not be reached: these tests revoke nothing and sign nothing.</summary>
 internal sealed class UnreachableCertificateAuthority : ICertificateAuthority
 {
-    public byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field) => throw new NotSupportedException();
-
-    public GeneratedKey GenerateKey(CertificateTemplate template) => throw new NotSupportedException();
-
-    public string NewSerialNumber() => throw new NotSupportedException();
-
-    public Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default) => throw new NotSupportedException();
+    public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default) => throw new NotSupportedException();
 
     public Task RevokeAsync(Revocation revocation, CancellationToken ct = default) => throw new NotSupportedException();
-
-    public byte[] Pkcs7(byte[] certificateDer) => throw new NotSupportedException();
-
-    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password) => throw new NotSupportedException();
 }
 
 public class RequestTransitionsTests

@@ -211,6 +211,9 @@ public class TemplateImportTests
     [InlineData("- {commonName: A, keyUsages: [Teleport]}", "certificates[0].keyUsages")]
     [InlineData("- {commonName: A, extendedKeyUsages: [clientAuth]}", "certificates[0].extendedKeyUsages")]
     [InlineData("- {commonName: A}\n  - {commonName: a}", "certificates")]
+    [InlineData("- {commonName: A, subject: 'CN={name},XYZ=nope'}", "certificates[0].subject")]
+    [InlineData("- {commonName: A, subject: 'CN={name},nope'}", "certificates[0].subject")]
+    [InlineData("- {commonName: A, subject: 'C={name}'}", "certificates[0].subject")]
     public async Task Import_BadCertificateTemplate_NamesTheField(string certificates, string field)
     {
         var text = "uuid: 6f1c0b2a-1111-4222-8333-944455556671\nname: C\ncertificates:\n  " + certificates;

@@ -79,6 +79,48 @@ public sealed class DirectEncodingTests
         Assert.Equal("00FF01", certificate.SerialNumber);
     }
 
+    [Fact]
+    public void Sign_PlanWithAlternativeNames_CertificateIsThePlanAndCarriesThem()
+    {
+        // Issue #17: a step beyond the template's (a SAN here) composes into the plan, and the CA
+        // signs the plan as it stands, so the certificate reads back as exactly the plan.
+        var root = CertificateAuthorityFactory.CreateRoot("CN=Oracle CA", CaKeyAlgorithm.EcdsaP256, Samples.Now);
+        using var signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        var pipeline = new IssuancePipeline(signer, ["http://cm.example/crl/Oracle-CA.crl"]);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var spki = key.ExportSubjectPublicKeyInfo();
+        var template = new CertificateTemplate { CommonName = "x", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        var serial = CertificateIssuance.NewSerialNumber();
+        var plan = CertificatePlanner.Build(serial, spki, CertificatePlanner.ForTemplate(template, Alice, Samples.Now, pipeline.Issuer)
+            .Append(CertificatePlanner.AlternativeNames(["alice@contoso.test"], ["alice.contoso.test"], [])));
+
+        var issued = pipeline.Sign(plan);
+
+        var signed = CertificatePlan.Of(issued.Der);
+        Assert.Null(plan.Difference(signed));
+        Assert.Equal(plan.Sha256Hex(), signed.Sha256Hex());
+        Assert.Equal(new CertificateOrder(serial, spki, template, Alice, Samples.Now).Plan(pipeline.Issuer).Sha256Hex(),
+            new CertificateOrder(serial, spki, template, Alice, Samples.Now).Plan(pipeline.Issuer).Sha256Hex());
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Der);
+        var san = new X509SubjectAlternativeNameExtension(certificate.Extensions[CertificatePlanner.Oids.SubjectAlternativeName]!.RawData);
+        Assert.Equal(["alice.contoso.test"], san.EnumerateDnsNames());
+    }
+
+    [Fact]
+    public void Difference_CertificateOfAnotherPlan_NamesThePart()
+    {
+        var root = CertificateAuthorityFactory.CreateRoot("CN=Oracle CA", CaKeyAlgorithm.EcdsaP256, Samples.Now);
+        using var signer = LocalKeySigner.Load(root.CertificateDer, root.Pkcs8PrivateKey);
+        var pipeline = new IssuancePipeline(signer, []);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var template = new CertificateTemplate { CommonName = "x", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        var plan = new CertificateOrder(CertificateIssuance.NewSerialNumber(), key.ExportSubjectPublicKeyInfo(), template, Alice, Samples.Now).Plan(pipeline.Issuer);
+
+        Assert.Equal("validity", plan.Difference(CertificatePlan.Of(pipeline.Sign(plan with { NotAfter = plan.NotAfter.AddDays(-1) }).Der)));
+        Assert.Equal("extensions", plan.Difference(CertificatePlan.Of(pipeline.Sign(plan with { Extensions = plan.Extensions.RemoveAt(1) }).Der)));
+        Assert.Equal("serial", plan.Difference(CertificatePlan.Of(pipeline.Sign(plan with { SerialHex = "7FFF" }).Der)));
+    }
+
     private static byte[] Tbs(byte[] certificate) =>
         new AsnReader(certificate, AsnEncodingRules.DER).ReadSequence().PeekEncodedValue().ToArray();
 

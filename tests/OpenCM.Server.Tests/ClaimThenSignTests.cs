@@ -17,25 +17,22 @@ internal sealed class InterceptingCertificateAuthority : ICertificateAuthority
 
     public InterceptingCertificateAuthority(ICertificateAuthority inner) => _inner = inner;
 
-    public Func<CertificateOrder, Task>? BeforeSign { get; set; }
+    public Func<CertificatePlan, Task>? BeforeSign { get; set; }
+
+    /// <summary>When set, what the CA signs in place of the plan it was given (a CA that does not sign what was planned).</summary>
+    public Func<CertificatePlan, CertificatePlan>? Alter { get; set; }
 
     public int Signatures;
 
-    public byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field) => _inner.CheckCertificateRequest(csr, template, field);
-
-    public GeneratedKey GenerateKey(CertificateTemplate template) => _inner.GenerateKey(template);
-
-    public string NewSerialNumber() => _inner.NewSerialNumber();
-
-    public async Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default)
+    public async Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default)
     {
         if (BeforeSign is { } hook)
         {
-            await hook(order);
+            await hook(plan);
         }
 
         Interlocked.Increment(ref Signatures);
-        return await _inner.SignAsync(order, ct);
+        return await _inner.SignAsync(Alter is { } alter ? alter(plan) : plan, ct);
     }
 
     /// <summary>Revocations left to refuse, as a CA that is down would.</summary>
@@ -53,10 +50,6 @@ internal sealed class InterceptingCertificateAuthority : ICertificateAuthority
         Interlocked.Increment(ref RevocationsHeard);
         return _inner.RevokeAsync(revocation, ct);
     }
-
-    public byte[] Pkcs7(byte[] certificateDer) => _inner.Pkcs7(certificateDer);
-
-    public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password) => _inner.Pfx(certificateDer, pkcs8PrivateKey, password);
 }
 
 public sealed class InterceptingCaFixture : ServerFixture
@@ -81,12 +74,14 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
     {
         _server = server;
         _server.Ca.BeforeSign = null;
+        _server.Ca.Alter = null;
+        _server.Ca.FailRevocations = 0;
     }
 
     public void Dispose()
     {
         _server.Ca.BeforeSign = null;
-        _server.Ca.FailRevocations = 0;
+        _server.Ca.Alter = null;
         _dir.Dispose();
     }
 
@@ -120,6 +115,18 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
             : null;
     }
 
+    private async Task<string?> PlanHashAsync(string serial)
+    {
+        await using var conn = await _server.Services.GetRequiredService<StorageProvider>().OpenReadAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT plan_sha256 FROM certificates WHERE serial = $s";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "$s";
+        p.Value = serial;
+        cmd.Parameters.Add(p);
+        return await cmd.ExecuteScalarAsync() as string;
+    }
+
     private async Task<string> CrlTextAsync()
     {
         var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
@@ -133,9 +140,11 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
         var (client, id) = await ApprovedRequestAsync();
         (int, DateTimeOffset?, int?)? seen = null;
         RequestStatus? statusSeen = null;
+        (string? Recorded, string Planned)? plan = null;
         _server.Ca.BeforeSign = async order =>
         {
             seen = await RecordAsync(order.SerialHex);
+            plan = (await PlanHashAsync(order.SerialHex), order.Sha256Hex());
             statusSeen = (await _server.Services.GetRequiredService<IRequestStore>().FindAsync(id))!.Status;
         };
 
@@ -144,6 +153,7 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(((int)CertificateStatus.Reserved, (DateTimeOffset?)null, (int?)null), seen);
         Assert.Equal(RequestStatus.Executing, statusSeen);
+        Assert.Equal(plan!.Value.Planned, plan.Value.Recorded);
     }
 
     [Fact]
@@ -193,6 +203,70 @@ public sealed class ClaimThenSignTests : IClassFixture<InterceptingCaFixture>, I
         Assert.True(_server.Ca.RevocationsHeard > heard);
         Assert.Contains($"Serial Number: {serial}", await CrlTextAsync(), StringComparison.OrdinalIgnoreCase);
         Assert.Empty(await _server.Services.GetRequiredService<ICaOutbox>().DueAsync(_server.Clock.GetUtcNow().AddDays(1), 10));
+    }
+
+    [Fact]
+    public async Task CertificateData_RefusedAfterTheClaim_400RequestFailedAndSerialRevoked()
+    {
+        // Bug (issue #17): a refusal raised after the claim left the request Executing with its
+        // serials reserved, and a second call answered 409. Any error after the claim fails it.
+        var (client, id) = await ApprovedRequestAsync();
+        string? serial = null;
+        _server.Ca.BeforeSign = order =>
+        {
+            serial = order.SerialHex;
+            throw new OpenCmException(DomainError.Validation("subject", "The CA refuses this subject."));
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal((HttpStatusCode.BadRequest, "ValidationFailed"), (response.StatusCode, await response.ErrorCodeAsync()));
+        Assert.Equal((int)RequestStatus.Failed, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal(((int)CertificateStatus.Revoked, (int?)ProfileRules.CessationOfOperation), ((await RecordAsync(serial!))!.Value.Status, (await RecordAsync(serial!))!.Value.Reason));
+    }
+
+    public static TheoryData<string> Alterations() => ["subject", "validity", "extensions", "key", "serial"];
+
+    [Theory]
+    [MemberData(nameof(Alterations))]
+    public async Task CertificateData_CaSignsOtherThanThePlan_500RequestFailedNothingStored(string part)
+    {
+        // The CA is checked, not trusted: a certificate that is not its plan is never stored or returned.
+        var (client, id) = await ApprovedRequestAsync();
+        string? serial = null;
+        _server.Ca.BeforeSign = order =>
+        {
+            serial = order.SerialHex;
+            return Task.CompletedTask;
+        };
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        _server.Ca.Alter = plan => part switch
+        {
+            "subject" => plan with { Subject = [.. new System.Security.Cryptography.X509Certificates.X500DistinguishedName("CN=mallory").RawData] },
+            "validity" => plan with { NotAfter = plan.NotAfter.AddDays(1) },
+            "extensions" => plan with { Extensions = plan.Extensions.RemoveAt(0) },
+            "key" => plan with { SubjectPublicKeyInfo = [.. other.ExportSubjectPublicKeyInfo()] },
+            _ => plan with { SerialHex = "7F" + plan.SerialHex[2..] },
+        };
+
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CsrBody());
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal((int)RequestStatus.Failed, (await (await client.GetAsync(Api(id))).JsonAsync()).GetProperty("Status").GetInt32());
+        Assert.Equal((int)CertificateStatus.Revoked, (await RecordAsync(serial!))!.Value.Status);
+        Assert.Equal(0, await CountSignedAsync(serial!));
+    }
+
+    private async Task<long> CountSignedAsync(string serial)
+    {
+        await using var conn = await _server.Services.GetRequiredService<StorageProvider>().OpenReadAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM certificates WHERE der IS NOT NULL AND serial = $s";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "$s";
+        p.Value = serial;
+        cmd.Parameters.Add(p);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]

@@ -189,9 +189,10 @@ public sealed class SqliteUpgradeTests : IDisposable
         }
 
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
-        //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox): the software profile stays one, on no card.
+        //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox,
+        //    0011 certificate plans): the software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
-        Assert.Equal(7, await db.MigrateAsync(Samples.Clock()));
+        Assert.Equal(8, await db.MigrateAsync(Samples.Clock()));
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
@@ -200,7 +201,7 @@ public sealed class SqliteUpgradeTests : IDisposable
         Assert.Contains(await new SqlCertificateStore(db).ListRevokedAsync(), r => r.SerialHex == "0A0B" && r.Reason == 5);
         await new SqlTransactions(db).RunAsync(async (uow, c) =>
         {
-            await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T"), c);
+            await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T", "0E0F"), c);
             return 0;
         });
         Assert.True((await new SqlStorageSchema(db, path, Samples.Clock()).CheckAsync()).IsReady);

@@ -550,6 +550,23 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Certificates_ReservedWithPlan_PlanHashOnRecord()
+    {
+        // Issue #17: what the CA is to sign is on record with the serial before it signs.
+        var serial = Serial();
+        var plan = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Guid.NewGuid().ToByteArray()));
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "T", plan), c);
+            return 0;
+        });
+        await using var conn = await Db.OpenReadAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"SELECT plan_sha256 FROM certificates WHERE serial = '{serial}'";
+        Assert.Equal(plan, await cmd.ExecuteScalarAsync() as string);
+    }
+
+    [SkippableFact]
     public async Task Certificates_RecordIssuedTwiceOrUnknown_False()
     {
         var (_, _, signed, _) = await ExecutingAsync();

@@ -6,9 +6,6 @@ namespace OpenCM.Application;
 /// <summary>A certificate the CA signed: the one record of an issued certificate, from the CA through storage to the wire.</summary>
 public sealed record IssuedCertificate(string SerialHex, byte[] Der, string Thumbprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
 
-/// <summary>What the CA is asked to sign: a serial already recorded, the key to certify (a DER SubjectPublicKeyInfo), the template and the subject.</summary>
-public sealed record CertificateOrder(string SerialHex, byte[] SubjectPublicKeyInfo, CertificateTemplate Template, SubjectAttributes Subject, DateTimeOffset Now);
-
 /// <summary>A revocation the CA is told of once it is recorded (SPEC §7).</summary>
 /// <param name="Reason">RFC 5280 reason code; 8 (removeFromCRL) when certificates on hold are released.</param>
 public sealed record Revocation(IReadOnlyList<string> Serials, int Reason, DateTimeOffset At);
@@ -31,31 +28,46 @@ public sealed class GeneratedKey : IDisposable
 
 /// <summary>
 /// The certificate authority as the use cases need it (SPEC §7), after smallstep's
-/// <c>cas/apiv1</c>: the embedded CA implements it; an HSM-backed or remote CA can. Use cases
-/// record a serial before they ask for its signature (claim, record, then sign), so that every
-/// certificate a CA signs is known and can be revoked.
+/// <c>cas/apiv1</c>: it signs a plan and hears of revocations, nothing more. What a certificate
+/// says is decided before it reaches the CA (<see cref="CertificatePlan"/>, built in Domain), so
+/// an HSM-backed or remote CA implements these two calls and interprets no template. Use cases
+/// record a serial and its plan before they ask for its signature (claim, record, then sign), so
+/// that every certificate a CA signs is known and can be revoked.
 /// </summary>
 public interface ICertificateAuthority
 {
     /// <summary>
-    /// Checks a PKCS#10 request against the template before anything is claimed: encoding, proof
-    /// of possession, key algorithm and size. Refusals are ValidationFailed naming <paramref name="field"/>.
+    /// Signs <paramref name="plan"/> as it stands: its serial, subject, validity, key and
+    /// extensions, in that order, with only the issuer's name, the signature algorithm and the
+    /// signature added. The use case checks the result against the plan before storing it.
     /// </summary>
-    /// <returns>The key to certify, as a DER SubjectPublicKeyInfo; nothing else of the request is used.</returns>
-    byte[] CheckCertificateRequest(string csr, CertificateTemplate template, string field);
-
-    /// <summary>Generates a key as the template says, for a certificate whose key the server makes.</summary>
-    GeneratedKey GenerateKey(CertificateTemplate template);
-
-    /// <summary>A fresh serial number, to be recorded before it is signed.</summary>
-    string NewSerialNumber();
-
-    /// <summary>Signs a certificate for the order's recorded serial.</summary>
-    Task<IssuedCertificate> SignAsync(CertificateOrder order, CancellationToken ct = default);
+    Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default);
 
     /// <summary>Tells the CA of a revocation already recorded, so that it publishes it.</summary>
     Task RevokeAsync(Revocation revocation, CancellationToken ct = default);
+}
 
+/// <summary>Checks a client's PKCS#10 request against its template, before anything is claimed.</summary>
+public interface ICertificateRequestChecker
+{
+    /// <summary>
+    /// Encoding, proof of possession, key algorithm and size as the template says. Refusals are
+    /// ValidationFailed naming <paramref name="field"/>.
+    /// </summary>
+    /// <returns>The key to certify, as a DER SubjectPublicKeyInfo; nothing else of the request is used.</returns>
+    byte[] Check(string csr, CertificateTemplate template, string field);
+}
+
+/// <summary>Makes keys for templates whose keys the server makes.</summary>
+public interface IKeyGenerator
+{
+    /// <summary>A key as the template says (algorithm, size).</summary>
+    GeneratedKey Generate(CertificateTemplate template);
+}
+
+/// <summary>The answer encodings of an issued certificate (SPEC §7).</summary>
+public interface ICertificatePackaging
+{
     /// <summary>A certs-only PKCS#7 holding the certificate and the CA chain.</summary>
     byte[] Pkcs7(byte[] certificateDer);
 

@@ -14,7 +14,8 @@ public sealed record RequestTransition(
     DateTimeOffset? Completed = null, IReadOnlyList<ApprovalVote>? Votes = null, Guid? NewProfile = null, Guid? NewSmartcard = null);
 
 /// <summary>A serial recorded before the CA signs it, with whose certificate it will be.</summary>
-public sealed record CertificateReservation(string SerialHex, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template);
+/// <param name="PlanSha256">The SHA-256 of the certificate's plan (<see cref="CertificatePlan.Sha256Hex"/>): what the CA is to sign, on record before it does (boulder's intent).</param>
+public sealed record CertificateReservation(string SerialHex, Guid RequestUuid, Guid ProfileUuid, Guid UserUuid, string Template, string? PlanSha256 = null);
 
 /// <summary>A server-generated private key, sealed for archival (SPEC §7), keyed by its certificate's serial.</summary>
 public sealed record ArchivedKey(string SerialHex, string Sealed);
