@@ -34,6 +34,8 @@ run() { # label checkout
   $opencm serve --data "$data" --urls http://127.0.0.1:5310 --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$w/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:5310/health/ready > /dev/null 2>&1 && break; sleep 0.2; done
+  # `opencm serve` runs the server as its child (decision 0009); an older build has none.
+  child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
   export OPENCM_TOKEN=$($opencm token --data "$data" --user admin --lifetime 60)
   base=http://127.0.0.1:5310/CertificateManagement/api/v1.0
   mkdir -p "$w/warm" "$w/put" "$w/issue"

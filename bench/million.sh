@@ -18,6 +18,8 @@ $opencm init --data "$work/data" > /dev/null
 $opencm serve --data "$work/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+# `opencm serve` runs the server as its child (decision 0009); an older build has none.
+child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
 export OPENCM_TOKEN=$($opencm token --data "$work/data" --user admin --lifetime 240)
 base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
 rss() { echo "$(( $(ps -o rss= -p "$pid") / 1024 )) MiB"; }

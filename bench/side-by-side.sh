@@ -76,6 +76,9 @@ start_opencm() { # name CA-key-algorithm port; sets server_pid
   server_pid=$!
   pids="$pids $server_pid"
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$3/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+  # `opencm serve` runs the server as its child (decision 0009): measure the server itself.
+  child=$(pgrep -P "$server_pid" | head -1)
+  [ -z "$child" ] || { server_pid=$child; pids="$pids $child"; }
 }
 start_opencm data EcdsaP256 "$PORT"
 p256_pid=$server_pid
