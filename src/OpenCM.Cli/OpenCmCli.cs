@@ -101,7 +101,7 @@ internal sealed class CliIo
             // A node given another master key than the database's secrets were sealed under.
             await Err.WriteLineAsync($"error: {ex.Message} Every node needs the same master key: OpenCM:MasterKey, or a copy of the first node's master.key.");
         }
-        catch (InvalidOperationException ex) when (ex.Message.StartsWith("OpenCM:", StringComparison.Ordinal))
+        catch (OpenCM.Composition.ConfigurationRefusedException ex)
         {
             // Storage configuration the host refused (an unknown OpenCM:Database, postgres without a connection string).
             await Err.WriteLineAsync($"error: {ex.Message}");

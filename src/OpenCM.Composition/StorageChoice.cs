@@ -44,7 +44,7 @@ public static class StorageChoice
     {
         null or "" or SqliteServices.Name => SqliteServices.Name,
         PostgresServices.Name or "postgresql" => PostgresServices.Name,
-        _ => throw new InvalidOperationException($"OpenCM:Database is '{database}'; it is 'sqlite' or 'postgres'."),
+        _ => throw new ConfigurationRefusedException($"OpenCM:Database is '{database}'; it is 'sqlite' or 'postgres'."),
     };
 
     /// <summary>
@@ -61,7 +61,7 @@ public static class StorageChoice
         services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
         services.AddOpenCmPostgres(sp => sp.GetRequiredService<DataOptions>().ConnectionString is { Length: > 0 } c
             ? c
-            : throw new InvalidOperationException("OpenCM:Database is postgres: give the connection string (--connection or OpenCM:ConnectionString)."));
+            : throw new ConfigurationRefusedException("OpenCM:Database is postgres: give the connection string (--connection or OpenCM:ConnectionString)."));
         return services;
     }
 
@@ -85,4 +85,26 @@ public static class StorageChoice
     /// </summary>
     public static string KeyFileIn(string dataDirectory) =>
         Path.Combine(OwnerOnly.CreateDirectory(dataDirectory), SqliteDataDirectory.MasterKeyFile);
+}
+
+/// <summary>
+/// Settings OpenCM refuses to start with (an unknown <c>OpenCM:Database</c>, PostgreSQL without a
+/// connection string): its message says what to set, so the CLI shows it as it is. Still an
+/// <see cref="InvalidOperationException"/> for hosts that report those at start.
+/// </summary>
+public sealed class ConfigurationRefusedException : InvalidOperationException
+{
+    public ConfigurationRefusedException()
+    {
+    }
+
+    public ConfigurationRefusedException(string message)
+        : base(message)
+    {
+    }
+
+    public ConfigurationRefusedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
 }
