@@ -123,12 +123,12 @@ public sealed class HelpDeskModel : PageModel
         return hex.Length == 16 && hex.All(char.IsAsciiHexDigit) ? Convert.FromHexString(hex) : null;
     }
 
-    // Managers only; then the user by name, their cards and the requests made for them.
+    // Whoever the access policy lets use the help desk; then the user by name, their cards and the requests made for them.
     private async Task<IActionResult?> ShowAsync()
     {
         var ct = HttpContext.RequestAborted;
         var caller = await _callers.ResolveAsync(User, ct);
-        if (!await _access.IsManagerAsync(caller, ct))
+        if (!await _access.MayUseHelpDeskAsync(caller, ct))
         {
             return NotFound();
         }
