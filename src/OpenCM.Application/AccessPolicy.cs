@@ -44,6 +44,12 @@ public sealed class AccessPolicy
         return await ManagersAsync(ct).ConfigureAwait(false) is { } managers && caller.Token.Contains(managers);
     }
 
+    /// <summary>Whether the caller may use the help desk (issue #10.4): CM managers, who act on any user's cards and profiles (SPEC §5).</summary>
+    public ValueTask<bool> MayUseHelpDeskAsync(Caller caller, CancellationToken ct = default) => IsManagerAsync(caller, ct);
+
+    /// <summary>Whether the caller may see a request's audit trail (who did what to it): CM managers (SPEC §5).</summary>
+    public ValueTask<bool> MaySeeAuditTrailAsync(Caller caller, CancellationToken ct = default) => IsManagerAsync(caller, ct);
+
     /// <summary>The rights <paramref name="caller"/> holds on <paramref name="request"/>: an access check of its descriptor.</summary>
     public static RequestPermission RightsOn(CmRequest request, Caller caller)
     {

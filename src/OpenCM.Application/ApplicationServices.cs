@@ -19,7 +19,10 @@ public static class ApplicationServices
         services.AddSingleton<CertificateIssuance>();
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<ProfileService>();
-        services.AddSingleton<SmartcardService>();
+        services.AddSingleton<SmartcardBinding>();
+        services.AddSingleton<SmartcardSecrets>();
+        services.AddSingleton<SmartcardQueries>();
+        services.AddSingleton<HelpDeskUnblock>();
         return services;
     }
 }

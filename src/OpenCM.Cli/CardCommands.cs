@@ -184,12 +184,7 @@ internal static class CardCommands
             }
 
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
-            var smartcard = await client.GetSmartcardAsync(cardUuid, ct);
-            var request = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.OfflineUnblock, null, [], Comment: "", Smartcard: cardUuid), ct);
-            var cardId = smartcard.SerialNumber.Trim('{', '}');
-            var policy = await client.SmartcardPolicyAsync(smartcard.ProfileTemplateUuid, ct);
-            var response = await client.AuthenticationResponseAsync(request, cardUuid, cardId, bytes, policy.DiversifyAdminKey, ct);
-            await client.SetStatusAsync(request, WireRequestStatus.Completed, ct);
+            var (request, response) = await client.OfflineUnblockAsync(cardUuid, bytes, ct);
 
             // What the user types into the card's unblock dialog; it answers this one challenge only.
             await io.Out.WriteLineAsync($"response: {Convert.ToHexString(response)}");

@@ -167,6 +167,18 @@ public sealed class OpenCmClient : IDisposable
         Convert.FromBase64String(await GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/authenticationresponse"
             + Query(("cardid", cardId), ("challenge", Convert.ToBase64String(challenge)), ("diversified", diversified ? "true" : "false")), ct).ConfigureAwait(false));
 
+    /// <summary>
+    /// POST /smartcards/{id}/offlineunblock (OpenCM extension): a help desk's offline unblock in one
+    /// call, the server's own use case (an OfflineUnblock request filed, the challenge answered, the
+    /// request completed). The completed request's id and the response the user types in.
+    /// </summary>
+    public async Task<(Guid Request, byte[] Response)> OfflineUnblockAsync(Guid card, byte[] challenge, CancellationToken ct = default)
+    {
+        var answer = await SendAsync<OfflineUnblockBody, OfflineUnblockDto>(HttpMethod.Post, $"/smartcards/{card:D}/offlineunblock",
+            new OfflineUnblockBody(Convert.ToBase64String(challenge)), ct).ConfigureAwait(false);
+        return (answer.RequestUuid, Convert.FromBase64String(answer.Response));
+    }
+
     /// <summary>GET …/serverproposedpin: the PIN the server proposes for the card, once per execution.</summary>
     public Task<string> ProposedPinAsync(Guid request, Guid card, CancellationToken ct = default) =>
         GetAsync<string>($"/requests/{request:D}/smartcards/{card:D}/serverproposedpin", ct);

@@ -49,6 +49,10 @@ public sealed record AssignSmartcardBody(
 public sealed record SetCardStatusBody(
     [property: JsonConverter(typeof(StrictEnumConverter<WireSmartcardStatus>))] WireSmartcardStatus? Status = null);
 
+/// <summary>POST /smartcards/{id}/offlineunblock (OpenCM extension): the 8-byte challenge the card's user reads out, base64-encoded.</summary>
+public sealed record OfflineUnblockBody(
+    [property: JsonConverter(typeof(StrictStringConverter))] string? Challenge = null);
+
 /// <summary>
 /// A request's type as the wire names and numbers it (SPEC §3; the reference's RequestType).
 /// Names and numbers are the wire's and never change; the server maps them to the Domain's.

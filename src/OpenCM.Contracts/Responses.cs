@@ -136,5 +136,8 @@ public sealed record SmartcardDto(
     Guid Uuid, int Status, int Flags, Guid ParentSmartcardUuid, Guid PrimarySmartcardUuid, Guid PermanentSmartcardUuid,
     Guid AssignedUserUuid, Guid ProfileTemplateUuid, int ProfileTemplateVersion, string Comment, string SerialNumber, string Middleware, string Atr);
 
+/// <summary>POST /smartcards/{id}/offlineunblock (OpenCM extension): the completed OfflineUnblock request and the response to the challenge, base64-encoded.</summary>
+public sealed record OfflineUnblockDto(Guid RequestUuid, string Response);
+
 /// <summary>GET /health/live and /health/ready.</summary>
 public sealed record HealthDto(string Status);

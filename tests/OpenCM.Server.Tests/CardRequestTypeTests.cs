@@ -245,6 +245,24 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(request)).Status);
     }
 
+    [Fact]
+    public async Task OfflineUnblockRoute_HelpDeskInOneCall_RequestCompletedAndTheCardTakesTheNewPin()
+    {
+        var e = await EnrolledAsync("offline-one-call");
+        var helpDesk = await HelpDeskAsync();
+
+        // The route runs the help desk's use case: the user may not file the request, a challenge
+        // that is not 8 bytes is refused before anything is filed.
+        Assert.Equal(403, (await RefusedAsync(() => e.Client.OfflineUnblockAsync(e.Card, e.Device.GetChallenge()))).Status);
+        var bad = await RefusedAsync(() => helpDesk.OfflineUnblockAsync(e.Card, [1, 2, 3]));
+        Assert.Equal((400, "challenge"), (bad.Status, bad.Field));
+
+        var (request, response) = await helpDesk.OfflineUnblockAsync(e.Card, e.Device.GetChallenge());
+        e.Device.UnblockPin(response, "445566");
+        e.Device.VerifyPin("445566");
+        Assert.Equal((int)RequestStatus.Completed, (await helpDesk.GetRequestAsync(request)).Status);
+    }
+
     // A card template with a signing certificate made on the card and an encryption certificate
     // whose key the server makes and archives (for a Recover onto a replacement card).
     private async Task<Guid> ArchivingCardTemplateAsync()

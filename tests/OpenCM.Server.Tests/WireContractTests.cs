@@ -33,7 +33,7 @@ public class WireContractTests : IClassFixture<ServerFixture>
             }
         }
 
-        Assert.Equal(29, operations);
+        Assert.Equal(30, operations);
         var create = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("CreateRequestBody").GetProperty("properties");
         Assert.Contains("Enroll", create.GetProperty("Type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("uuid", create.GetProperty("ProfileTemplateUuid").GetProperty("format").GetString());

@@ -13,7 +13,7 @@ internal static class SmartcardEndpoints
         api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
         api.MapGet("/smartcards", ListAsync).Returns<List<SmartcardDto>>();
         api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
-        api.MapGet("/smartcards/{id}/operations", async (HttpContext http, string id, SmartcardService cards) =>
+        api.MapGet("/smartcards/{id}/operations", async (HttpContext http, string id, SmartcardQueries cards) =>
             EndpointContext.Json(ProfileDto.Operations(await cards.OperationsAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)))).Returns<IReadOnlyList<string>>();
         api.MapGet("/smartcards/{id}/certificates", async (HttpContext http, string id, ProfileService profiles) =>
             EndpointContext.Json((await profiles.CardCertificatesAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileCertificateDto.From).ToList()))
@@ -21,13 +21,14 @@ internal static class SmartcardEndpoints
         api.MapPut("/requests/{rid}/smartcards/{id}", SetStatusAsync).Takes<SetCardStatusBody>().Returns<SmartcardDto>();
         api.MapGet("/requests/{rid}/smartcards/{id}/diversifiedkey", DiversifiedKeyAsync).Returns<string>();
         api.MapGet("/requests/{rid}/smartcards/{id}/authenticationresponse", AuthenticationResponseAsync).Returns<string>();
-        api.MapGet("/smartcards/{id}/serverproposedpin", (HttpContext http, string id, SmartcardService cards) => ProposePinAsync(http, null, id, cards)).Returns<string>();
-        api.MapGet("/requests/{rid}/smartcards/{id}/serverproposedpin", (HttpContext http, string rid, string id, SmartcardService cards) => ProposePinAsync(http, rid, id, cards)).Returns<string>();
+        api.MapGet("/smartcards/{id}/serverproposedpin", (HttpContext http, string id, SmartcardSecrets cards) => ProposePinAsync(http, null, id, cards)).Returns<string>();
+        api.MapGet("/requests/{rid}/smartcards/{id}/serverproposedpin", (HttpContext http, string rid, string id, SmartcardSecrets cards) => ProposePinAsync(http, rid, id, cards)).Returns<string>();
+        api.MapPost("/smartcards/{id}/offlineunblock", OfflineUnblockAsync).Takes<OfflineUnblockBody>().Returns<OfflineUnblockDto>();
         return api;
     }
 
     // update-smartcard-status: the card's part of the request is done; the request executes and completes.
-    private static async Task<IResult> SetStatusAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    private static async Task<IResult> SetStatusAsync(HttpContext http, string rid, string id, SmartcardBinding cards)
     {
         var requestId = EndpointContext.RouteGuid(rid, "rid");
         var cardId = EndpointContext.RouteGuid(id, "id");
@@ -38,7 +39,7 @@ internal static class SmartcardEndpoints
     }
 
     // SPEC §8: a server-generated PIN, once per execution, as a JSON string; never logged.
-    private static async Task<IResult> ProposePinAsync(HttpContext http, string? rid, string id, SmartcardService cards)
+    private static async Task<IResult> ProposePinAsync(HttpContext http, string? rid, string id, SmartcardSecrets cards)
     {
         var requestId = rid is null ? (Guid?)null : EndpointContext.RouteGuid(rid, "rid");
         var pin = await cards.ProposePinAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), requestId, http.CorrelationId(), http.RequestAborted);
@@ -46,7 +47,7 @@ internal static class SmartcardEndpoints
     }
 
     // Walkthrough step 18: the card's diversified admin key, base64 as a JSON string.
-    private static async Task<IResult> DiversifiedKeyAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    private static async Task<IResult> DiversifiedKeyAsync(HttpContext http, string rid, string id, SmartcardSecrets cards)
     {
         var key = await cards.DiversifiedKeyAsync(http.Caller(), EndpointContext.RouteGuid(rid, "rid"), EndpointContext.RouteGuid(id, "id"),
             http.Request.Query["cardid"].ToString(), http.CorrelationId(), http.RequestAborted);
@@ -54,7 +55,7 @@ internal static class SmartcardEndpoints
     }
 
     // Walkthrough step 19: the response to the card's admin challenge, base64 as a JSON string.
-    private static async Task<IResult> AuthenticationResponseAsync(HttpContext http, string rid, string id, SmartcardService cards)
+    private static async Task<IResult> AuthenticationResponseAsync(HttpContext http, string rid, string id, SmartcardSecrets cards)
     {
         var q = http.Request.Query;
         var challengeText = q["challenge"].ToString();
@@ -76,14 +77,14 @@ internal static class SmartcardEndpoints
     }
 
     // Walkthrough step 16.
-    private static async Task<IResult> GetAsync(HttpContext http, string id, SmartcardService cards)
+    private static async Task<IResult> GetAsync(HttpContext http, string id, SmartcardQueries cards)
     {
         var (card, template) = await cards.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted);
         return EndpointContext.Json(SmartcardDto.From(card, template));
     }
 
     // With ?cardid= the one card for that physical card, as the reference's example answers; else the caller's cards.
-    private static async Task<IResult> ListAsync(HttpContext http, SmartcardService cards)
+    private static async Task<IResult> ListAsync(HttpContext http, SmartcardQueries cards)
     {
         if (http.Request.Query.TryGetValue("cardid", out var cardId))
         {
@@ -95,7 +96,7 @@ internal static class SmartcardEndpoints
     }
 
     // Walkthrough steps 14-15: the card is bound to the request, which starts executing.
-    private static async Task<IResult> AssignAsync(HttpContext http, SmartcardService cards)
+    private static async Task<IResult> AssignAsync(HttpContext http, SmartcardBinding cards)
     {
         var body = await WireBody.ReadAsync<AssignSmartcardBody>(http.Request, http.RequestAborted);
         var requestId = body.RequestId ?? throw new OpenCmException(DomainError.Validation("requestid", "'requestid' is required."));
@@ -104,5 +105,28 @@ internal static class SmartcardEndpoints
         // As POST /requests: 201, Location, and the relative URI as a JSON string body.
         http.Response.Headers.Location = $"{ApiPaths.Base(http)}/smartcards/{card.Uuid:D}";
         return EndpointContext.Json($"api/v1.0/smartcards/{card.Uuid:D}", StatusCodes.Status201Created);
+    }
+
+    // The help desk's offline unblock (OpenCM extension; the portal's help desk calls the same use
+    // case): an OfflineUnblock request filed, the challenge answered, the request completed.
+    private static async Task<IResult> OfflineUnblockAsync(HttpContext http, string id, HelpDeskUnblock unblock)
+    {
+        var cardId = EndpointContext.RouteGuid(id, "id");
+        var body = await WireBody.ReadAsync<OfflineUnblockBody>(http.Request, http.RequestAborted);
+        var challenge = new byte[16];
+        if (!Convert.TryFromBase64String(body.Challenge ?? "", challenge, out var length) || length != 8)
+        {
+            throw new OpenCmException(DomainError.Validation("challenge", "'challenge' is the card's 8-byte challenge in base64."));
+        }
+
+        var (request, response) = await unblock.AnswerOfflineUnblockAsync(http.Caller(), cardId, challenge[..8], http.CorrelationId(), http.RequestAborted);
+        try
+        {
+            return EndpointContext.Json(new OfflineUnblockDto(request.Uuid, Convert.ToBase64String(response)));
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(response);
+        }
     }
 }

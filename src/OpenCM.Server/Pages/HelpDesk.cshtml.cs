@@ -21,15 +21,17 @@ public sealed class HelpDeskModel : PageModel
     private readonly IDirectory _directory;
     private readonly ISmartcardStore _cards;
     private readonly RequestQueries _queries;
-    private readonly SmartcardService _smartcards;
+    private readonly SmartcardQueries _smartcards;
+    private readonly HelpDeskUnblock _unblock;
     private readonly IAuditLog _audit;
     private readonly IProfileStore _profileStore;
     private readonly ProfileService _profiles;
 
     public HelpDeskModel(
         CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, RequestQueries queries,
-        SmartcardService smartcards, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
+        SmartcardQueries smartcards, HelpDeskUnblock unblock, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
     {
+        _unblock = unblock;
         _audit = audit;
         _profileStore = profileStore;
         _profiles = profiles;
@@ -103,7 +105,7 @@ public sealed class HelpDeskModel : PageModel
         try
         {
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
-            var (request, response) = await _smartcards.AnswerOfflineUnblockAsync(caller, target.Uuid, bytes, Correlation.Get(HttpContext), HttpContext.RequestAborted);
+            var (request, response) = await _unblock.AnswerOfflineUnblockAsync(caller, target.Uuid, bytes, Correlation.Get(HttpContext), HttpContext.RequestAborted);
             Answer = Convert.ToHexString(response);
             UnblockRequest = request.Uuid;
         }
@@ -121,12 +123,12 @@ public sealed class HelpDeskModel : PageModel
         return hex.Length == 16 && hex.All(char.IsAsciiHexDigit) ? Convert.FromHexString(hex) : null;
     }
 
-    // Managers only; then the user by name, their cards and the requests made for them.
+    // Whoever the access policy lets use the help desk; then the user by name, their cards and the requests made for them.
     private async Task<IActionResult?> ShowAsync()
     {
         var ct = HttpContext.RequestAborted;
         var caller = await _callers.ResolveAsync(User, ct);
-        if (!await _access.IsManagerAsync(caller, ct))
+        if (!await _access.MayUseHelpDeskAsync(caller, ct))
         {
             return NotFound();
         }

@@ -12,9 +12,9 @@ public sealed class IndexModel : PageModel
     private readonly TemplateService _templates;
     private readonly RequestQueries _requests;
     private readonly ProfileService _profiles;
-    private readonly SmartcardService _cards;
+    private readonly SmartcardQueries _cards;
 
-    public IndexModel(CallerResolver callers, TemplateService templates, RequestQueries requests, ProfileService profiles, SmartcardService cards)
+    public IndexModel(CallerResolver callers, TemplateService templates, RequestQueries requests, ProfileService profiles, SmartcardQueries cards)
     {
         _callers = callers;
         _templates = templates;

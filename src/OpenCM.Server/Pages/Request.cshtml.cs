@@ -162,7 +162,7 @@ public sealed class RequestModel : PageModel
 
         var template = await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted);
         TemplateName = template?.Name;
-        if (await _access.IsManagerAsync(caller, HttpContext.RequestAborted))
+        if (await _access.MaySeeAuditTrailAsync(caller, HttpContext.RequestAborted))
         {
             Trail = await _audit.ForSubjectAsync(Item.Uuid, HttpContext.RequestAborted);
         }
