@@ -30,7 +30,7 @@ public sealed class CompositionTests : IDisposable
     [InlineData("postgres:Host=x")]
     public void Provider_UnknownName_RefusedNamingBoth(string database)
     {
-        var e = Assert.Throws<InvalidOperationException>(() => StorageChoice.Provider(database));
+        var e = Assert.Throws<ConfigurationRefusedException>(() => StorageChoice.Provider(database));
         Assert.Contains("'sqlite' or 'postgres'", e.Message, StringComparison.Ordinal);
     }
 
@@ -59,7 +59,7 @@ public sealed class CompositionTests : IDisposable
     public async Task Core_PostgresWithoutConnection_RefusedNamingTheSetting()
     {
         await using var services = Compose(("OpenCM:Database", "postgres"));
-        var e = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<StorageProvider>());
+        var e = Assert.Throws<ConfigurationRefusedException>(() => services.GetRequiredService<StorageProvider>());
         Assert.Contains("connection string", e.Message, StringComparison.Ordinal);
     }
 
