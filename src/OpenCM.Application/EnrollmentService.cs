@@ -279,7 +279,8 @@ public sealed partial class EnrollmentService
     private PlannedCertificates Plan(CmRequest request, ProfileTemplate template, IReadOnlyList<string> certificateRequests, SubjectAttributes subject, DateTimeOffset now)
     {
         // A temporary card's certificates last only as long as its policy says.
-        var templates = template.CertificateTemplates.Select(planned => RequestKinds.Of(request).CapsValidity
+        var capsValidity = RequestKinds.Of(request).CapsValidity;
+        var templates = template.CertificateTemplates.Select(planned => capsValidity
             ? planned with { ValidityDays = Math.Min(planned.ValidityDays, (template.CardPolicy ?? SmartcardConfiguration.DefaultFor(isVirtual: false)).TemporaryCardValidityDays) }
             : planned).ToList();
         var clientKeys = new byte[]?[templates.Count];
