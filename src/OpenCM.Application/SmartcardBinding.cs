@@ -14,11 +14,14 @@ public sealed class SmartcardBinding
     private readonly ITemplateStore _templates;
     private readonly ITransactions _transactions;
     private readonly ServerExecution _server;
+    private readonly AccessPolicy _access;
     private readonly TimeProvider _clock;
 
-    public SmartcardBinding(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, ServerExecution server, TimeProvider clock)
+    public SmartcardBinding(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, ServerExecution server,
+        AccessPolicy access, TimeProvider clock)
     {
         _requests = requests;
+        _access = access;
         _cards = cards;
         _templates = templates;
         _transactions = transactions;
@@ -87,7 +90,9 @@ public sealed class SmartcardBinding
     /// POST /smartcards (walkthrough steps 14-15): binds the physical card <paramref name="cardId"/>
     /// to a smart card request, the first execution step (Approved → Executing, SPEC §4). A card
     /// bound elsewhere or in use is a 409 naming <c>cardid</c>; a card released by an ended request
-    /// is bound again.
+    /// is bound again. Each binding takes the next key generation of the physical card, so its
+    /// admin key is its own (issue #18.7); a card id another user held last is bound only by a CM
+    /// manager, and then as a new record, the old holder's record retired.
     /// </summary>
     public async Task<(CmRequest Request, StoredSmartcard Card)> AssignAsync(Caller caller, Guid requestId, string? cardId, string? atr, string correlationId, CancellationToken ct = default)
     {
@@ -132,17 +137,32 @@ public sealed class SmartcardBinding
             throw new OpenCmException(cardRefused.Error);
         }
 
+        // 3a. Who held this card id last (retired or released): another user's card is re-bound by
+        //     a CM manager only, as a record of its own, so the old holder's record (and its uuid)
+        //     stays theirs (issue #18.7). The binding's key generation follows the last one.
+        var last = await _cards.LastByCardIdAsync(canonical, ct).ConfigureAwait(false);
+        var heldByOther = last is not null && last.UserUuid != request.TargetUserUuid;
+        if (heldByOther && !await _access.IsManagerAsync(caller, ct).ConfigureAwait(false))
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Forbidden, "This card was last held by another user; only a CM manager may bind it again.", "cardid"));
+        }
+
+        var retire = heldByOther ? existing : null;
+        var rebind = heldByOther ? null : existing;
         var template = await _templates.FindAsync(request.ProfileTemplateUuid, ct).ConfigureAwait(false);
-        var card = new StoredSmartcard(existing?.Uuid ?? Guid.CreateVersion7(now), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
+        var card = new StoredSmartcard(rebind?.Uuid ?? Guid.CreateVersion7(now), canonical, canonicalAtr, SmartcardStatus.Assigned, request.TargetUserUuid,
             request.ProfileTemplateUuid, template?.Version ?? 1, request.Uuid,
             ParentUuid: kind.Link == CardLink.Parent ? request.OldSmartcardUuid : Guid.Empty,
-            PermanentUuid: kind.Link == CardLink.Permanent ? request.OldSmartcardUuid : Guid.Empty, Created: existing?.Created ?? now,
-            PrimaryUuid: kind.Link == CardLink.Primary ? request.OldSmartcardUuid : Guid.Empty);
+            PermanentUuid: kind.Link == CardLink.Permanent ? request.OldSmartcardUuid : Guid.Empty, Created: rebind?.Created ?? now,
+            PrimaryUuid: kind.Link == CardLink.Primary ? request.OldSmartcardUuid : Guid.Empty,
+            KeyGeneration: (last?.KeyGeneration ?? 0) + 1);
 
         // 4. The request moves (or, already executing, takes the card) and the card is bound, in one unit of work.
         var to = move is Decision.Move m ? m.To : request.Status;
         var transition = new RequestTransition(request.Uuid, request.Version, request.Status, to, NewSmartcard: card.Uuid);
-        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, to, now, correlationId, $"card assigned: {card.Uuid:D}");
+        var audit = new AuditEvent("StatusChanged", request.Uuid, caller.UserUuid, request.Status, to, now, correlationId, retire is null
+            ? $"card assigned: {card.Uuid:D}"
+            : $"card assigned: {card.Uuid:D}; the previous holder's record {retire.Uuid:D} retired");
         var applied = await _transactions.TryRunAsync(async (uow, c) =>
         {
             if (await TransitionWriter.TryApplyAsync(uow, transition, [], audit, c).ConfigureAwait(false) is null)
@@ -150,7 +170,12 @@ public sealed class SmartcardBinding
                 return false;
             }
 
-            var bound = existing is null
+            if (retire is not null && !await uow.Cards.TryMoveAsync(retire.Uuid, SmartcardStatus.New, SmartcardStatus.Retired, null, c).ConfigureAwait(false))
+            {
+                throw new WriteConflictException();
+            }
+
+            var bound = rebind is null
                 ? await uow.Cards.TryInsertAsync(card, c).ConfigureAwait(false)
                 : await uow.Cards.TryRebindAsync(card, c).ConfigureAwait(false);
             return bound ? true : throw new WriteConflictException();

@@ -38,7 +38,7 @@ public sealed class SmartcardSecrets
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, "This template's cards keep the default admin key; there is no diversified key.", "smartcard"));
         }
 
-        var key = await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, ct).ConfigureAwait(false);
+        var key = await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, card.KeyGeneration, ct).ConfigureAwait(false);
         await AuditAsync(caller, request, card, "AdminKeyIssued", "diversified admin key handed out", correlationId).ConfigureAwait(false);
         return key;
     }
@@ -63,7 +63,7 @@ public sealed class SmartcardSecrets
         }
 
         var key = diversified
-            ? await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, ct).ConfigureAwait(false)
+            ? await _keys.DiversifiedKeyAsync(policy.AdminKeyDiversificationAlgorithm, card.CardId, card.KeyGeneration, ct).ConfigureAwait(false)
             : Convert.FromHexString(policy.DefaultAdminKeyHex);
         try
         {

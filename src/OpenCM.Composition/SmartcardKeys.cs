@@ -18,14 +18,14 @@ internal sealed class SmartcardKeys : ISmartcardKeys, IDisposable
 
     public SmartcardKeys(SecretStore secrets) => _secrets = secrets;
 
-    public async Task<byte[]> DiversifiedKeyAsync(string algorithm, string cardId, CancellationToken ct = default)
+    public async Task<byte[]> DiversifiedKeyAsync(string algorithm, string cardId, int generation, CancellationToken ct = default)
     {
         if (algorithm != AdminKeys.Sp800108HmacSha256)
         {
             throw new NotSupportedException($"The admin key diversification '{algorithm}' is not implemented.");
         }
 
-        return AdminKeys.Diversify(await MasterAsync(ct).ConfigureAwait(false), cardId);
+        return AdminKeys.Diversify(await MasterAsync(ct).ConfigureAwait(false), cardId, generation);
     }
 
     public byte[] Respond(ReadOnlySpan<byte> adminKey, ReadOnlySpan<byte> challenge) => ChallengeResponse.Respond(adminKey, challenge);

@@ -6,8 +6,8 @@ namespace OpenCM.Smartcards;
 
 /// <summary>
 /// Smart card admin keys (SPEC §8): 24-byte 3DES keys. A card's diversified key is derived from
-/// the server's master admin key and the card id with NIST SP 800-108's counter-mode KDF over
-/// HMAC-SHA256, then given odd DES parity. The algorithm is named in the smart card policy
+/// the server's master admin key, the card id and the issuance's key generation (issue #18.7)
+/// with NIST SP 800-108's counter-mode KDF over HMAC-SHA256, then given odd DES parity. The algorithm is named in the smart card policy
 /// (<see cref="Sp800108HmacSha256"/>) so that others can be added beside it.
 /// </summary>
 public static class AdminKeys
@@ -20,21 +20,45 @@ public static class AdminKeys
 
     public const int KeyLength = 24;
 
-    /// <summary>The card's admin key, derived from <paramref name="masterAdminKey"/> and <paramref name="cardId"/>.</summary>
-    public static byte[] Diversify(ReadOnlySpan<byte> masterAdminKey, string cardId)
+    /// <summary>
+    /// The card's admin key, derived from <paramref name="masterAdminKey"/>, <paramref name="cardId"/>
+    /// and <paramref name="generation"/>: each binding of a physical card has a generation of its
+    /// own, so the next holder of a card id gets another key than the last one (issue #18.7).
+    /// </summary>
+    public static byte[] Diversify(ReadOnlySpan<byte> masterAdminKey, string cardId, int generation)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
         if (masterAdminKey.Length < 16)
         {
             throw new ArgumentException("The master admin key must be at least 128 bits.", nameof(masterAdminKey));
         }
 
-        var key = SP800108HmacCounterKdf.DeriveBytes(masterAdminKey, HashAlgorithmName.SHA256, Label, CardContext(cardId), KeyLength);
+        var key = SP800108HmacCounterKdf.DeriveBytes(masterAdminKey, HashAlgorithmName.SHA256, Label, CardContext(cardId, generation), KeyLength);
         SetOddParity(key);
         return key;
     }
 
-    /// <summary>The KDF context for a card: the UTF-8 bytes of its id in the form OpenCM keys it (<see cref="SmartcardRules.CanonicalCardId"/>).</summary>
-    public static byte[] CardContext(string cardId) => Encoding.UTF8.GetBytes(SmartcardRules.CanonicalCardId(cardId));
+    /// <summary>
+    /// The KDF context for a card: the UTF-8 bytes of its id in the form OpenCM keys it
+    /// (<see cref="SmartcardRules.CanonicalCardId"/>), then, from generation 1 on, a zero byte and
+    /// the generation as four big-endian bytes (a card id never holds a zero byte, so no id and
+    /// generation pair shares its context with another). Generation 0 is the id alone: the
+    /// context of records from before generations, whose cards keep their keys.
+    /// </summary>
+    public static byte[] CardContext(string cardId, int generation)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        var id = Encoding.UTF8.GetBytes(SmartcardRules.CanonicalCardId(cardId));
+        if (generation == 0)
+        {
+            return id;
+        }
+
+        var context = new byte[id.Length + 5];
+        id.CopyTo(context, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(context.AsSpan(id.Length + 1), generation);
+        return context;
+    }
 
     /// <summary>Sets each byte's low bit so that it has an odd number of one bits, as DES keys carry.</summary>
     public static void SetOddParity(Span<byte> key)

@@ -171,11 +171,11 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
         // The partial unique index on card_id decides between two binders of one physical card.
         return await _tx.ExecuteAsync(
-            "INSERT INTO smartcards (uuid, card_id, atr, status, user_uuid, template, template_version, request_uuid, parent_uuid, permanent_uuid, primary_uuid, created, version) " +
-            "VALUES (@u, @cid, @atr, @st, @user, @t, @tv, @r, @parent, @perm, @primary, @c, 1) ON CONFLICT DO NOTHING", ct,
+            "INSERT INTO smartcards (uuid, card_id, atr, status, user_uuid, template, template_version, request_uuid, parent_uuid, permanent_uuid, primary_uuid, created, key_generation, version) " +
+            "VALUES (@u, @cid, @atr, @st, @user, @t, @tv, @r, @parent, @perm, @primary, @c, @kg, 1) ON CONFLICT DO NOTHING", ct,
             ("@u", Sql.Text(c.Uuid)), ("@cid", c.CardId), ("@atr", c.Atr), ("@st", (int)c.Status), ("@user", Sql.Text(c.UserUuid)),
             ("@t", Sql.Text(c.TemplateUuid)), ("@tv", c.TemplateVersion), ("@r", Sql.Text(c.RequestUuid)), ("@parent", Sql.Text(c.ParentUuid)),
-            ("@perm", Sql.Text(c.PermanentUuid)), ("@primary", Sql.Text(c.PrimaryUuid)), ("@c", Sql.Ticks(c.Created))).ConfigureAwait(false) == 1;
+            ("@perm", Sql.Text(c.PermanentUuid)), ("@primary", Sql.Text(c.PrimaryUuid)), ("@c", Sql.Ticks(c.Created)), ("@kg", c.KeyGeneration)).ConfigureAwait(false) == 1;
     }
 
     async Task<bool> ICardWrites.TryMoveAsync(Guid card, SmartcardStatus from, SmartcardStatus to, Guid? request, CancellationToken ct) =>
@@ -188,10 +188,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         ArgumentNullException.ThrowIfNull(c);
         return await _tx.ExecuteAsync(
             "UPDATE smartcards SET status = @st, atr = @atr, user_uuid = @user, template = @t, template_version = @tv, request_uuid = @r, " +
-            "parent_uuid = @parent, permanent_uuid = @perm, primary_uuid = @primary, version = version + 1 WHERE uuid = @u AND status = @new", ct,
+            "parent_uuid = @parent, permanent_uuid = @perm, primary_uuid = @primary, key_generation = @kg, version = version + 1 WHERE uuid = @u AND status = @new", ct,
             ("@st", (int)c.Status), ("@atr", c.Atr), ("@user", Sql.Text(c.UserUuid)), ("@t", Sql.Text(c.TemplateUuid)), ("@tv", c.TemplateVersion),
             ("@r", Sql.Text(c.RequestUuid)), ("@parent", Sql.Text(c.ParentUuid)), ("@perm", Sql.Text(c.PermanentUuid)), ("@primary", Sql.Text(c.PrimaryUuid)),
-            ("@u", Sql.Text(c.Uuid)), ("@new", (int)SmartcardStatus.New)).ConfigureAwait(false) == 1;
+            ("@kg", c.KeyGeneration), ("@u", Sql.Text(c.Uuid)), ("@new", (int)SmartcardStatus.New)).ConfigureAwait(false) == 1;
     }
 
     async Task<bool> ICardWrites.TryMarkPinProposedAsync(Guid card, Guid request, CancellationToken ct) =>

@@ -105,6 +105,8 @@ internal sealed class NoCards : ISmartcardStore
 
     public Task<StoredSmartcard?> FindByCardIdAsync(string cardId, CancellationToken ct = default) => Task.FromResult<StoredSmartcard?>(null);
 
+    public Task<StoredSmartcard?> LastByCardIdAsync(string cardId, CancellationToken ct = default) => Task.FromResult<StoredSmartcard?>(null);
+
     public Task<IReadOnlyList<StoredSmartcard>> ForUserAsync(Guid user, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredSmartcard>>([]);
 }
 

@@ -326,10 +326,13 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         Assert.Contains(audit, a => a.Event.Detail.Contains("archived keys recovered: " + encryption.SerialNumber, StringComparison.OrdinalIgnoreCase));
     }
 
+    // Issue #18.7: a card released by another user's request is bound again only by a CM
+    // manager, as a record of the new user's; the released record stays the first user's.
     [Fact]
-    public async Task Assign_CardReleasedByAnotherUsersRequest_BoundWhollyToTheNewUser()
+    public async Task Assign_CardReleasedByAnotherUsersRequest_ManagerBindsItAsTheNewUsersOwnRecord()
     {
-        var first = await ClientAsync(await _server.UserAsync("first"));
+        var firstUser = await _server.UserAsync("first");
+        var first = await ClientAsync(firstUser);
         var secondUser = await _server.UserAsync("second");
         var second = await ClientAsync(secondUser);
         using var device = EmulatedCard.CreateVirtual(DefaultKey);
@@ -338,10 +341,15 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         await first.SetStatusAsync(abandoned, WireRequestStatus.Abandoned);
 
         var request = await second.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
-        var (enrollment, _) = await new CardClient(second).PersonalizeAsync(request, device, Pin);
-        Assert.Equal(released, enrollment.Card);
+        var refused = await RefusedAsync(() => new CardClient(second).PersonalizeAsync(request, device, Pin));
+        Assert.Equal((HttpStatusCode.Forbidden, "cardid"), ((HttpStatusCode)refused.Status, refused.Field));
+
+        var (enrollment, _) = await new CardClient(await HelpDeskAsync()).PersonalizeAsync(request, device, Pin);
+        Assert.NotEqual(released, enrollment.Card);
         var card = await second.GetSmartcardAsync(enrollment.Card);
         Assert.Equal(((int)SmartcardStatus.Active, secondUser.Uuid), (card.Status, card.AssignedUserUuid));
+        var old = await first.GetSmartcardAsync(released);
+        Assert.Equal(((int)SmartcardStatus.Retired, firstUser.Uuid), (old.Status, old.AssignedUserUuid));
         Assert.Equal(404, (await RefusedAsync(() => first.GetSmartcardAsync(enrollment.Card))).Status);
     }
 

@@ -53,9 +53,51 @@ public sealed class SmartcardTests : IClassFixture<ServerFixture>
         Assert.Equal((HttpStatusCode.Conflict, "cardid"), (taken.StatusCode, json.GetProperty("field").GetString()));
         Assert.Equal((int)RequestStatus.Approved, (await (await second.GetAsync($"{ServerFixture.Api}/requests/{two}")).JsonAsync()).GetProperty("Status").GetInt32());
 
-        // The first request is abandoned: its card is released, and the second may bind it.
+        // The first request is abandoned: its card is released. The first user held it, so the
+        // second user may not bind it; a CM manager may, as a new record (issue #18.7).
         Assert.Equal(HttpStatusCode.OK, (await first.PutStatusAsync(one, "Abandoned")).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await second.PostAsync($"{ServerFixture.Api}/smartcards", Assign(two, cardId))).StatusCode);
+        var notTheirs = await second.PostAsync($"{ServerFixture.Api}/smartcards", Assign(two, cardId));
+        Assert.Equal((HttpStatusCode.Forbidden, "cardid"), (notTheirs.StatusCode, (await notTheirs.JsonAsync()).GetProperty("field").GetString()));
+        var admin = await _server.AdminAsync();
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync($"{ServerFixture.Api}/smartcards", Assign(two, cardId))).StatusCode);
+    }
+
+    // Issue #18.7: the key depended on the card id alone, so whoever bound a released or retired
+    // card id next got the previous holder's admin key, and the released record (its uuid) moved
+    // to the new user. Each binding now has a key generation of its own, and another user's card
+    // is bound by a manager as a record of its own.
+    [Fact]
+    public async Task Assign_CardIdHeldBefore_NewKeyEachBindingAndTheOldHoldersRecordStaysTheirs()
+    {
+        var (first, one) = await CardRequestAsync("held1");
+        var cardId = Guid.NewGuid().ToString();
+        var firstCard = Guid.Parse((await (await first.PostAsync($"{ServerFixture.Api}/smartcards", Assign(one, cardId))).Content.ReadFromJsonAsync<string>())!.Split('/')[^1]);
+        string KeyRoute(Guid request, Guid card) => $"{ServerFixture.Api}/requests/{request}/smartcards/{card}/diversifiedkey?cardid={cardId}";
+        var firstKey = (await first.GetFromJsonAsync<string>(KeyRoute(one, firstCard)))!;
+        Assert.Equal(HttpStatusCode.OK, (await first.PutStatusAsync(one, "Abandoned")).StatusCode);
+
+        // The same user binds the released card again: the same record, the next generation, another key.
+        var again = await first.CreateIdAsync(ServerFixture.VirtualSmartcardVpn, """[{"Request Reason":"VPN"}]""");
+        var rebound = Guid.Parse((await (await first.PostAsync($"{ServerFixture.Api}/smartcards", Assign(again, cardId))).Content.ReadFromJsonAsync<string>())!.Split('/')[^1]);
+        Assert.Equal(firstCard, rebound);
+        var secondKey = (await first.GetFromJsonAsync<string>(KeyRoute(again, rebound)))!;
+        Assert.NotEqual(firstKey, secondKey);
+        Assert.Equal(HttpStatusCode.OK, (await first.PutStatusAsync(again, "Abandoned")).StatusCode);
+
+        // Another user's request, bound by a manager: a record of its own with a key of its own;
+        // the first user's record is retired and still theirs.
+        var (other, three) = await CardRequestAsync("held2");
+        var admin = await _server.AdminAsync();
+        var otherCard = Guid.Parse((await (await admin.PostAsync($"{ServerFixture.Api}/smartcards", Assign(three, cardId))).Content.ReadFromJsonAsync<string>())!.Split('/')[^1]);
+        Assert.NotEqual(firstCard, otherCard);
+        var store = _server.Services.GetRequiredService<ISmartcardStore>();
+        var old = (await store.FindAsync(firstCard))!;
+        var fresh = (await store.FindAsync(otherCard))!;
+        Assert.Equal((SmartcardStatus.Retired, SmartcardStatus.Assigned), (old.Status, fresh.Status));
+        Assert.NotEqual(old.UserUuid, fresh.UserUuid);
+        Assert.Equal((2, 3), (old.KeyGeneration, fresh.KeyGeneration));
+        var thirdKey = (await other.GetFromJsonAsync<string>(KeyRoute(three, otherCard)))!;
+        Assert.Equal(3, new[] { firstKey, secondKey, thirdKey }.Distinct().Count());
     }
 
     [Fact]

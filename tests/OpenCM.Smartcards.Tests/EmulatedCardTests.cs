@@ -27,7 +27,7 @@ public sealed class EmulatedCardTests : IDisposable
     public void ChangeAdminKey_ResponseUnderTheCurrentKey_NewKeyTakesOverOldOneNoLonger()
     {
         using var card = EmulatedCard.CreateVirtual(DefaultKey);
-        var diversified = AdminKeys.Diversify(RandomNumberGenerator.GetBytes(32), card.CardId);
+        var diversified = AdminKeys.Diversify(RandomNumberGenerator.GetBytes(32), card.CardId, 1);
         card.ChangeAdminKey(Answer(card, DefaultKey), diversified);
 
         Assert.Equal(CardRefusal.AdminAuthenticationFailed, Assert.Throws<CardException>(() => card.UnblockPin(Answer(card, DefaultKey), "123456")).Refusal);

@@ -39,18 +39,23 @@ public sealed class SmartcardCryptoTests : IDisposable
     public void Respond_WrongLengths_Refused(int challengeLength, int keyLength) =>
         Assert.Throws<ArgumentException>(() => ChallengeResponse.Respond(new byte[keyLength], new byte[challengeLength]));
 
-    [Fact]
-    public async Task Diversify_Card_Sp800108CounterHmacSha256AsOpensslKbkdfWithDesParity()
+    // Generation 0 is the context of records from before generations (the card id alone); from 1
+    // on the id, a zero byte and the generation in four big-endian bytes (issue #18.7).
+    [Theory]
+    [InlineData(0, "")]
+    [InlineData(1, "0000000001")]
+    [InlineData(258, "0000000102")]
+    public async Task Diversify_CardAndGeneration_Sp800108CounterHmacSha256AsOpensslKbkdfWithDesParity(int generation, string contextTail)
     {
         var master = Convert.FromHexString("000102030405060708090A0B0C0D0E0F");
         const string card = "BC88F13F-83BA-4037-8262-46EBA1291C6E";
         var printed = await OpenSsl.CheckAsync(_dir.Path, "kdf", "-keylen", "24", "-kdfopt", "mac:HMAC", "-kdfopt", "digest:SHA2-256",
             "-kdfopt", "hexkey:" + Hex(master), "-kdfopt", "hexsalt:" + Hex(AdminKeys.Label),
-            "-kdfopt", "hexinfo:" + Hex(Encoding.UTF8.GetBytes(card.ToLowerInvariant())), "KBKDF");
+            "-kdfopt", "hexinfo:" + Hex(Encoding.UTF8.GetBytes(card.ToLowerInvariant())) + contextTail, "KBKDF");
         var expected = Convert.FromHexString(printed.Trim().Replace(":", "", StringComparison.Ordinal));
         AdminKeys.SetOddParity(expected);
 
-        var key = AdminKeys.Diversify(master, card);
+        var key = AdminKeys.Diversify(master, card, generation);
         Assert.Equal(Hex(expected), Hex(key));
         Assert.All(key, b => Assert.Equal(1, BitOperations.PopCount(b) % 2));
     }
@@ -60,17 +65,28 @@ public sealed class SmartcardCryptoTests : IDisposable
     [InlineData("000102030405060708090A0B0C0D0E0F", "bc88f13f-83ba-4037-8262-46eba1291c6e", "4F3B737A8C0107A79D16D068D5F1E66B7CD66EB9649120BF")]
     [InlineData("000102030405060708090A0B0C0D0E0F", "BC88F13F-83BA-4037-8262-46EBA1291C6E", "4F3B737A8C0107A79D16D068D5F1E66B7CD66EB9649120BF")]
     public void Diversify_FixedVector(string master, string card, string expected) =>
-        Assert.Equal(expected, Hex(AdminKeys.Diversify(Convert.FromHexString(master), card)));
+        Assert.Equal(expected, Hex(AdminKeys.Diversify(Convert.FromHexString(master), card, generation: 0)));
 
     [Fact]
     public void Diversify_SameCardAnyGuidForm_SameKeyAndOtherCardsDiffer()
     {
         var master = new byte[32];
-        var a = AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6e");
-        Assert.Equal(a, AdminKeys.Diversify(master, "{BC88F13F-83BA-4037-8262-46EBA1291C6E}"));
-        Assert.NotEqual(a, AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6f"));
-        Assert.NotEqual(a, AdminKeys.Diversify([.. master[..31], 1], "bc88f13f-83ba-4037-8262-46eba1291c6e"));
-        Assert.Throws<ArgumentException>(() => AdminKeys.Diversify(new byte[8], "card"));
+        var a = AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6e", 1);
+        Assert.Equal(a, AdminKeys.Diversify(master, "{BC88F13F-83BA-4037-8262-46EBA1291C6E}", 1));
+        Assert.NotEqual(a, AdminKeys.Diversify(master, "bc88f13f-83ba-4037-8262-46eba1291c6f", 1));
+        Assert.NotEqual(a, AdminKeys.Diversify([.. master[..31], 1], "bc88f13f-83ba-4037-8262-46eba1291c6e", 1));
+        Assert.Throws<ArgumentException>(() => AdminKeys.Diversify(new byte[8], "card", 1));
+    }
+
+    // Issue #18.7: the same card id bound again (another holder, another issuance) has another key.
+    [Fact]
+    public void Diversify_SameCardOtherGeneration_OtherKey()
+    {
+        var master = new byte[32];
+        const string card = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+        var keys = Enumerable.Range(0, 4).Select(g => Hex(AdminKeys.Diversify(master, card, g))).ToList();
+        Assert.Equal(keys.Count, keys.Distinct().Count());
+        Assert.Throws<ArgumentOutOfRangeException>(() => AdminKeys.Diversify(master, card, -1));
     }
 
     [Fact]

@@ -688,13 +688,30 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Cards_LastByCardId_NewestRecordRetiredOrNotByKeyGeneration()
+    {
+        // Issue #18.7: who held a physical card last, and the generation its next binding follows.
+        var store = new SqlSmartcardStore(Db);
+        Assert.Null(await store.LastByCardIdAsync("card-history"));
+        var first = Card("card-history") with { KeyGeneration = 1 };
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(first, c)));
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryMoveAsync(first.Uuid, SmartcardStatus.Assigned, SmartcardStatus.Retired, null, c)));
+        Assert.Equal(first with { Status = SmartcardStatus.Retired }, await store.LastByCardIdAsync("card-history"));
+
+        var second = Card("card-history") with { KeyGeneration = 2, Created = Samples.Now.AddDays(-1) };
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(second, c)));
+        Assert.Equal(second, await store.LastByCardIdAsync("card-history"));
+        Assert.Null(await store.LastByCardIdAsync("card-other"));
+    }
+
+    [SkippableFact]
     public async Task Cards_TryRebind_OnlyAFreeCardTakesTheNewBindingWhole()
     {
         var card = Card("card-rebind", SmartcardStatus.New);
         await Transactions.RunAsync((uow, c) => uow.Cards.TryInsertAsync(card, c));
         var rebound = card with
         {
-            Status = SmartcardStatus.Assigned, Atr = "3B8D", UserUuid = Guid.NewGuid(), TemplateUuid = Guid.NewGuid(), TemplateVersion = 7,
+            KeyGeneration = 2, Status = SmartcardStatus.Assigned, Atr = "3B8D", UserUuid = Guid.NewGuid(), TemplateUuid = Guid.NewGuid(), TemplateVersion = 7,
             RequestUuid = Guid.NewGuid(), ParentUuid = Guid.NewGuid(), PermanentUuid = Guid.NewGuid(), PrimaryUuid = Guid.NewGuid(),
         };
         Assert.True(await Transactions.RunAsync((uow, c) => uow.Cards.TryRebindAsync(rebound, c)));

@@ -6,8 +6,11 @@ namespace OpenCM.Application;
 /// </summary>
 public interface ISmartcardKeys
 {
-    /// <summary>A card's diversified 24-byte admin key, derived by the named algorithm from the master admin key and the card id.</summary>
-    Task<byte[]> DiversifiedKeyAsync(string algorithm, string cardId, CancellationToken ct = default);
+    /// <summary>
+    /// A card's diversified 24-byte admin key, derived by the named algorithm from the master
+    /// admin key, the card id and the card record's key generation (issue #18.7).
+    /// </summary>
+    Task<byte[]> DiversifiedKeyAsync(string algorithm, string cardId, int generation, CancellationToken ct = default);
 
     /// <summary>The Base CSP response to an 8-byte admin challenge under <paramref name="adminKey"/>.</summary>
     byte[] Respond(ReadOnlySpan<byte> adminKey, ReadOnlySpan<byte> challenge);
