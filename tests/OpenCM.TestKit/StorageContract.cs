@@ -262,6 +262,39 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task CountByOriginator_AfterTheInsertWithWritersRacing_ExactlyTheCapCommits()
+    {
+        // As request creation caps pending requests (issue #18.5): insert, count, throw past four.
+        // The insert holds the audit head's lock until commit (decision 0006), so racers count each other.
+        var originator = Guid.NewGuid();
+        var template = Guid.NewGuid();
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                return await Transactions.RunAsync(async (uow, c) =>
+                {
+                    var request = Samples.Request(status: RequestStatus.Pending) with { OriginatorUserUuid = originator, ProfileTemplateUuid = template };
+                    await uow.Requests.InsertAsync(request, [], c);
+                    if (await uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c) > 4)
+                    {
+                        throw new InvalidOperationException("over the cap");
+                    }
+
+                    await uow.Audit.AppendAsync(Samples.Audit(request.Uuid), c);
+                    return true;
+                });
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        })));
+        Assert.Equal(4, outcomes.Count(o => o));
+        Assert.Equal(4, await Transactions.RunAsync((uow, c) => uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c)));
+    }
+
+    [SkippableFact]
     public async Task Audit_AfterWrites_ChainVerifies()
     {
         for (var i = 0; i < 5; i++)
