@@ -23,6 +23,7 @@ public static class ApplicationServices
         services.AddSingleton<SmartcardSecrets>();
         services.AddSingleton<SmartcardQueries>();
         services.AddSingleton<HelpDeskUnblock>();
+        services.AddSingleton<PortalViews>();
         return services;
     }
 }

@@ -25,11 +25,13 @@ public sealed class RequestCreation
     private readonly AccessPolicy _access;
     private readonly ServerExecution _server;
     private readonly TimeProvider _clock;
+    private readonly OpenCmOptions _options;
 
     public RequestCreation(
         ITemplateStore templates, IDirectory directory, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, AccessPolicy access, ServerExecution server,
-        TimeProvider clock)
+        TimeProvider clock, OpenCmOptions options)
     {
+        _options = options;
         _templates = templates;
         _directory = directory;
         _profiles = profiles;
@@ -155,6 +157,7 @@ public sealed class RequestCreation
         await _transactions.RunAsync(async (uow, c) =>
         {
             await uow.Requests.InsertAsync(request, readers, c).ConfigureAwait(false);
+            await CapPendingAsync(uow, request, template, c).ConfigureAwait(false);
             await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
             return true;
         }, ct).ConfigureAwait(false);
@@ -230,6 +233,21 @@ public sealed class RequestCreation
         }
 
         return (profile, template);
+    }
+
+    // Issue #18.5: at most MaxPendingRequestsPerTemplate requests of one originator from one template
+    // wait for approval at a time, so no one user's backlog fills the approvers' queue. Counted
+    // after the insert, in its unit of work: the insert holds the audit head's lock until commit
+    // (decision 0006), so two creations at once count each other and the cap is exact.
+    private async Task CapPendingAsync(IUnitOfWork uow, CmRequest request, ProfileTemplate template, CancellationToken ct)
+    {
+        var cap = _options.MaxPendingRequestsPerTemplate;
+        if (cap > 0 && request.Status == RequestStatus.Pending &&
+            await uow.Requests.CountByOriginatorAsync(request.OriginatorUserUuid, template.Uuid, RequestStatus.Pending, ct).ConfigureAwait(false) > cap)
+        {
+            throw Fail(new DomainError(ErrorKind.Conflict,
+                $"You have {cap} requests from '{template.Name}' waiting for approval already; wait for them to be decided or cancel some first.", "profiletemplateuuid"));
+        }
     }
 
     private static OpenCmException Fail(DomainError error) => new(error);

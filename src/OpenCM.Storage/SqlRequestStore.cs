@@ -33,12 +33,15 @@ public sealed class SqlRequestStore : IRequestStore
         // 1. One ordered index range scan per SID of the caller's token, each stopping at the limit.
         var filter = (query.Status is null ? "" : " AND r.status = @st") + (query.TargetUser is null ? "" : " AND r.target = @tu");
         var join = filter.Length == 0 ? "" : " JOIN requests r ON r.seq = rr.seq";
-        var seqs = new SortedSet<long>();
+        // Newest first walks the same (sid, seq) index backwards, from before the position given.
+        var (bound, order) = query.NewestFirst ? ("rr.seq < @after", "DESC") : ("rr.seq > @after", "");
+        var after = query.NewestFirst && query.After <= 0 ? long.MaxValue : query.After;
+        var seqs = new SortedSet<long>(query.NewestFirst ? Comparer<long>.Create((a, b) => b.CompareTo(a)) : Comparer<long>.Default);
         foreach (var sid in query.ReaderSids)
         {
             await using var cmd = conn.Command(
-                $"SELECT rr.seq FROM request_readers rr{join} WHERE rr.sid = @sid AND rr.seq > @after{filter} ORDER BY rr.seq LIMIT @limit",
-                ("@sid", sid.Value), ("@after", query.After), ("@limit", query.Limit),
+                $"SELECT rr.seq FROM request_readers rr{join} WHERE rr.sid = @sid AND {bound}{filter} ORDER BY rr.seq {order} LIMIT @limit",
+                ("@sid", sid.Value), ("@after", after), ("@limit", query.Limit),
                 ("@st", query.Status is { } st ? (int)st : null), ("@tu", query.TargetUser is { } tu ? Sql.Text(tu) : null));
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
@@ -56,7 +59,7 @@ public sealed class SqlRequestStore : IRequestStore
 
         var names = wanted.Select((_, i) => $"@s{i}").ToArray();
         await using var fetch = conn.Command(
-            $"SELECT {Columns} FROM requests WHERE seq IN ({string.Join(',', names)}) ORDER BY seq",
+            $"SELECT {Columns} FROM requests WHERE seq IN ({string.Join(',', names)}) ORDER BY seq {order}",
             [.. wanted.Select((s, i) => (names[i], (object?)s))]);
         await using var rows = await fetch.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var list = new List<StoredRequest>(wanted.Length);

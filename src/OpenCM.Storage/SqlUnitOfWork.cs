@@ -89,6 +89,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             ("@id", Sql.Text(t.Id)), ("@from", (int)t.From), ("@v", t.ExpectedVersion)).ConfigureAwait(false) == 1;
     }
 
+    async Task<int> IRequestWrites.CountByOriginatorAsync(Guid originator, Guid template, RequestStatus status, CancellationToken ct) =>
+        (int)await _tx.ScalarAsync<long>("SELECT COUNT(*) FROM requests WHERE originator = @o AND template = @t AND status = @st", ct,
+            ("@o", Sql.Text(originator)), ("@t", Sql.Text(template)), ("@st", (int)status)).ConfigureAwait(false);
+
     Task IProfileWrites.InsertAsync(StoredProfile p, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(p);

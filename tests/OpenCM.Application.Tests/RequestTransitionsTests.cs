@@ -43,6 +43,8 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
         Attempts++;
         return Task.FromResult(false);
     }
+
+    public Task<int> CountByOriginatorAsync(Guid originator, Guid template, RequestStatus status, CancellationToken ct) => throw new NotSupportedException();
 }
 
 /// <summary>An outbox these tests never reach: nothing is revoked.</summary>

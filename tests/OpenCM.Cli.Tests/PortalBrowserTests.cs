@@ -184,7 +184,7 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Link, new() { Name = "Archived Encryption Certificate" }).ClickAsync();
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
-        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).Last.ClickAsync(); // newest last
+        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync(); // newest first (issue #18.5)
         var archived = await MakeKeyAndSaveAsync(alice, "Get my keys", "another password 2");
         using (var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(archived, "another password 2"))
         {

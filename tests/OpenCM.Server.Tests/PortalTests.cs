@@ -390,8 +390,11 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var bad = await desk.PostAsync($"{page}&handler=Unblock", Form(("__RequestVerificationToken", token), ("name", owner.Name), ("card", cardUuid.ToString()), ("challenge", "xyz")));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
 
-        var answered = await desk.PostAsync($"{page}&handler=Unblock", Form(("__RequestVerificationToken", token), ("name", owner.Name), ("card", cardUuid.ToString()),
+        // Post/redirect/get (issue #18.8): the answer is on the page the post redirects to.
+        var posted = await desk.PostAsync($"{page}&handler=Unblock", Form(("__RequestVerificationToken", token), ("name", owner.Name), ("card", cardUuid.ToString()),
             ("challenge", Convert.ToHexString(device.GetChallenge()))));
+        Assert.Equal(HttpStatusCode.Redirect, posted.StatusCode);
+        var answered = await desk.GetAsync(posted.Headers.Location);
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
         var response = Regex.Match(await answered.Content.ReadAsStringAsync(), "<strong><code>([0-9A-F]{16})</code></strong>").Groups[1].Value;
         device.UnblockPin(Convert.FromHexString(response), "975310");
@@ -437,6 +440,64 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Equal((dora.Uuid, admin.Uuid), (hers.GetProperty("TargetUserUuid").GetGuid(), hers.GetProperty("OriginatorUserUuid").GetGuid()));
     }
 
+    [Fact]
+    public async Task NewRequest_OnBehalfByANonInitiator_SameAnswerForANameThatExistsAndOneThatDoesNot()
+    {
+        // Issue #18.8: 403 for an existing name and 400 for an unknown one told any user which names exist.
+        var dora = await UserWithPasswordAsync("portal-dora2");
+        var page = $"{Root}/requests/new/{ServerFixture.UserCertificate}";
+        var plain = await SignedInAsync(await UserWithPasswordAsync("portal-probe"));
+        var token = AntiforgeryField().Match(await plain.GetStringAsync(page)).Groups[1].Value;
+        var answers = new List<(HttpStatusCode, string)>();
+        foreach (var name in new[] { dora.Name, "nobody-by-this-name", "admin" })
+        {
+            var response = await plain.PostAsync(page, Form(("__RequestVerificationToken", token), ("onbehalf", name)));
+            var alert = Regex.Match(await response.Content.ReadAsStringAsync(), "role=\"alert\"[^>]*>([^<]*)<").Groups[1].Value;
+            answers.Add((response.StatusCode, alert));
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, answers[0].Item1);
+        Assert.All(answers, a => Assert.Equal(answers[0], a));
+    }
+
+    [Fact]
+    public async Task Antiforgery_Cookie_ScopedToThePortalsPath()
+    {
+        var response = await Browser().GetAsync($"{Root}/signin");
+        var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("opencm.antiforgery=", StringComparison.Ordinal));
+        Assert.Contains($"path={Root}/", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task HelpDesk_UnblockFormPostedTwice_OneRequestAndTheSecondPostSaysSo()
+    {
+        var owner = await _server.UserAsync("portal-card2");
+        using var client = new OpenCM.Client.OpenCmClient(_server.CreateClient(), await _server.TokenAsync(owner));
+        var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
+        var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);
+        var desk = await SignedInAsync(admin);
+        var page = $"{Root}/helpdesk?name={owner.Name}";
+        var found = await desk.GetStringAsync(page);
+        var cardUuid = (await _server.Services.GetRequiredService<ISmartcardStore>().ForUserAsync(owner.Uuid)).Single().Uuid;
+        var form = Form(("__RequestVerificationToken", AntiforgeryField().Match(found).Groups[1].Value), ("name", owner.Name), ("card", cardUuid.ToString()),
+            ("once", Regex.Match(found, "name=\"once\" value=\"([0-9a-f]{32})\"").Groups[1].Value), ("challenge", Convert.ToHexString(device.GetChallenge())));
+
+        // The same form twice (a reload of the post, a double click): both redirect, one request is made.
+        var first = await desk.PostAsync($"{page}&handler=Unblock", form);
+        var firstPage = await desk.GetStringAsync(first.Headers.Location);
+        var second = await desk.PostAsync($"{page}&handler=Unblock", form);
+        Assert.Equal((HttpStatusCode.Redirect, HttpStatusCode.Redirect), (first.StatusCode, second.StatusCode));
+        Assert.Matches("<strong><code>[0-9A-F]{16}</code></strong>", firstPage);
+        var secondPage = await desk.GetStringAsync(second.Headers.Location);
+        Assert.Contains("answered already", secondPage, StringComparison.Ordinal);
+        Assert.DoesNotMatch("<strong><code>[0-9A-F]{16}</code></strong>", secondPage);
+        Assert.Single(Regex.Matches(secondPage, "OfflineUnblock, Completed"));
+    }
+
     // Hostile values on every portal form: a page that says no (4xx), never a 5xx or a stack trace.
     public static TheoryData<string, string, string, string, int> HostileForms() => new()
     {
@@ -446,7 +507,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         { "/signin", "", "returnUrl", "//evil.example/%2e%2e", 401 },
         { "/requests/new/{template}", "", "priority", "99999999999999999999", 400 },
         { "/requests/new/{template}", "", "item[Request Reason]", "\u0000\ud800", 400 },
-        { "/requests/new/{template}", "", "onbehalf", new string('u', 5000), 400 }, // no such user
+        { "/requests/new/{template}", "", "onbehalf", new string('u', 5000), 403 }, // not an initiator: refused before any name is looked up
         { "/requests/{request}", "Vote", "decision", "maybe", 400 },
         { "/requests/{request}", "End", "status", "Completed\u0000", 400 },
         { "/requests/{request}", "Bogus", "x", "y", 400 },

@@ -217,6 +217,84 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task List_NewestFirst_PagesBackwardsFromThePositionWithFilters()
+    {
+        var alice = Samples.UserSid(1001);
+        var bob = Samples.UserSid(1002);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 7; i++)
+        {
+            var r = Samples.Request(status: i % 2 == 0 ? RequestStatus.Approved : RequestStatus.Pending);
+            ids.Add(r.Uuid);
+            await CreateAsync(r, i == 5 ? [bob] : [alice, Sid.Everyone], Samples.Audit(r.Uuid));
+        }
+
+        // From the newest (position 0), then on from before the last row seen; the union over SIDs deduplicated.
+        var page1 = await Requests.ListAsync(new RequestQuery([alice, bob, Sid.Everyone], null, null, 0, 4, NewestFirst: true));
+        var page2 = await Requests.ListAsync(new RequestQuery([alice, bob, Sid.Everyone], null, null, page1[^1].Sequence, 4, NewestFirst: true));
+        Assert.Equal([ids[6], ids[5], ids[4], ids[3]], page1.Select(s => s.Request.Uuid));
+        Assert.Equal([ids[2], ids[1], ids[0]], page2.Select(s => s.Request.Uuid));
+
+        var pending = await Requests.ListAsync(new RequestQuery([alice], RequestStatus.Pending, null, 0, 100, NewestFirst: true));
+        Assert.Equal([ids[3], ids[1]], pending.Select(s => s.Request.Uuid));
+    }
+
+    [SkippableFact]
+    public async Task CountByOriginator_InTheUnitOfWork_CountsOnlyThatOriginatorTemplateAndStatusItsOwnInsertIncluded()
+    {
+        var originator = Guid.NewGuid();
+        var template = Guid.NewGuid();
+        CmRequest Make(RequestStatus status, Guid? who = null, Guid? from = null) =>
+            Samples.Request(status: status) with { OriginatorUserUuid = who ?? originator, ProfileTemplateUuid = from ?? template };
+        foreach (var r in new[] { Make(RequestStatus.Pending), Make(RequestStatus.Pending), Make(RequestStatus.Approved), Make(RequestStatus.Pending, who: Guid.NewGuid()), Make(RequestStatus.Pending, from: Guid.NewGuid()) })
+        {
+            await CreateAsync(r, [], Samples.Audit(r.Uuid));
+        }
+
+        var (before, after) = await Transactions.RunAsync(async (uow, c) =>
+        {
+            var counted = await uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c);
+            await uow.Requests.InsertAsync(Make(RequestStatus.Pending), [], c);
+            return (counted, await uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c));
+        });
+        Assert.Equal((2, 3), (before, after));
+        Assert.Equal(0, await Transactions.RunAsync((uow, c) => uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Denied, c)));
+    }
+
+    [SkippableFact]
+    public async Task CountByOriginator_AfterTheInsertWithWritersRacing_ExactlyTheCapCommits()
+    {
+        // As request creation caps pending requests (issue #18.5): insert, count, throw past four.
+        // The insert holds the audit head's lock until commit (decision 0006), so racers count each other.
+        var originator = Guid.NewGuid();
+        var template = Guid.NewGuid();
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                return await Transactions.RunAsync(async (uow, c) =>
+                {
+                    var request = Samples.Request(status: RequestStatus.Pending) with { OriginatorUserUuid = originator, ProfileTemplateUuid = template };
+                    await uow.Requests.InsertAsync(request, [], c);
+                    if (await uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c) > 4)
+                    {
+                        throw new InvalidOperationException("over the cap");
+                    }
+
+                    await uow.Audit.AppendAsync(Samples.Audit(request.Uuid), c);
+                    return true;
+                });
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        })));
+        Assert.Equal(4, outcomes.Count(o => o));
+        Assert.Equal(4, await Transactions.RunAsync((uow, c) => uow.Requests.CountByOriginatorAsync(originator, template, RequestStatus.Pending, c)));
+    }
+
+    [SkippableFact]
     public async Task Audit_AfterWrites_ChainVerifies()
     {
         for (var i = 0; i < 5; i++)

@@ -28,6 +28,12 @@ public interface IRequestWrites
 
     /// <summary>Applies <paramref name="transition"/> by compare-and-set; false (nothing written) when the request moved meanwhile.</summary>
     Task<bool> TryTransitionAsync(RequestTransition transition, CancellationToken ct);
+
+    /// <summary>
+    /// How many requests <paramref name="originator"/> made from <paramref name="template"/> are in
+    /// <paramref name="status"/>, read inside the unit of work (its own inserts included).
+    /// </summary>
+    Task<int> CountByOriginatorAsync(Guid originator, Guid template, RequestStatus status, CancellationToken ct);
 }
 
 /// <summary>Writes of profiles inside a unit of work.</summary>

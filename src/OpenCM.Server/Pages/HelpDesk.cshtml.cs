@@ -20,7 +20,7 @@ public sealed class HelpDeskModel : PageModel
     private readonly AccessPolicy _access;
     private readonly IDirectory _directory;
     private readonly ISmartcardStore _cards;
-    private readonly RequestQueries _queries;
+    private readonly PortalViews _views;
     private readonly SmartcardQueries _smartcards;
     private readonly HelpDeskUnblock _unblock;
     private readonly IAuditLog _audit;
@@ -28,7 +28,7 @@ public sealed class HelpDeskModel : PageModel
     private readonly ProfileService _profiles;
 
     public HelpDeskModel(
-        CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, RequestQueries queries,
+        CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, PortalViews views,
         SmartcardQueries smartcards, HelpDeskUnblock unblock, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
     {
         _unblock = unblock;
@@ -39,7 +39,7 @@ public sealed class HelpDeskModel : PageModel
         _access = access;
         _directory = directory;
         _cards = cards;
-        _queries = queries;
+        _views = views;
         _smartcards = smartcards;
     }
 
@@ -53,7 +53,15 @@ public sealed class HelpDeskModel : PageModel
     /// <summary>What the caller may start on each card on its user's behalf (the operations route's answer).</summary>
     public IReadOnlyDictionary<Guid, IReadOnlyList<RequestType>> CardOperations { get; private set; } = new Dictionary<Guid, IReadOnlyList<RequestType>>();
 
-    public IReadOnlyList<CmRequest> Requests { get; private set; } = [];
+    /// <summary>A page of the requests made for the user, newest first (<see cref="PortalViews.RequestsAsync"/>).</summary>
+    public PortalPage<RequestRow> Requests { get; private set; } = new([], null);
+
+    /// <summary>The continuation of the requests' page before (opaque, from its "older" link); absent for the newest.</summary>
+    [BindProperty(SupportsGet = true)]
+    public string? Older { get; set; }
+
+    /// <summary>A fresh token for each unblock form: a second post of the same form is known as such (post/redirect/get).</summary>
+    public string Once { get; } = Guid.NewGuid().ToString("N");
 
     /// <summary>The user's software profiles, with what the caller may start on each on the user's behalf.</summary>
     public IReadOnlyList<ProfileView> Profiles { get; private set; } = [];
@@ -77,6 +85,13 @@ public sealed class HelpDeskModel : PageModel
             return notFound;
         }
 
+        // What the unblock posted just before the redirect here (issue #18.8: post/redirect/get).
+        if (TempData[AnswerKey] is string answered && answered.Split(' ') is [var request, var response] && Guid.TryParse(request, out var id))
+        {
+            (UnblockRequest, Answer) = (id, response.Length == 16 ? response : null);
+            Repeated = response.Length != 16;
+        }
+
         if (Verify == "chain")
         {
             Chain = await AuditChain.VerifyAsync(_audit, HttpContext.RequestAborted);
@@ -85,11 +100,21 @@ public sealed class HelpDeskModel : PageModel
         return Page();
     }
 
-    public async Task<IActionResult> OnPostUnblockAsync(Guid card, string? challenge)
+    /// <summary>The unblock form was posted again (a resubmission): nothing was done a second time.</summary>
+    public bool Repeated { get; private set; }
+
+    public async Task<IActionResult> OnPostUnblockAsync(Guid card, string? challenge, string? once)
     {
         if (await ShowAsync() is { } notFound)
         {
             return notFound;
+        }
+
+        // The same form posted again (reload, back, a double click): no second request; the page says so.
+        if (once is { Length: > 0 } && TempData.Peek(OnceKey) is string done && done.Split(' ') is [var form, var made] && form == once)
+        {
+            TempData[AnswerKey] = made + " repeated";
+            return RedirectToPage(new { name = Name });
         }
 
         var bytes = ParseChallenge(challenge);
@@ -106,16 +131,25 @@ public sealed class HelpDeskModel : PageModel
         {
             var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
             var (request, response) = await _unblock.AnswerOfflineUnblockAsync(caller, target.Uuid, bytes, Correlation.Get(HttpContext), HttpContext.RequestAborted);
-            Answer = Convert.ToHexString(response);
-            UnblockRequest = request.Uuid;
+
+            // Post/redirect/get: the answer travels to the page in the session's sealed temp-data
+            // cookie, read once; the form's token stays remembered so a resubmission does nothing.
+            TempData[AnswerKey] = $"{request.Uuid:D} {Convert.ToHexString(response)}";
+            if (once is { Length: > 0 and <= 64 })
+            {
+                TempData[OnceKey] = $"{once} {request.Uuid:D}";
+            }
         }
         catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
         {
             return Refused(e.Error);
         }
 
-        return Page();
+        return RedirectToPage(new { name = Name });
     }
+
+    private const string AnswerKey = "helpdesk.unblock";
+    private const string OnceKey = "helpdesk.unblock.once";
 
     private static byte[]? ParseChallenge(string? text)
     {
@@ -173,7 +207,7 @@ public sealed class HelpDeskModel : PageModel
         }
 
         Profiles = profiles;
-        Requests = (await _queries.ListAsync(caller, new RequestListFilter(null, Found.Uuid, 0, 200), ct)).Items;
+        Requests = await _views.RequestsAsync(caller, Found.Uuid, Older, ct);
         return null;
     }
 

@@ -94,10 +94,19 @@ public sealed class NewRequestModel : PageModel
 
         var data = Items.Where(i => !string.IsNullOrEmpty(i.Value)).Select(i => new DataItem(i.Key, i.Value)).ToList();
 
-        // On behalf of someone, named: the use case decides whether the caller may (SPEC §5).
+        // On behalf of someone, named (SPEC §5). Whoever may not initiate for others is refused
+        // before the name is looked up, alike for every name (issue #18.8: a 403 for a user that
+        // exists and a 400 for one that does not told anyone signed in which names exist); the use
+        // case decides again on the user the name finds.
+        // An operation's target is its credential's owner, whatever the form says.
         Guid? target = null;
-        if (!string.IsNullOrWhiteSpace(OnBehalf))
+        if (!string.IsNullOrWhiteSpace(OnBehalf) && Profile is null && Smartcard is null)
         {
+            if (!MayActOnBehalf)
+            {
+                return Refused(DomainError.Forbidden($"Only an authorized initiator may create {Type} requests for another user."));
+            }
+
             var user = OnBehalf.Length <= 256 ? await _directory.FindByNameAsync(OnBehalf.Trim(), HttpContext.RequestAborted) : null;
             if (user is not { Kind: PrincipalKind.User })
             {

@@ -15,50 +15,40 @@ namespace OpenCM.Server.Pages;
 public sealed class RequestModel : PageModel
 {
     private readonly CallerResolver _callers;
-    private readonly RequestQueries _queries;
+    private readonly PortalViews _views;
     private readonly RequestTransitions _transitions;
-    private readonly ITemplateStore _templates;
-    private readonly IDirectory _directory;
-    private readonly TimeProvider _clock;
-    private readonly AccessPolicy _access;
-    private readonly IAuditLog _audit;
     private readonly EnrollmentService _enrollment;
-    private readonly Dictionary<Guid, string> _names = [];
 
-    public RequestModel(
-        CallerResolver callers, RequestQueries queries, RequestTransitions transitions, ITemplateStore templates, IDirectory directory, TimeProvider clock,
-        AccessPolicy access, IAuditLog audit, EnrollmentService enrollment)
+    public RequestModel(CallerResolver callers, PortalViews views, RequestTransitions transitions, EnrollmentService enrollment)
     {
-        _enrollment = enrollment;
-        _clock = clock;
-        _access = access;
-        _audit = audit;
         _callers = callers;
-        _queries = queries;
+        _views = views;
         _transitions = transitions;
-        _templates = templates;
-        _directory = directory;
+        _enrollment = enrollment;
     }
 
-    public CmRequest Item { get; private set; } = null!;
+    /// <summary>The request as <see cref="PortalViews.RequestAsync"/> prepares it for the caller.</summary>
+    public RequestView View { get; private set; } = null!;
 
-    public string? TemplateName { get; private set; }
+    public CmRequest Item => View.Request;
+
+    public string? TemplateName => View.TemplateName;
 
     public string? Error { get; private set; }
 
-    public bool CanVote { get; private set; }
+    public bool CanVote => View.CanVote;
 
-    public bool CanCancel { get; private set; }
+    public bool CanCancel => View.CanCancel;
 
-    public bool CanAbandon { get; private set; }
+    public bool CanAbandon => View.CanAbandon;
 
-    public bool CanComplete { get; private set; }
+    public bool CanComplete => View.CanComplete;
 
     /// <summary>A smart card request waiting for the card's client (the portal cannot reach a card).</summary>
-    public bool WaitsForCardClient => RequestOffers.WaitsForCardClient(Item);
+    public bool WaitsForCardClient => View.WaitsForCardClient;
 
     /// <summary>The key step the caller may run now (keys made in the browser, or returned by the server), or null.</summary>
-    public KeyPlan? Keys { get; private set; }
+    public KeyPlan? Keys => View.Keys;
 
     /// <summary>What the browser needs to make each key: the template's algorithm, size, hash and name.</summary>
     public string KeyOptionsJson => System.Text.Json.JsonSerializer.Serialize(
@@ -71,9 +61,9 @@ public sealed class RequestModel : PageModel
         }));
 
     /// <summary>The request's audit trail, for CM managers (the help desk); empty for anyone else.</summary>
-    public IReadOnlyList<ChainedAuditEvent> Trail { get; private set; } = [];
+    public IReadOnlyList<ChainedAuditEvent> Trail => View.Trail;
 
-    public string NameOf(Guid user) => _names.TryGetValue(user, out var name) ? name : user.ToString("D");
+    public string NameOf(Guid user) => View.NameOf(user);
 
     public Task<IActionResult> OnGetAsync(Guid id) => ShowAsync(id, null);
 
@@ -150,35 +140,15 @@ public sealed class RequestModel : PageModel
     private async Task<IActionResult> ShowAsync(Guid id, DomainError? error)
     {
         var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
-        RequestPermission rights;
         try
         {
-            (Item, rights) = await _queries.GetAsync(caller, id, HttpContext.RequestAborted);
+            View = await _views.RequestAsync(caller, id, HttpContext.RequestAborted);
         }
         catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
         {
             return NotFound();
         }
 
-        var template = await _templates.FindAsync(Item.ProfileTemplateUuid, HttpContext.RequestAborted);
-        TemplateName = template?.Name;
-        if (await _access.MaySeeAuditTrailAsync(caller, HttpContext.RequestAborted))
-        {
-            Trail = await _audit.ForSubjectAsync(Item.Uuid, HttpContext.RequestAborted);
-        }
-
-        foreach (var voter in Item.Votes.Select(v => v.Approver).Concat(Trail.Select(t => t.Event.Actor)).Distinct())
-        {
-            _names[voter] = (await _directory.FindAsync(voter, HttpContext.RequestAborted))?.Name ?? voter.ToString("D");
-        }
-
-        // Offer what the state machine would allow this caller now (it decides again on submit).
-        var now = _clock.GetUtcNow();
-        CanVote = RequestOffers.MayVote(Item, rights, caller, now);
-        CanCancel = RequestOffers.MayMove(Item, RequestStatus.Canceled, rights, now);
-        CanAbandon = RequestOffers.MayMove(Item, RequestStatus.Abandoned, rights, now);
-        CanComplete = RequestOffers.MayMove(Item, RequestStatus.Completed, rights, now);
-        Keys = await _enrollment.KeyPlanAsync(Item, rights, template, HttpContext.RequestAborted);
         if (error is not null)
         {
             Error = error.Detail;

@@ -69,6 +69,20 @@ public static class PortalServices
             o.Cookie.SameSite = SameSiteMode.Strict;
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         });
+
+        // The portal's cookies go to the portal's path only (issue #18.8), as the session's does:
+        // routes are prefixed with the path base rather than served under UsePathBase, so
+        // ASP.NET Core's default (the request's PathBase) would be "/", the whole host.
+        services.AddOptions<Microsoft.AspNetCore.Antiforgery.AntiforgeryOptions>()
+            .Configure<ApiOptions>((o, api) => o.Cookie.Path = api.PathBase.TrimEnd('/') + "/");
+        services.AddOptions<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>().Configure<ApiOptions>((o, api) =>
+        {
+            o.Cookie.Name = "opencm.tempdata";
+            o.Cookie.Path = api.PathBase.TrimEnd('/') + "/";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        });
         return services;
     }
 
