@@ -25,11 +25,13 @@ public sealed class RequestCreation
     private readonly AccessPolicy _access;
     private readonly ServerExecution _server;
     private readonly TimeProvider _clock;
+    private readonly ICallerBudget _budget;
 
     public RequestCreation(
         ITemplateStore templates, IDirectory directory, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, AccessPolicy access, ServerExecution server,
-        TimeProvider clock)
+        TimeProvider clock, ICallerBudget? budget = null)
     {
+        _budget = budget ?? UnlimitedBudget.Instance;
         _templates = templates;
         _directory = directory;
         _profiles = profiles;
@@ -45,6 +47,9 @@ public sealed class RequestCreation
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(input);
+
+        // 0. The caller's budget, whichever front-end called (issue #18.4).
+        _budget.Spend(caller, CallerCost.Expensive);
 
         // 1. The request type must be a real one.
         if (input.Type == RequestType.None || !Enum.IsDefined(input.Type))

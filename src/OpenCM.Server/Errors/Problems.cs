@@ -33,6 +33,13 @@ internal static class Problems
             context.Response.Headers.RetryAfter = "5";
         }
 
+        if (status == StatusCodes.Status429TooManyRequests)
+        {
+            // Whichever limit refused (a use case's budget, the sign-in limit), the one place that says when to come back.
+            var seconds = Math.Max(1, (int)Math.Ceiling((error.RetryAfter ?? TimeSpan.FromMinutes(1)).TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         return Array.Find(Writers, w => w.Answers(context))!.WriteAsync(context, error, status);
     }
 }
