@@ -190,9 +190,9 @@ public sealed class SqliteUpgradeTests : IDisposable
 
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
         //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox,
-        //    0011 certificate plans): the software profile stays one, on no card.
+        //    0011 certificate plans, 0016 portal sessions): the software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
-        Assert.Equal(8, await db.MigrateAsync(Samples.Clock()));
+        Assert.Equal(9, await db.MigrateAsync(Samples.Clock()));
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));
 
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
