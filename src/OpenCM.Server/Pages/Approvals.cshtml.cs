@@ -34,7 +34,7 @@ public sealed class ApprovalsModel : PageModel
     public async Task OnGetAsync()
     {
         var ct = HttpContext.RequestAborted;
-        var caller = await _callers.ResolveAsync(User, ct);
+        var caller = await _callers.ResolveAsync(HttpContext, ct);
         var waiting = new List<WaitingRequest>();
 
         // The list's rows are the requests as the caller may read them; the rights on each come from

@@ -40,7 +40,7 @@ public sealed class IndexModel : PageModel
 
     public async Task OnGetAsync()
     {
-        Caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        Caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         Templates = await _templates.ListVisibleAsync(Caller, HttpContext.RequestAborted);
         Requests = (await _requests.ListAsync(Caller, new RequestListFilter(null, null, 0, 100), HttpContext.RequestAborted)).Items;
         Profiles = [.. (await _profiles.ListAsync(Caller, null, HttpContext.RequestAborted))
