@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace OpenCM.Application;
 
@@ -7,6 +8,8 @@ public static class ApplicationServices
 {
     public static IServiceCollection AddOpenCmApplication(this IServiceCollection services)
     {
+        // No limits unless the host registers its own (the HTTP server's token buckets).
+        services.TryAddSingleton<ICallerBudget>(UnlimitedBudget.Instance);
         services.AddSingleton<AccessPolicy>();
         services.AddSingleton<CaNoticeDelivery>();
         services.AddSingleton<DirectoryAdministration>();

@@ -35,11 +35,14 @@ public sealed partial class EnrollmentService
     private readonly IProfileStore _profiles;
     private readonly TimeProvider _clock;
     private readonly ILogger<EnrollmentService> _log;
+    private readonly ICallerBudget _budget;
 
     public EnrollmentService(
         RequestContextLoader contexts, ITemplateStore templates, IDirectory directory, ITransactions transactions, ICertificateAuthority ca,
-        CaNoticeDelivery notices, CertificateIssuance issuance, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log)
+        CaNoticeDelivery notices, CertificateIssuance issuance, IKeySealer sealer, IProfileStore profiles, TimeProvider clock, ILogger<EnrollmentService> log,
+        ICallerBudget? budget = null)
     {
+        _budget = budget ?? UnlimitedBudget.Instance;
         _contexts = contexts;
         _templates = templates;
         _directory = directory;
@@ -65,6 +68,7 @@ public sealed partial class EnrollmentService
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(certificateRequests);
+        _budget.Spend(caller, CallerCost.Expensive); // the API's and the portal's key step alike (issue #18.4)
         CheckPfxPassword(pfxPassword);
 
         // 1. The request with its template, the caller's Execute right, and a status that can start execution.

@@ -26,12 +26,14 @@ public sealed class RequestCreation
     private readonly ServerExecution _server;
     private readonly TimeProvider _clock;
     private readonly OpenCmOptions _options;
+    private readonly ICallerBudget _budget;
 
     public RequestCreation(
         ITemplateStore templates, IDirectory directory, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, AccessPolicy access, ServerExecution server,
-        TimeProvider clock, OpenCmOptions options)
+        TimeProvider clock, OpenCmOptions options, ICallerBudget? budget = null)
     {
         _options = options;
+        _budget = budget ?? UnlimitedBudget.Instance;
         _templates = templates;
         _directory = directory;
         _profiles = profiles;
@@ -47,6 +49,9 @@ public sealed class RequestCreation
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(input);
+
+        // 0. The caller's budget, whichever front-end called (issue #18.4).
+        _budget.Spend(caller, CallerCost.Expensive);
 
         // 1. The request type must be a real one.
         if (input.Type == RequestType.None || !Enum.IsDefined(input.Type))

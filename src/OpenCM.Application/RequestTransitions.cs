@@ -12,9 +12,11 @@ public sealed class RequestTransitions
     private readonly ServerExecution _server;
     private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
+    private readonly ICallerBudget _budget;
 
-    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock)
+    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock, ICallerBudget? budget = null)
     {
+        _budget = budget ?? UnlimitedBudget.Instance;
         _contexts = contexts;
         _transactions = transactions;
         _server = server;
@@ -30,6 +32,7 @@ public sealed class RequestTransitions
     public Task<CmRequest> VoteAsync(Caller caller, Guid id, bool approve, string comment, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+        _budget.Spend(caller, CallerCost.Write); // issue #18.4: votes were unlimited
         LifecycleCommand command = approve
             ? new LifecycleCommand.Approve(caller.UserUuid, comment)
             : new LifecycleCommand.Deny(caller.UserUuid, comment);

@@ -16,10 +16,13 @@ public sealed class SmartcardBinding
     private readonly ServerExecution _server;
     private readonly AccessPolicy _access;
     private readonly TimeProvider _clock;
+    private readonly ICallerBudget _budget;
 
-    public SmartcardBinding(RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, ServerExecution server,
-        AccessPolicy access, TimeProvider clock)
+    public SmartcardBinding(
+        RequestQueries requests, ISmartcardStore cards, ITemplateStore templates, ITransactions transactions, ServerExecution server, AccessPolicy access,
+        TimeProvider clock, ICallerBudget? budget = null)
     {
+        _budget = budget ?? UnlimitedBudget.Instance;
         _requests = requests;
         _access = access;
         _cards = cards;
@@ -97,6 +100,7 @@ public sealed class SmartcardBinding
     public async Task<(CmRequest Request, StoredSmartcard Card)> AssignAsync(Caller caller, Guid requestId, string? cardId, string? atr, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+        _budget.Spend(caller, CallerCost.Write); // POST /smartcards was unlimited (issue #18.4)
 
         // 0. The card's id and ATR as OpenCM keeps them; refused before anything is read.
         var canonical = SmartcardRules.CanonicalCardId(cardId);

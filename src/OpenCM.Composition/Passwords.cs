@@ -20,9 +20,11 @@ public sealed class Passwords
     private readonly IDirectory _directory;
     private readonly IDirectoryAdministration _hashes;
     private readonly DirectoryAdministration _administration;
+    private readonly IPortalSessions _sessions;
 
-    public Passwords(IDirectory directory, IDirectoryAdministration hashes, DirectoryAdministration administration)
+    public Passwords(IDirectory directory, IDirectoryAdministration hashes, DirectoryAdministration administration, IPortalSessions sessions)
     {
+        _sessions = sessions;
         _directory = directory;
         _hashes = hashes;
         _administration = administration;
@@ -41,6 +43,9 @@ public sealed class Passwords
         {
             throw new OpenCmException(DomainError.Validation("name", $"No user named '{user.Name}' exists."));
         }
+
+        // A new password ends every portal session of the user (issue #18.6): whoever held the old one is out.
+        await _sessions.EndAllAsync(user.Uuid, ct).ConfigureAwait(false);
     }
 
     /// <summary>

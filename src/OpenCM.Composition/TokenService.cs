@@ -41,6 +41,12 @@ public sealed class AuthOptions
     /// <summary>Whether the portal signs in with the authority.</summary>
     public bool PortalUsesAuthority => !string.IsNullOrEmpty(Authority) && !string.IsNullOrEmpty(PortalClientId);
 
+    /// <summary>
+    /// A portal session's absolute lifetime in hours (issue #18.6): beside the sliding 8 hours of
+    /// inactivity, a session ends this long after sign-in, however active.
+    /// </summary>
+    public double PortalSessionMaxHours { get; set; } = 12;
+
     /// <summary>How many validated tokens are remembered until they expire (0 turns the cache off).</summary>
     public int TokenCacheSize { get; set; } = 10_000;
 

@@ -32,6 +32,9 @@ public sealed record DomainError(ErrorKind Kind, string Detail, string? Field = 
 {
     public string Code => Kind.ToString();
 
+    /// <summary>For <see cref="ErrorKind.RateLimited"/>: when the caller may try again (the 429's Retry-After).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static DomainError Validation(string field, string detail) => new(ErrorKind.ValidationFailed, detail, field);
 
     public static DomainError NotFound(string detail) => new(ErrorKind.NotFound, detail);

@@ -32,6 +32,7 @@ public class ServerFixture : WebApplicationFactory<Program>
 
         // Functional tests make many calls as one user; RateLimitTests checks the limits themselves.
         builder.UseSetting("RateLimits:ExpensiveBurst", "1000000");
+        builder.UseSetting("RateLimits:WriteBurst", "1000000");
         builder.UseSetting("RateLimits:SignInPerMinute", "1000000");
         foreach (var (key, value) in Settings)
         {

@@ -191,10 +191,10 @@ public sealed class SqliteUpgradeTests : IDisposable
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
         //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox,
         //    0011 certificate plans, and every one since, e.g. 0013 card key generations, 0014
-        //    requests by originator): the software profile stays one, on no card.
+        //    requests by originator, 0016 portal sessions): the software profile stays one, on no card.
         await using var db = new SqliteStorage(path);
         var pending = await db.PendingMigrationsAsync();
-        Assert.True(pending >= 10, $"{pending} migrations after schema 3");
+        Assert.True(pending >= 11, $"{pending} migrations after schema 3");
         Assert.Equal(pending, await db.MigrateAsync(Samples.Clock()));
         Assert.Equal(0, await db.PendingMigrationsAsync());
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));

@@ -845,4 +845,28 @@ public abstract class StorageContract : IAsyncLifetime
         var found = await new SqlSmartcardStore(Db).FindAsync(card.Uuid);
         Assert.Equal((SmartcardStatus.Assigned, request), (found!.Status, found.RequestUuid));
     }
+
+    // Issue #18.6: sessions end on the server; a password change ends all of the user's, and
+    // starting one forgets those past any lifetime.
+    [SkippableFact]
+    public async Task PortalSessions_StartFindEndAndEndAll_OnlyLiveSessionsFound()
+    {
+        var sessions = new SqlPortalSessions(Db);
+        var (alice, bob) = (Guid.NewGuid(), Guid.NewGuid());
+        await sessions.StartAsync("old", alice, Samples.Now.AddDays(-2), Samples.Now.AddDays(-3));
+        await sessions.StartAsync("a1", alice, Samples.Now, Samples.Now.AddDays(-1));
+        await sessions.StartAsync("a2", alice, Samples.Now, Samples.Now.AddDays(-1));
+        await sessions.StartAsync("b1", bob, Samples.Now, Samples.Now.AddDays(-1));
+
+        Assert.Null(await sessions.FindAsync("old"));
+        Assert.Equal(new PortalSession(alice, Samples.Now), await sessions.FindAsync("a1"));
+
+        await sessions.EndAsync("a1");
+        Assert.Null(await sessions.FindAsync("a1"));
+        Assert.NotNull(await sessions.FindAsync("a2"));
+
+        await sessions.EndAllAsync(alice);
+        Assert.Null(await sessions.FindAsync("a2"));
+        Assert.Equal(new PortalSession(bob, Samples.Now), await sessions.FindAsync("b1"));
+    }
 }

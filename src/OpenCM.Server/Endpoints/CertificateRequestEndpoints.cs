@@ -21,7 +21,7 @@ internal static class CertificateRequestEndpoints
             var (_, results) = await enrollment.SubmitCertificateDataAsync(
                 http.Caller(), requestId, body.CertificateRequests ?? [], body.PfxPassword, http.CorrelationId(), http.RequestAborted);
             return EndpointContext.Json(results.Select(CertificateDto.From).ToList());
-        }).Takes<CertificateDataBody>().Returns<List<CertificateDto>>().AnswersProblems(StatusCodes.Status429TooManyRequests).RequireRateLimiting(Hosting.RateLimits.Expensive);
+        }).Takes<CertificateDataBody>().Returns<List<CertificateDto>>().AnswersProblems(StatusCodes.Status429TooManyRequests);
         return api;
     }
 }

@@ -11,19 +11,14 @@ namespace OpenCM.Server.Endpoints;
 /// <summary>What every API handler needs from the HTTP context.</summary>
 internal static class EndpointContext
 {
-    private const string CallerKey = "opencm.caller";
-
-    /// <summary>Resolves the caller once per request, before the handler runs.</summary>
+    /// <summary>Resolves the request's caller (<see cref="RequestCaller"/>) before the handler runs: a refused one never reaches it.</summary>
     public static RouteGroupBuilder WithCaller(this RouteGroupBuilder group) => group.AddEndpointFilter(async (ctx, next) =>
     {
-        var http = ctx.HttpContext;
-        var resolver = http.RequestServices.GetRequiredService<CallerResolver>();
-        http.Items[CallerKey] = await resolver.ResolveAsync(http.User, http.RequestAborted).ConfigureAwait(false);
+        await ctx.HttpContext.CallerAsync().ConfigureAwait(false);
         return await next(ctx).ConfigureAwait(false);
     });
 
-    public static Caller Caller(this HttpContext context) =>
-        context.Items[CallerKey] as Caller ?? throw new InvalidOperationException("The caller was not resolved for this endpoint.");
+    public static Caller Caller(this HttpContext context) => context.ResolvedCaller();
 
     public static string CorrelationId(this HttpContext context) => Correlation.Get(context);
 

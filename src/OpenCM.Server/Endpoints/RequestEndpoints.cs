@@ -13,11 +13,11 @@ internal static class RequestEndpoints
 {
     public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created).AnswersProblems(StatusCodes.Status429TooManyRequests).RequireRateLimiting(Hosting.RateLimits.Expensive);
+        api.MapPost("/requests", CreateAsync).Takes<CreateRequestBody>().Returns<string>(StatusCodes.Status201Created).AnswersProblems(StatusCodes.Status429TooManyRequests);
         api.MapGet("/requests", ListAsync).Returns<List<RequestDto>>();
         api.MapGet("/requests/{id}", GetAsync).Returns<RequestDto>();
         api.MapPut("/requests/{id}", SetStatusAsync).Takes<SetStatusBody>().Returns<RequestDto>().AnswersProblems(StatusCodes.Status412PreconditionFailed);
-        api.MapPost("/requests/{id}/approvals", VoteAsync).Takes<ApprovalBody>().Returns<RequestDto>();
+        api.MapPost("/requests/{id}/approvals", VoteAsync).Takes<ApprovalBody>().Returns<RequestDto>().AnswersProblems(StatusCodes.Status429TooManyRequests);
         return api;
     }
 

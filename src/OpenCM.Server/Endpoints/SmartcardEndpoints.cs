@@ -10,7 +10,7 @@ internal static class SmartcardEndpoints
 {
     public static RouteGroupBuilder MapSmartcardEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created);
+        api.MapPost("/smartcards", AssignAsync).Takes<AssignSmartcardBody>().Returns<string>(StatusCodes.Status201Created).AnswersProblems(StatusCodes.Status429TooManyRequests);
         api.MapGet("/smartcards", ListAsync).Returns<List<SmartcardDto>>();
         api.MapGet("/smartcards/{id}", GetAsync).Returns<SmartcardDto>();
         api.MapGet("/smartcards/{id}/operations", async (HttpContext http, string id, SmartcardQueries cards) =>

@@ -33,6 +33,13 @@ internal static class Problems
             context.Response.Headers.RetryAfter = "5";
         }
 
+        if (status == StatusCodes.Status429TooManyRequests)
+        {
+            // Whichever limit refused (a use case's budget, the sign-in limit), the one place that says when to come back.
+            var seconds = Math.Max(1, (int)Math.Ceiling((error.RetryAfter ?? TimeSpan.FromMinutes(1)).TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         return Array.Find(Writers, w => w.Answers(context))!.WriteAsync(context, error, status);
     }
 }
@@ -136,7 +143,12 @@ internal static class ErrorHandling
                 BadHttpRequestException b => new DomainError(ErrorKind.ValidationFailed, b.Message),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => null,
 
-                // A database that cannot be reached arrives typed: the storage provider raises Unavailable.
+                // A database that cannot be reached arrives typed: the storage provider raises Unavailable
+                // where it opens, reads or writes. A store that opened its own connection and then had a
+                // statement fail (a pooled connection the database dropped) gets here untyped: the
+                // provider still knows an outage when it sees one (issue #17's Unavailable gap).
+                _ when context.RequestServices.GetService<OpenCM.Storage.StorageProvider>() is { } storage && storage.IsUnavailable(ex) =>
+                    new DomainError(ErrorKind.Unavailable, "The database cannot be reached now; try again shortly."),
                 _ => null,
             };
             if (error is { Kind: ErrorKind.Unavailable })

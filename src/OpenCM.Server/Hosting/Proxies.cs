@@ -20,7 +20,7 @@ internal static class Proxies
     public static WebApplication UseOpenCmProxies(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var known = app.Configuration.GetSection("Proxies").Get<ProxyOptions>()?.Known ?? [];
+        var known = Known(app.Configuration);
         if (known.Count == 0)
         {
             return app;
@@ -35,17 +35,34 @@ internal static class Proxies
         options.KnownIPNetworks.Clear();
         foreach (var entry in known)
         {
-            if (entry.Contains('/', StringComparison.Ordinal))
+            if (entry.Contains('/', StringComparison.Ordinal) && System.Net.IPNetwork.TryParse(entry, out var network))
             {
-                options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(entry));
+                options.KnownIPNetworks.Add(network);
+            }
+            else if (!entry.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(entry, out var address))
+            {
+                options.KnownProxies.Add(address);
             }
             else
             {
-                options.KnownProxies.Add(IPAddress.Parse(entry));
+                throw new InvalidOperationException($"Proxies:Known: '{entry}' is neither an IP address nor a network (address/prefix).");
             }
         }
 
         app.UseForwardedHeaders(options);
         return app;
+    }
+
+    /// <summary>
+    /// The proxies configured, however given (issue #18.8): a list (<c>Proxies:Known:0</c>, JSON
+    /// arrays), one value (<c>--Proxies:Known=10.0.0.1</c>, <c>Proxies__Known=…</c>, which the
+    /// binder silently read as an empty list), or several separated by commas.
+    /// </summary>
+    public static IReadOnlyList<string> Known(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection("Proxies:Known");
+        IEnumerable<string?> values = section.Value is { } one ? [one] : section.GetChildren().Select(c => c.Value);
+        return [.. values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
     }
 }

@@ -29,7 +29,7 @@ public sealed class ApprovalsModel : PageModel
 
     public async Task OnGetAsync()
     {
-        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         Waiting = await _views.ApprovalQueueAsync(caller, Older, HttpContext.RequestAborted);
     }
 }

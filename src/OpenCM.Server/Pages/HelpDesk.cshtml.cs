@@ -129,7 +129,7 @@ public sealed class HelpDeskModel : PageModel
         // As opencm card unblock: the request, the answer, the completion; each step the API's, audited.
         try
         {
-            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
             var (request, response) = await _unblock.AnswerOfflineUnblockAsync(caller, target.Uuid, bytes, Correlation.Get(HttpContext), HttpContext.RequestAborted);
 
             // Post/redirect/get: the answer travels to the page in the session's sealed temp-data
@@ -161,7 +161,7 @@ public sealed class HelpDeskModel : PageModel
     private async Task<IActionResult?> ShowAsync()
     {
         var ct = HttpContext.RequestAborted;
-        var caller = await _callers.ResolveAsync(User, ct);
+        var caller = await _callers.ResolveAsync(HttpContext, ct);
         if (!await _access.MayUseHelpDeskAsync(caller, ct))
         {
             return NotFound();

@@ -29,7 +29,7 @@ public sealed class IndexModel : PageModel
 
     public async Task OnGetAsync()
     {
-        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         Summary = await _views.UserSummaryAsync(caller, Older, HttpContext.RequestAborted);
     }
 }

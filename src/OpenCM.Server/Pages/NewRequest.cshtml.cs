@@ -119,7 +119,7 @@ public sealed class NewRequestModel : PageModel
         // 2. The same use case as POST /requests.
         try
         {
-            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
             var onCredential = Profile is not null || Smartcard is not null;
             await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, target, Comment, priority, Smartcard, Profile),
                 Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
@@ -147,7 +147,7 @@ public sealed class NewRequestModel : PageModel
 
         try
         {
-            var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+            var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
             Template = await _templates.GetAsync(caller, template, HttpContext.RequestAborted);
             Policy = Template.PolicyFor(Type) ?? throw new OpenCmException(DomainError.NotFound($"The template takes no {Type} requests."));
 

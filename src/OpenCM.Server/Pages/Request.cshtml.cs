@@ -95,7 +95,7 @@ public sealed class RequestModel : PageModel
     /// </summary>
     public async Task<IActionResult> OnPostIssueAsync(Guid id, [FromForm(Name = "csr")] string[]? csr, [FromForm(Name = "password")] string? password)
     {
-        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         var (_, results) = await _enrollment.SubmitCertificateDataAsync(
             caller, id, csr ?? [], string.IsNullOrEmpty(password) ? null : password, Correlation.Get(HttpContext), HttpContext.RequestAborted);
         return new JsonResult(new Dictionary<string, object>
@@ -122,7 +122,7 @@ public sealed class RequestModel : PageModel
     {
         try
         {
-            await act(await _callers.ResolveAsync(User, HttpContext.RequestAborted), HttpContext.RequestAborted);
+            await act(await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted), HttpContext.RequestAborted);
         }
         catch (OpenCmException e) when (e.Error.Kind is not (ErrorKind.Internal or ErrorKind.NotFound))
         {
@@ -139,7 +139,7 @@ public sealed class RequestModel : PageModel
 
     private async Task<IActionResult> ShowAsync(Guid id, DomainError? error)
     {
-        var caller = await _callers.ResolveAsync(User, HttpContext.RequestAborted);
+        var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         try
         {
             View = await _views.RequestAsync(caller, id, HttpContext.RequestAborted);

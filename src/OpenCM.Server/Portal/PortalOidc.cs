@@ -80,6 +80,7 @@ internal static class PortalOidc
         var session = new ClaimsPrincipal(identity);
         try
         {
+            // The session being made, not the request's user (there is none yet): through the same chain of caller sources.
             var caller = await context.HttpContext.RequestServices.GetRequiredService<CallerResolver>().ResolveAsync(session, context.HttpContext.RequestAborted);
             if (identity.FindFirst(ClaimNames.Name) is null)
             {

@@ -41,8 +41,9 @@ public static class PortalServices
             .Configure<ApiOptions>((o, api) => o.Conventions.Add(new PathBaseConvention(api.PathBase.Trim('/'))));
         services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
         services.AddAuthentication().AddCookie(Scheme, _ => { });
-        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<ApiOptions>((o, api) =>
+        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<ApiOptions, TimeProvider>((o, api, clock) =>
         {
+            o.TimeProvider = clock; // the sliding 8 hours on the server's one clock, as the absolute lifetime
             var root = api.PathBase.TrimEnd('/');
             o.Cookie.Name = CookieName;
             o.Cookie.HttpOnly = true;
@@ -54,6 +55,7 @@ public static class PortalServices
             o.AccessDeniedPath = root + "/signin";
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
             o.SlidingExpiration = true;
+            o.Events = new PortalSessionEvents(); // sessions end on the server (issue #18.6)
         });
         if (auth.PortalUsesAuthority)
         {
