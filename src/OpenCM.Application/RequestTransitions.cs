@@ -12,9 +12,11 @@ public sealed class RequestTransitions
     private readonly ServerExecution _server;
     private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
+    private readonly TextLimits _limits;
 
-    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock)
+    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock, OpenCmOptions? options = null)
     {
+        _limits = options?.TextLimits ?? TextLimits.Default;
         _contexts = contexts;
         _transactions = transactions;
         _server = server;
@@ -30,6 +32,13 @@ public sealed class RequestTransitions
     public Task<CmRequest> VoteAsync(Caller caller, Guid id, bool approve, string comment, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+
+        // The vote's comment is stored with the request and sent with every read of it (issue #18.1).
+        if (_limits.CheckComment("comment", comment) is { } tooLong)
+        {
+            throw new OpenCmException(tooLong);
+        }
+
         LifecycleCommand command = approve
             ? new LifecycleCommand.Approve(caller.UserUuid, comment)
             : new LifecycleCommand.Deny(caller.UserUuid, comment);
