@@ -127,5 +127,5 @@ public sealed class RequestQueries
     /// <summary>The most rows one store read returns while listing (rows are capped in size, issue #18.1, but old rows may not be).</summary>
     public const int MaxReadBatch = 128;
 
-    private const int FirstReadBatch = 16;
+    private const int FirstReadBatch = 4;
 }

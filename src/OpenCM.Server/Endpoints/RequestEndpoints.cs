@@ -103,16 +103,24 @@ internal static class RequestEndpoints
         //    (issue #18.1). Stopped early, the next link resumes right after the last item sent.
         var page = new JsonPage<RequestDto>(WireJson.TypeInfo<RequestDto>(), options.MaxPageBytes > 0 ? options.MaxPageBytes : OpenCmOptions.DefaultMaxPageBytes);
         long? next = null;
-        var last = after;
-        await foreach (var listed in requests.ReadAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0 ? http.Caller().UserUuid : null, after, rows), http.RequestAborted))
+        try
         {
-            if (page.Count == rows || !page.TryAdd(RequestDto.From(listed.Request)))
+            var last = after;
+            await foreach (var listed in requests.ReadAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0 ? http.Caller().UserUuid : null, after, rows), http.RequestAborted))
             {
-                next = last;
-                break;
-            }
+                if (page.Count == rows || !page.TryAdd(RequestDto.From(listed.Request)))
+                {
+                    next = last;
+                    break;
+                }
 
-            last = listed.Position;
+                last = listed.Position;
+            }
+        }
+        catch
+        {
+            page.Dispose();
+            throw;
         }
 
         // 4. A next link when more may follow.
