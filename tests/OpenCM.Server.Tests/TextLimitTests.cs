@@ -79,6 +79,45 @@ public sealed partial class TextLimitTests : IClassFixture<ServerFixture>
         Assert.Equal(16, mine[0].GetProperty("Status").GetInt32());
     }
 
+    /// <summary>Method, route (with {id} for a pending request), body, and the field the 400 names.</summary>
+    public static TheoryData<string, string, string, string> HugeValues() => new()
+    {
+        { "PUT", "/requests/{id}", $$"""{"status":{{Quote(Text(900_000, "C"))}}}""", "status" },
+        { "POST", "/requests/{id}/approvals", $$"""{"decision":{{Quote(Text(900_000, "A"))}}}""", "decision" },
+        { "POST", "/requests", $$"""{"type":{{Quote(Text(900_000, "E"))}},"profiletemplateuuid":"{{Approved}}"}""", "type" },
+        { "PUT", "/requests/{id}/smartcards/{id}", $$"""{"status":{{Quote(Text(900_000, "R"))}}}""", "status" },
+        { "POST", "/requests/{id}/certificatedata", $$"""{"certificaterequests":[{{Quote(Text(900_000, "M"))}}]}""", "certificaterequests[0]" },
+        { "POST", "/smartcards/{id}/offlineunblock", $$"""{"challenge":{{Quote(Text(900_000, "Q"))}}}""", "challenge" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HugeValues))]
+    public async Task Body_HugeValueInAnyRoute_400NamingTheFieldWithoutEchoingIt(string method, string route, string body, string field)
+    {
+        using var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var pending = route.EndsWith("/certificatedata", StringComparison.Ordinal)
+            ? await client.CreateIdAsync(ServerFixture.UserCertificate) // approved at once: its certificate data is read
+            : await client.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"x"}]""");
+        using var message = new HttpRequestMessage(new HttpMethod(method), ServerFixture.Api + route.Replace("{id}", pending.ToString(), StringComparison.Ordinal)) { Content = Http.Json(body) };
+
+        using var response = await client.SendAsync(message);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(field, (await response.JsonAsync()).GetProperty("field").GetString());
+        Assert.True(text.Length < 2000, $"The refusal is {text.Length} characters long.");
+    }
+
+    [Fact]
+    public async Task Body_HugeDuplicatePropertyName_400WithoutEchoingIt()
+    {
+        using var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var name = Quote(Text(400_000, "k"));
+        using var response = await client.PostAsync($"{ServerFixture.Api}/requests", Http.Json($$"""{{{name}}:1,{{name}}:2}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Content.ReadAsStringAsync()).Length < 2000);
+    }
+
     [Fact]
     public async Task CappedField_AtTheLimit_Accepted()
     {
