@@ -17,10 +17,30 @@ public sealed class ListBoundsTests : IClassFixture<ListBoundsTests.SmallPagesFi
 
     public ListBoundsTests(SmallPagesFixture server) => _server = server;
 
-    /// <summary>The real server, with pages of at most 20,000 bytes.</summary>
+    /// <summary>The real server, with pages of at most 20,000 bytes and comments of at most 5,000.</summary>
     public sealed class SmallPagesFixture : ServerFixture
     {
-        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["OpenCM:MaxPageBytes"] = Budget.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+        {
+            ["OpenCM:MaxPageBytes"] = Budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["OpenCM:TextLimits:CommentBytes"] = "5000",
+        };
+    }
+
+    [Theory]
+    [InlineData(4500, HttpStatusCode.Created)]
+    [InlineData(5000, HttpStatusCode.Created)]
+    [InlineData(5001, HttpStatusCode.BadRequest)]
+    public async Task Create_CommentCapFromConfiguration_Applied(int length, HttpStatusCode status)
+    {
+        using var client = await _server.ClientAsync(await _server.UserAsync("configured"));
+        using var response = await client.PostAsync($"{ServerFixture.Api}/requests", Http.Json(
+            $$"""{"type":"Enroll","profiletemplateuuid":"{{ServerFixture.ApprovedUserCertificate}}","datacollection":[{"Request Reason":"x"}],"comment":"{{new string('c', length)}}"}"""));
+        Assert.Equal(status, response.StatusCode);
+        if (status == HttpStatusCode.BadRequest)
+        {
+            Assert.Contains("5000 bytes", (await response.JsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
     }
 
     /// <summary>Walks every page from <paramref name="first"/>, following the next links; returns the pages' bodies.</summary>
