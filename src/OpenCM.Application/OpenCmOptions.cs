@@ -1,3 +1,5 @@
+using OpenCM.Domain;
+
 namespace OpenCM.Application;
 
 /// <summary>Settings of the use cases (configuration section <c>OpenCM</c>).</summary>
@@ -23,4 +25,15 @@ public sealed class OpenCmOptions
     /// page stops early past it and links on, however few its rows (issue #18.1, #18.5).
     /// </summary>
     public int PortalPageBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// The bytes of JSON one list page holds before it stops early with a next link (issue #18.1):
+    /// rows alone did not bound a page of requests with long comments. At least one item is always sent.
+    /// </summary>
+    public int MaxPageBytes { get; set; } = DefaultMaxPageBytes;
+
+    /// <summary>The caps on client-controlled free text (<c>OpenCM:TextLimits:CommentBytes</c> and the rest; docs/security.md).</summary>
+    public TextLimits TextLimits { get; set; } = new();
+
+    public const int DefaultMaxPageBytes = 1024 * 1024;
 }

@@ -27,13 +27,16 @@ public sealed class RequestCreation
     private readonly TimeProvider _clock;
     private readonly OpenCmOptions _options;
     private readonly ICallerBudget _budget;
+    private readonly TextLimits _limits;
 
     public RequestCreation(
         ITemplateStore templates, IDirectory directory, IProfileStore profiles, ISmartcardStore cards, ITransactions transactions, AccessPolicy access, ServerExecution server,
         TimeProvider clock, OpenCmOptions options, ICallerBudget? budget = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _budget = budget ?? UnlimitedBudget.Instance;
+        _limits = options.TextLimits;
         _templates = templates;
         _directory = directory;
         _profiles = profiles;
@@ -57,6 +60,12 @@ public sealed class RequestCreation
         if (input.Type == RequestType.None || !Enum.IsDefined(input.Type))
         {
             throw Fail(DomainError.Validation("type", "The request type is required."));
+        }
+
+        // 1a. Free text within its caps (issue #18.1) before anything is looked up; the policy's rules follow in step 5.
+        if ((_limits.CheckDataCollection(input.DataCollection) ?? _limits.CheckComment("comment", input.Comment)) is { } tooLong)
+        {
+            throw Fail(tooLong);
         }
 
         // 2. The template and policy: named for new credentials, the named profile's for the rest.
@@ -122,7 +131,7 @@ public sealed class RequestCreation
         }
 
         // 5. The data collection, comment and priority against the policy (SPEC §6).
-        var (valid, error) = RequestRules.Validate(policy, input.DataCollection, input.Comment, input.Priority);
+        var (valid, error) = RequestRules.Validate(policy, input.DataCollection, input.Comment, input.Priority, _limits);
         if (error is not null)
         {
             throw Fail(error);

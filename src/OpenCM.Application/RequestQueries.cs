@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OpenCM.Domain;
 
 namespace OpenCM.Application;
@@ -8,6 +9,9 @@ public sealed record RequestListFilter(RequestStatus? Status, Guid? Target, long
 
 /// <summary>One page of requests; <see cref="NextAfter"/> is set when more may follow.</summary>
 public sealed record RequestListPage(IReadOnlyList<CmRequest> Items, long? NextAfter);
+
+/// <summary>A readable request and its position: the skiptoken that resumes a listing right after it.</summary>
+public sealed record ListedRequest(CmRequest Request, long Position);
 
 /// <summary>Reading requests (SPEC §2, §5): one by id, or a page of those the caller may read.</summary>
 public sealed class RequestQueries
@@ -71,4 +75,57 @@ public sealed class RequestQueries
             }
         }
     }
+
+    /// <summary>
+    /// The requests the caller may read after <see cref="RequestListFilter.After"/>, in submission
+    /// order, read from the store a batch at a time for as long as the consumer pulls: GET
+    /// /requests stops after <c>top</c> items or a byte budget, whichever comes first (issue #18.1),
+    /// and resumes at the last item's <see cref="ListedRequest.Position"/>. <c>top</c> is checked as
+    /// <see cref="ListAsync"/> checks it. Batches start small and double up to
+    /// <see cref="MaxReadBatch"/> rows: a page that its byte budget stops after a few large rows
+    /// (rows written before the caps may be large) has read few more than it sends.
+    /// </summary>
+    public async IAsyncEnumerable<ListedRequest> ReadAsync(Caller caller, RequestListFilter filter, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(filter);
+        var top = CheckTop(filter.Top);
+        var batchSize = Math.Min(top + 1, FirstReadBatch);
+        var after = filter.After;
+        while (true)
+        {
+            var query = new RequestQuery([.. caller.Token], filter.Status, filter.Target, after, batchSize);
+            var batch = await _requests.ListAsync(query, ct).ConfigureAwait(false);
+            foreach (var stored in batch)
+            {
+                after = stored.Sequence;
+                if (AccessPolicy.RightsOn(stored.Request, caller).CanRead())
+                {
+                    yield return new ListedRequest(stored.Request, stored.Sequence);
+                }
+            }
+
+            if (batch.Count < query.Limit)
+            {
+                yield break;
+            }
+
+            batchSize = Math.Min(batchSize * 2, Math.Min(top + 1, MaxReadBatch));
+        }
+    }
+
+    /// <summary>The page size <paramref name="top"/> asks for, or the default; 400 outside 1..MaxPageSize.</summary>
+    public int CheckTop(int? top)
+    {
+        var max = _options.MaxPageSize;
+        var value = top ?? max;
+        return value >= 1 && value <= max
+            ? value
+            : throw new OpenCmException(DomainError.Validation("top", $"top must be between 1 and {max}."));
+    }
+
+    /// <summary>The most rows one store read returns while listing (rows are capped in size, issue #18.1, but old rows may not be).</summary>
+    public const int MaxReadBatch = 128;
+
+    private const int FirstReadBatch = 4;
 }

@@ -13,10 +13,14 @@ public sealed class RequestTransitions
     private readonly CaNoticeDelivery _notices;
     private readonly TimeProvider _clock;
     private readonly ICallerBudget _budget;
+    private readonly TextLimits _limits;
 
-    public RequestTransitions(RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock, ICallerBudget? budget = null)
+    public RequestTransitions(
+        RequestContextLoader contexts, ITransactions transactions, ServerExecution server, CaNoticeDelivery notices, TimeProvider clock,
+        OpenCmOptions? options = null, ICallerBudget? budget = null)
     {
         _budget = budget ?? UnlimitedBudget.Instance;
+        _limits = options?.TextLimits ?? TextLimits.Default;
         _contexts = contexts;
         _transactions = transactions;
         _server = server;
@@ -32,6 +36,13 @@ public sealed class RequestTransitions
     public Task<CmRequest> VoteAsync(Caller caller, Guid id, bool approve, string comment, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+
+        // The vote's comment is stored with the request and sent with every read of it (issue #18.1).
+        if (_limits.CheckComment("comment", comment) is { } tooLong)
+        {
+            throw new OpenCmException(tooLong);
+        }
+
         _budget.Spend(caller, CallerCost.Write); // issue #18.4: votes were unlimited
         LifecycleCommand command = approve
             ? new LifecycleCommand.Approve(caller.UserUuid, comment)

@@ -116,7 +116,7 @@ public sealed class StrictEnumConverter<T> : JsonConverter<T?>
                 throw new JsonException($"must be a {Name} name or number");
         }
 
-        return EnumNames.TryParse<T>(text, out var value) ? value : throw new JsonException($"'{text}' is not a {Name}");
+        return EnumNames.TryParse<T>(text, out var value) ? value : throw new JsonException($"'{Text.Shown(text)}' is not a {Name}");
     }
 
     public override void Write(Utf8JsonWriter writer, T? value, JsonSerializerOptions options)
@@ -260,6 +260,22 @@ public sealed class DataCollectionConverter : JsonConverter<IReadOnlyList<DataIt
             throw new JsonException("is not valid text (invalid UTF-8 or a lone surrogate)");
         }
     }
+
+    /// <summary>
+    /// Client text as an error message quotes it: at most 64 characters, then "…". A refusal
+    /// never sends back a megabyte a client sent (issue #18.1).
+    /// </summary>
+    public static string Shown(string text)
+    {
+        const int max = 64;
+        if (text.Length <= max)
+        {
+            return text;
+        }
+
+        var cut = char.IsHighSurrogate(text[max - 1]) ? max - 1 : max;
+        return string.Concat(text.AsSpan(0, cut), "…");
+    }
 }
 
 /// <summary>String tokens as text; invalid UTF-8 or a lone surrogate is refused as input, not a fault of the server.</summary>
@@ -275,6 +291,22 @@ internal static class Text
         {
             throw new JsonException("is not valid text (invalid UTF-8 or a lone surrogate)");
         }
+    }
+
+    /// <summary>
+    /// Client text as an error message quotes it: at most 64 characters, then "…". A refusal
+    /// never sends back a megabyte a client sent (issue #18.1).
+    /// </summary>
+    public static string Shown(string text)
+    {
+        const int max = 64;
+        if (text.Length <= max)
+        {
+            return text;
+        }
+
+        var cut = char.IsHighSurrogate(text[max - 1]) ? max - 1 : max;
+        return string.Concat(text.AsSpan(0, cut), "…");
     }
 }
 

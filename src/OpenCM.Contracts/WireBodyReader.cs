@@ -52,7 +52,8 @@ public static partial class WireJson
                 var name = reader.GetString()!;
                 if (!names.Add(name))
                 {
-                    throw Invalid(name, $"The property '{name}' is given more than once.");
+                    var shown = Text.Shown(name);
+                    throw Invalid(shown, $"The property '{shown}' is given more than once.");
                 }
 
                 reader.Read();

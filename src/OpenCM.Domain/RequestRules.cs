@@ -14,13 +14,21 @@ public static class RequestRules
 
     /// <summary>
     /// Checks the data collection, comment and priority of a new request against
-    /// <paramref name="policy"/>. Each failure names the offending item.
+    /// <paramref name="policy"/>. Each failure names the offending item. Text longer than
+    /// <paramref name="limits"/> (the defaults when null) is refused before anything else is looked at.
     /// </summary>
     public static (ValidatedCreation? Value, DomainError? Error) Validate(
-        WorkflowPolicy policy, IReadOnlyList<DataItem> data, string? comment, int? priority)
+        WorkflowPolicy policy, IReadOnlyList<DataItem> data, string? comment, int? priority, TextLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(data);
+
+        // 0. The caps on free text (issue #18.1), whatever the policy collects.
+        limits ??= TextLimits.Default;
+        if ((limits.CheckDataCollection(data) ?? limits.CheckComment("comment", comment)) is { } tooLong)
+        {
+            return (null, tooLong);
+        }
 
         // 1. Every given item is one the policy collects, given once.
         var byName = new Dictionary<string, DataItem>(StringComparer.OrdinalIgnoreCase);

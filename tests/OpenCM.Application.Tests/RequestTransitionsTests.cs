@@ -90,6 +90,17 @@ public class RequestTransitionsTests
         Assert.Equal(17, store.Attempts);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Vote_CommentOverTheCap_ValidationBeforeAnythingIsRead(bool approve)
+    {
+        var (service, store, caller) = Setup();
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => service.VoteAsync(caller, Guid.NewGuid(), approve, new string('c', TextLimits.DefaultCommentBytes + 1), "c"));
+        Assert.Equal((ErrorKind.ValidationFailed, "comment"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Equal(0, store.Attempts);
+    }
+
     [Fact]
     public async Task SetStatus_LosingWithIfMatch_PreconditionFailedAtOnce()
     {

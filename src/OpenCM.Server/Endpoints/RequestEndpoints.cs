@@ -69,7 +69,7 @@ internal static class RequestEndpoints
         return EndpointContext.Json(RequestDto.From(updated));
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, RequestQueries requests)
+    private static async Task<IResult> ListAsync(HttpContext http, RequestQueries requests, OpenCmOptions options)
     {
         // 1. Filters: status by name or number; targetuser only "current" (as the reference supports).
         var q = http.Request.Query;
@@ -87,7 +87,7 @@ internal static class RequestEndpoints
             throw new OpenCmException(DomainError.Validation("targetuser", "Only targetuser=current is supported."));
         }
 
-        // 2. Paging (OpenCM extension): top and an opaque skiptoken.
+        // 2. Paging (OpenCM extension): top (at most OpenCM:MaxPageSize) and an opaque skiptoken.
         int? top = null;
         if (!string.IsNullOrEmpty(q["top"]))
         {
@@ -96,13 +96,37 @@ internal static class RequestEndpoints
                 : throw new OpenCmException(DomainError.Validation("top", "'top' must be a positive integer."));
         }
 
+        var rows = requests.CheckTop(top);
         var after = SkipToken.Parse(q["skiptoken"]);
-        var page = await requests.ListAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0 ? http.Caller().UserUuid : null, after, top), http.RequestAborted);
 
-        // 3. A next link when more rows may follow.
-        if (page.NextAfter is { } next)
+        // 3. The page: up to `rows` items and OpenCM:MaxPageBytes of JSON, whichever comes first
+        //    (issue #18.1). Stopped early, the next link resumes right after the last item sent.
+        var page = new JsonPage<RequestDto>(WireJson.TypeInfo<RequestDto>(), options.MaxPageBytes > 0 ? options.MaxPageBytes : OpenCmOptions.DefaultMaxPageBytes);
+        long? next = null;
+        try
         {
-            var query = new Dictionary<string, string?> { ["skiptoken"] = SkipToken.Format(next) };
+            var last = after;
+            await foreach (var listed in requests.ReadAsync(http.Caller(), new RequestListFilter(status, targetUser.Length > 0 ? http.Caller().UserUuid : null, after, rows), http.RequestAborted))
+            {
+                if (page.Count == rows || !page.TryAdd(RequestDto.From(listed.Request)))
+                {
+                    next = last;
+                    break;
+                }
+
+                last = listed.Position;
+            }
+        }
+        catch
+        {
+            page.Dispose();
+            throw;
+        }
+
+        // 4. A next link when more may follow.
+        if (next is { } position)
+        {
+            var query = new Dictionary<string, string?> { ["skiptoken"] = SkipToken.Format(position) };
             if (top is not null)
             {
                 query["top"] = top.Value.ToString(CultureInfo.InvariantCulture);
@@ -121,7 +145,7 @@ internal static class RequestEndpoints
             http.Response.Headers.Link = $"<{QueryHelpers.AddQueryString(http.Request.PathBase + http.Request.Path, query)}>; rel=\"next\"";
         }
 
-        return EndpointContext.Json(page.Items.Select(RequestDto.From).ToList());
+        return page.ToResult();
     }
 
     private static string ETag(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
