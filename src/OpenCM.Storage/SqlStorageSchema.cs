@@ -19,7 +19,20 @@ public sealed class SqlStorageSchema : IStorageSchema
 
     public string Location { get; }
 
-    public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(_clock, ct);
+    /// <summary>
+    /// Migrates, then keys the audit chain if it is not keyed yet (decision 0010): the first start
+    /// after the upgrade appends the checkpoint, in the audit itself, before anything else is audited.
+    /// </summary>
+    public async Task<int> MigrateAsync(CancellationToken ct = default)
+    {
+        var applied = await _db.MigrateAsync(_clock, ct).ConfigureAwait(false);
+        if (_db.AuditKey is { } key)
+        {
+            await _db.WriteAsync((tx, c) => AuditAppender.CheckpointAsync(tx, key, _clock.GetUtcNow(), c), ct).ConfigureAwait(false);
+        }
+
+        return applied;
+    }
 
     public async Task<StorageStatus> CheckAsync(CancellationToken ct = default)
     {

@@ -74,7 +74,9 @@ public static class StorageCopy
             counts.Add(new TableCount(table, await CountAsync(source, table, ct).ConfigureAwait(false), await CountAsync(target, table, ct).ConfigureAwait(false)));
         }
 
-        var chain = await AuditChain.VerifyAsync(new SqlAuditLog(target), ct).ConfigureAwait(false);
+        // The links are keyed under the master key (decision 0010): the target must have the source's.
+        var key = target.AuditKey ?? source.AuditKey ?? throw new InvalidOperationException("The audit chain's key is not set; the copy cannot verify the chain.");
+        var chain = await AuditChain.VerifyAsync(new SqlAuditLog(target), key, ct).ConfigureAwait(false);
         return new CopyReport(counts, chain.Count, chain.IsIntact);
     }
 

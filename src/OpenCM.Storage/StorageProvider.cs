@@ -17,6 +17,13 @@ public abstract class StorageProvider : IAsyncDisposable
     public abstract string Location { get; }
 
     /// <summary>
+    /// The key the audit chain's links are HMACs under (decision 0010), from the master key the
+    /// host loads (<see cref="StorageServices"/> sets it); the database never holds it. Appending
+    /// an audit event without it fails rather than write an unkeyed link.
+    /// </summary>
+    public OpenCM.Application.AuditChainKey? AuditKey { get; set; }
+
+    /// <summary>
     /// Opens a connection for reading. A database that cannot be reached raises
     /// <see cref="ErrorKind.Unavailable"/>, as every entry point of the provider does.
     /// </summary>
@@ -117,6 +124,13 @@ public abstract class StorageProvider : IAsyncDisposable
 
     private async Task<int> MigrateUnlockedAsync(TimeProvider clock, CancellationToken ct)
     {
+        // A schema already current needs no DDL at all: the serving role of a PostgreSQL database
+        // that does not own the tables (docs/security.md) starts without CREATE rights.
+        if ((await TablesAsync(ct).ConfigureAwait(false)).Contains("schema_migrations") && await PendingMigrationsAsync(ct).ConfigureAwait(false) == 0)
+        {
+            return 0;
+        }
+
         await WriteAsync(async (tx, c) =>
         {
             await tx.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", c).ConfigureAwait(false);

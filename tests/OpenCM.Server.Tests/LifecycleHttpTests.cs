@@ -109,7 +109,7 @@ public class LifecycleHttpTests : IClassFixture<ServerFixture>
         Assert.Single(winners);
         Assert.All(results.Where(r => r.StatusCode == HttpStatusCode.Conflict), r => Assert.Equal(winners[0], r.Status));
         Assert.Equal(1, await StatusChangesAsync(id));
-        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>())).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>(), _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
     }
 
     [Fact]
