@@ -113,7 +113,10 @@ public static class AuditChain
         ArgumentNullException.ThrowIfNull(key);
 
         // The head first: events appended after it was read are past it and left for the next run.
-        var head = await log.ReadHeadAsync(ct).ConfigureAwait(false);
+        if (await log.ReadHeadAsync(ct).ConfigureAwait(false) is not { } head)
+        {
+            return new AuditVerification(0, 1, "the chain's head row is missing");
+        }
         var previous = Genesis;
         long count = 0, expectedSequence = 1;
         long? keyedFrom = null;

@@ -212,7 +212,7 @@ internal static class DirectoryCommands
             {
                 // The head printed, so that an operator can keep it outside the database and notice a later rollback (docs/security.md).
                 var head = await log.ReadHeadAsync(ct);
-                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified (keyed from event {result.KeyedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}; head {head.Sequence} {head.Hash})");
+                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified (keyed from event {result.KeyedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}; head {head?.Sequence} {head?.Hash})");
                 return OpenCmCli.Ok;
             }
 

@@ -45,11 +45,15 @@ internal static class AuditAppender
         await InsertAsync(tx, key, cursor, e, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Appends the keyed checkpoint if the chain has none yet (at start-up, after migrating); otherwise nothing.</summary>
+    /// <summary>
+    /// Appends the keyed checkpoint if the chain holds unkeyed events and no checkpoint yet (at
+    /// start-up, after migrating); otherwise nothing. An empty chain gets its checkpoint with its
+    /// first event, so that a database migrated before <c>opencm db copy</c> fills it stays empty.
+    /// </summary>
     public static async Task<int> CheckpointAsync(DbTransaction tx, AuditChainKey key, DateTimeOffset at, CancellationToken ct)
     {
         var cursor = await CursorAsync(tx, ct).ConfigureAwait(false);
-        if (cursor.KeyedFrom is not null)
+        if (cursor.KeyedFrom is not null || cursor.Sequence == 0)
         {
             return 0;
         }

@@ -24,14 +24,9 @@ public sealed class SqlAuditLog : IAuditLog
         }
     }
 
-    public Task<AuditHead> ReadHeadAsync(CancellationToken ct = default) => _db.ReadAsync(async (conn, c) =>
-    {
-        var head = await conn.FirstRowAsync("SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1",
-            r => new AuditHead(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetInt64(2)), c).ConfigureAwait(false);
-
-        // A head row deleted is a chain whose end nobody can name: as broken as a head past the table.
-        return head ?? new AuditHead(long.MaxValue, "", null);
-    }, ct);
+    public Task<AuditHead?> ReadHeadAsync(CancellationToken ct = default) => _db.ReadAsync(
+        (conn, c) => conn.FirstRowAsync<AuditHead?>("SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1",
+            r => new AuditHead(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetInt64(2)), c), ct);
 
     public async Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default)
     {

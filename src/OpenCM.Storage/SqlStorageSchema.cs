@@ -19,19 +19,17 @@ public sealed class SqlStorageSchema : IStorageSchema
 
     public string Location { get; }
 
-    /// <summary>
-    /// Migrates, then keys the audit chain if it is not keyed yet (decision 0010): the first start
-    /// after the upgrade appends the checkpoint, in the audit itself, before anything else is audited.
-    /// </summary>
-    public async Task<int> MigrateAsync(CancellationToken ct = default)
-    {
-        var applied = await _db.MigrateAsync(_clock, ct).ConfigureAwait(false);
-        if (_db.AuditKey is { } key)
-        {
-            await _db.WriteAsync((tx, c) => AuditAppender.CheckpointAsync(tx, key, _clock.GetUtcNow(), c), ct).ConfigureAwait(false);
-        }
+    public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(_clock, ct);
 
-        return applied;
+    /// <summary>
+    /// The first start after the upgrade appends the checkpoint, in the audit itself, before
+    /// anything else is audited; an empty chain is keyed by its first append instead, so that a
+    /// database only migrated stays empty (the target of <c>opencm db copy</c>).
+    /// </summary>
+    public async Task<bool> KeyAuditChainAsync(CancellationToken ct = default)
+    {
+        var key = _db.AuditKey ?? throw new InvalidOperationException("The audit chain's key is not set (StorageProvider.AuditKey).");
+        return await _db.WriteAsync((tx, c) => AuditAppender.CheckpointAsync(tx, key, _clock.GetUtcNow(), c), ct).ConfigureAwait(false) == 1;
     }
 
     public async Task<StorageStatus> CheckAsync(CancellationToken ct = default)

@@ -32,8 +32,11 @@ public static class StorageCopy
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
 
-        // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet.
+        // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet. The
+        //    source's chain keyed as a start of its server would (decision 0010), so that what is
+        //    copied verifies under the key.
         await source.MigrateAsync(clock, ct).ConfigureAwait(false);
+        await new SqlStorageSchema(source, source.Location, clock).KeyAuditChainAsync(ct).ConfigureAwait(false);
         await target.MigrateAsync(clock, ct).ConfigureAwait(false);
         var tables = (await source.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).Order(StringComparer.Ordinal).ToList();
         var targetTables = (await target.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).ToHashSet(StringComparer.Ordinal);

@@ -71,11 +71,14 @@ public sealed class PostgresServingRoleTests : StorageContract
     }
 
     [SkippableFact]
-    public async Task ServingRole_StartOnACurrentSchema_MigratesNothingAndKeysTheChain()
+    public async Task ServingRole_StartOnACurrentSchema_MigratesNothingThenAppendsKeyed()
     {
         Assert.Equal(0, await new SqlStorageSchema(Db, "test", Samples.Clock()).MigrateAsync());
+        Assert.False(await new SqlStorageSchema(Db, "test", Samples.Clock()).KeyAuditChainAsync());
+        Assert.Equal((true, 0L), ((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact, (await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).Count));
+        await new SqlTransactions(Db).RunAsync(async (uow, c) => { await uow.Audit.AppendAsync(Samples.Audit(Guid.NewGuid()), c); return 0; });
         var result = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
-        Assert.Equal((true, 1L, (long?)1), (result.IsIntact, result.Count, result.KeyedFrom));
+        Assert.Equal((true, 2L, (long?)1), (result.IsIntact, result.Count, result.KeyedFrom));
     }
 }
 

@@ -24,8 +24,8 @@ public interface IAuditLog
 {
     IAsyncEnumerable<ChainedAuditEvent> ReadAllAsync(CancellationToken ct = default);
 
-    /// <summary>The chain's head: the last event's sequence number and hash as the appenders left them.</summary>
-    Task<AuditHead> ReadHeadAsync(CancellationToken ct = default);
+    /// <summary>The chain's head: the last event's sequence number and hash as the appenders left them; null when its row is gone.</summary>
+    Task<AuditHead?> ReadHeadAsync(CancellationToken ct = default);
 
     Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default);
 }
