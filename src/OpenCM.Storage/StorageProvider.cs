@@ -16,12 +16,24 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Where the data lives, without credentials (for logs, readiness and what the first start reports).</summary>
     public abstract string Location { get; }
 
+    private Lazy<OpenCM.Application.AuditChainKey>? _auditKey;
+
     /// <summary>
     /// The key the audit chain's links are HMACs under (decision 0010), from the master key the
     /// host loads (<see cref="StorageServices"/> sets it); the database never holds it. Appending
     /// an audit event without it fails rather than write an unkeyed link.
     /// </summary>
-    public OpenCM.Application.AuditChainKey? AuditKey { get; set; }
+    public OpenCM.Application.AuditChainKey? AuditKey
+    {
+        get => _auditKey?.Value;
+        set => _auditKey = value is null ? null : new(() => value);
+    }
+
+    /// <summary>
+    /// Sets the audit chain key to be loaded when first needed, unless one is set already: a
+    /// process that only migrates (<c>opencm migrate</c>, as the tables' owner) never loads the master key.
+    /// </summary>
+    public void UseAuditKey(Func<OpenCM.Application.AuditChainKey> load) => _auditKey ??= new(load);
 
     /// <summary>
     /// Opens a connection for reading. A database that cannot be reached raises

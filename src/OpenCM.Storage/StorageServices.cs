@@ -20,8 +20,13 @@ public static class StorageServices
         services.AddKeyedSingleton(name, (sp, _) =>
         {
             // The audit chain's key comes from the master key, wherever the host says that comes from.
+            // Loaded when first needed, so that migrating alone reads (or creates) no key file.
             var provider = open(sp);
-            provider.AuditKey ??= sp.GetService<IMasterKeyProvider>()?.Load().AuditChainKey();
+            if (sp.GetService<IMasterKeyProvider>() is { } keys)
+            {
+                provider.UseAuditKey(() => keys.Load().AuditChainKey());
+            }
+
             return provider;
         });
         services.TryAddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(name));
