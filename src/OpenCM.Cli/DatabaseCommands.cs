@@ -19,6 +19,9 @@ internal static class DatabaseCommands
         {
             await using var source = Open(parse.GetValue(from)!, "--from");
             await using var target = Open(parse.GetValue(to)!, "--to");
+
+            // The audit chain is keyed under the master key (decision 0010): the source's, as serve loads it.
+            source.AuditKey = target.AuditKey = MasterKeyOf(parse.GetValue(from)!).AuditChainKey();
             CopyReport report;
             try
             {
@@ -49,6 +52,21 @@ internal static class DatabaseCommands
         }));
         db.Subcommands.Add(copy);
         return db;
+    }
+
+    // OpenCM__MasterKey when given (a secret manager), else the source data directory's key file, as serve would load it.
+    private static MasterKey MasterKeyOf(string source)
+    {
+        if (Environment.GetEnvironmentVariable("OpenCM__MasterKey") is { Length: > 0 } configured)
+        {
+            return new ConfiguredMasterKeyProvider(configured).Load();
+        }
+
+        var colon = source.IndexOf(':', StringComparison.Ordinal);
+        var dir = source[(colon + 1)..];
+        return File.Exists(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile))
+            ? new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile)).Load()
+            : throw new CliException("the master key is needed to verify the audit chain: give OpenCM__MasterKey, or copy from a data directory that holds master.key");
     }
 
     // sqlite:DIR or postgres:CONNECTION, the provider named as OpenCM:Database names it; the connection string is never printed back.

@@ -205,10 +205,14 @@ internal static class DirectoryCommands
         verify.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            var result = await AuditChain.VerifyAsync(app.Services.GetRequiredService<IAuditLog>(), ct);
+            // Keyed links need the master key, which the CLI loads as serve does (the data directory's key file, or OpenCM__MasterKey).
+            var log = app.Services.GetRequiredService<IAuditLog>();
+            var result = await AuditChain.VerifyAsync(log, app.Services.GetRequiredService<AuditChainKey>(), ct);
             if (result.IsIntact)
             {
-                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified");
+                // The head printed, so that an operator can keep it outside the database and notice a later rollback (docs/security.md).
+                var head = await log.ReadHeadAsync(ct);
+                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified (keyed from event {result.KeyedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}; head {head?.Sequence} {head?.Hash})");
                 return OpenCmCli.Ok;
             }
 

@@ -77,12 +77,13 @@ public static class OpenCmComposition
 
     /// <summary>
     /// What must be done before anything reads or serves, awaited rather than blocked on: the
-    /// schema migrated, then the keys loaded from the secret store (made on first start).
+    /// schema migrated and the audit chain keyed (decision 0010), then the keys loaded from the secret store (made on first start).
     /// </summary>
     public static async Task StartAsync(IServiceProvider services, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(services);
         await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
+        await services.GetRequiredService<IStorageSchema>().KeyAuditChainAsync(ct).ConfigureAwait(false);
         await services.GetRequiredService<ServerKeys>().LoadAsync(
             services.GetRequiredService<SecretStore>(), services.GetRequiredService<CaOptions>(), services.GetRequiredService<TimeProvider>(), ct).ConfigureAwait(false);
     }

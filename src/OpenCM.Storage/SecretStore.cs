@@ -109,6 +109,9 @@ public sealed class MasterKey
 
     internal byte[] Bytes { get; }
 
+    /// <summary>The audit chain's key (decision 0010): derived from this key, never stored.</summary>
+    public OpenCM.Application.AuditChainKey AuditChainKey() => OpenCM.Application.AuditChainKey.Derive(Bytes);
+
     public static MasterKey FromBase64(string base64)
     {
         var bytes = Convert.FromBase64String(base64);

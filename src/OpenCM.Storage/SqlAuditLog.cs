@@ -8,7 +8,7 @@ namespace OpenCM.Storage;
 /// <summary>Reads the hash-chained audit log.</summary>
 public sealed class SqlAuditLog : IAuditLog
 {
-    private const string Columns = "seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash";
+    private const string Columns = "seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash, client_correlation";
     private readonly StorageProvider _db;
 
     public SqlAuditLog(StorageProvider db) => _db = db;
@@ -23,6 +23,10 @@ public sealed class SqlAuditLog : IAuditLog
             yield return Read(r);
         }
     }
+
+    public Task<AuditHead?> ReadHeadAsync(CancellationToken ct = default) => _db.ReadAsync(
+        (conn, c) => conn.FirstRowAsync<AuditHead?>("SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1",
+            r => new AuditHead(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetInt64(2)), c), ct);
 
     public async Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default)
     {
@@ -41,7 +45,7 @@ public sealed class SqlAuditLog : IAuditLog
     private static ChainedAuditEvent Read(DbDataReader r) => new(
         r.GetInt64(0),
         new AuditEvent(r.GetString(1), r.Id(2), r.Id(3), (RequestStatus)r.GetInt32(4), (RequestStatus)r.GetInt32(5),
-            Sql.Time(r.GetInt64(6)), r.GetString(7), r.GetString(8)),
+            Sql.Time(r.GetInt64(6)), CorrelationIds.WithClient(r.GetString(7), r.GetString(11)), r.GetString(8)),
         r.GetString(9),
         r.GetString(10));
 }

@@ -21,6 +21,17 @@ public sealed class SqlStorageSchema : IStorageSchema
 
     public Task<int> MigrateAsync(CancellationToken ct = default) => _db.MigrateAsync(_clock, ct);
 
+    /// <summary>
+    /// The first start after the upgrade appends the checkpoint, in the audit itself, before
+    /// anything else is audited; an empty chain is keyed by its first append instead, so that a
+    /// database only migrated stays empty (the target of <c>opencm db copy</c>).
+    /// </summary>
+    public async Task<bool> KeyAuditChainAsync(CancellationToken ct = default)
+    {
+        var key = _db.AuditKey ?? throw new InvalidOperationException("The audit chain's key is not set (StorageProvider.AuditKey).");
+        return await _db.WriteAsync((tx, c) => AuditAppender.CheckpointAsync(tx, key, _clock.GetUtcNow(), c), ct).ConfigureAwait(false) == 1;
+    }
+
     public async Task<StorageStatus> CheckAsync(CancellationToken ct = default)
     {
         try

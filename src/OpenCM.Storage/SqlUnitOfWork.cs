@@ -16,7 +16,7 @@ public sealed class SqlTransactions : ITransactions
     public Task<T> RunAsync<T>(Func<IUnitOfWork, CancellationToken, Task<T>> work, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        return _db.WriteAsync((tx, c) => work(new SqlUnitOfWork(tx), c), ct);
+        return _db.WriteAsync((tx, c) => work(new SqlUnitOfWork(tx, _db.AuditKey), c), ct);
     }
 }
 
@@ -28,8 +28,13 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
+    private readonly AuditChainKey? _auditKey;
 
-    public SqlUnitOfWork(DbTransaction tx) => _tx = tx;
+    public SqlUnitOfWork(DbTransaction tx, AuditChainKey? auditKey)
+    {
+        _tx = tx;
+        _auditKey = auditKey;
+    }
 
     public IRequestWrites Requests => this;
 
@@ -202,7 +207,7 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         await _tx.ExecuteAsync("UPDATE smartcards SET pin_request = @r WHERE uuid = @u AND pin_request <> @r", ct,
             ("@r", Sql.Text(request)), ("@u", Sql.Text(card))).ConfigureAwait(false) == 1;
 
-    Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, audit, ct);
+    Task IAuditWrites.AppendAsync(AuditEvent audit, CancellationToken ct) => AuditAppender.AppendAsync(_tx, _auditKey, audit, ct);
 
     async Task<bool> ITemplateWrites.TryStoreVersionAsync(ProfileTemplate template, int expectedVersion, DateTimeOffset at, CancellationToken ct)
     {

@@ -32,8 +32,11 @@ public static class StorageCopy
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
 
-        // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet.
+        // 1. Both schemas current, with the same tables; the target holds no OpenCM data yet. The
+        //    source's chain keyed as a start of its server would (decision 0010), so that what is
+        //    copied verifies under the key.
         await source.MigrateAsync(clock, ct).ConfigureAwait(false);
+        await new SqlStorageSchema(source, source.Location, clock).KeyAuditChainAsync(ct).ConfigureAwait(false);
         await target.MigrateAsync(clock, ct).ConfigureAwait(false);
         var tables = (await source.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).Order(StringComparer.Ordinal).ToList();
         var targetTables = (await target.TablesAsync(ct).ConfigureAwait(false)).Where(t => t != Bookkeeping).ToHashSet(StringComparer.Ordinal);
@@ -74,7 +77,9 @@ public static class StorageCopy
             counts.Add(new TableCount(table, await CountAsync(source, table, ct).ConfigureAwait(false), await CountAsync(target, table, ct).ConfigureAwait(false)));
         }
 
-        var chain = await AuditChain.VerifyAsync(new SqlAuditLog(target), ct).ConfigureAwait(false);
+        // The links are keyed under the master key (decision 0010): the target must have the source's.
+        var key = target.AuditKey ?? source.AuditKey ?? throw new InvalidOperationException("The audit chain's key is not set; the copy cannot verify the chain.");
+        var chain = await AuditChain.VerifyAsync(new SqlAuditLog(target), key, ct).ConfigureAwait(false);
         return new CopyReport(counts, chain.Count, chain.IsIntact);
     }
 

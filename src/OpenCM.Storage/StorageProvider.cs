@@ -16,6 +16,25 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Where the data lives, without credentials (for logs, readiness and what the first start reports).</summary>
     public abstract string Location { get; }
 
+    private Lazy<OpenCM.Application.AuditChainKey>? _auditKey;
+
+    /// <summary>
+    /// The key the audit chain's links are HMACs under (decision 0010), from the master key the
+    /// host loads (<see cref="StorageServices"/> sets it); the database never holds it. Appending
+    /// an audit event without it fails rather than write an unkeyed link.
+    /// </summary>
+    public OpenCM.Application.AuditChainKey? AuditKey
+    {
+        get => _auditKey?.Value;
+        set => _auditKey = value is null ? null : new(() => value);
+    }
+
+    /// <summary>
+    /// Sets the audit chain key to be loaded when first needed, unless one is set already: a
+    /// process that only migrates (<c>opencm migrate</c>, as the tables' owner) never loads the master key.
+    /// </summary>
+    public void UseAuditKey(Func<OpenCM.Application.AuditChainKey> load) => _auditKey ??= new(load);
+
     /// <summary>
     /// Opens a connection for reading. A database that cannot be reached raises
     /// <see cref="ErrorKind.Unavailable"/>, as every entry point of the provider does.
@@ -117,6 +136,13 @@ public abstract class StorageProvider : IAsyncDisposable
 
     private async Task<int> MigrateUnlockedAsync(TimeProvider clock, CancellationToken ct)
     {
+        // A schema already current needs no DDL at all: the serving role of a PostgreSQL database
+        // that does not own the tables (docs/security.md) starts without CREATE rights.
+        if ((await TablesAsync(ct).ConfigureAwait(false)).Contains("schema_migrations") && await PendingMigrationsAsync(ct).ConfigureAwait(false) == 0)
+        {
+            return 0;
+        }
+
         await WriteAsync(async (tx, c) =>
         {
             await tx.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", c).ConfigureAwait(false);

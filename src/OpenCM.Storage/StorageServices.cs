@@ -17,7 +17,18 @@ public static class StorageServices
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(open);
-        services.AddKeyedSingleton(name, (sp, _) => open(sp));
+        services.AddKeyedSingleton(name, (sp, _) =>
+        {
+            // The audit chain's key comes from the master key, wherever the host says that comes from.
+            // Loaded when first needed, so that migrating alone reads (or creates) no key file.
+            var provider = open(sp);
+            if (sp.GetService<IMasterKeyProvider>() is { } keys)
+            {
+                provider.UseAuditKey(() => keys.Load().AuditChainKey());
+            }
+
+            return provider;
+        });
         services.TryAddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(name));
         return services.AddOpenCmSqlStores();
     }
@@ -43,6 +54,7 @@ public static class StorageServices
         // Secrets and archived keys are sealed under the master key, wherever the host says it comes from.
         services.TryAddSingleton(sp => new SecretStore(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<IMasterKeyProvider>().Load(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IKeySealer>(sp => new MasterKeySealer(sp.GetRequiredService<IMasterKeyProvider>().Load()));
+        services.TryAddSingleton(sp => sp.GetRequiredService<StorageProvider>().AuditKey ?? sp.GetRequiredService<IMasterKeyProvider>().Load().AuditChainKey());
         return services;
     }
 }

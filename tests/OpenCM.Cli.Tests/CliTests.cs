@@ -222,6 +222,30 @@ public sealed class CliTests : IDisposable
         Assert.Contains("broken at event 2", bad.Err, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)", "the head names event")]
+    [InlineData("DELETE FROM audit_events", "the head names event")]
+    [InlineData("UPDATE audit_head SET hash = '00'", "the head's hash does not match")]
+    public async Task AuditVerify_TruncatedOrHeadReset_Broken(string sql, string reason)
+    {
+        // Issue #18: verify walked the events it found and never looked at the head.
+        await Cli.RunAsync("init", "--data", Data);
+        await Cli.RunAsync("users", "add", "--data", Data, "--name", "alice");
+        var ok = await Cli.RunAsync("audit", "verify", "--data", Data);
+        Assert.Contains("keyed from event 1", ok.Out, StringComparison.Ordinal);
+        await using (var raw = new SqliteConnection($"Data Source={Path.Combine(Data, "opencm.db")};Pooling=False"))
+        {
+            await raw.OpenAsync();
+            await using var cmd = raw.CreateCommand();
+            cmd.CommandText = "DROP TRIGGER audit_events_no_delete; " + sql;
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var bad = await Cli.RunAsync("audit", "verify", "--data", Data);
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains(reason, bad.Err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Requests_AgainstRunningServer_ListShowCancelApproveDeny()
     {

@@ -88,7 +88,7 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(8, (await completed.JsonAsync()).GetProperty("Status").GetInt32());
         Assert.Equal((ProfileStatus.Active, user.Uuid), ((await profiles.FindAsync(profileId))!.Status, (await profiles.FindAsync(profileId))!.UserUuid));
         Assert.Equal(CertificateStatus.Current, Assert.Single(await profiles.CertificatesOfProfileAsync(profileId)).Status);
-        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>())).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>(), _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
     }
 
     [Theory]

@@ -33,6 +33,32 @@ public class LifecycleHttpTests : IClassFixture<ServerFixture>
     }
 
     [Theory]
+    [InlineData("client-trace.7", "client-trace.7")]
+    [InlineData("a b", "")]
+    [InlineData("x client=forged", "")]
+    [InlineData("<script>alert(1)</script>", "")]
+    [InlineData("'; DROP TABLE audit_events; --", "")]
+    [InlineData("0123456789012345678901234567890123456789012345678901234567890123456789", "")]
+    public async Task Put_ClientCorrelationId_AuditedBesideTheServersOwnNeverInItsPlace(string given, string kept)
+    {
+        // Issue #18: the client's X-Correlation-Id was stored as the server's. The server's own id
+        // is the correlation id now; a sane client value is kept beside it and echoed as before, a
+        // hostile one is dropped (the request still succeeds).
+        var client = await _server.ClientAsync(await _server.UserAsync("alice"));
+        var id = await client.CreateIdAsync(ServerFixture.UserCertificate);
+        using var put = new HttpRequestMessage(HttpMethod.Put, $"{ServerFixture.Api}/requests/{id}") { Content = Http.Json("""{"status":"Canceled"}""") };
+        Assert.True(put.Headers.TryAddWithoutValidation("X-Correlation-Id", given));
+        var response = await client.SendAsync(put);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var audited = (await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(id)).Single(e => e.Event.Kind == "StatusChanged").Event;
+        Assert.Matches("^[0-9a-f]{32}$", audited.ServerCorrelationId);
+        Assert.Equal(kept, audited.ClientCorrelationId);
+        Assert.Equal(kept.Length > 0 ? kept : audited.ServerCorrelationId, response.Headers.GetValues("X-Correlation-Id").Single());
+        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>(), _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
+    }
+
+    [Theory]
     [InlineData("Completed")]
     [InlineData("8")]
     public async Task Put_CompletedOnApproved_409WithCurrentStatus(string status)
@@ -109,7 +135,7 @@ public class LifecycleHttpTests : IClassFixture<ServerFixture>
         Assert.Single(winners);
         Assert.All(results.Where(r => r.StatusCode == HttpStatusCode.Conflict), r => Assert.Equal(winners[0], r.Status));
         Assert.Equal(1, await StatusChangesAsync(id));
-        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>())).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(_server.Services.GetRequiredService<IAuditLog>(), _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
     }
 
     [Fact]

@@ -17,6 +17,30 @@ public sealed class PostgresStorageContractTests : StorageContract
         return new PostgresStorage(await server!.CreateDatabaseAsync());
     }
 
+    // The tables' owner (here the superuser the tests connect as) can disable the append-only triggers.
+    protected override Task TamperAsync(string sql) => Db.WriteAsync(async (tx, c) =>
+    {
+        await using var cmd = tx.Connection!.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"ALTER TABLE audit_events DISABLE TRIGGER USER; {sql}; ALTER TABLE audit_events ENABLE TRIGGER USER";
+        return await cmd.ExecuteNonQueryAsync(c);
+    });
+
+    [SkippableFact]
+    public async Task AuditEvents_Truncate_RefusedEvenForTheOwner()
+    {
+        await new SqlTransactions(Db).RunAsync(async (uow, c) => { await uow.Audit.AppendAsync(Samples.Audit(Guid.NewGuid()), c); return 0; });
+        var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Db.WriteAsync(async (tx, c) =>
+        {
+            await using var cmd = tx.Connection!.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "TRUNCATE audit_events";
+            return await cmd.ExecuteNonQueryAsync(c);
+        }));
+        Assert.Contains("append-only", refused.MessageText, StringComparison.Ordinal);
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
+    }
+
     [SkippableFact]
     public async Task Templates_SavedOnTwoNodesAtOnce_TheLaterSaveIsAConflict()
     {
@@ -44,7 +68,7 @@ public sealed class PostgresStorageContractTests : StorageContract
     public async Task DbCopy_IntoAnEmptyDatabase_EveryTableOfTheSchemaCopied()
     {
         var server = await PostgresServer.Shared;
-        await using var target = new PostgresStorage(await server!.CreateDatabaseAsync());
+        await using var target = new PostgresStorage(await server!.CreateDatabaseAsync()) { AuditKey = Samples.AuditKey };
         await StorageCopyCheck.CopyAsync_EveryTableOfTheSchema_SameRowsOnBothSides(Db, target,
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
     }

@@ -13,6 +13,15 @@ public sealed class SqliteStorageContractTests : StorageContract, IDisposable
 
     protected override Task<StorageProvider> CreateAsync() => Task.FromResult<StorageProvider>(new SqliteStorage(_dir.File("opencm.db")));
 
+    // Whoever can write the file can drop the append-only triggers.
+    protected override Task TamperAsync(string sql) => Db.WriteAsync(async (tx, c) =>
+    {
+        await using var cmd = tx.Connection!.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete; " + sql;
+        return await cmd.ExecuteNonQueryAsync(c);
+    });
+
     public void Dispose() => _dir.Dispose();
 }
 
@@ -25,8 +34,8 @@ public sealed class SqliteSpecificTests : IDisposable
     [Fact]
     public async Task DbCopy_IntoAnEmptyDatabase_EveryTableOfTheSchemaCopied()
     {
-        await using var source = new SqliteStorage(_dir.File("source.db"));
-        await using var target = new SqliteStorage(_dir.File("target.db"));
+        await using var source = new SqliteStorage(_dir.File("source.db")) { AuditKey = Samples.AuditKey };
+        await using var target = new SqliteStorage(_dir.File("target.db")) { AuditKey = Samples.AuditKey };
         await StorageCopyCheck.CopyAsync_EveryTableOfTheSchema_SameRowsOnBothSides(source, target,
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
     }
@@ -34,7 +43,7 @@ public sealed class SqliteSpecificTests : IDisposable
     [Fact]
     public async Task Open_NewDatabase_UsesWalAndFullSync()
     {
-        await using var db = new SqliteStorage(_dir.File("opencm.db"));
+        await using var db = new SqliteStorage(_dir.File("opencm.db")) { AuditKey = Samples.AuditKey };
         await db.MigrateAsync(Samples.Clock());
         await using var conn = await db.OpenReadAsync();
         await using var cmd = conn.CreateCommand();
@@ -80,6 +89,7 @@ public sealed class SqliteSpecificTests : IDisposable
         }
 
         await using var data = await SqliteDataDirectory.OpenAsync(root, Samples.Clock());
+        data.Storage.AuditKey = Samples.AuditKey;
         await new SqlTransactions(data.Storage).RunAsync(async (uow, c) =>
         {
             var r = Samples.Request();
@@ -98,7 +108,7 @@ public sealed class SqliteSpecificTests : IDisposable
     [Fact]
     public async Task AuditEvents_UpdateOrDelete_RefusedByDatabase()
     {
-        await using var db = new SqliteStorage(_dir.File("opencm.db"));
+        await using var db = new SqliteStorage(_dir.File("opencm.db")) { AuditKey = Samples.AuditKey };
         await db.MigrateAsync(Samples.Clock());
         var r = Samples.Request();
         await new SqlTransactions(db).RunAsync(async (uow, c) => { await uow.Requests.InsertAsync(r, [], c); await uow.Audit.AppendAsync(Samples.Audit(r.Uuid), c); return 0; });
@@ -115,7 +125,7 @@ public sealed class SqliteSpecificTests : IDisposable
     public async Task Verify_TamperedEvent_NamesFirstBadEvent()
     {
         var path = _dir.File("opencm.db");
-        await using (var db = new SqliteStorage(path))
+        await using (var db = new SqliteStorage(path) { AuditKey = Samples.AuditKey })
         {
             await db.MigrateAsync(Samples.Clock());
             for (var i = 0; i < 4; i++)
@@ -134,8 +144,8 @@ public sealed class SqliteSpecificTests : IDisposable
             await cmd.ExecuteNonQueryAsync();
         }
 
-        await using var reopened = new SqliteStorage(path);
-        var result = await AuditChain.VerifyAsync(new SqlAuditLog(reopened));
+        await using var reopened = new SqliteStorage(path) { AuditKey = Samples.AuditKey };
+        var result = await AuditChain.VerifyAsync(new SqlAuditLog(reopened), Samples.AuditKey);
         Assert.Equal(3, result.FirstBad);
     }
 }
@@ -149,7 +159,7 @@ public sealed class SqliteSchemaTests : IDisposable
     [Fact]
     public async Task Schema_NewDatabaseNotMigrated_NotReadyWithoutInternals()
     {
-        await using var db = new SqliteStorage(_dir.File("opencm.db"));
+        await using var db = new SqliteStorage(_dir.File("opencm.db")) { AuditKey = Samples.AuditKey };
         var status = await new SqlStorageSchema(db, _dir.File("opencm.db"), Samples.Clock()).CheckAsync();
         Assert.Equal((false, "database unreachable or not initialized"), (status.IsReady, status.Detail));
         await new SqlStorageSchema(db, "x", Samples.Clock()).MigrateAsync();
@@ -191,10 +201,11 @@ public sealed class SqliteUpgradeTests : IDisposable
         // 2. This release migrates it (0004 reserved serials, 0005 smart cards, 0006 proposed PINs,
         //    0007 card profiles, 0008 passwords, 0009 data-protection keys, 0010 CA notices outbox,
         //    0011 certificate plans, and every one since, e.g. 0013 card key generations, 0014
-        //    requests by originator, 0016 portal sessions): the software profile stays one, on no card.
-        await using var db = new SqliteStorage(path);
+        //    requests by originator, 0012 keyed audit chain,
+        //    0016 portal sessions): the software profile stays one, on no card.
+        await using var db = new SqliteStorage(path) { AuditKey = Samples.AuditKey };
         var pending = await db.PendingMigrationsAsync();
-        Assert.True(pending >= 11, $"{pending} migrations after schema 3");
+        Assert.True(pending >= 12, $"{pending} migrations after schema 3");
         Assert.Equal(pending, await db.MigrateAsync(Samples.Clock()));
         Assert.Equal(0, await db.PendingMigrationsAsync());
         Assert.Equal((OpenCM.Domain.ProfileStatus.Active, Guid.Empty), ((await new SqlProfileStore(db).FindAsync(profile))!.Status, (await new SqlProfileStore(db).FindAsync(profile))!.SmartcardUuid));

@@ -34,5 +34,8 @@ public static class Samples
     public static AuditEvent Audit(Guid subject, string kind = "Test", RequestStatus from = RequestStatus.None, RequestStatus to = RequestStatus.None) =>
         new(kind, subject, Guid.Empty, from, to, Now, "corr-1", "detail");
 
+    /// <summary>The audit chain key of the tests' databases (a master key of 32 bytes 0x42); production derives it from the installation's master key.</summary>
+    public static readonly AuditChainKey AuditKey = AuditChainKey.Derive(Enumerable.Repeat((byte)0x42, 32).ToArray());
+
     public static Sid UserSid(int rid) => Sid.Parse($"S-1-5-21-1-2-3-{rid}");
 }

@@ -17,9 +17,16 @@ public abstract class StorageContract : IAsyncLifetime
 
     protected abstract Task<StorageProvider> CreateAsync();
 
+    /// <summary>
+    /// Runs <paramref name="sql"/> as someone who can write the database file or owns the tables
+    /// would: with the audit log's append-only triggers out of the way (dropped or disabled).
+    /// </summary>
+    protected abstract Task TamperAsync(string sql);
+
     public async Task InitializeAsync()
     {
         Db = await CreateAsync();
+        Db.AuditKey ??= Samples.AuditKey;
         await Db.MigrateAsync(Samples.Clock());
     }
 
@@ -157,7 +164,7 @@ public abstract class StorageContract : IAsyncLifetime
         var found = await Requests.FindAsync(request.Uuid);
         Assert.Equal((RequestStatus.Approved, 1L), (found!.Status, found.Version));
         Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(request.Uuid));
-        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
     }
 
     [SkippableFact]
@@ -303,9 +310,9 @@ public abstract class StorageContract : IAsyncLifetime
             await CreateAsync(r, [], Samples.Audit(r.Uuid, "RequestCreated"));
         }
 
-        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
         Assert.True(verification.IsIntact, verification.Reason);
-        Assert.Equal(5, verification.Count);
+        Assert.Equal((6L, 1L), (verification.Count, verification.KeyedFrom)); // the keyed checkpoint first (decision 0010), then the five
     }
 
     [SkippableFact]
@@ -334,8 +341,8 @@ public abstract class StorageContract : IAsyncLifetime
         await using var count = conn.CreateCommand();
         count.CommandText = "SELECT COUNT(*) FROM settings WHERE name = 'half-done'";
         Assert.Equal(0L, Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
-        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
-        Assert.Equal((true, 2L), (verification.IsIntact, verification.Count));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
+        Assert.Equal((true, 3L), (verification.IsIntact, verification.Count)); // with the keyed checkpoint
     }
 
     [SkippableFact]
@@ -358,13 +365,13 @@ public abstract class StorageContract : IAsyncLifetime
         }
 
         Assert.Equal(20, (await Task.WhenAll(tasks)).Count(ok => ok));
-        var afterFirst = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
-        Assert.Equal((true, 40L), (afterFirst.IsIntact, afterFirst.Count));
+        var afterFirst = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
+        Assert.Equal((true, 41L), (afterFirst.IsIntact, afterFirst.Count)); // the keyed checkpoint and 40
 
         // The next unit continues from the head the batch left.
         await CreateAsync(Samples.Request(), [], Samples.Audit(Guid.NewGuid()));
-        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
-        Assert.Equal((true, 41L), (verification.IsIntact, verification.Count));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
+        Assert.Equal((true, 42L), (verification.IsIntact, verification.Count));
     }
 
     [SkippableFact]
@@ -432,8 +439,8 @@ public abstract class StorageContract : IAsyncLifetime
         // One of each pair that shares an id: on SQLite the first queued, on PostgreSQL whichever
         // took the lock first; never both, never neither.
         Assert.Equal(requests.Where((_, i) => i % 5 != 4).Select(r => r.Uuid).Order(), stored.Select(s => s.Request.Uuid).Order());
-        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db));
-        Assert.Equal((true, 80L), (verification.IsIntact, verification.Count));
+        var verification = await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
+        Assert.Equal((true, 81L), (verification.IsIntact, verification.Count)); // the keyed checkpoint and 80
     }
 
     private DirectoryAdministration Administration => new(Transactions, Samples.Clock());
@@ -455,7 +462,7 @@ public abstract class StorageContract : IAsyncLifetime
         var ex = await Assert.ThrowsAsync<OpenCmException>(() => Administration.AddUserAsync(who, "Alice", []));
         Assert.Equal((ErrorKind.ValidationFailed, "name"), (ex.Error.Kind, ex.Error.Field));
         Assert.Equal(["alice", "bob"], (await dir.ListUsersAsync()).Select(u => u.User.Name));
-        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
     }
 
     [SkippableFact]
@@ -477,7 +484,7 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Equal((admin, "corr-add"), (events[0].Actor, events[0].CorrelationId));
         Assert.Equal((AuditContext.LocalOperatorId, $"group={team.Uuid:D} operator=local-admin:root"), (events[2].Actor, events[2].Detail));
         Assert.Equal((admin, "corr-remove", Samples.Now), (events[3].Actor, events[3].CorrelationId, events[3].Time));
-        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db))).IsIntact);
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
     }
 
     [SkippableFact]
@@ -868,5 +875,180 @@ public abstract class StorageContract : IAsyncLifetime
         await sessions.EndAllAsync(alice);
         Assert.Null(await sessions.FindAsync("a2"));
         Assert.Equal(new PortalSession(bob, Samples.Now), await sessions.FindAsync("b1"));
+    }
+
+    // --- The audit chain against truncation and rewriting (issue #18, decision 0010) ---------------
+
+    // Sixty audited writes in one unit: the keyed checkpoint at 1, then events 2-61.
+    private async Task<IReadOnlyList<ChainedAuditEvent>> SixtyEventsAsync()
+    {
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                await uow.Audit.AppendAsync(Samples.Audit(Guid.NewGuid(), "Test" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)), c);
+            }
+
+            return 0;
+        });
+        var events = new List<ChainedAuditEvent>();
+        await foreach (var e in new SqlAuditLog(Db).ReadAllAsync())
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+
+    private Task<AuditVerification> VerifyAsync() => AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey);
+
+    [SkippableFact]
+    public async Task AuditVerify_Untouched_IntactKeyedFromTheCheckpointAndAtTheHead()
+    {
+        var events = await SixtyEventsAsync();
+        var result = await VerifyAsync();
+        Assert.Equal((true, 61L, (long?)1), (result.IsIntact, result.Count, result.KeyedFrom));
+        Assert.Equal(AuditChain.CheckpointKind, events[0].Event.Kind);
+        Assert.Equal(new AuditHead(61, events[^1].Hash, 1), await new SqlAuditLog(Db).ReadHeadAsync());
+    }
+
+    [SkippableTheory]
+    [InlineData("the last event", "DELETE FROM audit_events WHERE seq = 61", 61L)]
+    [InlineData("the last 50", "DELETE FROM audit_events WHERE seq > 11", 12L)]
+    [InlineData("all of them", "DELETE FROM audit_events", 1L)]
+    [InlineData("head hash 00", "UPDATE audit_head SET hash = '00'", 61L)]
+    [InlineData("head one back", "UPDATE audit_head SET seq = 60", 60L)]
+    [InlineData("keyed-from cleared", "UPDATE audit_head SET keyed_from = NULL", 1L)]
+    [InlineData("head row gone", "DELETE FROM audit_head", 1L)]
+    public async Task AuditVerify_TruncatedOrHeadChanged_NotIntact(string what, string sql, long firstBad)
+    {
+        await SixtyEventsAsync();
+        await TamperAsync(sql);
+        var result = await VerifyAsync();
+        Assert.False(result.IsIntact, what);
+        Assert.Equal(firstBad, result.FirstBad);
+    }
+
+    [SkippableFact]
+    public async Task AuditVerify_EmptyTableUnderANonZeroHead_NotIntact()
+    {
+        await SixtyEventsAsync();
+        await TamperAsync("DELETE FROM audit_events");
+        var result = await VerifyAsync();
+        Assert.Equal((false, 0L), (result.IsIntact, result.Count));
+        Assert.Contains("the head names event 61", result.Reason, StringComparison.Ordinal);
+    }
+
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AuditVerify_EventChangedAndEveryHashRecomputedWithoutTheKey_NotIntact(bool dropTheCheckpoint)
+    {
+        // Whoever can write the database changes event 30, (optionally) removes the checkpoint and
+        // renumbers, recomputes every link with the canonical text as the unkeyed chain did, and
+        // resets the head: without the master key the keyed links cannot be recomputed.
+        var events = (await SixtyEventsAsync()).ToList();
+        events[29] = events[29] with { Event = events[29].Event with { Detail = "forged" } };
+        if (dropTheCheckpoint)
+        {
+            events.RemoveAt(0);
+        }
+
+        var statements = new List<string> { "DELETE FROM audit_events" };
+        var previous = AuditChain.Genesis;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var seq = i + 1L;
+            var hash = AuditChain.Hash(seq, previous, events[i].Event);
+            var e = events[i].Event;
+            statements.Add(
+                "INSERT INTO audit_events (seq, kind, subject, actor, old_status, new_status, time, correlation, client_correlation, detail, prev_hash, hash) VALUES " +
+                $"({seq}, '{e.Kind}', '{e.SubjectId:D}', '{e.Actor:D}', {(int)e.OldStatus}, {(int)e.NewStatus}, {e.Time.UtcTicks}, '{e.ServerCorrelationId}', '{e.ClientCorrelationId}', '{e.Detail}', '{previous}', '{hash}')");
+            previous = hash;
+        }
+
+        statements.Add($"UPDATE audit_head SET seq = {events.Count}, hash = '{previous}'{(dropTheCheckpoint ? ", keyed_from = NULL" : "")}");
+        await TamperAsync(string.Join(";\n", statements));
+
+        var result = await VerifyAsync();
+        Assert.False(result.IsIntact);
+        Assert.Equal(1L, result.FirstBad);
+    }
+
+    [SkippableFact]
+    public async Task AuditVerify_WrongMasterKey_NotIntact()
+    {
+        await SixtyEventsAsync();
+        var other = AuditChainKey.Derive(Enumerable.Repeat((byte)7, 32).ToArray());
+        var result = await AuditChain.VerifyAsync(new SqlAuditLog(Db), other);
+        Assert.Equal((false, 1L), (result.IsIntact, result.FirstBad));
+    }
+
+    [SkippableFact]
+    public async Task AuditChain_UnkeyedChainFromBeforeTheUpgrade_CheckpointedAtStartThenVerifiedBothWays()
+    {
+        // A chain as releases before decision 0010 wrote it: unkeyed links, no checkpoint.
+        var previous = AuditChain.Genesis;
+        var statements = new List<string>();
+        for (var seq = 1L; seq <= 3; seq++)
+        {
+            var e = Samples.Audit(Guid.NewGuid(), "Old");
+            var hash = AuditChain.Hash(seq, previous, e);
+            statements.Add(
+                "INSERT INTO audit_events (seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash) VALUES " +
+                $"({seq}, '{e.Kind}', '{e.SubjectId:D}', '{e.Actor:D}', 0, 0, {e.Time.UtcTicks}, '{e.CorrelationId}', '{e.Detail}', '{previous}', '{hash}')");
+            previous = hash;
+        }
+
+        statements.Add($"UPDATE audit_head SET seq = 3, hash = '{previous}', keyed_from = NULL");
+        await TamperAsync(string.Join(";\n", statements));
+        Assert.Contains("no keyed checkpoint", (await VerifyAsync()).Reason, StringComparison.Ordinal);
+
+        // The first start after the upgrade: the checkpoint, stated in the audit itself, naming the unkeyed head.
+        Assert.Equal(0, await new SqlStorageSchema(Db, "test", Samples.Clock()).MigrateAsync()); // migrating alone does not key
+        Assert.Contains("no keyed checkpoint", (await VerifyAsync()).Reason, StringComparison.Ordinal);
+        Assert.True(await new SqlStorageSchema(Db, "test", Samples.Clock()).KeyAuditChainAsync());
+        Assert.False(await new SqlStorageSchema(Db, "test", Samples.Clock()).KeyAuditChainAsync());
+        await CreateAsync(Samples.Request(), [], Samples.Audit(Guid.NewGuid()));
+        var result = await VerifyAsync();
+        Assert.Equal((true, 5L, (long?)4), (result.IsIntact, result.Count, result.KeyedFrom));
+        var checkpoint = await new SqlAuditLog(Db).ReadAllAsync().SingleAsync(e => e.Event.Kind == AuditChain.CheckpointKind);
+        Assert.Equal((4L, previous), (checkpoint.Sequence, checkpoint.PreviousHash));
+        Assert.Contains($"keyed from seq 4 on (HMAC-SHA256, opencm/audit-chain/v1); unkeyed head seq 3 hash {previous}", checkpoint.Event.Detail, StringComparison.Ordinal);
+
+        // The unkeyed prefix rewritten after the checkpoint: its new head no longer matches what the keyed checkpoint names.
+        var forged = Samples.Audit(Guid.NewGuid(), "Forged");
+        var prefix = await new SqlAuditLog(Db).ReadAllAsync().Where(e => e.Sequence < 3).ToListAsync();
+        var newHash = AuditChain.Hash(3, prefix[^1].Hash, forged);
+        await TamperAsync($"UPDATE audit_events SET kind = 'Forged', subject = '{forged.SubjectId:D}', hash = '{newHash}' WHERE seq = 3");
+        Assert.Equal((false, 4L), ((await VerifyAsync()).IsIntact, (await VerifyAsync()).FirstBad));
+    }
+
+    [SkippableFact]
+    public async Task Audit_ClientCorrelationId_StoredBesideTheServersAndCoveredByTheLink()
+    {
+        var subject = Guid.NewGuid();
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            await uow.Audit.AppendAsync(Samples.Audit(subject) with { CorrelationId = CorrelationIds.WithClient("0123abcd", "client-chosen.1") }, c);
+            return 0;
+        });
+
+        var stored = Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(subject)).Event;
+        Assert.Equal(("0123abcd", "client-chosen.1"), (stored.ServerCorrelationId, stored.ClientCorrelationId));
+        var columns = await Db.ReadAsync(async (conn, c) =>
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = $"SELECT correlation, client_correlation FROM audit_events WHERE subject = '{subject:D}'";
+            await using var r = await cmd.ExecuteReaderAsync(c);
+            await r.ReadAsync(c);
+            return (r.GetString(0), r.GetString(1));
+        });
+        Assert.Equal(("0123abcd", "client-chosen.1"), columns);
+        Assert.True((await VerifyAsync()).IsIntact);
+
+        // The client's value moved into the server's column: the keyed link says so.
+        await TamperAsync($"UPDATE audit_events SET correlation = 'client-chosen.1', client_correlation = '' WHERE subject = '{subject:D}'");
+        Assert.False((await VerifyAsync()).IsIntact);
     }
 }

@@ -15,6 +15,13 @@ public interface IStorageSchema
     /// <summary>Applies the migrations that have not run yet; returns how many ran.</summary>
     Task<int> MigrateAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// Keys the audit chain if it holds events but no keyed checkpoint yet (decision 0010): at
+    /// start, after migrating, with the master key the process serves with. Returns whether it
+    /// appended the checkpoint. Migrating alone never does (the owner may migrate without the key).
+    /// </summary>
+    Task<bool> KeyAuditChainAsync(CancellationToken ct = default);
+
     /// <summary>Ready when the database answers and no migration is pending.</summary>
     Task<StorageStatus> CheckAsync(CancellationToken ct = default);
 }

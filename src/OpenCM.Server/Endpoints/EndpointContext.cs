@@ -20,7 +20,8 @@ internal static class EndpointContext
 
     public static Caller Caller(this HttpContext context) => context.ResolvedCaller();
 
-    public static string CorrelationId(this HttpContext context) => Correlation.Get(context);
+    /// <summary>The correlation id use cases audit: the server's, with the caller's <c>X-Correlation-Id</c> beside it.</summary>
+    public static string CorrelationId(this HttpContext context) => Correlation.ForAudit(context);
 
     public static Guid RouteGuid(string text, string field) =>
         Guid.TryParse(text, out var id) ? id : throw new OpenCmException(DomainError.Validation(field, $"'{field}' must be a GUID."));

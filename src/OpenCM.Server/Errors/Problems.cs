@@ -60,7 +60,7 @@ internal sealed class ApiProblems : IProblemWriter
     public static readonly ApiProblems Instance = new();
 
     public static ProblemDto Body(HttpContext context, DomainError error, int status) =>
-        new($"https://opencm.dev/errors/{error.Code}", ErrorMapping.Title(error.Kind), status, error.Detail, error.Code, Correlation.Get(context))
+        new($"https://opencm.dev/errors/{error.Code}", ErrorMapping.Title(error.Kind), status, error.Detail, error.Code, Correlation.Echo(context))
         {
             Field = error.Field,
             CurrentStatus = error.CurrentStatus is { } current ? (int)current : null,
@@ -78,14 +78,20 @@ internal sealed class ApiProblems : IProblemWriter
 }
 
 /// <summary>
-/// Every request gets a correlation id (the caller's <c>X-Correlation-Id</c> when it is a sane
-/// token, else a new one); it is echoed in the response, in error bodies and in the logs.
+/// Every request gets a correlation id of the server's own making: the one its log lines and its
+/// audit events carry (<see cref="Get"/>). The caller's <c>X-Correlation-Id</c>, when it is a sane
+/// token (<see cref="OpenCM.Application.CorrelationIds.IsSaneClientValue"/>; anything else is dropped), is kept beside
+/// it, never in its place (issue #18): the audit stores it in a column of its own, and the
+/// response header and error bodies echo it as before (<see cref="Echo"/>), so a client finds its
+/// own id where it always did.
 /// </summary>
 internal static class Correlation
 {
     public const string Header = "X-Correlation-Id";
     private const string Key = "opencm.correlation";
+    private const string ClientKey = "opencm.correlation.client";
 
+    /// <summary>The server's own correlation id of the request.</summary>
     public static string Get(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -94,13 +100,31 @@ internal static class Correlation
             return s;
         }
 
-        var given = context.Request.Headers[Header].ToString();
-        var id = given.Length is > 0 and <= 64 && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
-            ? given
-            : NewId();
+        var id = NewId();
         context.Items[Key] = id;
         return id;
     }
+
+    /// <summary>The caller's <c>X-Correlation-Id</c> when it is a sane token; otherwise null (dropped).</summary>
+    public static string? Client(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Items.TryGetValue(ClientKey, out var existing))
+        {
+            return existing as string;
+        }
+
+        var given = context.Request.Headers[Header].ToString();
+        var client = OpenCM.Application.CorrelationIds.IsSaneClientValue(given) ? given : null;
+        context.Items[ClientKey] = client;
+        return client;
+    }
+
+    /// <summary>What the response header and error bodies carry: the caller's id when it sent a sane one, else the server's.</summary>
+    public static string Echo(HttpContext context) => Client(context) ?? Get(context);
+
+    /// <summary>What use cases are given to audit: the server's id, with the caller's beside it (<see cref="OpenCM.Application.CorrelationIds"/>).</summary>
+    public static string ForAudit(HttpContext context) => OpenCM.Application.CorrelationIds.WithClient(Get(context), Client(context));
 
     // 128 bits from a generator seeded once per process: the id must be unique, not secret (it
     // names a request in the logs and grants nothing). Guid.NewGuid read /dev/urandom once per
@@ -115,9 +139,15 @@ internal static class Correlation
     public static IApplicationBuilder UseCorrelation(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var id = Get(context);
-        context.Response.Headers[Header] = id;
+        context.Response.Headers[Header] = Echo(context);
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Request");
-        using (logger.BeginScope(new Dictionary<string, object> { ["CorrelationId"] = id }))
+        var scope = new Dictionary<string, object> { ["CorrelationId"] = id };
+        if (Client(context) is { } client)
+        {
+            scope["ClientCorrelationId"] = client;
+        }
+
+        using (logger.BeginScope(scope))
         {
             await next(context).ConfigureAwait(false);
         }
@@ -155,7 +185,7 @@ internal static class ErrorHandling
             {
                 // An outage, not a bug: one line without the stack; the node recovers by itself when the database returns.
                 context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Storage")
-                    .LogWarning("Database unavailable ({Reason}); correlation id {CorrelationId}", ex.GetBaseException().Message, Correlation.Get(context));
+                    .LogWarning("Database unavailable ({Reason}); correlation id {CorrelationId}", ex.GetBaseException().Message, Correlation.ForAudit(context));
             }
 
             if (error is null && context.RequestAborted.IsCancellationRequested)
@@ -166,12 +196,12 @@ internal static class ErrorHandling
             if (error is null or { Kind: ErrorKind.Internal })
             {
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Errors");
-                logger.LogError(ex, "Unhandled error; correlation id {CorrelationId}", Correlation.Get(context));
-                error = new DomainError(ErrorKind.Internal, $"An internal error occurred. Quote correlation id {Correlation.Get(context)} to the administrator.");
+                logger.LogError(ex, "Unhandled error; correlation id {CorrelationId}", Correlation.ForAudit(context));
+                error = new DomainError(ErrorKind.Internal, $"An internal error occurred. Quote correlation id {Correlation.Echo(context)} to the administrator.");
             }
 
             context.Response.Clear();
-            context.Response.Headers[Correlation.Header] = Correlation.Get(context);
+            context.Response.Headers[Correlation.Header] = Correlation.Echo(context);
             await Problems.WriteAsync(context, error).ConfigureAwait(false);
         }
     });

@@ -94,7 +94,8 @@ public sealed class HelpDeskModel : PageModel
 
         if (Verify == "chain")
         {
-            Chain = await AuditChain.VerifyAsync(_audit, HttpContext.RequestAborted);
+            // The chain key comes from the master key (decision 0010), resolved only when asked to verify.
+            Chain = await AuditChain.VerifyAsync(_audit, HttpContext.RequestServices.GetRequiredService<AuditChainKey>(), HttpContext.RequestAborted);
         }
 
         return Page();

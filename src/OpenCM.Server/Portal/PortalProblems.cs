@@ -32,7 +32,7 @@ internal sealed class PortalProblems : IProblemWriter
             <!DOCTYPE html>
             <html lang="en">
             <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · OpenCM</title><link rel="stylesheet" href="{root}/static/portal.css"></head>
-            <body><main id="main"><h1>{title}</h1><p role="alert">{detail}</p><p>Reference: <code>{System.Net.WebUtility.HtmlEncode(Correlation.Get(context))}</code></p><p><a href="{root}/">Back to the portal</a></p></main></body>
+            <body><main id="main"><h1>{title}</h1><p role="alert">{detail}</p><p>Reference: <code>{System.Net.WebUtility.HtmlEncode(Correlation.Echo(context))}</code></p><p><a href="{root}/">Back to the portal</a></p></main></body>
             </html>
             """;
         context.Response.ContentType = "text/html; charset=utf-8";
