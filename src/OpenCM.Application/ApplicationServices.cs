@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace OpenCM.Application;
 
@@ -7,6 +8,7 @@ public static class ApplicationServices
 {
     public static IServiceCollection AddOpenCmApplication(this IServiceCollection services)
     {
+        services.TryAddSingleton(DirectorySource.Embedded);
         services.AddSingleton<AccessPolicy>();
         services.AddSingleton<CaNoticeDelivery>();
         services.AddSingleton<DirectoryAdministration>();

@@ -358,7 +358,7 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Equal((true, 80L), (verification.IsIntact, verification.Count));
     }
 
-    private DirectoryAdministration Administration => new(Transactions, Samples.Clock());
+    private DirectoryAdministration Administration => new(Transactions, DirectorySource.Embedded, Samples.Clock());
 
     [SkippableFact]
     public async Task Directory_AddUser_CreatesGroupsOnceWithDomainSids()
