@@ -135,6 +135,20 @@ public sealed class LdapDirectory : IDirectory, IDisposable
         }
     }
 
+    /// <summary>Whether the directory answers now (a bind and a read of the base, never from the cache): readiness.</summary>
+    public async Task<bool> ProbeAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            await RunAsync(conn => Search(conn, _options.BaseDn, "(objectClass=*)", SearchScope.Base, "objectSid"), ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (OpenCmException e) when (e.Error.Kind == ErrorKind.Unavailable)
+        {
+            return false;
+        }
+    }
+
     public void Dispose()
     {
         while (_idle.TryTake(out var conn))

@@ -39,6 +39,20 @@ public static class DirectoryChoice
         return services;
     }
 
+    /// <summary>Readiness of the directory: the embedded one is the database's (checked with it); AD must answer now.</summary>
+    public static async Task<(bool Ready, string Detail)> ReadyAsync(IServiceProvider services, CancellationToken ct)
+    {
+        var source = services.GetRequiredService<DirectorySource>();
+        if (source.Administered)
+        {
+            return (true, source.Name);
+        }
+
+        return await services.GetRequiredService<LdapDirectory>().ProbeAsync(ct).ConfigureAwait(false)
+            ? (true, source.Name)
+            : (false, $"{source.Name} does not answer");
+    }
+
     /// <summary>
     /// At start, with an LDAP source: the bind and the base work, or the server does not start,
     /// saying what to fix (a wrong password is not a 503 on every later call).

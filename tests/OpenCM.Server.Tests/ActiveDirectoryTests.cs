@@ -153,6 +153,7 @@ public sealed class ActiveDirectoryTests : IClassFixture<ActiveDirectoryServerFi
             var down = await client.GetAsync($"{ServerFixture.Api}/me");
             Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unavailable"), (down.StatusCode, await down.ErrorCodeAsync()));
             Assert.NotNull(down.Headers.RetryAfter);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _server.CreateClient().GetAsync("/health/ready")).StatusCode);
         }
         finally
         {
@@ -160,5 +161,6 @@ public sealed class ActiveDirectoryTests : IClassFixture<ActiveDirectoryServerFi
         }
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ServerFixture.Api}/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _server.CreateClient().GetAsync("/health/ready")).StatusCode);
     }
 }

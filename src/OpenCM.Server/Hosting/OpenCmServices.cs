@@ -57,7 +57,7 @@ public static class OpenCmServices
             o.SerializerOptions.PropertyNamingPolicy = null;
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, Contracts.WireJsonContext.Default);
         });
-        services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]);
+        services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]).AddCheck<DirectoryReadiness>("directory", tags: [StorageReadiness.Tag]);
         services.AddHostedService<CaNoticeLoop>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
