@@ -123,6 +123,42 @@ public sealed class SambaDomainController
     /// <summary>Starts the stopped DC again.</summary>
     public Task RestartAsync() => StartProcessAsync();
 
+    /// <summary>
+    /// The service account and keytab of <c>HTTP/localhost</c> (the SPN a client asks a ticket for
+    /// when it calls http://localhost:PORT/), made once per DC: the keytab file's path.
+    /// </summary>
+    public Task<string> HttpKeytabAsync() => _keytab ??= MakeKeytabAsync();
+
+    private Task<string>? _keytab;
+
+    private async Task<string> MakeKeytabAsync()
+    {
+        var service = await CreateUserAsync(UniqueName("svc-http"), "Svc-Passw0rd!1");
+        await SambaToolAsync("spn", "add", "HTTP/localhost", service.Name);
+        var keytab = Path.Combine(_root, "http.keytab");
+        await SambaToolAsync("domain", "exportkeytab", keytab, "--principal=HTTP/localhost");
+        return keytab;
+    }
+
+    /// <summary>
+    /// A Kerberos ticket for <paramref name="user"/> in a credential cache of its own (real
+    /// <c>kinit</c>, the password on its standard input): the cache's path, for KRB5CCNAME.
+    /// </summary>
+    public async Task<string> KinitAsync(DomainPrincipal user, string? password = null)
+    {
+        var cache = Path.Combine(_root, "cc-" + user.Name);
+        var start = new ProcessStartInfo("kinit") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add($"{user.Name}@{Realm}");
+        start.Environment["KRB5_CONFIG"] = Krb5Conf;
+        start.Environment["KRB5CCNAME"] = "FILE:" + cache;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("kinit did not start.");
+        await process.StandardInput.WriteLineAsync(password ?? UserPassword);
+        process.StandardInput.Close();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? cache : throw new InvalidOperationException($"kinit failed: {error}");
+    }
+
     /// <summary>Runs samba-tool against this DC (e.g. spn add, domain exportkeytab).</summary>
     public Task<string> SambaToolAsync(params string[] args) => RunAsync("samba-tool", [.. args, "-s", SmbConf]);
 
