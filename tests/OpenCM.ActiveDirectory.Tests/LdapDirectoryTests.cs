@@ -11,13 +11,16 @@ namespace OpenCM.ActiveDirectory.Tests;
 /// (objectGUID, objectSid, sAMAccountName or UPN), the transitive groups, disabled accounts and
 /// removed memberships within the cache time, hostile names, and the DC down.
 /// </summary>
-public sealed class LdapDirectoryTests
+public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
 {
-    private static async Task<SambaDomainController> DcAsync()
+    private readonly DomainControllerFixture _fixture;
+
+    public LdapDirectoryTests(DomainControllerFixture fixture) => _fixture = fixture;
+
+    private Task<SambaDomainController> DcAsync()
     {
-        var dc = await SambaDomainController.Shared;
-        Prerequisite.SkipIfMissing(dc is null, SambaDomainController.SkipReason);
-        return dc!;
+        Prerequisite.SkipIfMissing(_fixture.Dc is null, SambaDomainController.SkipReason);
+        return Task.FromResult(_fixture.Dc!);
     }
 
     private static LdapDirectory Directory(SambaDomainController dc, TimeProvider? clock = null, string? password = null) => new(new LdapOptions

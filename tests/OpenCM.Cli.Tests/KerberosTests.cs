@@ -9,13 +9,16 @@ namespace OpenCM.Cli.Tests;
 /// directory and <c>Auth:Negotiate:Enabled</c>, against a real Samba AD DC; the clients are the
 /// real <c>kinit</c> and <c>curl --negotiate</c>.
 /// </summary>
-public sealed class KerberosTests
+public sealed class KerberosTests : IClassFixture<DomainControllerFixture>
 {
-    private static async Task<SambaDomainController> DcAsync()
+    private readonly DomainControllerFixture _fixture;
+
+    public KerberosTests(DomainControllerFixture fixture) => _fixture = fixture;
+
+    private Task<SambaDomainController> DcAsync()
     {
-        var dc = await SambaDomainController.Shared;
-        Prerequisite.SkipIfMissing(dc is null || !OnPath("kinit") || !OnPath("curl"), SambaDomainController.SkipReason);
-        return dc!;
+        Prerequisite.SkipIfMissing(_fixture.Dc is null || !OnPath("kinit") || !OnPath("curl"), SambaDomainController.SkipReason);
+        return Task.FromResult(_fixture.Dc!);
     }
 
     private static async Task<ServerProcess> ServeAsync(SambaDomainController dc, TempDirectory data)

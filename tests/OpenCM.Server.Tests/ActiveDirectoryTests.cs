@@ -31,7 +31,7 @@ public sealed class ActiveDirectoryServerFixture : ServerFixture, IAsyncLifetime
     /// <summary>The groups the sample templates name exist in the domain before the server's first start.</summary>
     public async Task InitializeAsync()
     {
-        Dc = await SambaDomainController.Shared;
+        Dc = await SambaDomainController.AcquireAsync();
         if (Dc is not null)
         {
             Managers = await Dc.EnsureGroupAsync("CM Managers");
@@ -43,7 +43,13 @@ public sealed class ActiveDirectoryServerFixture : ServerFixture, IAsyncLifetime
 
     public DomainPrincipal? Approvers { get; private set; }
 
-    Task IAsyncLifetime.DisposeAsync() => Task.CompletedTask;
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        if (Dc is not null)
+        {
+            await Dc.ReleaseAsync();
+        }
+    }
 
     /// <summary>A bearer token of this server's for an AD user, as <c>opencm token --user</c> mints one.</summary>
     public Task<HttpClient> ClientAsync(DomainPrincipal user) =>

@@ -18,8 +18,11 @@ public sealed record DomainPrincipal(string Name, string Dn, Guid Uuid, string S
 /// 636, …), so test processes that need it take turns by a machine-wide lock. LDAPS carries a
 /// certificate for 127.0.0.1 from a CA the fixture makes (<see cref="CaFile"/>). Samba runs with
 /// its standard input on a pipe this process holds and exits when that closes, so a test process
-/// that dies leaves no DC behind. When Samba is absent, <see cref="Shared"/> yields null and the
-/// tests skip saying so (.ci/run installs it).
+/// that dies leaves no DC behind. Test classes lease it (<see cref="AcquireAsync"/>, released by
+/// their fixture's disposal): the DC and the machine-wide lock are held only while some class of
+/// this process uses them, so test projects take turns by class, not for their whole run. When
+/// Samba is absent, <see cref="AcquireAsync"/> yields null and the tests skip saying so (.ci/run
+/// installs it).
 /// </summary>
 public sealed class SambaDomainController
 {
@@ -32,7 +35,9 @@ public sealed class SambaDomainController
     public const string Url = "ldaps://127.0.0.1:636";
 
     private const string LockFile = "/tmp/opencm-samba.lock";
-    private static readonly Lazy<Task<SambaDomainController?>> Instance = new(StartNewAsync);
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static SambaDomainController? _current;
+    private static int _leases;
     private readonly string _root;
     private readonly string _samba;
     private readonly FileStream _lock;
@@ -46,8 +51,55 @@ public sealed class SambaDomainController
         _lock = machineLock;
     }
 
-    /// <summary>The process's DC, started on first use; null when Samba is not installed.</summary>
-    public static Task<SambaDomainController?> Shared => Instance.Value;
+    /// <summary>
+    /// A lease on the process's DC, started (and the machine's lock taken) by the first lease;
+    /// null when Samba is not installed. Each lease is given back with <see cref="ReleaseAsync"/>.
+    /// </summary>
+    public static async Task<SambaDomainController?> AcquireAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            _current ??= await StartNewAsync();
+            if (_current is not null)
+            {
+                _leases++;
+            }
+
+            return _current;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Gives a lease back; the last one stops the DC and lets other test processes have it.</summary>
+    public async Task ReleaseAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            if (--_leases > 0 || !ReferenceEquals(_current, this))
+            {
+                return;
+            }
+
+            _current = null;
+            if (_process is { HasExited: false } p)
+            {
+                p.Kill(entireProcessTree: true);
+                await p.WaitForExitAsync();
+            }
+
+            TryDelete(_root);
+            await _lock.DisposeAsync();
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
 
     /// <summary>PEM of the CA that signed the DC's LDAPS certificate.</summary>
     public string CaFile => Path.Combine(_root, "ca.pem");
@@ -411,5 +463,22 @@ public sealed class SambaDomainController
         return process.ExitCode == 0
             ? await output
             : throw new InvalidOperationException($"{program} {string.Join(' ', args.Where(a => !a.Contains("pass", StringComparison.OrdinalIgnoreCase)))} failed ({process.ExitCode}): {await error}");
+    }
+}
+
+/// <summary>A test class's lease on the DC (<see cref="SambaDomainController.AcquireAsync"/>), given back when the class is done.</summary>
+public sealed class DomainControllerFixture : Xunit.IAsyncLifetime
+{
+    /// <summary>The DC; null when Samba is not installed.</summary>
+    public SambaDomainController? Dc { get; private set; }
+
+    public async Task InitializeAsync() => Dc = await SambaDomainController.AcquireAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (Dc is not null)
+        {
+            await Dc.ReleaseAsync();
+        }
     }
 }
