@@ -10,6 +10,7 @@ public static class ApplicationServices
     {
         // No limits unless the host registers its own (the HTTP server's token buckets).
         services.TryAddSingleton<ICallerBudget>(UnlimitedBudget.Instance);
+        services.TryAddSingleton(DirectorySource.Embedded);
         services.AddSingleton<AccessPolicy>();
         services.AddSingleton<CaNoticeDelivery>();
         services.AddSingleton<DirectoryAdministration>();

@@ -5,16 +5,19 @@ namespace OpenCM.Application;
 /// <summary>
 /// Changes to the embedded directory (SPEC §5): users, groups, memberships and passwords. Each
 /// is one unit of work whose audit event names who made it and under which correlation id
-/// (<see cref="AuditContext"/>); storage only inserts, deletes and allocates SIDs.
+/// (<see cref="AuditContext"/>); storage only inserts, deletes and allocates SIDs. A directory
+/// OpenCM does not administer (<see cref="DirectorySource"/>, Active Directory) refuses them all.
 /// </summary>
 public sealed class DirectoryAdministration
 {
     private readonly ITransactions _transactions;
+    private readonly DirectorySource _source;
     private readonly TimeProvider _clock;
 
-    public DirectoryAdministration(ITransactions transactions, TimeProvider clock)
+    public DirectoryAdministration(ITransactions transactions, DirectorySource source, TimeProvider clock)
     {
         _transactions = transactions;
+        _source = source;
         _clock = clock;
     }
 
@@ -24,6 +27,7 @@ public sealed class DirectoryAdministration
         ArgumentNullException.ThrowIfNull(who);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(groups);
+        _source.EnsureAdministered();
         var now = _clock.GetUtcNow();
         return _transactions.RunAsync(async (uow, c) =>
         {
@@ -51,6 +55,7 @@ public sealed class DirectoryAdministration
     {
         ArgumentNullException.ThrowIfNull(who);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        _source.EnsureAdministered();
         var now = _clock.GetUtcNow();
         return _transactions.RunAsync((uow, c) => EnsureGroupAsync(uow, who, name, now, c), ct);
     }
@@ -76,6 +81,7 @@ public sealed class DirectoryAdministration
     private Task<bool> AuditedAsync(AuditContext who, string kind, Guid subject, string detail, Func<IUnitOfWork, CancellationToken, Task<bool>> change, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(who);
+        _source.EnsureAdministered();
         var now = _clock.GetUtcNow();
         return _transactions.RunAsync(async (uow, c) =>
         {

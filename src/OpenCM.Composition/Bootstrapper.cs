@@ -5,7 +5,9 @@ using OpenCM.Storage;
 namespace OpenCM.Composition;
 
 /// <summary>What the first start created.</summary>
-public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates, string CaSubject, string CaThumbprint);
+/// <param name="Notes">What the operator should know and fix (e.g. an AD directory without the managers group).</param>
+public sealed record BootstrapResult(string DataDirectory, bool CreatedAdmin, IReadOnlyList<string> ImportedTemplates, string CaSubject, string CaThumbprint,
+    IReadOnlyList<string>? Notes = null);
 
 /// <summary>
 /// First-start initialization (SPEC §11): directory domain, the managers and approvers groups,
@@ -33,15 +35,34 @@ public static class Bootstrapper
         var directory = services.GetRequiredService<IDirectory>();
         var administration = services.GetRequiredService<DirectoryAdministration>();
         var options = services.GetRequiredService<OpenCmOptions>();
+        var notes = new List<string>();
 
-        // 1. The domain and the groups the sample policies name; audited as the server's own first start.
+        // 1. The domain and the groups the sample policies name; audited as the server's own first
+        //    start. A directory OpenCM does not administer (AD) gets nothing made in it: its
+        //    managers group must exist there, and the operator is told when it does not.
         await directory.DomainSidAsync(ct).ConfigureAwait(false);
-        await administration.EnsureGroupAsync(AuditContext.Bootstrap, options.ManagersGroup, ct).ConfigureAwait(false);
-        await administration.EnsureGroupAsync(AuditContext.Bootstrap, ApproversGroup, ct).ConfigureAwait(false);
+        var source = services.GetRequiredService<DirectorySource>();
+        if (!source.Administered)
+        {
+            foreach (var group in new[] { options.ManagersGroup, ApproversGroup }.Distinct(StringComparer.OrdinalIgnoreCase))
+            {
+                if (await directory.FindByNameAsync(group, ct).ConfigureAwait(false) is not { Kind: PrincipalKind.Group })
+                {
+                    notes.Add($"The directory ({source.Name}) has no group '{group}'" + (group == options.ManagersGroup
+                        ? ": nobody is a CM manager until it exists (or OpenCM:ManagersGroup names another)."
+                        : ": the sample templates' approvers are members of it; create it, or import templates that name your groups."));
+                }
+            }
+        }
+        else
+        {
+            await administration.EnsureGroupAsync(AuditContext.Bootstrap, options.ManagersGroup, ct).ConfigureAwait(false);
+            await administration.EnsureGroupAsync(AuditContext.Bootstrap, ApproversGroup, ct).ConfigureAwait(false);
+        }
 
-        // 2. An administrator in the managers group.
+        // 2. An administrator in the managers group (embedded directory only).
         var createdAdmin = false;
-        if (await directory.FindByNameAsync(AdminUser, ct).ConfigureAwait(false) is null)
+        if (source.Administered && await directory.FindByNameAsync(AdminUser, ct).ConfigureAwait(false) is null)
         {
             await administration.AddUserAsync(AuditContext.Bootstrap, AdminUser, [options.ManagersGroup], ct).ConfigureAwait(false);
             createdAdmin = true;
@@ -69,6 +90,6 @@ public static class Bootstrapper
         // Where the data lives: the data directory, or the PostgreSQL database (without credentials).
         var store = services.GetRequiredService<DataOptions>();
         var data = store.IsPostgres ? services.GetRequiredService<StorageProvider>().Location : Path.GetFullPath(store.DataDirectory);
-        return new BootstrapResult(data, createdAdmin, imported, ca.Subject, ca.Thumbprint);
+        return new BootstrapResult(data, createdAdmin, imported, ca.Subject, ca.Thumbprint, notes);
     }
 }

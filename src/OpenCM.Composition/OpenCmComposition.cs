@@ -39,11 +39,10 @@ public static class OpenCmComposition
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
-        // 1. The directory source: the embedded directory the storage keeps, which is also the one
-        //    administered (first start, opencm users). A read-only directory (LDAP) registers
-        //    IDirectory alone here, before the storage's own registrations.
-        services.AddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
-        services.AddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
+        // 1. The directory source Directory:Source chooses: the embedded directory the storage
+        //    keeps (the default, administered by first start and opencm users), or Active
+        //    Directory over LDAP, read-only; registered before the storage's own registrations.
+        services.AddOpenCmDirectory();
 
         // 2. Storage: the provider OpenCM:Database chooses, and the master key.
         services.AddOpenCmStorage();
@@ -77,13 +76,15 @@ public static class OpenCmComposition
 
     /// <summary>
     /// What must be done before anything reads or serves, awaited rather than blocked on: the
-    /// schema migrated and the audit chain keyed (decision 0010), then the keys loaded from the secret store (made on first start).
+    /// schema migrated, the audit chain keyed (decision 0010), an LDAP directory's bind checked,
+    /// then the keys loaded from the secret store (made on first start).
     /// </summary>
     public static async Task StartAsync(IServiceProvider services, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(services);
         await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
         await services.GetRequiredService<IStorageSchema>().KeyAuditChainAsync(ct).ConfigureAwait(false);
+        await DirectoryChoice.CheckAsync(services, ct).ConfigureAwait(false);
         await services.GetRequiredService<ServerKeys>().LoadAsync(
             services.GetRequiredService<SecretStore>(), services.GetRequiredService<CaOptions>(), services.GetRequiredService<TimeProvider>(), ct).ConfigureAwait(false);
     }

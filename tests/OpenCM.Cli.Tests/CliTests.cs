@@ -54,7 +54,7 @@ public sealed class CliTests : IDisposable
         await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
             var directory = new Storage.SqlDirectory(data.Storage);
-            var passwords = new Composition.Passwords(directory, directory, new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), TestKit.Samples.Clock()), new Storage.SqlPortalSessions(data.Storage));
+            var passwords = new Composition.Passwords(directory, directory, new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), Application.DirectorySource.Embedded, TestKit.Samples.Clock()), new Storage.SqlPortalSessions(data.Storage));
             var dana = (await directory.FindByNameAsync("dana"))!;
             Assert.DoesNotContain(First, (await directory.PasswordHashAsync(dana.Uuid))!, StringComparison.Ordinal);
             Assert.Equal(dana.Uuid, (await passwords.VerifyAsync("DANA", First))?.Uuid);
@@ -68,7 +68,7 @@ public sealed class CliTests : IDisposable
         Assert.True(set.Exit == 0, set.Err);
         await using (var data = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(Data, TestKit.Samples.Clock()))
         {
-            var passwords = new Composition.Passwords(new Storage.SqlDirectory(data.Storage), new Storage.SqlDirectory(data.Storage), new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), TestKit.Samples.Clock()), new Storage.SqlPortalSessions(data.Storage));
+            var passwords = new Composition.Passwords(new Storage.SqlDirectory(data.Storage), new Storage.SqlDirectory(data.Storage), new Application.DirectoryAdministration(new Storage.SqlTransactions(data.Storage), Application.DirectorySource.Embedded, TestKit.Samples.Clock()), new Storage.SqlPortalSessions(data.Storage));
             Assert.Null(await passwords.VerifyAsync("dana", First));
             Assert.NotNull(await passwords.VerifyAsync("dana", "another good secret"));
         }

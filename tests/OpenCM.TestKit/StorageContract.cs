@@ -443,7 +443,7 @@ public abstract class StorageContract : IAsyncLifetime
         Assert.Equal((true, 81L), (verification.IsIntact, verification.Count)); // the keyed checkpoint and 80
     }
 
-    private DirectoryAdministration Administration => new(Transactions, Samples.Clock());
+    private DirectoryAdministration Administration => new(Transactions, DirectorySource.Embedded, Samples.Clock());
 
     [SkippableFact]
     public async Task Directory_AddUser_CreatesGroupsOnceWithDomainSids()

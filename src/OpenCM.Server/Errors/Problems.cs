@@ -22,9 +22,12 @@ internal static class Problems
         ArgumentNullException.ThrowIfNull(error);
         var status = ErrorMapping.StatusCode(error.Kind);
         context.Response.StatusCode = status;
-        if (status == StatusCodes.Status401Unauthorized)
+        if (status == StatusCodes.Status401Unauthorized && !context.Response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.WWWAuthenticate))
         {
-            context.Response.Headers.WWWAuthenticate = "Bearer";
+            // Every way in the API accepts: bearer tokens, and Kerberos where it is on (issue #19).
+            context.Response.Headers.WWWAuthenticate = context.RequestServices.GetService<Auth.NegotiateOptions>() is { Enabled: true }
+                ? new Microsoft.Extensions.Primitives.StringValues(["Negotiate", "Bearer"])
+                : "Bearer";
         }
 
         if (status == StatusCodes.Status503ServiceUnavailable)

@@ -50,6 +50,11 @@ public static class OpenCmServer
             await output.WriteLineAsync($"First start: created the administrator '{Bootstrapper.AdminUser}' and imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)}).").ConfigureAwait(false);
         }
 
+        foreach (var note in init.Notes ?? [])
+        {
+            await output.WriteLineAsync("Note: " + note).ConfigureAwait(false);
+        }
+
         await output.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})").ConfigureAwait(false);
         var portal = app.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/') + "/";
         await output.WriteLineAsync($"Portal: {addresses.FirstOrDefault()}{portal} (sign in as a directory user with a password: opencm users set-password --name NAME --password-stdin)").ConfigureAwait(false);

@@ -57,11 +57,12 @@ public static class OpenCmServices
             o.SerializerOptions.PropertyNamingPolicy = null;
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, Contracts.WireJsonContext.Default);
         });
-        services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]);
+        services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]).AddCheck<DirectoryReadiness>("directory", tags: [StorageReadiness.Tag]);
         services.AddHostedService<CaNoticeLoop>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
+        services.AddOpenCmNegotiate(builder.Configuration);
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
         return builder;
