@@ -24,6 +24,10 @@ public sealed class ListBoundsTests : IClassFixture<ListBoundsTests.SmallPagesFi
         {
             ["OpenCM:MaxPageBytes"] = Budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["OpenCM:TextLimits:CommentBytes"] = "5000",
+
+            // One user's many pending requests of one template are the data here; the cap on them
+            // (issue #18.5) has tests of its own.
+            ["OpenCM:MaxPendingRequestsPerTemplate"] = "0",
         };
     }
 
