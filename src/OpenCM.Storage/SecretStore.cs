@@ -45,9 +45,12 @@ public sealed class SecretStore
 
     private async Task<byte[]?> ReadAsync(string name, CancellationToken ct)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT value FROM secrets WHERE name = @n", ("@n", name));
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is string stored ? _sealer.Open(name, stored) : null;
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<byte[]?>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command("SELECT value FROM secrets WHERE name = @n", ("@n", name));
+            return await cmd.ExecuteScalarAsync(c).ConfigureAwait(false) is string stored ? _sealer.Open(name, stored) : null;
+        }, ct).ConfigureAwait(false);
     }
 }
 

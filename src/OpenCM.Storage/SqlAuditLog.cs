@@ -30,16 +30,19 @@ public sealed class SqlAuditLog : IAuditLog
 
     public async Task<IReadOnlyList<ChainedAuditEvent>> ForSubjectAsync(Guid subjectId, CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM audit_events WHERE subject = @s ORDER BY seq", ("@s", Sql.Text(subjectId)));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<ChainedAuditEvent>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<ChainedAuditEvent>>(async (conn, c) =>
         {
-            list.Add(Read(r));
-        }
+            await using var cmd = conn.Command($"SELECT {Columns} FROM audit_events WHERE subject = @s ORDER BY seq", ("@s", Sql.Text(subjectId)));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<ChainedAuditEvent>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(Read(r));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     private static ChainedAuditEvent Read(DbDataReader r) => new(

@@ -15,19 +15,22 @@ public sealed class SqlCaOutbox : ICaOutbox
 
     public async Task<IReadOnlyList<CaNotice>> DueAsync(DateTimeOffset now, int max, CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command(
-            "SELECT id, serials, reason, revoked_at, attempts FROM ca_outbox WHERE delivered IS NULL AND next_attempt <= @now ORDER BY id LIMIT @max",
-            ("@now", Sql.Ticks(now)), ("@max", max));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var due = new List<CaNotice>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<CaNotice>>(async (conn, c) =>
         {
-            var serials = JsonSerializer.Deserialize<string[]>(r.GetString(1)) ?? [];
-            due.Add(new CaNotice(r.GetInt64(0), new Revocation(serials, r.GetInt32(2), Sql.Time(r.GetInt64(3))), r.GetInt32(4)));
-        }
+            await using var cmd = conn.Command(
+                "SELECT id, serials, reason, revoked_at, attempts FROM ca_outbox WHERE delivered IS NULL AND next_attempt <= @now ORDER BY id LIMIT @max",
+                ("@now", Sql.Ticks(now)), ("@max", max));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var due = new List<CaNotice>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                var serials = JsonSerializer.Deserialize<string[]>(r.GetString(1)) ?? [];
+                due.Add(new CaNotice(r.GetInt64(0), new Revocation(serials, r.GetInt32(2), Sql.Time(r.GetInt64(3))), r.GetInt32(4)));
+            }
 
-        return due;
+            return due;
+        }, ct).ConfigureAwait(false);
     }
 
     public Task MarkDeliveredAsync(long id, DateTimeOffset at, CancellationToken ct = default) =>

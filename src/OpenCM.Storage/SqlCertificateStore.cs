@@ -11,16 +11,19 @@ public sealed class SqlCertificateStore : ICertificateStore
 
     public async Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial");
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<RevokedCertificate>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<RevokedCertificate>>(async (conn, c) =>
         {
-            list.Add(new RevokedCertificate(r.GetString(0), Sql.Time(r.GetInt64(1)), r.IsDBNull(2) ? 0 : r.GetInt32(2)));
-        }
+            await using var cmd = conn.Command("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial");
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<RevokedCertificate>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(new RevokedCertificate(r.GetString(0), Sql.Time(r.GetInt64(1)), r.IsDBNull(2) ? 0 : r.GetInt32(2)));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     public Task<long> NextCrlNumberAsync(CancellationToken ct = default) =>

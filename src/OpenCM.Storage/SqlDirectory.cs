@@ -22,10 +22,13 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
     /// <summary>This installation's domain SID.</summary>
     public async Task<Sid> DomainSidAsync(CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT value FROM settings WHERE name = 'domain_sid'");
-        var value = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
-        return value is null ? await _db.WriteAsync((tx, c) => DomainSidAsync(tx, c), ct).ConfigureAwait(false) : Sid.Parse(value);
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<Sid>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command("SELECT value FROM settings WHERE name = 'domain_sid'");
+            var value = await cmd.ExecuteScalarAsync(c).ConfigureAwait(false) as string;
+            return value is null ? await _db.WriteAsync((tx, c) => DomainSidAsync(tx, c), c).ConfigureAwait(false) : Sid.Parse(value);
+        }, ct).ConfigureAwait(false);
     }
 
     public Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default) =>
@@ -39,25 +42,31 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
 
     public async Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command(
-            "SELECT p.uuid, p.name, p.sid, p.kind FROM memberships m JOIN principals p ON p.uuid = m.group_uuid WHERE m.user_uuid = @u ORDER BY p.name",
-            ("@u", Sql.Text(userUuid)));
-        return await ReadAllAsync(cmd, ct).ConfigureAwait(false);
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<Principal>>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command(
+                "SELECT p.uuid, p.name, p.sid, p.kind FROM memberships m JOIN principals p ON p.uuid = m.group_uuid WHERE m.user_uuid = @u ORDER BY p.name",
+                ("@u", Sql.Text(userUuid)));
+            return await ReadAllAsync(cmd, c).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM principals WHERE kind = @k ORDER BY name", ("@k", (int)PrincipalKind.User));
-        var users = await ReadAllAsync(cmd, ct).ConfigureAwait(false);
-        var result = new List<DirectoryUser>(users.Count);
-        foreach (var u in users)
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<DirectoryUser>>(async (conn, c) =>
         {
-            result.Add(new DirectoryUser(u, await GroupsOfAsync(u.Uuid, ct).ConfigureAwait(false)));
-        }
+            await using var cmd = conn.Command($"SELECT {Columns} FROM principals WHERE kind = @k ORDER BY name", ("@k", (int)PrincipalKind.User));
+            var users = await ReadAllAsync(cmd, c).ConfigureAwait(false);
+            var result = new List<DirectoryUser>(users.Count);
+            foreach (var u in users)
+            {
+                result.Add(new DirectoryUser(u, await GroupsOfAsync(u.Uuid, c).ConfigureAwait(false)));
+            }
 
-        return result;
+            return result;
+        }, ct).ConfigureAwait(false);
     }
 
     public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) =>

@@ -37,9 +37,12 @@ public sealed class SqlProfileStore : IProfileStore
     public async Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(serialHex);
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT value FROM archived_keys WHERE serial = @s", ("@s", serialHex.ToUpperInvariant()));
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<string?>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command("SELECT value FROM archived_keys WHERE serial = @s", ("@s", serialHex.ToUpperInvariant()));
+            return await cmd.ExecuteScalarAsync(c).ConfigureAwait(false) as string;
+        }, ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default)
@@ -52,46 +55,55 @@ public sealed class SqlProfileStore : IProfileStore
         }
 
         var names = serials.Select((_, i) => $"@s{i}").ToArray();
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT serial FROM archived_keys WHERE serial IN ({string.Join(',', names)})",
-            [.. serials.Select((s, i) => (names[i], (object?)s.ToUpperInvariant()))]);
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlySet<string>>(async (conn, c) =>
         {
-            found.Add(r.GetString(0));
-        }
+            await using var cmd = conn.Command($"SELECT serial FROM archived_keys WHERE serial IN ({string.Join(',', names)})",
+                [.. serials.Select((s, i) => (names[i], (object?)s.ToUpperInvariant()))]);
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                found.Add(r.GetString(0));
+            }
 
-        return found;
+            return found;
+        }, ct).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<StoredProfile>> ProfilesAsync(string where, string value, ProfileStatus? status, CancellationToken ct)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command(
-            $"SELECT {ProfileColumns} FROM profiles WHERE {where}{(status is null ? "" : " AND status = @st")} ORDER BY created, uuid",
-            ("@v", value), ("@st", status is { } s ? (int)s : null));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<StoredProfile>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<StoredProfile>>(async (conn, c) =>
         {
-            list.Add(new StoredProfile(r.Id(0), r.Id(1), r.GetInt32(2), r.Id(3), r.Id(4), (ProfileStatus)r.GetInt32(5), r.Id(6), Sql.Time(r.GetInt64(7)), r.Id(8)));
-        }
+            await using var cmd = conn.Command(
+                $"SELECT {ProfileColumns} FROM profiles WHERE {where}{(status is null ? "" : " AND status = @st")} ORDER BY created, uuid",
+                ("@v", value), ("@st", status is { } s ? (int)s : null));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<StoredProfile>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(new StoredProfile(r.Id(0), r.Id(1), r.GetInt32(2), r.Id(3), r.Id(4), (ProfileStatus)r.GetInt32(5), r.Id(6), Sql.Time(r.GetInt64(7)), r.Id(8)));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<StoredCertificate>> CertificatesAsync(string where, string value, CancellationToken ct)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {CertificateColumns} FROM certificates WHERE {where} AND der IS NOT NULL ORDER BY not_before, serial", ("@v", value));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<StoredCertificate>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<StoredCertificate>>(async (conn, c) =>
         {
-            list.Add(Read(r));
-        }
+            await using var cmd = conn.Command($"SELECT {CertificateColumns} FROM certificates WHERE {where} AND der IS NOT NULL ORDER BY not_before, serial", ("@v", value));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<StoredCertificate>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(Read(r));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     private static StoredCertificate Read(DbDataReader r) => new(

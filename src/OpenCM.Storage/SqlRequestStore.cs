@@ -28,47 +28,50 @@ public sealed class SqlRequestStore : IRequestStore
     public async Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-
-        // 1. One ordered index range scan per SID of the caller's token, each stopping at the limit.
-        var filter = (query.Status is null ? "" : " AND r.status = @st") + (query.TargetUser is null ? "" : " AND r.target = @tu");
-        var join = filter.Length == 0 ? "" : " JOIN requests r ON r.seq = rr.seq";
-        // Newest first walks the same (sid, seq) index backwards, from before the position given.
-        var (bound, order) = query.NewestFirst ? ("rr.seq < @after", "DESC") : ("rr.seq > @after", "");
-        var after = query.NewestFirst && query.After <= 0 ? long.MaxValue : query.After;
-        var seqs = new SortedSet<long>(query.NewestFirst ? Comparer<long>.Create((a, b) => b.CompareTo(a)) : Comparer<long>.Default);
-        foreach (var sid in query.ReaderSids)
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<StoredRequest>>(async (conn, c) =>
         {
-            await using var cmd = conn.Command(
-                $"SELECT rr.seq FROM request_readers rr{join} WHERE rr.sid = @sid AND {bound}{filter} ORDER BY rr.seq {order} LIMIT @limit",
-                ("@sid", sid.Value), ("@after", after), ("@limit", query.Limit),
-                ("@st", query.Status is { } st ? (int)st : null), ("@tu", query.TargetUser is { } tu ? Sql.Text(tu) : null));
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
+
+            // 1. One ordered index range scan per SID of the caller's token, each stopping at the limit.
+            var filter = (query.Status is null ? "" : " AND r.status = @st") + (query.TargetUser is null ? "" : " AND r.target = @tu");
+            var join = filter.Length == 0 ? "" : " JOIN requests r ON r.seq = rr.seq";
+            // Newest first walks the same (sid, seq) index backwards, from before the position given.
+            var (bound, order) = query.NewestFirst ? ("rr.seq < @after", "DESC") : ("rr.seq > @after", "");
+            var after = query.NewestFirst && query.After <= 0 ? long.MaxValue : query.After;
+            var seqs = new SortedSet<long>(query.NewestFirst ? Comparer<long>.Create((a, b) => b.CompareTo(a)) : Comparer<long>.Default);
+            foreach (var sid in query.ReaderSids)
             {
-                seqs.Add(r.GetInt64(0));
+                await using var cmd = conn.Command(
+                    $"SELECT rr.seq FROM request_readers rr{join} WHERE rr.sid = @sid AND {bound}{filter} ORDER BY rr.seq {order} LIMIT @limit",
+                    ("@sid", sid.Value), ("@after", after), ("@limit", query.Limit),
+                    ("@st", query.Status is { } st ? (int)st : null), ("@tu", query.TargetUser is { } tu ? Sql.Text(tu) : null));
+                await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+                while (await r.ReadAsync(c).ConfigureAwait(false))
+                {
+                    seqs.Add(r.GetInt64(0));
+                }
             }
-        }
 
-        // 2. The first `limit` of their union, fetched in one query.
-        var wanted = seqs.Take(query.Limit).ToArray();
-        if (wanted.Length == 0)
-        {
-            return [];
-        }
+            // 2. The first `limit` of their union, fetched in one query.
+            var wanted = seqs.Take(query.Limit).ToArray();
+            if (wanted.Length == 0)
+            {
+                return [];
+            }
 
-        var names = wanted.Select((_, i) => $"@s{i}").ToArray();
-        await using var fetch = conn.Command(
-            $"SELECT {Columns} FROM requests WHERE seq IN ({string.Join(',', names)}) ORDER BY seq {order}",
-            [.. wanted.Select((s, i) => (names[i], (object?)s))]);
-        await using var rows = await fetch.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<StoredRequest>(wanted.Length);
-        while (await rows.ReadAsync(ct).ConfigureAwait(false))
-        {
-            list.Add(Read(rows));
-        }
+            var names = wanted.Select((_, i) => $"@s{i}").ToArray();
+            await using var fetch = conn.Command(
+                $"SELECT {Columns} FROM requests WHERE seq IN ({string.Join(',', names)}) ORDER BY seq {order}",
+                [.. wanted.Select((s, i) => (names[i], (object?)s))]);
+            await using var rows = await fetch.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<StoredRequest>(wanted.Length);
+            while (await rows.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(Read(rows));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     private static StoredRequest Read(DbDataReader r) => new(r.GetInt64(0), new CmRequest

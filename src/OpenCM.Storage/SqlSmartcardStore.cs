@@ -23,16 +23,19 @@ public sealed class SqlSmartcardStore : ISmartcardStore
 
     public async Task<IReadOnlyList<StoredSmartcard>> ForUserAsync(Guid user, CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command($"SELECT {Columns} FROM smartcards WHERE user_uuid = @u ORDER BY created, uuid", ("@u", Sql.Text(user)));
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<StoredSmartcard>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<StoredSmartcard>>(async (conn, c) =>
         {
-            list.Add(Read(r));
-        }
+            await using var cmd = conn.Command($"SELECT {Columns} FROM smartcards WHERE user_uuid = @u ORDER BY created, uuid", ("@u", Sql.Text(user)));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<StoredSmartcard>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(Read(r));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     private Task<StoredSmartcard?> FindOneAsync(string where, string value, CancellationToken ct) =>

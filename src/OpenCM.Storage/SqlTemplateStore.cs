@@ -14,16 +14,19 @@ public sealed class SqlTemplateStore : ITemplateStore
 
     public async Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default)
     {
-        await using var conn = await _db.OpenReadAsync(ct).ConfigureAwait(false);
-        await using var cmd = conn.Command("SELECT body, version FROM templates ORDER BY name");
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var list = new List<ProfileTemplate>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
+        return await _db.ReadAsync<IReadOnlyList<ProfileTemplate>>(async (conn, c) =>
         {
-            list.Add(Read(r.GetString(0), r.GetInt32(1)));
-        }
+            await using var cmd = conn.Command("SELECT body, version FROM templates ORDER BY name");
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            var list = new List<ProfileTemplate>();
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                list.Add(Read(r.GetString(0), r.GetInt32(1)));
+            }
 
-        return list;
+            return list;
+        }, ct).ConfigureAwait(false);
     }
 
     // Read by every request creation and certificatedata: on a lent connection with the statement kept prepared.

@@ -176,12 +176,9 @@ internal static class ErrorHandling
                 BadHttpRequestException b => new DomainError(ErrorKind.ValidationFailed, b.Message),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => null,
 
-                // A database that cannot be reached arrives typed: the storage provider raises Unavailable
-                // where it opens, reads or writes. A store that opened its own connection and then had a
-                // statement fail (a pooled connection the database dropped) gets here untyped: the
-                // provider still knows an outage when it sees one (issue #17's Unavailable gap).
-                _ when context.RequestServices.GetService<OpenCM.Storage.StorageProvider>() is { } storage && storage.IsUnavailable(ex) =>
-                    new DomainError(ErrorKind.Unavailable, "The database cannot be reached now; try again shortly."),
+                // A database that cannot be reached arrives typed: the storage provider raises
+                // Unavailable where it opens, reads or writes, and every store reads through it
+                // (issue #17); the edge asks no provider.
                 _ => null,
             };
             if (error is { Kind: ErrorKind.Unavailable })
