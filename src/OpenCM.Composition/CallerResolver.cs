@@ -94,20 +94,25 @@ public sealed class CallerResolver
 /// This server's own tokens and password sessions (issuer <see cref="AuthOptions.Issuer"/>): the
 /// directory is the truth. The user's SID and groups are read from it (kept at most
 /// <see cref="CallerResolver.DirectoryRefresh"/>), so a user removed from it, or from a group,
-/// loses what that gave within that time rather than when the token expires (issue #7.7).
+/// loses what that gave within that time rather than when the token expires (issue #7.7). A
+/// directory that keeps what it read itself (Active Directory, <c>Directory:Ldap:CacheSeconds</c>)
+/// is asked every time, so that its cache time alone bounds how long a removed right lasts (issue #19).
 /// </summary>
 public sealed class LocalCallerSource : ICallerSource, IDisposable
 {
     private readonly IDirectory _directory;
     private readonly AuthOptions _options;
     private readonly TimeProvider _clock;
+    private readonly bool _keep;
     private readonly MemoryCache _local = new(new MemoryCacheOptions { SizeLimit = 10_000 });
 
-    public LocalCallerSource(IDirectory directory, AuthOptions options, TimeProvider clock)
+    public LocalCallerSource(IDirectory directory, AuthOptions options, DirectorySource source, TimeProvider clock)
     {
+        ArgumentNullException.ThrowIfNull(source);
         _directory = directory;
         _options = options;
         _clock = clock;
+        _keep = source.Administered;
     }
 
     public void Dispose() => _local.Dispose();
@@ -128,7 +133,7 @@ public sealed class LocalCallerSource : ICallerSource, IDisposable
     private async Task<LocalUser?> LocalUserAsync(Guid uuid, CancellationToken ct)
     {
         var now = _clock.GetUtcNow();
-        if (_local.TryGetValue(uuid, out LocalUser? cached) && cached is not null && now - cached.ReadAt < CallerResolver.DirectoryRefresh)
+        if (_keep && _local.TryGetValue(uuid, out LocalUser? cached) && cached is not null && now - cached.ReadAt < CallerResolver.DirectoryRefresh)
         {
             return cached.User is null ? null : cached;
         }
@@ -137,7 +142,11 @@ public sealed class LocalCallerSource : ICallerSource, IDisposable
         var entry = user is { Kind: PrincipalKind.User }
             ? new LocalUser(user, user.Sid, [.. (await _directory.GroupsOfAsync(uuid, ct).ConfigureAwait(false)).Select(g => g.Sid)], user.Name, now)
             : new LocalUser(null, Sid.Everyone, [], "", now);
-        _local.Set(uuid, entry, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = CallerResolver.DirectoryRefresh * 4 });
+        if (_keep)
+        {
+            _local.Set(uuid, entry, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = CallerResolver.DirectoryRefresh * 4 });
+        }
+
         return entry.User is null ? null : entry;
     }
 
