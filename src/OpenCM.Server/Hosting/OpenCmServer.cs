@@ -45,9 +45,21 @@ public static class OpenCmServer
         var output = Console.Out;
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         await output.WriteLineAsync($"OpenCM is serving {string.Join(", ", addresses)} (data: {init.DataDirectory})").ConfigureAwait(false);
-        if (init.CreatedAdmin || init.ImportedTemplates.Count > 0)
+        // Only what this start did: with Active Directory no administrator is created (issue #19).
+        var done = new List<string>();
+        if (init.CreatedAdmin)
         {
-            await output.WriteLineAsync($"First start: created the administrator '{Bootstrapper.AdminUser}' and imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)}).").ConfigureAwait(false);
+            done.Add($"created the administrator '{Bootstrapper.AdminUser}'");
+        }
+
+        if (init.ImportedTemplates.Count > 0)
+        {
+            done.Add($"imported {init.ImportedTemplates.Count} sample templates ({string.Join(", ", init.ImportedTemplates)})");
+        }
+
+        if (done.Count > 0)
+        {
+            await output.WriteLineAsync($"First start: {string.Join(" and ", done)}.").ConfigureAwait(false);
         }
 
         foreach (var note in init.Notes ?? [])

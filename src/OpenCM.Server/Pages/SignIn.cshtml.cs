@@ -7,15 +7,22 @@ using OpenCM.Server.Portal;
 
 namespace OpenCM.Server.Pages;
 
-/// <summary>Sign-in with a directory user's password (the embedded default; issue #10).</summary>
+/// <summary>
+/// Sign-in with a directory user's password (the embedded default; issue #10), with the OIDC
+/// authority, or with Windows (Kerberos, where <c>Auth:Negotiate</c> is on; issue #19).
+/// </summary>
 public sealed class SignInModel : PageModel
 {
     private readonly Passwords _passwords;
     private readonly AuthOptions _auth;
     private readonly ApiOptions _api;
+    private readonly NegotiateOptions _negotiate;
+    private readonly OpenCM.Application.IDirectory _directory;
 
-    public SignInModel(Passwords passwords, AuthOptions auth, ApiOptions api)
+    public SignInModel(Passwords passwords, AuthOptions auth, ApiOptions api, NegotiateOptions negotiate, OpenCM.Application.IDirectory directory)
     {
+        _negotiate = negotiate;
+        _directory = directory;
         _passwords = passwords;
         _auth = auth;
         _api = api;
@@ -38,6 +45,32 @@ public sealed class SignInModel : PageModel
 
     /// <summary>What the authority's button says, or null when the portal signs in with passwords only.</summary>
     public string? Authority => _auth.PortalUsesAuthority ? _auth.PortalDisplayName : null;
+
+    /// <summary>Whether the page offers "Sign in with Windows".</summary>
+    public bool Windows => _negotiate.Enabled;
+
+    /// <summary>
+    /// "Sign in with Windows": the browser answers Negotiate's 401 with the user's Kerberos ticket
+    /// (SPNEGO), and a success becomes the portal's own session, as a password's does. A browser
+    /// without a ticket gets the 401 page; nothing is kept of a refused exchange.
+    /// </summary>
+    public async Task<IActionResult> OnGetWindowsAsync()
+    {
+        if (!_negotiate.Enabled)
+        {
+            return NotFound();
+        }
+
+        var result = await HttpContext.AuthenticateAsync(NegotiateHandler.SchemeName);
+        if (!result.Succeeded || CallerResolver.UserUuid(result.Principal) is not { } uuid
+            || await _directory.FindAsync(uuid, HttpContext.RequestAborted) is not { Kind: OpenCM.Application.PrincipalKind.User } user)
+        {
+            return Challenge(NegotiateHandler.SchemeName);
+        }
+
+        await HttpContext.SignInAsync(PortalServices.Scheme, PortalServices.SessionFor(user, _auth));
+        return LocalRedirect(SafeReturn());
+    }
 
     public void OnGet()
     {
