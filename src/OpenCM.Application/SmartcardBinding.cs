@@ -144,7 +144,15 @@ public sealed class SmartcardBinding
         // 3a. Who held this card id last (retired or released): another user's card is re-bound by
         //     a CM manager only, as a record of its own, so the old holder's record (and its uuid)
         //     stays theirs (issue #18.7). The binding's key generation follows the last one.
+        //     A record in use that the first read did not see is a binder that won meanwhile: the
+        //     same 409 as a card found bound.
         var last = await _cards.LastByCardIdAsync(canonical, ct).ConfigureAwait(false);
+        if (last is not null && last.Uuid != existing?.Uuid && last.Status is not (SmartcardStatus.New or SmartcardStatus.Retired)
+            && SmartcardLifecycle.Decide(last.Status, new CardCommand.Assign()) is CardDecision.Refused raced)
+        {
+            throw new OpenCmException(raced.Error);
+        }
+
         var heldByOther = last is not null && last.UserUuid != request.TargetUserUuid;
         if (heldByOther && !await _access.IsManagerAsync(caller, ct).ConfigureAwait(false))
         {
