@@ -8,36 +8,21 @@ namespace OpenCM.Server.Auth;
 public sealed partial class RefusedTokenLog
 {
     private readonly ILogger<RefusedTokenLog> _log;
-    private readonly TimeProvider _clock;
-    private readonly Lock _gate = new();
-    private DateTimeOffset _lastWritten = DateTimeOffset.MinValue;
-    private long _suppressed;
+    private readonly Hosting.LogThrottle _throttle;
 
     public RefusedTokenLog(ILogger<RefusedTokenLog> log, TimeProvider clock)
     {
         _log = log;
-        _clock = clock;
+        _throttle = new Hosting.LogThrottle(clock);
     }
 
     /// <summary>Records a refusal; <paramref name="reason"/> is the kind of failure (an exception type's name), never the token.</summary>
     public void Refused(string reason, string correlationId)
     {
-        long skipped;
-        lock (_gate)
+        if (_throttle.TryPass() is { } skipped)
         {
-            var now = _clock.GetUtcNow();
-            if (now - _lastWritten < TimeSpan.FromSeconds(1))
-            {
-                _suppressed++;
-                return;
-            }
-
-            _lastWritten = now;
-            skipped = _suppressed;
-            _suppressed = 0;
+            LogRefused(_log, reason, correlationId, skipped);
         }
-
-        LogRefused(_log, reason, correlationId, skipped);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a bearer token: {Reason} (correlation id {CorrelationId}; {Skipped} more refusals not logged since the last line)")]

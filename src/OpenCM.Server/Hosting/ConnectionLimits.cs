@@ -118,28 +118,14 @@ internal sealed class ConnectionGate(long max, Lazy<RefusedConnectionLog> log)
 /// </summary>
 internal sealed partial class RefusedConnectionLog(ILogger<RefusedConnectionLog> log, TimeProvider clock)
 {
-    private readonly Lock _gate = new();
-    private DateTimeOffset _lastWritten = DateTimeOffset.MinValue;
-    private long _suppressed;
+    private readonly LogThrottle _throttle = new(clock);
 
     public void Refused(long max)
     {
-        long skipped;
-        lock (_gate)
+        if (_throttle.TryPass() is { } skipped)
         {
-            var now = clock.GetUtcNow();
-            if (now - _lastWritten < TimeSpan.FromSeconds(1))
-            {
-                _suppressed++;
-                return;
-            }
-
-            _lastWritten = now;
-            skipped = _suppressed;
-            _suppressed = 0;
+            LogRefused(log, max, skipped);
         }
-
-        LogRefused(log, max, skipped);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a connection: {Max} are open, the cap (Connections:MaxConcurrent); {Skipped} more refusals not logged since the last line")]
