@@ -254,6 +254,9 @@ public sealed class SambaDomainController
         await RunAsync("samba-tool", "domain", "provision", $"--realm={Realm}", $"--domain={NetbiosDomain}", $"--adminpass={AdminPassword}",
             "--server-role=dc", "--dns-backend=NONE", $"--targetdir={Path.Combine(root, "dc")}", "--host-name=dc1",
             "--option=interfaces=lo", "--option=bind interfaces only=yes",
+            // Samba's RPC endpoints take ports from 49152 up by default, inside Linux's ephemeral
+            // range (32768-60999), where any test's outgoing connection may already sit: above it.
+            "--option=rpc server dynamic port range=61000-61999",
             $"--option=tls keyfile={Path.Combine(root, "dc.key")}", $"--option=tls certfile={Path.Combine(root, "dc.pem")}", $"--option=tls cafile={dc.CaFile}");
 
         // 3. The DC itself, up when an LDAPS bind as the administrator works.
