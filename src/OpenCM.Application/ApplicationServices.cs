@@ -14,6 +14,7 @@ public static class ApplicationServices
         services.AddSingleton<AccessPolicy>();
         services.AddSingleton<CaNoticeDelivery>();
         services.AddSingleton<DirectoryAdministration>();
+        services.AddSingleton<AuthorityChanges>();
         services.AddSingleton<RequestQueries>();
         services.AddSingleton<RequestContextLoader>();
         services.AddSingleton<RequestCreation>();

@@ -28,15 +28,13 @@ public sealed class CertificateIssuance
     private readonly ICertificateRequestChecker _requests;
     private readonly IKeyGenerator _keys;
     private readonly ICertificatePackaging _packaging;
-    private readonly IssuerProfile _issuer;
 
-    public CertificateIssuance(ICertificateAuthority ca, ICertificateRequestChecker requests, IKeyGenerator keys, ICertificatePackaging packaging, IssuerProfile issuer)
+    public CertificateIssuance(ICertificateAuthority ca, ICertificateRequestChecker requests, IKeyGenerator keys, ICertificatePackaging packaging)
     {
         _ca = ca;
         _requests = requests;
         _keys = keys;
         _packaging = packaging;
-        _issuer = issuer;
     }
 
     /// <summary>A fresh serial: 16 bytes (127 bits) from the CSPRNG, positive, without a leading zero byte, as upper-case hex.</summary>
@@ -56,11 +54,11 @@ public sealed class CertificateIssuance
     /// <inheritdoc cref="IKeyGenerator.Generate"/>
     public GeneratedKey GenerateKey(CertificateTemplate template) => _keys.Generate(template);
 
-    /// <summary>The plan of an order under this server's issuer; refusals (a subject the template cannot build) are typed errors.</summary>
+    /// <summary>The plan of an order under the active CA's profile; refusals (a subject the template cannot build) are typed errors.</summary>
     public CertificatePlan Plan(CertificateOrder order)
     {
         ArgumentNullException.ThrowIfNull(order);
-        return order.Plan(_issuer);
+        return order.Plan(_ca.Issuer);
     }
 
     /// <summary>

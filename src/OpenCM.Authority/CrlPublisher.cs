@@ -26,8 +26,12 @@ public sealed class CrlPublisher : IDisposable
     private volatile CachedCrl? _current;
     private volatile bool _stale;
 
-    public CrlPublisher(ICertificateSigner ca, ICertificateStore store, TimeProvider clock, TimeSpan validity)
+    private readonly int _authorityId;
+
+    /// <summary>The publisher of CA <paramref name="authorityId"/>'s CRL (issue #20.1: each CA publishes its own, signed by it).</summary>
+    public CrlPublisher(ICertificateSigner ca, ICertificateStore store, TimeProvider clock, TimeSpan validity, int authorityId = 1)
     {
+        _authorityId = authorityId;
         _ca = ca;
         _store = store;
         _clock = clock;
@@ -59,7 +63,7 @@ public sealed class CrlPublisher : IDisposable
 
             // 2. Ask the store; keep the CRL if its revocations are the same and it is young enough.
             _stale = false;
-            var revoked = await _store.ListRevokedAsync(ct).ConfigureAwait(false);
+            var revoked = await _store.ListRevokedAsync(_authorityId, ct).ConfigureAwait(false);
             var fingerprint = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(
                 string.Join(',', revoked.Select(r => $"{r.SerialHex}:{r.Reason}")))));
             if (_current is { } known && known.Fingerprint == fingerprint && now < known.Crl.BuiltAt + (_validity / 2))

@@ -6,28 +6,41 @@ namespace OpenCM.Authority;
 
 /// <summary>
 /// The embedded CA behind the use cases' <see cref="ICertificateAuthority"/> port: signs plans in
-/// process with the key the signer holds; its CRL is built from the certificate store, where the
-/// use cases have already recorded every revocation.
+/// process with the key of the CA the plan names (its authority key identifier, put there from
+/// the active CA's <see cref="IssuerProfile"/>); CRLs are built from the certificate store, where
+/// the use cases have already recorded every revocation.
 /// </summary>
 public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
 {
-    private readonly IssuancePipeline _pipeline;
-    private readonly CrlPublisher _crl;
+    private readonly CertificateAuthorities _authorities;
 
-    public EmbeddedCertificateAuthority(IssuancePipeline pipeline, CrlPublisher crl)
+    public EmbeddedCertificateAuthority(CertificateAuthorities authorities) => _authorities = authorities;
+
+    public IssuerProfile Issuer => _authorities.Active.Pipeline.Issuer;
+
+    // Signing in process is CPU-bound and short; it completes synchronously. A plan made just
+    // before a rollover names the CA it was recorded under, and that CA signs it.
+    public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default)
     {
-        _pipeline = pipeline;
-        _crl = crl;
+        ArgumentNullException.ThrowIfNull(plan);
+        var named = plan.Extensions.FirstOrDefault(e => e.Oid == Oids.AuthorityKeyIdentifier) is { } aki
+            && new System.Security.Cryptography.X509Certificates.X509AuthorityKeyIdentifierExtension(aki.Value.AsSpan()).KeyIdentifier is { } id
+            ? _authorities.ByKeyIdentifier(id.Span)
+            : null;
+        return named is null
+            ? throw new OpenCmException(new DomainError(ErrorKind.Internal, $"The plan of serial {plan.SerialHex} names no CA this server holds."))
+            : Task.FromResult(named.Pipeline.Sign(plan));
     }
-
-    // Signing in process is CPU-bound and short; it completes synchronously.
-    public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default) => Task.FromResult(_pipeline.Sign(plan));
 
     // The revocation is in the store already; the next CRL fetch publishes it without waiting out the cached CRL.
     public Task RevokeAsync(Revocation revocation, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(revocation);
-        _crl.Invalidate();
+        foreach (var authority in _authorities.All)
+        {
+            authority.Crl.Invalidate();
+        }
+
         return Task.CompletedTask;
     }
 }
@@ -49,19 +62,28 @@ public sealed class KeyGenerator : IKeyGenerator
     }
 }
 
-/// <summary>PKCS#7 and PFX answers with this CA's certificate as the chain (<see cref="Encodings"/>).</summary>
+/// <summary>
+/// PKCS#7 and PFX answers with the chain of the CA that signed the certificate: that CA and the
+/// certificates above it, up to the root (issue #20.1), so a relying party that trusts only the
+/// enterprise root can build the path (<see cref="Encodings"/>).
+/// </summary>
 public sealed class CertificatePackaging : ICertificatePackaging
 {
-    private readonly ICertificateSigner _signer;
+    private readonly CertificateAuthorities _authorities;
 
-    public CertificatePackaging(ICertificateSigner signer) => _signer = signer;
+    public CertificatePackaging(CertificateAuthorities authorities) => _authorities = authorities;
 
-    public byte[] Pkcs7(byte[] certificateDer) => Encodings.Pkcs7(certificateDer, _signer);
+    public byte[] Pkcs7(byte[] certificateDer) => Encodings.Pkcs7(certificateDer, IssuerOf(certificateDer).Chain);
 
     public byte[] Pfx(byte[] certificateDer, byte[] pkcs8PrivateKey, string password)
     {
         using var certificate = X509CertificateLoader.LoadCertificate(certificateDer);
         using var key = Keys.ImportPkcs8(certificate.PublicKey.Oid.Value ?? "", pkcs8PrivateKey);
-        return Encodings.Pfx(certificateDer, key, _signer, password);
+        var issuer = IssuerOf(certificateDer);
+        return Encodings.Pfx(certificateDer, key, [issuer.Signer.Certificate, .. issuer.Above], password);
     }
+
+    // A certificate this server stored was signed by one of its CAs; the active one stands in for
+    // one signed elsewhere (never the case for what the use cases package).
+    private IssuingAuthority IssuerOf(byte[] certificateDer) => _authorities.IssuerOf(certificateDer) ?? _authorities.Active;
 }

@@ -17,9 +17,19 @@ public static class Encodings
     /// </summary>
     public static byte[] Pkcs7(byte[] certificateDer, ICertificateSigner ca)
     {
-        ArgumentNullException.ThrowIfNull(certificateDer);
         ArgumentNullException.ThrowIfNull(ca);
-        var writer = new AsnWriter(AsnEncodingRules.DER, certificateDer.Length + ca.Certificate.RawDataMemory.Length + 64);
+        return Pkcs7(certificateDer, [ca.Certificate.RawDataMemory]);
+    }
+
+    /// <summary>
+    /// A certs-only PKCS#7 holding the certificate and then <paramref name="chain"/>: its issuing CA
+    /// and the certificates above it, up to the root (issue #20.1: a subordinate CA's chain).
+    /// </summary>
+    public static byte[] Pkcs7(byte[] certificateDer, IReadOnlyList<ReadOnlyMemory<byte>> chain)
+    {
+        ArgumentNullException.ThrowIfNull(certificateDer);
+        ArgumentNullException.ThrowIfNull(chain);
+        var writer = new AsnWriter(AsnEncodingRules.DER, certificateDer.Length + chain.Sum(c => c.Length) + 64);
         using (writer.PushSequence())
         {
             writer.WriteObjectIdentifier("1.2.840.113549.1.7.2"); // signedData
@@ -46,7 +56,10 @@ public static class Encodings
                 using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
                 {
                     writer.WriteEncodedValue(certificateDer);
-                    writer.WriteEncodedValue(ca.Certificate.RawDataMemory.Span);
+                    foreach (var certificate in chain)
+                    {
+                        writer.WriteEncodedValue(certificate.Span);
+                    }
                 }
 
                 using (writer.PushSetOf())
@@ -63,6 +76,13 @@ public static class Encodings
     public static byte[] Pfx(byte[] certificateDer, AsymmetricAlgorithm key, ICertificateSigner ca, string password)
     {
         ArgumentNullException.ThrowIfNull(ca);
+        return Pfx(certificateDer, key, [ca.Certificate], password);
+    }
+
+    /// <summary>A PFX with the certificate, its private key and <paramref name="chain"/> (its CA and those above it).</summary>
+    public static byte[] Pfx(byte[] certificateDer, AsymmetricAlgorithm key, IReadOnlyList<X509Certificate2> chain, string password)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
         using var publicOnly = X509CertificateLoader.LoadCertificate(certificateDer);
         using var withKey = key switch
         {
@@ -70,7 +90,12 @@ public static class Encodings
             ECDsa ec => publicOnly.CopyWithPrivateKey(ec),
             _ => throw new CryptographicException("Unsupported key."),
         };
-        var collection = new X509Certificate2Collection { withKey, ca.Certificate };
+        var collection = new X509Certificate2Collection { withKey };
+        foreach (var certificate in chain)
+        {
+            collection.Add(certificate);
+        }
+
         var pbe = new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000);
         return collection.ExportPkcs12(pbe, password);
     }
@@ -86,7 +111,7 @@ public static class Encodings
             builder.AddEntry(entry.SerialNumber, entry.RevokedAt, entry.Reason);
         }
 
-        var akid = X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false);
+        var akid = X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(IssuingAuthority.KeyIdentifier(ca.Certificate));
         return builder.Build(ca.Certificate.SubjectName, ca.Generator, number, nextUpdate, ca.HashAlgorithm, akid, thisUpdate);
     }
 }

@@ -22,21 +22,51 @@ public sealed class IssuancePipeline
     private readonly byte[] _signatureAlgorithm;
     private readonly byte[] _issuer;
 
+    /// <summary>A pipeline whose certificates carry <paramref name="crlUrls"/> as their CRL distribution points and no AIA (tests and benchmarks).</summary>
     public IssuancePipeline(ICertificateSigner signer, IReadOnlyList<string> crlUrls)
+        : this(signer, crlUrls, null, 0)
+    {
+    }
+
+    /// <summary>
+    /// The pipeline of CA <paramref name="authorityId"/>: its certificates carry the CRL
+    /// distribution point and the Authority Information Access (OCSP, CA issuers) that relying
+    /// parties fetch (issue #20.4), at URLs fixed when the CA was made (issue #20.5).
+    /// </summary>
+    public IssuancePipeline(ICertificateSigner signer, PublicationUrls urls, int authorityId)
+        : this(signer, [(urls ?? throw new ArgumentNullException(nameof(urls))).Crl], urls, authorityId)
+    {
+    }
+
+    private IssuancePipeline(ICertificateSigner signer, IReadOnlyList<string> crlUrls, PublicationUrls? urls, int authorityId)
     {
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentNullException.ThrowIfNull(crlUrls);
         _signer = signer;
+        AuthorityId = authorityId;
 
         // What every certificate of this CA says the same way, encoded once.
         _signatureAlgorithm = signer.Generator.GetSignatureAlgorithmIdentifier(signer.HashAlgorithm);
         _issuer = signer.Certificate.SubjectName.RawData;
-        var authorityKeyId = X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false).RawData;
-        ImmutableArray<PlannedExtension> extensions = crlUrls.Count > 0
-            ? [new(Oids.AuthorityKeyIdentifier, false, authorityKeyId), new(Oids.CrlDistributionPoints, false, CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(crlUrls).RawData)]
-            : [new(Oids.AuthorityKeyIdentifier, false, authorityKeyId)];
-        Issuer = new IssuerProfile(new DateTimeOffset(signer.Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero), extensions);
+        // The CA certificate's own key identifier; one installed without it (RFC 5280 §4.2.1.2 asks for it) gets the usual SHA-1 of its key.
+        var authorityKeyId = X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(IssuingAuthority.KeyIdentifier(signer.Certificate)).RawData;
+        var extensions = ImmutableArray.CreateBuilder<PlannedExtension>(3);
+        extensions.Add(new(Oids.AuthorityKeyIdentifier, false, authorityKeyId));
+        if (crlUrls.Count > 0)
+        {
+            extensions.Add(new(Oids.CrlDistributionPoints, false, CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(crlUrls).RawData));
+        }
+
+        if (urls is not null)
+        {
+            extensions.Add(new(Oids.AuthorityInformationAccess, false, new X509AuthorityInformationAccessExtension([urls.Ocsp], [urls.CaIssuers]).RawData));
+        }
+
+        Issuer = new IssuerProfile(new DateTimeOffset(signer.Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero), extensions.ToImmutable());
     }
+
+    /// <summary>Which of the server's CAs this pipeline signs for (<see cref="OpenCM.Application.StoredAuthority.Id"/>); 0 outside a server.</summary>
+    public int AuthorityId { get; }
 
     /// <summary>What this CA puts in every certificate: the end of its validity, its key identifier and CRL distribution point.</summary>
     public IssuerProfile Issuer { get; }
@@ -108,7 +138,7 @@ public sealed class IssuancePipeline
         }
 
         var der = certificate.Encode();
-        return new IssuedCertificate(Convert.ToHexString(serial), der, Thumbprint(der), plan.NotBefore, plan.NotAfter);
+        return new IssuedCertificate(Convert.ToHexString(serial), der, Thumbprint(der), plan.NotBefore, plan.NotAfter, AuthorityId);
     }
 
     // UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).

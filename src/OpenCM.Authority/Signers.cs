@@ -82,6 +82,7 @@ public static class Oids
     public const string SubjectKeyIdentifier = "2.5.29.14";
     public const string AuthorityKeyIdentifier = "2.5.29.35";
     public const string CrlDistributionPoints = "2.5.29.31";
+    public const string AuthorityInformationAccess = "1.3.6.1.5.5.7.1.1";
     public const string EcPublicKey = "1.2.840.10045.2.1";
     public const string P256 = "1.2.840.10045.3.1.7";
     public const string P384 = "1.3.132.0.34";

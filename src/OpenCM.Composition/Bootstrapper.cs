@@ -69,7 +69,7 @@ public static class Bootstrapper
         }
 
         // 3. The CA (made and stored encrypted at step 0 on first start).
-        var ca = services.GetRequiredService<OpenCM.Authority.ICertificateSigner>().Certificate;
+        var ca = services.GetRequiredService<OpenCM.Authority.CertificateAuthorities>().Active.Signer.Certificate;
 
         // 4. Sample templates, only into an installation that has none.
         var imported = new List<string>();

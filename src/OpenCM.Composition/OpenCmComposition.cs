@@ -47,14 +47,13 @@ public static class OpenCmComposition
         // 2. Storage: the provider OpenCM:Database chooses, and the master key.
         services.AddOpenCmStorage();
 
-        // 3. The embedded CA (created on first use, key encrypted at rest) and what it publishes.
+        // 3. The CAs (the first made on first use, keys encrypted at rest or in a token), the active
+        //    one's signer and issuer profile, and what they publish (issue #20.1).
         services.AddSingleton<ServerKeys>();
-        services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Ca);
-        services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(), [CrlUrl(sp)]));
-        services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
-            sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<CaOptions>().CrlValidityHours)));
+        services.AddSingleton(CaContextOf);
+        services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Authorities);
+        services.AddSingleton<CaAdministration>();
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
-        services.AddSingleton(sp => sp.GetRequiredService<IssuancePipeline>().Issuer);
         services.AddSingleton<ICertificateRequestChecker, CsrChecker>();
         services.AddSingleton<IKeyGenerator, KeyGenerator>();
         services.AddSingleton<ICertificatePackaging, CertificatePackaging>();
@@ -85,15 +84,17 @@ public static class OpenCmComposition
         await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
         await services.GetRequiredService<IStorageSchema>().KeyAuditChainAsync(ct).ConfigureAwait(false);
         await DirectoryChoice.CheckAsync(services, ct).ConfigureAwait(false);
-        await services.GetRequiredService<ServerKeys>().LoadAsync(
-            services.GetRequiredService<SecretStore>(), services.GetRequiredService<CaOptions>(), services.GetRequiredService<TimeProvider>(), ct).ConfigureAwait(false);
+        await services.GetRequiredService<ServerKeys>().LoadAsync(services.GetRequiredService<CaContext>(), services.GetRequiredService<SecretStore>(), ct).ConfigureAwait(false);
     }
 
-    // The CRL distribution point certificates carry: where the server publishes it, under the API's path base.
-    private static string CrlUrl(IServiceProvider sp)
+    // Where a CA made now publishes: Ca:PublicUrl, or on one node the address it listens on, under the API's path base.
+    private static CaContext CaContextOf(IServiceProvider sp)
     {
         var configuration = sp.GetRequiredService<IConfiguration>();
-        return CaSetup.CrlUrl(sp.GetRequiredService<CaOptions>(), configuration["urls"], configuration["Api:PathBase"] ?? DefaultPathBase);
+        var options = sp.GetRequiredService<CaOptions>();
+        var publication = CaSetup.Publication(options, configuration["urls"], configuration["Api:PathBase"] ?? DefaultPathBase, sp.GetRequiredService<DataOptions>().IsPostgres);
+        return new CaContext(sp.GetRequiredService<IAuthorityStore>(), sp.GetRequiredService<AuthorityChanges>(), sp.GetRequiredService<ICertificateStore>(), sp.GetRequiredService<SecretStore>(),
+            options, publication, sp.GetRequiredService<TimeProvider>());
     }
 
     private static T Section<T>(IServiceProvider sp, string name)

@@ -5,23 +5,24 @@ using OpenCM.Storage;
 namespace OpenCM.Composition;
 
 /// <summary>
-/// The keys this server keeps in its secret store (the CA's and the token signer's), loaded once
-/// by <see cref="OpenCmComposition.StartAsync"/> before anything serves, so that no DI factory
-/// blocks on the database. The container disposes the CA signer it hands out.
+/// The keys this server keeps (its CAs' and the token signer's), loaded once by
+/// <see cref="OpenCmComposition.StartAsync"/> before anything serves, so that no DI factory
+/// blocks on the database. The container disposes the CAs it hands out.
 /// </summary>
 public sealed class ServerKeys
 {
-    private ICertificateSigner? _ca;
+    private CertificateAuthorities? _authorities;
     private ECDsaSecurityKey? _token;
 
-    public ICertificateSigner Ca => _ca ?? throw NotLoaded();
+    /// <summary>Every CA this server holds (issue #20.1).</summary>
+    public CertificateAuthorities Authorities => _authorities ?? throw NotLoaded();
 
     public ECDsaSecurityKey TokenKey => _token ?? throw NotLoaded();
 
-    /// <summary>Loads (making them on first start) both keys; a second call keeps what the first loaded.</summary>
-    public async Task LoadAsync(SecretStore secrets, CaOptions ca, TimeProvider clock, CancellationToken ct)
+    /// <summary>Loads (making them on first start) the CAs and the token key; a second call keeps what the first loaded.</summary>
+    public async Task LoadAsync(CaContext ca, SecretStore secrets, CancellationToken ct)
     {
-        _ca ??= await CaSetup.LoadOrCreateAsync(secrets, ca, clock, ct).ConfigureAwait(false);
+        _authorities ??= await CaSetup.LoadAsync(ca, ct).ConfigureAwait(false);
         _token ??= await TokenService.LoadKeyAsync(secrets, ct).ConfigureAwait(false);
     }
 

@@ -9,12 +9,14 @@ public sealed class SqlCertificateStore : ICertificateStore
 
     public SqlCertificateStore(StorageProvider db) => _db = db;
 
-    public async Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default)
+    public async Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(int authorityId, CancellationToken ct = default)
     {
         // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
         return await _db.ReadAsync<IReadOnlyList<RevokedCertificate>>(async (conn, c) =>
         {
-            await using var cmd = conn.Command("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial");
+            await using var cmd = conn.Command(
+                "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL AND (ca_id = @ca OR ca_id IS NULL) ORDER BY revoked_at, serial",
+                ("@ca", authorityId));
             await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
             var list = new List<RevokedCertificate>();
             while (await r.ReadAsync(c).ConfigureAwait(false))

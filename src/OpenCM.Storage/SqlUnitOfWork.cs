@@ -24,7 +24,7 @@ public sealed class SqlTransactions : ITransactions
 /// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
 /// which operation to run, and from which state, was decided by Domain and Application.
 /// </summary>
-internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites, IAuthorityWrites
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
@@ -51,6 +51,8 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     public IDirectoryWrites Directory => this;
 
     public ICaNoticeWrites Notices => this;
+
+    public IAuthorityWrites Authorities => this;
 
     async Task IRequestWrites.InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct)
     {
@@ -128,10 +130,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         // One statement: the certificate is stored whatever became of its serial meanwhile (a
         // revoked one stays revoked), and a serial still reserved becomes issued.
         var status = await _tx.FirstRowAsync(
-            "UPDATE certificates SET der = @der, thumbprint = @th, not_before = @nb, not_after = @na, " +
+            "UPDATE certificates SET der = @der, thumbprint = @th, not_before = @nb, not_after = @na, ca_id = @ca, " +
             "status = CASE WHEN status = @reserved THEN @issued ELSE status END WHERE serial = @s AND der IS NULL RETURNING status",
             r => (int?)r.GetInt32(0), ct,
-            ("@der", c.Der), ("@th", c.Thumbprint), ("@nb", Sql.Ticks(c.NotBefore)), ("@na", Sql.Ticks(c.NotAfter)),
+            ("@der", c.Der), ("@th", c.Thumbprint), ("@nb", Sql.Ticks(c.NotBefore)), ("@na", Sql.Ticks(c.NotAfter)), ("@ca", c.AuthorityId == 0 ? null : c.AuthorityId),
             ("@reserved", (int)CertificateStatus.Reserved), ("@issued", (int)CertificateStatus.Issued), ("@s", c.SerialHex.ToUpperInvariant())).ConfigureAwait(false);
         return status == (int)CertificateStatus.Issued;
     }
@@ -267,6 +269,44 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     async Task<bool> IDirectoryWrites.TrySetPasswordHashAsync(Guid user, string hash, CancellationToken ct) =>
         await _tx.ExecuteAsync("UPDATE principals SET password_hash = @h WHERE uuid = @u AND kind = @k", ct,
             ("@h", hash), ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+
+    // The CAs (issue #20.1). The slug is unique, and id 1 is the first CA, which two processes
+    // may make at once: either conflict inserts nothing, and the caller reads what the other stored.
+    async Task<int?> IAuthorityWrites.TryAddAsync(StoredAuthority authority, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(authority);
+        var id = authority.Id == 1
+            ? 1
+            : await _tx.ScalarAsync<long>("SELECT COALESCE(MAX(id), 0) + 1 FROM certificate_authorities", ct).ConfigureAwait(false);
+        var inserted = await _tx.ExecuteAsync(
+            $"INSERT INTO certificate_authorities ({SqlAuthorityStore.Columns}) VALUES (@id, @n, @s, @st, @k, @sub, @cert, @chain, @pub, @cr, @act) ON CONFLICT DO NOTHING", ct,
+            ("@id", id), ("@n", authority.Name), ("@s", authority.Slug), ("@st", (int)authority.State), ("@k", authority.KeyReference),
+            ("@sub", authority.Subject), ("@cert", authority.Certificate), ("@chain", authority.Chain), ("@pub", authority.Publication),
+            ("@cr", Sql.Ticks(authority.Created)), ("@act", authority.Activated is { } a ? Sql.Ticks(a) : null)).ConfigureAwait(false);
+        return inserted == 1 ? (int)id : null;
+    }
+
+    // Compare-and-set on the pending state: zero rows means another process got there first.
+    async Task<bool> IAuthorityWrites.TryActivateAsync(int id, byte[] certificate, byte[] chain, DateTimeOffset at, CancellationToken ct)
+    {
+        var pending = await _tx.ScalarAsync<long>("SELECT COUNT(*) FROM certificate_authorities WHERE id = @id AND state = @pending", ct,
+            ("@id", id), ("@pending", (int)AuthorityState.Pending)).ConfigureAwait(false);
+        if (pending != 1)
+        {
+            return false;
+        }
+
+        await _tx.ExecuteAsync("UPDATE certificate_authorities SET state = @retired WHERE state = @active", ct,
+            ("@retired", (int)AuthorityState.Retired), ("@active", (int)AuthorityState.Active)).ConfigureAwait(false);
+        return await _tx.ExecuteAsync(
+            "UPDATE certificate_authorities SET state = @active, certificate = @cert, chain = @chain, activated = @at WHERE id = @id AND state = @pending", ct,
+            ("@active", (int)AuthorityState.Active), ("@cert", certificate), ("@chain", chain), ("@at", Sql.Ticks(at)),
+            ("@id", id), ("@pending", (int)AuthorityState.Pending)).ConfigureAwait(false) == 1;
+    }
+
+    async Task<bool> IAuthorityWrites.TrySetPublicationAsync(int id, string publication, CancellationToken ct) =>
+        await _tx.ExecuteAsync("UPDATE certificate_authorities SET publication = @p WHERE id = @id AND publication IS NULL", ct,
+            ("@p", publication), ("@id", id)).ConfigureAwait(false) == 1;
 
     Task<long> ICaNoticeWrites.EnqueueAsync(Revocation revocation, DateTimeOffset firstRetry, CancellationToken ct)
     {

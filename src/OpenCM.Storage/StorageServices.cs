@@ -41,6 +41,7 @@ public static class StorageServices
         services.TryAddSingleton<IProfileStore, SqlProfileStore>();
         services.TryAddSingleton<ISmartcardStore, SqlSmartcardStore>();
         services.TryAddSingleton<ICertificateStore, SqlCertificateStore>();
+        services.TryAddSingleton<IAuthorityStore, SqlAuthorityStore>();
         services.TryAddSingleton<ITemplateStore, SqlTemplateStore>();
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
         services.TryAddSingleton<ICaOutbox, SqlCaOutbox>();

@@ -37,6 +37,8 @@ internal sealed class MemoryOutbox : ICaOutbox
 /// <summary>A CA that fails its first <c>failures</c> revocations, then records what it hears.</summary>
 internal sealed class FlakyRevocations(int failures) : ICertificateAuthority
 {
+    public IssuerProfile Issuer => throw new NotSupportedException();
+
     private int _failures = failures;
 
     public List<Revocation> Heard { get; } = [];

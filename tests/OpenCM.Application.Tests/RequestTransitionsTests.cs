@@ -30,6 +30,8 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
 
     public ICaNoticeWrites Notices => throw new NotSupportedException();
 
+    public IAuthorityWrites Authorities => throw new NotSupportedException();
+
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);
 
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredRequest>>([]);
@@ -60,6 +62,8 @@ internal sealed class NoOutbox : ICaOutbox
 /// <summary>A CA that must not be reached: these tests revoke nothing and sign nothing.</summary>
 internal sealed class UnreachableCertificateAuthority : ICertificateAuthority
 {
+    public IssuerProfile Issuer => throw new NotSupportedException();
+
     public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default) => throw new NotSupportedException();
 
     public Task RevokeAsync(Revocation revocation, CancellationToken ct = default) => throw new NotSupportedException();

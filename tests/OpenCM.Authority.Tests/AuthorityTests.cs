@@ -300,7 +300,7 @@ internal sealed class CountingRevocations : OpenCM.Application.ICertificateStore
 
     public int Reads { get; private set; }
 
-    public Task<IReadOnlyList<OpenCM.Application.RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default)
+    public Task<IReadOnlyList<OpenCM.Application.RevokedCertificate>> ListRevokedAsync(int authorityId, CancellationToken ct = default)
     {
         Reads++;
         return Task.FromResult<IReadOnlyList<OpenCM.Application.RevokedCertificate>>([.. Revoked]);

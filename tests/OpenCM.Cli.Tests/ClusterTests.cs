@@ -40,6 +40,25 @@ public sealed class ClusterTests : IDisposable
         return (connection, [first, second]);
     }
 
+    [SkippableFact]
+    public async Task Serve_PostgresWithoutPublicUrl_RefusesAtStartSayingWhy()
+    {
+        var server = await PostgresServer.Shared;
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
+        var connection = await server!.CreateDatabaseAsync("nopublicurl");
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(StoreArgs(_dir.File("node"), connection)));
+        Assert.Contains("set Ca:PublicUrl", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", refused.Message, StringComparison.Ordinal);
+
+        // Given it, the same database serves, and its CA publishes there for good.
+        await using var node = await ServerProcess.StartAsync([.. StoreArgs(_dir.File("node"), connection), PublicUrl]);
+        var list = await Cli.RunAsync(["ca", "list", .. StoreArgs(_dir.File("node"), connection)]);
+        Assert.Contains("https://cm.contoso.test/CertificateManagement/crl/OpenCM-Root-CA.crl", list.Out, StringComparison.Ordinal);
+    }
+
+    // Nodes of a cluster publish under one address, or they refuse to serve (issue #20.5).
+    private const string PublicUrl = "--Ca:PublicUrl=https://cm.contoso.test";
+
     private static string[] StoreArgs(string data, string connection) => ["--data", data, "--database", "postgres", "--connection", connection];
 
     private static async Task<HttpClient> ClientAsync(ServerProcess node, string token)
@@ -98,7 +117,7 @@ public sealed class ClusterTests : IDisposable
 
         // 3. A PostgreSQL node with the install's master key serves the same data, and tokens it signed before still work.
         var oldToken = (await Cli.RunAsync(["token", .. sqlite, "--user", "carol"])).Out.Trim();
-        await using (var node = await ServerProcess.StartAsync(StoreArgs(data, connection)))
+        await using (var node = await ServerProcess.StartAsync([.. StoreArgs(data, connection), PublicUrl]))
         {
             using var admin = await ClientAsync(node, (await Cli.RunAsync(["token", .. StoreArgs(data, connection), "--user", "admin"])).Out.Trim());
             var status = JsonDocument.Parse(await admin.GetStringAsync($"{Api}/requests/{canceled}")).RootElement.GetProperty("Status").GetInt32();
@@ -128,7 +147,7 @@ public sealed class ClusterTests : IDisposable
         var connection = await pg!.CreateDatabaseAsync("outage");
         var data = _dir.File("node");
         var store = StoreArgs(data, connection);
-        await using var node = await ServerProcess.StartAsync(store);
+        await using var node = await ServerProcess.StartAsync([.. store, PublicUrl]);
         using var http = await ClientAsync(node, (await Cli.RunAsync(["token", .. store, "--user", "admin"])).Out.Trim());
         var id = await CreateAsync(http, UserCertificate);
 
@@ -166,7 +185,7 @@ public sealed class ClusterTests : IDisposable
         var (connection, stores) = await ClusterAsync();
 
         // 1. Both nodes start at once on the empty database: one migrates and initializes, the other reuses.
-        var starting = stores.Select(s => ServerProcess.StartAsync(StoreArgs(s, connection))).ToArray();
+        var starting = stores.Select(s => ServerProcess.StartAsync([.. StoreArgs(s, connection), PublicUrl])).ToArray();
         await using var a = await starting[0];
         await using var b = await starting[1];
         var token = (await Cli.RunAsync(["token", .. StoreArgs(stores[1], connection), "--user", "admin"])).Out.Trim();

@@ -45,7 +45,7 @@ public sealed class CrashTests : IDisposable
         for (var round = 0; round < Rounds; round++)
         {
             // 1. Start (or restart on what the last kill left), and check what was acknowledged before.
-            await using var node = await ServerProcess.StartAsync(store);
+            await using var node = await ServerProcess.StartAsync([.. store, "--Ca:PublicUrl=https://cm.contoso.test"]);
             token ??= (await Cli.RunAsync(["token", .. store, "--user", "admin", "--lifetime", "120"])).Out.Trim();
             using var http = new HttpClient { BaseAddress = new Uri(node.Address) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -103,7 +103,7 @@ public sealed class CrashTests : IDisposable
         }
 
         // 4. A last restart: everything acknowledged is there; then the chain and the file itself.
-        await using (var last = await ServerProcess.StartAsync(store))
+        await using (var last = await ServerProcess.StartAsync([.. store, "--Ca:PublicUrl=https://cm.contoso.test"]))
         {
             using var http = new HttpClient { BaseAddress = new Uri(last.Address) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -48,7 +48,7 @@ public sealed class CardOnlineUpdateTests : IClassFixture<ServerFixture>
         // The same card, in use, with the new certificate; the old one superseded; the card follows the new version.
         var card = await client.GetSmartcardAsync(enrollment.Card);
         Assert.Equal(((int)SmartcardStatus.Active, 2), (card.Status, card.ProfileTemplateVersion));
-        var revoked = await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync();
+        var revoked = await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync(1);
         Assert.Contains(revoked, r => r.SerialHex == enrollment.Certificates[0].SerialNumber && r.Reason == ProfileRules.Superseded);
         Assert.DoesNotContain(revoked, r => r.SerialHex == updated.SerialNumber);
         Assert.DoesNotContain("onlineupdate", await client.SmartcardOperationsAsync(enrollment.Card));

@@ -44,7 +44,7 @@ public sealed class CardRequestTypeTests : IClassFixture<ServerFixture>
         client.CreateRequestAsync(new CreateRequestBody((WireRequestType)(int)type, null, [.. data.Select(d => new DataItemDto(d.Name, d.Value))], Comment: "", Smartcard: card));
 
     private async Task<int?> RevocationReasonAsync(X509Certificate2 certificate) =>
-        (await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync())
+        (await _server.Services.GetRequiredService<ICertificateStore>().ListRevokedAsync(1))
             .FirstOrDefault(r => string.Equals(r.SerialHex, certificate.SerialNumber, StringComparison.OrdinalIgnoreCase))?.Reason;
 
     private static async Task<OpenCmApiException> RefusedAsync(Func<Task> call) => await Assert.ThrowsAsync<OpenCmApiException>(call);

@@ -17,6 +17,8 @@ internal sealed class InterceptingCertificateAuthority : ICertificateAuthority
 
     public InterceptingCertificateAuthority(ICertificateAuthority inner) => _inner = inner;
 
+    public IssuerProfile Issuer => _inner.Issuer;
+
     public Func<CertificatePlan, Task>? BeforeSign { get; set; }
 
     /// <summary>When set, what the CA signs in place of the plan it was given (a CA that does not sign what was planned).</summary>

@@ -99,7 +99,7 @@ public class PkiTests : IClassFixture<PkiFixture>
     public async Task IssuedCertificates_CarryTheConfiguredDistributionPoint()
     {
         using var key = RSA.Create(2048);
-        var issued = _server.Services.GetRequiredService<IssuancePipeline>().IssueForKey(key, new CertificateTemplate { CommonName = "T" }, new SubjectAttributes("a", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now);
+        var issued = _server.Services.GetRequiredService<CertificateAuthorities>().Active.Pipeline.IssueForKey(key, new CertificateTemplate { CommonName = "T" }, new SubjectAttributes("a", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now);
         using var dir = new TempDirectory();
         await File.WriteAllTextAsync(dir.File("leaf.pem"), PemEncoding.WriteString("CERTIFICATE", issued.Der));
         var text = await OpenSsl.CheckAsync(dir.Path, "x509", "-in", "leaf.pem", "-noout", "-ext", "crlDistributionPoints");

@@ -39,7 +39,7 @@ public sealed class OutageTests
         var reads = new (string Store, Func<Task> Read)[]
         {
             ("templates", () => new SqlTemplateStore(db).ListAsync()),
-            ("certificates", () => new SqlCertificateStore(db).ListRevokedAsync()),
+            ("certificates", () => new SqlCertificateStore(db).ListRevokedAsync(1)),
             ("smartcards", () => new SqlSmartcardStore(db).ForUserAsync(Guid.NewGuid())),
             ("profiles", () => new SqlProfileStore(db).CertificatesOfProfileAsync(Guid.NewGuid())),
             ("audit", () => new SqlAuditLog(db).ForSubjectAsync(Guid.NewGuid())),

@@ -213,7 +213,7 @@ public sealed class SqliteUpgradeTests : IDisposable
         var certificate = Assert.Single(await new SqlProfileStore(db).CertificatesOfProfileAsync(profile));
         Assert.Equal(("0A0B", "TP", CertificateStatus.Revoked), (certificate.SerialHex, certificate.Certificate.Thumbprint, certificate.Status));
         Assert.Equal([new byte[] { 0x30, 0x03, 0x02, 0x01, 0x01 }], [certificate.Certificate.Der]);
-        Assert.Contains(await new SqlCertificateStore(db).ListRevokedAsync(), r => r.SerialHex == "0A0B" && r.Reason == 5);
+        Assert.Contains(await new SqlCertificateStore(db).ListRevokedAsync(1), r => r.SerialHex == "0A0B" && r.Reason == 5);
         await new SqlTransactions(db).RunAsync(async (uow, c) =>
         {
             await uow.Certificates.ReserveAsync(new CertificateReservation("0C0D", Guid.NewGuid(), profile, Guid.NewGuid(), "T", "0E0F"), c);

@@ -660,6 +660,50 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Authorities_AddActivateRetire_OneActiveAndCompareAndSet()
+    {
+        var store = new AuthorityChanges(Transactions);
+        var who = AuditContext.Bootstrap;
+        var first = new StoredAuthority(1, "Root", "Root", AuthorityState.Active, "secret:ca", "CN=Root", [1, 2], [], "http://cm/CertificateManagement", Samples.Now, Samples.Now);
+        Assert.Equal(1, await store.AddAsync(who, first, "sha256=00"));
+        Assert.Null(await store.AddAsync(who, first with { Slug = "Other" }, ""));   // id 1 is taken: the first wins
+        var pending = await store.AddAsync(who, first with { Id = 0, Name = "Sub", Slug = "Sub", State = AuthorityState.Pending, Certificate = null, Publication = null, Activated = null }, "");
+        Assert.Equal(2, pending);
+        Assert.Null(await store.AddAsync(who, first with { Id = 0, Slug = "Sub" }, ""));   // the slug is taken
+
+        // A pending CA becomes active and retires the one before, once.
+        var sub = (await new SqlAuthorityStore(Db).ListAsync())[1];
+        Assert.True(await store.ActivateAsync(who, sub, [3], [4, 5], "", Samples.Now));
+        Assert.False(await store.ActivateAsync(who, sub, [3], [4, 5], "", Samples.Now));
+        Assert.False(await store.ActivateAsync(who, sub with { Id = 9 }, [3], [], "", Samples.Now));
+        var all = await new SqlAuthorityStore(Db).ListAsync();
+        Assert.Equal([AuthorityState.Retired, AuthorityState.Active], all.Select(a => a.State));
+        Assert.Equal([4, 5], all[1].Chain);
+
+        // A publication is set once, where there was none.
+        Assert.True(await store.SetPublicationAsync(who, 2, "https://cm.contoso.test/CertificateManagement", Samples.Now));
+        Assert.False(await store.SetPublicationAsync(who, 2, "https://elsewhere", Samples.Now));
+        Assert.False(await store.SetPublicationAsync(who, 1, "https://elsewhere", Samples.Now));
+        Assert.Equal("https://cm.contoso.test/CertificateManagement", (await new SqlAuthorityStore(Db).ListAsync())[1].Publication);
+
+        // Each change that took is in the audit chain; the refused ones are not.
+        var kinds = await new SqlAuditLog(Db).ReadAllAsync().Select(e => e.Event.Kind).ToListAsync();
+        Assert.Equal(1, kinds.Count(k => k == "CaCreated"));
+        Assert.Equal(1, kinds.Count(k => k == "CaRequested"));
+        Assert.Equal(1, kinds.Count(k => k == "CaInstalled"));
+        Assert.Equal(1, kinds.Count(k => k == "CaPublicationSet"));
+    }
+
+    [SkippableFact]
+    public async Task Crl_RevocationsOfTwoCas_EachListsItsOwnAndUnsignedSerials()
+    {
+        var (_, _, signed, _) = await ExecutingAsync();
+        await TamperAsync($"UPDATE certificates SET ca_id = 2, revoked_at = 1, revocation_reason = 1 WHERE serial = '{signed}'");
+        Assert.DoesNotContain(await new SqlCertificateStore(Db).ListRevokedAsync(1), r => r.SerialHex == signed);
+        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(2), r => r.SerialHex == signed);
+    }
+
+    [SkippableFact]
     public async Task Effects_Finalize_ProfileActiveAndCertificatesCurrent()
     {
         var (request, profile, signed, _) = await ExecutingAsync();
@@ -667,7 +711,7 @@ public abstract class StorageContract : IAsyncLifetime
             ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, profile, null, Samples.Now))));
         Assert.Equal(ProfileStatus.Active, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
         Assert.Equal(CertificateStatus.Current, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile), c => c.SerialHex == signed).Status);
-        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync());
+        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync(1));
     }
 
     [SkippableTheory]
@@ -686,7 +730,7 @@ public abstract class StorageContract : IAsyncLifetime
         var revocation = Assert.Single(applied!.Revocations);
         Assert.Equal(new[] { signed, unsigned }.Order(StringComparer.Ordinal), revocation.Serials.Order(StringComparer.Ordinal));
         Assert.Equal((ProfileRules.CessationOfOperation, at), (revocation.Reason, revocation.At));
-        var crl = await new SqlCertificateStore(Db).ListRevokedAsync();
+        var crl = await new SqlCertificateStore(Db).ListRevokedAsync(1);
         Assert.Equal(new[] { signed, unsigned }.Order(StringComparer.Ordinal), crl.Select(r => r.SerialHex).Order(StringComparer.Ordinal));
         Assert.All(crl, r => Assert.Equal((at, ProfileRules.CessationOfOperation), (r.RevokedAt, r.Reason)));
         Assert.Equal(ProfileStatus.Retired, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
@@ -702,7 +746,7 @@ public abstract class StorageContract : IAsyncLifetime
         // The CA finishes signing after the request was cancelled: recorded, not issued.
         Assert.False(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(unsigned), c)));
         Assert.Equal(CertificateStatus.Revoked, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile), c => c.SerialHex == unsigned).Status);
-        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(), r => r.SerialHex == unsigned);
+        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(1), r => r.SerialHex == unsigned);
     }
 
     [SkippableTheory]
@@ -721,7 +765,7 @@ public abstract class StorageContract : IAsyncLifetime
             (new RequestTransition(request.Uuid, 2, RequestStatus.Executing, RequestStatus.Completed, Samples.Now),
                 ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, Guid.Empty, change, Samples.Now))));
         Assert.Equal(to, (await new SqlProfileStore(Db).FindAsync(oldProfile))!.Status);
-        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(), r => r.SerialHex == signed && r.Reason == reason);
+        Assert.Contains(await new SqlCertificateStore(Db).ListRevokedAsync(1), r => r.SerialHex == signed && r.Reason == reason);
     }
 
     [SkippableFact]
@@ -738,7 +782,7 @@ public abstract class StorageContract : IAsyncLifetime
                 ExecutionEffects.For(RequestStatus.Executing, RequestStatus.Completed, Guid.Empty, ProfileRules.OnCompletion(RequestType.Reinstate, profile, ProfileStatus.Suspended), Samples.Now))));
         Assert.Equal(ProfileStatus.Active, (await new SqlProfileStore(Db).FindAsync(profile))!.Status);
         Assert.Equal(CertificateStatus.Current, Assert.Single(await new SqlProfileStore(Db).CertificatesOfProfileAsync(profile)).Status);
-        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync());
+        Assert.Empty(await new SqlCertificateStore(Db).ListRevokedAsync(1));
     }
 
     [SkippableFact]

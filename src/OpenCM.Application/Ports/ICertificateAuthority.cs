@@ -4,7 +4,8 @@ using OpenCM.Domain;
 namespace OpenCM.Application;
 
 /// <summary>A certificate the CA signed: the one record of an issued certificate, from the CA through storage to the wire.</summary>
-public sealed record IssuedCertificate(string SerialHex, byte[] Der, string Thumbprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+/// <param name="AuthorityId">Which of the server's CAs signed it (<see cref="StoredAuthority.Id"/>); 0 where it is not known (read back from storage).</param>
+public sealed record IssuedCertificate(string SerialHex, byte[] Der, string Thumbprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter, int AuthorityId = 0);
 
 /// <summary>A revocation the CA is told of once it is recorded (SPEC §7).</summary>
 /// <param name="Reason">RFC 5280 reason code; 8 (removeFromCRL) when certificates on hold are released.</param>
@@ -36,6 +37,13 @@ public sealed class GeneratedKey : IDisposable
 /// </summary>
 public interface ICertificateAuthority
 {
+    /// <summary>
+    /// What the CA that signs new certificates puts in every one (the end of its validity, its key
+    /// identifier, where it publishes): plans are built under it. It changes when another CA
+    /// becomes the active one (issue #20.1, rollover).
+    /// </summary>
+    IssuerProfile Issuer { get; }
+
     /// <summary>
     /// Signs <paramref name="plan"/> as it stands: its serial, subject, validity, key and
     /// extensions, in that order, with only the issuer's name, the signature algorithm and the

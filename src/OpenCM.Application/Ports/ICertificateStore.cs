@@ -25,7 +25,12 @@ public sealed record RevokedCertificate(string SerialHex, DateTimeOffset Revoked
 /// <summary>Revocations and CRL numbering, for the CA's publisher.</summary>
 public interface ICertificateStore
 {
-    Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default);
+    /// <summary>
+    /// The revocations CA <paramref name="authorityId"/>'s CRL lists: of the certificates it signed,
+    /// and of serials reserved but never signed (no CA's yet; listing them is harmless, and a
+    /// signature racing the revocation is covered).
+    /// </summary>
+    Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(int authorityId, CancellationToken ct = default);
 
     /// <summary>The next CRL number: shared by every node, never repeated.</summary>
     Task<long> NextCrlNumberAsync(CancellationToken ct = default);

@@ -161,6 +161,8 @@ public interface IUnitOfWork
     IDirectoryWrites Directory { get; }
 
     ICaNoticeWrites Notices { get; }
+
+    IAuthorityWrites Authorities { get; }
 }
 
 /// <summary>Runs units of work.</summary>

@@ -33,30 +33,34 @@ internal static class OperationsEndpoints
     }
 }
 
-/// <summary>What the CA publishes, unauthenticated as PKI publications are (SPEC §1): its CRL and its certificate.</summary>
+/// <summary>
+/// What the CAs publish, unauthenticated as PKI publications are (SPEC §1): each CA's CRL and
+/// certificate under the slug fixed when it was made (issue #20.5), the retired ones included
+/// (issue #20.1, rollover).
+/// </summary>
 internal static class PkiEndpoints
 {
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
     {
         // Served from memory with its entity tag and thisUpdate: a client that has it gets 304 (If-None-Match, If-Modified-Since).
-        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, CaOptions ca, CrlPublisher crl, CancellationToken ct) =>
+        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, CertificateAuthorities authorities, CancellationToken ct) =>
         {
-            if (!string.Equals(file, ca.Slug + ".crl", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crl only."));
-            }
-
-            var current = await crl.CurrentAsync(ct);
+            var current = await Published(authorities, file, ".crl").Crl.CurrentAsync(ct);
             return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
                 entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
         }).Produces(StatusCodes.Status200OK, contentType: "application/pkix-crl").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
-        app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CaOptions ca, OpenCM.Authority.ICertificateSigner signer) =>
-            string.Equals(file, ca.Slug + ".crt", StringComparison.OrdinalIgnoreCase)
-                ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
-                : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")))
+        app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CertificateAuthorities authorities) =>
+                Results.Bytes(Published(authorities, file, ".crt").Signer.Certificate.RawData, "application/pkix-cert"))
             .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
         return app;
     }
+
+    // The CA publishing <file>; a name no CA publishes under is a 404 naming what is published.
+    private static IssuingAuthority Published(CertificateAuthorities authorities, string file, string extension) =>
+        file.EndsWith(extension, StringComparison.OrdinalIgnoreCase) && authorities.BySlug(file[..^extension.Length]) is { } authority
+            ? authority
+            : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound(
+                $"This server publishes {string.Join(", ", authorities.All.Select(a => a.Slug + extension))} only."));
 }
 
 /// <summary>Where the API lives (SPEC §1: path base configurable).</summary>

@@ -32,8 +32,11 @@ internal static class ProfileEndpoints
             EndpointContext.Json(ProfileDto.Operations((await profiles.GetAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Operations))).Returns<IReadOnlyList<string>>();
         api.MapGet("/profiles/{id}/certificates", async (HttpContext http, string id, ProfileService profiles) =>
             EndpointContext.Json((await profiles.CertificatesAsync(http.Caller(), EndpointContext.RouteGuid(id, "id"), http.RequestAborted)).Select(ProfileCertificateDto.From).ToList())).Returns<List<ProfileCertificateDto>>();
-        api.MapGet("/certificates", async (HttpContext http, ProfileService profiles, ICertificateSigner ca) =>
-            EndpointContext.Json((await profiles.UserCertificatesAsync(http.Caller(), http.RequestAborted)).Select(c => UserCertificateDto.From(c, ca.Certificate.Subject)).ToList())).Returns<List<UserCertificateDto>>();
+        // The issuer named is the CA that signed each certificate: after a rollover, not always the active one (issue #20.1).
+        api.MapGet("/certificates", async (HttpContext http, ProfileService profiles, CertificateAuthorities authorities) =>
+            EndpointContext.Json((await profiles.UserCertificatesAsync(http.Caller(), http.RequestAborted))
+                .Select(c => UserCertificateDto.From(c, ((c.Certificate.Certificate.Der.Length > 0 ? authorities.IssuerOf(c.Certificate.Certificate.Der) : null) ?? authorities.Active).Signer.Certificate.Subject))
+                .ToList())).Returns<List<UserCertificateDto>>();
         return api;
     }
 }

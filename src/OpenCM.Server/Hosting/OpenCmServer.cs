@@ -24,6 +24,16 @@ public static class OpenCmServer
     {
         ArgumentNullException.ThrowIfNull(app);
         var init = await Bootstrapper.InitializeAsync(app.Services, ct).ConfigureAwait(false);
+
+        // Several nodes would each write their own address into the certificates they sign, and
+        // the URLs inside a certificate never move: a cluster publishes under Ca:PublicUrl only (issue #20.5).
+        if (app.Services.GetRequiredService<OpenCM.Authority.CertificateAuthorities>().Active.Urls is null)
+        {
+            throw new ConfigurationRefusedException(
+                "On PostgreSQL several nodes share the CA: set Ca:PublicUrl (e.g. https://cm.contoso.com, the address every node answers at) before serving; " +
+                "every certificate carries its CRL and OCSP URLs under it, for good.");
+        }
+
         app.MapOpenCm();
         await app.StartAsync(ct).ConfigureAwait(false);
         if (started is not null)

@@ -59,6 +59,7 @@ public static class OpenCmServices
         });
         services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]).AddCheck<DirectoryReadiness>("directory", tags: [StorageReadiness.Tag]);
         services.AddHostedService<CaNoticeLoop>();
+        services.AddHostedService<CaReloadLoop>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
