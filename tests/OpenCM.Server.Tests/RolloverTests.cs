@@ -1,0 +1,123 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.Pkcs;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Authority;
+using OpenCM.Composition;
+using OpenCM.Domain;
+using OpenCM.TestKit;
+
+namespace OpenCM.Server.Tests;
+
+public sealed class RolloverFixture : ServerFixture
+{
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["Ca:Name"] = "Contoso Rollover CA",
+        ["Ca:PublicUrl"] = "https://cm.contoso.test",
+    };
+}
+
+/// <summary>
+/// CA rollover (issue #20.1): a subordinate CA installed while the first is active takes over new
+/// certificates; what the first signed keeps its issuer and stays revocable on the first CA's CRL.
+/// The enterprise root is played by .NET here (openssl plays it in the CLI's tests).
+/// </summary>
+public sealed class RolloverTests : IClassFixture<RolloverFixture>
+{
+    private readonly RolloverFixture _server;
+
+    public RolloverTests(RolloverFixture server) => _server = server;
+
+    [Fact]
+    public async Task Rollover_SubordinateInstalled_NewCertificatesFromItOldOnesRevocableOnTheOldCrl()
+    {
+        var authorities = _server.Services.GetRequiredService<CertificateAuthorities>();
+        var first = authorities.Active;
+        var (old, oldProfile) = await IssueAsync();
+
+        // 1. The new CA: its request, signed by an enterprise root, installed, picked up.
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var rootRequest = new CertificateRequest("CN=Contoso Enterprise Root", rootKey, HashAlgorithmName.SHA384);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        rootRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootRequest.PublicKey, false));
+        using var root = rootRequest.CreateSelfSigned(Samples.Now.AddYears(-1), Samples.Now.AddYears(10));
+        var administration = _server.Services.GetRequiredService<CaAdministration>();
+        var requested = await administration.RequestAsync(AuditContext.Bootstrap, "CN=Contoso Issuing CA 2,O=Contoso", CaKeyAlgorithm.EcdsaP256);
+        var csr = CertificateRequest.LoadSigningRequestPem(requested.CertificateRequestPem, HashAlgorithmName.SHA384, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+        csr.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        using var issuedCa = csr.Create(root, Samples.Now.AddDays(-1), Samples.Now.AddYears(5), [0x42, 0x01]);
+        await administration.InstallAsync(AuditContext.Bootstrap, issuedCa, [root]);
+        Assert.True(await CaSetup.ReloadAsync(_server.Services.GetRequiredService<CaContext>(), authorities));
+        Assert.False(await CaSetup.ReloadAsync(_server.Services.GetRequiredService<CaContext>(), authorities));
+        Assert.NotSame(first, authorities.Active);
+        Assert.Equal(issuedCa.RawData, authorities.Active.Signer.Certificate.RawData);
+
+        // 2. A new certificate comes from the new CA, and its PKCS#7 carries the chain up to the root.
+        var (fresh, freshProfile) = await IssueAsync();
+        using (var leaf = X509CertificateLoader.LoadCertificate(fresh.Der))
+        {
+            Assert.Equal(issuedCa.Subject, leaf.Issuer);
+        }
+
+        var pkcs7 = new SignedCms();
+        pkcs7.Decode(_server.Services.GetRequiredService<CertificateIssuance>().Pkcs7(fresh.Der));
+        Assert.Equal([fresh.Der, issuedCa.RawData, root.RawData], pkcs7.Certificates.Select(c => c.RawData));
+
+        // 3. Revocations land on the CRL of the CA that signed each certificate; both CRLs are served.
+        await RevokeAsync(oldProfile);
+        await RevokeAsync(freshProfile);
+        var client = _server.CreateClient();
+        var oldCrl = await CrlSerialsAsync(client, "/CertificateManagement/crl/Contoso-Rollover-CA.crl", first.Signer.Certificate);
+        var newCrl = await CrlSerialsAsync(client, "/CertificateManagement/crl/Contoso-Issuing-CA-2.crl", issuedCa);
+        Assert.Contains(old.SerialHex, oldCrl);
+        Assert.DoesNotContain(fresh.SerialHex, oldCrl);
+        Assert.Contains(fresh.SerialHex, newCrl);
+        Assert.DoesNotContain(old.SerialHex, newCrl);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/CertificateManagement/ca/Contoso-Rollover-CA.crt")).StatusCode);
+
+        // 4. The audit chain names both changes.
+        var kinds = await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().Select(e => e.Event.Kind).ToListAsync();
+        Assert.Contains("CaRequested", kinds);
+        Assert.Contains("CaInstalled", kinds);
+    }
+
+    // Issues a certificate as enrollment does: reserve the serial, plan under the active CA, sign, record.
+    private async Task<(IssuedCertificate Issued, Guid Profile)> IssueAsync()
+    {
+        var transactions = _server.Services.GetRequiredService<ITransactions>();
+        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        using var key = _server.Services.GetRequiredService<IKeyGenerator>().Generate(template);
+        var serial = CertificateIssuance.NewSerialNumber();
+        var profile = Guid.NewGuid();
+        await transactions.RunAsync(async (uow, ct) =>
+        {
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, Guid.NewGuid(), "T"), ct);
+            return 0;
+        });
+        var issuance = _server.Services.GetRequiredService<CertificateIssuance>();
+        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now)));
+        Assert.True(await transactions.RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
+        return (issued, profile);
+    }
+
+    private async Task RevokeAsync(Guid profile)
+    {
+        var revoked = await _server.Services.GetRequiredService<ITransactions>().RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct));
+        await _server.Services.GetRequiredService<ICertificateAuthority>().RevokeAsync(new Revocation(revoked, 1, Samples.Now));
+    }
+
+    // The serials a served CRL lists, after checking it is signed by <issuer>.
+    private static async Task<List<string>> CrlSerialsAsync(HttpClient client, string path, X509Certificate2 issuer)
+    {
+        using var dir = new TempDirectory();
+        await File.WriteAllBytesAsync(dir.File("c.crl"), await client.GetByteArrayAsync(path));
+        await File.WriteAllTextAsync(dir.File("ca.pem"), PemEncoding.WriteString("CERTIFICATE", issuer.RawData));
+        var verified = await OpenSsl.RunAsync(dir.Path, "crl", "-inform", "DER", "-in", dir.File("c.crl"), "-CAfile", dir.File("ca.pem"), "-noout", "-verify", "-text");
+        Assert.True(verified.ExitCode == 0 && verified.All.Contains("verify OK", StringComparison.Ordinal), verified.All);
+        return [.. verified.Output.Split('\n').Where(l => l.Contains("Serial Number:", StringComparison.Ordinal)).Select(l => l.Split(':')[1].Trim().ToUpperInvariant())];
+    }
+}
