@@ -1,7 +1,19 @@
 using OpenCM.Server.Hosting;
 
-await using var app = OpenCmServer.Build(args);
-await OpenCmServer.RunAsync(app, OpenCmServer.ReportAsync);
+// A configuration the server refuses (a wrong LDAP bind, a cluster without Ca:PublicUrl, …) is the
+// operator's to fix: said in one line, without a stack trace, with a non-zero exit.
+try
+{
+    await using var app = OpenCmServer.Build(args);
+    await OpenCmServer.RunAsync(app, OpenCmServer.ReportAsync);
+}
+catch (Exception ex) when (ex is OpenCM.Composition.ConfigurationRefusedException or OpenCM.Storage.MasterKeyException)
+{
+    await Console.Error.WriteLineAsync($"error: {ex.Message}");
+    return 1;
+}
+
+return 0;
 
 /// <summary>The server's entry point (also what <c>opencm serve</c> starts); public so that tests can host it.</summary>
 public partial class Program;
