@@ -221,6 +221,43 @@ public sealed class KerberosTests : IClassFixture<DomainControllerFixture>
         Assert.DoesNotContain(token[^40..], server.Output, StringComparison.Ordinal);
     }
 
+    // With the replay cache off (the test above then sees the replay answered 200), the server
+    // does not start Negotiate at all: it says why and exits. No DC needed: it stops before one.
+    [Theory]
+    [InlineData("KRB5RCACHETYPE", "none")]
+    [InlineData("KRB5RCACHENAME", "none:")]
+    public async Task Serve_NegotiateWithTheReplayCacheOff_RefusedAtStartup(string variable, string value)
+    {
+        using var data = new TempDirectory();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", "--data", data.Path, "--urls", "http://127.0.0.1:0",
+                     "--Directory:Source=ldap", "--Directory:Ldap:Url=ldaps://127.0.0.1:1", $"--Directory:Ldap:BaseDn={SambaDomainController.BaseDn}",
+                     "--Auth:Negotiate:Enabled=true", $"--Auth:Negotiate:Keytab={data.File("http.keytab")}"])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment[variable] = value;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("opencm did not start.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var said = await output + await error;
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains("replay cache off", said, StringComparison.Ordinal);
+        Assert.DoesNotContain("OpenCM is serving", said, StringComparison.Ordinal);
+    }
+
     // OpenCM.NegotiateClient (built beside the tests) with the ccache, or none, in its environment.
     private static async Task<(int Exit, string Output)> NegotiateClientAsync(SambaDomainController dc, string? cache, params string[] args)
     {
