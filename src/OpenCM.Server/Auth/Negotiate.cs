@@ -168,6 +168,14 @@ internal sealed class NegotiateHandler : AuthenticationHandler<AuthenticationSch
     }
 
     /// <summary>
+    /// Whether the process environment turns MIT Kerberos's replay cache off: the rcache type
+    /// <c>none</c> (KRB5RCACHETYPE), or a KRB5RCACHENAME of that type (<c>none:</c>, MIT 1.18+).
+    /// </summary>
+    public static bool ReplayCacheOff(string? rcacheType, string? rcacheName) =>
+        string.Equals(rcacheType?.Trim(), "none", StringComparison.OrdinalIgnoreCase)
+        || (rcacheName?.Trim().StartsWith("none:", StringComparison.OrdinalIgnoreCase) ?? false);
+
+    /// <summary>
     /// Points GSSAPI at the service's keytab and Kerberos configuration before it is first used:
     /// it reads them from the process environment, which .NET's own environment does not change
     /// on Unix, so they are set natively (issue #19: "set before the process first touches GSSAPI").
@@ -219,6 +227,12 @@ internal static class NegotiateServices
         if (DirectoryChoice.Source(configuration["Directory:Source"]) != DirectoryChoice.Ldap)
         {
             throw new ConfigurationRefusedException("Auth:Negotiate:Enabled needs Directory:Source=ldap: a Kerberos user's SID and groups come from Active Directory.");
+        }
+
+        // A replayed token is refused by MIT's replay cache alone (docs/security.md): not with it off.
+        if (NegotiateHandler.ReplayCacheOff(Environment.GetEnvironmentVariable("KRB5RCACHETYPE"), Environment.GetEnvironmentVariable("KRB5RCACHENAME")))
+        {
+            throw new ConfigurationRefusedException("Auth:Negotiate:Enabled with Kerberos's replay cache off (KRB5RCACHETYPE=none or KRB5RCACHENAME=none:): a captured Negotiate token could be used again; unset it (docs/security.md).");
         }
 
         NegotiateHandler.PrepareEnvironment(options);
