@@ -13,21 +13,24 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
 {
     private readonly IssuancePipeline _pipeline;
     private readonly CrlPublisher _crl;
+    private readonly Ocsp.OcspResponder? _ocsp;
 
-    public EmbeddedCertificateAuthority(IssuancePipeline pipeline, CrlPublisher crl)
+    public EmbeddedCertificateAuthority(IssuancePipeline pipeline, CrlPublisher crl, Ocsp.OcspResponder? ocsp = null)
     {
         _pipeline = pipeline;
         _crl = crl;
+        _ocsp = ocsp;
     }
 
     // Signing in process is CPU-bound and short; it completes synchronously.
     public Task<IssuedCertificate> SignAsync(CertificatePlan plan, CancellationToken ct = default) => Task.FromResult(_pipeline.Sign(plan));
 
-    // The revocation is in the store already; the next CRL fetch publishes it without waiting out the cached CRL.
+    // The revocation is in the store already; the next CRL fetch and OCSP answer publish it without waiting out their caches.
     public Task RevokeAsync(Revocation revocation, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(revocation);
         _crl.Invalidate();
+        _ocsp?.Invalidate();
         return Task.CompletedTask;
     }
 }

@@ -53,6 +53,16 @@ public static class OpenCmComposition
         services.AddSingleton(sp => new IssuancePipeline(sp.GetRequiredService<ICertificateSigner>(), [CrlUrl(sp)]));
         services.AddSingleton(sp => new CrlPublisher(sp.GetRequiredService<ICertificateSigner>(), sp.GetRequiredService<ICertificateStore>(),
             sp.GetRequiredService<TimeProvider>(), TimeSpan.FromHours(sp.GetRequiredService<CaOptions>().CrlValidityHours)));
+        //    The OCSP responder answers for the one CA there is; a registry of CAs gives it one
+        //    OcspIssuer per CA, each looking up its own certificates.
+        services.AddSingleton(sp => Section<Authority.Ocsp.OcspOptions>(sp, "Ca:Ocsp"));
+        services.AddSingleton(sp =>
+        {
+            var store = sp.GetRequiredService<ICertificateStore>();
+            return new Authority.Ocsp.OcspResponder(
+                [new Authority.Ocsp.OcspIssuer(sp.GetRequiredService<ICertificateSigner>(), store.FindStatusAsync)],
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Authority.Ocsp.OcspOptions>());
+        });
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
         services.AddSingleton(sp => sp.GetRequiredService<IssuancePipeline>().Issuer);
         services.AddSingleton<ICertificateRequestChecker, CsrChecker>();

@@ -22,11 +22,20 @@ public sealed record StoredCertificate(IssuedCertificate Certificate, Guid Reque
 /// <summary>A revoked certificate, for the CRL; <see cref="Reason"/> is the RFC 5280 reason code.</summary>
 public sealed record RevokedCertificate(string SerialHex, DateTimeOffset RevokedAt, int Reason);
 
-/// <summary>Revocations and CRL numbering, for the CA's publisher.</summary>
+/// <summary>
+/// What the store says of one serial, for the OCSP responder: its status, and when and why
+/// (RFC 5280 reason code) it was revoked while <see cref="RevokedAt"/> is set.
+/// </summary>
+public sealed record SerialStatus(CertificateStatus Status, DateTimeOffset? RevokedAt, int Reason);
+
+/// <summary>Revocations and CRL numbering, for the CA's publisher; one serial's status, for the OCSP responder.</summary>
 public interface ICertificateStore
 {
     Task<IReadOnlyList<RevokedCertificate>> ListRevokedAsync(CancellationToken ct = default);
 
     /// <summary>The next CRL number: shared by every node, never repeated.</summary>
     Task<long> NextCrlNumberAsync(CancellationToken ct = default);
+
+    /// <summary>The status of <paramref name="serialHex"/> (upper-case hex), or null when no certificate was ever recorded under it.</summary>
+    Task<SerialStatus?> FindStatusAsync(string serialHex, CancellationToken ct = default);
 }

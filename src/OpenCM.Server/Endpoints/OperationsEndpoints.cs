@@ -33,7 +33,7 @@ internal static class OperationsEndpoints
     }
 }
 
-/// <summary>What the CA publishes, unauthenticated as PKI publications are (SPEC §1): its CRL and its certificate.</summary>
+/// <summary>What the CA publishes, unauthenticated as PKI publications are (SPEC §1): its CRL, its certificate, and OCSP answers.</summary>
 internal static class PkiEndpoints
 {
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
@@ -55,6 +55,7 @@ internal static class PkiEndpoints
                 ? Results.Bytes(signer.Certificate.RawData, "application/pkix-cert")
                 : throw new OpenCM.Domain.OpenCmException(OpenCM.Domain.DomainError.NotFound($"This server publishes {ca.Slug}.crt only.")))
             .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
+        app.MapOcspEndpoints(pathBase);
         return app;
     }
 }
