@@ -193,6 +193,17 @@ public class OcspRequestReaderTests : IClassFixture<CaFixture>
         }
     }
 
+    [Theory]
+    [InlineData("4A0B")]
+    [InlineData("80FF")]
+    [InlineData("00")]
+    public void Read_SerialWithHighBit_SerialHexAsTheStoreKeepsIt(string serial)
+    {
+        // DER writes 80FF as 00 80 FF; the CA stores the unsigned octets.
+        var (request, _) = OcspRequestReader.Read(OcspRequests.Request([OcspRequests.CertId(_ca.Signer.Certificate, serial)]), 16);
+        Assert.Equal(serial, Assert.Single(request!.CertIds).SerialHex);
+    }
+
     [Fact]
     public void Read_SixteenCertIdsNonceAndUnknownNonCriticalExtension_Read()
     {

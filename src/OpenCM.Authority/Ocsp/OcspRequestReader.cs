@@ -21,8 +21,11 @@ public enum OcspResponseStatus
 /// </summary>
 public sealed record OcspCertId(HashAlgorithmName Hash, ReadOnlyMemory<byte> IssuerNameHash, ReadOnlyMemory<byte> IssuerKeyHash, ReadOnlyMemory<byte> Serial, ReadOnlyMemory<byte> Encoded)
 {
-    /// <summary>The serial as the store keeps it (upper-case hex of the INTEGER's octets).</summary>
-    public string SerialHex => Convert.ToHexString(Serial.Span);
+    /// <summary>
+    /// The serial as the store keeps it: upper-case hex of the serial's octets, without the 00
+    /// that DER puts before a first octet of 0x80 or more (the CA writes serials unsigned).
+    /// </summary>
+    public string SerialHex => Convert.ToHexString(Serial.Span is [0, >= 0x80, ..] ? Serial.Span[1..] : Serial.Span);
 }
 
 /// <summary>
