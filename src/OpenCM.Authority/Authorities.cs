@@ -29,8 +29,10 @@ public sealed class IssuingAuthority : IDisposable
 {
     private readonly byte[] _keyIdentifier;
 
-    public IssuingAuthority(StoredAuthority stored, ICertificateSigner signer, IReadOnlyList<X509Certificate2> above, PublicationUrls? urls, CrlPublisher crl)
+    public IssuingAuthority(StoredAuthority stored, ICertificateSigner signer, IReadOnlyList<X509Certificate2> above, PublicationUrls? urls, CrlPublisher crl, Ocsp.OcspIssuer ocsp)
     {
+        ArgumentNullException.ThrowIfNull(ocsp);
+        Ocsp = ocsp;
         ArgumentNullException.ThrowIfNull(stored);
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentNullException.ThrowIfNull(above);
@@ -65,11 +67,15 @@ public sealed class IssuingAuthority : IDisposable
 
     public CrlPublisher Crl { get; }
 
+    /// <summary>What the OCSP responder needs of this CA: its CertID hashes, its responder key, and its own certificates' statuses.</summary>
+    public Ocsp.OcspIssuer Ocsp { get; }
+
     /// <summary>True when this CA's key identifier is <paramref name="keyIdentifier"/>.</summary>
     public bool Has(ReadOnlySpan<byte> keyIdentifier) => keyIdentifier.SequenceEqual(_keyIdentifier);
 
     public void Dispose()
     {
+        Ocsp.Dispose();
         Crl.Dispose();
         Signer.Dispose();
         foreach (var certificate in Above)
@@ -106,6 +112,9 @@ public sealed class CertificateAuthorities : IDisposable
 
     /// <summary>The CA new certificates come from.</summary>
     public IssuingAuthority Active => _current.Active;
+
+    /// <summary>Every CA's OCSP side, in the order of <see cref="All"/>.</summary>
+    public IReadOnlyList<Ocsp.OcspIssuer> Ocsp => _current.Ocsp;
 
     /// <summary>Puts <paramref name="all"/> in place of the CAs held now; the ones not kept are disposed at shutdown.</summary>
     public void Replace(IReadOnlyList<IssuingAuthority> all)
@@ -156,13 +165,13 @@ public sealed class CertificateAuthorities : IDisposable
         }
     }
 
-    private sealed record Snapshot(IReadOnlyList<IssuingAuthority> All, IssuingAuthority Active)
+    private sealed record Snapshot(IReadOnlyList<IssuingAuthority> All, IssuingAuthority Active, IReadOnlyList<Ocsp.OcspIssuer> Ocsp)
     {
         public static Snapshot Of(IReadOnlyList<IssuingAuthority> all)
         {
             ArgumentNullException.ThrowIfNull(all);
             return new Snapshot(all, all.SingleOrDefault(a => a.Stored.State == AuthorityState.Active)
-                ?? throw new InvalidOperationException("No CA is active: the server's CA table has no active CA."));
+                ?? throw new InvalidOperationException("No CA is active: the server's CA table has no active CA."), [.. all.Select(a => a.Ocsp)]);
         }
     }
 }

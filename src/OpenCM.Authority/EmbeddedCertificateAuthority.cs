@@ -13,8 +13,13 @@ namespace OpenCM.Authority;
 public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
 {
     private readonly CertificateAuthorities _authorities;
+    private readonly Ocsp.OcspResponder? _ocsp;
 
-    public EmbeddedCertificateAuthority(CertificateAuthorities authorities) => _authorities = authorities;
+    public EmbeddedCertificateAuthority(CertificateAuthorities authorities, Ocsp.OcspResponder? ocsp = null)
+    {
+        _authorities = authorities;
+        _ocsp = ocsp;
+    }
 
     public IssuerProfile Issuer => _authorities.Active.Pipeline.Issuer;
 
@@ -32,7 +37,7 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
             : Task.FromResult(named.Pipeline.Sign(plan));
     }
 
-    // The revocation is in the store already; the next CRL fetch publishes it without waiting out the cached CRL.
+    // The revocation is in the store already; the next CRL fetch and OCSP answer publish it without waiting out their caches.
     public Task RevokeAsync(Revocation revocation, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(revocation);
@@ -40,6 +45,8 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
         {
             authority.Crl.Invalidate();
         }
+
+        _ocsp?.Invalidate();
 
         return Task.CompletedTask;
     }

@@ -186,7 +186,13 @@ public static class CaSetup
 
         var crl = new CrlPublisher(signer, context.Certificates, context.Clock, TimeSpan.FromHours(context.Options.CrlValidityHours), authority.Id);
         var urls = authority.Publication is { } publication ? PublicationUrls.For(publication, authority.Slug) : null;
-        return new IssuingAuthority(authority, signer, above, urls, crl);
+
+        // OCSP about this CA answers for what it signed (or what is reserved, not signed yet), and
+        // "unknown" for another CA's serials, which a CertID of this CA cannot name (RFC 6960 §2.2).
+        var certificates = context.Certificates;
+        var ocsp = new OpenCM.Authority.Ocsp.OcspIssuer(signer, async (serial, c) =>
+            await certificates.FindStatusAsync(serial, c).ConfigureAwait(false) is { } found && (found.AuthorityId is null || found.AuthorityId == authority.Id) ? found : null);
+        return new IssuingAuthority(authority, signer, above, urls, crl, ocsp);
     }
 
     /// <summary>How the audit names a CA certificate: its SHA-256.</summary>

@@ -53,6 +53,10 @@ public static class OpenCmComposition
         services.AddSingleton(CaContextOf);
         services.AddSingleton(sp => sp.GetRequiredService<ServerKeys>().Authorities);
         services.AddSingleton<CaAdministration>();
+        //    The OCSP responder answers for every CA held, each OcspIssuer looking up its own certificates.
+        services.AddSingleton(sp => Section<Authority.Ocsp.OcspOptions>(sp, "Ca:Ocsp"));
+        services.AddSingleton(sp => new Authority.Ocsp.OcspResponder(sp.GetRequiredService<CertificateAuthorities>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Authority.Ocsp.OcspOptions>()));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
         services.AddSingleton<ICertificateRequestChecker, CsrChecker>();
         services.AddSingleton<IKeyGenerator, KeyGenerator>();

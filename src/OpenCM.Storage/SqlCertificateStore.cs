@@ -28,6 +28,19 @@ public sealed class SqlCertificateStore : ICertificateStore
         }, ct).ConfigureAwait(false);
     }
 
+    public async Task<SerialStatus?> FindStatusAsync(string serialHex, CancellationToken ct = default)
+    {
+        // By the primary key: one indexed read, so an OCSP flood of distinct serials stays cheap.
+        return await _db.ReadAsync(async (conn, c) =>
+        {
+            await using var cmd = conn.Command("SELECT status, revoked_at, revocation_reason, ca_id FROM certificates WHERE serial = @serial", ("@serial", serialHex));
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            return await r.ReadAsync(c).ConfigureAwait(false)
+                ? new SerialStatus((CertificateStatus)r.GetInt32(0), r.IsDBNull(1) ? null : Sql.Time(r.GetInt64(1)), r.IsDBNull(2) ? 0 : r.GetInt32(2), r.IsDBNull(3) ? null : r.GetInt32(3))
+                : null;
+        }, ct).ConfigureAwait(false);
+    }
+
     public Task<long> NextCrlNumberAsync(CancellationToken ct = default) =>
         _db.WriteAsync((tx, c) => tx.ScalarAsync<long>("UPDATE counters SET value = value + 1 WHERE name = 'crl' RETURNING value", c), ct);
 }

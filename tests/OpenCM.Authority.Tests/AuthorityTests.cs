@@ -307,6 +307,17 @@ internal sealed class CountingRevocations : OpenCM.Application.ICertificateStore
     }
 
     public Task<long> NextCrlNumberAsync(CancellationToken ct = default) => Task.FromResult(++_crlNumber);
+
+    /// <summary>What <see cref="FindStatusAsync"/> answers, by serial.</summary>
+    public Dictionary<string, OpenCM.Application.SerialStatus> Statuses { get; } = new(StringComparer.Ordinal);
+
+    public int StatusReads { get; private set; }
+
+    public Task<OpenCM.Application.SerialStatus?> FindStatusAsync(string serialHex, CancellationToken ct = default)
+    {
+        StatusReads++;
+        return Task.FromResult(Statuses.TryGetValue(serialHex, out var found) ? found : null);
+    }
 }
 
 public class CrlPublisherTests : IClassFixture<CaFixture>

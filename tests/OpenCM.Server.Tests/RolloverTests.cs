@@ -79,7 +79,13 @@ public sealed class RolloverTests : IClassFixture<RolloverFixture>
         Assert.DoesNotContain(old.SerialHex, newCrl);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/CertificateManagement/ca/Contoso-Rollover-CA.crt")).StatusCode);
 
-        // 4. The audit chain names both changes.
+        // 4. OCSP answers for both CAs, each for what it signed; another CA's serial is unknown to it.
+        Assert.Contains("Cert Status: revoked", await OcspAsync(client, first.Signer.Certificate, old.SerialHex), StringComparison.Ordinal);
+        Assert.Contains("Cert Status: revoked", await OcspAsync(client, issuedCa, fresh.SerialHex), StringComparison.Ordinal);
+        Assert.Contains("Cert Status: unknown", await OcspAsync(client, issuedCa, old.SerialHex), StringComparison.Ordinal);
+        Assert.Contains("Cert Status: unknown", await OcspAsync(client, first.Signer.Certificate, fresh.SerialHex), StringComparison.Ordinal);
+
+        // 5. The audit chain names both changes.
         var kinds = await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().Select(e => e.Event.Kind).ToListAsync();
         Assert.Contains("CaRequested", kinds);
         Assert.Contains("CaInstalled", kinds);
@@ -108,6 +114,20 @@ public sealed class RolloverTests : IClassFixture<RolloverFixture>
     {
         var revoked = await _server.Services.GetRequiredService<ITransactions>().RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct));
         await _server.Services.GetRequiredService<ICertificateAuthority>().RevokeAsync(new Revocation(revoked, 1, Samples.Now));
+    }
+
+    // What the server's OCSP responder says of <serial> under <issuer>: openssl writes the request and reads the answer.
+    private static async Task<string> OcspAsync(HttpClient client, X509Certificate2 issuer, string serial)
+    {
+        using var dir = new TempDirectory();
+        await File.WriteAllTextAsync(dir.File("ca.pem"), PemEncoding.WriteString("CERTIFICATE", issuer.RawData));
+        await OpenSsl.CheckAsync(dir.Path, "ocsp", "-issuer", dir.File("ca.pem"), "-serial", "0x" + serial, "-no_nonce", "-reqout", dir.File("req.der"));
+        using var body = new ByteArrayContent(await File.ReadAllBytesAsync(dir.File("req.der")));
+        body.Headers.ContentType = new("application/ocsp-request");
+        var response = await client.PostAsync("/CertificateManagement/ocsp", body);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await File.WriteAllBytesAsync(dir.File("resp.der"), await response.Content.ReadAsByteArrayAsync());
+        return await OpenSsl.CheckAsync(dir.Path, "ocsp", "-respin", dir.File("resp.der"), "-resp_text", "-noverify");
     }
 
     // The serials a served CRL lists, after checking it is signed by <issuer>.

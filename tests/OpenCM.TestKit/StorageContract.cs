@@ -786,6 +786,22 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Certificates_FindStatus_NeverIssuedNullRecordedByStatusRevokedWithTimeAndReason()
+    {
+        // The OCSP responder's read: null is "unknown", the rest is what the CRL would say of the serial.
+        var (_, profile, signed, unsigned) = await ExecutingAsync(ProfileStatus.Active);
+        var store = new SqlCertificateStore(Db);
+        Assert.Null(await store.FindStatusAsync(Serial()));
+        Assert.Equal(new SerialStatus(CertificateStatus.Reserved, null, 0), await store.FindStatusAsync(unsigned));
+        Assert.Equal(new SerialStatus(CertificateStatus.Issued, null, 0), await store.FindStatusAsync(signed));
+
+        var at = Samples.Now.AddHours(2);
+        await Transactions.RunAsync((uow, c) => uow.Certificates.RevokeAllAsync(profile, ProfileRules.CertificateHold, at, c));
+        Assert.Equal(new SerialStatus(CertificateStatus.Revoked, at, ProfileRules.CertificateHold), await store.FindStatusAsync(signed));
+        Assert.Equal(at, (await store.FindStatusAsync(unsigned))!.RevokedAt);
+    }
+
+    [SkippableFact]
     public async Task Profiles_TryMoveFromWrongStatus_FalseAndUnchanged()
     {
         var (_, profile, _, _) = await ExecutingAsync();

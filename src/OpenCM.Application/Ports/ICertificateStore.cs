@@ -22,7 +22,14 @@ public sealed record StoredCertificate(IssuedCertificate Certificate, Guid Reque
 /// <summary>A revoked certificate, for the CRL; <see cref="Reason"/> is the RFC 5280 reason code.</summary>
 public sealed record RevokedCertificate(string SerialHex, DateTimeOffset RevokedAt, int Reason);
 
-/// <summary>Revocations and CRL numbering, for the CA's publisher.</summary>
+/// <summary>
+/// What the store says of one serial, for the OCSP responder: its status, and when and why
+/// (RFC 5280 reason code) it was revoked while <see cref="RevokedAt"/> is set, and which CA signed
+/// it (<see cref="AuthorityId"/>; null while it is only reserved).
+/// </summary>
+public sealed record SerialStatus(CertificateStatus Status, DateTimeOffset? RevokedAt, int Reason, int? AuthorityId = null);
+
+/// <summary>Revocations and CRL numbering, for the CA's publisher; one serial's status, for the OCSP responder.</summary>
 public interface ICertificateStore
 {
     /// <summary>
@@ -34,4 +41,7 @@ public interface ICertificateStore
 
     /// <summary>The next CRL number: shared by every node, never repeated.</summary>
     Task<long> NextCrlNumberAsync(CancellationToken ct = default);
+
+    /// <summary>The status of <paramref name="serialHex"/> (upper-case hex), or null when no certificate was ever recorded under it.</summary>
+    Task<SerialStatus?> FindStatusAsync(string serialHex, CancellationToken ct = default);
 }

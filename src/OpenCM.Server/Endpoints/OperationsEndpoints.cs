@@ -36,7 +36,7 @@ internal static class OperationsEndpoints
 /// <summary>
 /// What the CAs publish, unauthenticated as PKI publications are (SPEC §1): each CA's CRL and
 /// certificate under the slug fixed when it was made (issue #20.5), the retired ones included
-/// (issue #20.1, rollover).
+/// (issue #20.1, rollover), and OCSP answers for all of them (issue #20.3).
 /// </summary>
 internal static class PkiEndpoints
 {
@@ -52,6 +52,7 @@ internal static class PkiEndpoints
         app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CertificateAuthorities authorities) =>
                 Results.Bytes(Published(authorities, file, ".crt").Signer.Certificate.RawData, "application/pkix-cert"))
             .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
+        app.MapOcspEndpoints(pathBase);
         return app;
     }
 
