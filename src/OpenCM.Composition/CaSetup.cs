@@ -21,6 +21,9 @@ public sealed class CaOptions
     /// <summary>How long a published CRL is valid.</summary>
     public int CrlValidityHours { get; set; } = 24;
 
+    /// <summary>The CA key in an HSM (<c>Ca:Pkcs11</c>, issue #20); unset Library: the key is sealed in the database.</summary>
+    public OpenCM.Authority.Pkcs11.Pkcs11Options Pkcs11 { get; set; } = new();
+
     /// <summary>The file name the CA publishes under: its name with every other character than a letter or digit as '-'.</summary>
     public string Slug => new([.. Name.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 }
@@ -39,6 +42,13 @@ public static class CaSetup
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
+
+        // The key in an HSM: a separate path (Pkcs11CaSetup), so the sealed-key path below is unchanged.
+        if (options.Pkcs11.Enabled)
+        {
+            return await Pkcs11CaSetup.LoadOrCreateAsync(secrets, options, clock, ct).ConfigureAwait(false);
+        }
+
         var packed = await secrets.GetOrCreateAsync(SecretName, () =>
         {
             var name = new System.Security.Cryptography.X509Certificates.X500DistinguishedNameBuilder();

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using OpenCM.TestKit;
+
+namespace OpenCM.Cli.Tests;
+
+/// <summary>
+/// Issue #20: <c>opencm serve</c> with its new root's key in a SoftHSM2 token (Ca:Pkcs11, the PIN
+/// in the environment): certificates issued through the API verify with openssl against the root
+/// served, whose public key is the token's; the database keeps no key material; a wrong PIN stops
+/// serve with a message, not a stack trace.
+/// </summary>
+public sealed class HsmServeTests : IDisposable
+{
+    private const string Api = "/CertificateManagement/api/v1.0";
+    private const string UserCertificate = "5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60";
+    private const string TokenLabel = "opencm-serve";
+    private const string KeyLabel = "opencm-root";
+    private static readonly SemaphoreSlim InitGate = new(1, 1);
+    private static bool _initialised;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    // A token directory of these tests' own, for child processes only (SOFTHSM2_CONF in their environment).
+    private static readonly Lazy<SoftHsmToken> Hsm = new(() => new SoftHsmToken());
+
+    private static async Task<SoftHsmToken> HsmAsync()
+    {
+        SoftHsmToken.SkipIfMissing();
+        var hsm = Hsm.Value;
+        await InitGate.WaitAsync();
+        try
+        {
+            if (!_initialised)
+            {
+                await hsm.InitTokenAsync(TokenLabel);
+                await hsm.InitTokenAsync("wrong-pin-token");
+                _initialised = true;
+            }
+        }
+        finally
+        {
+            InitGate.Release();
+        }
+
+        return hsm;
+    }
+
+    private static string[] HsmArgs(string token, string key) =>
+        [$"--Ca:Pkcs11:Library={SoftHsmToken.Module}", $"--Ca:Pkcs11:TokenLabel={token}", $"--Ca:Pkcs11:KeyLabel={key}"];
+
+    [SkippableFact]
+    public async Task Serve_RootKeyInSoftHsm_IssuedCertificateVerifiesAndTheKeyStaysInTheToken()
+    {
+        var hsm = await HsmAsync();
+        var data = _dir.File("data");
+        await using var server = await ServerProcess.StartAsync(
+            new Dictionary<string, string>(hsm.Environment) { ["Ca__Pkcs11__Pin"] = SoftHsmToken.UserPin }, false, ["--data", data, .. HsmArgs(TokenLabel, KeyLabel)]);
+
+        // Local commands read their settings from the environment (and --data) only, and load the CA
+        // too: `opencm token` runs as a child with Ca__Pkcs11__* set, the PIN from a file this time.
+        var pinFile = _dir.File("pin");
+        await File.WriteAllTextAsync(pinFile, SoftHsmToken.UserPin + "\n");
+        var minted = await ChildAsync(new Dictionary<string, string>(hsm.Environment)
+        {
+            ["Ca__Pkcs11__Library"] = SoftHsmToken.Module,
+            ["Ca__Pkcs11__TokenLabel"] = TokenLabel,
+            ["Ca__Pkcs11__KeyLabel"] = KeyLabel,
+            ["Ca__Pkcs11__PinFile"] = pinFile,
+        }, "token", "--data", data, "--user", "admin");
+        Assert.True(minted.Exit == 0, minted.Err);
+        using var http = new HttpClient { BaseAddress = new Uri(server.Address) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", minted.Out.Trim());
+
+        var created = await http.PostAsync($"{Api}/requests", Json($$"""{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"{{UserCertificate}}","comment":""}"""));
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, body);
+        var id = JsonSerializer.Deserialize<string>(body)!.Split('/')[^1];
+        using var key = RSA.Create(2048);
+        var csr = Convert.ToBase64String(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        var issued = await http.PostAsync($"{Api}/requests/{id}/certificatedata", Json($$"""{"certificaterequests":["{{csr}}"]}"""));
+        var json = await issued.Content.ReadAsStringAsync();
+        Assert.True(issued.StatusCode == HttpStatusCode.OK, json + server.Output);
+        var certificate = Assert.Single(JsonDocument.Parse(json).RootElement.EnumerateArray());
+        await File.WriteAllBytesAsync(_dir.File("out.p7b"), Convert.FromBase64String(certificate.GetProperty("Pkcs7").GetString()!));
+        await OpenSsl.CheckAsync(_dir.Path, "pkcs7", "-inform", "DER", "-in", "out.p7b", "-print_certs", "-out", "chain.pem");
+        var chain = await File.ReadAllTextAsync(_dir.File("chain.pem"));
+        var leafPem = chain[chain.IndexOf("-----BEGIN", StringComparison.Ordinal)..(chain.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
+        await File.WriteAllTextAsync(_dir.File("leaf.pem"), leafPem);
+
+        // The root as the server publishes it; its key is the token's (pkcs11-tool reads the public key object).
+        var rootDer = await http.GetByteArrayAsync("/CertificateManagement/ca/OpenCM-Root-CA.crt");
+        await File.WriteAllTextAsync(_dir.File("root.pem"), PemEncoding.WriteString("CERTIFICATE", rootDer));
+        Assert.Contains("leaf.pem: OK", await OpenSsl.CheckAsync(_dir.Path, ["verify", .. OpenSsl.At(DateTimeOffset.UtcNow), "-CAfile", "root.pem", "leaf.pem"]), StringComparison.Ordinal);
+        var read = await hsm.Pkcs11ToolAsync("--token-label", TokenLabel, "--read-object", "--type", "pubkey", "--label", KeyLabel, "--output-file", _dir.File("pub.der"));
+        Assert.True(read.ExitCode == 0, read.All);
+        using var root = X509CertificateLoader.LoadCertificate(rootDer);
+        Assert.Equal(root.PublicKey.ExportSubjectPublicKeyInfo(), await File.ReadAllBytesAsync(_dir.File("pub.der")));
+
+        // The CRL is signed in the token too.
+        await File.WriteAllBytesAsync(_dir.File("ca.crl"), await http.GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl"));
+        Assert.Contains("verify OK", (await OpenSsl.RunAsync(_dir.Path, "crl", "-inform", "DER", "-in", "ca.crl", "-noout", "-CAfile", "root.pem")).All, StringComparison.Ordinal);
+
+        // No sealed software CA key was made: the database holds the HSM CA's record only.
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "opencm.db")};Mode=ReadOnly;Pooling=False");
+        await db.OpenAsync();
+        using var names = db.CreateCommand();
+        names.CommandText = "SELECT group_concat(name, ',') FROM secrets WHERE name LIKE 'ca%'";
+        Assert.Equal("ca-pkcs11", (string?)await names.ExecuteScalarAsync());
+
+        // The key gone from the token (an operator deleted it): the next start stops, naming it.
+        await server.KillAsync();
+        var deleted = await hsm.Pkcs11ToolAsync("--token-label", TokenLabel, "--login", "--pin", SoftHsmToken.UserPin, "--delete-object", "--type", "privkey", "--label", KeyLabel);
+        Assert.True(deleted.ExitCode == 0, deleted.All);
+        var missingKey = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(
+            new Dictionary<string, string>(hsm.Environment) { ["Ca__Pkcs11__Pin"] = SoftHsmToken.UserPin }, false, ["--data", data, .. HsmArgs(TokenLabel, KeyLabel)]));
+        Assert.Contains($"no private key labelled '{KeyLabel}'", missingKey.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", missingKey.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Serve_WrongPinOrPinOnTheCommandLine_StopsWithAMessageNotThePin()
+    {
+        var hsm = await HsmAsync();
+        var wrongPin = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(
+            new Dictionary<string, string>(hsm.Environment) { ["Ca__Pkcs11__Pin"] = "wrong-pin-0815" }, false,
+            ["--data", _dir.File("a"), .. HsmArgs("wrong-pin-token", "k")]));
+        Assert.Contains("token 'wrong-pin-token'", wrongPin.Message, StringComparison.Ordinal);
+        Assert.Contains("CKR_PIN_INCORRECT", wrongPin.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("0815", wrongPin.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", wrongPin.Message, StringComparison.Ordinal);
+
+        // A PIN on the command line is visible in the process list: refused, and not echoed.
+        var pinOnCommandLine = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(hsm.Environment, false,
+            ["--data", _dir.File("c"), .. HsmArgs(TokenLabel, "k"), "--Ca:Pkcs11:Pin=cmdline-pin-4242"]));
+        Assert.Contains("Ca__Pkcs11__Pin", pinOnCommandLine.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("4242", pinOnCommandLine.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Out, string Err)> ChildAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "opencm.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
