@@ -299,9 +299,23 @@ public sealed class Pkcs11Token : IDisposable
                 continue;
             }
 
-            if (options.TokenLabel is { Length: > 0 } label && slot.GetTokenInfo().Label.Trim() != label)
+            if (options.TokenLabel is { Length: > 0 } label)
             {
-                continue;
+                string found;
+                try
+                {
+                    found = slot.GetTokenInfo().Label.Trim();
+                }
+                catch (Pkcs11Exception e) when (TokenFailures.IsGone(e))
+                {
+                    // A slot whose token went away (SoftHSM answers CKR_GENERAL_ERROR for it) is not ours now.
+                    continue;
+                }
+
+                if (found != label)
+                {
+                    continue;
+                }
             }
 
             return slot;
@@ -394,7 +408,11 @@ public sealed class Pkcs11Token : IDisposable
     {
         lock (_lock)
         {
-            _slot ??= FindSlot(_module.Library, _options) ?? throw new TokenAbsentException();
+            // A module may not notice a token that came back until it is initialised again
+            // (SoftHSM2 keeps the lost token's slot dead): reload it, if no other handle uses it.
+            _slot ??= FindSlot(_module.Library, _options)
+                ?? (_module.TryReload() ? FindSlot(_module.Library, _options) : null)
+                ?? throw new TokenAbsentException();
             var session = _slot.OpenSession(type);
             if (!_loggedIn)
             {
@@ -502,6 +520,7 @@ public sealed class Pkcs11Token : IDisposable
         private static bool _resolverSet;
         private readonly string _path;
         private int _references;
+        private long _reloadedAt;
 
         private Module(string path, IPkcs11Library library, Pkcs11InteropFactories factories)
         {
@@ -510,7 +529,7 @@ public sealed class Pkcs11Token : IDisposable
             Factories = factories;
         }
 
-        public IPkcs11Library Library { get; }
+        public IPkcs11Library Library { get; private set; }
 
         public Pkcs11InteropFactories Factories { get; }
 
@@ -554,6 +573,35 @@ public sealed class Pkcs11Token : IDisposable
             NativeLibrary.SetDllImportResolver(typeof(IPkcs11Library).Assembly, (name, _, _) =>
                 name == "libdl" && (NativeLibrary.TryLoad("libdl.so.2", out var handle) || NativeLibrary.TryLoad("libc.so.6", out handle)) ? handle : IntPtr.Zero);
             _resolverSet = true;
+        }
+
+        /// <summary>
+        /// C_Finalize and C_Initialize again, when this handle is the module's only user and the
+        /// last reload is more than a second ago (a token that stays away costs one reload a second,
+        /// not one per request).
+        /// </summary>
+        public bool TryReload()
+        {
+            lock (LoadedLock)
+            {
+                var now = Environment.TickCount64;
+                if (_references != 1 || now - _reloadedAt < 1000)
+                {
+                    return false;
+                }
+
+                _reloadedAt = now;
+                try
+                {
+                    Library.Dispose();
+                    Library = Factories.Pkcs11LibraryFactory.LoadPkcs11Library(Factories, _path, AppType.MultiThreaded);
+                    return true;
+                }
+                catch (Pkcs11Exception)
+                {
+                    return false;
+                }
+            }
         }
 
         public void Release()

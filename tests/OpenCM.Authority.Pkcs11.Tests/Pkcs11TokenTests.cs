@@ -12,10 +12,12 @@ namespace OpenCM.Authority.Pkcs11.Tests;
 /// and CSRs that openssl verifies, never extractable (pkcs11-tool says so), a session pool that
 /// signs from many threads, and clear refusals for a wrong PIN, a missing token or key.
 /// </summary>
+[Collection(SoftHsmCollection.Name)]
 public sealed class Pkcs11TokenTests : IDisposable
 {
     internal const string Token = "opencm-ca";
-    internal const string WrongPinToken = "opencm-wrong-pin";
+    internal const string WrongPinToken = "wrong-pin";
+    internal const string LossToken = "lost-and-found";
 
     private static readonly SemaphoreSlim InitGate = new(1, 1);
     private static bool _initialised;
@@ -46,6 +48,7 @@ public sealed class Pkcs11TokenTests : IDisposable
             {
                 await hsm.InitTokenAsync(Token);
                 await hsm.InitTokenAsync(WrongPinToken);
+                await hsm.InitTokenAsync(LossToken);
                 _initialised = true;
             }
         }
