@@ -15,8 +15,12 @@ namespace OpenCM.Bench;
 /// algorithm in memory: one signature at a time, and 32 at once through the session pool.
 /// SoftHSM2 is a correctness stand-in (OpenSSL in another library behind the PKCS#11 calls), not
 /// an HSM's speed. Needs softhsm2 (apt-get install softhsm2); the token directory is the run's own.
+/// In process, short: a generated project's build timed out on the shared box, and every case
+/// sets SOFTHSM2_CONF for the module it loads anyway.
 /// </summary>
-[ShortRunJob]
+[InProcess]
+[WarmupCount(3)]
+[IterationCount(5)]
 [MemoryDiagnoser]
 public class Pkcs11SigningBenchmarks
 {
