@@ -20,6 +20,7 @@ public sealed class HsmServeTests : IDisposable
     private const string UserCertificate = "5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60";
     private const string TokenLabel = "opencm-serve";
     private const string KeyLabel = "opencm-root";
+    private const string LossToken = "lost-and-found";
     private static readonly SemaphoreSlim InitGate = new(1, 1);
     private static bool _initialised;
     private readonly TempDirectory _dir = new();
@@ -40,6 +41,7 @@ public sealed class HsmServeTests : IDisposable
             {
                 await hsm.InitTokenAsync(TokenLabel);
                 await hsm.InitTokenAsync("wrong-pin-token");
+                await hsm.InitTokenAsync(LossToken);
                 _initialised = true;
             }
         }
@@ -140,6 +142,65 @@ public sealed class HsmServeTests : IDisposable
             ["--data", _dir.File("c"), .. HsmArgs(TokenLabel, "k"), "--Ca:Pkcs11:Pin=cmdline-pin-4242"]));
         Assert.Contains("Ca__Pkcs11__Pin", pinOnCommandLine.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("4242", pinOnCommandLine.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Serve_TokenGoneMidRun_IssuanceAnswers503ThenRecoversWhenItIsBack()
+    {
+        var hsm = await HsmAsync();
+        var data = _dir.File("data");
+        var environment = new Dictionary<string, string>(hsm.Environment) { ["Ca__Pkcs11__Pin"] = SoftHsmToken.UserPin };
+        await using var server = await ServerProcess.StartAsync(environment, false, ["--data", data, .. HsmArgs(LossToken, "loss-root")]);
+        var minted = await ChildAsync(new Dictionary<string, string>(environment)
+        {
+            ["Ca__Pkcs11__Library"] = SoftHsmToken.Module,
+            ["Ca__Pkcs11__TokenLabel"] = LossToken,
+            ["Ca__Pkcs11__KeyLabel"] = "loss-root",
+        }, "token", "--data", data, "--user", "admin");
+        Assert.True(minted.Exit == 0, minted.Err);
+        using var http = new HttpClient { BaseAddress = new Uri(server.Address) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", minted.Out.Trim());
+        Assert.Equal(HttpStatusCode.OK, (await EnrollAsync(http)).StatusCode);
+
+        // The token's directory moved out of SoftHSM's token directory: the token is gone.
+        var directory = Directory.GetDirectories(hsm.TokenDirectory).Single(d =>
+            File.ReadAllBytes(Path.Combine(d, "token.object")).AsSpan().IndexOf(Encoding.ASCII.GetBytes(LossToken)) >= 0);
+        var aside = Path.Combine(Path.GetDirectoryName(hsm.TokenDirectory)!, "aside");
+        Directory.Move(directory, aside);
+        try
+        {
+            var gone = await EnrollAsync(http);
+            var problem = await gone.Content.ReadAsStringAsync();
+            Assert.True(gone.StatusCode == HttpStatusCode.ServiceUnavailable, problem + server.Output);
+            Assert.Contains("Unavailable", problem, StringComparison.Ordinal);
+            Assert.DoesNotContain(SoftHsmToken.UserPin, problem, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Move(aside, directory);
+        }
+
+        // Back: a client retrying gets its certificate, without a restart.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage again;
+        while ((again = await EnrollAsync(http)).StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+        }
+
+        Assert.True(again.StatusCode == HttpStatusCode.OK, await again.Content.ReadAsStringAsync() + server.Output);
+    }
+
+    // A fresh request and its certificatedata with a new CSR: the response of the second call.
+    private static async Task<HttpResponseMessage> EnrollAsync(HttpClient http)
+    {
+        var created = await http.PostAsync($"{Api}/requests", Json($$"""{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"{{UserCertificate}}","comment":""}"""));
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, body);
+        var id = JsonSerializer.Deserialize<string>(body)!.Split('/')[^1];
+        using var key = RSA.Create(2048);
+        var csr = Convert.ToBase64String(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+        return await http.PostAsync($"{Api}/requests/{id}/certificatedata", Json($$"""{"certificaterequests":["{{csr}}"]}"""));
     }
 
     private static async Task<(int Exit, string Out, string Err)> ChildAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
