@@ -29,7 +29,7 @@ public sealed class CaAdministration
     /// <summary>
     /// A new CA key and its PKCS#10 request.
     /// 1. The subject must be a distinguished name with a common name (it names the CA and its publications).
-    /// 2. The key is made and sealed under the master key as a secret of its own.
+    /// 2. The key is made in the PKCS#11 token when one is configured, else sealed under the master key as a secret of its own.
     /// 3. The CA is stored pending, with the publication origin it will keep for good.
     /// 4. The request asks for CA:TRUE, keyCertSign and cRLSign, signed with the new key.
     /// </summary>
@@ -59,24 +59,37 @@ public sealed class CaAdministration
             slug = $"{CaSetup.Slug(commonName)}-{n}";
         }
 
-        // 2. The key, sealed as a secret of its own.
-        using var key = algorithm switch
+        // 2. The key: in the token when Ca:Pkcs11 is set, else sealed as a secret of its own. The
+        //    request is signed with it where it is.
+        string keyReference;
+        string csr;
+        if (_context.Options.Pkcs11.Enabled)
         {
-            CaKeyAlgorithm.EcdsaP256 => Keys.Generate(KeyAlgorithm.EcdsaP256),
-            CaKeyAlgorithm.EcdsaP384 => Keys.Generate(KeyAlgorithm.EcdsaP384),
-            CaKeyAlgorithm.Rsa3072 => Keys.Generate(KeyAlgorithm.Rsa, 3072),
-            _ => Keys.Generate(KeyAlgorithm.Rsa, 4096),
-        };
-        var secret = SecretPrefix + slug;
-        var pkcs8 = key.ExportPkcs8PrivateKey();
-        // The store wipes what it is given once sealed: it gets a copy, and ours tells whether the stored secret is the one just made.
-        var stored = await _context.Secrets.GetOrCreateAsync(secret, () => (byte[])pkcs8.Clone(), ct).ConfigureAwait(false);
-        var ours = CryptographicOperations.FixedTimeEquals(stored, pkcs8);
-        CryptographicOperations.ZeroMemory(stored);
-        CryptographicOperations.ZeroMemory(pkcs8);
-        if (!ours)
+            var (publicKey, generator, hash) = Pkcs11CaSetup.Generate(_context.Options, slug, algorithm, out var token);
+            using (token)
+            {
+                keyReference = Pkcs11CaSetup.KeyPrefix + slug;
+                csr = PemEncoding.WriteString("CERTIFICATE REQUEST", CertificateAuthorityFactory.CaRequest(name, publicKey, hash).CreateSigningRequest(generator));
+            }
+        }
+        else
         {
-            throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A CA key named '{slug}' exists already; try again."));
+            using var key = CertificateAuthorityFactory.GenerateKey(algorithm);
+            var secret = SecretPrefix + slug;
+            var pkcs8 = key.ExportPkcs8PrivateKey();
+
+            // The store wipes what it is given once sealed: it gets a copy, and ours tells whether the stored secret is the one just made.
+            var stored = await _context.Secrets.GetOrCreateAsync(secret, () => (byte[])pkcs8.Clone(), ct).ConfigureAwait(false);
+            var ours = CryptographicOperations.FixedTimeEquals(stored, pkcs8);
+            CryptographicOperations.ZeroMemory(stored);
+            CryptographicOperations.ZeroMemory(pkcs8);
+            if (!ours)
+            {
+                throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A CA key named '{slug}' exists already; try again."));
+            }
+
+            keyReference = CaSetup.SecretPrefix + secret;
+            csr = CertificateAuthorityFactory.CaRequest(name, key).CreateSigningRequestPem();
         }
 
         // 3. The pending CA, publishing under Ca:PublicUrl when given, else where the active CA
@@ -85,21 +98,10 @@ public sealed class CaAdministration
         var publication = _context.Options.PublicUrl is null
             ? existing.FirstOrDefault(a => a.State == AuthorityState.Active)?.Publication ?? _context.Publication
             : _context.Publication;
-        var id = await _context.Changes.AddAsync(who, new StoredAuthority(0, commonName, slug, AuthorityState.Pending, CaSetup.SecretPrefix + secret, name.Name,
-            null, null, publication, now, null), "key=" + key.KeySize.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false)
+        var id = await _context.Changes.AddAsync(who, new StoredAuthority(0, commonName, slug, AuthorityState.Pending, keyReference, name.Name,
+            null, null, publication, now, null), "algorithm=" + algorithm, ct).ConfigureAwait(false)
             ?? throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"Another CA took the name '{slug}' at the same time; try again."));
-
-        // 4. The request.
-        var request = key switch
-        {
-            ECDsa ec => new CertificateRequest(name, ec, ec.KeySize >= 384 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256),
-            RSA rsa => new CertificateRequest(name, rsa, HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1),
-            _ => throw new CryptographicException("Unsupported CA key."),
-        };
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        return new CaRequest(id, slug, request.CreateSigningRequestPem());
+        return new CaRequest(id, slug, csr);
     }
 
     /// <summary>
@@ -127,7 +129,7 @@ public sealed class CaAdministration
             {
                 signer = await CaSetup.OpenSignerAsync(_context, candidate with { Certificate = certificate.RawData }, ct).ConfigureAwait(false);
             }
-            catch (CryptographicException)
+            catch (Exception e) when (e is CryptographicException or ConfigurationRefusedException)
             {
                 continue;
             }

@@ -28,6 +28,8 @@ public sealed class CaOptions
     /// <summary>How long a published CRL is valid.</summary>
     public int CrlValidityHours { get; set; } = 24;
 
+    /// <summary>The CA key in an HSM (<c>Ca:Pkcs11</c>, issue #20.2): a CA made while it is set has its key generated in the token; unset Library: keys are sealed in the database.</summary>
+    public OpenCM.Authority.Pkcs11.Pkcs11Options Pkcs11 { get; set; } = new();
 }
 
 /// <summary>
@@ -58,9 +60,14 @@ public static class CaSetup
     {
         ArgumentNullException.ThrowIfNull(context);
 
-        // 1. The stored CAs, or the first one registered.
+        // 1. The stored CAs, or the first one registered: with Ca:Pkcs11, a root whose key is made in the token.
         var stored = await context.Store.ListAsync(ct).ConfigureAwait(false);
-        if (stored.Count == 0)
+        if (stored.Count == 0 && context.Options.Pkcs11.Enabled)
+        {
+            await Pkcs11CaSetup.RegisterFirstAsync(context, ct).ConfigureAwait(false);
+            stored = await context.Store.ListAsync(ct).ConfigureAwait(false);
+        }
+        else if (stored.Count == 0)
         {
             var (certificate, key) = Unpack(await context.Secrets.GetOrCreateAsync(SecretName, () => Pack(CreateRoot(context)), ct).ConfigureAwait(false));
             CryptographicOperations.ZeroMemory(key);
@@ -155,6 +162,11 @@ public static class CaSetup
             {
                 CryptographicOperations.ZeroMemory(key);
             }
+        }
+
+        if (authority.KeyReference.StartsWith(Pkcs11CaSetup.KeyPrefix, StringComparison.Ordinal) && authority.Certificate is { } inToken)
+        {
+            return Pkcs11CaSetup.OpenSigner(context.Options, authority, authority.KeyReference[Pkcs11CaSetup.KeyPrefix.Length..], inToken);
         }
 
         if (authority.KeyReference.StartsWith(SecretPrefix, StringComparison.Ordinal) && authority.Certificate is { } der)

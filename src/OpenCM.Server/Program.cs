@@ -1,7 +1,8 @@
 using OpenCM.Server.Hosting;
 
-// A configuration the server refuses (a wrong LDAP bind, a cluster without Ca:PublicUrl, …) is the
-// operator's to fix: said in one line, without a stack trace, with a non-zero exit.
+// A configuration the server refuses (a wrong LDAP bind, an HSM's wrong PIN or missing key, a
+// cluster without Ca:PublicUrl, …) is the operator's to fix: said in one line, without a stack
+// trace, with a non-zero exit.
 try
 {
     await using var app = OpenCmServer.Build(args);

@@ -37,7 +37,10 @@ public sealed class ServerProcess : IAsyncDisposable
     public static Task<ServerProcess> StartAsync(params string[] args) => StartAsync(rateLimits: false, args);
 
     /// <summary>As <see cref="StartAsync(string[])"/>, with the rate limits on when <paramref name="rateLimits"/> says so.</summary>
-    public static async Task<ServerProcess> StartAsync(bool rateLimits, params string[] args)
+    public static Task<ServerProcess> StartAsync(bool rateLimits, params string[] args) => StartAsync(new Dictionary<string, string>(), rateLimits, args);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, with <paramref name="environment"/> added to the child's environment (a PKCS#11 PIN, SOFTHSM2_CONF).</summary>
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment, bool rateLimits, params string[] args)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -46,6 +49,11 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", .. args, "--urls", $"http://127.0.0.1:{port}",
                      "--Logging:LogLevel:Default=Warning", $"--RateLimits:Enabled={(rateLimits ? "true" : "false")}"])
         {

@@ -57,18 +57,8 @@ public class PkiTests : IClassFixture<PkiFixture>
         // Issue a certificate as enrollment does (record the serial, sign, store), then revoke it.
         var ca = _server.Services.GetRequiredService<ICertificateAuthority>();
         var transactions = _server.Services.GetRequiredService<ITransactions>();
-        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
-        using var key = _server.Services.GetRequiredService<IKeyGenerator>().Generate(template);
-        var serial = CertificateIssuance.NewSerialNumber();
-        var profile = Guid.NewGuid();
-        await transactions.RunAsync(async (uow, ct) =>
-        {
-            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, Guid.NewGuid(), "T"), ct);
-            return 0;
-        });
-        var issuance = _server.Services.GetRequiredService<CertificateIssuance>();
-        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now)));
-        Assert.True(await transactions.RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
+        var (issued, profile) = await TestIssuance.IssueAsync(_server.Services);
+        var serial = issued.SerialHex;
         var revoked = await transactions.RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, (int)X509RevocationReason.CessationOfOperation, Samples.Now, ct));
         Assert.Equal([serial], revoked);
         await ca.RevokeAsync(new Revocation(revoked, (int)X509RevocationReason.CessationOfOperation, Samples.Now));

@@ -36,7 +36,7 @@ public sealed class RolloverTests : IClassFixture<RolloverFixture>
     {
         var authorities = _server.Services.GetRequiredService<CertificateAuthorities>();
         var first = authorities.Active;
-        var (old, oldProfile) = await IssueAsync();
+        var (old, oldProfile) = await TestIssuance.IssueAsync(_server.Services);
 
         // 1. The new CA: its request, signed by an enterprise root, installed, picked up.
         using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP384);
@@ -57,7 +57,7 @@ public sealed class RolloverTests : IClassFixture<RolloverFixture>
         Assert.Equal(issuedCa.RawData, authorities.Active.Signer.Certificate.RawData);
 
         // 2. A new certificate comes from the new CA, and its PKCS#7 carries the chain up to the root.
-        var (fresh, freshProfile) = await IssueAsync();
+        var (fresh, freshProfile) = await TestIssuance.IssueAsync(_server.Services);
         using (var leaf = X509CertificateLoader.LoadCertificate(fresh.Der))
         {
             Assert.Equal(issuedCa.Subject, leaf.Issuer);
@@ -89,25 +89,6 @@ public sealed class RolloverTests : IClassFixture<RolloverFixture>
         var kinds = await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().Select(e => e.Event.Kind).ToListAsync();
         Assert.Contains("CaRequested", kinds);
         Assert.Contains("CaInstalled", kinds);
-    }
-
-    // Issues a certificate as enrollment does: reserve the serial, plan under the active CA, sign, record.
-    private async Task<(IssuedCertificate Issued, Guid Profile)> IssueAsync()
-    {
-        var transactions = _server.Services.GetRequiredService<ITransactions>();
-        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
-        using var key = _server.Services.GetRequiredService<IKeyGenerator>().Generate(template);
-        var serial = CertificateIssuance.NewSerialNumber();
-        var profile = Guid.NewGuid();
-        await transactions.RunAsync(async (uow, ct) =>
-        {
-            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, Guid.NewGuid(), "T"), ct);
-            return 0;
-        });
-        var issuance = _server.Services.GetRequiredService<CertificateIssuance>();
-        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes("alice", Guid.NewGuid(), "S-1-5-21-1-2-3-4"), Samples.Now)));
-        Assert.True(await transactions.RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
-        return (issued, profile);
     }
 
     private async Task RevokeAsync(Guid profile)
