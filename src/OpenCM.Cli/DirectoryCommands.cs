@@ -160,9 +160,19 @@ internal static class DirectoryCommands
         var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data.Data, data.Database, data.Connection, files };
         import.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
+            // The file argument takes every token after the options, configuration keys
+            // (--Directory:Ldap:Url=…) included: those are settings, the rest files.
+            var given = parse.GetResult(files)?.Tokens.Select(t => t.Value).ToList() ?? [];
+            var settings = given.Where(v => v.StartsWith("--", StringComparison.Ordinal)).ToList();
+            var paths = given.Where(v => !v.StartsWith("--", StringComparison.Ordinal)).Select(v => new FileInfo(v)).ToList();
+            if (paths.Count == 0)
+            {
+                throw new CliException("name at least one template file");
+            }
+
+            await using var app = await Local.OpenExistingAsync(data.From(parse, settings), ct);
             var service = app.Services.GetRequiredService<TemplateService>();
-            foreach (var file in parse.GetValue(files)!)
+            foreach (var file in paths)
             {
                 if (!file.Exists)
                 {
