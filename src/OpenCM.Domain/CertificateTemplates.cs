@@ -37,8 +37,9 @@ public sealed record CertificateTemplate
     public string FriendlyName { get; init; } = "";
 
     /// <summary>
-    /// The subject as an X.500 name in which <c>{name}</c>, <c>{uuid}</c> and <c>{sid}</c> stand for
-    /// the target user's directory attributes, e.g. <c>CN={name},OU=Users,O=Contoso</c>.
+    /// The subject as an X.500 name in which <c>{name}</c>, <c>{uuid}</c>, <c>{sid}</c>, <c>{email}</c>
+    /// and <c>{upn}</c> stand for the target user's directory attributes, e.g. <c>CN={name},OU=Users,O=Contoso</c>
+    /// (a user without the e-mail address or UPN the subject names is refused, naming it).
     /// </summary>
     public string Subject { get; init; } = "CN={name}";
 

@@ -259,6 +259,29 @@ public class AuthorityTests : IClassFixture<CaFixture>
         Assert.Equal(name, rdn.GetSingleElementValue());
     }
 
+    // Issue #20.6: {email} and {upn} are the user's directory attributes; a user without the one a
+    // template names is refused naming it (a 400), never given an empty attribute.
+    [Theory]
+    [InlineData("CN={name},E={email}", "alice@contoso.com", null, "E=alice@contoso.com")]
+    [InlineData("CN={upn}", null, "alice@corp.contoso.com", "CN=alice@corp.contoso.com")]
+    [InlineData("CN={name},E={email}", null, "alice@corp.contoso.com", "e-mail address")]
+    [InlineData("CN={upn}", "alice@contoso.com", null, "user principal name")]
+    [InlineData("CN={email}", "", null, "e-mail address")]
+    public void BuildSubject_EmailOrUpn_TheUsersOrAValidationErrorNamingIt(string template, string? email, string? upn, string expected)
+    {
+        var attributes = Alice with { Email = email, Upn = upn };
+        if (expected.Contains('=', StringComparison.Ordinal))
+        {
+            Assert.Contains(expected, CertificateSubject.Build(RsaClientAuth with { Subject = template }, attributes).Format(false), StringComparison.Ordinal);
+            return;
+        }
+
+        var ex = Assert.Throws<OpenCmException>(() => CertificateSubject.Build(RsaClientAuth with { Subject = template }, attributes));
+        Assert.Equal((ErrorKind.ValidationFailed, "subject"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Contains(expected, ex.Error.Detail, StringComparison.Ordinal);
+        Assert.Null(CertificateSubject.Check(RsaClientAuth with { Subject = template }));
+    }
+
     [Fact]
     public void Signer_Rsa3072Root_SignsWithSha384()
     {
