@@ -282,6 +282,37 @@ public class AuthorityTests : IClassFixture<CaFixture>
         Assert.Null(CertificateSubject.Check(RsaClientAuth with { Subject = template }));
     }
 
+    // Issue #20: SANs from the directory. The UPN is an otherName of type 1.3.6.1.4.1.311.20.2.3
+    // (UTF8String), the e-mail an rfc822Name; openssl reads both and the certificate verifies
+    // under -x509_strict. A user without the value is refused naming it, never an empty SAN.
+    [Fact]
+    public async Task IssueFromCsr_UpnAndEmailSans_OpensslReadsThemAndVerifiesStrictly()
+    {
+        var template = RsaClientAuth with
+        {
+            ExtendedKeyUsages = ["1.3.6.1.4.1.311.20.2.2", "1.3.6.1.5.5.7.3.2"],
+            KeyUsages = CertificateKeyUsage.DigitalSignature,
+            SubjectAlternativeNames = [CertificateTemplate.UpnName, CertificateTemplate.EmailName],
+        };
+        var user = Alice with { Upn = "alice@corp.contoso.com", Email = "alice@contoso.com" };
+        var issued = _ca.Pipeline.IssueFromCsr(await OpenSslCsrAsync("rsa:2048", "san"), template, user, Samples.Now);
+        var pem = _ca.Write("san.pem", PemEncoding.WriteString("CERTIFICATE", issued.Der));
+
+        Assert.Contains("san.pem: OK", await OpenSsl.CheckAsync(_ca.Dir.Path, ["verify", .. OpenSsl.At(Samples.Now), "-x509_strict", "-CAfile", "root.pem", pem]), StringComparison.Ordinal);
+        var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "x509", "-in", pem, "-noout", "-text");
+        Assert.Matches("othername: ?UPN::?alice@corp.contoso.com", text);
+        Assert.Contains("email:alice@contoso.com", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil", text, StringComparison.Ordinal);
+        Assert.Contains("Microsoft Smartcard Login", text, StringComparison.Ordinal);
+
+        foreach (var (missing, what) in new[] { (Alice with { Email = "alice@contoso.com" }, "user principal name"), (Alice with { Upn = "alice@corp.contoso.com" }, "e-mail address") })
+        {
+            var ex = Assert.Throws<OpenCmException>(() => _ca.Pipeline.IssueFromCsr(File.ReadAllText(_ca.Dir.File("san.csr")), template, missing, Samples.Now));
+            Assert.Equal((ErrorKind.ValidationFailed, "subjectAlternativeNames"), (ex.Error.Kind, ex.Error.Field));
+            Assert.Contains(what, ex.Error.Detail, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Signer_Rsa3072Root_SignsWithSha384()
     {
