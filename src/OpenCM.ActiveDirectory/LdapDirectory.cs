@@ -23,7 +23,7 @@ public sealed class LdapDirectory : IDirectory, IDisposable
     private const int DisabledAccount = 0x2;
     private const int MaxNameLength = 256;
     private const int CacheSize = 10_000;
-    private static readonly string[] PrincipalAttributes = ["objectGUID", "objectSid", "sAMAccountName", "objectClass", "userAccountControl"];
+    private static readonly string[] PrincipalAttributes = ["objectGUID", "objectSid", "sAMAccountName", "objectClass", "userAccountControl", "mail", "userPrincipalName"];
 
     private readonly LdapOptions _options;
     private readonly TimeProvider _clock;
@@ -273,7 +273,12 @@ public sealed class LdapDirectory : IDirectory, IDisposable
         }
 
         var kind = Strings(entry, "objectClass").Contains("group", StringComparer.OrdinalIgnoreCase) ? PrincipalKind.Group : PrincipalKind.User;
-        return new Principal(new Guid(guid), name, sid, kind);
+        // mail and userPrincipalName: what a template's subject and SANs may name (issue #20.6).
+        return new Principal(new Guid(guid), name, sid, kind)
+        {
+            Email = Strings(entry, "mail").FirstOrDefault() is { Length: > 0 } mail ? mail : null,
+            Upn = Strings(entry, "userPrincipalName").FirstOrDefault() is { Length: > 0 } upn ? upn : null,
+        };
     }
 
     private static bool IsDisabled(SearchResultEntry entry) =>

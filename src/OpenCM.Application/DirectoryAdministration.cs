@@ -22,17 +22,27 @@ public sealed class DirectoryAdministration
     }
 
     /// <summary>Creates a user; groups that do not exist yet are created, each with its own SID. A taken name is a ValidationFailed naming <c>name</c>.</summary>
-    public Task<Principal> AddUserAsync(AuditContext who, string name, IReadOnlyList<string> groups, CancellationToken ct = default)
+    public Task<Principal> AddUserAsync(AuditContext who, string name, IReadOnlyList<string> groups, CancellationToken ct = default) =>
+        AddUserAsync(who, name, groups, email: null, upn: null, ct);
+
+    /// <summary>
+    /// As <see cref="AddUserAsync(AuditContext, string, IReadOnlyList{string}, CancellationToken)"/>,
+    /// with the e-mail address and user principal name a template's subject and SANs may name
+    /// (issue #20.6); each is <c>local@domain</c> or absent, and a malformed one is a ValidationFailed naming it.
+    /// </summary>
+    public Task<Principal> AddUserAsync(AuditContext who, string name, IReadOnlyList<string> groups, string? email, string? upn, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(who);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(groups);
         _source.EnsureAdministered();
+        email = MailboxName(email, "email");
+        upn = MailboxName(upn, "upn");
         var now = _clock.GetUtcNow();
         return _transactions.RunAsync(async (uow, c) =>
         {
             // 1. The user; a name any principal holds (in any case) is refused.
-            var user = await uow.Directory.TryInsertAsync(new NewPrincipal(Guid.NewGuid(), name.Trim(), PrincipalKind.User, now), c).ConfigureAwait(false)
+            var user = await uow.Directory.TryInsertAsync(new NewPrincipal(Guid.NewGuid(), name.Trim(), PrincipalKind.User, now) { Email = email, Upn = upn }, c).ConfigureAwait(false)
                 ?? throw new OpenCmException(DomainError.Validation("name", $"A principal named '{name}' already exists."));
             await uow.Audit.AppendAsync(Added(who, user, now), c).ConfigureAwait(false);
 
@@ -116,4 +126,27 @@ public sealed class DirectoryAdministration
 
     private static AuditEvent Event(AuditContext who, string kind, Guid subject, DateTimeOffset now, string detail) =>
         new(kind, subject, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId, who.Detail(detail));
+
+    // An e-mail address or UPN as certificates carry it (rfc822Name is an RFC 5321 mailbox, IA5;
+    // a UPN is user@suffix, UTF-8): one '@' with text on both sides, no spaces or control
+    // characters, at most 256 characters. Absent (null or blank) stays absent.
+    private static string? MailboxName(string? value, string field)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        var text = value.Trim();
+        var at = text.IndexOf('@', StringComparison.Ordinal);
+        if (text.Length > 256 || at <= 0 || at != text.LastIndexOf('@') || at == text.Length - 1 || text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
+            || (field == "email" && !System.Text.Ascii.IsValid(text)))
+        {
+            throw new OpenCmException(DomainError.Validation(field, field == "email"
+                ? $"'{text}' is not an e-mail address (local@domain, ASCII, at most 256 characters)."
+                : $"'{text}' is not a user principal name (user@suffix, at most 256 characters)."));
+        }
+
+        return text;
+    }
 }

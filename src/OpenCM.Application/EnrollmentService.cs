@@ -275,7 +275,7 @@ public sealed partial class EnrollmentService
         var principal = await _directory.FindAsync(user, ct).ConfigureAwait(false);
         return principal is null
             ? new SubjectAttributes(user.ToString("D"), user, "")
-            : new SubjectAttributes(principal.Name, principal.Uuid, principal.Sid.Value);
+            : new SubjectAttributes(principal.Name, principal.Uuid, principal.Sid.Value) { Email = principal.Email, Upn = principal.Upn };
     }
 
     // Checks every CSR first (nothing is made for a request that will be refused), then makes the

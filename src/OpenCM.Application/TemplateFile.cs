@@ -77,6 +77,9 @@ public sealed class TemplateFile
         public int ValidityDays { get; set; } = 365;
 
         public bool ServerGeneratesKey { get; set; }
+
+        /// <summary>SANs from the user's directory entry: <c>upn</c> (otherName UPN) and <c>email</c> (rfc822Name), issue #20.</summary>
+        public List<string> SubjectAlternativeNames { get; set; } = [];
     }
 
     /// <summary>One workflow policy in a template file.</summary>

@@ -294,6 +294,19 @@ public sealed partial class TemplateService
             }
         }
 
+        // SANs the directory fills in (issue #20): each kind once.
+        var names = new List<string>();
+        foreach (var name in c.SubjectAlternativeNames)
+        {
+            var kind = name.Trim().ToLowerInvariant();
+            if (kind is not (CertificateTemplate.UpnName or CertificateTemplate.EmailName) || names.Contains(kind))
+            {
+                throw new OpenCmException(DomainError.Validation($"{at}.subjectAlternativeNames", $"'{name}' is not one of upn or email (each at most once)."));
+            }
+
+            names.Add(kind);
+        }
+
         var template = new CertificateTemplate
         {
             CommonName = c.CommonName,
@@ -306,6 +319,7 @@ public sealed partial class TemplateService
             ExtendedKeyUsages = [.. c.ExtendedKeyUsages],
             ValidityDays = c.ValidityDays,
             ServerGeneratesKey = c.ServerGeneratesKey,
+            SubjectAlternativeNames = names,
         };
 
         // A subject the CA cannot build is refused now, naming it, not after a request's claim (issue #17).

@@ -16,7 +16,9 @@ internal static class DirectoryCommands
         var name = new Option<string>("--name") { Description = "The user's name.", Required = true };
         var groups = new Option<string[]>("--group") { Description = "A group to join (created on first use); repeatable.", AllowMultipleArgumentsPerToken = false };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read a portal password for the user from standard input (its first line)." };
-        var add = new Command("add", "Create a user; prints its GUID.") { data.Data, data.Database, data.Connection, name, groups, passwordStdin };
+        var email = new Option<string?>("--email") { Description = "The user's e-mail address (for templates naming {email} or an e-mail SAN)." };
+        var upn = new Option<string?>("--upn") { Description = "The user's principal name, e.g. alice@contoso.com (for templates naming {upn} or a UPN SAN)." };
+        var add = new Command("add", "Create a user; prints its GUID.") { data.Data, data.Database, data.Connection, name, groups, passwordStdin, email, upn };
         add.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             // The password is read (and checked) before anything is written.
@@ -28,7 +30,7 @@ internal static class DirectoryCommands
 
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var who = Operator();
-            var user = await app.Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(who, parse.GetValue(name)!, parse.GetValue(groups) ?? [], ct);
+            var user = await app.Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(who, parse.GetValue(name)!, parse.GetValue(groups) ?? [], parse.GetValue(email), parse.GetValue(upn), ct);
             if (password is not null)
             {
                 await app.Services.GetRequiredService<Passwords>().SetAsync(who, user, password, ct);
@@ -44,10 +46,11 @@ internal static class DirectoryCommands
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
-            var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups");
+            var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups", "Email", "Upn");
             foreach (var u in await app.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync(ct))
             {
-                table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))));
+                table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))),
+                    Markup.Escape(u.User.Email ?? ""), Markup.Escape(u.User.Upn ?? ""));
             }
 
             io.Console.Write(table);
@@ -160,9 +163,19 @@ internal static class DirectoryCommands
         var import = new Command("import", "Import template files; a known uuid becomes its next version.") { data.Data, data.Database, data.Connection, files };
         import.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
+            // The file argument takes every token after the options, configuration keys
+            // (--Directory:Ldap:Url=…) included: those are settings, the rest files.
+            var given = parse.GetResult(files)?.Tokens.Select(t => t.Value).ToList() ?? [];
+            var settings = given.Where(v => v.StartsWith("--", StringComparison.Ordinal)).ToList();
+            var paths = given.Where(v => !v.StartsWith("--", StringComparison.Ordinal)).Select(v => new FileInfo(v)).ToList();
+            if (paths.Count == 0)
+            {
+                throw new CliException("name at least one template file");
+            }
+
+            await using var app = await Local.OpenExistingAsync(data.From(parse, settings), ct);
             var service = app.Services.GetRequiredService<TemplateService>();
-            foreach (var file in parse.GetValue(files)!)
+            foreach (var file in paths)
             {
                 if (!file.Exists)
                 {

@@ -20,15 +20,14 @@ internal static class ServeCommands
         var command = new Command("serve", "Run the server; the first start initializes the data directory (or the PostgreSQL database).")
             { store.Data, store.Database, store.Connection, urls };
 
-        // Configuration keys may follow as --Section:Key=value (e.g. --RateLimits:Enabled=false);
-        // anything else unknown is a mistake to report, not an option to ignore.
-        command.TreatUnmatchedTokensAsErrors = false;
+        // Configuration keys may follow as --Section:Key=value (e.g. --RateLimits:Enabled=false),
+        // as for every command that takes StoreOptions (StoreOptions.From reads them).
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             // Everything is checked here, before the server starts: a mistyped option or database
             // name is reported by opencm and leaves nothing behind.
-            var args = new List<string>(ConfigurationOverrides(parse.UnmatchedTokens));
             var chosen = store.From(parse);
+            var args = new List<string>(chosen.Overrides);
             args.AddRange(chosen.ServerArguments);
             if (parse.GetValue(urls) is { } u)
             {
@@ -38,34 +37,6 @@ internal static class ServeCommands
             return await ServerLauncher.RunAsync(args, chosen.ServerEnvironment, ct);
         }));
         return command;
-    }
-
-    // Unmatched serve arguments: only configuration keys (a name with a colon), as "--A:B=v" or "--A:B v".
-    private static List<string> ConfigurationOverrides(IReadOnlyList<string> tokens)
-    {
-        var overrides = new List<string>();
-        for (var i = 0; i < tokens.Count; i++)
-        {
-            var token = tokens[i];
-            var name = token.StartsWith("--", StringComparison.Ordinal) ? token[2..].Split('=', 2)[0] : "";
-            if (!name.Contains(':', StringComparison.Ordinal))
-            {
-                throw new CliException($"unknown option '{token}' (configuration keys are written --Section:Key=value; see 'opencm serve --help')");
-            }
-
-            overrides.Add(token);
-            if (!token.Contains('=', StringComparison.Ordinal))
-            {
-                if (i + 1 >= tokens.Count)
-                {
-                    throw new CliException($"'{token}' needs a value (--Section:Key=value)");
-                }
-
-                overrides.Add(tokens[++i]);
-            }
-        }
-
-        return overrides;
     }
 
     public static Command Migrate(CliIo io)
@@ -93,6 +64,11 @@ internal static class ServeCommands
             await using var app = await Local.OpenAsync(store.From(parse), ct);
             var init = await Bootstrapper.InitializeAsync(app.Services, ct);
             await io.Out.WriteLineAsync($"Initialized {init.DataDirectory}: admin {(init.CreatedAdmin ? "created" : "exists")}, {init.ImportedTemplates.Count} sample templates imported.");
+            foreach (var note in init.Notes ?? [])
+            {
+                await io.Out.WriteLineAsync("Note: " + note);
+            }
+
             await io.Out.WriteLineAsync($"CA: {init.CaSubject} (SHA-1 {init.CaThumbprint})");
             return OpenCmCli.Ok;
         }));
@@ -179,17 +155,77 @@ internal sealed class StoreOptions
 
     public Option<string?> Connection { get; } = new("--connection") { Description = "With --database postgres: the connection string, e.g. \"Host=db;Database=opencm;Username=opencm\"." };
 
-    public StoreChoice From(ParseResult parse) => new(parse.GetValue(Data)!, parse.GetValue(Database), parse.GetValue(Connection));
+    /// <summary>
+    /// The options as given, with the configuration keys that followed them (--Directory:Ldap:Url=…):
+    /// every command that reads the data directory (or the directory behind it) takes the same
+    /// settings as serve, from --Section:Key switches over the environment (issue #19).
+    /// <paramref name="argumentTokens"/>: such keys a command's variadic argument took in.
+    /// </summary>
+    public StoreChoice From(ParseResult parse, IEnumerable<string>? argumentTokens = null)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        return new(parse.GetValue(Data)!, parse.GetValue(Database), parse.GetValue(Connection))
+        {
+            Overrides = ConfigurationOverrides([.. argumentTokens ?? [], .. parse.UnmatchedTokens]),
+        };
+    }
+
+    /// <summary>Lets <paramref name="command"/> take configuration keys after its options (read by <see cref="From"/>).</summary>
+    public static void AcceptConfigurationKeys(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        if (command.Options.Any(o => o.Name == "--data"))
+        {
+            command.TreatUnmatchedTokensAsErrors = false;
+        }
+
+        foreach (var sub in command.Subcommands)
+        {
+            AcceptConfigurationKeys(sub);
+        }
+    }
+
+    // Unmatched arguments: only configuration keys (a name with a colon), as "--A:B=v" or "--A:B v";
+    // anything else unknown is a mistake to report, not an option to ignore.
+    internal static List<string> ConfigurationOverrides(IReadOnlyList<string> tokens)
+    {
+        var overrides = new List<string>();
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            var name = token.StartsWith("--", StringComparison.Ordinal) ? token[2..].Split('=', 2)[0] : "";
+            if (!name.Contains(':', StringComparison.Ordinal))
+            {
+                throw new CliException($"unknown option '{token}' (configuration keys are written --Section:Key=value; see 'opencm <command> --help')");
+            }
+
+            overrides.Add(token);
+            if (!token.Contains('=', StringComparison.Ordinal))
+            {
+                if (i + 1 >= tokens.Count)
+                {
+                    throw new CliException($"'{token}' needs a value (--Section:Key=value)");
+                }
+
+                overrides.Add(tokens[++i]);
+            }
+        }
+
+        return overrides;
+    }
 }
 
 /// <summary>Where a command's data lives, as the options gave it.</summary>
 internal sealed record StoreChoice(string DataDirectory, string? Database, string? Connection)
 {
+    /// <summary>Configuration keys given as --Section:Key=value switches (tokens as given, e.g. "--Directory:Source=ldap").</summary>
+    public IReadOnlyList<string> Overrides { get; init; } = [];
+
     /// <summary>Whether the data lives in PostgreSQL: the composition's one reading of the name (an unknown name is refused).</summary>
     public bool IsPostgres => StorageChoice.Provider(Database) == Storage.Postgres.PostgresServices.Name;
 
     /// <summary>The same choice as configuration switches (OpenCmComposition.SwitchMappings); the connection string travels in memory only.</summary>
-    public IEnumerable<string> Arguments => [.. ServerArguments, .. Connection is { } c ? new[] { "--connection", c } : []];
+    public IEnumerable<string> Arguments => [.. Overrides, .. ServerArguments, .. Connection is { } c ? new[] { "--connection", c } : []];
 
     /// <summary>The choice as the server process's arguments: all but the connection string, which it gets in its environment.</summary>
     public IEnumerable<string> ServerArguments =>

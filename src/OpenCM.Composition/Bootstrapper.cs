@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
+using OpenCM.Domain;
 using OpenCM.Storage;
 
 namespace OpenCM.Composition;
@@ -82,8 +83,17 @@ public static class Bootstrapper
             {
                 await using var stream = assembly.GetManifestResourceStream(name)!;
                 using var reader = new StreamReader(stream);
-                var template = await service.ImportAsync(await reader.ReadToEndAsync(ct).ConfigureAwait(false), name[SamplePrefix.Length..], AuditContext.Bootstrap, ct).ConfigureAwait(false);
-                imported.Add(template.Name);
+                try
+                {
+                    var template = await service.ImportAsync(await reader.ReadToEndAsync(ct).ConfigureAwait(false), name[SamplePrefix.Length..], AuditContext.Bootstrap, ct).ConfigureAwait(false);
+                    imported.Add(template.Name);
+                }
+                catch (OpenCmException e) when (!source.Administered && e.Error.Kind == ErrorKind.ValidationFailed)
+                {
+                    // AD holds only the groups its administrators made: a sample naming one it
+                    // lacks (the note above says which) is left out, and the start goes on (issue #19).
+                    notes.Add($"The sample template {name[SamplePrefix.Length..]} was not imported: {e.Error.Detail}");
+                }
             }
         }
 

@@ -66,7 +66,11 @@ public static class DirectoryChoice
 
         try
         {
-            await services.GetRequiredService<LdapDirectory>().CheckAsync(ct).ConfigureAwait(false);
+            // The directory the use cases read (a host or a test may have put another read-only one in its place).
+            if (services.GetRequiredService<IDirectory>() is LdapDirectory ldap)
+            {
+                await ldap.CheckAsync(ct).ConfigureAwait(false);
+            }
         }
         catch (LdapConfigurationException e)
         {

@@ -253,6 +253,11 @@ public static class CertificatePlanner
             yield return ExtendedKeyUsages(template.ExtendedKeyUsages);
         }
 
+        if (template.SubjectAlternativeNames.Count > 0)
+        {
+            yield return DirectoryAlternativeNames(template.SubjectAlternativeNames, subject);
+        }
+
         yield return SubjectKeyIdentifier;
         yield return IssuerExtensions(issuer);
     }
@@ -329,6 +334,47 @@ public static class CertificatePlanner
 
         var value = builder.Build().RawData;
         return plan => plan.With(new PlannedExtension(Oids.SubjectAlternativeName, false, value));
+    }
+
+    /// <summary>
+    /// subjectAltName, not critical, from the user's directory entry (issue #20): <c>upn</c> is an
+    /// otherName of type 1.3.6.1.4.1.311.20.2.3 holding the UPN as a UTF8String (what Windows
+    /// smart card logon maps to the account), <c>email</c> an rfc822Name. A user without the value
+    /// is refused, naming it (a 400), never given a certificate with an empty SAN.
+    /// </summary>
+    public static PlanStep DirectoryAlternativeNames(IReadOnlyList<string> kinds, SubjectAttributes subject)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        ArgumentNullException.ThrowIfNull(subject);
+        var builder = new SubjectAlternativeNameBuilder();
+        foreach (var kind in kinds)
+        {
+            var (value, what) = kind == CertificateTemplate.UpnName ? (subject.Upn, "user principal name") : (subject.Email, "e-mail address");
+            if (string.IsNullOrEmpty(value))
+            {
+                throw new OpenCmException(DomainError.Validation("subjectAlternativeNames", $"The template's certificate carries the user's {what} (a {kind} SAN), and the user has no {what} in the directory."));
+            }
+
+            try
+            {
+                if (kind == CertificateTemplate.UpnName)
+                {
+                    builder.AddUserPrincipalName(value);
+                }
+                else
+                {
+                    builder.AddEmailAddress(value);
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                // A directory value the name cannot hold (an rfc822Name is ASCII): a refusal, never a 500.
+                throw new OpenCmException(DomainError.Validation("subjectAlternativeNames", $"The user's {what} cannot be put in a certificate: {ex.Message}"));
+            }
+        }
+
+        var encoded = builder.Build().RawData;
+        return plan => plan.With(new PlannedExtension(Oids.SubjectAlternativeName, false, encoded));
     }
 
     /// <summary>subjectKeyIdentifier: SHA-1 of the subjectPublicKey's bits (RFC 5280 §4.2.1.2 method 1), as .NET computes it.</summary>

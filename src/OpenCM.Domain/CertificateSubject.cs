@@ -3,7 +3,14 @@ using System.Security.Cryptography.X509Certificates;
 namespace OpenCM.Domain;
 
 /// <summary>Who a certificate is for: the directory attributes a template's subject may use.</summary>
-public sealed record SubjectAttributes(string Name, Guid Uuid, string Sid);
+public sealed record SubjectAttributes(string Name, Guid Uuid, string Sid)
+{
+    /// <summary>The user's e-mail address, when the directory has one: <c>{email}</c> (issue #20.6).</summary>
+    public string? Email { get; init; }
+
+    /// <summary>The user's principal name, when the directory has one: <c>{upn}</c> (issue #20.6).</summary>
+    public string? Upn { get; init; }
+}
 
 /// <summary>The subject a certificate template gives a user (SPEC §7: the CA, not the CSR, decides it).</summary>
 public static class CertificateSubject
@@ -26,6 +33,8 @@ public static class CertificateSubject
                 .Replace("{name}", subject.Name, StringComparison.Ordinal)
                 .Replace("{uuid}", subject.Uuid.ToString("D"), StringComparison.Ordinal)
                 .Replace("{sid}", subject.Sid, StringComparison.Ordinal);
+            value = Attribute(value, "{email}", subject.Email, "e-mail address");
+            value = Attribute(value, "{upn}", subject.Upn, "user principal name");
             try
             {
                 switch (rdn[..eq].Trim().ToUpperInvariant())
@@ -52,6 +61,20 @@ public static class CertificateSubject
         return builder.Build();
     }
 
+    // {email} and {upn} only where the user has them: a user without one is refused, naming what
+    // is missing (a 400), rather than given a certificate with an empty attribute (issue #20.6).
+    private static string Attribute(string value, string placeholder, string? attribute, string what)
+    {
+        if (!value.Contains(placeholder, StringComparison.Ordinal))
+        {
+            return value;
+        }
+
+        return string.IsNullOrEmpty(attribute)
+            ? throw new OpenCmException(DomainError.Validation("subject", $"The template's subject names {placeholder}, and the user has no {what} in the directory."))
+            : value.Replace(placeholder, attribute, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Checks that a template's subject can be built, with sample directory attributes, so that a
     /// template is refused when it is imported rather than when a request is executed (issue #17).
@@ -70,5 +93,9 @@ public static class CertificateSubject
     }
 
     // Attributes shaped like a real user's: a name, a GUID and a domain SID.
-    private static readonly SubjectAttributes Sample = new("sample.user", new Guid("6f1c0b2a-0000-4000-8000-000000000001"), "S-1-5-21-1-2-3-1001");
+    private static readonly SubjectAttributes Sample = new("sample.user", new Guid("6f1c0b2a-0000-4000-8000-000000000001"), "S-1-5-21-1-2-3-1001")
+    {
+        Email = "sample.user@example.com",
+        Upn = "sample.user@example.com",
+    };
 }

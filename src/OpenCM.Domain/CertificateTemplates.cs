@@ -37,8 +37,9 @@ public sealed record CertificateTemplate
     public string FriendlyName { get; init; } = "";
 
     /// <summary>
-    /// The subject as an X.500 name in which <c>{name}</c>, <c>{uuid}</c> and <c>{sid}</c> stand for
-    /// the target user's directory attributes, e.g. <c>CN={name},OU=Users,O=Contoso</c>.
+    /// The subject as an X.500 name in which <c>{name}</c>, <c>{uuid}</c>, <c>{sid}</c>, <c>{email}</c>
+    /// and <c>{upn}</c> stand for the target user's directory attributes, e.g. <c>CN={name},OU=Users,O=Contoso</c>
+    /// (a user without the e-mail address or UPN the subject names is refused, naming it).
     /// </summary>
     public string Subject { get; init; } = "CN={name}";
 
@@ -63,6 +64,15 @@ public sealed record CertificateTemplate
 
     /// <summary>The server generates the key (and then archives it, returning a PFX) instead of the client.</summary>
     public bool ServerGeneratesKey { get; init; }
+
+    /// <summary>The <see cref="SubjectAlternativeNames"/> kind for the user's UPN (an otherName, 1.3.6.1.4.1.311.20.2.3).</summary>
+    public const string UpnName = "upn";
+
+    /// <summary>The <see cref="SubjectAlternativeNames"/> kind for the user's e-mail address (an rfc822Name).</summary>
+    public const string EmailName = "email";
+
+    /// <summary>SANs filled from the user's directory entry, in this order: <see cref="UpnName"/>, <see cref="EmailName"/> (issue #20).</summary>
+    public IReadOnlyList<string> SubjectAlternativeNames { get; init; } = [];
 
     /// <summary>The key size in bits the client must generate.</summary>
     public int EffectiveKeySize => KeyAlgorithm switch

@@ -1,3 +1,4 @@
+using OpenCM.Composition;
 using OpenCM.Server.Hosting;
 
 // A configuration the server refuses (a wrong LDAP bind, an HSM's wrong PIN or missing key, a
@@ -8,7 +9,7 @@ try
     await using var app = OpenCmServer.Build(args);
     await OpenCmServer.RunAsync(app, OpenCmServer.ReportAsync);
 }
-catch (Exception ex) when (ex is OpenCM.Composition.ConfigurationRefusedException or OpenCM.Storage.MasterKeyException)
+catch (Exception ex) when (ex is ConfigurationRefusedException or OpenCM.Storage.MasterKeyException)
 {
     await Console.Error.WriteLineAsync($"error: {ex.Message}");
     return 1;

@@ -14,7 +14,7 @@ namespace OpenCM.Storage;
 /// </summary>
 public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
 {
-    private const string Columns = "uuid, name, sid, kind";
+    private const string Columns = "uuid, name, sid, kind, email, upn";
     private readonly StorageProvider _db;
 
     public SqlDirectory(StorageProvider db) => _db = db;
@@ -46,7 +46,7 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
         return await _db.ReadAsync<IReadOnlyList<Principal>>(async (conn, c) =>
         {
             await using var cmd = conn.Command(
-                "SELECT p.uuid, p.name, p.sid, p.kind FROM memberships m JOIN principals p ON p.uuid = m.group_uuid WHERE m.user_uuid = @u ORDER BY p.name",
+                "SELECT p.uuid, p.name, p.sid, p.kind, p.email, p.upn FROM memberships m JOIN principals p ON p.uuid = m.group_uuid WHERE m.user_uuid = @u ORDER BY p.name",
                 ("@u", Sql.Text(userUuid)));
             return await ReadAllAsync(cmd, c).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
@@ -110,7 +110,11 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
         return list;
     }
 
-    private static Principal Read(DbDataReader r) => new(r.Id(0), r.GetString(1), Sid.Parse(r.GetString(2)), (PrincipalKind)r.GetInt32(3));
+    private static Principal Read(DbDataReader r) => new(r.Id(0), r.GetString(1), Sid.Parse(r.GetString(2)), (PrincipalKind)r.GetInt32(3))
+    {
+        Email = r.IsDBNull(4) ? null : r.GetString(4),
+        Upn = r.IsDBNull(5) ? null : r.GetString(5),
+    };
 
     // Names are unique regardless of case, as Windows account names are.
     internal static string Key(string name) => name.Trim().ToUpperInvariant();

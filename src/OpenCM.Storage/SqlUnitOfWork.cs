@@ -245,10 +245,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         // The SID is allocated here (the domain's next relative id), as a sequence number is: no rule, only an identifier.
         var domain = await SqlDirectory.DomainSidAsync(_tx, ct).ConfigureAwait(false);
         var rid = await _tx.ScalarAsync<long>("UPDATE counters SET value = value + 1 WHERE name = 'rid' RETURNING value", ct).ConfigureAwait(false);
-        var principal = new Principal(p.Uuid, p.Name, Sid.InDomain(domain, (uint)rid), p.Kind);
-        return await _tx.ExecuteAsync("INSERT INTO principals (uuid, kind, name, name_key, sid, created) VALUES (@u, @k, @n, @nk, @s, @t) ON CONFLICT DO NOTHING", ct,
+        var principal = new Principal(p.Uuid, p.Name, Sid.InDomain(domain, (uint)rid), p.Kind) { Email = p.Email, Upn = p.Upn };
+        return await _tx.ExecuteAsync("INSERT INTO principals (uuid, kind, name, name_key, sid, created, email, upn) VALUES (@u, @k, @n, @nk, @s, @t, @e, @upn) ON CONFLICT DO NOTHING", ct,
             ("@u", Sql.Text(principal.Uuid)), ("@k", (int)p.Kind), ("@n", principal.Name), ("@nk", SqlDirectory.Key(p.Name)),
-            ("@s", principal.Sid.Value), ("@t", Sql.Ticks(p.Created))).ConfigureAwait(false) == 1 ? principal : null;
+            ("@s", principal.Sid.Value), ("@t", Sql.Ticks(p.Created)), ("@e", p.Email), ("@upn", p.Upn)).ConfigureAwait(false) == 1 ? principal : null;
     }
 
     async Task<bool> IDirectoryWrites.TryAddMembershipAsync(Guid user, Guid group, CancellationToken ct) =>

@@ -41,7 +41,8 @@ public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
         var alice = await dc.CreateUserAsync(name);
         using var directory = Directory(dc);
 
-        var expected = new Principal(alice.Uuid, name, Sid.Parse(alice.Sid), PrincipalKind.User);
+        // The UPN the fixture gives every user is read too (issue #20.6), the mail only where set.
+        var expected = new Principal(alice.Uuid, name, Sid.Parse(alice.Sid), PrincipalKind.User) { Upn = $"{name}@opencm.test" };
         Assert.Equal(expected, await directory.FindAsync(alice.Uuid));
         Assert.Equal(expected, await directory.FindByNameAsync(name));
         Assert.Equal(expected, await directory.FindByNameAsync(name.ToUpperInvariant()));
@@ -53,6 +54,22 @@ public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
         // The domain SID is the user's without its RID, so DA/DU aliases resolve.
         var domain = await directory.DomainSidAsync();
         Assert.StartsWith(domain.Value + "-", alice.Sid, StringComparison.Ordinal);
+    }
+
+    // Issue #20.6: mail and userPrincipalName are what {email} and {upn} stand for.
+    [SkippableFact]
+    public async Task Find_UserWithMail_EmailAndUpnFromMailAndUserPrincipalName()
+    {
+        var dc = await DcAsync();
+        var name = dc.UniqueName("mail");
+        var user = await dc.CreateUserAsync(name);
+        await dc.ReplaceAsync(user, "mail", $"{name}@contoso.com");
+        using var directory = Directory(dc);
+
+        var found = await directory.FindByNameAsync(name);
+        Assert.Equal(($"{name}@contoso.com", $"{name}@opencm.test"), (found?.Email, found?.Upn));
+        var group = await dc.CreateGroupAsync(dc.UniqueName("Mailless "));
+        Assert.Equal((null, null), ((await directory.FindAsync(group.Uuid))?.Email, (await directory.FindAsync(group.Uuid))?.Upn));
     }
 
     [SkippableFact]

@@ -259,6 +259,60 @@ public class AuthorityTests : IClassFixture<CaFixture>
         Assert.Equal(name, rdn.GetSingleElementValue());
     }
 
+    // Issue #20.6: {email} and {upn} are the user's directory attributes; a user without the one a
+    // template names is refused naming it (a 400), never given an empty attribute.
+    [Theory]
+    [InlineData("CN={name},E={email}", "alice@contoso.com", null, "E=alice@contoso.com")]
+    [InlineData("CN={upn}", null, "alice@corp.contoso.com", "CN=alice@corp.contoso.com")]
+    [InlineData("CN={name},E={email}", null, "alice@corp.contoso.com", "e-mail address")]
+    [InlineData("CN={upn}", "alice@contoso.com", null, "user principal name")]
+    [InlineData("CN={email}", "", null, "e-mail address")]
+    public void BuildSubject_EmailOrUpn_TheUsersOrAValidationErrorNamingIt(string template, string? email, string? upn, string expected)
+    {
+        var attributes = Alice with { Email = email, Upn = upn };
+        if (expected.Contains('=', StringComparison.Ordinal))
+        {
+            Assert.Contains(expected, CertificateSubject.Build(RsaClientAuth with { Subject = template }, attributes).Format(false), StringComparison.Ordinal);
+            return;
+        }
+
+        var ex = Assert.Throws<OpenCmException>(() => CertificateSubject.Build(RsaClientAuth with { Subject = template }, attributes));
+        Assert.Equal((ErrorKind.ValidationFailed, "subject"), (ex.Error.Kind, ex.Error.Field));
+        Assert.Contains(expected, ex.Error.Detail, StringComparison.Ordinal);
+        Assert.Null(CertificateSubject.Check(RsaClientAuth with { Subject = template }));
+    }
+
+    // Issue #20: SANs from the directory. The UPN is an otherName of type 1.3.6.1.4.1.311.20.2.3
+    // (UTF8String), the e-mail an rfc822Name; openssl reads both and the certificate verifies
+    // under -x509_strict. A user without the value is refused naming it, never an empty SAN.
+    [Fact]
+    public async Task IssueFromCsr_UpnAndEmailSans_OpensslReadsThemAndVerifiesStrictly()
+    {
+        var template = RsaClientAuth with
+        {
+            ExtendedKeyUsages = ["1.3.6.1.4.1.311.20.2.2", "1.3.6.1.5.5.7.3.2"],
+            KeyUsages = CertificateKeyUsage.DigitalSignature,
+            SubjectAlternativeNames = [CertificateTemplate.UpnName, CertificateTemplate.EmailName],
+        };
+        var user = Alice with { Upn = "alice@corp.contoso.com", Email = "alice@contoso.com" };
+        var issued = _ca.Pipeline.IssueFromCsr(await OpenSslCsrAsync("rsa:2048", "san"), template, user, Samples.Now);
+        var pem = _ca.Write("san.pem", PemEncoding.WriteString("CERTIFICATE", issued.Der));
+
+        Assert.Contains("san.pem: OK", await OpenSsl.CheckAsync(_ca.Dir.Path, ["verify", .. OpenSsl.At(Samples.Now), "-x509_strict", "-CAfile", "root.pem", pem]), StringComparison.Ordinal);
+        var text = await OpenSsl.CheckAsync(_ca.Dir.Path, "x509", "-in", pem, "-noout", "-text");
+        Assert.Matches("othername: ?UPN::?alice@corp.contoso.com", text);
+        Assert.Contains("email:alice@contoso.com", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil", text, StringComparison.Ordinal);
+        Assert.Contains("Microsoft Smartcard Login", text, StringComparison.Ordinal);
+
+        foreach (var (missing, what) in new[] { (Alice with { Email = "alice@contoso.com" }, "user principal name"), (Alice with { Upn = "alice@corp.contoso.com" }, "e-mail address") })
+        {
+            var ex = Assert.Throws<OpenCmException>(() => _ca.Pipeline.IssueFromCsr(File.ReadAllText(_ca.Dir.File("san.csr")), template, missing, Samples.Now));
+            Assert.Equal((ErrorKind.ValidationFailed, "subjectAlternativeNames"), (ex.Error.Kind, ex.Error.Field));
+            Assert.Contains(what, ex.Error.Detail, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Signer_Rsa3072Root_SignsWithSha384()
     {

@@ -151,6 +151,23 @@ public sealed class CliTests : IDisposable
         Assert.Contains("CM Approvers, Staff", list.Out, StringComparison.Ordinal);
     }
 
+    // Issue #20.6: the embedded directory keeps a user's e-mail address and UPN for templates.
+    [Fact]
+    public async Task UsersAdd_EmailAndUpn_ListedAndAMalformedOneRefusedNamingIt()
+    {
+        await Cli.RunAsync("init", "--data", Data);
+        var (exit, _, err) = await Cli.RunAsync("users", "add", "--data", Data, "--name", "carol", "--email", "carol@contoso.com", "--upn", "carol@corp.contoso.com");
+        Assert.True(exit == 0, err);
+        var list = await Cli.RunAsync("users", "list", "--data", Data);
+        Assert.Contains("carol@contoso.com", list.Out, StringComparison.Ordinal);
+        Assert.Contains("carol@corp.contoso.com", list.Out, StringComparison.Ordinal);
+
+        var bad = await Cli.RunAsync("users", "add", "--data", Data, "--name", "dora", "--email", "dora at contoso");
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains("error: email: 'dora at contoso' is not an e-mail address", bad.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("dora", (await Cli.RunAsync("users", "list", "--data", Data)).Out, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Token_KnownUser_PrintsOnlyAJwt()
     {

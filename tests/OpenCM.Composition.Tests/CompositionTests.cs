@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
+using OpenCM.Security.Sddl;
 using OpenCM.Storage;
 using OpenCM.Storage.Postgres;
 using OpenCM.Storage.Sqlite;
@@ -76,11 +77,52 @@ public sealed class CompositionTests : IDisposable
         Assert.Equal(admin, await services.GetRequiredService<IDirectory>().FindBySidAsync(admin!.Sid));
     }
 
-    private static ServiceProvider Compose(params (string Key, string Value)[] settings)
+    // Issue #19: AD holds only the groups its administrators made. A first start against one
+    // without "CM Approvers" imports the samples that do not name it and says why the others
+    // were left out, rather than failing to start.
+    [Fact]
+    public async Task Bootstrap_ReadOnlyDirectoryWithoutTheApproversGroup_StartsAndNamesTheSamplesLeftOut()
+    {
+        var directory = new GroupsOnlyDirectory("CM Managers");
+        await using var services = Compose(s => s.AddSingleton(DirectorySource.Ldap).AddSingleton<IDirectory>(directory), ("OpenCM:DataDirectory", _dir.File("data")));
+
+        var init = await Bootstrapper.InitializeAsync(services);
+
+        Assert.False(init.CreatedAdmin);
+        Assert.NotEmpty(init.ImportedTemplates);
+        Assert.DoesNotContain("Approved User Certificate", init.ImportedTemplates);
+        Assert.Contains(init.Notes ?? [], n => n.Contains("no group 'CM Approvers'", StringComparison.Ordinal));
+        Assert.Contains(init.Notes ?? [], n => n.Contains("approved-user-certificate.yaml was not imported", StringComparison.Ordinal)
+            && n.Contains("'CM Approvers' is not in the directory", StringComparison.Ordinal));
+    }
+
+    private static ServiceProvider Compose(params (string Key, string Value)[] settings) => Compose(_ => { }, settings);
+
+    private static ServiceProvider Compose(Action<IServiceCollection> replace, params (string Key, string Value)[] settings)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))
             .Build();
-        return new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore().BuildServiceProvider();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore();
+        replace(services);
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>A read-only directory (as AD is to OpenCM) holding the named groups and nobody else.</summary>
+    private sealed class GroupsOnlyDirectory(params string[] groups) : IDirectory
+    {
+        private static readonly Sid DomainSid = Sid.Parse("S-1-5-21-1-2-3");
+        private readonly List<Principal> _groups = [.. groups.Select((g, i) => new Principal(Guid.NewGuid(), g, Sid.Parse($"S-1-5-21-1-2-3-{1100 + i}"), PrincipalKind.Group))];
+
+        public Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default) => Task.FromResult(_groups.FirstOrDefault(g => g.Uuid == uuid));
+
+        public Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default) =>
+            Task.FromResult(_groups.FirstOrDefault(g => string.Equals(g.Name, name, StringComparison.OrdinalIgnoreCase)));
+
+        public Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default) => Task.FromResult(_groups.FirstOrDefault(g => g.Sid == sid));
+
+        public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
+
+        public Task<Sid> DomainSidAsync(CancellationToken ct = default) => Task.FromResult(DomainSid);
     }
 }

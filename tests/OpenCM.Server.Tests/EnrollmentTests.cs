@@ -443,6 +443,51 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Contains((await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(id)), e => e.Event.Detail.Contains(issued.SerialNumber, StringComparison.OrdinalIgnoreCase));
     }
 
+    // Issue #20.6: a subject naming {email} carries the user's address; a user without one is a
+    // 400 naming the subject and what is missing, and the request stays as it was.
+    [Fact]
+    public async Task CertificateData_SubjectNamesEmail_TheUsersAddressOrA400NamingIt()
+    {
+        var template = Guid.NewGuid();
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template:D}}
+            name: Mail Subject {{template:N}}
+            policies:
+              Enroll:
+                enabled: true
+                selfServiceEnabled: true
+                approvalsNeeded: 0
+            certificates:
+              - commonName: MailSubject
+                subject: "CN={name},E={email}"
+                keyAlgorithm: RSA
+                keySize: 2048
+                keyUsages: [DigitalSignature]
+                extendedKeyUsages: ["1.3.6.1.5.5.7.3.2"]
+            """, "mail-subject.yaml", Guid.Empty, "test");
+
+        var plain = await _server.ClientAsync(await _server.UserAsync("nomail"));
+        var refusedId = await plain.CreateIdAsync(template);
+        var before = (await (await plain.GetAsync(Api(refusedId))).JsonAsync()).GetProperty("Status").GetInt32();
+        var refused = await plain.PostAsync(Api(refusedId, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()));
+        var problem = await refused.JsonAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("subject", problem.GetProperty("field").GetString());
+        Assert.Contains("no e-mail address", problem.ToString(), StringComparison.Ordinal);
+        Assert.Equal(before, (await (await plain.GetAsync(Api(refusedId))).JsonAsync()).GetProperty("Status").GetInt32());
+
+        var user = await _server.Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(
+            new AuditContext(Guid.Empty, "test"), $"mail-{Guid.NewGuid():N}"[..20], [], "mail.user@contoso.com", null);
+        var client = await _server.ClientAsync(user);
+        var id = await client.CreateIdAsync(template);
+        var response = await client.PostAsync(Api(id, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()));
+        var json = await response.JsonAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToString());
+        await File.WriteAllBytesAsync(_dir.File("mail.p7b"), Convert.FromBase64String(Assert.Single(json.EnumerateArray()).GetProperty("Pkcs7").GetString()!));
+        await OpenSsl.CheckAsync(_dir.Path, "pkcs7", "-inform", "DER", "-in", "mail.p7b", "-print_certs", "-out", "mail-chain.pem");
+        Assert.Contains("emailAddress = mail.user@contoso.com", await File.ReadAllTextAsync(_dir.File("mail-chain.pem")), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string, HttpStatusCode, string> Refusals() => new()
     {
         { "two-csrs", "certificaterequests", HttpStatusCode.BadRequest, "ValidationFailed" },

@@ -156,6 +156,10 @@ public sealed class SambaDomainController
     public Task RemoveMemberAsync(DomainPrincipal group, DomainPrincipal member) =>
         SendAsync(new ModifyRequest(group.Dn, DirectoryAttributeOperation.Delete, "member", member.Dn));
 
+    /// <summary>Sets one attribute of a principal (e.g. <c>mail</c>).</summary>
+    public Task ReplaceAsync(DomainPrincipal principal, string attribute, string value) =>
+        SendAsync(new ModifyRequest(principal.Dn, DirectoryAttributeOperation.Replace, attribute, value));
+
     /// <summary>Disables (userAccountControl 514) or enables (512) a user.</summary>
     public Task SetEnabledAsync(DomainPrincipal user, bool enabled) =>
         SendAsync(new ModifyRequest(user.Dn, DirectoryAttributeOperation.Replace, "userAccountControl", enabled ? "512" : "514"));

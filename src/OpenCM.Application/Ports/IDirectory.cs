@@ -10,7 +10,14 @@ public enum PrincipalKind
 }
 
 /// <summary>A user or group of the directory (SPEC §5).</summary>
-public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Kind);
+public sealed record Principal(Guid Uuid, string Name, Sid Sid, PrincipalKind Kind)
+{
+    /// <summary>The user's e-mail address (AD's <c>mail</c>), when the directory has one (issue #20.6).</summary>
+    public string? Email { get; init; }
+
+    /// <summary>The user's principal name (AD's <c>userPrincipalName</c>, e.g. alice@contoso.com), when the directory has one (issue #20.6).</summary>
+    public string? Upn { get; init; }
+}
 
 /// <summary>A user with the groups it belongs to.</summary>
 public sealed record DirectoryUser(Principal User, IReadOnlyList<Principal> Groups);

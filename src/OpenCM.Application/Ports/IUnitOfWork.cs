@@ -106,7 +106,14 @@ public interface ITemplateWrites
 }
 
 /// <summary>A principal to add to the embedded directory; its SID is allocated in this installation's domain.</summary>
-public sealed record NewPrincipal(Guid Uuid, string Name, PrincipalKind Kind, DateTimeOffset Created);
+public sealed record NewPrincipal(Guid Uuid, string Name, PrincipalKind Kind, DateTimeOffset Created)
+{
+    /// <summary>A user's e-mail address, if given (issue #20.6).</summary>
+    public string? Email { get; init; }
+
+    /// <summary>A user's principal name, if given (issue #20.6).</summary>
+    public string? Upn { get; init; }
+}
 
 /// <summary>Writes of the embedded directory inside a unit of work.</summary>
 public interface IDirectoryWrites
