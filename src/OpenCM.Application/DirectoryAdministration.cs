@@ -70,6 +70,19 @@ public sealed class DirectoryAdministration
         return _transactions.RunAsync((uow, c) => EnsureGroupAsync(uow, who, name, now, c), ct);
     }
 
+    /// <summary>
+    /// Sets a user's e-mail address and user principal name (issue #20.6: users made before they
+    /// had one); an empty value clears it, a malformed one is a ValidationFailed naming it. False
+    /// when no such user exists.
+    /// </summary>
+    public Task<bool> SetContactAsync(AuditContext who, Guid user, string? email, string? upn, CancellationToken ct = default)
+    {
+        _source.EnsureAdministered();
+        email = MailboxName(email, "email");
+        upn = MailboxName(upn, "upn");
+        return AuditedAsync(who, "UserChanged", user, $"email={email ?? "-"} upn={upn ?? "-"}", (uow, c) => uow.Directory.TrySetContactAsync(user, email, upn, c), ct);
+    }
+
     /// <summary>Removes a user and their memberships; false when no such user exists. Their requests keep the user's GUID.</summary>
     public Task<bool> RemoveUserAsync(AuditContext who, Guid user, CancellationToken ct = default) =>
         AuditedAsync(who, "UserRemoved", user, "", (uow, c) => uow.Directory.TryRemoveUserAsync(user, c), ct);

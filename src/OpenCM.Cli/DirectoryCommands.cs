@@ -58,6 +58,30 @@ internal static class DirectoryCommands
         }));
         users.Subcommands.Add(list);
 
+        var contactData = new StoreOptions();
+        var contactName = new Option<string>("--name") { Description = "The user's name.", Required = true };
+        var contactEmail = new Option<string?>("--email") { Description = "The user's e-mail address; \"\" clears it." };
+        var contactUpn = new Option<string?>("--upn") { Description = "The user's principal name; \"\" clears it." };
+        var set = new Command("set", "Set a user's e-mail address or UPN (what templates naming {email}, {upn} or those SANs need); an option not given keeps its value.")
+        {
+            contactData.Data, contactData.Database, contactData.Connection, contactName, contactEmail, contactUpn,
+        };
+        set.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = await Local.OpenExistingAsync(contactData.From(parse), ct);
+            var user = await UserAsync(app.Services.GetRequiredService<IDirectory>(), parse.GetValue(contactName)!, ct);
+            var email = parse.GetResult(contactEmail) is null ? user.Email : parse.GetValue(contactEmail);
+            var upn = parse.GetResult(contactUpn) is null ? user.Upn : parse.GetValue(contactUpn);
+            if (!await app.Services.GetRequiredService<DirectoryAdministration>().SetContactAsync(Operator(), user.Uuid, email, upn, ct))
+            {
+                throw new CliException($"no user named '{user.Name}' (see 'opencm users list')");
+            }
+
+            await io.Out.WriteLineAsync($"{user.Name}: e-mail {(string.IsNullOrWhiteSpace(email) ? "-" : email.Trim())}, UPN {(string.IsNullOrWhiteSpace(upn) ? "-" : upn.Trim())}");
+            return OpenCmCli.Ok;
+        }));
+        users.Subcommands.Add(set);
+
         var setData = new StoreOptions();
         var setName = new Option<string>("--name") { Description = "The user's name.", Required = true };
         var setStdin = new Option<bool>("--password-stdin") { Description = "Read the new password from standard input (its first line).", Required = true };

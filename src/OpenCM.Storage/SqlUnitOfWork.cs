@@ -266,6 +266,10 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
     }
 
+    async Task<bool> IDirectoryWrites.TrySetContactAsync(Guid user, string? email, string? upn, CancellationToken ct) =>
+        await _tx.ExecuteAsync("UPDATE principals SET email = @e, upn = @n WHERE uuid = @u AND kind = @k", ct,
+            ("@e", email), ("@n", upn), ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;
+
     async Task<bool> IDirectoryWrites.TrySetPasswordHashAsync(Guid user, string hash, CancellationToken ct) =>
         await _tx.ExecuteAsync("UPDATE principals SET password_hash = @h WHERE uuid = @u AND kind = @k", ct,
             ("@h", hash), ("@u", Sql.Text(user)), ("@k", (int)PrincipalKind.User)).ConfigureAwait(false) == 1;

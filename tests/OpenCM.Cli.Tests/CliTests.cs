@@ -313,6 +313,16 @@ public sealed class CliTests : IDisposable
         await using var server = await KestrelServer.StartAsync(Data);
         await Cli.RunAsync("users", "add", "--data", Data, "--name", "carol");
         var token = (await Cli.RunAsync("token", "--data", Data, "--user", "carol")).Out.Trim();
+
+        // The encryption sample carries the user's e-mail address (issue #20.6): refused, naming it, until she has one.
+        var noMail = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "archived encryption certificate", "--out", _dir.File("none.pfx"), "--password", "s3cret pass");
+        Assert.NotEqual(0, noMail.Exit);
+        Assert.Contains("e-mail", noMail.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.File("none.pfx")));
+        var set = await Cli.RunAsync("users", "set", "--data", Data, "--name", "carol", "--email", "carol@contoso.test");
+        Assert.True(set.Exit == 0, set.Err);
+        Assert.Contains("carol@contoso.test", (await Cli.RunAsync("users", "list", "--data", Data)).Out, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await Cli.RunAsync("users", "set", "--data", Data, "--name", "carol", "--email", "not an address")).Exit);
         var ca = _dir.File("ca.pem");
         using (var http = new HttpClient { BaseAddress = new Uri(server.Address) })
         {
@@ -349,6 +359,10 @@ public sealed class CliTests : IDisposable
             var verified = await OpenSsl.CheckAsync(_dir.Path, ["verify", .. OpenSsl.At(DateTimeOffset.UtcNow), "-CAfile", ca, _dir.File(file + ".leaf.pem")]);
             Assert.Contains(": OK", verified, StringComparison.Ordinal);
         }
+
+        await OpenSsl.CheckAsync(_dir.Path, "pkcs12", "-in", _dir.File("enc.pfx"), "-passin", "pass:s3cret pass", "-nokeys", "-clcerts", "-out", _dir.File("enc.client.pem"));
+        var encryption = await OpenSsl.CheckAsync(_dir.Path, "x509", "-in", _dir.File("enc.client.pem"), "-noout", "-ext", "subjectAltName");
+        Assert.Contains("email:carol@contoso.test", encryption, StringComparison.Ordinal);
 
         var list = await Cli.RunAsync("requests", "list", "--server", server.Address, "--token", token, "--status", "Completed");
         Assert.Equal(2, list.Out.Split("Enroll").Length - 1);

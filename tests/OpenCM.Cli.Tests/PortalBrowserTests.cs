@@ -132,7 +132,7 @@ public sealed class PortalBrowserTests : IDisposable
         // 1. A server and a user with a password.
         var data = _dir.File("data");
         await using var server = await ServerProcess.StartAsync("--data", data);
-        Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "add", "--data", data, "--name", "alice", "--password-stdin"])).Exit);
+        Assert.Equal(0, (await Cli.RunWithInputAsync(Password + "\n", ["users", "add", "--data", data, "--name", "alice", "--email", "alice@contoso.test", "--password-stdin"])).Exit);
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright, chromium);
         var alice = await SignInByKeyboardAsync(browser, server.Address, "alice");

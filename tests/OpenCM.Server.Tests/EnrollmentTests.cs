@@ -466,7 +466,8 @@ public sealed class EnrollmentTests : IClassFixture<ServerFixture>, IDisposable
                 extendedKeyUsages: ["1.3.6.1.5.5.7.3.2"]
             """, "mail-subject.yaml", Guid.Empty, "test");
 
-        var plain = await _server.ClientAsync(await _server.UserAsync("nomail"));
+        var plain = await _server.ClientAsync(await _server.Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(
+            new AuditContext(Guid.Empty, "test"), $"nomail-{Guid.NewGuid():N}"[..20], []));
         var refusedId = await plain.CreateIdAsync(template);
         var before = (await (await plain.GetAsync(Api(refusedId))).JsonAsync()).GetProperty("Status").GetInt32();
         var refused = await plain.PostAsync(Api(refusedId, "/certificatedata"), CertificateData("", await OpenSslCsrAsync()));

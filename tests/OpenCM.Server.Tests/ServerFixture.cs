@@ -50,11 +50,12 @@ public class ServerFixture : WebApplicationFactory<Program>
     {
     }
 
-    /// <summary>Creates a directory user (unique per call) and returns its name.</summary>
+    /// <summary>Creates a directory user (unique per call), with an e-mail address as the encryption sample needs, and returns it.</summary>
     public async Task<Principal> UserAsync(string prefix, params string[] groups)
     {
         var administration = Services.GetRequiredService<DirectoryAdministration>();
-        return await administration.AddUserAsync(new AuditContext(Guid.Empty, "test"), $"{prefix}-{Guid.NewGuid():N}"[..20], groups);
+        var name = $"{prefix}-{Guid.NewGuid():N}"[..20];
+        return await administration.AddUserAsync(new AuditContext(Guid.Empty, "test"), name, groups, $"{name}@contoso.test", upn: null);
     }
 
     public async Task<string> TokenAsync(Principal user)

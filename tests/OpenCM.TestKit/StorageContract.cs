@@ -491,6 +491,22 @@ public abstract class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Directory_SetContact_ChangedClearedAuditedAndAMalformedOneRefused()
+    {
+        var dir = new SqlDirectory(Db);
+        var who = new AuditContext(Guid.NewGuid(), "corr-contact");
+        var user = await Administration.AddUserAsync(who, "latecomer", []);
+        Assert.True(await Administration.SetContactAsync(who, user.Uuid, "late@contoso.com", "late@corp.contoso.com"));
+        Assert.Equal(("late@contoso.com", "late@corp.contoso.com"), ((await dir.FindAsync(user.Uuid))!.Email, (await dir.FindAsync(user.Uuid))!.Upn));
+        Assert.True(await Administration.SetContactAsync(who, user.Uuid, "", "late@corp.contoso.com"));
+        Assert.Null((await dir.FindAsync(user.Uuid))!.Email);
+        var ex = await Assert.ThrowsAsync<OpenCmException>(() => Administration.SetContactAsync(who, user.Uuid, "nope", null));
+        Assert.Equal((ErrorKind.ValidationFailed, "email"), (ex.Error.Kind, ex.Error.Field));
+        Assert.False(await Administration.SetContactAsync(who, Guid.NewGuid(), "x@contoso.com", null));
+        Assert.Equal(2, await new SqlAuditLog(Db).ReadAllAsync().CountAsync(e => e.Event.Kind == "UserChanged" && e.Event.SubjectId == user.Uuid));
+    }
+
+    [SkippableFact]
     public async Task Directory_Changes_AuditedWithTheActorAndCorrelationIdApplicationGave()
     {
         var dir = new SqlDirectory(Db);

@@ -133,6 +133,9 @@ public interface IDirectoryWrites
     /// <summary>Removes a user and their memberships; false when no such user exists.</summary>
     Task<bool> TryRemoveUserAsync(Guid user, CancellationToken ct);
 
+    /// <summary>Stores a user's e-mail address and UPN (null: none); false when no such user exists.</summary>
+    Task<bool> TrySetContactAsync(Guid user, string? email, string? upn, CancellationToken ct);
+
     /// <summary>Stores a user's password hash; false when no such user exists (a group has no password).</summary>
     Task<bool> TrySetPasswordHashAsync(Guid user, string hash, CancellationToken ct);
 }
