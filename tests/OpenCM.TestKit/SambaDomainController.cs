@@ -305,12 +305,29 @@ public sealed class SambaDomainController
         return new DomainPrincipal(name, dn, guid, SidText(sid));
     }
 
-    private Task<DirectoryResponse> SendAsync(DirectoryRequest request) => Task.Run(() =>
+    // The fixture's own changes to the directory. Samba in single-process mode, busy with several
+    // test classes' binds at once on two cores, now and then refuses a TLS bind with "server
+    // unavailable" (LDAP result 81; seen once in CI, 2026-12-05): setting up a test retries that
+    // a few times rather than failing it. The product's own reads answer 503 instead (LdapDirectory).
+    private async Task<DirectoryResponse> SendAsync(DirectoryRequest request)
     {
-        using var conn = Connect();
-        conn.Bind();
-        return conn.SendRequest(request);
-    });
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Task.Run(() =>
+                {
+                    using var conn = Connect();
+                    conn.Bind();
+                    return conn.SendRequest(request);
+                });
+            }
+            catch (LdapException e) when (e.ErrorCode == 81 && attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(300 * attempt));
+            }
+        }
+    }
 
     private LdapConnection Connect()
     {
