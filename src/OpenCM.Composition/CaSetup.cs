@@ -153,7 +153,7 @@ public static class CaSetup
     {
         if (authority.KeyReference == FirstKeyReference)
         {
-            var (certificate, key) = Unpack(await context.Secrets.GetOrCreateAsync(SecretName, () => throw MissingKey(authority), ct).ConfigureAwait(false));
+            var (certificate, key) = Unpack(await context.Secrets.FindAsync(SecretName, ct).ConfigureAwait(false) ?? throw MissingKey(authority));
             try
             {
                 return LocalKeySigner.Load(certificate, key);
@@ -171,7 +171,7 @@ public static class CaSetup
 
         if (authority.KeyReference.StartsWith(SecretPrefix, StringComparison.Ordinal) && authority.Certificate is { } der)
         {
-            var key = await context.Secrets.GetOrCreateAsync(authority.KeyReference[SecretPrefix.Length..], () => throw MissingKey(authority), ct).ConfigureAwait(false);
+            var key = await context.Secrets.FindAsync(authority.KeyReference[SecretPrefix.Length..], ct).ConfigureAwait(false) ?? throw MissingKey(authority);
             try
             {
                 return LocalKeySigner.Load(der, key);
@@ -199,11 +199,7 @@ public static class CaSetup
         var crl = new CrlPublisher(signer, context.Certificates, context.Clock, TimeSpan.FromHours(context.Options.CrlValidityHours), authority.Id);
         var urls = authority.Publication is { } publication ? PublicationUrls.For(publication, authority.Slug) : null;
 
-        // OCSP about this CA answers for what it signed (or what is reserved, not signed yet), and
-        // "unknown" for another CA's serials, which a CertID of this CA cannot name (RFC 6960 §2.2).
-        var certificates = context.Certificates;
-        var ocsp = new OpenCM.Authority.Ocsp.OcspIssuer(signer, async (serial, c) =>
-            await certificates.FindStatusAsync(serial, c).ConfigureAwait(false) is { } found && (found.AuthorityId is null || found.AuthorityId == authority.Id) ? found : null);
+        var ocsp = OpenCM.Authority.Ocsp.OcspIssuer.Of(signer, authority.Id, context.Certificates);
         return new IssuingAuthority(authority, signer, above, urls, crl, ocsp);
     }
 

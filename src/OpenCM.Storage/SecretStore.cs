@@ -26,7 +26,7 @@ public sealed class SecretStore
     public async Task<byte[]> GetOrCreateAsync(string name, Func<byte[]> create, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(create);
-        if (await ReadAsync(name, ct).ConfigureAwait(false) is { } existing)
+        if (await FindAsync(name, ct).ConfigureAwait(false) is { } existing)
         {
             return existing;
         }
@@ -40,10 +40,11 @@ public sealed class SecretStore
         await _db.WriteAsync(async (tx, c) => await tx.ExecuteAsync(
             "INSERT INTO secrets (name, value, created) VALUES (@n, @v, @t) ON CONFLICT (name) DO NOTHING", c,
             ("@n", name), ("@v", sealedValue), ("@t", _clock.GetUtcNow().UtcTicks)).ConfigureAwait(false), ct).ConfigureAwait(false);
-        return await ReadAsync(name, ct).ConfigureAwait(false) ?? throw new InvalidOperationException($"The secret '{name}' was not stored.");
+        return await FindAsync(name, ct).ConfigureAwait(false) ?? throw new InvalidOperationException($"The secret '{name}' was not stored.");
     }
 
-    private async Task<byte[]?> ReadAsync(string name, CancellationToken ct)
+    /// <summary>The secret named <paramref name="name"/>, or null when there is none.</summary>
+    public async Task<byte[]?> FindAsync(string name, CancellationToken ct = default)
     {
         // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.
         return await _db.ReadAsync<byte[]?>(async (conn, c) =>

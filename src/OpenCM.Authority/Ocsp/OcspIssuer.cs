@@ -28,6 +28,18 @@ public sealed class OcspIssuer : IDisposable
         Sha256 = (OcspResponseWriter.NameHash(ca.Certificate, HashAlgorithmName.SHA256), OcspResponseWriter.KeyHash(ca.Certificate, HashAlgorithmName.SHA256));
     }
 
+    /// <summary>
+    /// The OCSP side of CA <paramref name="authorityId"/> of a server with several: it answers for
+    /// what it signed (and for serials reserved, not signed yet), and "unknown" for another CA's
+    /// serials, which a CertID naming this CA cannot be about (RFC 6960 §2.2).
+    /// </summary>
+    public static OcspIssuer Of(ICertificateSigner ca, int authorityId, ICertificateStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return new OcspIssuer(ca, async (serial, ct) =>
+            await store.FindStatusAsync(serial, ct).ConfigureAwait(false) is { } found && (found.AuthorityId is null || found.AuthorityId == authorityId) ? found : null);
+    }
+
     public ICertificateSigner Ca { get; }
 
     private (byte[] Name, byte[] Key) Sha1 { get; }
