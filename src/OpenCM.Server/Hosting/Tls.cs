@@ -80,6 +80,7 @@ public static class Tls
             // The selector satisfies Kestrel (an HTTPS address needs a certificate or a selector);
             // OnAuthenticate then hands the TLS stack the whole context, the CA's chain with it, so
             // that a client trusting only the root (or a subordinate CA's root) builds the path.
+            // (Kestrel refuses OnAuthenticate on HTTP/3 addresses: HTTP/1.1 and HTTP/2 only.)
             https.ServerCertificateSelector = (_, _) => holder.Current?.Certificate;
             https.OnAuthenticate = (_, ssl) =>
             {
