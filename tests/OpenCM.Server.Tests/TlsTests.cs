@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -69,6 +70,37 @@ public sealed class TlsTests
         // The server logged its version at start, and nothing that looks like a key.
         Assert.Contains(logs.Lines, l => l.Text.Contains($"OpenCM {OpenCmVersion.Informational} starting", StringComparison.Ordinal));
         Assert.DoesNotContain(logs.Lines, l => l.Text.Contains("PRIVATE KEY", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task FromOwnCa_SubordinateCaActive_SendsItsCertificateWithTheServers()
+    {
+        using var dir = new TempDirectory();
+        var clock = new FakeTimeProvider(Samples.Now);
+        await using var server = await Running.StartAsync(dir, clock, new CapturingLoggerProvider(), "--Tls:FromOwnCa=localhost");
+
+        // A subordinate CA under an enterprise root (played by .NET) becomes the active one.
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var rootRequest = new CertificateRequest("CN=Contoso Enterprise Root", rootKey, HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        rootRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootRequest.PublicKey, false));
+        using var root = rootRequest.CreateSelfSigned(Samples.Now.AddYears(-1), Samples.Now.AddYears(10));
+        var administration = server.Services.GetRequiredService<CaAdministration>();
+        var requested = await administration.RequestAsync(AuditContext.Bootstrap, "CN=Contoso Issuing CA 2,O=Contoso", CaKeyAlgorithm.EcdsaP256);
+        var csr = CertificateRequest.LoadSigningRequestPem(requested.CertificateRequestPem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+        csr.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        using var issuing = csr.Create(root, Samples.Now.AddDays(-1), Samples.Now.AddYears(5), [0x42, 0x01]);
+        await administration.InstallAsync(AuditContext.Bootstrap, issuing, [root]);
+        Assert.True(await CaSetup.ReloadAsync(server.Services.GetRequiredService<CaContext>(), server.Services.GetRequiredService<CertificateAuthorities>()));
+
+        // The renewal comes from it, and the handshake carries its certificate: a client trusting only the enterprise root builds the path.
+        clock.Advance(TimeSpan.FromDays(20) + TimeSpan.FromMinutes(5));
+        var renewed = await Handshake.UntilAsync(server.Port, c => c.Issuer == issuing.Subject);
+        var (_, sent) = await Handshake.SentAsync(server.Port);
+        Assert.Contains(sent, c => c.Thumbprint == issuing.Thumbprint);
+        Assert.True(Handshake.ChainsTo(renewed, root, clock.GetUtcNow(), sent), "the renewed certificate does not chain to the enterprise root with what the server sent");
+        Assert.False(Handshake.ChainsTo(renewed, root, clock.GetUtcNow()), "without what the server sent the path cannot be built (no downloads): the check would prove nothing");
     }
 
     [Theory]
@@ -144,23 +176,30 @@ public sealed class TlsTests
 internal static class Handshake
 {
     /// <summary>The certificate the server on <paramref name="port"/> presents (for SNI "localhost"), with nothing trusted yet.</summary>
+    public static async Task<X509Certificate2> WithAsync(int port) => (await SentAsync(port)).Certificate;
+
+    /// <summary>The certificate the server presents and the other certificates it sends with it, captured without judging them.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5359", Justification = "The handshake only captures what the server presents; the test then checks it against the CA root.")]
-    public static async Task<X509Certificate2> WithAsync(int port)
+    public static async Task<(X509Certificate2 Certificate, IReadOnlyList<X509Certificate2> Sent)> SentAsync(int port)
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, port);
         X509Certificate2? presented = null;
+        var sent = new List<X509Certificate2>();
         await using var tls = new SslStream(tcp.GetStream());
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
-            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
             {
                 presented = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+
+                // What the server sent besides its own certificate is the chain's extra store.
+                sent.AddRange((chain?.ChainPolicy.ExtraStore ?? []).Select(c => X509CertificateLoader.LoadCertificate(c.RawData)));
                 return true;
             },
         });
-        return presented ?? throw new InvalidOperationException("the server presented no certificate");
+        return (presented ?? throw new InvalidOperationException("the server presented no certificate"), sent);
     }
 
     /// <summary>Handshakes until the certificate satisfies <paramref name="wanted"/> (a renewal happens on the server's loop), for up to a minute.</summary>
@@ -185,11 +224,15 @@ internal static class Handshake
     }
 
     /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="root"/> alone, at <paramref name="at"/> (the test's time, never the wall clock).</summary>
-    public static bool ChainsTo(X509Certificate2 certificate, X509Certificate2 root, DateTimeOffset at)
+    public static bool ChainsTo(X509Certificate2 certificate, X509Certificate2 root, DateTimeOffset at, IEnumerable<X509Certificate2>? sent = null)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(root);
+        chain.ChainPolicy.ExtraStore.AddRange((sent ?? []).ToArray());
+
+        // Only what the server sent: no fetching of a CA certificate from an AIA address.
+        chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = at.UtcDateTime;
         chain.ChainPolicy.VerificationTimeIgnored = false;
