@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace OpenCM.Server.Hosting;
 
 /// <summary>Builds and runs the server: its own entry point, which <c>opencm serve</c> starts as a process, and tests that host it.</summary>
-public static class OpenCmServer
+public static partial class OpenCmServer
 {
     /// <summary>The application with every component registered, not yet initialized or mapped.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -23,6 +23,7 @@ public static class OpenCmServer
     public static async Task RunAsync(WebApplication app, Func<WebApplication, BootstrapResult, Task>? started = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(app);
+        LogStarting(app.Logger, OpenCmVersion.Informational, Environment.ProcessId);
         var init = await Bootstrapper.InitializeAsync(app.Services, ct).ConfigureAwait(false);
 
         // Several nodes would each write their own address into the certificates they sign, and
@@ -55,6 +56,7 @@ public static class OpenCmServer
         var output = Console.Out;
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         await output.WriteLineAsync($"OpenCM is serving {string.Join(", ", addresses)} (data: {init.DataDirectory})").ConfigureAwait(false);
+        await output.WriteLineAsync($"Version: {OpenCmVersion.Informational}").ConfigureAwait(false);
         // Only what this start did: with Active Directory no administrator is created (issue #19).
         var done = new List<string>();
         if (init.CreatedAdmin)
@@ -86,4 +88,7 @@ public static class OpenCmServer
         await output.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)").ConfigureAwait(false);
         await output.FlushAsync().ConfigureAwait(false);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCM {Version} starting (process {ProcessId}).")]
+    private static partial void LogStarting(ILogger logger, string version, int processId);
 }

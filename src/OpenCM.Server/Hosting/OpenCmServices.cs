@@ -44,6 +44,7 @@ public static class OpenCmServices
             k.Limits.MaxRequestBodySize = Wire.WireBody.MaxBytes;
             ConnectionLimits.Apply(k, context.Configuration.GetSection("Connections").Get<ConnectionOptions>() ?? new ConnectionOptions());
         });
+        builder.AddOpenCmTls();
 
         services.AddSingleton<RefusedTokenLog>();
         services.AddOpenCmDataProtection();
