@@ -13,6 +13,9 @@ namespace OpenCM.Server.Hosting;
 /// <summary>API settings (configuration section <c>Api</c>).</summary>
 public sealed class ApiOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Api";
+
     /// <summary>False makes every API route answer 404, as <c>Clm.WebApi.Enabled=false</c> does.</summary>
     public bool Enabled { get; set; } = true;
 
