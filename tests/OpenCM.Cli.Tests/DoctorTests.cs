@@ -205,6 +205,36 @@ public sealed class DoctorTests : IDisposable
         Assert.DoesNotContain(Password, noUrl.Out, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task Doctor_Postgres_HealthyComparesClocksAndWrongPasswordFailsUnsaid()
+    {
+        var server = await PostgresServer.Shared;
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
+        var connection = await server!.CreateDatabaseAsync("doctor");
+        string[] store = ["--data", Data, "--database", "postgres", "--connection", connection, "--Ca:PublicUrl=https://cm.contoso.test"];
+        var init = await Cli.RunAsync(["init", .. store]);
+        Assert.True(init.Exit == 0, init.Err);
+
+        var healthy = await DoctorAsync(store);
+        Assert.True(healthy.Exit == 0, healthy.Out + healthy.Err);
+        AssertPlain(healthy);
+        Assert.Contains(healthy.Out.Split('\n'), l => l.StartsWith("ok", StringComparison.Ordinal) && l.Contains("of PostgreSQL's", StringComparison.Ordinal));
+
+        // A clock an hour off PostgreSQL's fails the clock check.
+        var skewed = await DoctorAsync(new FakeTimeProvider(DateTimeOffset.UtcNow.AddHours(1)), store);
+        Assert.Equal(1, skewed.Exit);
+        Assert.Contains(skewed.Out.Split('\n'), l => l.StartsWith("FAIL", StringComparison.Ordinal) && l.Contains("clock", StringComparison.Ordinal) && l.Contains("PostgreSQL", StringComparison.Ordinal));
+
+        // A database that is not there (the test server trusts loopback, so a wrong password would
+        // pass): a FAIL, and the connection string's password is not repeated.
+        const string Wrong = "not-the-password-8462";
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connection) { Database = "no_such_database", Password = Wrong, Timeout = 5 };
+        var refused = await DoctorAsync(["--data", Data, "--database", "postgres", "--connection", builder.ConnectionString, "--Ca:PublicUrl=https://cm.contoso.test"]);
+        Assert.Equal(1, refused.Exit);
+        AssertPlain(refused);
+        Assert.DoesNotContain(Wrong, refused.Out, StringComparison.Ordinal);
+    }
+
     private static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
