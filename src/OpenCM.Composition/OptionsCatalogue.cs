@@ -53,29 +53,55 @@ public static class OptionsCatalogue
     }
 
     /// <summary>
-    /// The OpenCM assemblies in <paramref name="folders"/> (the first folder's win), loaded: those
-    /// of the running application from its own folder, and from a further folder (the server
-    /// beside <c>opencm</c>) the ones it does not have, each resolving its dependencies there.
+    /// The OpenCM assemblies of the running application (those loaded and every OpenCM assembly
+    /// they reference, which also works from a single-file bundle), then those in
+    /// <paramref name="folders"/> it does not have (the server beside <c>opencm</c>, which the CLI
+    /// does not reference), each loaded with its dependencies resolved from its folder.
     /// </summary>
     public static IReadOnlyList<Assembly> OpenCmAssemblies(params string[] folders)
     {
         ArgumentNullException.ThrowIfNull(folders);
         var loaded = new Dictionary<string, Assembly>(StringComparer.OrdinalIgnoreCase);
+        var queue = new Queue<Assembly>(AppDomain.CurrentDomain.GetAssemblies().Where(a => IsOpenCm(a.GetName().Name)));
+        if (Assembly.GetEntryAssembly() is { } entry)
+        {
+            queue.Enqueue(entry);
+        }
+
+        while (queue.TryDequeue(out var assembly))
+        {
+            if (!loaded.TryAdd(assembly.GetName().Name ?? "", assembly))
+            {
+                continue;
+            }
+
+            foreach (var reference in assembly.GetReferencedAssemblies().Where(r => IsOpenCm(r.Name) && !loaded.ContainsKey(r.Name!)))
+            {
+                try
+                {
+                    queue.Enqueue(Assembly.Load(reference));
+                }
+                catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException)
+                {
+                    // Referenced for its build order only (the server by the CLI): looked for in the folders.
+                }
+            }
+        }
+
         foreach (var folder in folders.Where(Directory.Exists))
         {
-            var context = folder == folders[0] ? AssemblyLoadContext.Default : new FolderLoadContext(folder);
+            var context = new FolderLoadContext(folder);
             foreach (var file in Directory.GetFiles(folder, "OpenCM.*.dll").Order(StringComparer.Ordinal))
             {
                 var name = Path.GetFileNameWithoutExtension(file);
-                if (loaded.ContainsKey(name) || name.EndsWith(".Tests", StringComparison.OrdinalIgnoreCase) || name.Equals("OpenCM.TestKit", StringComparison.OrdinalIgnoreCase))
+                if (loaded.ContainsKey(name))
                 {
                     continue;
                 }
 
                 try
                 {
-                    loaded[name] = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => string.Equals(a.GetName().Name, name, StringComparison.OrdinalIgnoreCase))
-                        ?? (context == AssemblyLoadContext.Default ? context.LoadFromAssemblyName(new AssemblyName(name)) : context.LoadFromAssemblyPath(Path.GetFullPath(file)));
+                    loaded[name] = context.LoadFromAssemblyPath(Path.GetFullPath(file));
                 }
                 catch (Exception e) when (e is BadImageFormatException or FileLoadException or FileNotFoundException)
                 {
@@ -84,8 +110,10 @@ public static class OptionsCatalogue
             }
         }
 
-        return [.. loaded.Values];
+        return [.. loaded.Values.Where(a => a.GetName().Name is { } n && !n.EndsWith(".Tests", StringComparison.OrdinalIgnoreCase) && !n.Equals("OpenCM.TestKit", StringComparison.OrdinalIgnoreCase))];
     }
+
+    private static bool IsOpenCm(string? name) => name is not null && name.StartsWith("OpenCM.", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Every setting of <paramref name="options"/>: its writable properties under its section, nested options walked into.</summary>
     public static IReadOnlyList<OptionsKey> Keys(OptionsClass options)
