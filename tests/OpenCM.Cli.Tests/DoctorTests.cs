@@ -235,6 +235,45 @@ public sealed class DoctorTests : IDisposable
         Assert.DoesNotContain(Wrong, refused.Out, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task Doctor_CaKeyInPkcs11Token_FoundAndSigns_OtherTokenOrWrongPinFails()
+    {
+        // This process's SoftHSM token directory (SOFTHSM2_CONF set before the module loads); the PIN from a file.
+        SoftHsmToken.SkipIfMissing();
+        var hsm = SoftHsmToken.ForThisProcess;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (withKey, empty) = ($"doctor-{suffix}", $"doctor-empty-{suffix}");
+        await hsm.InitTokenAsync(withKey);
+        await hsm.InitTokenAsync(empty);
+        var pinFile = _dir.File("pin");
+        await File.WriteAllTextAsync(pinFile, SoftHsmToken.UserPin + "\n");
+        string[] Hsm(string token, string pin) =>
+            ["--data", Data, $"--Ca:Pkcs11:Library={SoftHsmToken.Module}", $"--Ca:Pkcs11:TokenLabel={token}", "--Ca:Pkcs11:KeyLabel=doctor-root", $"--Ca:Pkcs11:PinFile={pin}"];
+        var init = await Cli.RunAsync(["init", .. Hsm(withKey, pinFile)]);
+        Assert.True(init.Exit == 0, init.Err);
+
+        var healthy = await DoctorAsync(Hsm(withKey, pinFile));
+        Assert.True(healthy.Exit == 0, healthy.Out + healthy.Err);
+        AssertPlain(healthy);
+        Assert.Contains(healthy.Out.Split('\n'), l => l.StartsWith("ok", StringComparison.Ordinal) && l.Contains("key reachable (PKCS#11 token), test signature verifies", StringComparison.Ordinal));
+
+        // The token named holds no such key: FAIL naming the CA and its key reference.
+        var elsewhere = await DoctorAsync(Hsm(empty, pinFile));
+        Assert.Equal(1, elsewhere.Exit);
+        AssertPlain(elsewhere);
+        Assert.Contains(elsewhere.Out.Split('\n'), l => l.StartsWith("FAIL", StringComparison.Ordinal) && l.Contains("its key cannot be reached (pkcs11:doctor-root)", StringComparison.Ordinal));
+
+        // A wrong PIN: FAIL, and neither PIN is printed.
+        const string WrongPin = "9876-wrong-pin";
+        var wrongFile = _dir.File("wrong-pin");
+        await File.WriteAllTextAsync(wrongFile, WrongPin);
+        var wrong = await DoctorAsync(Hsm(withKey, wrongFile));
+        Assert.Equal(1, wrong.Exit);
+        AssertPlain(wrong);
+        Assert.DoesNotContain(WrongPin, wrong.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain(SoftHsmToken.UserPin, wrong.Out + healthy.Out + elsewhere.Out, StringComparison.Ordinal);
+    }
+
     private static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
