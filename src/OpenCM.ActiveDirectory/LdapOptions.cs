@@ -6,6 +6,9 @@ namespace OpenCM.ActiveDirectory;
 /// </summary>
 public sealed class LdapOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Directory:Ldap";
+
     /// <summary><c>ldaps://host:636</c>, or <c>ldap://host:389</c> with <see cref="StartTls"/> (or, only where allowed, in plain text).</summary>
     public string Url { get; set; } = "";
 

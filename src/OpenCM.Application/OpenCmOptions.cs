@@ -5,6 +5,9 @@ namespace OpenCM.Application;
 /// <summary>Settings of the use cases (configuration section <c>OpenCM</c>).</summary>
 public sealed class OpenCmOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "OpenCM";
+
     /// <summary>Members of this group get every right on every request (SPEC §5).</summary>
     public string ManagersGroup { get; set; } = "CM Managers";
 

@@ -9,6 +9,9 @@ namespace OpenCM.Authority.Pkcs11;
 /// </summary>
 public sealed class Pkcs11Options
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Ca:Pkcs11";
+
     /// <summary>The PKCS#11 module's path, e.g. <c>/usr/lib/softhsm/libsofthsm2.so</c>. Unset: no HSM.</summary>
     public string? Library { get; set; }
 

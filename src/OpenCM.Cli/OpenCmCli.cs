@@ -14,9 +14,13 @@ public static class OpenCmCli
         RunAsync(args, Console.In, output, error, ct);
 
     /// <summary>Runs a command with <paramref name="input"/> as its standard input (a password given with --password-stdin).</summary>
-    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct = default)
+    public static Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct = default) =>
+        RunAsync(args, input, output, error, TimeProvider.System, ct);
+
+    /// <summary>Runs a command whose time is <paramref name="clock"/> (tests pin it; <c>opencm doctor</c> reads it).</summary>
+    internal static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, TimeProvider clock, CancellationToken ct = default)
     {
-        var io = new CliIo(output, error, input);
+        var io = new CliIo(output, error, input) { Clock = clock };
         var root = new RootCommand("OpenCM: certificate and smart card management server speaking the MIM CM REST API v1.0.");
         root.Subcommands.Add(ServeCommands.Serve(io));
         root.Subcommands.Add(ServeCommands.Init(io));
@@ -32,6 +36,7 @@ public static class OpenCmCli
         root.Subcommands.Add(CardCommands.Card(io));
         root.Subcommands.Add(VersionCommand.Create(io));
         VersionCommand.Apply(root, io);
+        root.Subcommands.Add(DoctorCommand.Create(io));
         StoreOptions.AcceptConfigurationKeys(root);
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
@@ -66,6 +71,9 @@ internal sealed class CliIo
     public TextWriter Err { get; }
 
     public TextReader In { get; }
+
+    /// <summary>The time commands read (the system's; tests pin it).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>A password from standard input (its first line), so that it never shows in a process listing or shell history.</summary>
     public async Task<string> ReadPasswordAsync() =>

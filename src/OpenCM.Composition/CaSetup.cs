@@ -10,6 +10,9 @@ namespace OpenCM.Composition;
 /// <summary>Settings of the embedded CA (configuration section <c>Ca</c>).</summary>
 public sealed class CaOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Ca";
+
     /// <summary>The common name of the CA made on first start; its CRL file is named after it then, and keeps that name (issue #20.5).</summary>
     public string Name { get; set; } = "OpenCM Root CA";
 

@@ -8,6 +8,9 @@ namespace OpenCM.Composition;
 /// <summary>Storage settings (configuration section <c>OpenCM</c>).</summary>
 public sealed class DataOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "OpenCM";
+
     public const string DefaultDirectory = "opencm-data";
 
     /// <summary>The data directory: the SQLite database, and the master key file unless <see cref="MasterKey"/> is given.</summary>

@@ -10,6 +10,9 @@ namespace OpenCM.Composition;
 /// <summary>Authentication settings (configuration section <c>Auth</c>).</summary>
 public sealed class AuthOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Auth";
+
     /// <summary>Issuer and audience of the tokens this server mints itself.</summary>
     public string Issuer { get; set; } = "opencm";
 

@@ -185,6 +185,34 @@ public abstract class StorageProvider : IAsyncDisposable
         return Migrations.Count(m => !applied.Contains(m.Version));
     }, ct);
 
+    /// <summary>The newest migration this build knows: the schema version it serves.</summary>
+    public int NewestMigration => Migrations.Count == 0 ? 0 : Migrations.Max(m => m.Version);
+
+    /// <summary>
+    /// The migrations the database has applied, ascending; empty when it holds no OpenCM schema.
+    /// One newer than <see cref="NewestMigration"/> means a newer build migrated it (<c>opencm doctor</c>).
+    /// </summary>
+    public async Task<IReadOnlyList<long>> AppliedMigrationsAsync(CancellationToken ct = default)
+    {
+        if (!(await TablesAsync(ct).ConfigureAwait(false)).Contains("schema_migrations", StringComparer.OrdinalIgnoreCase))
+        {
+            return [];
+        }
+
+        return await ReadAsync<IReadOnlyList<long>>(async (conn, c) =>
+        {
+            var applied = new List<long>();
+            await using var cmd = conn.Command("SELECT version FROM schema_migrations ORDER BY version");
+            await using var r = await cmd.ExecuteReaderAsync(c).ConfigureAwait(false);
+            while (await r.ReadAsync(c).ConfigureAwait(false))
+            {
+                applied.Add(Convert.ToInt64(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            return applied;
+        }, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Keeps the commands run on <paramref name="connection"/> prepared between uses; for a connection one thread owns.</summary>
     protected static void KeepCommandsPrepared(DbConnection connection) => Sql.KeepCommandsPrepared(connection);
 

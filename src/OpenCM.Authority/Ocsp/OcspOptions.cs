@@ -3,6 +3,9 @@ namespace OpenCM.Authority.Ocsp;
 /// <summary>Settings of the OCSP responder (configuration section <c>Ca:Ocsp</c>; docs/production-ca.md).</summary>
 public sealed class OcspOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Ca:Ocsp";
+
     /// <summary>
     /// How long an answer is valid (its nextUpdate after thisUpdate), in minutes: a day by default,
     /// as the CRL (Ca:CrlValidityHours), so that neither publication says more than the other.

@@ -17,6 +17,9 @@ namespace OpenCM.Server.Auth;
 /// <summary>Windows Integrated Authentication (configuration section <c>Auth:Negotiate</c>, issue #19).</summary>
 public sealed class NegotiateOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Auth:Negotiate";
+
     /// <summary>Accept <c>Authorization: Negotiate</c> (Kerberos) on the API, beside bearer tokens.</summary>
     public bool Enabled { get; set; }
 

@@ -144,17 +144,32 @@ internal static class Correlation
         var id = Get(context);
         context.Response.Headers[Header] = Echo(context);
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OpenCM.Request");
-        var scope = new Dictionary<string, object> { ["CorrelationId"] = id };
-        if (Client(context) is { } client)
-        {
-            scope["ClientCorrelationId"] = client;
-        }
-
-        using (logger.BeginScope(scope))
+        using (logger.BeginScope(new CorrelationScope(id, Client(context))))
         {
             await next(context).ConfigureAwait(false);
         }
     });
+}
+
+/// <summary>
+/// The logging scope of a request: its correlation ids as properties (JSON logs write each one) and
+/// as text ("CorrelationId:…", where a formatter writes a scope's text, not a type name; issue #21.6).
+/// </summary>
+internal sealed class CorrelationScope(string id, string? client) : IReadOnlyList<KeyValuePair<string, object>>
+{
+    private readonly KeyValuePair<string, object>[] _items = client is null
+        ? [new("CorrelationId", id)]
+        : [new("CorrelationId", id), new("ClientCorrelationId", client)];
+
+    public int Count => _items.Length;
+
+    public KeyValuePair<string, object> this[int index] => _items[index];
+
+    public IEnumerator<KeyValuePair<string, object>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object>>)_items).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => string.Join(" ", _items.Select(i => $"{i.Key}:{i.Value}"));
 }
 
 /// <summary>Turns exceptions into problem details; unexpected ones become a 500 that reveals nothing but the correlation id.</summary>

@@ -7,6 +7,9 @@ namespace OpenCM.Server.Hosting;
 /// <summary>Connection limits (configuration section <c>Connections</c>).</summary>
 public sealed class ConnectionOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Connections";
+
     /// <summary>Open connections at most; 0 sizes it from the process's open-file limit.</summary>
     public int MaxConcurrent { get; set; }
 

@@ -13,6 +13,9 @@ namespace OpenCM.Server.Hosting;
 /// <summary>API settings (configuration section <c>Api</c>).</summary>
 public sealed class ApiOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Api";
+
     /// <summary>False makes every API route answer 404, as <c>Clm.WebApi.Enabled=false</c> does.</summary>
     public bool Enabled { get; set; } = true;
 
@@ -33,6 +36,14 @@ public static class OpenCmServices
         // Request lines carry raw query strings, where a client may put a credential
         // (?access_token=…); they are never logged, whatever level the configuration asks for.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+
+        // JSON logs (Logging:Console:FormatterName=json) carry each request's correlation id, a
+        // scope of UseCorrelation, unless the operator turns scopes off (issue #21.6; docs/operations.md).
+        if (builder.Configuration["Logging:Console:FormatterOptions:IncludeScopes"] is null)
+        {
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        }
+
         var services = builder.Services;
         services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
         services.AddOpenCmCore();

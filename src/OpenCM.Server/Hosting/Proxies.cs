@@ -6,6 +6,9 @@ namespace OpenCM.Server.Hosting;
 /// <summary>Reverse proxies OpenCM trusts (configuration section <c>Proxies</c>).</summary>
 public sealed class ProxyOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "Proxies";
+
     /// <summary>
     /// Addresses of the reverse proxies (load balancers) in front of the nodes. Only their
     /// <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> are believed: then the client's address

@@ -9,6 +9,9 @@ namespace OpenCM.Server.Hosting;
 /// <summary>Rate limits (configuration section <c>RateLimits</c>).</summary>
 public sealed class RateLimitOptions
 {
+    /// <summary>The configuration section it is bound from (docs/configuration.md lists its keys).</summary>
+    public const string Section = "RateLimits";
+
     public bool Enabled { get; set; } = true;
 
     /// <summary>Expensive calls (request creation, certificate data with its key generation and signing) one user may make at once, through the API and the portal together.</summary>
