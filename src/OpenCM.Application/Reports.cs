@@ -108,7 +108,7 @@ public sealed class Reports
     public static int ParseDays(string? text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var days) && days is >= 1 and <= MaxDays
             ? days
-            : throw Invalid("days", $"days is a whole number from 1 to {MaxDays}");
+            : throw Invalid("days", $"The number of days is a whole number from 1 to {MaxDays}.");
 
     /// <summary>
     /// A period as given: <paramref name="from"/> and <paramref name="to"/> are dates (yyyy-MM-dd,
@@ -119,7 +119,7 @@ public sealed class Reports
     {
         var end = string.IsNullOrWhiteSpace(to) ? _clock.GetUtcNow() : Moment(to, "to", endOfDay: true);
         var start = string.IsNullOrWhiteSpace(from) ? end.AddDays(-30) : Moment(from, "from", endOfDay: false);
-        return start < end ? (start, end) : throw Invalid("from", "the period's start (from) must come before its end (to)");
+        return start < end ? (start, end) : throw Invalid("from", "The period's start (from) must come before its end (to).");
     }
 
     private static DateTimeOffset Moment(string text, string field, bool endOfDay)
@@ -137,7 +137,7 @@ public sealed class Reports
             return moment.ToUniversalTime();
         }
 
-        throw Invalid(field, $"{field} is a date (yyyy-MM-dd) or an ISO 8601 time");
+        throw Invalid(field, $"The period's {(field == "from" ? "start" : "end")} is a date (yyyy-MM-dd) or an ISO 8601 time.");
     }
 
     /// <summary>Certificates in force that expire within <paramref name="days"/> days from now, soonest first.</summary>
@@ -145,7 +145,7 @@ public sealed class Reports
     {
         if (days is < 1 or > MaxDays)
         {
-            throw Invalid("days", $"days is a whole number from 1 to {MaxDays}");
+            throw Invalid("days", $"The number of days is a whole number from 1 to {MaxDays}.");
         }
 
         (DateTimeOffset, string)? after = null;
@@ -157,7 +157,7 @@ public sealed class Reports
                 && long.TryParse(next.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) && ticks <= DateTimeOffset.MaxValue.UtcTicks
                 && next[(dot + 1)..] is { Length: > 0 } serial && serial.All(char.IsAsciiHexDigitUpper)
                     ? (new DateTimeOffset(ticks, TimeSpan.Zero), serial)
-                    : throw Invalid("next", "next is the continuation a report page gave");
+                    : throw Invalid("next", "This is not a continuation a report page gave; start again from the first page.");
         }
 
         var now = _clock.GetUtcNow();
@@ -188,7 +188,7 @@ public sealed class Reports
     {
         if (from >= to)
         {
-            throw Invalid("from", "the period's start (from) must come before its end (to)");
+            throw Invalid("from", "The period's start (from) must come before its end (to).");
         }
 
         return [.. (await _store.RequestsByTypeAndStatusAsync(from, to, ct).ConfigureAwait(false)).Select(r => new RequestCountView(r.Type, r.Status, r.Count))];
@@ -200,7 +200,7 @@ public sealed class Reports
         // Templates are made by administrators, a few dozen at most: read whole, cut into pages here.
         var skip = next is null ? 0
             : int.TryParse(next, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
-            : throw Invalid("next", "next is the continuation a report page gave");
+            : throw Invalid("next", "This is not a continuation a report page gave; start again from the first page.");
         var all = (await _templates.ListAsync(ct).ConfigureAwait(false))
             .OrderBy(t => t.Name, StringComparer.OrdinalIgnoreCase).ThenBy(t => t.Uuid).ToList();
         var size = Clamp(pageSize);
@@ -224,12 +224,12 @@ public sealed class Reports
     {
         if (string.IsNullOrWhiteSpace(userName) || System.Text.Encoding.UTF8.GetByteCount(userName) > 256)
         {
-            throw Invalid("user", "user is a directory user's name");
+            throw Invalid("user", "Name a directory user.");
         }
 
         long? before = next is null ? null
             : long.TryParse(next, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) && seq > 0 ? seq
-            : throw Invalid("next", "next is the continuation a report page gave");
+            : throw Invalid("next", "This is not a continuation a report page gave; start again from the first page.");
         var user = await _directory.FindByNameAsync(userName.Trim(), ct).ConfigureAwait(false) is { Kind: PrincipalKind.User } u
             ? u
             : throw new OpenCmException(DomainError.NotFound($"No user named '{userName.Trim()}'."));

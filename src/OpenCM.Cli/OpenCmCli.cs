@@ -30,6 +30,9 @@ public static class OpenCmCli
         root.Subcommands.Add(RequestCommands.Requests(io));
         root.Subcommands.Add(EnrollCommand.Create(io));
         root.Subcommands.Add(CardCommands.Card(io));
+        root.Subcommands.Add(ReportCommands.Report(io));
+        root.Subcommands.Add(BackupCommands.Backup(io));
+        root.Subcommands.Add(BackupCommands.Restore(io));
         StoreOptions.AcceptConfigurationKeys(root);
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
