@@ -45,8 +45,10 @@ internal static class BackupCommands
             var counts = await Guard(() => SqliteBackup.BackupAsync(directory, target, ct));
             await io.Out.WriteLineAsync($"backup written: {target} ({new FileInfo(target).Length.ToString(CultureInfo.InvariantCulture)} bytes, schema {counts.SchemaVersion.ToString(CultureInfo.InvariantCulture)})");
             Counts(io, counts);
-            await io.Out.WriteLineAsync(
-                $"The master key is not in the backup: keep a copy of {Path.Combine(Path.GetFullPath(directory), SqliteDataDirectory.MasterKeyFile)} (or OpenCM:MasterKey) apart, as a secret; restore needs it (--master-key).");
+            var keyFile = Path.Combine(Path.GetFullPath(directory), SqliteDataDirectory.MasterKeyFile);
+            await io.Out.WriteLineAsync(File.Exists(keyFile)
+                ? $"The master key is not in the backup: keep a copy of {keyFile} apart, as a secret; restore needs it (--master-key)."
+                : "The master key is not in the backup: keep OpenCM:MasterKey apart, as a secret; restore needs it (OpenCM__MasterKey).");
             return OpenCmCli.Ok;
         }));
         return command;
@@ -63,30 +65,44 @@ internal static class BackupCommands
             var root = Path.GetFullPath(parse.GetValue(data)!);
             var backup = Path.GetFullPath(parse.GetValue(from)!);
 
-            // Everything is checked before anything is written: the target, the key, the backup.
+            // Everything is checked before anything is written: the options, the target, the key, the backup.
+            var store = new StoreChoice(root, null, null) { Overrides = StoreOptions.ConfigurationOverrides([.. parse.UnmatchedTokens]) };
             Guard(() => SqliteBackup.RefuseNonEmpty(root));
-            var keyText = MasterKeyText(parse.GetValue(key));
+            var keyText = await Guard(() => Task.FromResult(MasterKeyText(parse.GetValue(key))));
             if (!File.Exists(backup))
             {
                 throw new CliException($"no backup file '{backup}'");
             }
 
-            var restored = await Guard(() => SqliteBackup.RestoreDatabaseAsync(backup, root, ct));
-            if (keyText is not null)
-            {
-                // Beside the database before anything opens the directory, which would otherwise make a new key.
-                await using var file = new FileStream(Path.Combine(root, SqliteDataDirectory.MasterKeyFile), OperatingSystem.IsWindows()
-                    ? new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write }
-                    : new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly.File });
-                await using var writer = new StreamWriter(file);
-                await writer.WriteAsync(keyText);
-            }
-
-            // Opened as serve would open it (a backup of an older release is migrated here), then checked.
+            var existed = Directory.Exists(root);
+            BackupCounts restored;
             AuditVerification chain;
-            await using (var app = await Local.OpenExistingAsync(new StoreChoice(root, null, null), ct))
+            try
             {
+                restored = await Guard(() => SqliteBackup.RestoreDatabaseAsync(backup, root, ct));
+                if (keyText is not null)
+                {
+                    // Beside the database before anything opens the directory, which would otherwise make a new key.
+                    await Guard(async () =>
+                    {
+                        await using var file = new FileStream(Path.Combine(root, SqliteDataDirectory.MasterKeyFile), OperatingSystem.IsWindows()
+                            ? new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write }
+                            : new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly.File });
+                        await using var writer = new StreamWriter(file);
+                        await writer.WriteAsync(keyText);
+                        return 0;
+                    });
+                }
+
+                // Opened as serve would open it (a backup of an older release is migrated here), then checked.
+                await using var app = await Local.OpenExistingAsync(store, ct);
                 chain = await AuditChain.VerifyAsync(app.Services.GetRequiredService<IAuditLog>(), app.Services.GetRequiredService<AuditChainKey>(), ct);
+            }
+            catch
+            {
+                // Failed before the check (another master key, a file-system error): nothing half-restored is left to serve.
+                Remove(root, existed);
+                throw;
             }
 
             var counts = await SqliteBackup.CountsAsync(Path.Combine(root, SqliteDataDirectory.DatabaseFile), ct);
@@ -144,6 +160,7 @@ internal static class BackupCommands
 
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
 
+    // Refusals and file-system failures (a directory not writable, a full disk) as the one-line error they are.
     private static async Task<T> Guard<T>(Func<Task<T>> work)
     {
         try
@@ -154,17 +171,29 @@ internal static class BackupCommands
         {
             throw new CliException(e.Message);
         }
-    }
-
-    private static void Guard(Action work)
-    {
-        try
-        {
-            work();
-        }
-        catch (BackupException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CliException(e.Message);
+        }
+    }
+
+    private static void Guard(Action work) => Guard<int>(() =>
+    {
+        work();
+        return Task.FromResult(0);
+    }).GetAwaiter().GetResult();
+
+    // What a failed restore wrote into the directory it found empty (or made).
+    private static void Remove(string root, bool existed)
+    {
+        foreach (var name in new[] { SqliteDataDirectory.DatabaseFile, SqliteDataDirectory.DatabaseFile + "-wal", SqliteDataDirectory.DatabaseFile + "-shm", SqliteDataDirectory.MasterKeyFile })
+        {
+            File.Delete(Path.Combine(root, name));
+        }
+
+        if (!existed && Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            Directory.Delete(root);
         }
     }
 }

@@ -72,6 +72,14 @@ public sealed class BackupTests : IDisposable
             "SELECT COUNT(*) FROM requests UNION ALL SELECT COUNT(*) FROM profiles UNION ALL SELECT COUNT(*) FROM certificates UNION ALL SELECT COUNT(*) FROM smartcards UNION ALL SELECT COUNT(*) FROM audit_events");
         Assert.Contains("│ " + string.Join(" │ ", counts.Select((c, i) => c.PadRight(new[] { "Requests", "Profiles", "Certificates", "Cards", "Audit events" }[i].Length))) + " │", restore.Out, StringComparison.Ordinal);
 
+        // Neither the token the writers used nor the master key is in anything printed.
+        var masterKey = (await File.ReadAllTextAsync(KeyFile)).Trim();
+        foreach (var printed in new[] { backup.Out, backup.Err, restore.Out, restore.Err, (await Cli.RunAsync("report", "audit", "--data", Data, "--user", "admin", "--format", "csv")).Out })
+        {
+            Assert.DoesNotContain(admin, printed, StringComparison.Ordinal);
+            Assert.DoesNotContain(masterKey, printed, StringComparison.Ordinal);
+        }
+
         // The restored directory serves: the audit chain verifies there as on the original.
         var verify = await Cli.RunAsync("audit", "verify", "--data", restored);
         Assert.True(verify.Exit == 0, verify.Err);
@@ -107,6 +115,8 @@ public sealed class BackupTests : IDisposable
     [InlineData("not empty")]
     [InlineData("no master key")]
     [InlineData("not a backup")]
+    [InlineData("another master key")]
+    [InlineData("unknown option")]
     public async Task Restore_Refused_NothingWrittenAndOneLineError(string fault)
     {
         await Cli.RunAsync("init", "--data", Data);
@@ -123,8 +133,16 @@ public sealed class BackupTests : IDisposable
             case "no master key":
                 args = args[..^2];
                 break;
-            default:
+            case "not a backup":
                 args[2] = KeyFile;
+                break;
+            case "another master key":
+                var other = _dir.File("other.key");
+                await File.WriteAllTextAsync(other, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+                args[^1] = other;
+                break;
+            default:
+                args = [.. args, "--bogus"];
                 break;
         }
 
@@ -134,6 +152,7 @@ public sealed class BackupTests : IDisposable
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(target, "opencm.db")));
         Assert.False(File.Exists(Path.Combine(target, "master.key")));
+        Assert.Equal(fault == "not empty", Directory.Exists(target));
     }
 
     [Fact]

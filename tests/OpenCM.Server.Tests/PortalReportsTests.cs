@@ -92,6 +92,15 @@ public sealed partial class PortalReportsTests : IClassFixture<PortalReportsTest
         Assert.EndsWith("(cut at 3 rows: Reports:MaxCsvRows)\r\n", audit, StringComparison.Ordinal);
         var requests = await (await desk.GetAsync($"{Root}/reports/requests?from=2026-11-01&to=2026-12-31&format=csv")).Content.ReadAsStringAsync();
         Assert.Contains("Enroll,Completed,3", requests, StringComparison.Ordinal);
+
+        // No report carries the password the managers signed in with, nor a token.
+        var token = await _server.TokenAsync(holder);
+        foreach (var page in new[] { $"audit?user=admin&format=csv", $"audit?user={holder.Name}", "expiring?days=3650&format=csv", "templates?format=csv" })
+        {
+            var text = await desk.GetStringAsync($"{Root}/reports/{page}");
+            Assert.DoesNotContain(Password, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(token.Split('.')[2], text, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -139,6 +148,8 @@ public sealed partial class PortalReportsTests : IClassFixture<PortalReportsTest
         { "/reports/audit?user=admin&next=99999999999999999999999", 400 },
         { "/reports/audit?user=nobody-at-all", 404 },
         { "/reports/audit?user=%00%01", 404 },
+        { "/reports/audit?user=" + new string('u', 5000), 400 },
+        { "/reports/audit?user=%20", 200 },
         { "/reports/requests?from=2026-02-30", 400 },
         { "/reports/requests?from=2026-12-05&to=2026-01-01", 400 },
         { "/reports/requests?from=0001-01-01&to=9999-12-31", 400 },
