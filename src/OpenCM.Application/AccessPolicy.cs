@@ -47,6 +47,9 @@ public sealed class AccessPolicy
     /// <summary>Whether the caller may use the help desk (issue #10.4): CM managers, who act on any user's cards and profiles (SPEC §5).</summary>
     public ValueTask<bool> MayUseHelpDeskAsync(Caller caller, CancellationToken ct = default) => IsManagerAsync(caller, ct);
 
+    /// <summary>Whether the caller may read the managers' reports (issue #21.3: expiry, cards, requests, templates, a user's audit): CM managers (SPEC §5).</summary>
+    public ValueTask<bool> MaySeeReportsAsync(Caller caller, CancellationToken ct = default) => IsManagerAsync(caller, ct);
+
     /// <summary>Whether the caller may see a request's audit trail (who did what to it): CM managers (SPEC §5).</summary>
     public ValueTask<bool> MaySeeAuditTrailAsync(Caller caller, CancellationToken ct = default) => IsManagerAsync(caller, ct);
 

@@ -29,6 +29,7 @@ public static class ApplicationServices
         services.AddSingleton<SmartcardQueries>();
         services.AddSingleton<HelpDeskUnblock>();
         services.AddSingleton<PortalViews>();
+        services.AddSingleton<Reports>();
         return services;
     }
 }

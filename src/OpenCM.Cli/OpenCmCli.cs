@@ -37,6 +37,9 @@ public static class OpenCmCli
         root.Subcommands.Add(VersionCommand.Create(io));
         VersionCommand.Apply(root, io);
         root.Subcommands.Add(DoctorCommand.Create(io));
+        root.Subcommands.Add(ReportCommands.Report(io));
+        root.Subcommands.Add(BackupCommands.Backup(io));
+        root.Subcommands.Add(BackupCommands.Restore(io));
         StoreOptions.AcceptConfigurationKeys(root);
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);

@@ -66,6 +66,7 @@ public static class OpenCmComposition
         // 4. Use cases; who calls (a validated token's claims, read against the directory); the
         //    server's own tokens and directory passwords.
         services.AddOpenCmApplication();
+        services.AddSingleton(sp => Section<ReportOptions>(sp, ReportOptions.Section));
         //    The chain of caller sources, asked in this order (issue #17.5): this server's own tokens
         //    and sessions, then an authority's, which answers for any principal with a user GUID.
         //    Another source (Kerberos/Negotiate) is registered before the authority's.

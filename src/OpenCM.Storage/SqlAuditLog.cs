@@ -8,7 +8,7 @@ namespace OpenCM.Storage;
 /// <summary>Reads the hash-chained audit log.</summary>
 public sealed class SqlAuditLog : IAuditLog
 {
-    private const string Columns = "seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash, client_correlation";
+    internal const string Columns = "seq, kind, subject, actor, old_status, new_status, time, correlation, detail, prev_hash, hash, client_correlation";
     private readonly StorageProvider _db;
 
     public SqlAuditLog(StorageProvider db) => _db = db;
@@ -45,7 +45,7 @@ public sealed class SqlAuditLog : IAuditLog
         }, ct).ConfigureAwait(false);
     }
 
-    private static ChainedAuditEvent Read(DbDataReader r) => new(
+    internal static ChainedAuditEvent Read(DbDataReader r) => new(
         r.GetInt64(0),
         new AuditEvent(r.GetString(1), r.Id(2), r.Id(3), (RequestStatus)r.GetInt32(4), (RequestStatus)r.GetInt32(5),
             Sql.Time(r.GetInt64(6)), CorrelationIds.WithClient(r.GetString(7), r.GetString(11)), r.GetString(8)),

@@ -39,9 +39,10 @@ public sealed class KestrelServer : IAsyncDisposable
 
     public string Address { get; }
 
-    public static async Task<KestrelServer> StartAsync(string dataDirectory)
+    /// <summary>Starts the server on <paramref name="dataDirectory"/>; <paramref name="settings"/> are configuration keys (--Section:Key=value).</summary>
+    public static async Task<KestrelServer> StartAsync(string dataDirectory, params string[] settings)
     {
-        var app = OpenCmServer.Build(["--data", dataDirectory, "--urls", "http://127.0.0.1:0"], b => b.Logging.ClearProviders());
+        var app = OpenCmServer.Build(["--data", dataDirectory, "--urls", "http://127.0.0.1:0", .. settings], b => b.Logging.ClearProviders());
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var run = OpenCmServer.RunAsync(app, (started, _) =>
         {

@@ -11,7 +11,7 @@ namespace OpenCM.TestKit;
 /// migrated database per test. A provider whose server is absent from this machine skips each
 /// test with a message saying so (<see cref="Prerequisite.SkipIfMissing"/> in <see cref="CreateAsync"/>; a failure where <c>.ci/run</c> demands every test); it never passes.
 /// </summary>
-public abstract class StorageContract : IAsyncLifetime
+public abstract partial class StorageContract : IAsyncLifetime
 {
     protected StorageProvider Db { get; private set; } = null!;
 
