@@ -29,6 +29,11 @@ public static class ApplicationServices
         services.AddSingleton<SmartcardQueries>();
         services.AddSingleton<HelpDeskUnblock>();
         services.AddSingleton<PortalViews>();
+
+        // Notifications and webhooks (issue #21.2): the host adds the channels' transports and runs the dispatcher.
+        services.AddSingleton<NotificationDispatcher>();
+        services.AddSingleton<ExpiryNotices>();
+        services.AddSingleton<INotificationChannel, MailNotifications>();
         return services;
     }
 }
