@@ -239,6 +239,51 @@ public sealed class NotificationTests
     }
 
     [SkippableFact]
+    public async Task Card_PinProposedThenRequestCanceled_NoWebhookOrMessageCarriesThePinOrToken()
+    {
+        await using var smtp = await SmtpTestServer.StartAsync();
+        await using var hooks = await WebhookReceiver.StartAsync();
+        using var server = new NotifyingServer(smtp, hooks);
+        var template = Guid.NewGuid();
+        await server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Server PIN card {{template:N}}
+            isVirtualSmartcardProfileTemplate: true
+            policies:
+              Enroll:
+                enabled: true
+                selfServiceEnabled: true
+            smartcard:
+              userPinOption: ServerProposed
+              minimumPinLength: 8
+              maximumPinLength: 8
+            """, "pin.yaml", Guid.Empty, "test");
+        var holder = await server.UserAsync("pin");
+        var token = await server.TokenAsync(holder);
+        var client = await server.ClientAsync(holder);
+        var request = await client.CreateIdAsync(template);
+        var assigned = await client.PostAsync($"{ServerFixture.Api}/smartcards",
+            Http.Json($$"""{"requestid":"{{request}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""));
+        Assert.Equal(HttpStatusCode.Created, assigned.StatusCode);
+        var card = (await assigned.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
+        var pin = (await client.GetStringAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).Trim('"');
+        Assert.Matches("^[0-9]{8}$", pin);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Canceled")).StatusCode);
+        await server.Dispatcher.RunOnceAsync();
+
+        var types = hooks.Received.Select(h => JsonDocument.Parse(h.Body).RootElement.GetProperty("type").GetString()).ToList();
+        Assert.Contains(EventTypes.CardStatusChanged, types);
+        Assert.Contains(EventTypes.RequestStatusChanged, types);
+        Assert.All(hooks.Received, h => Assert.True(h.Verified));
+        var log = await server.Log.ListAsync(false, 100);
+        foreach (var text in hooks.Received.Select(h => h.Body).Concat(smtp.Messages().Select(m => m.ToString())).Concat(log.Select(d => d.Payload)))
+        {
+            Assert.DoesNotContain(pin, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(token, text, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
     public async Task Loop_TimeAdvanced_DeliversWithoutBeingCalled()
     {
         await using var smtp = await SmtpTestServer.StartAsync();
