@@ -284,6 +284,30 @@ public sealed class NotificationTests
     }
 
     [SkippableFact]
+    public async Task Portal_DeliveryLog_ManagersSeeItAndItsFailuresOthersGet404()
+    {
+        await using var smtp = await SmtpTestServer.StartAsync();
+        await using var hooks = await WebhookReceiver.StartAsync();
+        using var server = new NotifyingServer(smtp, hooks, ("Notifications:MaxAttempts", "1"));
+        var user = await server.ClientAsync(await server.UserAsync("req"));
+        hooks.FailFirst = 100;
+        await user.CreateIdAsync(ServerFixture.UserCertificate);
+        await server.Dispatcher.RunOnceAsync();
+
+        var plain = await SignedInAsync(server, await server.UserAsync("plain"));
+        Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync("/CertificateManagement/notifications")).StatusCode);
+        var admin = await SignedInAsync(server, (await server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!);
+        var all = WebUtility.HtmlDecode(await admin.GetStringAsync("/CertificateManagement/notifications"));
+        var failed = WebUtility.HtmlDecode(await admin.GetStringAsync("/CertificateManagement/notifications?failed=1"));
+        var log = await server.Log.ListAsync(false, 100);
+        Assert.NotEmpty(log);
+        Assert.All(log, d => Assert.Contains(d.Id, all, StringComparison.Ordinal));
+        Assert.All(log.Where(d => d.Status == DeliveryStatus.Failed), d => Assert.Contains(d.Id, failed, StringComparison.Ordinal));
+        Assert.Contains("HTTP 503", failed, StringComparison.Ordinal);
+        Assert.DoesNotContain(hooks.Secret, all, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Loop_TimeAdvanced_DeliversWithoutBeingCalled()
     {
         await using var smtp = await SmtpTestServer.StartAsync();
@@ -302,6 +326,20 @@ public sealed class NotificationTests
         }
 
         Assert.Contains(hooks.Received, h => h.Verified && h.Body.Contains(id.ToString("D"), StringComparison.Ordinal));
+    }
+
+    // A browser signed in to the portal with a password (the portal takes its cookie, not bearer tokens).
+    private static async Task<HttpClient> SignedInAsync(NotifyingServer server, Principal user)
+    {
+        const string Password = "Portal-Passw0rd-For-Tests";
+        await server.Services.GetRequiredService<Composition.Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
+        var browser = server.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        var form = await browser.GetStringAsync("/CertificateManagement/signin");
+        var token = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
+        var signedIn = await browser.PostAsync("/CertificateManagement/signin", new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", token), new("name", user.Name), new("password", Password)]));
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        return browser;
     }
 
     private static async Task<IssuedCertificate> IssueAsync(IServiceProvider services, Guid holder, bool revoke = false)
