@@ -30,6 +30,11 @@ public static class ApplicationServices
         services.AddSingleton<HelpDeskUnblock>();
         services.AddSingleton<PortalViews>();
         services.AddSingleton<Reports>();
+
+        // Notifications and webhooks (issue #21.2): the host adds the channels' transports and runs the dispatcher.
+        services.AddSingleton<NotificationDispatcher>();
+        services.AddSingleton<ExpiryNotices>();
+        services.AddSingleton<INotificationChannel, MailNotifications>();
         return services;
     }
 }

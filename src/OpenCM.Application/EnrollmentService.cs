@@ -169,7 +169,12 @@ public sealed partial class EnrollmentService
                 var all = true;
                 foreach (var d in deliveries)
                 {
-                    all &= await uow.Certificates.RecordIssuedAsync(d.Delivery.Certificate, c).ConfigureAwait(false);
+                    var issued = await uow.Certificates.RecordIssuedAsync(d.Delivery.Certificate, c).ConfigureAwait(false);
+                    all &= issued;
+                    if (issued)
+                    {
+                        await uow.Events.EnqueueAsync(new OutboxEvent(EventTypes.CertificateIssued, d.Delivery.Certificate.SerialHex.ToUpperInvariant(), now), c).ConfigureAwait(false);
+                    }
                     if (d.Archived is { } key)
                     {
                         await uow.Certificates.ArchiveKeyAsync(key, c).ConfigureAwait(false);

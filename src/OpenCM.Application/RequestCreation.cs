@@ -172,6 +172,7 @@ public sealed class RequestCreation
         {
             await uow.Requests.InsertAsync(request, readers, c).ConfigureAwait(false);
             await CapPendingAsync(uow, request, template, c).ConfigureAwait(false);
+            await uow.Events.EnqueueAsync(new OutboxEvent(EventTypes.RequestCreated, request.Uuid.ToString("D"), now, To: request.Status.ToString()), c).ConfigureAwait(false);
             await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
             return true;
         }, ct).ConfigureAwait(false);

@@ -187,10 +187,21 @@ public sealed class SmartcardBinding
                 throw new WriteConflictException();
             }
 
+            if (retire is not null)
+            {
+                await uow.Events.EnqueueAsync(TransitionWriter.CardMoved(retire.Uuid, SmartcardStatus.New, SmartcardStatus.Retired, now), c).ConfigureAwait(false);
+            }
+
             var bound = rebind is null
                 ? await uow.Cards.TryInsertAsync(card, c).ConfigureAwait(false)
                 : await uow.Cards.TryRebindAsync(card, c).ConfigureAwait(false);
-            return bound ? true : throw new WriteConflictException();
+            if (!bound)
+            {
+                throw new WriteConflictException();
+            }
+
+            await uow.Events.EnqueueAsync(TransitionWriter.CardMoved(card.Uuid, rebind is null ? SmartcardStatus.None : SmartcardStatus.New, card.Status, now), c).ConfigureAwait(false);
+            return true;
         }, ct).ConfigureAwait(false);
         if (!applied)
         {

@@ -42,7 +42,7 @@ public static class TransitionWriter
         var revocations = new List<Revocation>();
         foreach (var effect in effects)
         {
-            await ApplyAsync(uow, effect, revocations, ct).ConfigureAwait(false);
+            await ApplyAsync(uow, effect, revocations, audit.Time, ct).ConfigureAwait(false);
         }
 
         // 3. What the CA must hear of, queued in the same transaction: it reaches the CA after the
@@ -54,12 +54,27 @@ public static class TransitionWriter
             notices.Add(new CaNotice(id, revocation, 0));
         }
 
-        // 4. The audit event, in the same transaction.
+        // 4. The events for notifications and webhooks (issue #21.2), in the same transaction: a
+        //    rolled-back move notifies nobody, a committed one is dispatched after the commit.
+        if (move.From != move.To)
+        {
+            await uow.Events.EnqueueAsync(new OutboxEvent(EventTypes.RequestStatusChanged, move.Id.ToString("D"), audit.Time, move.From.ToString(), move.To.ToString()), ct).ConfigureAwait(false);
+        }
+
+        foreach (var revocation in revocations.Where(r => r.Reason != ProfileRules.RemoveFromCrl))
+        {
+            foreach (var serial in revocation.Serials)
+            {
+                await uow.Events.EnqueueAsync(new OutboxEvent(EventTypes.CertificateRevoked, serial.ToUpperInvariant(), revocation.At, Detail: $"reason={revocation.Reason}"), ct).ConfigureAwait(false);
+            }
+        }
+
+        // 5. The audit event, in the same transaction.
         await uow.Audit.AppendAsync(audit, ct).ConfigureAwait(false);
         return notices.Count == 0 ? AppliedEffects.None : new AppliedEffects(notices);
     }
 
-    private static async Task ApplyAsync(IUnitOfWork uow, Effect effect, List<Revocation> revocations, CancellationToken ct)
+    private static async Task ApplyAsync(IUnitOfWork uow, Effect effect, List<Revocation> revocations, DateTimeOffset at, CancellationToken ct)
     {
         switch (effect)
         {
@@ -103,11 +118,17 @@ public static class TransitionWriter
                     throw new WriteConflictException();
                 }
 
+                await uow.Events.EnqueueAsync(CardMoved(m.Card, m.From, m.To, at), ct).ConfigureAwait(false);
+
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(effect), effect.GetType().Name, "Unknown effect.");
         }
     }
+
+    /// <summary>The event of a card's move, for notifications and webhooks (issue #21.2).</summary>
+    public static OutboxEvent CardMoved(Guid card, SmartcardStatus from, SmartcardStatus to, DateTimeOffset at) =>
+        new(EventTypes.CardStatusChanged, card.ToString("D"), at, from.ToString(), to.ToString());
 
     private static void Revoked(List<Revocation> revocations, IReadOnlyList<string> serials, int reason, DateTimeOffset at)
     {

@@ -30,6 +30,7 @@ public static class OpenCmCli
         root.Subcommands.Add(DirectoryCommands.Token(io));
         root.Subcommands.Add(DirectoryCommands.Templates(io));
         root.Subcommands.Add(DirectoryCommands.Audit(io));
+        root.Subcommands.Add(NotificationCommands.Notifications(io));
         root.Subcommands.Add(CaCommands.Ca(io));
         root.Subcommands.Add(RequestCommands.Requests(io));
         root.Subcommands.Add(EnrollCommand.Create(io));

@@ -36,6 +36,8 @@ public static class OpenCmComposition
         services.AddSingleton(sp => Section<DataOptions>(sp, "OpenCM"));
         services.AddSingleton(sp => Section<OpenCmOptions>(sp, "OpenCM"));
         services.AddSingleton(sp => Section<CaOptions>(sp, "Ca"));
+        services.AddSingleton(sp => Section<NotificationOptions>(sp, NotificationOptions.Section));
+        services.AddSingleton(sp => Section<SmtpOptions>(sp, SmtpOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
@@ -67,6 +69,9 @@ public static class OpenCmComposition
         //    server's own tokens and directory passwords.
         services.AddOpenCmApplication();
         services.AddSingleton(sp => Section<ReportOptions>(sp, ReportOptions.Section));
+        //    E-mail notifications' transport and texts (issue #21.2); the HTTP host adds webhooks and runs the dispatcher.
+        services.AddSingleton<IMailTransport, SmtpMailTransport>();
+        services.AddSingleton<IMessageTemplates, MessageTemplates>();
         //    The chain of caller sources, asked in this order (issue #17.5): this server's own tokens
         //    and sessions, then an authority's, which answers for any principal with a user GUID.
         //    Another source (Kerberos/Negotiate) is registered before the authority's.

@@ -24,7 +24,7 @@ public sealed class SqlTransactions : ITransactions
 /// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
 /// which operation to run, and from which state, was decided by Domain and Application.
 /// </summary>
-internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites, IAuthorityWrites
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites, IAuthorityWrites, IEventWrites
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
@@ -53,6 +53,8 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     public ICaNoticeWrites Notices => this;
 
     public IAuthorityWrites Authorities => this;
+
+    public IEventWrites Events => this;
 
     async Task IRequestWrites.InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct)
     {
@@ -320,6 +322,20 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
             ("@k", SqlCaOutbox.RevokeKind), ("@s", JsonSerializer.Serialize(revocation.Serials.Select(s => s.ToUpperInvariant()), Json)),
             ("@r", revocation.Reason), ("@at", Sql.Ticks(revocation.At)), ("@next", Sql.Ticks(firstRetry)));
     }
+
+    // Due at once: the dispatcher claims it after the commit (docs/operations.md, notifications).
+    Task IEventWrites.EnqueueAsync(OutboxEvent e, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return _tx.ExecuteAsync(
+            "INSERT INTO events (type, subject, from_status, to_status, detail, occurred, next_attempt) VALUES (@t, @s, @f, @to, @d, @at, @at)", ct,
+            ("@t", e.Type), ("@s", e.Subject), ("@f", e.From), ("@to", e.To), ("@d", e.Detail), ("@at", Sql.Ticks(e.At)));
+    }
+
+    // The primary key (serial, days) makes the notice once per certificate and threshold.
+    async Task<bool> IEventWrites.TryRecordExpiryNoticeAsync(string serialHex, int days, DateTimeOffset at, CancellationToken ct) =>
+        await _tx.ExecuteAsync("INSERT INTO expiry_notices (serial, days, noticed) VALUES (@s, @d, @t) ON CONFLICT DO NOTHING", ct,
+            ("@s", serialHex.ToUpperInvariant()), ("@d", days), ("@t", Sql.Ticks(at))).ConfigureAwait(false) == 1;
 
     // SQLSTATE unique_violation (PostgreSQL; SQLite's one writer never races a name).
     private const string UniqueViolation = "23505";

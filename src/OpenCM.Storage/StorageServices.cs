@@ -46,6 +46,9 @@ public static class StorageServices
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
         services.TryAddSingleton<ICaOutbox, SqlCaOutbox>();
         services.TryAddSingleton<IReportStore, SqlReportStore>();
+        services.TryAddSingleton<SqlNotificationOutbox>();
+        services.TryAddSingleton<INotificationOutbox>(sp => sp.GetRequiredService<SqlNotificationOutbox>());
+        services.TryAddSingleton<ICertificateFacts>(sp => sp.GetRequiredService<SqlNotificationOutbox>());
         services.TryAddSingleton<SqlDirectory>();
         services.TryAddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
         services.TryAddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());

@@ -30,6 +30,8 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
 
     public ICaNoticeWrites Notices => throw new NotSupportedException();
 
+    public IEventWrites Events => throw new NotSupportedException();
+
     public IAuthorityWrites Authorities => throw new NotSupportedException();
 
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);

@@ -58,6 +58,8 @@ internal sealed class FakeTemplateStore : ITemplateStore, ITransactions, IUnitOf
 
     public ICaNoticeWrites Notices => throw new NotSupportedException();
 
+    public IEventWrites Events => throw new NotSupportedException();
+
     public IAuthorityWrites Authorities => throw new NotSupportedException();
 
     public Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<ProfileTemplate>>([.. Saved.Values]);

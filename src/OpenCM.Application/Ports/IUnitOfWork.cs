@@ -172,6 +172,9 @@ public interface IUnitOfWork
 
     ICaNoticeWrites Notices { get; }
 
+    /// <summary>The event outbox (issue #21.2): notifications and webhooks of what this unit of work did.</summary>
+    IEventWrites Events { get; }
+
     IAuthorityWrites Authorities { get; }
 }
 

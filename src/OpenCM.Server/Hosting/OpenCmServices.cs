@@ -71,6 +71,12 @@ public static class OpenCmServices
         });
         services.AddHealthChecks().AddCheck<StorageReadiness>("storage", tags: [StorageReadiness.Tag]).AddCheck<DirectoryReadiness>("directory", tags: [StorageReadiness.Tag]);
         services.AddHostedService<CaNoticeLoop>();
+
+        // Notifications and webhooks (issue #21.2): webhook receivers only from configuration; the loop delivers off the request path.
+        services.AddSingleton(sp => Section<Notifications.WebhookOptions>(sp, Notifications.WebhookOptions.Section));
+        services.AddSingleton<Notifications.WebhookChannel>();
+        services.AddSingleton<INotificationChannel>(sp => sp.GetRequiredService<Notifications.WebhookChannel>());
+        services.AddHostedService<NotificationLoop>();
         services.AddHostedService<CaReloadLoop>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
