@@ -236,6 +236,11 @@ public sealed class NotificationTests
         var revoked = await IssueAsync(server.Services, holder.Uuid, revoke: true);
         server.Clock.SetUtcNow(revoked.NotAfter - TimeSpan.FromHours(1));
         Assert.Equal(0, await expiry.ScanAsync());
+
+        // Nor is the server's own TLS certificate (Tls:FromOwnCa), which it renews itself.
+        var tls = await IssueAsync(server.Services, Guid.Empty, template: ServerCertificatePlan.TemplateName);
+        server.Clock.SetUtcNow(tls.NotAfter - TimeSpan.FromHours(1));
+        Assert.Equal(0, await expiry.ScanAsync());
     }
 
     [SkippableFact]
@@ -342,21 +347,21 @@ public sealed class NotificationTests
         return browser;
     }
 
-    private static async Task<IssuedCertificate> IssueAsync(IServiceProvider services, Guid holder, bool revoke = false)
+    private static async Task<IssuedCertificate> IssueAsync(IServiceProvider services, Guid holder, bool revoke = false, string template = "T")
     {
         var transactions = services.GetRequiredService<ITransactions>();
-        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
-        using var key = services.GetRequiredService<IKeyGenerator>().Generate(template);
+        var certificateTemplate = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        using var key = services.GetRequiredService<IKeyGenerator>().Generate(certificateTemplate);
         var serial = CertificateIssuance.NewSerialNumber();
         var profile = Guid.NewGuid();
         await transactions.RunAsync(async (uow, ct) =>
         {
-            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, holder, "T"), ct);
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, holder, template), ct);
             return 0;
         });
         var issuance = services.GetRequiredService<CertificateIssuance>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes("holder", holder, "S-1-5-21-1-2-3-4"), now)));
+        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, certificateTemplate, new SubjectAttributes("holder", holder, "S-1-5-21-1-2-3-4"), now)));
         Assert.True(await transactions.RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
         if (revoke)
         {

@@ -1,3 +1,5 @@
+using OpenCM.Domain;
+
 namespace OpenCM.Application;
 
 /// <summary>
@@ -36,6 +38,14 @@ public sealed class ExpiryNotices
         var queued = 0;
         foreach (var certificate in await _certificates.ExpiringAsync(now, now + TimeSpan.FromDays(thresholds[^1]), 10_000, ct).ConfigureAwait(false))
         {
+            // The server's own TLS certificate (Tls:FromOwnCa) is renewed by the server at two
+            // thirds of its life, always inside the first threshold: no holder to tell, and a
+            // webhook per renewal would be noise.
+            if (certificate.Template == ServerCertificatePlan.TemplateName)
+            {
+                continue;
+            }
+
             var left = certificate.NotAfter - now;
             var days = thresholds.First(t => left <= TimeSpan.FromDays(t));
             queued += await _transactions.RunAsync(async (uow, c) =>
