@@ -45,6 +45,7 @@ public static class StorageServices
         services.TryAddSingleton<ITemplateStore, SqlTemplateStore>();
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
         services.TryAddSingleton<ICaOutbox, SqlCaOutbox>();
+        services.TryAddSingleton<IOperationalCounts, SqlOperationalCounts>();
         services.TryAddSingleton<SqlDirectory>();
         services.TryAddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
         services.TryAddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
