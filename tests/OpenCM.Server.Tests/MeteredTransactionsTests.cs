@@ -125,58 +125,110 @@ public sealed class MeteredTransactionsTests : IAsyncLifetime, IDisposable
         });
         return request;
     }
+}
 
-    private sealed class TestMeterFactory : IMeterFactory
+/// <summary>Meters for a test, disposed with it.</summary>
+internal sealed class TestMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
     {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose() => _meters.ForEach(m => m.Dispose());
+        var meter = new Meter(options.Name, options.Version, options.Tags, this);
+        _meters.Add(meter);
+        return meter;
     }
 
-    // What one meter's instruments recorded: name, value and the tags as "k=v,k=v" sorted.
-    private sealed class Recorded : IDisposable
+    public void Dispose() => _meters.ForEach(m => m.Dispose());
+}
+
+/// <summary>What one meter's instruments recorded: name, value and the tags as "k=v,k=v" sorted.</summary>
+internal sealed class Recorded : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly List<(string Name, double Value, string Tags)> _all = [];
+
+    public Recorded(Meter meter)
     {
-        private readonly MeterListener _listener = new();
-        private readonly List<(string Name, double Value, string Tags)> _all = [];
-
-        public Recorded(Meter meter)
+        _listener.InstrumentPublished = (i, l) =>
         {
-            _listener.InstrumentPublished = (i, l) =>
+            if (ReferenceEquals(i.Meter, meter))
             {
-                if (ReferenceEquals(i.Meter, meter))
-                {
-                    l.EnableMeasurementEvents(i);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i, v, t));
-            _listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i, v, t));
-            _listener.Start();
-        }
-
-        public IReadOnlyList<(string Name, double Value, string Tags)> Named(string name)
-        {
-            lock (_all)
-            {
-                return [.. _all.Where(r => r.Name == name)];
+                l.EnableMeasurementEvents(i);
             }
-        }
+        };
+        _listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i, v, t));
+        _listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i, v, t));
+        _listener.SetMeasurementEventCallback<int>((i, v, t, _) => Add(i, v, t));
+        _listener.Start();
+    }
 
-        public void Dispose() => _listener.Dispose();
+    /// <summary>Reads the observable instruments now.</summary>
+    public void Observe() => _listener.RecordObservableInstruments();
 
-        private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    public IReadOnlyList<(string Name, double Value, string Tags)> Named(string name)
+    {
+        lock (_all)
         {
-            var text = string.Join(',', tags.ToArray().Select(t => $"{t.Key}={t.Value}").Order(StringComparer.Ordinal));
-            lock (_all)
-            {
-                _all.Add((instrument.Name, value, text));
-            }
+            return [.. _all.Where(r => r.Name == name)];
         }
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var text = string.Join(',', tags.ToArray().Select(t => $"{t.Key}={t.Value}").Order(StringComparer.Ordinal));
+        lock (_all)
+        {
+            _all.Add((instrument.Name, value, text));
+        }
+    }
+}
+
+/// <summary>Issue #21.1: refusals and outages as the operator's alerts need them.</summary>
+public sealed class RefusalAndOutageMetricsTests : IDisposable
+{
+    private readonly TestMeterFactory _factory = new();
+    private readonly OpenCmMetrics _metrics;
+    private readonly Recorded _recorded;
+
+    public RefusalAndOutageMetricsTests()
+    {
+        _metrics = new OpenCmMetrics(_factory);
+        _recorded = new Recorded(_metrics.Meter);
+    }
+
+    public void Dispose()
+    {
+        _recorded.Dispose();
+        _metrics.Dispose();
+        _factory.Dispose();
+    }
+
+    [Fact]
+    public void Budget_OverTheBurst_RefusalCountedByLimitNotByUser()
+    {
+        using var budget = new Hosting.TokenBucketBudget(new Hosting.RateLimitOptions { ExpensiveBurst = 1, ExpensivePerMinute = 1, WriteBurst = 1, WritePerMinute = 1 }, _metrics);
+        var caller = new Caller(Guid.NewGuid(), Samples.UserSid(1000), [], "alice");
+        budget.Spend(caller, CallerCost.Expensive);
+        Assert.Throws<OpenCmException>(() => budget.Spend(caller, CallerCost.Expensive));
+        budget.Spend(caller, CallerCost.Write);
+        Assert.Throws<OpenCmException>(() => budget.Spend(caller, CallerCost.Write));
+        Assert.Equal(["limit=expensive", "limit=write"], _recorded.Named("opencm.rate_limit.refusals").Select(r => r.Tags));
+    }
+
+    [Fact]
+    public void Dependency_DownTwiceWithAnUpBetween_TwoOutagesAndTheLastStateUp()
+    {
+        foreach (var up in new[] { true, false, false, true, false, true })
+        {
+            _metrics.DependencyObserved(OpenCmMetrics.Database, up);
+        }
+
+        _metrics.DependencyObserved(OpenCmMetrics.Directory, false);
+        Assert.Equal(["dependency=database", "dependency=database", "dependency=directory"], _recorded.Named("opencm.dependency.outages").Select(r => r.Tags));
+        _recorded.Observe();
+        Assert.Equal([(1d, "dependency=database"), (0d, "dependency=directory")], _recorded.Named("opencm.dependency.up").Select(r => (r.Value, r.Tags)).OrderBy(r => r.Tags, StringComparer.Ordinal));
     }
 }
