@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -183,4 +185,70 @@ public sealed partial class MetricsTests
 
     [GeneratedRegex("""[{,]([a-zA-Z_][a-zA-Z0-9_]*)=""")]
     private static partial Regex LabelName();
+}
+
+/// <summary>Issue #21.1: the same metrics pushed over OTLP/HTTP to a collector, here a receiver on loopback.</summary>
+public sealed class OtlpMetricsTests
+{
+    [Fact]
+    public async Task Otlp_EndpointSet_RequestMetricsPushedWithoutTheToken()
+    {
+        // The collector: records every OTLP/HTTP metrics export it is sent.
+        var bodies = new System.Collections.Concurrent.ConcurrentQueue<byte[]>();
+        var receiverBuilder = WebApplication.CreateSlimBuilder();
+        receiverBuilder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var receiver = receiverBuilder.Build();
+        receiver.MapPost("/v1/metrics", async (HttpRequest request) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body);
+            bodies.Enqueue(body.ToArray());
+            return Results.Ok();
+        });
+        await receiver.StartAsync();
+        var endpoint = receiver.Urls.First().TrimEnd('/') + "/v1/metrics";
+
+        using var dir = new TempDirectory();
+        await using var app = OpenCmServer.Build(["--data", dir.Path, "--urls", "http://127.0.0.1:0", "--Metrics:Otlp:Endpoint", endpoint, "--Metrics:Otlp:IntervalSeconds", "1"]);
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = OpenCmServer.RunAsync(app, (_, _) =>
+        {
+            started.SetResult();
+            return Task.CompletedTask;
+        }, stop.Token);
+        await Task.WhenAny(started.Task, running);
+        await started.Task;
+        try
+        {
+            var api = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            var administration = app.Services.GetRequiredService<DirectoryAdministration>();
+            var user = await administration.AddUserAsync(new AuditContext(Guid.Empty, "test"), $"otlp-{Guid.NewGuid():N}"[..20], [], "otlp@contoso.test", upn: null);
+            var token = app.Services.GetRequiredService<TokenService>().Mint(user, await app.Services.GetRequiredService<IDirectory>().GroupsOfAsync(user.Uuid), TimeSpan.FromMinutes(30));
+            using var client = new HttpClient { BaseAddress = api };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            var id = await client.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"VPN"}]""");
+
+            // Names and label values travel as UTF-8 strings in the protobuf: look for them.
+            string? seen = null;
+            for (var waited = 0; waited < 60 && seen is null; waited++)
+            {
+                await Task.Delay(500);
+                seen = bodies.Select(b => System.Text.Encoding.UTF8.GetString(b)).FirstOrDefault(t => t.Contains("opencm.requests.created", StringComparison.Ordinal) && t.Contains("Enroll", StringComparison.Ordinal));
+            }
+
+            Assert.NotNull(seen);
+            foreach (var body in bodies.Select(b => System.Text.Encoding.UTF8.GetString(b)))
+            {
+                Assert.DoesNotContain(token, body, StringComparison.Ordinal);
+                Assert.DoesNotContain(id.ToString(), body, StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+            await receiver.StopAsync();
+        }
+    }
 }

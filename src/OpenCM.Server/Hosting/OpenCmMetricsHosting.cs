@@ -25,6 +25,12 @@ public sealed class MetricsOptions
     /// <summary>The window of <c>opencm_certificates_expiring</c>, in days.</summary>
     public int ExpiringWithinDays { get; set; } = 30;
 
+    /// <summary>Pushing the same metrics to an OpenTelemetry collector (section <c>Metrics:Otlp</c>); off by default.</summary>
+    public MetricsOtlpOptions Otlp { get; set; } = new();
+
+    /// <summary>Whether anything is measured: a Prometheus address, an OTLP endpoint, or both.</summary>
+    public bool Enabled => Addresses().Count > 0 || Otlp.Target() is not null;
+
     /// <summary>The addresses to listen on, or none when metrics are off; anything but absolute http(s) URLs is refused.</summary>
     public IReadOnlyList<string> Addresses()
     {
@@ -40,6 +46,25 @@ public sealed class MetricsOptions
 
         return urls;
     }
+}
+
+/// <summary>OTLP export settings (configuration section <c>Metrics:Otlp</c>).</summary>
+public sealed class MetricsOtlpOptions
+{
+    /// <summary>
+    /// The collector's OTLP/HTTP metrics URL, e.g. <c>http://otel-collector:4318/v1/metrics</c>
+    /// (protobuf over HTTP). Empty (the default): no export.
+    /// </summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>How often the metrics are pushed, in seconds.</summary>
+    public int IntervalSeconds { get; set; } = 60;
+
+    /// <summary>The endpoint, or null when export is off; anything but an absolute http(s) URL is refused.</summary>
+    public Uri? Target() =>
+        string.IsNullOrWhiteSpace(Endpoint) ? null
+        : Uri.TryCreate(Endpoint.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) ? uri
+        : throw new ConfigurationRefusedException($"Metrics:Otlp:Endpoint must be an absolute http(s) URL (e.g. http://otel-collector:4318/v1/metrics); '{Endpoint}' is not.");
 }
 
 /// <summary>
@@ -59,7 +84,7 @@ public static class OpenCmMetricsHosting
 
         // Always there (instruments nobody listens to cost a branch), so any component may record.
         services.AddSingleton<OpenCmMetrics>();
-        if (options.Addresses().Count == 0)
+        if (!options.Enabled)
         {
             return builder;
         }
@@ -73,8 +98,28 @@ public static class OpenCmMetricsHosting
         }
 
         services.AddSingleton<MetricsSampler>();
-        services.AddSingleton<MetricsListener>();
-        services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
+        if (options.Addresses().Count > 0)
+        {
+            services.AddSingleton<MetricsListener>();
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
+        }
+
+        if (options.Otlp.Target() is { } otlp)
+        {
+            // The same instruments, pushed: OpenCM's meter and the host's (ASP.NET Core, Kestrel).
+            // The database gauges are refreshed in the background when an export reads them stale.
+            services.AddHostedService<MetricsSamplerHook>();
+            services.AddOpenTelemetry().WithMetrics(m => OpenTelemetry.Metrics.OtlpMetricExporterExtensions.AddOtlpExporter(
+                m.AddMeter(OpenCmMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing",
+                    "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization", "Microsoft.AspNetCore.RateLimiting", "Microsoft.AspNetCore.Diagnostics"),
+                (exporter, reader) =>
+                {
+                    exporter.Endpoint = otlp;
+                    exporter.Protocol = OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf;
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = Math.Max(1, options.Otlp.IntervalSeconds) * 1000;
+                }));
+        }
+
         return builder;
     }
 
@@ -143,12 +188,47 @@ internal sealed class MetricsSampler : IDisposable
         }
     }
 
+    /// <summary>Starts a refresh when the values are stale, without waiting for it (an observer cannot wait: the values it reads now are the last ones).</summary>
+    public void RefreshInBackground()
+    {
+        if (!Fresh())
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await RefreshIfStaleAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The server stopped meanwhile.
+                }
+            });
+        }
+    }
+
     public void Dispose() => _gate.Dispose();
 
     private bool Fresh()
     {
         var at = Volatile.Read(ref _readAt);
         return at != 0 && Stopwatch.GetElapsedTime(at) < TimeSpan.FromSeconds(Math.Max(0, _options.RefreshSeconds));
+    }
+}
+
+/// <summary>Lets an OTLP export, which reads the gauges on its own schedule, refresh the database-derived ones when they are stale.</summary>
+internal sealed class MetricsSamplerHook(OpenCmMetrics metrics, MetricsSampler sampler) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        metrics.Observing = sampler.RefreshInBackground;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        metrics.Observing = null;
+        return Task.CompletedTask;
     }
 }
 
