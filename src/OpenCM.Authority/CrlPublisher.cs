@@ -38,6 +38,9 @@ public sealed class CrlPublisher : IDisposable
         _validity = validity;
     }
 
+    /// <summary>How long a CRL is valid: its nextUpdate is its thisUpdate (<see cref="PublishedCrl.BuiltAt"/>) plus this.</summary>
+    public TimeSpan Validity => _validity;
+
     public void Dispose() => _gate.Dispose();
 
     /// <summary>A revocation was recorded: the next fetch looks at the store again.</summary>

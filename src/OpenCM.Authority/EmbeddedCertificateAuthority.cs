@@ -14,11 +14,13 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
 {
     private readonly CertificateAuthorities _authorities;
     private readonly Ocsp.OcspResponder? _ocsp;
+    private readonly Application.Telemetry.OpenCmMetrics? _metrics;
 
-    public EmbeddedCertificateAuthority(CertificateAuthorities authorities, Ocsp.OcspResponder? ocsp = null)
+    public EmbeddedCertificateAuthority(CertificateAuthorities authorities, Ocsp.OcspResponder? ocsp = null, Application.Telemetry.OpenCmMetrics? metrics = null)
     {
         _authorities = authorities;
         _ocsp = ocsp;
+        _metrics = metrics;
     }
 
     public IssuerProfile Issuer => _authorities.Active.Pipeline.Issuer;
@@ -34,7 +36,32 @@ public sealed class EmbeddedCertificateAuthority : ICertificateAuthority
             : null;
         return named is null
             ? throw new OpenCmException(new DomainError(ErrorKind.Internal, $"The plan of serial {plan.SerialHex} names no CA this server holds."))
-            : Task.FromResult(named.Pipeline.Sign(plan));
+            : Task.FromResult(Sign(named, plan));
+    }
+
+    /// <summary>Which key backend signs for <paramref name="authority"/>: a key in memory, or a PKCS#11 token (the metrics' <c>backend</c> label).</summary>
+    public static string Backend(IssuingAuthority authority) => authority?.Signer is LocalKeySigner ? "software" : "pkcs11";
+
+    // Timed per key backend (issue #21.1): a slow or failing HSM shows before requests time out.
+    private IssuedCertificate Sign(IssuingAuthority named, CertificatePlan plan)
+    {
+        if (_metrics is null)
+        {
+            return named.Pipeline.Sign(plan);
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var issued = named.Pipeline.Sign(plan);
+            _metrics.SignatureTimed(Backend(named), named.Slug, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return issued;
+        }
+        catch
+        {
+            _metrics.SigningFailed(Backend(named), named.Slug);
+            throw;
+        }
     }
 
     // The revocation is in the store already; the next CRL fetch and OCSP answer publish it without waiting out their caches.

@@ -49,6 +49,7 @@ public static class StorageServices
         services.TryAddSingleton<SqlNotificationOutbox>();
         services.TryAddSingleton<INotificationOutbox>(sp => sp.GetRequiredService<SqlNotificationOutbox>());
         services.TryAddSingleton<ICertificateFacts>(sp => sp.GetRequiredService<SqlNotificationOutbox>());
+        services.TryAddSingleton<IOperationalCounts, SqlOperationalCounts>();
         services.TryAddSingleton<SqlDirectory>();
         services.TryAddSingleton<IDirectory>(sp => sp.GetRequiredService<SqlDirectory>());
         services.TryAddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());

@@ -700,6 +700,62 @@ public abstract partial class StorageContract : IAsyncLifetime
         Assert.False(await Transactions.RunAsync((uow, c) => uow.Certificates.RecordIssuedAsync(Issued(Serial()), c)));
     }
 
+    // Issue #21.1: the queue gauges count the requests that wait, by status, and nothing else.
+    [SkippableFact]
+    public async Task Counts_OpenRequests_OnlyPendingApprovedAndExecutingByStatus()
+    {
+        var counts = new SqlOperationalCounts(Db);
+        Assert.Empty(await counts.CountOpenRequestsAsync());
+        foreach (var status in new[] { RequestStatus.Pending, RequestStatus.Pending, RequestStatus.Approved, RequestStatus.Approved, RequestStatus.Denied, RequestStatus.Completed })
+        {
+            var request = Samples.Request(status: status);
+            await CreateAsync(request, [], Samples.Audit(request.Uuid));
+        }
+
+        _ = await ExecutingAsync();
+        var found = await counts.CountOpenRequestsAsync();
+        Assert.Equal(
+            [(RequestStatus.Approved, 2L), (RequestStatus.Pending, 2L), (RequestStatus.Executing, 1L)],
+            found.OrderBy(p => (int)p.Key).Select(p => (p.Key, p.Value)));
+    }
+
+    // Issue #21.1: certificates in use that run out inside the window; expired, later, revoked and unsigned ones are not.
+    [SkippableFact]
+    public async Task Counts_CertificatesExpiring_OnlyLiveOnesInsideTheWindow()
+    {
+        var (request, profile, _, _) = await ExecutingAsync();
+        var other = Guid.NewGuid();
+        var serials = Enumerable.Range(0, 5).Select(_ => Serial()).ToArray();
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            foreach (var (serial, i) in serials.Select((s, i) => (s, i)))
+            {
+                await uow.Certificates.ReserveAsync(new CertificateReservation(serial, request.Uuid, i == 3 ? other : profile, request.TargetUserUuid, "T"), c);
+            }
+
+            return 0;
+        });
+        var lives = new[] { TimeSpan.FromDays(10), TimeSpan.FromDays(40), TimeSpan.FromDays(-1), TimeSpan.FromDays(5) };
+        await Transactions.RunAsync(async (uow, c) =>
+        {
+            for (var i = 0; i < lives.Length; i++)
+            {
+                Assert.True(await uow.Certificates.RecordIssuedAsync(new IssuedCertificate(serials[i], [0x30, 0x03, 0x02, 0x01, 0x01], "TP" + serials[i], Samples.Now.AddDays(-2), Samples.Now + lives[i]), c));
+            }
+
+            // The fourth, on another profile, is revoked; the fifth stays reserved, never signed.
+            _ = await uow.Certificates.RevokeAllAsync(other, 1, Samples.Now, c);
+            return 0;
+        });
+        var counts = new SqlOperationalCounts(Db);
+        Assert.Equal(1, await counts.CountCertificatesExpiringAsync(Samples.Now, Samples.Now.AddDays(30)));
+
+        // Current (the execution completed) still counts.
+        await Transactions.RunAsync((uow, c) => uow.Certificates.MoveAllAsync(profile, CertificateStatus.Issued, CertificateStatus.Current, c));
+        Assert.Equal(1, await counts.CountCertificatesExpiringAsync(Samples.Now, Samples.Now.AddDays(30)));
+        Assert.Equal(2, await counts.CountCertificatesExpiringAsync(Samples.Now.AddDays(-3), Samples.Now.AddDays(30)));
+    }
+
     [SkippableFact]
     public async Task Authorities_AddActivateRetire_OneActiveAndCompareAndSet()
     {

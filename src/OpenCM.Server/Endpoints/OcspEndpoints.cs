@@ -93,6 +93,7 @@ internal static class OcspEndpoints
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
+            httpContext.RequestServices.GetService<Application.Telemetry.OpenCmMetrics>()?.OcspAnswered(answer.Status.ToString(), answer.NextUpdate);
             var response = httpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = ResponseMediaType;

@@ -43,9 +43,11 @@ internal static class PkiEndpoints
     public static IEndpointRouteBuilder MapPkiEndpoints(this IEndpointRouteBuilder app, string pathBase)
     {
         // Served from memory with its entity tag and thisUpdate: a client that has it gets 304 (If-None-Match, If-Modified-Since).
-        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, CertificateAuthorities authorities, CancellationToken ct) =>
+        app.MapGet(pathBase.TrimEnd('/') + "/crl/{file}", async (string file, CertificateAuthorities authorities, HttpContext http, CancellationToken ct) =>
         {
-            var current = await Published(authorities, file, ".crl").Crl.CurrentAsync(ct);
+            var authority = Published(authorities, file, ".crl");
+            var current = await authority.Crl.CurrentAsync(ct);
+            http.RequestServices.GetService<Application.Telemetry.OpenCmMetrics>()?.CrlPublished(authority.Slug, current.BuiltAt, current.BuiltAt + authority.Crl.Validity);
             return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
                 entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
         }).Produces(StatusCodes.Status200OK, contentType: "application/pkix-crl").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);

@@ -12,6 +12,7 @@ internal sealed class DirectoryReadiness : IHealthCheck
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var (ready, detail) = await DirectoryChoice.ReadyAsync(_services, cancellationToken).ConfigureAwait(false);
+        _services.GetService<Application.Telemetry.OpenCmMetrics>()?.DependencyObserved(Application.Telemetry.OpenCmMetrics.Directory, ready);
         return ready ? HealthCheckResult.Healthy(detail) : HealthCheckResult.Unhealthy(detail);
     }
 }

@@ -47,6 +47,7 @@ public static class OpenCmServices
         var services = builder.Services;
         services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
         services.AddOpenCmCore();
+        builder.AddOpenCmMetrics();
 
         // Bodies over 1 MiB are refused (SPEC §2; WireBody counts too, for hosts without Kestrel
         // limits); connections are bounded below the open-file limit (issue #7.1).

@@ -39,9 +39,11 @@ public sealed class RateLimitOptions
 internal sealed class TokenBucketBudget : ICallerBudget, IDisposable
 {
     private readonly PartitionedRateLimiter<(Guid User, CallerCost Cost)> _limiter;
+    private readonly Application.Telemetry.OpenCmMetrics? _metrics;
 
-    public TokenBucketBudget(RateLimitOptions options)
+    public TokenBucketBudget(RateLimitOptions options, Application.Telemetry.OpenCmMetrics? metrics = null)
     {
+        _metrics = metrics;
         _limiter = PartitionedRateLimiter.Create<(Guid User, CallerCost Cost), (Guid, CallerCost)>(key =>
         {
             if (!options.Enabled)
@@ -69,6 +71,7 @@ internal sealed class TokenBucketBudget : ICallerBudget, IDisposable
         using var lease = _limiter.AttemptAcquire((caller.UserUuid, cost));
         if (!lease.IsAcquired)
         {
+            _metrics?.RateLimited(cost == CallerCost.Expensive ? "expensive" : "write");
             throw new OpenCmException(new DomainError(ErrorKind.RateLimited, "You have made too many requests of this kind; wait before trying again.")
             {
                 RetryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : null,
@@ -104,10 +107,13 @@ internal static class RateLimits
                     });
             });
             o.OnRejected = async (context, ct) =>
+            {
+                context.HttpContext.RequestServices.GetService<Application.Telemetry.OpenCmMetrics>()?.RateLimited(SignIn);
                 await Problems.WriteAsync(context.HttpContext, new DomainError(ErrorKind.RateLimited, "You have made too many requests of this kind; wait before trying again.")
                 {
                     RetryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : null,
                 }).ConfigureAwait(false);
+            };
         });
         return services;
     }
