@@ -107,6 +107,29 @@ public sealed class LdapDirectory : IDirectory, IDisposable
             return groups.OrderBy(g => g.Name, StringComparer.OrdinalIgnoreCase).ToList();
         });
 
+    public Task<IReadOnlyList<Principal>> UsersNamedByAsync(Sid sid, int max, CancellationToken ct = default) =>
+        CachedAsync<IReadOnlyList<Principal>>("named:" + sid.Value + ":" + max.ToString(System.Globalization.CultureInfo.InvariantCulture), () => RunAsync<IReadOnlyList<Principal>>(conn =>
+        {
+            // 1. The entry the SID names: a user is itself; a group reaches its members.
+            var named = Search(conn, _options.BaseDn, $"(&{PersonOrGroup}(objectSid={LdapFilter.Binary(BinarySid.Write(sid))}))", SearchScope.Subtree, PrincipalAttributes);
+            if (named is not [var entry] || ToPrincipal(entry) is not { } principal)
+            {
+                return [];
+            }
+
+            if (principal.Kind == PrincipalKind.User)
+            {
+                return [principal];
+            }
+
+            // 2. Every enabled user in the group, nested groups included: AD's transitive
+            //    membership rule (LDAP_MATCHING_RULE_IN_CHAIN) evaluates the chain on the server.
+            var members = Search(conn, _options.BaseDn,
+                $"(&(objectClass=user)(!(objectClass=computer))(memberOf:1.2.840.113556.1.4.1941:={LdapFilter.Escape(entry.DistinguishedName)}))",
+                SearchScope.Subtree, PrincipalAttributes);
+            return [.. members.Select(ToPrincipal).OfType<Principal>().OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).Take(Math.Max(0, max))];
+        }, ct));
+
     public async Task<Sid> DomainSidAsync(CancellationToken ct = default) =>
         await CachedAsync<Sid?>("domain", () => RunAsync<Sid?>(conn =>
         {

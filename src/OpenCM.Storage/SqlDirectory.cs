@@ -52,6 +52,19 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
         }, ct).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<Principal>> UsersNamedByAsync(Sid sid, int max, CancellationToken ct = default)
+    {
+        // The embedded directory has no nested groups: a user by its SID, or a group's direct members.
+        return await _db.ReadAsync<IReadOnlyList<Principal>>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command(
+                $"SELECT {Columns} FROM principals WHERE kind = @k AND (sid = @s OR uuid IN " +
+                "(SELECT m.user_uuid FROM memberships m JOIN principals g ON g.uuid = m.group_uuid WHERE g.sid = @s)) ORDER BY name LIMIT @max",
+                ("@k", (int)PrincipalKind.User), ("@s", sid.Value), ("@max", Math.Max(0, max)));
+            return await ReadAllAsync(cmd, c).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default)
     {
         // On the provider's read path, so a database that stops answering mid-read is Unavailable (503), not an untyped error.

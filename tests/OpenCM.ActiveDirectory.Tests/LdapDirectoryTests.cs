@@ -91,6 +91,34 @@ public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
         Assert.Equal(PrincipalKind.Group, (await directory.FindByNameAsync(outer.Name))?.Kind);
     }
 
+    // Issue #21.2: whom an approval descriptor's group SID reaches by e-mail, nested groups' members
+    // included, a disabled account left out; a user's SID reaches that user.
+    [SkippableFact]
+    public async Task UsersNamedBy_GroupWithNestedGroupAndDisabledMember_EnabledUsersTransitively()
+    {
+        var dc = await DcAsync();
+        var direct = await dc.CreateUserAsync(dc.UniqueName("dana"));
+        var nested = await dc.CreateUserAsync(dc.UniqueName("ed"));
+        var disabled = await dc.CreateUserAsync(dc.UniqueName("fay"));
+        await dc.ReplaceAsync(nested, "mail", $"{nested.Name}@contoso.com");
+        var outer = await dc.CreateGroupAsync(dc.UniqueName("Approvers"));
+        var inner = await dc.CreateGroupAsync(dc.UniqueName("Team"));
+        await dc.AddMemberAsync(outer, inner);
+        await dc.AddMemberAsync(outer, direct);
+        await dc.AddMemberAsync(inner, nested);
+        await dc.AddMemberAsync(outer, disabled);
+        await dc.SetEnabledAsync(disabled, enabled: false);
+        using var directory = Directory(dc);
+
+        var members = await directory.UsersNamedByAsync(Sid.Parse(outer.Sid), 100);
+        Assert.Equal(new[] { direct.Uuid, nested.Uuid }.Order(), members.Select(m => m.Uuid).Order());
+        Assert.Equal($"{nested.Name}@contoso.com", members.Single(m => m.Uuid == nested.Uuid).Email);
+        Assert.Equal([nested.Uuid], (await directory.UsersNamedByAsync(Sid.Parse(nested.Sid), 100)).Select(m => m.Uuid));
+        Assert.Empty(await directory.UsersNamedByAsync(Sid.Parse(disabled.Sid), 100));
+        Assert.Empty(await directory.UsersNamedByAsync(Sid.Parse("S-1-1-0"), 100));
+        Assert.Single(await directory.UsersNamedByAsync(Sid.Parse(outer.Sid), 1));
+    }
+
     // Issue #19: a disabled account or a removed membership loses its rights within the cache
     // time, not at once and not never.
     [SkippableFact]

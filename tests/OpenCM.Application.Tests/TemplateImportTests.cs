@@ -23,6 +23,8 @@ internal sealed class FakeDirectory : IDirectory
 
     public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 
+    public Task<IReadOnlyList<Principal>> UsersNamedByAsync(Sid sid, int max, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
+
     public Task<Principal?> FindBySidAsync(Sid sid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Sid == sid));
 
     public Task<Sid> DomainSidAsync(CancellationToken ct = default) => Task.FromResult(Sid.Parse("S-1-5-21-9-9-9"));

@@ -22,7 +22,7 @@ public sealed partial class JsonLogTests : IDisposable
     private static partial Regex AntiforgeryField();
 
     // What `serve` prints for the operator besides its logs (OpenCmServer.ReportAsync), plain text by design.
-    private static readonly string[] ReportLines = ["OpenCM is serving", "First start", "Note: ", "CA: ", "Portal: ", "Get a token", "  (from a source checkout"];
+    private static readonly string[] ReportLines = ["OpenCM is serving", "Version: ", "First start", "Note: ", "CA: ", "Portal: ", "Get a token", "  (from a source checkout"];
 
     [Fact]
     public async Task JsonLogs_RequestsWithTokenAndPassword_EveryLineJsonCorrelatedAndNoSecret()

@@ -123,6 +123,8 @@ public sealed class CompositionTests : IDisposable
 
         public Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 
+        public Task<IReadOnlyList<Principal>> UsersNamedByAsync(Sid sid, int max, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
+
         public Task<Sid> DomainSidAsync(CancellationToken ct = default) => Task.FromResult(DomainSid);
     }
 }

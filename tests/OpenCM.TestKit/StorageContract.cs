@@ -465,6 +465,27 @@ public abstract partial class StorageContract : IAsyncLifetime
         Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
     }
 
+    // Issue #21.2: whom an approval descriptor's SID reaches: a user itself, or a group's members,
+    // never another group, at most the number asked for.
+    [SkippableFact]
+    public async Task Directory_UsersNamedBy_UserItselfOrTheGroupsMembersBounded()
+    {
+        var dir = new SqlDirectory(Db);
+        var who = new AuditContext(Guid.NewGuid(), "corr-named");
+        var ann = await Administration.AddUserAsync(who, "named-ann", ["Named Approvers"], "ann@contoso.com", null);
+        var ben = await Administration.AddUserAsync(who, "named-ben", ["Named Approvers", "Named Other"]);
+        var cid = await Administration.AddUserAsync(who, "named-cid", ["Named Other"]);
+        var approvers = (await dir.FindByNameAsync("Named Approvers"))!;
+
+        Assert.Equal(["named-ann", "named-ben"], (await dir.UsersNamedByAsync(approvers.Sid, 10)).Select(u => u.Name));
+        Assert.Equal("ann@contoso.com", (await dir.UsersNamedByAsync(approvers.Sid, 10))[0].Email);
+        Assert.Equal([cid], await dir.UsersNamedByAsync(cid.Sid, 10));
+        Assert.Single(await dir.UsersNamedByAsync(approvers.Sid, 1));
+        Assert.Empty(await dir.UsersNamedByAsync(Sid.Parse("S-1-5-21-1-2-3-4242"), 10));
+        Assert.DoesNotContain(await dir.UsersNamedByAsync(approvers.Sid, 10), u => u.Kind == PrincipalKind.Group || u.Uuid == cid.Uuid);
+        Assert.NotEqual(ann.Uuid, ben.Uuid);
+    }
+
     // Issue #20.6: a user's e-mail address and UPN are kept and read back (migrations SQLite 0019,
     // PostgreSQL 0013); absent ones stay absent, and a malformed one is refused naming its field.
     [SkippableFact]

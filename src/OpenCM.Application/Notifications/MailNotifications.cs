@@ -38,19 +38,20 @@ public sealed class MailNotifications : INotificationChannel
     public const string ChannelName = "email";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    // Whom one approval ACE may reach by e-mail: a bound on a group's size, not a rule.
+    private const int MaxApprovers = 500;
+
     private readonly IMailTransport _transport;
     private readonly IMessageTemplates _texts;
     private readonly IRequestStore _requests;
     private readonly ITemplateStore _templates;
     private readonly IDirectory _directory;
-    private readonly IDirectoryAdministration? _users;
     private readonly ICertificateFacts _certificates;
     private readonly NotificationOptions _options;
 
     public MailNotifications(IMailTransport transport, IMessageTemplates texts, IRequestStore requests, ITemplateStore templates, IDirectory directory,
-        ICertificateFacts certificates, NotificationOptions options, DirectorySource source, IDirectoryAdministration? users = null)
+        ICertificateFacts certificates, NotificationOptions options)
     {
-        ArgumentNullException.ThrowIfNull(source);
         _transport = transport;
         _texts = texts;
         _requests = requests;
@@ -58,9 +59,6 @@ public sealed class MailNotifications : INotificationChannel
         _directory = directory;
         _certificates = certificates;
         _options = options;
-
-        // Listing a group's members needs the embedded directory's user list. TODO(#21): members of an AD group (LDAP).
-        _users = source.Administered ? users : null;
     }
 
     public string Name => ChannelName;
@@ -170,7 +168,7 @@ public sealed class MailNotifications : INotificationChannel
     // descriptor names (SPEC §5: CR grants approval); the descriptor's SIDs were resolved at import.
     private async Task<IReadOnlyList<string>> ApproversAsync(CmRequest request, ProfileTemplate? template, CancellationToken ct)
     {
-        if (_users is null || template?.PolicyFor(request.RequestType) is not { } policy)
+        if (template?.PolicyFor(request.RequestType) is not { } policy)
         {
             return [];
         }
@@ -191,8 +189,13 @@ public sealed class MailNotifications : INotificationChannel
             return [];
         }
 
-        var users = await _users.ListUsersAsync(ct).ConfigureAwait(false);
-        return [.. users.Where(u => granted.Contains(u.User.Sid) || u.Groups.Any(g => granted.Contains(g.Sid))).Select(u => u.User.Email).OfType<string>()];
+        var emails = new List<string>();
+        foreach (var sid in granted)
+        {
+            emails.AddRange((await _directory.UsersNamedByAsync(sid, MaxApprovers, ct).ConfigureAwait(false)).Select(u => u.Email).OfType<string>());
+        }
+
+        return emails;
     }
 
     private List<(string, string)> Messages(string name, IEnumerable<string> recipients, IReadOnlyDictionary<string, string> values)

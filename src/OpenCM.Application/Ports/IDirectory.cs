@@ -38,6 +38,13 @@ public interface IDirectory
 
     Task<IReadOnlyList<Principal>> GroupsOfAsync(Guid userUuid, CancellationToken ct = default);
 
+    /// <summary>
+    /// The enabled users <paramref name="sid"/> names: the user itself, or the members of the group
+    /// it names (in Active Directory nested groups' members too), at most <paramref name="max"/>.
+    /// Whom a template's approval descriptor reaches, for e-mail (issue #21.2).
+    /// </summary>
+    Task<IReadOnlyList<Principal>> UsersNamedByAsync(Sid sid, int max, CancellationToken ct = default);
+
     /// <summary>The domain whose SIDs this directory's principals carry.</summary>
     Task<Sid> DomainSidAsync(CancellationToken ct = default);
 }
