@@ -36,8 +36,12 @@ internal sealed class NotifyingServer : ServerFixture
     /// <summary>Whether the host's loop runs; off, the test drives the dispatcher and the scan itself, and nothing races it.</summary>
     public bool RunsLoop { get; init; }
 
+    /// <summary>Every line the server logs (issue #21: grepped for secrets).</summary>
+    public CapturingLoggerProvider Logs { get; } = new();
+
     protected override void ConfigureServices(IServiceCollection services)
     {
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
         if (!RunsLoop && services.FirstOrDefault(d => d.ImplementationType == typeof(Hosting.NotificationLoop)) is { } loop)
         {
             services.Remove(loop);
@@ -288,6 +292,73 @@ public sealed class NotificationTests
         }
     }
 
+    // Issue #21, "done means": nothing in a notification, webhook, metric label or log line carries a
+    // PIN, key, token or password. One server with every channel on; a bearer token, a password
+    // sign-in, a server-proposed PIN, an approval flow; then every channel's output is grepped.
+    [SkippableFact]
+    public async Task EveryChannel_TokenPasswordPinAndWebhookSecret_NoneInMailWebhooksDeliveryLogMetricsOrLogs()
+    {
+        await using var smtp = await SmtpTestServer.StartAsync();
+        await using var hooks = await WebhookReceiver.StartAsync();
+        using var server = new NotifyingServer(smtp, hooks, ("Metrics:Urls", "http://127.0.0.1:0"), ("Metrics:RefreshSeconds", "0"));
+        var template = Guid.NewGuid();
+        await server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Grepped PIN card {{template:N}}
+            isVirtualSmartcardProfileTemplate: true
+            policies:
+              Enroll:
+                enabled: true
+                selfServiceEnabled: true
+            smartcard:
+              userPinOption: ServerProposed
+              minimumPinLength: 8
+              maximumPinLength: 8
+            """, "grep.yaml", Guid.Empty, "test");
+        var holder = await server.UserAsync("grep");
+        var token = await server.TokenAsync(holder);
+        var approverToken = await server.TokenAsync(await server.UserAsync("grepappr", "CM Approvers"));
+        var client = await server.ClientAsync(holder);
+
+        // A request that waits for approval (approvers mailed), a card whose PIN the server proposes, a password sign-in.
+        var waiting = await client.CreateIdAsync(ServerFixture.ApprovedUserCertificate, Reason);
+        var request = await client.CreateIdAsync(template);
+        var assigned = await client.PostAsync($"{ServerFixture.Api}/smartcards",
+            Http.Json($$"""{"requestid":"{{request}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""));
+        Assert.Equal(HttpStatusCode.Created, assigned.StatusCode);
+        var card = (await assigned.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
+        var pin = (await client.GetStringAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).Trim('"');
+        Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Canceled")).StatusCode);
+        using var browser = await SignedInAsync(server, holder);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync($"/CertificateManagement/requests/{waiting}")).StatusCode);
+        await server.Dispatcher.RunOnceAsync();
+
+        var mails = await smtp.WaitForAsync(1);
+        var metricsAt = new Uri(Assert.Single(server.Services.GetRequiredService<Hosting.MetricsListener>().Addresses));
+        using var scraper = new HttpClient { BaseAddress = metricsAt };
+        var metrics = await scraper.GetStringAsync("/metrics");
+        var deliveries = await server.Log.ListAsync(false, 100);
+        Assert.NotEmpty(hooks.Received);
+        Assert.Contains("opencm_requests", metrics, StringComparison.Ordinal);
+        Assert.NotEmpty(server.Logs.Lines);
+
+        var secret = hooks.Secret;
+        string[] secrets = [token, approverToken, pin, PortalPassword, secret, secret["whsec_".Length..]];
+        var outputs = mails.Select(m => ("mail", m.ToString()))
+            .Concat(smtp.Messages().Select(m => ("mail", m.ToString())))
+            .Concat(hooks.Received.Select(h => ("webhook", h.Body)))
+            .Concat(deliveries.Select(d => ("delivery log", d.Payload + " " + d.LastError)))
+            .Concat([("metrics", metrics)])
+            .Concat(server.Logs.Lines.Select(l => ("log", l.Text)));
+        foreach (var (channel, text) in outputs)
+        {
+            foreach (var s in secrets)
+            {
+                Assert.False(text.Contains(s, StringComparison.Ordinal), $"a secret in the {channel}: {text}");
+            }
+        }
+    }
+
     [SkippableFact]
     public async Task Portal_DeliveryLog_ManagersSeeItAndItsFailuresOthersGet404()
     {
@@ -334,15 +405,16 @@ public sealed class NotificationTests
     }
 
     // A browser signed in to the portal with a password (the portal takes its cookie, not bearer tokens).
+    private const string PortalPassword = "Portal-Passw0rd-For-Tests";
+
     private static async Task<HttpClient> SignedInAsync(NotifyingServer server, Principal user)
     {
-        const string Password = "Portal-Passw0rd-For-Tests";
-        await server.Services.GetRequiredService<Composition.Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
+        await server.Services.GetRequiredService<Composition.Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, PortalPassword);
         var browser = server.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
         var form = await browser.GetStringAsync("/CertificateManagement/signin");
         var token = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
         var signedIn = await browser.PostAsync("/CertificateManagement/signin", new FormUrlEncodedContent(
-            [new("__RequestVerificationToken", token), new("name", user.Name), new("password", Password)]));
+            [new("__RequestVerificationToken", token), new("name", user.Name), new("password", PortalPassword)]));
         Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
         return browser;
     }
