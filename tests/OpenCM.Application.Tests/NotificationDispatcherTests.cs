@@ -15,7 +15,7 @@ internal sealed class MemoryNotificationOutbox : INotificationOutbox
     public Task<IReadOnlyList<StoredEvent>> ClaimEventsAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken ct = default)
     {
         var due = Events.Take(max).ToList();
-        Events.Clear();
+        Events.RemoveRange(0, due.Count);
         return Task.FromResult<IReadOnlyList<StoredEvent>>(due);
     }
 
@@ -116,6 +116,25 @@ public class NotificationDispatcherTests
 
         Assert.Equal([id, id, id], channel.Sent);
         Assert.Equal((DeliveryStatus.Delivered, 3, (string?)null), (outbox.Deliveries[id].Status, outbox.Deliveries[id].Attempts, outbox.Deliveries[id].LastError));
+    }
+
+    // A burst larger than one batch (100) drains in one call, not one batch a poll; a receiver that
+    // fails stops the drain, each failure waiting for its backoff.
+    [Fact]
+    public async Task Drain_BurstAboveOneBatch_AllDeliveredInOneCallAndFailuresStopIt()
+    {
+        var channel = new FlakyChannel();
+        var (dispatcher, outbox, _) = Dispatcher(channel);
+        outbox.Events.AddRange(Enumerable.Range(100, 249).Select(i => new StoredEvent(i, new OutboxEvent(EventTypes.RequestCreated, "r", Samples.Now, To: "Pending"))));
+
+        Assert.Equal(250, await dispatcher.DrainAsync());
+        Assert.All(outbox.Deliveries.Values, d => Assert.Equal(DeliveryStatus.Delivered, d.Status));
+
+        var failing = new FlakyChannel { FailFirst = int.MaxValue, Failure = () => new DeliveryException("HTTP 503") };
+        var (stuck, stuckOutbox, _) = Dispatcher(failing);
+        Assert.Equal(0, await stuck.DrainAsync());
+        Assert.Single(failing.Sent);
+        Assert.Equal(1, Assert.Single(stuckOutbox.Deliveries.Values).Attempts);
     }
 
     [Fact]

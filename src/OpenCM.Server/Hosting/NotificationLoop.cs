@@ -42,7 +42,7 @@ public sealed partial class NotificationLoop : BackgroundService
                     await _expiry.ScanAsync(stoppingToken).ConfigureAwait(false);
                 }
 
-                await _dispatcher.RunOnceAsync(stoppingToken).ConfigureAwait(false);
+                await _dispatcher.DrainAsync(ct: stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
