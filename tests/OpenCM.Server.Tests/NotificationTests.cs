@@ -253,29 +253,12 @@ public sealed class NotificationTests
         await using var smtp = await SmtpTestServer.StartAsync();
         await using var hooks = await WebhookReceiver.StartAsync();
         using var server = new NotifyingServer(smtp, hooks);
-        var template = Guid.NewGuid();
-        await server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
-            uuid: {{template}}
-            name: Server PIN card {{template:N}}
-            isVirtualSmartcardProfileTemplate: true
-            policies:
-              Enroll:
-                enabled: true
-                selfServiceEnabled: true
-            smartcard:
-              userPinOption: ServerProposed
-              minimumPinLength: 8
-              maximumPinLength: 8
-            """, "pin.yaml", Guid.Empty, "test");
+        var template = await ServerPinTemplateAsync(server);
         var holder = await server.UserAsync("pin");
         var token = await server.TokenAsync(holder);
         var client = await server.ClientAsync(holder);
         var request = await client.CreateIdAsync(template);
-        var assigned = await client.PostAsync($"{ServerFixture.Api}/smartcards",
-            Http.Json($$"""{"requestid":"{{request}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""));
-        Assert.Equal(HttpStatusCode.Created, assigned.StatusCode);
-        var card = (await assigned.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
-        var pin = (await client.GetStringAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).Trim('"');
+        var pin = await ProposedPinAsync(client, request);
         Assert.Matches("^[0-9]{8}$", pin);
         Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Canceled")).StatusCode);
         await server.Dispatcher.RunOnceAsync();
@@ -301,20 +284,7 @@ public sealed class NotificationTests
         await using var smtp = await SmtpTestServer.StartAsync();
         await using var hooks = await WebhookReceiver.StartAsync();
         using var server = new NotifyingServer(smtp, hooks, ("Metrics:Urls", "http://127.0.0.1:0"), ("Metrics:RefreshSeconds", "0"));
-        var template = Guid.NewGuid();
-        await server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
-            uuid: {{template}}
-            name: Grepped PIN card {{template:N}}
-            isVirtualSmartcardProfileTemplate: true
-            policies:
-              Enroll:
-                enabled: true
-                selfServiceEnabled: true
-            smartcard:
-              userPinOption: ServerProposed
-              minimumPinLength: 8
-              maximumPinLength: 8
-            """, "grep.yaml", Guid.Empty, "test");
+        var template = await ServerPinTemplateAsync(server);
         var holder = await server.UserAsync("grep");
         var token = await server.TokenAsync(holder);
         var approverToken = await server.TokenAsync(await server.UserAsync("grepappr", "CM Approvers"));
@@ -323,11 +293,7 @@ public sealed class NotificationTests
         // A request that waits for approval (approvers mailed), a card whose PIN the server proposes, a password sign-in.
         var waiting = await client.CreateIdAsync(ServerFixture.ApprovedUserCertificate, Reason);
         var request = await client.CreateIdAsync(template);
-        var assigned = await client.PostAsync($"{ServerFixture.Api}/smartcards",
-            Http.Json($$"""{"requestid":"{{request}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""));
-        Assert.Equal(HttpStatusCode.Created, assigned.StatusCode);
-        var card = (await assigned.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
-        var pin = (await client.GetStringAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).Trim('"');
+        var pin = await ProposedPinAsync(client, request);
         Assert.Equal(HttpStatusCode.OK, (await client.PutStatusAsync(request, "Canceled")).StatusCode);
         using var browser = await SignedInAsync(server, holder);
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync($"/CertificateManagement/requests/{waiting}")).StatusCode);
@@ -405,6 +371,36 @@ public sealed class NotificationTests
     }
 
     // A browser signed in to the portal with a password (the portal takes its cookie, not bearer tokens).
+    // A virtual smart card template whose server proposes an 8-digit PIN.
+    private static async Task<Guid> ServerPinTemplateAsync(NotifyingServer server)
+    {
+        var template = Guid.NewGuid();
+        await server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{template}}
+            name: Server PIN card {{template:N}}
+            isVirtualSmartcardProfileTemplate: true
+            policies:
+              Enroll:
+                enabled: true
+                selfServiceEnabled: true
+            smartcard:
+              userPinOption: ServerProposed
+              minimumPinLength: 8
+              maximumPinLength: 8
+            """, "pin.yaml", Guid.Empty, "test");
+        return template;
+    }
+
+    // A card assigned to the request, and the PIN the server proposes for it.
+    private static async Task<string> ProposedPinAsync(HttpClient client, Guid request)
+    {
+        var assigned = await client.PostAsync($"{ServerFixture.Api}/smartcards",
+            Http.Json($$"""{"requestid":"{{request}}","cardid":"{{Guid.NewGuid()}}","atr":"3B8D0180FBA000000397425446590301C8"}"""));
+        Assert.Equal(HttpStatusCode.Created, assigned.StatusCode);
+        var card = (await assigned.Content.ReadAsStringAsync()).Trim('"').Split('/')[^1];
+        return (await client.GetStringAsync($"{ServerFixture.Api}/smartcards/{card}/serverproposedpin")).Trim('"');
+    }
+
     private const string PortalPassword = "Portal-Passw0rd-For-Tests";
 
     private static async Task<HttpClient> SignedInAsync(NotifyingServer server, Principal user)
