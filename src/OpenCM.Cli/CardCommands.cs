@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
+using OpenCM.Cards;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;

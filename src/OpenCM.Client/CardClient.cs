@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
+using OpenCM.Cards;
 using OpenCM.Contracts;
 using OpenCM.Domain;
 using OpenCM.Smartcards;
@@ -38,7 +39,7 @@ public sealed class CardClient
     /// </summary>
     /// <param name="pin">The user's PIN; ignored when the policy has the server propose one.</param>
     /// <returns>The enrollment, and the PIN the card now has.</returns>
-    public async Task<(CardEnrollment Enrollment, string Pin)> PersonalizeAsync(Guid requestId, EmulatedCard card, string? pin, CancellationToken ct = default)
+    public async Task<(CardEnrollment Enrollment, string Pin)> PersonalizeAsync(Guid requestId, ICardDevice card, string? pin, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(card);
 
@@ -95,7 +96,7 @@ public sealed class CardClient
     /// Walkthrough steps 24-27 on a card that has its PIN: the generation options, one key and CSR
     /// per certificate made on the card, the certificates, each installed beside its key.
     /// </summary>
-    public async Task<IReadOnlyList<X509Certificate2>> IssueOntoCardAsync(Guid requestId, EmulatedCard card, string pin, CancellationToken ct = default)
+    public async Task<IReadOnlyList<X509Certificate2>> IssueOntoCardAsync(Guid requestId, ICardDevice card, string pin, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(card);
         Report(24, "Reading the certificate generation options");
@@ -140,7 +141,7 @@ public sealed class CardClient
     }
 
     /// <summary>An online Unblock: the server answers the card's challenge, and the card takes the new PIN; then the request completes.</summary>
-    public async Task UnblockAsync(Guid requestId, Guid cardUuid, EmulatedCard card, string newPin, CancellationToken ct = default)
+    public async Task UnblockAsync(Guid requestId, Guid cardUuid, ICardDevice card, string newPin, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(card);
         var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
@@ -151,7 +152,7 @@ public sealed class CardClient
         await _client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct).ConfigureAwait(false);
     }
 
-    private async Task SetPinAsync(Guid requestId, Guid cardUuid, EmulatedCard card, string pin, bool diversified, CancellationToken ct)
+    private async Task SetPinAsync(Guid requestId, Guid cardUuid, ICardDevice card, string pin, bool diversified, CancellationToken ct)
     {
         var response = await _client.AuthenticationResponseAsync(requestId, cardUuid, card.CardId, card.GetChallenge(), diversified, ct).ConfigureAwait(false);
         card.UnblockPin(response, pin);

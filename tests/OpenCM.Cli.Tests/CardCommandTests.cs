@@ -1,3 +1,4 @@
+using OpenCM.Cards;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
+using OpenCM.Cards;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
+using OpenCM.Cards;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenCM.Application;
+using OpenCM.Cards;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
+using OpenCM.Cards;
 using OpenCM.Server.Auth;
 
 namespace OpenCM.Server.Tests;
@@ -366,11 +367,11 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var owner = await _server.UserAsync("portal-card");
         using var client = new OpenCM.Client.OpenCmClient(_server.CreateClient(), await _server.TokenAsync(owner));
         var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
-        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        using var device = OpenCM.Cards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
-        for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)
+        for (var i = 0; i < OpenCM.Cards.EmulatedCard.PinTries; i++)
         {
-            Assert.Throws<OpenCM.Smartcards.CardException>(() => device.VerifyPin("000000"));
+            Assert.Throws<OpenCM.Cards.CardException>(() => device.VerifyPin("000000"));
         }
 
         // Not a manager: the page is not there.
@@ -475,7 +476,7 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         var owner = await _server.UserAsync("portal-card2");
         using var client = new OpenCM.Client.OpenCmClient(_server.CreateClient(), await _server.TokenAsync(owner));
         var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
-        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        using var device = OpenCM.Cards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
         var admin = (await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!;
         await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), admin, Password);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using OpenCM.Cards;
 using OpenCM.Domain;
 using OpenCM.Smartcards;
 using OpenCM.TestKit;

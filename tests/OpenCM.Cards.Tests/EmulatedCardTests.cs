@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using OpenCM.Cards;
 using OpenCM.Smartcards;
 using OpenCM.TestKit;
 
-namespace OpenCM.Smartcards.Tests;
+namespace OpenCM.Cards.Tests;
 
 /// <summary>The emulated Base CSP card (issue #8.10) keeps its secrets as a card does.</summary>
 public sealed class EmulatedCardTests : IDisposable

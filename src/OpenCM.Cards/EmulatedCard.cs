@@ -1,64 +1,19 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using OpenCM.Smartcards;
 
-namespace OpenCM.Smartcards;
-
-/// <summary>Why an <see cref="EmulatedCard"/> refused an operation, as a card's status word would say.</summary>
-public enum CardRefusal
-{
-    /// <summary>The admin response did not match the card's challenge under its admin key (or no challenge was asked for).</summary>
-    AdminAuthenticationFailed = 1,
-
-    /// <summary>The user PIN was wrong; the card counts down.</summary>
-    WrongPin = 2,
-
-    /// <summary>The user PIN is blocked: only an admin-authenticated unblock sets a new one.</summary>
-    PinBlocked = 3,
-
-    /// <summary>The PIN is not one the card takes, or no PIN was ever set.</summary>
-    PinInvalid = 4,
-
-    /// <summary>No key container by that name, or it holds no key.</summary>
-    NoSuchContainer = 5,
-
-    /// <summary>A certificate whose public key is not the container's.</summary>
-    CertificateMismatch = 6,
-}
-
-/// <summary>A card refused an operation.</summary>
-public sealed class CardException : Exception
-{
-    public CardException()
-        : this(CardRefusal.AdminAuthenticationFailed)
-    {
-    }
-
-    public CardException(string message)
-        : base(message)
-    {
-    }
-
-    public CardException(string message, Exception inner)
-        : base(message, inner)
-    {
-    }
-
-    public CardException(CardRefusal refusal)
-        : base($"The card refused the operation: {refusal}.") => Refusal = refusal;
-
-    public CardRefusal Refusal { get; }
-}
+namespace OpenCM.Cards;
 
 /// <summary>
 /// A software emulation of a Microsoft Base Smart Card Crypto Provider card (issue #8.10): what a
-/// card client such as <c>opencm card simulate</c> personalizes, and what tests use to play the
+/// card client such as <c>opencm card simulate</c> personalizes in process (issue #22.1: behind <see cref="ICardDevice"/>, beside the GIDS cards on PC/SC readers), and what tests use to play the
 /// client side of the enrollment walkthrough. Like a real card it keeps its secrets inside: the
 /// 3DES admin key is only ever proven through the 8-byte challenge-response (SPEC §8), the user
 /// PIN through a verification that counts down to blocked, and private keys never leave their
 /// containers (only CSRs, public keys and signatures do). Nothing here touches the disk.
 /// </summary>
-public sealed class EmulatedCard : IDisposable
+public sealed class EmulatedCard : ICardDevice
 {
     /// <summary>The reference's example ATR (a Microsoft virtual smart card, update-smartcard-status).</summary>
     public const string VirtualSmartcardAtr = "3B8D0180FBA000000397425446590301C8";
@@ -244,6 +199,18 @@ public sealed class EmulatedCard : IDisposable
             ECDsa ec => ec.SignData(data, HashAlgorithmName.SHA256),
             _ => throw new CardException(CardRefusal.NoSuchContainer),
         };
+    }
+
+    /// <summary>Removes every key and certificate (Retire), once <paramref name="response"/> proves the admin key.</summary>
+    public void ClearContainers(ReadOnlySpan<byte> response)
+    {
+        AuthenticateAdmin(response);
+        foreach (var c in _containers.Values)
+        {
+            c.Dispose();
+        }
+
+        _containers.Clear();
     }
 
     public void Dispose()
