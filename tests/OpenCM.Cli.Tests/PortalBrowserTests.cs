@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
+using OpenCM.Cards;
 using OpenCM.TestKit;
 
 namespace OpenCM.Cli.Tests;
@@ -151,7 +152,7 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
         await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
-        var pfx = await MakeKeyAndSaveAsync(alice, "Make my key and certificate", "pfx password 1");
+        var pfx = await MakeKeyAndSaveAsync(alice, "Make my key and certificate", "pfx password 1", server);
         await MainPageAsync(alice, "key-made");
 
         // 3. openssl opens the file with the password; the key in it is the certificate's, and the CA's certificate is there too.
@@ -185,7 +186,7 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
         await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync(); // newest first (issue #18.5)
-        var archived = await MakeKeyAndSaveAsync(alice, "Get my keys", "another password 2");
+        var archived = await MakeKeyAndSaveAsync(alice, "Get my keys", "another password 2", server);
         using (var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(archived, "another password 2"))
         {
             Assert.True(certificate.HasPrivateKey);
@@ -194,14 +195,26 @@ public sealed class PortalBrowserTests : IDisposable
         Assert.Empty(errors);
     }
 
-    // Fills the key step's passwords, presses its button and saves the first file offered.
-    private async Task<string> MakeKeyAndSaveAsync(IPage page, string button, string password)
+    // Fills the key step's passwords, presses its button and saves the first file offered. When the
+    // step does not finish, the failure says which step the page was on and what the server printed.
+    private async Task<string> MakeKeyAndSaveAsync(IPage page, string button, string password, ServerProcess server)
     {
         await page.GetByLabel("Password for the file").FillAsync(password);
         await page.GetByLabel("The password again").FillAsync(password);
         await page.GetByRole(AriaRole.Button, new() { Name = button }).ClickAsync();
         var status = page.Locator("#issue-status");
-        await page.Locator("#issue-status:text-matches('ready|Nothing was saved')").WaitForAsync(new() { Timeout = 60_000 });
+        try
+        {
+            await page.Locator("#issue-status:text-matches('ready|Nothing was saved')").WaitForAsync(new() { Timeout = 90_000 });
+        }
+        catch (TimeoutException e)
+        {
+            // Where the page was (a crashed tab or a page navigated away has no status line), never blocking on a page that is gone.
+            var text = page.InnerTextAsync("body", new() { Timeout = 5_000 });
+            var shown = await Task.WhenAny(text, Task.Delay(10_000)) == text && text.IsCompletedSuccessfully ? text.Result : "(the page did not answer)";
+            throw new TimeoutException($"the key step did not finish; the page at {page.Url} (closed: {page.IsClosed}) said:\n{shown}\nthe server printed:\n{server.Output}", e);
+        }
+
         var said = await status.InnerTextAsync();
         Assert.True(said.Contains("ready", StringComparison.Ordinal), said);
         var link = page.GetByRole(AriaRole.Link, new() { Name = "Save " });
@@ -290,11 +303,11 @@ public sealed class PortalBrowserTests : IDisposable
         var token = (await Cli.RunAsync("token", "--data", data, "--user", "dave")).Out.Trim();
         using var client = new OpenCM.Client.OpenCmClient(new Uri(server.Address), token);
         var enroll = await client.CreateRequestAsync(new OpenCM.Contracts.CreateRequestBody(OpenCM.Contracts.WireRequestType.Enroll, Guid.Parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1"), [], Comment: ""));
-        using var device = OpenCM.Smartcards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
+        using var device = OpenCM.Cards.EmulatedCard.CreateVirtual(OpenCM.Smartcards.AdminKeys.FromHex("010203040506070801020304050607080102030405060708"));
         await new OpenCM.Client.CardClient(client).PersonalizeAsync(enroll, device, "246813");
-        for (var i = 0; i < OpenCM.Smartcards.EmulatedCard.PinTries; i++)
+        for (var i = 0; i < OpenCM.Cards.EmulatedCard.PinTries; i++)
         {
-            Assert.Throws<OpenCM.Smartcards.CardException>(() => device.VerifyPin("000000"));
+            Assert.Throws<OpenCM.Cards.CardException>(() => device.VerifyPin("000000"));
         }
 
         // 2. The help desk finds Dave and his card, and answers the challenge he reads out.
