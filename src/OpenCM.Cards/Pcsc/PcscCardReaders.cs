@@ -11,9 +11,13 @@ namespace OpenCM.Cards.Pcsc;
 /// </summary>
 public sealed class PcscCardReaders : ICardReaders
 {
-    /// <summary>What a computer without pcsc-lite is told.</summary>
+    /// <summary>What a Linux or BSD computer without pcsc-lite is told.</summary>
     public const string NotInstalled =
         "PC/SC is not available: install pcscd and its client library libpcsclite.so.1 (Debian and Ubuntu: apt-get install pcscd; Fedora: dnf install pcsc-lite) and a reader's driver (most USB readers: libccid).";
+
+    /// <summary>What Windows and macOS are told: their PC/SC is not pcsc-lite's ABI.</summary>
+    public const string NotThisSystem =
+        "PC/SC is not available here: OpenCM's card client speaks pcsc-lite (Linux, BSD). On Windows, MIM CM's own card clients speak OpenCM's API.";
 
     private readonly IPcscApi _api;
     private readonly Func<IApduChannel, ICardDevice> _driver;
@@ -137,13 +141,10 @@ public sealed class PcscCardReaders : ICardReaders
         {
             rv = _api.EstablishContext(out context);
         }
-        catch (DllNotFoundException e)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            throw new CardException(CardRefusal.NoReader, NotInstalled, e);
-        }
-        catch (EntryPointNotFoundException e)
-        {
-            throw new CardException(CardRefusal.NoReader, NotInstalled, e);
+            var message = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? NotThisSystem : NotInstalled;
+            throw new CardException(CardRefusal.NoReader, message, e);
         }
 
         Check(rv, null, PcscStage.Service);
