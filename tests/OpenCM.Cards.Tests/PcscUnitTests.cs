@@ -194,6 +194,22 @@ public sealed class PcscUnitTests
     }
 
     [Fact]
+    public void Transmit_AnotherProgramHoldsTheCardTooLong_RefusedAndTheHandleLetGo()
+    {
+        var pcsc = new FakePcsc { HeldByAnother = true };
+        var channel = new PcscCardReaders(pcsc, NoDriver, TimeSpan.FromMilliseconds(200)).OpenChannel(Reader);
+
+        var e = Assert.Throws<CardException>(() => channel.Transmit([0x00, 0xA4, 0x04, 0x00]));
+        var again = Assert.Throws<CardException>(() => channel.BeginTransaction());
+        channel.Dispose();
+
+        Assert.Equal((CardRefusal.Refused, CardRefusal.Refused), (e.Refusal, again.Refusal));
+        Assert.Contains("Another program held the card", e.Message, StringComparison.Ordinal);
+        Assert.Empty(pcsc.Sent);
+        Assert.Equal((1, 1, 0), (pcsc.Disconnects, pcsc.Releases, pcsc.Ends));
+    }
+
+    [Fact]
     public void Dispose_Twice_DisconnectsAndReleasesOnce()
     {
         var pcsc = new FakePcsc();

@@ -21,6 +21,7 @@ public sealed class PcscCardReaders : ICardReaders
 
     private readonly IPcscApi _api;
     private readonly Func<IApduChannel, ICardDevice> _driver;
+    private readonly TimeSpan _transactionWait;
 
     /// <summary>The readers, whose cards <paramref name="driver"/> makes card devices of (it owns the channel it is given).</summary>
     public PcscCardReaders(Func<IApduChannel, ICardDevice> driver)
@@ -28,12 +29,13 @@ public sealed class PcscCardReaders : ICardReaders
     {
     }
 
-    internal PcscCardReaders(IPcscApi api, Func<IApduChannel, ICardDevice> driver)
+    internal PcscCardReaders(IPcscApi api, Func<IApduChannel, ICardDevice> driver, TimeSpan? transactionWait = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(driver);
         _api = api;
         _driver = driver;
+        _transactionWait = transactionWait ?? PcscChannel.DefaultTransactionWait;
     }
 
     public IReadOnlyList<string> List()
@@ -96,7 +98,7 @@ public sealed class PcscCardReaders : ICardReaders
                 throw PcscErrors.ToException(PcscErrors.InvalidAtr, reader, PcscStage.Connect);
             }
 
-            return new PcscChannel(_api, context, card, protocol, reader, atr);
+            return new PcscChannel(_api, context, card, protocol, reader, atr, _transactionWait);
         }
         catch
         {
