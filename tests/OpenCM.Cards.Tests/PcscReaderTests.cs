@@ -218,7 +218,7 @@ public sealed class PcscReaderTests(PcscdFixture pcscd)
         var card = new ScriptedCard(Atr, _ => [0x90, 0x00]);
         await using var inserted = await InsertAsync(card);
         using var holder = await OpenWhenPresentAsync();
-        var impatient = new PcscCardReaders(LibPcscLite.Instance, _ => throw new InvalidOperationException(), TimeSpan.FromSeconds(1));
+        var impatient = new PcscCardReaders(_ => throw new InvalidOperationException(), TimeSpan.FromSeconds(1));
         using var waiter = impatient.OpenChannel(PcscDaemon.FirstReader);
 
         using (holder.BeginTransaction())

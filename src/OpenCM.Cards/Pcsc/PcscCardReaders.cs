@@ -29,10 +29,22 @@ public sealed class PcscCardReaders : ICardReaders
     {
     }
 
+    /// <summary>As the other constructor, with how long a channel waits for a card another program holds (<see cref="PcscChannel.DefaultTransactionWait"/>).</summary>
+    public PcscCardReaders(Func<IApduChannel, ICardDevice> driver, TimeSpan transactionWait)
+        : this(LibPcscLite.Instance, driver, transactionWait)
+    {
+    }
+
     internal PcscCardReaders(IPcscApi api, Func<IApduChannel, ICardDevice> driver, TimeSpan? transactionWait = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(driver);
+        // A CancellationTokenSource's delay: Timeout.InfiniteTimeSpan (wait as pcsc-lite does), or up to 49 days.
+        if (transactionWait is { } wait && wait != Timeout.InfiniteTimeSpan && (wait <= TimeSpan.Zero || wait.TotalMilliseconds >= uint.MaxValue - 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transactionWait), "A wait for the card is positive and under 49 days, or Timeout.InfiniteTimeSpan.");
+        }
+
         _api = api;
         _driver = driver;
         _transactionWait = transactionWait ?? PcscChannel.DefaultTransactionWait;

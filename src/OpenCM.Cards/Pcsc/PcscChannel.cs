@@ -46,13 +46,13 @@ public sealed class PcscChannel : IApduChannel
 
     internal PcscChannel(IPcscApi api, nint context, nint card, uint protocol, string reader, byte[] atr, TimeSpan transactionWait)
     {
-        _transactionWait = transactionWait;
         _api = api;
         _context = context;
         _card = card;
         _protocol = protocol;
         Reader = reader;
         _atr = atr;
+        _transactionWait = transactionWait;
     }
 
     /// <summary>The reader's name, as PC/SC lists it.</summary>
@@ -98,7 +98,8 @@ public sealed class PcscChannel : IApduChannel
     /// <summary>
     /// Holds the card for this channel alone (SCardBeginTransaction) until the scope is disposed;
     /// scopes nest, and only the outermost one begins and ends PC/SC's. While another program holds
-    /// the card, this waits (pcsc-lite polls until it is free). A scope may end on another thread.
+    /// the card, this waits for it, at most the channel's transaction wait (then
+    /// <see cref="CardRefusal.Refused"/>, and the channel is done for). A scope may end on another thread.
     /// </summary>
     public IDisposable BeginTransaction()
     {
