@@ -83,6 +83,24 @@ public sealed class CardClientFlowTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Abandoned, (await client.SetStatusAsync(request, WireRequestStatus.Abandoned)).Status);
     }
 
+    // A card already bound to another user: the server refuses the binding, the card is not touched, the request stays Approved.
+    [Fact]
+    public async Task Personalize_CardInUseByAnotherUser_RefusedBeforeTheCardIsTouchedRequestStaysApproved()
+    {
+        var owner = await EnrolledAsync("owner");
+        var other = await ClientAsync(await _server.UserAsync("taker"));
+        var request = await other.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, ServerFixture.VirtualSmartcardVpn, [], Comment: ""));
+        var card = new FaultyCard(owner.Device, failAt: 0);
+
+        var refused = await Assert.ThrowsAsync<OpenCmApiException>(() => new CardClient(other).PersonalizeAsync(request, card, Pin));
+
+        Assert.Equal((409, "cardid"), (refused.Status, refused.Field));
+        Assert.Empty(card.Operations);
+        Assert.Equal((int)RequestStatus.Approved, await StatusAsync(other, request));
+        Assert.Equal((int)SmartcardStatus.Active, (await owner.Client.GetSmartcardAsync(owner.Card)).Status);
+        Assert.Single(owner.Device.Certificates);
+    }
+
     [Fact]
     public async Task Retire_CardInUse_CardBlankAdminKeyBackToTheDefaultCardRetiredCertificateRevoked()
     {
