@@ -35,6 +35,9 @@ public sealed class HelpDeskUnblock
     public async Task<(CmRequest Request, byte[] Response)> AnswerOfflineUnblockAsync(Caller caller, Guid cardUuid, byte[] challenge, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
+
+        // A challenge the card cannot have made is refused before anything is filed.
+        SmartcardRules.CheckChallenge(challenge);
         var card = await _cards.FindAsync(cardUuid, ct).ConfigureAwait(false);
         if (card is null || !await _access.MayReadCardAsync(card, caller, ct).ConfigureAwait(false))
         {

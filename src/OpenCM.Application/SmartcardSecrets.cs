@@ -45,16 +45,13 @@ public sealed class SmartcardSecrets
 
     /// <summary>
     /// GET /requests/{rid}/smartcards/{id}/authenticationresponse (walkthrough step 19): the
-    /// response to the card's 8-byte admin challenge under the policy's default admin key or the
-    /// card's diversified one. The same rules as the diversified key; audited without keys.
+    /// response to the card's admin challenge (8 bytes for a Base CSP card, a GIDS card's 40;
+    /// decision 0013) under the policy's default admin key or the card's diversified one. The same
+    /// rules as the diversified key; audited without keys.
     /// </summary>
     public async Task<byte[]> AuthenticationResponseAsync(Caller caller, Guid requestId, Guid cardUuid, string cardId, byte[] challenge, bool diversified, string correlationId, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(challenge);
-        if (challenge.Length != 8)
-        {
-            throw new OpenCmException(DomainError.Validation("challenge", "The challenge is the card's 8 bytes, base64-encoded."));
-        }
+        SmartcardRules.CheckChallenge(challenge);
 
         var (request, card, policy, begin) = await ExecutingCardAsync(caller, requestId, cardUuid, cardId, CardCall.Challenge, ct).ConfigureAwait(false);
         if (diversified && !policy.DiversifyAdminKey)
@@ -144,7 +141,8 @@ public sealed class SmartcardSecrets
     }
 
     // The card calls of an execution: two read-only GETs of a card secret, and the admin
-    // challenge answered, which is the one call that starts an execution (an Unblock's).
+    // challenge answered, which is the one call that starts an execution (an Unblock's; a
+    // Retire's challenges are answered as reads, issue #22).
     private enum CardCall
     {
         DiversifiedKey,
@@ -173,7 +171,7 @@ public sealed class SmartcardSecrets
         }
 
         var inPlace = request.NewSmartcardUuid != cardUuid;
-        if (inPlace && !context.Kind.AnswersCardChallenge)
+        if (inPlace && !context.Kind.AnswersCardChallenge && !(context.Kind.WipesCard && call == CardCall.Challenge))
         {
             throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"A {request.RequestType} request hands out no card keys.", "smartcard"));
         }
@@ -189,7 +187,17 @@ public sealed class SmartcardSecrets
         }
 
         Decision.Move? begin = null;
-        if (inPlace && call == CardCall.Challenge && request.Status == RequestStatus.Approved)
+        if (inPlace && context.Kind.WipesCard)
+        {
+            // Retire: the client wipes the card (its containers cleared, its admin key set back to
+            // the policy's default) under answers to its challenges while the request is Approved;
+            // only the card status the client sets afterwards moves the request (issue #22).
+            if (request.Status != RequestStatus.Approved || card.Status == SmartcardStatus.Retired)
+            {
+                throw new OpenCmException(DomainError.Transition(request.Status, "A Retire's card challenges are answered only while it is Approved."));
+            }
+        }
+        else if (inPlace && call == CardCall.Challenge && request.Status == RequestStatus.Approved)
         {
             // Unblock, OfflineUnblock: work on a card in use, started by its first challenge (SPEC §4, first execution step).
             if (SmartcardLifecycle.Decide(card.Status, new CardCommand.Service(request.RequestType)) is CardDecision.Refused refused)

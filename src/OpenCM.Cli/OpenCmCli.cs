@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenCM.Cards;
 using OpenCM.Domain;
 using Spectre.Console;
 
@@ -18,9 +19,16 @@ public static class OpenCmCli
         RunAsync(args, input, output, error, TimeProvider.System, ct);
 
     /// <summary>Runs a command whose time is <paramref name="clock"/> (tests pin it; <c>opencm doctor</c> reads it).</summary>
-    internal static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, TimeProvider clock, CancellationToken ct = default)
+    internal static Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, TimeProvider clock, CancellationToken ct = default) =>
+        RunAsync(args, new CliIo(output, error, input) { Clock = clock }, ct);
+
+    /// <summary>Runs a command with <paramref name="readers"/> as the computer's smart card readers (tests give emulated cards).</summary>
+    internal static Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, ICardReaders readers, CancellationToken ct = default) =>
+        RunAsync(args, new CliIo(output, error, input) { CardReaders = () => readers }, ct);
+
+    private static async Task<int> RunAsync(string[] args, CliIo io, CancellationToken ct)
     {
-        var io = new CliIo(output, error, input) { Clock = clock };
+        var (output, error) = (io.Out, io.Err);
         var root = new RootCommand("OpenCM: certificate and smart card management server speaking the MIM CM REST API v1.0.");
         root.Subcommands.Add(ServeCommands.Serve(io));
         root.Subcommands.Add(ServeCommands.Init(io));
@@ -79,6 +87,9 @@ internal sealed class CliIo
     /// <summary>The time commands read (the system's; tests pin it).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>The smart card readers of this computer (<see cref="Cli.CardReaders.Create"/>; tests give emulated cards), opened when a card command runs.</summary>
+    public Func<ICardReaders> CardReaders { get; init; } = Cli.CardReaders.Create;
+
     /// <summary>A password from standard input (its first line), so that it never shows in a process listing or shell history.</summary>
     public async Task<string> ReadPasswordAsync() =>
         await In.ReadLineAsync() is { Length: > 0 } line ? line : throw new CliException("--password-stdin: no password on standard input");
@@ -103,6 +114,11 @@ internal sealed class CliIo
         catch (OpenCM.Client.OpenCmApiException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
+        }
+        catch (CardException ex)
+        {
+            // A card or reader refusal: one line that says which (no reader, no card, card removed, …), no stack trace.
+            await Err.WriteLineAsync($"error: {CardCommands.Describe(ex)}");
         }
         catch (DirectoryNotFoundException ex)
         {

@@ -15,10 +15,14 @@ public sealed record CardStep(int Number, string What);
 public sealed record CardEnrollment(Guid Request, Guid Card, IReadOnlyList<X509Certificate2> Certificates);
 
 /// <summary>
-/// The client side of smart card work (issue #8.10), over the typed client and a Base CSP card:
+/// The client side of smart card work (issues #8.10, #22), over the typed client and any card
+/// device (<see cref="ICardDevice"/>: the emulated Base CSP card, a GIDS card on a reader):
 /// Microsoft's 28-step enrollment walkthrough (sample-enrollment-walkthrough.md), certificates
-/// onto a card in use (Renew, OnlineUpdate) and an online Unblock. The card's secrets stay in
-/// the card: this class sees the diversified key only to hand it to the card, and never keeps it.
+/// onto a card in use (Renew, OnlineUpdate), an online Unblock, the card's half of an offline
+/// unblock, and Retire. The card's secrets stay in the card: this class sees the diversified key
+/// only to hand it to the card, and never keeps it. Nothing is acknowledged to the server that the
+/// card did not confirm: a card that fails (pulled, refusing) leaves the request where the server
+/// had it, to be run again or abandoned (docs/smartcards.md).
 /// </summary>
 public sealed class CardClient
 {
@@ -151,6 +155,137 @@ public sealed class CardClient
         Report(28, "Completing the request");
         await _client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Renew (or OnlineUpdate) onto the card in use that <paramref name="requestId"/> names: the
+    /// card in the reader must be that card; new keys are made on it beside the old ones (which
+    /// serve until the request completes, when the server supersedes their certificates), the new
+    /// certificates installed, and the request completed.
+    /// </summary>
+    public async Task<IReadOnlyList<X509Certificate2>> RenewAsync(Guid requestId, ICardDevice card, string pin, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        Report(7, "Reading the request");
+        var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
+        if ((WireRequestType)request.RequestType is not (WireRequestType.Renew or WireRequestType.OnlineUpdate))
+        {
+            throw new OpenCmApiException($"Request {requestId:D} is a {(WireRequestType)request.RequestType} request, not a Renew.");
+        }
+
+        RequireStatus(request, WireRequestStatus.Approved);
+        await NamedCardAsync(request, card, ct).ConfigureAwait(false);
+
+        // The PIN is checked before anything is asked of the server: a wrong one costs a try on the card, not a request.
+        card.VerifyPin(pin);
+        var certificates = await IssueOntoCardAsync(requestId, card, pin, ct).ConfigureAwait(false);
+        Report(28, "Completing the request");
+        await _client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct).ConfigureAwait(false);
+        return certificates;
+    }
+
+    /// <summary>
+    /// Retire on the card that <paramref name="requestId"/> names: every key and certificate
+    /// removed (authenticated by the card's admin key through the server's answer to its
+    /// challenge), the admin key set back to the policy's default (so the card can be enrolled
+    /// again, by this server or another), and only then the card reported Retired, which
+    /// completes the request and revokes its certificates. A card that fails midway leaves the
+    /// request Approved: run it again, or abandon it.
+    /// </summary>
+    public async Task RetireAsync(Guid requestId, ICardDevice card, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        Report(7, "Reading the request");
+        var request = await _client.GetRequestAsync(requestId, ct).ConfigureAwait(false);
+        if ((WireRequestType)request.RequestType != WireRequestType.Retire)
+        {
+            throw new OpenCmApiException($"Request {requestId:D} is a {(WireRequestType)request.RequestType} request, not a Retire.");
+        }
+
+        RequireStatus(request, WireRequestStatus.Approved);
+        var record = await NamedCardAsync(request, card, ct).ConfigureAwait(false);
+        Report(12, "Reading the smart card policy");
+        var policy = await _client.SmartcardPolicyAsync(record.ProfileTemplateUuid, ct).ConfigureAwait(false);
+
+        Report(19, "Removing the card's keys and certificates");
+        var response = await _client.AuthenticationResponseAsync(requestId, record.Uuid, card.CardId, card.GetChallenge(), policy.DiversifyAdminKey, ct).ConfigureAwait(false);
+        card.ClearContainers(response);
+
+        // The card's own admin key gives way to the policy's default one: the card is blank again.
+        if (policy.DiversifyAdminKey)
+        {
+            Report(20, "Setting the admin key back to the policy's default");
+            var initial = AdminKeys.FromHex(policy.DefaultAdminKeyHex);
+            try
+            {
+                response = await _client.AuthenticationResponseAsync(requestId, record.Uuid, card.CardId, card.GetChallenge(), diversified: true, ct).ConfigureAwait(false);
+                card.ChangeAdminKey(response, initial);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(initial);
+            }
+        }
+
+        Report(28, "Reporting the card retired");
+        await _client.SetSmartcardStatusAsync(requestId, record.Uuid, WireSmartcardStatus.Retired, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The card's half of an offline unblock, step one: the challenge the user reads out to the
+    /// help desk (who answers it with <c>opencm card unblock --card … --challenge …</c> or the
+    /// portal's help desk). The same card session must take the response: a card answers its
+    /// latest challenge only.
+    /// </summary>
+    public static byte[] OfflineUnblockChallenge(ICardDevice card)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        return card.GetChallenge();
+    }
+
+    /// <summary>
+    /// Step two: the help desk's response, typed in by the user, sets the new PIN. No server is
+    /// asked: the help desk's request was completed when it answered.
+    /// </summary>
+    public static void CompleteOfflineUnblock(ICardDevice card, byte[] challenge, byte[] response, string newPin)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentNullException.ThrowIfNull(challenge);
+        ArgumentNullException.ThrowIfNull(response);
+        if (response.Length != challenge.Length)
+        {
+            throw new ArgumentException($"The response is as long as the challenge: {challenge.Length} bytes.", nameof(response));
+        }
+
+        card.UnblockPin(response, newPin);
+    }
+
+    private static void RequireStatus(RequestDto request, WireRequestStatus wanted)
+    {
+        if (request.Status != (int)wanted)
+        {
+            throw new OpenCmApiException($"Request {request.Uuid:D} is {(WireRequestStatus)request.Status}, not {wanted}; it cannot be executed now.");
+        }
+    }
+
+    // A request on a card in use names its card record; the card in the reader must be that card.
+    private async Task<SmartcardDto> NamedCardAsync(RequestDto request, ICardDevice card, CancellationToken ct)
+    {
+        var uuid = request.OldSmartcardUuid != Guid.Empty ? request.OldSmartcardUuid : request.NewSmartcardUuid;
+        if (uuid == Guid.Empty)
+        {
+            throw new OpenCmApiException($"Request {request.Uuid:D} names no smart card.");
+        }
+
+        var record = await _client.GetSmartcardAsync(uuid, ct).ConfigureAwait(false);
+        if (!string.Equals(Canonical(record.SerialNumber), Canonical(card.CardId), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CardException(CardRefusal.WrongCard, $"The card in the reader (card id {card.CardId}) is not the card request {request.Uuid:D} is for (card id {record.SerialNumber}).");
+        }
+
+        return record;
+    }
+
+    private static string Canonical(string cardId) => Guid.TryParse(cardId, out var g) ? g.ToString("D") : cardId.Trim();
 
     private async Task SetPinAsync(Guid requestId, Guid cardUuid, ICardDevice card, string pin, bool diversified, CancellationToken ct)
     {

@@ -49,7 +49,7 @@ public sealed record AssignSmartcardBody(
 public sealed record SetCardStatusBody(
     [property: JsonConverter(typeof(StrictEnumConverter<WireSmartcardStatus>))] WireSmartcardStatus? Status = null);
 
-/// <summary>POST /smartcards/{id}/offlineunblock (OpenCM extension): the 8-byte challenge the card's user reads out, base64-encoded.</summary>
+/// <summary>POST /smartcards/{id}/offlineunblock (OpenCM extension): the challenge the card's user reads out (8 bytes, a GIDS card's 40; decision 0013), base64-encoded.</summary>
 public sealed record OfflineUnblockBody(
     [property: JsonConverter(typeof(StrictStringConverter))] string? Challenge = null);
 

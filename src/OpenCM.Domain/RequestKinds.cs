@@ -170,6 +170,13 @@ public sealed record RequestKind(
     public bool AnswersCardChallenge => Start == Step.CardChallenge;
 
     /// <summary>
+    /// Its client wipes the card it names before saying so (a card's Retire, issue #22): the
+    /// card's admin challenges are answered while it is Approved, as reads that start nothing;
+    /// the card status the client sets starts and ends it.
+    /// </summary>
+    public bool WipesCard => Medium == Medium.Smartcard && Binding == CardBinding.InPlace && Completion == Completion.Retire && Start == Step.CardStatus;
+
+    /// <summary>
     /// Whether <c>NewSmartcardUuid</c> on the wire names the card the request was created for: a
     /// kind that works on a card in place names it in both fields (get-request.md, example 2).
     /// </summary>

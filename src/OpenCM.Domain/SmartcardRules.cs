@@ -71,4 +71,21 @@ public static class SmartcardRules
             ? hex
             : throw new OpenCmException(DomainError.Validation("atr", "'atr' is the card's answer-to-reset in hex, at most 33 bytes."));
     }
+
+    /// <summary>The shortest admin challenge answered: a Base CSP card's one 3DES block (SPEC §8).</summary>
+    public const int MinChallengeLength = 8;
+
+    /// <summary>The longest: a GIDS card's mutual authentication block R2 || R1 || Z1 (decision 0013).</summary>
+    public const int MaxChallengeLength = 40;
+
+    /// <summary>
+    /// A card's admin challenge as the server answers it (decision 0013): 8 to 40 bytes, a whole
+    /// number of 8-byte 3DES blocks. Anything else is a ValidationFailed naming <c>challenge</c>,
+    /// checked before anything is filed or answered.
+    /// </summary>
+    public static byte[] CheckChallenge(byte[]? challenge) =>
+        challenge is { Length: >= MinChallengeLength and <= MaxChallengeLength } && challenge.Length % 8 == 0
+            ? challenge
+            : throw new OpenCmException(DomainError.Validation("challenge",
+                $"The challenge is the card's {MinChallengeLength} to {MaxChallengeLength} bytes (a multiple of 8: 8 for a Base CSP card, 40 for a GIDS card)."));
 }

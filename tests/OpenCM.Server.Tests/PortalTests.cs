@@ -707,4 +707,17 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Contains("At the card", page, StringComparison.Ordinal);
         Assert.DoesNotContain("id=\"issue-keys\"", page, StringComparison.Ordinal);
     }
+
+    // Issue #22: the page names the command that carries the request out on the card's computer, with the request's values.
+    [Fact]
+    public async Task RequestPage_ApprovedSmartcardEnroll_ShowsTheCardEnrollCommandWithThisRequest()
+    {
+        var user = await UserWithPasswordAsync("portal-cmd");
+        using var api = await _server.ClientAsync(user);
+        var id = await api.CreateIdAsync(ServerFixture.VirtualSmartcardVpn);
+        var page = WebUtility.HtmlDecode(await (await SignedInAsync(user)).GetStringAsync($"{Root}/requests/{id}"));
+        var command = Regex.Match(page, "<code id=\"card-command\">([^<]*)</code>").Groups[1].Value;
+        Assert.Matches($"^opencm card enroll --server \"https?://[^\"]+\" --reader \"READER\" --request {id}$", command);
+        Assert.Contains("opencm card readers", page, StringComparison.Ordinal);
+    }
 }

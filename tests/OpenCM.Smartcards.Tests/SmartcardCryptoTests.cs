@@ -39,6 +39,53 @@ public sealed class SmartcardCryptoTests : IDisposable
     public void Respond_WrongLengths_Refused(int challengeLength, int keyLength) =>
         Assert.Throws<ArgumentException>(() => ChallengeResponse.Respond(new byte[keyLength], new byte[challengeLength]));
 
+    // Decision 0013: any challenge of 8..40 bytes, a multiple of 8, is answered with 3DES-EDE-CBC
+    // under a zero IV, as openssl computes it; 40 bytes is a GIDS card's R2 || R1 || Z1.
+    [Theory]
+    [InlineData(DefaultAdminKey, 8)]
+    [InlineData(DefaultAdminKey, 16)]
+    [InlineData(DefaultAdminKey, 24)]
+    [InlineData(DefaultAdminKey, 32)]
+    [InlineData(DefaultAdminKey, 40)]
+    [InlineData("0123456789ABCDEFFEDCBA98765432100F1E2D3C4B5A6978", 40)]
+    public async Task Respond_ChallengeOfBlocks_EqualsOpensslDes3CbcZeroIv(string keyHex, int length)
+    {
+        var challenge = new byte[length];
+        new Random(length).NextBytes(challenge);
+        await File.WriteAllBytesAsync(_dir.File("challenge.bin"), challenge);
+        await OpenSsl.CheckAsync(_dir.Path, "enc", "-des-ede3-cbc", "-nopad", "-K", keyHex, "-iv", "0000000000000000", "-in", "challenge.bin", "-out", "response.bin");
+        Assert.Equal(Hex(await File.ReadAllBytesAsync(_dir.File("response.bin"))), Hex(ChallengeResponse.Respond(AdminKeys.FromHex(keyHex), challenge)));
+    }
+
+    // The one-block answer is the Base CSP card's ECB answer: MIM CM's clients see no change.
+    [Fact]
+    public void Respond_OneBlock_FirstBlockOfTheLongerAnswer()
+    {
+        var key = AdminKeys.FromHex(DefaultAdminKey);
+        var challenge = Convert.FromBase64String("1hFD+cz/0soAAAAAAAAAAA==");
+        Assert.Equal(Hex(ChallengeResponse.Respond(key, challenge.AsSpan(0, 8))), Hex(ChallengeResponse.Respond(key, challenge).AsSpan(0, 8)));
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, false)]
+    [InlineData(7, false)]
+    [InlineData(8, true)]
+    [InlineData(12, false)]
+    [InlineData(16, true)]
+    [InlineData(39, false)]
+    [InlineData(40, true)]
+    [InlineData(41, false)]
+    [InlineData(48, false)]
+    public void IsValidLength_Length_OnlyWholeBlocksFrom8To40(int length, bool valid)
+    {
+        Assert.Equal(valid, ChallengeResponse.IsValidLength(length));
+        if (!valid)
+        {
+            Assert.Throws<ArgumentException>(() => ChallengeResponse.Respond(AdminKeys.FromHex(DefaultAdminKey), new byte[length]));
+        }
+    }
+
     // Generation 0 is the context of records from before generations (the card id alone); from 1
     // on the id, a zero byte and the generation in four big-endian bytes (issue #18.7).
     [Theory]

@@ -58,12 +58,7 @@ internal static class SmartcardEndpoints
     private static async Task<IResult> AuthenticationResponseAsync(HttpContext http, string rid, string id, SmartcardSecrets cards)
     {
         var q = http.Request.Query;
-        var challengeText = q["challenge"].ToString();
-        var challenge = new byte[16];
-        if (!Convert.TryFromBase64String(challengeText, challenge, out var length) || length != 8)
-        {
-            throw new OpenCmException(DomainError.Validation("challenge", "'challenge' is the card's 8-byte challenge in base64."));
-        }
+        var challenge = Challenge(q["challenge"].ToString());
 
         var diversified = q["diversified"].ToString() switch
         {
@@ -72,7 +67,7 @@ internal static class SmartcardEndpoints
             _ => throw new OpenCmException(DomainError.Validation("diversified", "'diversified' is true or false.")),
         };
         var response = await cards.AuthenticationResponseAsync(http.Caller(), EndpointContext.RouteGuid(rid, "rid"), EndpointContext.RouteGuid(id, "id"),
-            http.Request.Query["cardid"].ToString(), challenge[..8], diversified, http.CorrelationId(), http.RequestAborted);
+            http.Request.Query["cardid"].ToString(), challenge, diversified, http.CorrelationId(), http.RequestAborted);
         return EndpointContext.Json(Convert.ToBase64String(response));
     }
 
@@ -113,13 +108,8 @@ internal static class SmartcardEndpoints
     {
         var cardId = EndpointContext.RouteGuid(id, "id");
         var body = await WireBody.ReadAsync<OfflineUnblockBody>(http.Request, http.RequestAborted);
-        var challenge = new byte[16];
-        if (!Convert.TryFromBase64String(body.Challenge ?? "", challenge, out var length) || length != 8)
-        {
-            throw new OpenCmException(DomainError.Validation("challenge", "'challenge' is the card's 8-byte challenge in base64."));
-        }
-
-        var (request, response) = await unblock.AnswerOfflineUnblockAsync(http.Caller(), cardId, challenge[..8], http.CorrelationId(), http.RequestAborted);
+        var challenge = Challenge(body.Challenge);
+        var (request, response) = await unblock.AnswerOfflineUnblockAsync(http.Caller(), cardId, challenge, http.CorrelationId(), http.RequestAborted);
         try
         {
             return EndpointContext.Json(new OfflineUnblockDto(request.Uuid, Convert.ToBase64String(response)));
@@ -128,5 +118,16 @@ internal static class SmartcardEndpoints
         {
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(response);
         }
+    }
+
+    // A card's admin challenge in base64: 8 to 40 bytes, a multiple of 8 (decision 0013). The
+    // buffer is one block longer than the longest, so that any longer input fails here as a 400.
+    private static byte[] Challenge(string? base64)
+    {
+        var buffer = new byte[SmartcardRules.MaxChallengeLength + 8];
+        return Convert.TryFromBase64String(base64 ?? "", buffer, out var length)
+            ? SmartcardRules.CheckChallenge(buffer[..length])
+            : throw new OpenCmException(DomainError.Validation("challenge",
+                $"'challenge' is the card's challenge in base64: {SmartcardRules.MinChallengeLength} to {SmartcardRules.MaxChallengeLength} bytes, a multiple of 8."));
     }
 }

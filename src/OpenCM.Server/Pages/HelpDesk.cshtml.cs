@@ -123,7 +123,7 @@ public sealed class HelpDeskModel : PageModel
         if (bytes is null || target is null)
         {
             return Refused(DomainError.Validation(bytes is null ? "challenge" : "card", bytes is null
-                ? "The challenge is the card's 8 bytes: 16 hex digits."
+                ? "The challenge is the card's 8 to 40 bytes: 16 to 80 hex digits (16 for a Base CSP card, 80 for a GIDS card)."
                 : "No such card for this user."));
         }
 
@@ -155,7 +155,10 @@ public sealed class HelpDeskModel : PageModel
     private static byte[]? ParseChallenge(string? text)
     {
         var hex = string.Concat((text ?? "").Where(c => !char.IsWhiteSpace(c) && c != ':'));
-        return hex.Length == 16 && hex.All(char.IsAsciiHexDigit) ? Convert.FromHexString(hex) : null;
+        // A Base CSP card's 8 bytes or a GIDS card's 40 (decision 0013): whole 8-byte blocks.
+        return hex.Length is >= SmartcardRules.MinChallengeLength * 2 and <= SmartcardRules.MaxChallengeLength * 2 && hex.Length % 16 == 0 && hex.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(hex)
+            : null;
     }
 
     // Whoever the access policy lets use the help desk; then the user by name, their cards and the requests made for them.

@@ -47,6 +47,35 @@ public sealed class RequestModel : PageModel
     /// <summary>A smart card request waiting for the card's client (the portal cannot reach a card).</summary>
     public bool WaitsForCardClient => View.WaitsForCardClient;
 
+    /// <summary>The <c>opencm</c> command that carries the request out on the card's computer (issue #22), or null for a kind no card command runs.</summary>
+    public string? CardCommand => WaitsForCardClient ? CardClientCommand(Item, $"{Request.Scheme}://{Request.Host}{Request.PathBase}") : null;
+
+    /// <summary>
+    /// The card client's command for <paramref name="request"/>, with its values: the verb its kind
+    /// needs (docs/smartcards.md), the request, this server; the reader is the user's to name.
+    /// </summary>
+    public static string? CardClientCommand(CmRequest request, string server)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var verb = request.RequestType switch
+        {
+            RequestType.Enroll or RequestType.Duplicate or RequestType.Recover or RequestType.TemporaryCards => "enroll",
+            RequestType.Renew or RequestType.OnlineUpdate => "renew",
+            RequestType.Unblock => "unblock",
+            RequestType.Retire => "retire",
+            RequestType.OfflineUnblock => "offline-unblock",
+            _ => null,
+        };
+        return verb switch
+        {
+            null => null,
+
+            // The help desk answers an offline unblock; the card's computer needs no server for its half.
+            "offline-unblock" => "opencm card offline-unblock --reader \"READER\"",
+            _ => $"opencm card {verb} --server \"{server}\" --reader \"READER\" --request {request.Uuid:D}",
+        };
+    }
+
     /// <summary>The key step the caller may run now (keys made in the browser, or returned by the server), or null.</summary>
     public KeyPlan? Keys => View.Keys;
 
