@@ -616,8 +616,9 @@ public sealed class GidsApplet : IApduProcessor
                 }
 
             default:
+                // An answer with no challenge outstanding (or to a spent one) is out of order; anything else is malformed.
                 ClearChallenges();
-                return (null, 0x6A80);
+                return (null, item.Tag == 0x82 ? (ushort)0x6985 : (ushort)0x6A80);
         }
     }
 
