@@ -124,6 +124,14 @@ public sealed class GidsOpenScTests : IAsyncLifetime
         var objects = await Check("pkcs11-tool", "--module", OpenSc.Pkcs11Module, "--login", "--pin", "24681357", "-O");
         Assert.Contains("Private Key Object", objects, StringComparison.Ordinal);
         Assert.Contains("site", objects, StringComparison.Ordinal);
+
+        // Retiring a key: OpenSC deletes its key file (SELECT B081, DELETE FILE) and empties its container.
+        await Check("pkcs11-tool", "--module", OpenSc.Pkcs11Module, "--login", "--pin", "24681357", "--delete-object", "--type", "privkey", "--id", "00");
+        objects = await Check("pkcs11-tool", "--module", OpenSc.Pkcs11Module, "--login", "--pin", "24681357", "-O");
+        // (OpenSC 0.23 still lists the emptied container map record as a nameless, sizeless key: its pkcs15-gids.c lists every record.)
+        Assert.DoesNotContain("site", objects, StringComparison.Ordinal);
+        Assert.DoesNotContain("RSA 2048", objects, StringComparison.Ordinal);
+        Assert.False(card.ExportState().Files.Exists(f => f.PrivateKey is not null), "the key file is gone from the card");
     }
 
     private static async Task SignAndVerifyAsync(string work, string pin)
