@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using OpenCM.TestKit;
 
 namespace OpenCM.Cli.Tests;
@@ -59,6 +61,27 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
         Assert.Contains("exists", err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Emulate_ReaderHangsUp_ReconnectsAndAnswersAgain()
+    {
+        // A stand-in for vpcd (its protocol: 2-byte big-endian length, then the bytes; 04 asks for the ATR), hanging up once as pcscd does when it stops.
+        using var reader = new TcpListener(IPAddress.Loopback, 0);
+        reader.Start();
+        var port = ((IPEndPoint)reader.LocalEndpoint).Port;
+        var output = await RunWhileAsync(["card", "emulate", "--vpcd", $"127.0.0.1:{port}"], async () =>
+        {
+            using (var first = await reader.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(20)))
+            {
+                Assert.Equal("3B80800101", Convert.ToHexString(await ExchangeAsync(first, [0x04])));
+            }
+
+            using var second = await reader.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            var answer = await ExchangeAsync(second, Convert.FromHexString("00A4040009A0000003974254465900"));
+            Assert.Equal("9000", Convert.ToHexString(answer.AsSpan(answer.Length - 2)));
+        });
+        Assert.Contains("reconnecting", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--vpcd", "nohost")]
     [InlineData("--admin-key", "0102")]
@@ -110,6 +133,17 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
         var exit = await run;
         Assert.True(exit == 0, Seen());
         return outText.ToString();
+    }
+
+    private static async Task<byte[]> ExchangeAsync(TcpClient client, byte[] message)
+    {
+        var stream = client.GetStream();
+        await stream.WriteAsync(new byte[] { (byte)(message.Length >> 8), (byte)message.Length }.Concat(message).ToArray());
+        var header = new byte[2];
+        await stream.ReadExactlyAsync(header).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        var answer = new byte[(header[0] << 8) | header[1]];
+        await stream.ReadExactlyAsync(answer).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        return answer;
     }
 
     // pcscd polls the virtual reader: a card just inserted shows after a moment.
