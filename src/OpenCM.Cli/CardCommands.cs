@@ -32,6 +32,7 @@ internal static class CardCommands
         card.Subcommands.Add(List(io));
         card.Subcommands.Add(Show(io));
         card.Subcommands.Add(Unblock(io));
+        card.Subcommands.Add(CardEmulateCommand.Create(io));
         return card;
     }
 
