@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace OpenCM.TestKit;
+
+/// <summary>
+/// Runs OpenSC's command-line tools (<c>opensc-tool</c>, <c>pkcs11-tool</c>, <c>gids-tool</c>):
+/// the smart card tests' independent checker of what OpenCM writes onto a card (issue #22), as
+/// openssl is for what the CA emits. They reach cards through pcscd (<see cref="PcscDaemon"/>).
+/// </summary>
+public static class OpenSc
+{
+    /// <summary>OpenSC's PKCS#11 module, for <c>pkcs11-tool --module</c>.</summary>
+    public const string Pkcs11Module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
+
+    /// <summary>Runs <paramref name="tool"/> (e.g. "opensc-tool") with <paramref name="args"/>; gives up after <paramref name="timeout"/> (default a minute).</summary>
+    public static async Task<OpenSsl.Result> RunAsync(string tool, IEnumerable<string> args, string? input = null, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var start = new ProcessStartInfo(tool)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = input is not null,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start (apt-get install opensc)");
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
+
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(1));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish: {await output}{await error}");
+        }
+
+        return new OpenSsl.Result(process.ExitCode, await output, await error);
+    }
+
+    /// <summary>Runs the tool and fails the test with its output when it exits non-zero.</summary>
+    public static async Task<string> CheckAsync(string tool, params string[] args)
+    {
+        var result = await RunAsync(tool, args);
+        return result.ExitCode == 0
+            ? result.Output
+            : throw new InvalidOperationException($"{tool} {string.Join(' ', args)} exited {result.ExitCode}: {result.All}");
+    }
+}
