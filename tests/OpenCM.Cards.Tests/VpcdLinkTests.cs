@@ -8,6 +8,7 @@ namespace OpenCM.Cards.Tests;
 /// A card emulator put into vsmartcard's virtual reader is a card to the real PC/SC stack (issue
 /// #22.4): pcscd powers it up, and OpenSC, an independent client, reads its ATR and gets its answers.
 /// </summary>
+[Collection(PcscCollection.Name)]
 public sealed class VpcdLinkTests : IAsyncLifetime
 {
     private PcscDaemon? _pcscd;
