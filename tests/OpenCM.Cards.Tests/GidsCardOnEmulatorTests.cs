@@ -82,6 +82,40 @@ public sealed class GidsCardOnEmulatorTests
     }
 
     [Fact]
+    public void ImportPfx_RsaKeyMadeOffTheCard_OnTheCardWithItsCertificateAndSigningAsItDid()
+    {
+        var applet = GidsApplet.CreateInitialized(DefaultKey, CardIdBytes);
+        using var card = GidsCard.Open(new ApduProcessorChannel(applet));
+        card.UnblockPin(Answer(card, DefaultKey), "123456");
+        using var key = RSA.Create(2048);
+        using var caKey = RSA.Create(2048);
+        using var certificate = Issue(new CertificateRequest("CN=Archived", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest(), caKey);
+        using var withKey = certificate.CopyWithPrivateKey(key);
+
+        card.ImportPfx("archived", withKey.Export(X509ContentType.Pfx, "pfx-password"), "pfx-password", "123456");
+
+        Assert.Equal(certificate.RawData, Assert.Single(card.Certificates, c => c.Key == "archived").Value.RawData);
+        Assert.Equal(key.ExportSubjectPublicKeyInfo(), card.PublicKey("archived"));
+        var data = Encoding.UTF8.GetBytes("signed by the imported key");
+        Assert.True(key.VerifyData(data, card.Sign("archived", "123456", data), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+    }
+
+    [Fact]
+    public void ImportPfx_EcdsaKey_UnsupportedAndNothingOnTheCard()
+    {
+        var applet = GidsApplet.CreateInitialized(DefaultKey, CardIdBytes);
+        using var card = GidsCard.Open(new ApduProcessorChannel(applet));
+        card.UnblockPin(Answer(card, DefaultKey), "123456");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var self = new CertificateRequest("CN=EC", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+
+        var e = Assert.Throws<CardException>(() => card.ImportPfx("ec", self.Export(X509ContentType.Pfx, "p"), "p", "123456"));
+
+        Assert.Equal(CardRefusal.Unsupported, e.Refusal);
+        Assert.Empty(card.Certificates);
+    }
+
+    [Fact]
     public void Open_BlankGidsCard_WrongCardSaysNotInitialized()
     {
         var e = Assert.Throws<CardException>(() => GidsCard.Open(new ApduProcessorChannel(GidsApplet.CreateBlank())));

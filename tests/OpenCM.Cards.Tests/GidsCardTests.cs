@@ -247,16 +247,6 @@ public sealed class GidsCardTests
     }
 
     [Fact]
-    public void ImportPfx_GidsCard_UnsupportedSaysSo()
-    {
-        var (_, card) = Fresh("123456");
-        using var __ = card;
-        var e = Assert.Throws<CardException>(() => card.ImportPfx("c", [1], "", "123456"));
-        Assert.Equal(CardRefusal.Unsupported, e.Refusal);
-        Assert.Contains("generated on the card", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void Operations_OnTheInProcessChannel_EachInsideATransactionThatEnds()
     {
         var fake = new FakeGidsCard((byte[])DefaultKey.Clone(), "123456", CardIdBytes);

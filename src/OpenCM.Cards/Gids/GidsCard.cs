@@ -217,13 +217,55 @@ public sealed class GidsCard : ICardDevice
     }
 
     /// <summary>
-    /// Importing a key made off the card (gids_import_key) is not done by this client yet: a
-    /// server-generated or archived key cannot go onto a GIDS card. TODO(#22): PUT DATA 3FFF/70 as gids_import_key does, once the emulator takes it.
+    /// Puts a key made off the card (server-generated, or archived and recovered) with its
+    /// certificate into a new container, as OpenSC's pkcs15init does for GIDS: the container and
+    /// its key file as for a generated key, the private key written by PUT DATA 3FFF/70
+    /// (gids_import_key: RSA with its CRT parts), then the certificate. RSA only, as OpenSC's.
     /// </summary>
     public void ImportPfx(string container, byte[] pfx, string password, string pin)
     {
-        EndAdmin();
-        throw new CardException(CardRefusal.Unsupported, "Putting a key made off the card onto a GIDS card is not supported by this client; use a template whose keys are generated on the card.");
+        ArgumentException.ThrowIfNullOrWhiteSpace(container);
+        ArgumentNullException.ThrowIfNull(pfx);
+        if (container.Length > GidsFormat.MaxContainerNameLength)
+        {
+            throw new CardException(CardRefusal.Unsupported, $"A GIDS container name is at most {GidsFormat.MaxContainerNameLength} characters.");
+        }
+
+        using var loaded = X509CertificateLoader.LoadPkcs12(pfx, password, X509KeyStorageFlags.EphemeralKeySet | X509KeyStorageFlags.Exportable);
+        using var key = loaded.GetRSAPrivateKey()
+            ?? throw new CardException(CardRefusal.Unsupported, "A GIDS card takes RSA keys only: the PFX holds no RSA private key.");
+        var algorithm = GidsFormat.RsaAlgorithm(key.KeySize);
+        if (algorithm == 0)
+        {
+            throw new CardException(CardRefusal.Unsupported, $"A GIDS card takes RSA keys of 1024, 2048, 3072 or 4096 bits, not {key.KeySize}.");
+        }
+
+        using var certificate = X509CertificateLoader.LoadCertificate(loaded.RawData);
+        var parameters = key.ExportParameters(includePrivateParameters: true);
+        byte[]? body = null;
+        try
+        {
+            InTransaction(() =>
+            {
+                Verify(pin);
+                var index = CreateContainer(container, algorithm, key.KeySize);
+                var kid = (byte)(GidsFormat.FirstKeyReference + index);
+                body = ImportedKey(kid, parameters);
+                PutData(GidsFormat.AppletEfid, GidsFormat.PutKeyDo, body, "the private key");
+                StoreCertificate(container, certificate);
+                return 0;
+            });
+        }
+        finally
+        {
+            foreach (var part in new[] { parameters.D, parameters.P, parameters.Q, parameters.DP, parameters.DQ, parameters.InverseQ, body })
+            {
+                if (part is not null)
+                {
+                    CryptographicOperations.ZeroMemory(part);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -235,35 +277,10 @@ public sealed class GidsCard : ICardDevice
     {
         ArgumentNullException.ThrowIfNull(certificate);
         using var cert = X509CertificateLoader.LoadCertificate(certificate);
-        var certificateKey = cert.PublicKey.ExportSubjectPublicKeyInfo();
         InTransaction(() =>
         {
             Verify(pin);
-            var masterFile = ReadMasterFile();
-            var cmap = ReadContainerMap(masterFile);
-            var index = RequireContainer(cmap, container);
-            if (!ReadPublicKey((byte)(GidsFormat.FirstKeyReference + index)).AsSpan().SequenceEqual(certificateKey))
-            {
-                throw new CardException(CardRefusal.CertificateMismatch, $"The certificate's public key is not the key in container {container}.");
-            }
-
-            var file = CertificateFileName(cmap, index);
-            if (GidsFormat.Lookup(masterFile, "mscp", file) is null)
-            {
-                var dataObject = GidsFormat.FreeCertificateDo(masterFile)
-                    ?? throw new CardException(CardRefusal.CardFull, "The card has no free data object for another certificate.");
-                var grown = GidsFormat.AddRecord(masterFile, "mscp", file, dataObject, GidsFormat.CertificateFi);
-                if (grown.Length > GidsFormat.MaxFileSize)
-                {
-                    throw new CardException(CardRefusal.CardFull, "The card's master file is full.");
-                }
-
-                UpdateCardCf(masterFile, files: true, containers: false);
-                PutData(GidsFormat.MasterFileFi, GidsFormat.MasterFileDo, grown, "the master file");
-                masterFile = grown;
-            }
-
-            WriteFile(masterFile, "mscp", file, GidsFormat.EncodeCertificate(cert.RawData));
+            StoreCertificate(container, cert);
             return 0;
         });
     }
@@ -686,6 +703,68 @@ public sealed class GidsCard : ICardDevice
         UpdateCardCf(masterFile, files: false, containers: true);
         PutData(GidsFormat.KeyMapFi, GidsFormat.KeyMapDo, keyMap, "the key map");
         WriteFile(masterFile, "mscp", "cmapfile", cmap);
+    }
+
+    // gids_save_certificate, once the certificate's key is found to be the container's.
+    private void StoreCertificate(string container, X509Certificate2 certificate)
+    {
+        var masterFile = ReadMasterFile();
+        var cmap = ReadContainerMap(masterFile);
+        var index = RequireContainer(cmap, container);
+        if (!ReadPublicKey((byte)(GidsFormat.FirstKeyReference + index)).AsSpan().SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo()))
+        {
+            throw new CardException(CardRefusal.CertificateMismatch, $"The certificate's public key is not the key in container {container}.");
+        }
+
+        var file = CertificateFileName(cmap, index);
+        if (GidsFormat.Lookup(masterFile, "mscp", file) is null)
+        {
+            var dataObject = GidsFormat.FreeCertificateDo(masterFile)
+                ?? throw new CardException(CardRefusal.CardFull, "The card has no free data object for another certificate.");
+            var grown = GidsFormat.AddRecord(masterFile, "mscp", file, dataObject, GidsFormat.CertificateFi);
+            if (grown.Length > GidsFormat.MaxFileSize)
+            {
+                throw new CardException(CardRefusal.CardFull, "The card's master file is full.");
+            }
+
+            UpdateCardCf(masterFile, files: true, containers: false);
+            PutData(GidsFormat.MasterFileFi, GidsFormat.MasterFileDo, grown, "the master file");
+            masterFile = grown;
+        }
+
+        WriteFile(masterFile, "mscp", file, GidsFormat.EncodeCertificate(certificate.RawData));
+    }
+
+    // The body of gids_import_key's PUT DATA 3FFF/70: 84 key reference, A5 { 83 key type 2 (RSA),
+    // 84 no encryption key, 87 SEQUENCE { version 0, n, e, d, p, q, dmp1, dmq1, iqmp } }, each part
+    // as OpenSC puts it: an INTEGER holding the number's bytes without leading zeros.
+    private static byte[] ImportedKey(byte kid, RSAParameters p)
+    {
+        static byte[] Integer(byte[]? value)
+        {
+            var span = (value ?? []).AsSpan();
+            while (span.Length > 1 && span[0] == 0)
+            {
+                span = span[1..];
+            }
+
+            return BerTlv.Encode(0x02, span.IsEmpty ? [0] : span);
+        }
+
+        byte[][] parts = [[0x02, 0x01, 0x00], Integer(p.Modulus), Integer(p.Exponent), Integer(p.D), Integer(p.P), Integer(p.Q), Integer(p.DP), Integer(p.DQ), Integer(p.InverseQ)];
+        var sequence = BerTlv.Encode(0x30, parts.SelectMany(x => x).ToArray());
+        var value = BerTlv.Encode(0x87, sequence);
+        var template = BerTlv.Encode(0xA5, [0x83, 0x01, 0x02, 0x84, 0x01, 0x00, .. value]);
+        byte[] body = [0x84, 0x01, kid, .. template];
+        foreach (var part in parts)
+        {
+            CryptographicOperations.ZeroMemory(part);
+        }
+
+        CryptographicOperations.ZeroMemory(sequence);
+        CryptographicOperations.ZeroMemory(value);
+        CryptographicOperations.ZeroMemory(template);
+        return body;
     }
 
     // GET DATA 3FFF for the public part of a key (gids_read_public_key): 7F49 { 81 modulus, 82 exponent } as SubjectPublicKeyInfo.
