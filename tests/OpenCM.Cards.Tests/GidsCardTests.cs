@@ -233,17 +233,36 @@ public sealed class GidsCardTests
         card.VerifyPin("123456");
     }
 
+    public static TheoryData<int> PullPoints => [.. Enumerable.Range(1, 26)];
+
     [Theory]
-    [InlineData(3)]
-    [InlineData(12)]
-    [InlineData(17)]
-    public void CreateCertificateRequest_CardPulledMidWay_CardRemovedAndNoRequest(int commandsBeforePull)
+    [MemberData(nameof(PullPoints))]
+    public void CreateCertificateRequest_CardPulledMidWayThenRetried_CardRemovedThenTheRetryEnrolls(int commandsBeforePull)
     {
         var fake = new FakeGidsCard((byte[])DefaultKey.Clone(), "123456", CardIdBytes);
         var channel = new PullingChannel(new ApduProcessorChannel(fake));
-        using var card = GidsCard.Open(channel);
-        channel.PullAfter(commandsBeforePull);
-        Assert.Equal(CardRefusal.CardRemoved, Assert.Throws<CardException>(() => card.CreateCertificateRequest("c", "123456", "CN=A", "RSA", 1024, "SHA256")).Refusal);
+        using (var card = GidsCard.Open(channel))
+        {
+            channel.PullAfter(commandsBeforePull);
+            try
+            {
+                card.CreateCertificateRequest("pulled", "123456", "CN=A", "RSA", 1024, "SHA256");
+            }
+            catch (CardException e)
+            {
+                Assert.Equal(CardRefusal.CardRemoved, e.Refusal);
+            }
+        }
+
+        // Put back in: the card forgot its session; the client tries again, and it enrolls.
+        fake.Reset();
+        using var again = GidsCard.Open(new ApduProcessorChannel(fake));
+        using var caKey = RSA.Create(2048);
+        using var certificate = Issue(again.CreateCertificateRequest("retried", "123456", "CN=A", "RSA", 1024, "SHA256"), caKey);
+        again.InstallCertificate("retried", certificate.RawData, "123456");
+        Assert.Equal(certificate.RawData, again.Certificates["retried"].RawData);
+        var cmapRecords = fake.Object(0xA010, 0xDF23).Length / 86;
+        Assert.Equal(cmapRecords, (fake.Object(0xA000, 0xDF20).Length - 1) / 12);
     }
 
     [Fact]

@@ -628,16 +628,21 @@ public sealed class GidsCard : ICardDevice
         var keyMap = GetData(GidsFormat.KeyMapFi, GidsFormat.KeyMapDo, "the key map");
         if (keyMap is null || keyMap.Length == 0)
         {
-            if (count > 0)
-            {
-                throw new CardException(CardRefusal.Malformed, "The card has containers but no key map.");
-            }
-
             keyMap = [1];
         }
-        else if ((keyMap.Length - 1) / GidsFormat.KeyMapRecordSize != count)
+        else if ((keyMap.Length - 1) / GidsFormat.KeyMapRecordSize > count)
         {
-            throw new CardException(CardRefusal.Malformed, "The card's key map and mscp\\cmapfile disagree on the number of containers.");
+            throw new CardException(CardRefusal.Malformed, "The card's key map names more containers than mscp\\cmapfile.");
+        }
+
+        // An enrollment pulled between reserving a cmapfile slot and writing the key map leaves the
+        // key map a record short (or not there at all): unused records are added, as
+        // gids_delete_container_num leaves them, so that the two agree again as OpenSC requires.
+        while ((keyMap.Length - 1) / GidsFormat.KeyMapRecordSize < count)
+        {
+            var record = new byte[GidsFormat.KeyMapRecordSize];
+            GidsFormat.WriteKeyMapRecord(record, 0, 0, 0, 0xFFFF);
+            keyMap = [.. keyMap.AsSpan(0, 1 + ((keyMap.Length - 1) / GidsFormat.KeyMapRecordSize * GidsFormat.KeyMapRecordSize)), .. record];
         }
 
         if (index == count)
@@ -667,7 +672,21 @@ public sealed class GidsCard : ICardDevice
             0xB6, 0x09, 0x80, 0x01, (byte)(0x10 + algorithm), 0x83, 0x01, kid, 0x95, 0x01, 0x40,
             0xB6, 0x09, 0x80, 0x01, (byte)(0x50 + algorithm), 0x83, 0x01, kid, 0x95, 0x01, 0x40,
         ];
-        Expect(CommandApdu.Build(0x00, 0xE0, 0x00, 0x00, keyFile), "creating the key file");
+        var create = CommandApdu.Build(0x00, 0xE0, 0x00, 0x00, keyFile);
+        var created = Send(create);
+        if (created.StatusWord == 0x6A89)
+        {
+            // A key file left in an unused slot by an enrollment the card was pulled from (the key file
+            // is made before the cmapfile names it): it holds nothing anyone uses, so it goes.
+            Expect(CommandApdu.Build(0x00, 0xA4, 0x00, 0x0C, [0xB0, kid]), "selecting a left-over key file");
+            Expect(CommandApdu.Build(0x00, 0xE4, 0x00, 0x00), "deleting a left-over key file");
+            Expect(create, "creating the key file");
+        }
+        else if (!created.IsSuccess)
+        {
+            throw StatusWords.ToException(created.StatusWord, "creating the key file");
+        }
+
         Expect(CommandApdu.Build(0x00, 0x44, 0x00, 0x00), "activating the key file");
         UpdateCardCf(masterFile, files: false, containers: true);
         PutData(GidsFormat.KeyMapFi, GidsFormat.KeyMapDo, keyMap, "the key map");
