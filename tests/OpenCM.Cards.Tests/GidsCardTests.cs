@@ -233,6 +233,29 @@ public sealed class GidsCardTests
         card.VerifyPin("123456");
     }
 
+    [Fact]
+    public void CreateCertificateRequest_Rsa2048_TheKeyFileGenerationAndSignatureApdusOfOpenSc()
+    {
+        var fake = new FakeGidsCard((byte[])DefaultKey.Clone(), "123456", CardIdBytes);
+        var channel = new PullingChannel(new ApduProcessorChannel(fake));
+        using var card = GidsCard.Open(channel);
+        channel.Sent.Clear();
+
+        card.CreateCertificateRequest("c", "123456", "CN=A", "RSA", 2048, "SHA256");
+
+        // gids_perform_create_keyfile's AT_KEYEXCHANGE template for key 81, algorithm 07 (RSA 2048), then ACTIVATE FILE.
+        Assert.Contains("00E000004962478201188302B0818C058F10101000A537"
+            + "B809800107830181950140" + "B809800187830181950140" + "B809800147830181950140"
+            + "B609800117830181950140" + "B609800157830181950140", channel.Sent);
+        Assert.Contains("00440000", channel.Sent);
+
+        // gids_generate_key, gids_read_public_key, gids_set_security_env for a PKCS#1 v1.5 signature, PSO over a SHA-256 DigestInfo.
+        Assert.Contains("0047000008AC06800107830181", channel.Sent);
+        Assert.Contains("00CB3FFF0A70088401" + "81A5037F498000", channel.Sent);
+        Assert.Contains("002241B606800157840181", channel.Sent);
+        Assert.Single(channel.Sent, c => c.StartsWith("002A9E9A333031300D060960864801650304020105000420", StringComparison.Ordinal) && c.EndsWith("00", StringComparison.Ordinal));
+    }
+
     public static TheoryData<int> PullPoints => [.. Enumerable.Range(1, 26)];
 
     [Theory]
@@ -286,10 +309,15 @@ public sealed class GidsCardTests
 
         public byte[] Atr => inner.Atr;
 
+        public List<string> Sent { get; } = [];
+
         public void PullAfter(int commands) => _left = commands;
 
-        public byte[] Transmit(ReadOnlySpan<byte> command) =>
-            _left-- > 0 ? inner.Transmit(command) : throw new CardException(CardRefusal.CardRemoved, "The card was removed.");
+        public byte[] Transmit(ReadOnlySpan<byte> command)
+        {
+            Sent.Add(Convert.ToHexString(command));
+            return _left-- > 0 ? inner.Transmit(command) : throw new CardException(CardRefusal.CardRemoved, "The card was removed.");
+        }
 
         public IDisposable BeginTransaction() => inner.BeginTransaction();
 
