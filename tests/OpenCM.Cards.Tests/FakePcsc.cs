@@ -26,6 +26,11 @@ internal sealed class FakePcsc : IPcscApi
 
     public uint BeginCode { get; set; }
 
+    /// <summary>As pcsc-lite while another program holds the card: SCardBeginTransaction waits until the handle is disconnected.</summary>
+    public bool HeldByAnother { get; set; }
+
+    private readonly TaskCompletionSource _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>The card: the bytes it answers a command with (as many as it likes).</summary>
     public Func<byte[], byte[]> Answer { get; set; } = _ => [0x90, 0x00];
 
@@ -101,6 +106,12 @@ internal sealed class FakePcsc : IPcscApi
     public uint BeginTransaction(nint card)
     {
         Begins++;
+        if (HeldByAnother)
+        {
+            _ = _disconnected.Task.Wait(TimeSpan.FromSeconds(30));
+            return PcscErrors.InvalidHandle;
+        }
+
         return BeginCode;
     }
 
@@ -113,6 +124,7 @@ internal sealed class FakePcsc : IPcscApi
     public uint Disconnect(nint card)
     {
         Disconnects++;
+        _disconnected.TrySetResult();
         return 0;
     }
 }

@@ -212,6 +212,29 @@ public sealed class PcscReaderTests(PcscdFixture pcscd)
     }
 
     [SkippableFact]
+    public async Task Transmit_AnotherChannelHoldsTheCardTooLong_RefusedAndTheHolderGoesOn()
+    {
+        Prerequisite.SkipIfMissing(pcscd.Daemon is null, PcscDaemon.SkipReason);
+        var card = new ScriptedCard(Atr, _ => [0x90, 0x00]);
+        await using var inserted = await InsertAsync(card);
+        using var holder = await OpenWhenPresentAsync();
+        var impatient = new PcscCardReaders(_ => throw new InvalidOperationException(), TimeSpan.FromSeconds(1));
+        using var waiter = impatient.OpenChannel(PcscDaemon.FirstReader);
+
+        using (holder.BeginTransaction())
+        {
+            var e = await Task.Run(() => Assert.Throws<CardException>(() => waiter.Transmit(Convert.FromHexString("80020000"))));
+
+            Assert.Equal(CardRefusal.Refused, e.Refusal);
+            Assert.Contains(PcscDaemon.FirstReader, e.Message, StringComparison.Ordinal);
+            Assert.Equal([0x90, 0x00], holder.Transmit(Convert.FromHexString("80010000")));
+        }
+
+        Assert.Equal([0x90, 0x00], holder.Transmit(Convert.FromHexString("80030000")));
+        Assert.DoesNotContain("80020000", card.Commands.Select(Convert.ToHexString));
+    }
+
+    [SkippableFact]
     public async Task Open_CardInTheReader_DriverGetsItsChannel()
     {
         Prerequisite.SkipIfMissing(pcscd.Daemon is null, PcscDaemon.SkipReason);

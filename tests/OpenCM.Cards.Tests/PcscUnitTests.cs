@@ -194,6 +194,22 @@ public sealed class PcscUnitTests
     }
 
     [Fact]
+    public void Transmit_AnotherProgramHoldsTheCardTooLong_RefusedAndTheHandleLetGo()
+    {
+        var pcsc = new FakePcsc { HeldByAnother = true };
+        var channel = new PcscCardReaders(pcsc, NoDriver, TimeSpan.FromMilliseconds(200)).OpenChannel(Reader);
+
+        var e = Assert.Throws<CardException>(() => channel.Transmit([0x00, 0xA4, 0x04, 0x00]));
+        var again = Assert.Throws<CardException>(() => channel.BeginTransaction());
+        channel.Dispose();
+
+        Assert.Equal((CardRefusal.Refused, CardRefusal.Refused), (e.Refusal, again.Refusal));
+        Assert.Contains("Another program held the card", e.Message, StringComparison.Ordinal);
+        Assert.Empty(pcsc.Sent);
+        Assert.Equal((1, 1, 0), (pcsc.Disconnects, pcsc.Releases, pcsc.Ends));
+    }
+
+    [Fact]
     public void Dispose_Twice_DisconnectsAndReleasesOnce()
     {
         var pcsc = new FakePcsc();
@@ -266,6 +282,39 @@ public sealed class PcscUnitTests
 
         Assert.Equal(CardRefusal.Malformed, e.Refusal);
         Assert.InRange(pcsc.Sent.Count, 1000, 1100);
+    }
+
+    public static TheoryData<string, string[], string> Exchanges => new()
+    {
+        // 6Cxx: the command again with the card's Le, replacing the one it had or added where it had none.
+        { "00CA000000", ["00CA000000", "00CA000004"], "010203049000" },
+        { "00CA0000", ["00CA0000", "00CA000004"], "010203049000" },
+        { "00CA000001AA", ["00CA000001AA", "00CA000001AA04"], "010203049000" },
+
+        // 61xx: GET RESPONSE on the command's logical channel (CLA 01), and 6Cxx to a GET RESPONSE followed too.
+        { "01CB3FFF00", ["01CB3FFF00", "01C0000008", "01C0000004"], "010203049000" },
+
+        // An extended command's Le is two bytes: its 6Cxx goes back to the driver as it is.
+        { "00CB3FFF000000", ["00CB3FFF000000"], "6C04" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Exchanges))]
+    public void Transmit_Card6CxxOr61xx_FollowedAsIso7816Says(string command, string[] sent, string answer)
+    {
+        var pcsc = new FakePcsc
+        {
+            Answer = c => Convert.ToHexString(c) switch
+            {
+                "00CA000004" or "00CA000001AA04" or "01C0000004" => [1, 2, 3, 4, 0x90, 0x00],
+                "01CB3FFF00" => [0x61, 0x08],
+                _ => [0x6C, 0x04],
+            },
+        };
+        using var channel = new PcscCardReaders(pcsc, NoDriver).OpenChannel(Reader);
+
+        Assert.Equal(answer, Convert.ToHexString(channel.Transmit(Convert.FromHexString(command))));
+        Assert.Equal(sent, pcsc.Sent.Select(Convert.ToHexString));
     }
 
     public static TheoryData<string, int, bool, bool> Shapes => new()

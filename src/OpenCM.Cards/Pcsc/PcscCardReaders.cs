@@ -11,12 +11,17 @@ namespace OpenCM.Cards.Pcsc;
 /// </summary>
 public sealed class PcscCardReaders : ICardReaders
 {
-    /// <summary>What a computer without pcsc-lite is told.</summary>
+    /// <summary>What a Linux or BSD computer without pcsc-lite is told.</summary>
     public const string NotInstalled =
         "PC/SC is not available: install pcscd and its client library libpcsclite.so.1 (Debian and Ubuntu: apt-get install pcscd; Fedora: dnf install pcsc-lite) and a reader's driver (most USB readers: libccid).";
 
+    /// <summary>What Windows and macOS are told: their PC/SC is not pcsc-lite's ABI.</summary>
+    public const string NotThisSystem =
+        "PC/SC is not available here: OpenCM's card client speaks pcsc-lite (Linux, BSD). On Windows, MIM CM's own card clients speak OpenCM's API.";
+
     private readonly IPcscApi _api;
     private readonly Func<IApduChannel, ICardDevice> _driver;
+    private readonly TimeSpan _transactionWait;
 
     /// <summary>The readers, whose cards <paramref name="driver"/> makes card devices of (it owns the channel it is given).</summary>
     public PcscCardReaders(Func<IApduChannel, ICardDevice> driver)
@@ -24,12 +29,25 @@ public sealed class PcscCardReaders : ICardReaders
     {
     }
 
-    internal PcscCardReaders(IPcscApi api, Func<IApduChannel, ICardDevice> driver)
+    /// <summary>As the other constructor, with how long a channel waits for a card another program holds (<see cref="PcscChannel.DefaultTransactionWait"/>).</summary>
+    public PcscCardReaders(Func<IApduChannel, ICardDevice> driver, TimeSpan transactionWait)
+        : this(LibPcscLite.Instance, driver, transactionWait)
+    {
+    }
+
+    internal PcscCardReaders(IPcscApi api, Func<IApduChannel, ICardDevice> driver, TimeSpan? transactionWait = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(driver);
+        // A CancellationTokenSource's delay: Timeout.InfiniteTimeSpan (wait as pcsc-lite does), or up to 49 days.
+        if (transactionWait is { } wait && wait != Timeout.InfiniteTimeSpan && (wait <= TimeSpan.Zero || wait.TotalMilliseconds >= uint.MaxValue - 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transactionWait), "A wait for the card is positive and under 49 days, or Timeout.InfiniteTimeSpan.");
+        }
+
         _api = api;
         _driver = driver;
+        _transactionWait = transactionWait ?? PcscChannel.DefaultTransactionWait;
     }
 
     public IReadOnlyList<string> List()
@@ -92,7 +110,7 @@ public sealed class PcscCardReaders : ICardReaders
                 throw PcscErrors.ToException(PcscErrors.InvalidAtr, reader, PcscStage.Connect);
             }
 
-            return new PcscChannel(_api, context, card, protocol, reader, atr);
+            return new PcscChannel(_api, context, card, protocol, reader, atr, _transactionWait);
         }
         catch
         {
@@ -137,13 +155,10 @@ public sealed class PcscCardReaders : ICardReaders
         {
             rv = _api.EstablishContext(out context);
         }
-        catch (DllNotFoundException e)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            throw new CardException(CardRefusal.NoReader, NotInstalled, e);
-        }
-        catch (EntryPointNotFoundException e)
-        {
-            throw new CardException(CardRefusal.NoReader, NotInstalled, e);
+            var message = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? NotThisSystem : NotInstalled;
+            throw new CardException(CardRefusal.NoReader, message, e);
         }
 
         Check(rv, null, PcscStage.Service);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace OpenCM.Cards.Pcsc;
 
 /// <summary>
@@ -7,11 +9,20 @@ namespace OpenCM.Cards.Pcsc;
 /// up to 64 KiB of answer, inside a PC/SC transaction so that no other program's command slips
 /// between the pieces. A card is not trusted: an answer without a status word, with more data than
 /// the command allows, or running past 64 KiB is <see cref="CardRefusal.Malformed"/>; a card gone
-/// mid-way is <see cref="CardRefusal.CardRemoved"/>. Disposing leaves the card as it is
+/// mid-way is <see cref="CardRefusal.CardRemoved"/>. Waiting for another program's transaction
+/// is bounded (<see cref="DefaultTransactionWait"/>). Disposing leaves the card as it is
 /// (SCARD_LEAVE_CARD) and releases the PC/SC context the channel owns.
 /// </summary>
 public sealed class PcscChannel : IApduChannel
 {
+    /// <summary>
+    /// How long a channel waits for the card while another program holds it in a transaction:
+    /// pcsc-lite's SCardBeginTransaction would wait forever, and a client stuck without a word is
+    /// worse than one that says who holds the card. A program's transaction lasts milliseconds to
+    /// seconds; a minute is one that is stuck.
+    /// </summary>
+    public static readonly TimeSpan DefaultTransactionWait = TimeSpan.FromMinutes(1);
+
     // A response APDU: up to 64 KiB of data and the status word.
     private const int ReceiveBuffer = ApduShape.MaxExtendedData + 2;
 
@@ -26,10 +37,14 @@ public sealed class PcscChannel : IApduChannel
     private readonly byte[] _atr;
     private readonly byte[] _buffer = new byte[ReceiveBuffer];
     private readonly Lock _gate = new();
+    private readonly TimeSpan _transactionWait;
     private int _depth;
     private bool _disposed;
 
-    internal PcscChannel(IPcscApi api, nint context, nint card, uint protocol, string reader, byte[] atr)
+    // Set when a wait for the card ran out: the handle was disconnected to end the wait.
+    private bool _gaveUp;
+
+    internal PcscChannel(IPcscApi api, nint context, nint card, uint protocol, string reader, byte[] atr, TimeSpan transactionWait)
     {
         _api = api;
         _context = context;
@@ -37,6 +52,7 @@ public sealed class PcscChannel : IApduChannel
         _protocol = protocol;
         Reader = reader;
         _atr = atr;
+        _transactionWait = transactionWait;
     }
 
     /// <summary>The reader's name, as PC/SC lists it.</summary>
@@ -61,7 +77,7 @@ public sealed class PcscChannel : IApduChannel
             var implicitTransaction = _depth == 0;
             if (implicitTransaction)
             {
-                Check(_api.BeginTransaction(_card));
+                BeginPcscTransaction();
             }
 
             try
@@ -82,7 +98,8 @@ public sealed class PcscChannel : IApduChannel
     /// <summary>
     /// Holds the card for this channel alone (SCardBeginTransaction) until the scope is disposed;
     /// scopes nest, and only the outermost one begins and ends PC/SC's. While another program holds
-    /// the card, this waits (pcsc-lite polls until it is free). A scope may end on another thread.
+    /// the card, this waits for it, at most the channel's transaction wait (then
+    /// <see cref="CardRefusal.Refused"/>, and the channel is done for). A scope may end on another thread.
     /// </summary>
     public IDisposable BeginTransaction()
     {
@@ -91,7 +108,7 @@ public sealed class PcscChannel : IApduChannel
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_depth == 0)
             {
-                Check(_api.BeginTransaction(_card));
+                BeginPcscTransaction();
             }
 
             _depth++;
@@ -111,10 +128,50 @@ public sealed class PcscChannel : IApduChannel
             _disposed = true;
 
             // Disconnecting ends a transaction still held; errors here (the card gone) change nothing.
-            _ = _api.Disconnect(_card);
+            if (!_gaveUp)
+            {
+                _ = _api.Disconnect(_card);
+            }
+
             _ = _api.ReleaseContext(_context);
         }
     }
+
+    // SCardBeginTransaction, bounded: pcsc-lite's polls for the card until it is free, looking the
+    // handle up each time (winscard_clnt.c), so disconnecting the handle from another thread ends
+    // the wait with SCARD_E_INVALID_HANDLE. The channel is then done for; the card is untouched.
+    private void BeginPcscTransaction()
+    {
+        if (_gaveUp)
+        {
+            throw HeldByAnother();
+        }
+
+        var ranOut = new StrongBox<bool>();
+        uint rv;
+        using (var timeout = new CancellationTokenSource(_transactionWait))
+        using (timeout.Token.Register(() =>
+        {
+            ranOut.Value = true;
+            _ = _api.Disconnect(_card);
+        }))
+        {
+            rv = _api.BeginTransaction(_card);
+        }
+
+        // Disposing the registration waited for a callback under way: ranOut is settled.
+        if (ranOut.Value)
+        {
+            _gaveUp = true;
+            throw HeldByAnother();
+        }
+
+        Check(rv);
+    }
+
+    private CardException HeldByAnother() =>
+        new(CardRefusal.Refused,
+            $"Another program held the card in the reader '{Reader}' (a PC/SC transaction) for longer than {_transactionWait.TotalSeconds:0.#} s: close it, then open the reader again.");
 
     private byte[] Exchange(ReadOnlySpan<byte> command)
     {
