@@ -1,4 +1,6 @@
 using OpenCM.Cards;
+using OpenCM.Cards.Gids;
+using OpenCM.Cards.Pcsc;
 
 namespace OpenCM.Cli;
 
@@ -10,15 +12,7 @@ namespace OpenCM.Cli;
 /// </summary>
 internal static class CardReaders
 {
-    // TODO(#22): return the PC/SC readers (libpcsclite) with the GIDS driver once they land; until
-    // then this build knows no readers, and says so.
-    public static ICardReaders Create() => new None();
-
-    private sealed class None : ICardReaders
-    {
-        public IReadOnlyList<string> List() => [];
-
-        public ICardDevice Open(string reader) =>
-            throw new CardException(CardRefusal.NoReader, "this build of opencm has no PC/SC support");
-    }
+    // PC/SC over libpcsclite; the card in a reader is read as a GIDS card (the first family, SPEC §8).
+    // A second family (PIV) is another driver tried here.
+    public static ICardReaders Create() => new PcscCardReaders(GidsCard.Open);
 }

@@ -8,6 +8,7 @@ namespace OpenCM.Cli.Tests;
 /// <c>opencm card emulate</c> (issue #22.4) behind the real pcscd: OpenSC sees its GIDS card in
 /// "Virtual PCD 00 00", and with <c>--state</c> the card outlives the command.
 /// </summary>
+[Collection(PcscdCollection.Name)]
 public sealed class CardEmulateCommandTests : IAsyncLifetime
 {
     private const string SiteKey = "0102030405060708090A0B0C0D0E0F101112131415161718";
