@@ -35,7 +35,7 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
 
         var first = await RunWhileAsync(["card", "emulate", "--vpcd", vpcd, "--state", state, "--new", "--admin-key", SiteKey], async () =>
         {
-            var name = await EventuallyAsync("opensc-tool", "-r", "0", "-n");
+            var name = await OpenSc.UntilItSucceedsAsync("opensc-tool", "-r", "0", "-n");
             Assert.Contains("GIDS", name.Output, StringComparison.Ordinal);
             var unblock = await OpenSc.CheckAsync("gids-tool", "-r", "0", "-U", "--admin-key", SiteKey, "--pin", "24681357");
             Assert.Contains("Unblock PIN done successfully", unblock, StringComparison.Ordinal);
@@ -51,7 +51,7 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
         // The same card again, from its state file: the PIN set in the first run logs in.
         var second = await RunWhileAsync(["card", "emulate", "--vpcd", vpcd, "--state", state], async () =>
         {
-            var login = await EventuallyAsync("pkcs11-tool", "--module", OpenSc.Pkcs11Module, "--login", "--pin", "24681357", "-O");
+            var login = await OpenSc.UntilItSucceedsAsync("pkcs11-tool", "--module", OpenSc.Pkcs11Module, "--login", "--pin", "24681357", "-O");
             Assert.True(login.ExitCode == 0, login.All);
         });
         Assert.Contains("saved in", second, StringComparison.Ordinal);
@@ -145,21 +145,5 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
         var answer = new byte[(header[0] << 8) | header[1]];
         await stream.ReadExactlyAsync(answer).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
         return answer;
-    }
-
-    // pcscd polls the virtual reader: a card just inserted shows after a moment.
-    private static async Task<OpenSsl.Result> EventuallyAsync(string tool, params string[] args)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var result = await OpenSc.RunAsync(tool, args);
-            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
-            {
-                return result;
-            }
-
-            await Task.Delay(200);
-        }
     }
 }

@@ -52,7 +52,7 @@ public sealed partial class CardOnGidsReaderTests : IAsyncLifetime, IDisposable
 
         // 1. A site's blank GIDS card (the policy's default admin key, no PIN yet) in the first reader.
         await using var card = await EmulatorAsync(["card", "emulate", "--vpcd", $"127.0.0.1:{PcscDaemon.FirstPort}", "--new", "--admin-key", DefaultAdminKey]);
-        Assert.Contains("GIDS", (await EventuallyAsync("opensc-tool", "-r", "0", "-n")).Output, StringComparison.Ordinal);
+        Assert.Contains("GIDS", (await OpenSc.UntilItSucceedsAsync("opensc-tool", "-r", "0", "-n")).Output, StringComparison.Ordinal);
 
         // 2. opencm card enroll: the walkthrough's steps; the PIN from standard input, never printed.
         var enroll = await Cli.RunWithInputAsync("482615\n", ["card", "enroll", .. at, "--template", Template, "--data-item", "Request Reason=VPN", "--pin-stdin"]);
@@ -158,22 +158,6 @@ public sealed partial class CardOnGidsReaderTests : IAsyncLifetime, IDisposable
         }
 
         Assert.Fail("the card never blocked its PIN");
-    }
-
-    // pcscd polls the virtual reader: a card just inserted shows after a moment.
-    private static async Task<OpenSsl.Result> EventuallyAsync(string tool, params string[] args)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var result = await OpenSc.RunAsync(tool, args);
-            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
-            {
-                return result;
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     // opencm card emulate, in process, until it is in the reader; disposing stops it as Ctrl-C does.

@@ -59,4 +59,23 @@ public static class OpenSc
             ? result.Output
             : throw new InvalidOperationException($"{tool} {string.Join(' ', args)} exited {result.ExitCode}: {result.All}");
     }
+
+    /// <summary>
+    /// Runs the tool until it succeeds or 30 s pass, and returns the last run: pcscd polls its
+    /// readers, so a card just put into one shows after a moment (never a bare sleep).
+    /// </summary>
+    public static async Task<OpenSsl.Result> UntilItSucceedsAsync(string tool, params string[] args)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var result = await RunAsync(tool, args);
+            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
+            {
+                return result;
+            }
+
+            await Task.Delay(200);
+        }
+    }
 }

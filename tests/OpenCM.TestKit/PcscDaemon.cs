@@ -106,10 +106,10 @@ public sealed class PcscDaemon
 
     private static async Task<PcscDaemon> StartNewAsync()
     {
-        var machineLock = await TakeLockAsync();
+        var machineLock = await MachineResources.TakeLockAsync(LockFile, TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(500));
         try
         {
-            KillRecorded();
+            MachineResources.KillRecorded(PidFile, "pcscd");
             var start = new ProcessStartInfo(Pcscd)
             {
                 RedirectStandardOutput = true,
@@ -191,44 +191,6 @@ public sealed class PcscDaemon
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-        }
-    }
-
-    private static async Task<FileStream> TakeLockAsync()
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(10);
-        while (true)
-        {
-            try
-            {
-                return new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(500);
-            }
-        }
-    }
-
-    // A pcscd whose test process died holding the lock is still running with the recorded PID; the
-    // lock is ours now, so it is stale: stop it, or it keeps the socket and the ports.
-    private static void KillRecorded()
-    {
-        try
-        {
-            if (File.Exists(PidFile) && int.TryParse(File.ReadAllText(PidFile).Trim(), out var pid))
-            {
-                using var process = Process.GetProcessById(pid);
-                if (process.ProcessName == "pcscd")
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit(10_000);
-                }
-            }
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
-        {
-            // Already gone.
         }
     }
 

@@ -228,10 +228,10 @@ public sealed class SambaDomainController
 
         // 1. One DC on this machine at a time (fixed ports): wait for the lock, then stop any DC a
         //    test process that died left running from its directory.
-        var machineLock = await TakeLockAsync();
+        var machineLock = await MachineResources.TakeLockAsync(LockFile, TimeSpan.FromMinutes(20), TimeSpan.FromSeconds(1));
         foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "opencm-samba-*"))
         {
-            KillRecorded(Path.Combine(dir, "samba.pid"));
+            MachineResources.KillRecorded(Path.Combine(dir, "samba.pid"));
             TryDelete(dir);
         }
 
@@ -376,39 +376,6 @@ public sealed class SambaDomainController
         {
             // Samba refuses a key file others may read.
             File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-    }
-
-    private static async Task<FileStream> TakeLockAsync()
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(20);
-        while (true)
-        {
-            try
-            {
-                return new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(1000);
-            }
-        }
-    }
-
-    private static void KillRecorded(string pidFile)
-    {
-        try
-        {
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
-            {
-                using var process = Process.GetProcessById(pid);
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(10_000);
-            }
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
-        {
-            // Already gone.
         }
     }
 
