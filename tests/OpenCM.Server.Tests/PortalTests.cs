@@ -120,6 +120,25 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
         Assert.Equal(("text/css", HttpStatusCode.OK), (css.Content.Headers.ContentType?.MediaType, css.StatusCode));
     }
 
+    [Theory]
+    [InlineData("/", Root + "/")]
+    [InlineData("/favicon.ico", Root + "/static/favicon.svg")]
+    public async Task BareAddress_OrTheBrowsersFavicon_RedirectsIntoThePortal(string path, string target)
+    {
+        var response = await Browser().GetAsync(path);
+        Assert.Equal((HttpStatusCode.Redirect, target), (response.StatusCode, response.Headers.Location?.OriginalString));
+    }
+
+    [Fact]
+    public async Task Favicon_ServedAsSvgAndNamedByEveryPage()
+    {
+        var icon = await Browser().GetAsync($"{Root}/static/favicon.svg");
+        Assert.Equal(("image/svg+xml", HttpStatusCode.OK), (icon.Content.Headers.ContentType?.MediaType, icon.StatusCode));
+        Assert.StartsWith("<svg", await icon.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var page = await (await Browser().GetAsync($"{Root}/signin")).Content.ReadAsStringAsync();
+        Assert.Contains($"<link rel=\"icon\" href=\"{Root}/static/favicon.svg\"", page, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SignIn_ManyAttemptsFromOneAddress_429ThenNoMoreGuesses()
     {

@@ -156,6 +156,15 @@ public static class PortalServices
             return Results.Bytes(asset.Bytes, asset.ContentType, entityTag: asset.ETag);
         }).AllowAnonymous();
         app.MapRazorPages();
+
+        // A person who types the server's bare address lands on the portal (issue #23.12); the API
+        // and the PKI files keep their own paths under the path base.
+        if (root.Length > 0)
+        {
+            app.MapGet("/", () => Results.Redirect(root + "/")).AllowAnonymous().ExcludeFromDescription();
+            app.MapGet("/favicon.ico", () => Results.Redirect(root + "/static/favicon.svg")).AllowAnonymous().ExcludeFromDescription();
+        }
+
         return app;
     }
 
@@ -174,7 +183,12 @@ public static class PortalServices
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
             var bytes = copy.ToArray();
-            var type = name.EndsWith(".css", StringComparison.Ordinal) ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8";
+            var type = Path.GetExtension(name) switch
+            {
+                ".css" => "text/css; charset=utf-8",
+                ".svg" => "image/svg+xml",
+                _ => "text/javascript; charset=utf-8",
+            };
             var tag = new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16]}\"");
             files[name[StaticPrefix.Length..]] = new StaticFile(bytes, type, tag);
         }
