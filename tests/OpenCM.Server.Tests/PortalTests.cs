@@ -130,6 +130,22 @@ public sealed partial class PortalTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task UnknownRequestPage_InABrowser_OpenCmsErrorPageNotAnEmpty404()
+    {
+        var browser = await SignedInAsync(await UserWithPasswordAsync("portal-lost"));
+        browser.DefaultRequestHeaders.Accept.ParseAdd("text/html");
+        var response = await browser.GetAsync($"{Root}/requests/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Back to the portal", page, StringComparison.Ordinal);
+
+        // The API's own 404 stays problem JSON, browser or not.
+        var api = await browser.GetAsync($"{Root}/api/v1.0/nothing-here");
+        Assert.Equal("application/problem+json", api.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Favicon_ServedAsSvgAndNamedByEveryPage()
     {
         var icon = await Browser().GetAsync($"{Root}/static/favicon.svg");

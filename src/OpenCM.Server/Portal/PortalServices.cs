@@ -137,6 +137,18 @@ public static class PortalServices
 
             return next(context);
         });
+
+        // A page that answers 404 with no body (an unknown request, a page the caller may not
+        // use: unknown and not-yours look alike) is shown as OpenCM's error page, not left to the
+        // browser's own (issue #23.12). Only for a browser on the portal's paths: the API and the
+        // PKI files answer problem JSON as before.
+        app.UseStatusCodePages(context =>
+        {
+            var http = context.HttpContext;
+            return http.Response.StatusCode == StatusCodes.Status404NotFound && PortalProblems.Instance.Answers(http)
+                ? Errors.Problems.WriteAsync(http, Domain.DomainError.NotFound("There is no such page, or it is not yours to see."))
+                : Task.CompletedTask;
+        });
         return app;
     }
 
