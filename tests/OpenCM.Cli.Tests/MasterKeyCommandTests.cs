@@ -87,6 +87,25 @@ public sealed class MasterKeyCommandTests : IDisposable
         Assert.Equal(0, (await Cli.RunAsync("token", "--user", "admin", "--database", "postgres", "--connection", connection, "--data", Data)).Exit);
     }
 
+    // The banner's command is whole: run as printed (the connection string filled in), it works.
+    [SkippableFact]
+    public async Task Serve_Postgres_BannerTokenCommandNamesTheDataDirectory()
+    {
+        var server = await PostgresServer.Shared;
+        Prerequisite.SkipIfMissing(server is null, PostgresServer.SkipReason);
+        var connection = await server!.CreateDatabaseAsync("mkbanner");
+        await using var node = await ServerProcess.StartAsync("--data", Data, "--database", "postgres", "--connection", connection, "--Ca:PublicUrl=https://cm.contoso.test");
+
+        var expected = $"Get a token: opencm token --database postgres --connection \"…\" --data {Path.GetFullPath(Data)} --user admin";
+        for (var waited = 0; waited < 40 && !node.Output.Contains(expected, StringComparison.Ordinal); waited++)
+        {
+            await Task.Delay(250);
+        }
+
+        Assert.Contains(expected, node.Output, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli.RunAsync("token", "--database", "postgres", "--connection", connection, "--data", Path.GetFullPath(Data), "--user", "admin")).Exit);
+    }
+
     [Theory]
     [InlineData("requests", "list", "--token", "t", "--server", "localhost:5000")]
     [InlineData("requests", "list", "--token", "t", "--server", "cm.example")]
