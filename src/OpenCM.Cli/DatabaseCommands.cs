@@ -65,7 +65,7 @@ internal static class DatabaseCommands
         var colon = source.IndexOf(':', StringComparison.Ordinal);
         var dir = source[(colon + 1)..];
         return File.Exists(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile))
-            ? new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile)).Load()
+            ? new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile), mayCreate: false).Load()
             : throw new CliException("the master key is needed to verify the audit chain: give OpenCM__MasterKey, or copy from a data directory that holds master.key");
     }
 

@@ -128,6 +128,13 @@ internal sealed class CliIo
         {
             await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
         }
+        catch (OpenCM.Storage.MasterKeyMissingException ex)
+        {
+            // Only init and the server's first start create a master key (issue #23.7): say which file is missing and what makes it.
+            var directory = Path.GetDirectoryName(ex.Path);
+            await Err.WriteLineAsync($"error: {ex.Message}: 'opencm init --data {directory}' or the first 'opencm serve --data {directory}' creates it for a new installation; "
+                + "a database that has secrets needs its own key back (restore master.key from your backup, or give OpenCM:MasterKey)");
+        }
         catch (OpenCM.Storage.MasterKeyException ex)
         {
             // A node given another master key than the database's secrets were sealed under.

@@ -118,14 +118,24 @@ internal static class RequestCommands
     /// <summary>A typed client of the server, with the token from --token or OPENCM_TOKEN.</summary>
     internal static OpenCmClient Client(string server, string? token)
     {
+        var address = ServerAddress(server);
         token ??= Environment.GetEnvironmentVariable("OPENCM_TOKEN");
         if (string.IsNullOrWhiteSpace(token))
         {
             throw new CliException("no token: pass --token or set OPENCM_TOKEN (see 'opencm token')");
         }
 
-        return new OpenCmClient(new Uri(server), token);
+        return new OpenCmClient(address, token);
     }
+
+    /// <summary>
+    /// --server as an absolute http(s) address: a bare host or host:port is a usage error that says
+    /// how to write it, not an unhandled UriFormatException (issue #23.5).
+    /// </summary>
+    internal static Uri ServerAddress(string server) =>
+        Uri.TryCreate(server, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            : throw new CliException($"--server '{server}' is not an http or https address: write it with its scheme, e.g. http://HOST:PORT or https://cm.example.com");
 
     private static Guid RequestId(string text) =>
         Guid.TryParse(text.Trim(), out var id) ? id : throw new CliException($"'{text}' is not a request id (a GUID)");

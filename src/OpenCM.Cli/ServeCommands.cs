@@ -61,7 +61,7 @@ internal static class ServeCommands
         var command = new Command("init", "Initialize a data directory (or a PostgreSQL database) without serving.") { store.Data, store.Database, store.Connection };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            await using var app = await Local.OpenAsync(store.From(parse), ct);
+            await using var app = await Local.OpenAsync(store.From(parse), ct, initializes: true);
             var init = await Bootstrapper.InitializeAsync(app.Services, ct);
             await io.Out.WriteLineAsync($"Initialized {init.DataDirectory}: admin {(init.CreatedAdmin ? "created" : "exists")}, {init.ImportedTemplates.Count} sample templates imported.");
             foreach (var note in init.Notes ?? [])
@@ -89,10 +89,13 @@ internal sealed class Local : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
-    /// <summary>Opens (creating if needed) the data directory or database and migrates its schema.</summary>
-    public static async Task<Local> OpenAsync(StoreChoice store, CancellationToken ct)
+    /// <summary>
+    /// Opens (creating if needed) the data directory or database and migrates its schema.
+    /// <paramref name="initializes"/>: only <c>opencm init</c> may also create a missing master key (issue #23.7).
+    /// </summary>
+    public static async Task<Local> OpenAsync(StoreChoice store, CancellationToken ct, bool initializes = false)
     {
-        var local = Build(store);
+        var local = Build(store, initializes);
         try
         {
             await OpenCmComposition.StartAsync(local.Services, ct);
@@ -106,14 +109,20 @@ internal sealed class Local : IAsyncDisposable
     }
 
     /// <summary>The components over the store, nothing started: for commands that must look before they migrate.</summary>
-    public static Local Build(StoreChoice store)
+    public static Local Build(StoreChoice store, bool initializes = false)
     {
         ArgumentNullException.ThrowIfNull(store);
         var configuration = new ConfigurationBuilder()
             .AddEnvironmentVariables()
             .AddCommandLine([.. store.Arguments], OpenCmComposition.SwitchMappings)
             .Build();
-        return new Local(new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore().BuildServiceProvider());
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore();
+        if (initializes)
+        {
+            services.AllowMasterKeyCreation();
+        }
+
+        return new Local(services.BuildServiceProvider());
     }
 
     /// <summary>Like <see cref="OpenAsync"/>, but a mistyped --data (or an empty database) fails instead of creating an empty installation.</summary>

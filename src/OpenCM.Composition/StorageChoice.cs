@@ -59,7 +59,9 @@ public static class StorageChoice
     {
         services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>() is { MasterKey: { Length: > 0 } configured }
             ? new ConfiguredMasterKeyProvider(configured)
-            : new FileMasterKeyProvider(KeyFileIn(sp.GetRequiredService<DataOptions>().DataDirectory)));
+            : sp.GetService<MasterKeyCreation>() is not null
+                ? new FileMasterKeyProvider(KeyFileIn(sp.GetRequiredService<DataOptions>().DataDirectory), mayCreate: true)
+                : new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(sp.GetRequiredService<DataOptions>().DataDirectory), SqliteDataDirectory.MasterKeyFile), mayCreate: false));
         services.AddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(sp.GetRequiredService<DataOptions>().Provider));
         services.AddOpenCmSqlite(sp => sp.GetRequiredService<DataOptions>().DataDirectory);
         services.AddOpenCmPostgres(sp => sp.GetRequiredService<DataOptions>().ConnectionString is { Length: > 0 } c
@@ -67,6 +69,15 @@ public static class StorageChoice
             : throw new ConfigurationRefusedException("OpenCM:Database is postgres: give the connection string (--connection or OpenCM:ConnectionString)."));
         return services;
     }
+
+    /// <summary>
+    /// Lets this process create the master key file when it is missing: only hosts that initialize
+    /// an installation call it (<c>opencm init</c>, the server, whose first start initializes).
+    /// Without it a missing key file is refused (<see cref="MasterKeyMissingException"/>) and
+    /// nothing is written, not even the data directory (issue #23.7).
+    /// </summary>
+    public static IServiceCollection AllowMasterKeyCreation(this IServiceCollection services) =>
+        services.AddSingleton<MasterKeyCreation>();
 
     /// <summary>
     /// A provider outside a host, for tools that move data between two (<c>opencm db copy</c>):
@@ -111,3 +122,6 @@ public sealed class ConfigurationRefusedException : InvalidOperationException
     {
     }
 }
+
+/// <summary>The marker <see cref="StorageChoice.AllowMasterKeyCreation"/> registers.</summary>
+public sealed class MasterKeyCreation;

@@ -20,7 +20,7 @@ public static class SqliteServices
     {
         ArgumentNullException.ThrowIfNull(dataDirectory);
         services.AddSingleton(sp => SqliteDataDirectory.Open(dataDirectory(sp)));
-        services.TryAddSingleton<IMasterKeyProvider>(sp => new FileMasterKeyProvider(sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath));
+        services.TryAddSingleton<IMasterKeyProvider>(sp => new FileMasterKeyProvider(sp.GetRequiredService<SqliteDataDirectory>().MasterKeyPath, mayCreate: true));
         return services.AddOpenCmStorageProvider(Name, sp => sp.GetRequiredService<SqliteDataDirectory>().Storage);
     }
 }

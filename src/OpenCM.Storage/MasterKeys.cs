@@ -10,12 +10,18 @@ public interface IMasterKeyProvider
     MasterKey Load();
 }
 
-/// <summary>The key in a file of its own (mode 0600), created on first use.</summary>
+/// <summary>
+/// The key in a file of its own (mode 0600). Only a process that initializes an installation
+/// (<c>opencm init</c>, the server's first start) may create it (<paramref name="mayCreate"/>):
+/// anything else given a missing file refuses (<see cref="MasterKeyMissingException"/>) rather
+/// than writing a fresh key the database's secrets were never sealed under (issue #23.7).
+/// </summary>
 public sealed class FileMasterKeyProvider : IMasterKeyProvider
 {
     private readonly Lazy<MasterKey> _key;
 
-    public FileMasterKeyProvider(string path) => _key = new(() => MasterKey.LoadOrCreate(path));
+    public FileMasterKeyProvider(string path, bool mayCreate) =>
+        _key = new(() => mayCreate ? MasterKey.LoadOrCreate(path) : MasterKey.LoadExisting(path));
 
     public MasterKey Load() => _key.Value;
 }

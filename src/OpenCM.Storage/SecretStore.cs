@@ -122,6 +122,11 @@ public sealed class MasterKey
         return bytes.Length == 32 ? new MasterKey(bytes) : throw new MasterKeyException("The master key must be 32 bytes.");
     }
 
+    /// <summary>Reads the key file; a missing one is refused, never created.</summary>
+    public static MasterKey LoadExisting(string path) => File.Exists(path)
+        ? FromBase64(File.ReadAllText(path).Trim())
+        : throw new MasterKeyMissingException(Path.GetFullPath(path));
+
     /// <summary>Reads the key file, creating it (owner read/write only) when it does not exist.</summary>
     public static MasterKey LoadOrCreate(string path)
     {
@@ -166,4 +171,29 @@ public sealed class MasterKeyException : CryptographicException
         : base(message, innerException)
     {
     }
+}
+
+/// <summary>
+/// There is no master key file where one was looked for, and this process may not create one
+/// (only initializing an installation does, issue #23.7); <see cref="Path"/> is the file's full path.
+/// </summary>
+public sealed class MasterKeyMissingException : IOException
+{
+    public MasterKeyMissingException(string path)
+        : base($"no master key at '{path}'")
+    {
+        Path = path;
+    }
+
+    public MasterKeyMissingException()
+    {
+    }
+
+    public MasterKeyMissingException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The full path of the missing key file.</summary>
+    public string Path { get; } = "";
 }

@@ -103,7 +103,8 @@ public sealed class CompositionTests : IDisposable
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))
             .Build();
-        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore();
+        // Composed as the hosts that initialize an installation are (the server, opencm init): they may create the master key.
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddOpenCmCore().AllowMasterKeyCreation();
         replace(services);
         return services.BuildServiceProvider();
     }

@@ -167,7 +167,7 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
     {
         using var otherDir = new TestKit.TempDirectory();
         await using var other = await Storage.Sqlite.SqliteDataDirectory.OpenAsync(otherDir.Path, TestKit.Samples.Clock());
-        var foreign = new TokenService(await TokenService.LoadKeyAsync(new Storage.SecretStore(other.Storage, new Storage.FileMasterKeyProvider(other.MasterKeyPath).Load(), _server.Clock)), _server.Clock, new AuthOptions());
+        var foreign = new TokenService(await TokenService.LoadKeyAsync(new Storage.SecretStore(other.Storage, new Storage.FileMasterKeyProvider(other.MasterKeyPath, mayCreate: true).Load(), _server.Clock)), _server.Clock, new AuthOptions());
         var user = await _server.UserAsync("alice");
         var client = _server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", foreign.Mint(user, [], TimeSpan.FromMinutes(5)));

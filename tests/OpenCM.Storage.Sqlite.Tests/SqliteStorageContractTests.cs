@@ -58,7 +58,7 @@ public sealed class SqliteSpecificTests : IDisposable
         await using (var data = await SqliteDataDirectory.OpenAsync(root, Samples.Clock()))
         {
             Assert.True(data.IsNew);
-            new FileMasterKeyProvider(data.MasterKeyPath).Load();
+            new FileMasterKeyProvider(data.MasterKeyPath, mayCreate: true).Load();
         }
 
         if (!OperatingSystem.IsWindows())

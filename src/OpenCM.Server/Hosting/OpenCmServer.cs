@@ -83,7 +83,8 @@ public static partial class OpenCmServer
         var portal = app.Services.GetRequiredService<ApiOptions>().PathBase.TrimEnd('/') + "/";
         await output.WriteLineAsync($"Portal: {addresses.FirstOrDefault()}{portal} (sign in as a directory user with a password: opencm users set-password --name NAME --password-stdin)").ConfigureAwait(false);
         var store = app.Services.GetRequiredService<DataOptions>();
-        var where = store.IsPostgres ? "--database postgres --connection \"…\"" : $"--data {init.DataDirectory}";
+        // The full command: on PostgreSQL the data directory still holds the master key (unless OpenCM:MasterKey gives it), issue #23.7.
+        var where = store.IsPostgres ? $"--database postgres --connection \"…\" --data {Path.GetFullPath(store.DataDirectory)}" : $"--data {init.DataDirectory}";
         await output.WriteLineAsync($"Get a token: opencm token {where} --user {Bootstrapper.AdminUser}").ConfigureAwait(false);
         await output.WriteLineAsync("  (from a source checkout: dotnet run --project src/OpenCM.Cli -- token ...)").ConfigureAwait(false);
         await output.FlushAsync().ConfigureAwait(false);

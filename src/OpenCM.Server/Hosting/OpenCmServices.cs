@@ -47,6 +47,8 @@ public static class OpenCmServices
         var services = builder.Services;
         services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
         services.AddOpenCmCore();
+        // The server's first start initializes a fresh installation, master key included (issue #23.7).
+        services.AllowMasterKeyCreation();
         builder.AddOpenCmMetrics();
 
         // Bodies over 1 MiB are refused (SPEC §2; WireBody counts too, for hosts without Kestrel
