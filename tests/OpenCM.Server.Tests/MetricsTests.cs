@@ -203,9 +203,11 @@ public sealed class OtlpMetricsTests
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var id = await client.CreateIdAsync(ServerFixture.ApprovedUserCertificate, """[{"Request Reason":"VPN"}]""");
 
-        // Names and label values travel as UTF-8 strings in the protobuf: look for them.
+        // Names and label values travel as UTF-8 strings in the protobuf: look for them. A push
+        // comes every second; the wait is long only for a loaded machine (30 s once ran out, with
+        // the load average at 10), and ends at the first body that has them.
         string? seen = null;
-        for (var waited = 0; waited < 60 && seen is null; waited++)
+        for (var waited = 0; waited < 180 && seen is null; waited++)
         {
             await Task.Delay(500);
             seen = bodies.Select(b => System.Text.Encoding.UTF8.GetString(b)).FirstOrDefault(t => t.Contains("opencm.requests.created", StringComparison.Ordinal) && t.Contains("Enroll", StringComparison.Ordinal));
