@@ -253,6 +253,26 @@ public sealed class CardClientFlowTests : IClassFixture<ServerFixture>
         Assert.Equal((int)RequestStatus.Approved, await StatusAsync(e.Client, request));
     }
 
+    [Fact]
+    public async Task AuthenticationResponse_SomeoneElsesApprovedRetire_404LikeUnknownAndNothingAnswered()
+    {
+        // A Retire's challenges are answered while it is Approved (decision 0013): to its executor only.
+        var e = await EnrolledAsync("retire-owner");
+        var request = await OnCardAsync(e.Client, WireRequestType.Retire, e.Card);
+        using var http = await _server.ClientAsync(await _server.UserAsync("retire-stranger"));
+        var challenge = Uri.EscapeDataString(Convert.ToBase64String(new byte[40]));
+        string Url(Guid r) => $"{ServerFixture.Api}/requests/{r:D}/smartcards/{e.Card:D}/authenticationresponse?cardid={Uri.EscapeDataString(e.Device.CardId)}&diversified=true&challenge={challenge}";
+
+        using var theirs = await http.GetAsync(new Uri(Url(request), UriKind.Relative));
+        using var unknown = await http.GetAsync(new Uri(Url(Guid.NewGuid()), UriKind.Relative));
+
+        Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound), (theirs.StatusCode, unknown.StatusCode));
+        Assert.DoesNotContain(e.Device.CardId, await theirs.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var audit = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(request);
+        Assert.DoesNotContain(audit, a => a.Event.Kind == "AdminChallengeAnswered");
+        Assert.Equal((int)RequestStatus.Approved, await StatusAsync(e.Client, request));
+    }
+
     [Theory]
     [InlineData("not base64!")]
     [InlineData("AAAA====")]
