@@ -44,7 +44,7 @@ internal static class BackupCommands
             var target = Path.GetFullPath(parse.GetValue(output)!);
             var counts = await Guard(() => SqliteBackup.BackupAsync(directory, target, ct));
             await io.Out.WriteLineAsync($"backup written: {target} ({new FileInfo(target).Length.ToString(CultureInfo.InvariantCulture)} bytes, schema {counts.SchemaVersion.ToString(CultureInfo.InvariantCulture)})");
-            Counts(io, counts);
+            await CountsAsync(io, counts);
             var keyFile = Path.Combine(Path.GetFullPath(directory), SqliteDataDirectory.MasterKeyFile);
             await io.Out.WriteLineAsync(File.Exists(keyFile)
                 ? $"The master key is not in the backup: keep a copy of {keyFile} apart, as a secret; restore needs it (--master-key)."
@@ -107,7 +107,7 @@ internal static class BackupCommands
 
             var counts = await SqliteBackup.CountsAsync(Path.Combine(root, SqliteDataDirectory.DatabaseFile), ct);
             await io.Out.WriteLineAsync($"restored {backup} into {root} (schema {restored.SchemaVersion.ToString(CultureInfo.InvariantCulture)}, now {counts.SchemaVersion.ToString(CultureInfo.InvariantCulture)})");
-            Counts(io, counts);
+            await CountsAsync(io, counts);
             if (!chain.IsIntact)
             {
                 // Left in place for inspection; nobody should serve it.
@@ -151,12 +151,10 @@ internal static class BackupCommands
         return text;
     }
 
-    private static void Counts(CliIo io, BackupCounts counts)
-    {
-        var table = new Table().AddColumns("Requests", "Profiles", "Certificates", "Cards", "Audit events");
-        table.AddRow(Number(counts.Requests), Number(counts.Profiles), Number(counts.Certificates), Number(counts.Smartcards), Number(counts.AuditEvents));
-        io.Console.Write(table);
-    }
+    private static Task CountsAsync(CliIo io, BackupCounts counts) =>
+        io.WriteTableAsync(
+            ["Requests", "Profiles", "Certificates", "Cards", "Audit events"],
+            [[Number(counts.Requests), Number(counts.Profiles), Number(counts.Certificates), Number(counts.Smartcards), Number(counts.AuditEvents)]]);
 
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
 

@@ -86,29 +86,40 @@ internal static class CaCommands
     private static Command List(CliIo io)
     {
         var data = new StoreOptions();
-        var command = new Command("list", "List the CAs with their state, validity and where they publish.") { data.Data, data.Database, data.Connection };
+        var format = Output.FormatOption();
+        var command = new Command("list", "List the CAs with their state, validity and where they publish.") { data.Data, data.Database, data.Connection, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            var table = new Table().AddColumns("Id", "State", "Subject", "Valid until", "CRL");
+            var rows = new List<CaRow>();
             foreach (var a in await app.Services.GetRequiredService<CaAdministration>().ListAsync(ct))
             {
-                var until = "-";
+                DateTimeOffset? until = null;
                 if (a.Certificate is { } der)
                 {
                     using var c = X509CertificateLoader.LoadCertificate(der);
-                    until = c.NotAfter.ToUniversalTime().ToString("u", System.Globalization.CultureInfo.InvariantCulture);
+                    until = new DateTimeOffset(c.NotAfter.ToUniversalTime(), TimeSpan.Zero);
                 }
 
-                var crl = a.Publication is { } p ? PublicationUrls.For(p, a.Slug).Crl : "(set Ca:PublicUrl)";
-                table.AddRow(a.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), a.State.ToString().ToLowerInvariant(), Markup.Escape(a.Subject), until, Markup.Escape(crl));
+                rows.Add(new CaRow(a.Id, a.State.ToString().ToLowerInvariant(), a.Subject, until, a.Publication is { } p ? PublicationUrls.For(p, a.Slug).Crl : null));
             }
 
-            io.Console.Write(table);
+            await io.WriteListAsync(chosen, rows, OutputWriter.Local<CaRow>(),
+            [
+                new("Id", r => r.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                new("State", r => r.State),
+                new("Subject", r => r.Subject),
+                new("Valid until", r => r.ValidUntil?.UtcDateTime.ToString("u", System.Globalization.CultureInfo.InvariantCulture) ?? "-"),
+                new("CRL", r => r.Crl ?? "(set Ca:PublicUrl)"),
+            ], ct);
             return OpenCmCli.Ok;
         }));
         return command;
     }
+
+    /// <summary>One CA as <c>ca list --format json</c> prints it.</summary>
+    internal sealed record CaRow(int Id, string State, string Subject, DateTimeOffset? ValidUntil, string? Crl);
 
     // The local operator, as every command that changes the data directory acts (DirectoryCommands).
     private static AuditContext Operator() => AuditContext.LocalOperator(Environment.UserName);

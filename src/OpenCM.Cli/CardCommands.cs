@@ -216,7 +216,7 @@ internal static class CardCommands
                 throw;
             }
 
-            WriteCertificates(io, device);
+            await WriteCertificatesAsync(io, device);
             await io.Out.WriteLineAsync($"card {enrollment.Card:D} (card id {device.CardId}) is Active; request {requestId:D} completed");
             if (parse.GetValue(showPin))
             {
@@ -228,16 +228,10 @@ internal static class CardCommands
         return command;
     }
 
-    private static void WriteCertificates(CliIo io, ICardDevice device)
-    {
-        var table = new Table().AddColumns("Container", "Subject", "Thumbprint", "Not after");
-        foreach (var (container, cert) in device.Certificates)
-        {
-            table.AddRow(Markup.Escape(container), Markup.Escape(cert.Subject), cert.Thumbprint, cert.NotAfter.ToUniversalTime().ToString("u", System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        io.Console.Write(table);
-    }
+    private static Task WriteCertificatesAsync(CliIo io, ICardDevice device) =>
+        io.WriteTableAsync(
+            ["Container", "Subject", "Thumbprint", "Not after"],
+            [.. device.Certificates.Select(c => new[] { c.Key, c.Value.Subject, c.Value.Thumbprint, c.Value.NotAfter.ToUniversalTime().ToString("u", System.Globalization.CultureInfo.InvariantCulture) })]);
 
     // A request of <paramref name="type"/> on the card in the reader: the one given, else a new one filed for the card's record.
     private static async Task<Guid?> OnCardRequestAsync(CliIo io, OpenCmClient client, ICardDevice device, WireRequestType type, string? given, string verb, string reader, CancellationToken ct)
@@ -308,7 +302,7 @@ internal static class CardCommands
                 throw;
             }
 
-            WriteCertificates(io, device);
+            await WriteCertificatesAsync(io, device);
             await io.Out.WriteLineAsync($"card id {device.CardId} renewed; request {requestId:D} completed");
             return OpenCmCli.Ok;
         }));
@@ -441,13 +435,7 @@ internal static class CardCommands
                 throw;
             }
 
-            var table = new Table().AddColumns("Container", "Subject", "Thumbprint", "Not after");
-            foreach (var (container, cert) in device.Certificates)
-            {
-                table.AddRow(Markup.Escape(container), Markup.Escape(cert.Subject), cert.Thumbprint, cert.NotAfter.ToUniversalTime().ToString("u", System.Globalization.CultureInfo.InvariantCulture));
-            }
-
-            io.Console.Write(table);
+            await WriteCertificatesAsync(io, device);
             await io.Out.WriteLineAsync($"card {enrollment.Card:D} (card id {device.CardId}) is Active; request {requestId:D} completed");
             return OpenCmCli.Ok;
         }));
@@ -457,17 +445,20 @@ internal static class CardCommands
     private static Command List(CliIo io)
     {
         var (server, token) = (RequestCommands.ServerOption(), RequestCommands.TokenOption());
-        var command = new Command("list", "List your smart cards.") { server, token };
+        var format = Output.FormatOption(" (JSON: the cards as the wire sends them)");
+        var command = new Command("list", "List your smart cards.") { server, token, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
-            var table = new Table().AddColumns("Uuid", "Card id", "Status", "Template", "Middleware");
-            foreach (var c in await client.SmartcardsAsync(ct))
-            {
-                table.AddRow(c.Uuid.ToString("D"), Markup.Escape(c.SerialNumber), StatusName(c.Status), c.ProfileTemplateUuid.ToString("D"), Markup.Escape(c.Middleware));
-            }
-
-            io.Console.Write(table);
+            await io.WriteListAsync(chosen, await client.SmartcardsAsync(ct), WireJson.TypeInfo<SmartcardDto>(),
+            [
+                new("Uuid", c => c.Uuid.ToString("D")),
+                new("Card id", c => c.SerialNumber),
+                new("Status", c => StatusName(c.Status)),
+                new("Template", c => c.ProfileTemplateUuid.ToString("D")),
+                new("Middleware", c => c.Middleware),
+            ], ct);
             return OpenCmCli.Ok;
         }));
         return command;
@@ -483,22 +474,18 @@ internal static class CardCommands
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
             var text = parse.GetValue(id)!;
             var card = Guid.TryParse(text, out var uuid) ? await FindAsync(client, uuid, text, ct) : await client.FindSmartcardAsync(text, ct);
-            var grid = new Grid().AddColumns(2);
-            grid.AddRow("Uuid", card.Uuid.ToString("D"));
-            grid.AddRow("Card id", Markup.Escape(card.SerialNumber));
-            grid.AddRow("Status", StatusName(card.Status));
-            grid.AddRow("Assigned user", card.AssignedUserUuid.ToString("D"));
-            grid.AddRow("Template", $"{card.ProfileTemplateUuid:D} (version {card.ProfileTemplateVersion})");
-            grid.AddRow("ATR", Markup.Escape(card.Atr));
-            grid.AddRow("Operations", Markup.Escape(string.Join(", ", await client.SmartcardOperationsAsync(card.Uuid, ct))));
-            io.Console.Write(grid);
-            var certificates = new Table().AddColumns("Template", "Serial", "Thumbprint");
-            foreach (var c in await client.SmartcardCertificatesAsync(card.Uuid, ct))
-            {
-                certificates.AddRow(Markup.Escape(c.TemplateCommonName), c.SerialNumber, c.Thumbprint);
-            }
-
-            io.Console.Write(certificates);
+            await io.WriteTableAsync(null,
+            [
+                ["Uuid", card.Uuid.ToString("D")],
+                ["Card id", card.SerialNumber],
+                ["Status", StatusName(card.Status)],
+                ["Assigned user", card.AssignedUserUuid.ToString("D")],
+                ["Template", $"{card.ProfileTemplateUuid:D} (version {card.ProfileTemplateVersion})"],
+                ["ATR", card.Atr],
+                ["Operations", string.Join(", ", await client.SmartcardOperationsAsync(card.Uuid, ct))],
+            ]);
+            await io.Out.WriteLineAsync();
+            await io.WriteTableAsync(["Template", "Serial", "Thumbprint"], [.. (await client.SmartcardCertificatesAsync(card.Uuid, ct)).Select(c => new[] { c.TemplateCommonName, c.SerialNumber, c.Thumbprint })]);
             return OpenCmCli.Ok;
         }));
         return command;

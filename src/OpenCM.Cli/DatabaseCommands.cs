@@ -32,13 +32,9 @@ internal static class DatabaseCommands
                 throw new CliException(e.Message);
             }
 
-            var table = new Table().AddColumns("Table", "Source rows", "Target rows");
-            foreach (var t in report.Tables)
-            {
-                table.AddRow(t.Table, t.Source.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Target.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            }
-
-            io.Console.Write(table);
+            await io.WriteTableAsync(
+                ["Table", "Source rows", "Target rows"],
+                [.. report.Tables.Select(t => new[] { t.Table, t.Source.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Target.ToString(System.Globalization.CultureInfo.InvariantCulture) })]);
             var mismatched = report.Tables.Where(t => t.Source != t.Target).Select(t => t.Table).ToList();
             if (mismatched.Count > 0 || !report.AuditIntact)
             {

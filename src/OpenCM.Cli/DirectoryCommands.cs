@@ -42,18 +42,23 @@ internal static class DirectoryCommands
         users.Subcommands.Add(add);
 
         var listData = new StoreOptions();
-        var list = new Command("list", "List users with their SIDs and groups.") { listData.Data, listData.Database, listData.Connection };
+        var listFormat = Output.FormatOption();
+        var list = new Command("list", "List users with their SIDs and groups.") { listData.Data, listData.Database, listData.Connection, listFormat };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(listFormat));
             await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
-            var table = new Table().AddColumns("Name", "Uuid", "Sid", "Groups", "Email", "Upn");
-            foreach (var u in await app.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync(ct))
-            {
-                table.AddRow(Markup.Escape(u.User.Name), u.User.Uuid.ToString("D"), u.User.Sid.Value, Markup.Escape(string.Join(", ", u.Groups.Select(g => g.Name))),
-                    Markup.Escape(u.User.Email ?? ""), Markup.Escape(u.User.Upn ?? ""));
-            }
-
-            io.Console.Write(table);
+            var rows = (await app.Services.GetRequiredService<IDirectoryAdministration>().ListUsersAsync(ct))
+                .Select(u => new UserRow(u.User.Name, u.User.Uuid, u.User.Sid.Value, [.. u.Groups.Select(g => g.Name)], u.User.Email, u.User.Upn));
+            await io.WriteListAsync(chosen, rows, OutputWriter.Local<UserRow>(),
+            [
+                new("Name", u => u.Name),
+                new("Uuid", u => u.Uuid.ToString("D")),
+                new("Sid", u => u.Sid),
+                new("Groups", u => string.Join(", ", u.Groups)),
+                new("Email", u => u.Email),
+                new("Upn", u => u.Upn),
+            ], ct);
             return OpenCmCli.Ok;
         }));
         users.Subcommands.Add(list);
@@ -215,19 +220,26 @@ internal static class DirectoryCommands
         templates.Subcommands.Add(import);
 
         var listData = new StoreOptions();
-        var list = new Command("list", "List profile templates and their enabled policies.") { listData.Data, listData.Database, listData.Connection };
+        var listFormat = Output.FormatOption();
+        var list = new Command("list", "List profile templates and their enabled policies.") { listData.Data, listData.Database, listData.Connection, listFormat };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(listFormat));
             await using var app = await Local.OpenExistingAsync(listData.From(parse), ct);
-            var table = new Table().AddColumns("Name", "Uuid", "Version", "Kind", "Enabled request types");
-            foreach (var t in await app.Services.GetRequiredService<ITemplateStore>().ListAsync(ct))
-            {
-                var kind = t.IsVirtualSmartcardProfileTemplate ? "virtual smart card" : t.IsSmartcardProfileTemplate ? "smart card" : "software";
-                var types = string.Join(", ", t.Policies.Where(p => p.Value.Enabled).Select(p => p.Key.ToString()).Order(StringComparer.Ordinal));
-                table.AddRow(Markup.Escape(t.Name), t.Uuid.ToString("D"), t.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), kind, types);
-            }
-
-            io.Console.Write(table);
+            var rows = (await app.Services.GetRequiredService<ITemplateStore>().ListAsync(ct)).Select(t => new TemplateRow(
+                t.Name,
+                t.Uuid,
+                t.Version,
+                t.IsVirtualSmartcardProfileTemplate ? "virtual smart card" : t.IsSmartcardProfileTemplate ? "smart card" : "software",
+                [.. t.Policies.Where(p => p.Value.Enabled).Select(p => p.Key.ToString()).Order(StringComparer.Ordinal)]));
+            await io.WriteListAsync(chosen, rows, OutputWriter.Local<TemplateRow>(),
+            [
+                new("Name", t => t.Name),
+                new("Uuid", t => t.Uuid.ToString("D")),
+                new("Version", t => t.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                new("Kind", t => t.Kind),
+                new("Enabled request types", t => string.Join(", ", t.EnabledRequestTypes)),
+            ], ct);
             return OpenCmCli.Ok;
         }));
         templates.Subcommands.Add(list);
@@ -259,4 +271,10 @@ internal static class DirectoryCommands
         audit.Subcommands.Add(verify);
         return audit;
     }
+
+    /// <summary>One user as <c>users list --format json</c> prints it.</summary>
+    internal sealed record UserRow(string Name, Guid Uuid, string Sid, string[] Groups, string? Email, string? Upn);
+
+    /// <summary>One template as <c>templates list --format json</c> prints it.</summary>
+    internal sealed record TemplateRow(string Name, Guid Uuid, int Version, string Kind, string[] EnabledRequestTypes);
 }

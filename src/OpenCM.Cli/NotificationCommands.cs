@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using OpenCM.Application;
-using Spectre.Console;
 
 namespace OpenCM.Cli;
 
@@ -14,9 +13,10 @@ internal static class NotificationCommands
         var data = new StoreOptions();
         var failed = new Option<bool>("--failed") { Description = "Only deliveries given up after their last try." };
         var top = new Option<int>("--top") { Description = "The most rows shown, newest first (1 to 10000).", DefaultValueFactory = _ => 50 };
+        var format = Output.FormatOption();
         var list = new Command("list", "List deliveries, newest first: when, channel, event, receiver, status, tries and the last error.")
         {
-            data.Data, data.Database, data.Connection, failed, top,
+            data.Data, data.Database, data.Connection, failed, top, format,
         };
         list.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
@@ -26,16 +26,21 @@ internal static class NotificationCommands
                 throw new CliException("--top is 1 to 10000");
             }
 
+            var chosen = Output.Parse(parse.GetValue(format));
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var log = await app.Services.GetRequiredService<INotificationOutbox>().ListAsync(parse.GetValue(failed), rows, ct);
-            var table = new Table().AddColumns("Created", "Channel", "Event", "Target", "Status", "Attempts", "Finished", "Last error", "Id");
-            foreach (var d in log)
-            {
-                table.AddRow(Time(d.Created), d.Channel, d.EventType, Markup.Escape(d.Target), d.Status.ToString(), d.Attempts.ToString(CultureInfo.InvariantCulture),
-                    d.Finished is { } f ? Time(f) : "-", Markup.Escape(d.LastError ?? ""), d.Id);
-            }
-
-            io.Console.Write(table);
+            await io.WriteListAsync(chosen, log, OutputWriter.Local<Delivery>(),
+            [
+                new("Created", d => Time(d.Created)),
+                new("Channel", d => d.Channel),
+                new("Event", d => d.EventType),
+                new("Target", d => d.Target),
+                new("Status", d => d.Status.ToString()),
+                new("Attempts", d => d.Attempts.ToString(CultureInfo.InvariantCulture)),
+                new("Finished", d => d.Finished is { } f ? Time(f) : "-"),
+                new("Last error", d => d.LastError ?? ""),
+                new("Id", d => d.Id),
+            ], ct);
             return OpenCmCli.Ok;
         }));
         notifications.Subcommands.Add(list);

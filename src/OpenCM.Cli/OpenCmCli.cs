@@ -8,8 +8,22 @@ namespace OpenCM.Cli;
 /// <summary>The <c>opencm</c> command (SPEC §11).</summary>
 public static class OpenCmCli
 {
+    // Exit codes, the same for every command (issue #23.2; docs/cli.md).
+
+    /// <summary>0: done.</summary>
     public const int Ok = 0;
-    public const int Failed = 1;
+
+    /// <summary>1: the server (or, for a local command, the same rules the server applies) refused: a 4xx.</summary>
+    public const int Refused = 1;
+
+    /// <summary>2: a usage error or a local failure (an option, a file, the data directory, a card reader).</summary>
+    public const int Usage = 2;
+
+    /// <summary>3: the server could not be reached, or it failed (a 5xx).</summary>
+    public const int Unavailable = 3;
+
+    /// <summary>A command's own "not done" that is none of the above (a check that found problems): 1, as a refusal.</summary>
+    public const int Failed = Refused;
 
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default) =>
         RunAsync(args, Console.In, output, error, ct);
@@ -51,7 +65,10 @@ public static class OpenCmCli
         root.Subcommands.Add(BackupCommands.Restore(io));
         StoreOptions.AcceptConfigurationKeys(root);
         var parsed = root.Parse(args);
-        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+        var exit = await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+
+        // A command line System.CommandLine could not parse (an unknown option, a missing argument) is a usage error: 2, not its default 1.
+        return parsed.Errors.Count > 0 ? Usage : exit;
     }
 }
 
@@ -63,20 +80,18 @@ internal sealed class CliIo
         Out = output;
         Err = error;
         In = input ?? System.Console.In;
+        IsTerminal = ReferenceEquals(output, System.Console.Out) && !System.Console.IsOutputRedirected;
         Console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),
-            Ansi = ReferenceEquals(output, System.Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(output, System.Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = ReferenceEquals(output, System.Console.Out) ? InteractionSupport.Detect : InteractionSupport.No,
+            Ansi = IsTerminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = IsTerminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = IsTerminal ? InteractionSupport.Detect : InteractionSupport.No,
         });
-
-        // Written to a file or a pipe, tables keep ids whole on one line for scripts (the default is 80 columns).
-        if (!ReferenceEquals(output, System.Console.Out) || System.Console.IsOutputRedirected)
-        {
-            Console.Profile.Width = 240;
-        }
     }
+
+    /// <summary>Whether stdout is a terminal: tables get borders there, and plain aligned columns in a pipe or file (<see cref="OutputWriter"/>).</summary>
+    public bool IsTerminal { get; }
 
     public TextWriter Out { get; }
 
@@ -96,7 +111,11 @@ internal sealed class CliIo
 
     public IAnsiConsole Console { get; }
 
-    /// <summary>Runs a command body, turning known failures into a message and exit code 1.</summary>
+    /// <summary>
+    /// Runs a command body, turning known failures into one <c>error:</c> line on stderr and the
+    /// exit code of their kind (issue #23.2): a refusal 1, a usage or local failure 2, a server
+    /// out of reach or failing 3.
+    /// </summary>
     public async Task<int> GuardAsync(Func<Task<int>> body)
     {
         try
@@ -105,28 +124,41 @@ internal sealed class CliIo
         }
         catch (OpenCmException ex)
         {
+            // A local command refused by the rules the server applies (an unknown user, a template in use): what a 4xx is to a remote one.
             await Err.WriteLineAsync(ex.Error.Field is null ? $"error: {ex.Error.Detail}" : $"error: {ex.Error.Field}: {ex.Error.Detail}");
+            return OpenCmCli.Refused;
         }
         catch (CliException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
+            return OpenCmCli.Usage;
         }
         catch (OpenCM.Client.OpenCmApiException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
+            return ex.Status >= 500 ? OpenCmCli.Unavailable : OpenCmCli.Refused;
         }
         catch (CardException ex)
         {
             // A card or reader refusal: one line that says which (no reader, no card, card removed, …), no stack trace.
             await Err.WriteLineAsync($"error: {CardCommands.Describe(ex)}");
+            return OpenCmCli.Usage;
         }
         catch (DirectoryNotFoundException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
+            return OpenCmCli.Usage;
         }
         catch (HttpRequestException ex)
         {
             await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
+            return OpenCmCli.Unavailable;
+        }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            // HttpClient's timeout: the server took too long to answer.
+            await Err.WriteLineAsync($"error: the server did not answer in time: {ex.InnerException.Message}");
+            return OpenCmCli.Unavailable;
         }
         catch (OpenCM.Storage.MasterKeyMissingException ex)
         {
@@ -146,7 +178,8 @@ internal sealed class CliIo
             await Err.WriteLineAsync($"error: {ex.Message}");
         }
 
-        return OpenCmCli.Failed;
+        // What remains is local: the master key or the storage configuration.
+        return OpenCmCli.Usage;
     }
 }
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using OpenCM.Application;
-using Spectre.Console;
 
 namespace OpenCM.Cli;
 
@@ -108,13 +107,15 @@ internal static class ReportCommands
         return report;
     }
 
-    private static Option<string> FormatOption() => new("--format") { Description = "table (default), csv or json.", DefaultValueFactory = _ => "table" };
-
-    private static string Format(string? format) => format?.Trim().ToLowerInvariant() switch
+    // The shared --format (issue #23.1) and, for reports only, csv: a spreadsheet's import.
+    private static Option<string?> FormatOption() => new("--format")
     {
-        "table" or "csv" or "json" => format.Trim().ToLowerInvariant(),
-        _ => throw new CliException($"--format is table, csv or json (not '{format}')"),
+        Description = $"table, csv or json; defaults to ${Output.EnvironmentVariable}, else table.",
+        HelpName = "table|csv|json",
     };
+
+    private static string Format(string? format) =>
+        format?.Trim().ToLowerInvariant() == "csv" ? "csv" : Output.Parse(format) == OutputFormat.Json ? "json" : "table";
 
 #pragma warning disable CS1998 // an async iterator over a list already read
     private static async IAsyncEnumerable<T> Each<T>(IEnumerable<T> rows)
@@ -139,16 +140,14 @@ internal static class ReportCommands
                 break;
             default:
                 // A table is laid out once its widths are known: it holds the rows a terminal shows anyway.
-                var table = new Table().AddColumns([.. T.Columns.Select(c => new TableColumn(Markup.Escape(c)))]);
-                var count = 0;
+                var table = new List<string[]>();
                 await foreach (var row in rows.WithCancellation(ct))
                 {
-                    table.AddRow([.. row.Cells().Select(c => new Text(c))]);
-                    count++;
+                    table.Add([.. row.Cells()]);
                 }
 
-                io.Console.Write(table);
-                await io.Out.WriteLineAsync($"{count} row(s)");
+                await io.WriteTableAsync([.. T.Columns], table);
+                await io.Err.WriteLineAsync($"{table.Count} row(s)");
                 break;
         }
     }

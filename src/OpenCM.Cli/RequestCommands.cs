@@ -4,7 +4,6 @@ using System.Text.Json;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;
-using Spectre.Console;
 
 namespace OpenCM.Cli;
 
@@ -39,9 +38,11 @@ internal static class RequestCommands
         var (server, token) = (ServerOption(), TokenOption());
         var status = new Option<string?>("--status") { Description = "Only requests in this status." };
         var top = new Option<int?>("--top") { Description = "Rows per page (follows next links to the end)." };
-        var command = new Command("list", "List the requests you may read.") { server, token, status, top };
+        var format = Output.FormatOption(" (JSON: the requests as the wire sends them)");
+        var command = new Command("list", "List the requests you may read.") { server, token, status, top, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = Client(parse.GetValue(server)!, parse.GetValue(token));
             WireRequestStatus? only = null;
             if (parse.GetValue(status) is { } s)
@@ -49,24 +50,7 @@ internal static class RequestCommands
                 only = EnumNames.TryParse<WireRequestStatus>(s, out var parsed) ? parsed : throw new CliException($"'{s}' is not a request status");
             }
 
-            var table = new Table().AddColumns("Uuid", "Type", "Status", "Submitted", "Completed", "Template");
-            var page = await client.ListRequestsAsync(only, parse.GetValue(top), null, ct);
-            while (true)
-            {
-                foreach (var r in page.Items)
-                {
-                    table.AddRow(r.Uuid.ToString("D"), TypeName(r.RequestType), StatusName(r.Status), r.Submitted, r.Completed, r.ProfileTemplateUuid.ToString("D"));
-                }
-
-                if (page.Next is null)
-                {
-                    break;
-                }
-
-                page = await client.ListRequestsAsync(next: page.Next, ct: ct);
-            }
-
-            io.Console.Write(table);
+            await io.WriteListAsync(chosen, AllAsync(client, only, parse.GetValue(top), ct), WireJson.TypeInfo<RequestDto>(), ListColumns, ct);
             return OpenCmCli.Ok;
         }));
         return command;
@@ -76,11 +60,13 @@ internal static class RequestCommands
     {
         var (server, token) = (ServerOption(), TokenOption());
         var id = new Argument<string>("id") { Description = "The request's GUID." };
-        var command = new Command("show", "Show one request.") { server, token, id };
+        var format = Output.FormatOption(" (JSON: the request as the wire sends it)");
+        var command = new Command("show", "Show one request.") { server, token, id, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = Client(parse.GetValue(server)!, parse.GetValue(token));
-            Render(io, await client.GetRequestAsync(RequestId(parse.GetValue(id)!), ct));
+            await RenderAsync(io, chosen, await client.GetRequestAsync(RequestId(parse.GetValue(id)!), ct));
             return OpenCmCli.Ok;
         }));
         return command;
@@ -90,11 +76,13 @@ internal static class RequestCommands
     {
         var (server, token) = (ServerOption(), TokenOption());
         var id = new Argument<string>("id") { Description = "The request's GUID." };
-        var command = new Command(verb, $"Set a request's status to {status} (PUT /requests/{{id}}).") { server, token, id };
+        var format = Output.FormatOption(" (JSON: the request as the wire sends it)");
+        var command = new Command(verb, $"Set a request's status to {status} (PUT /requests/{{id}}).") { server, token, id, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = Client(parse.GetValue(server)!, parse.GetValue(token));
-            Render(io, await client.SetStatusAsync(RequestId(parse.GetValue(id)!), status, ct));
+            await RenderAsync(io, chosen, await client.SetStatusAsync(RequestId(parse.GetValue(id)!), status, ct));
             return OpenCmCli.Ok;
         }));
         return command;
@@ -105,11 +93,13 @@ internal static class RequestCommands
         var (server, token) = (ServerOption(), TokenOption());
         var id = new Argument<string>("id") { Description = "The request's GUID." };
         var comment = new Option<string>("--comment") { Description = "Why.", DefaultValueFactory = _ => "" };
-        var command = new Command(verb, $"{decision} a pending request.") { server, token, id, comment };
+        var format = Output.FormatOption(" (JSON: the request as the wire sends it)");
+        var command = new Command(verb, $"{decision} a pending request.") { server, token, id, comment, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = Client(parse.GetValue(server)!, parse.GetValue(token));
-            Render(io, await client.VoteAsync(RequestId(parse.GetValue(id)!), decision, parse.GetValue(comment)!, ct));
+            await RenderAsync(io, chosen, await client.VoteAsync(RequestId(parse.GetValue(id)!), decision, parse.GetValue(comment)!, ct));
             return OpenCmCli.Ok;
         }));
         return command;
@@ -140,10 +130,40 @@ internal static class RequestCommands
     private static Guid RequestId(string text) =>
         Guid.TryParse(text.Trim(), out var id) ? id : throw new CliException($"'{text}' is not a request id (a GUID)");
 
-    // Every property of the request as the server sent it, numbers with their names.
-    private static void Render(CliIo io, RequestDto request)
+    private static readonly Column<RequestDto>[] ListColumns =
+    [
+        new("Uuid", r => r.Uuid.ToString("D")),
+        new("Type", r => TypeName(r.RequestType)),
+        new("Status", r => StatusName(r.Status)),
+        new("Submitted", r => r.Submitted),
+        new("Completed", r => r.Completed),
+        new("Template", r => r.ProfileTemplateUuid.ToString("D")),
+    ];
+
+    // Every page, following the server's next links to the end.
+    private static async IAsyncEnumerable<RequestDto> AllAsync(OpenCmClient client, WireRequestStatus? only, int? top, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        var grid = new Grid().AddColumn().AddColumn();
+        var page = await client.ListRequestsAsync(only, top, null, ct);
+        while (true)
+        {
+            foreach (var r in page.Items)
+            {
+                yield return r;
+            }
+
+            if (page.Next is null)
+            {
+                yield break;
+            }
+
+            page = await client.ListRequestsAsync(next: page.Next, ct: ct);
+        }
+    }
+
+    // Every property of the request as the server sent it, numbers with their names; JSON is the wire's object itself.
+    private static Task RenderAsync(CliIo io, OutputFormat format, RequestDto request)
+    {
+        var fields = new List<(string, string?)>();
         foreach (var p in JsonSerializer.SerializeToElement(request, WireJson.TypeInfo<RequestDto>()).EnumerateObject())
         {
             var value = p.Name switch
@@ -152,10 +172,10 @@ internal static class RequestCommands
                 "RequestType" => $"{request.RequestType} ({TypeName(request.RequestType)})",
                 _ => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText(),
             };
-            grid.AddRow(new Text(p.Name), new Text(value));
+            fields.Add((p.Name, value));
         }
 
-        io.Console.Write(grid);
+        return io.WriteItemAsync(format, request, WireJson.TypeInfo<RequestDto>(), fields);
     }
 
     private static string StatusName(int status) =>

@@ -70,7 +70,9 @@ public sealed class BackupTests : IDisposable
         // The counts printed are the restored database's.
         var counts = await ScalarsAsync(Path.Combine(restored, "opencm.db"),
             "SELECT COUNT(*) FROM requests UNION ALL SELECT COUNT(*) FROM profiles UNION ALL SELECT COUNT(*) FROM certificates UNION ALL SELECT COUNT(*) FROM smartcards UNION ALL SELECT COUNT(*) FROM audit_events");
-        Assert.Contains("│ " + string.Join(" │ ", counts.Select((c, i) => c.PadRight(new[] { "Requests", "Profiles", "Certificates", "Cards", "Audit events" }[i].Length))) + " │", restore.Out, StringComparison.Ordinal);
+        // Not a terminal: plain columns, each as wide as its widest cell, two spaces apart (issue #23.1).
+        var headers = new[] { "Requests", "Profiles", "Certificates", "Cards", "Audit events" };
+        Assert.Contains(string.Join("  ", counts.Select((c, i) => i == counts.Count - 1 ? c : c.PadRight(Math.Max(c.Length, headers[i].Length)))) + "\n", restore.Out, StringComparison.Ordinal);
 
         // Neither the token the writers used nor the master key is in anything printed.
         var masterKey = (await File.ReadAllTextAsync(KeyFile)).Trim();
@@ -171,7 +173,7 @@ public sealed class BackupTests : IDisposable
 
         var table = await Cli.RunAsync("report", "expiring", "--data", Data, "--days", "30");
         Assert.Equal(0, table.Exit);
-        Assert.Contains("0 row(s)", table.Out, StringComparison.Ordinal);
+        Assert.Contains("0 row(s)", table.Err, StringComparison.Ordinal);
 
         foreach (var bad in new[]
         {
