@@ -128,7 +128,7 @@ internal static class CardCommands
     private static async Task<ProfileTemplateDto> CardTemplateAsync(OpenCmClient client, string wanted, CancellationToken ct)
     {
         var found = (await client.ProfileTemplatesAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase))
-            ?? throw new CliException($"no profile template named '{wanted}' is available to you");
+            ?? throw CliException.Refused($"no profile template named '{wanted}' is available to you");
         return found.IsSmartcardProfileTemplate ? found : throw new CliException($"'{wanted}' is a software template; use enroll");
     }
 
@@ -399,7 +399,7 @@ internal static class CardCommands
             // 1-2. The template by name; it must be a smart card template.
             var wanted = parse.GetValue(template)!;
             var found = (await client.ProfileTemplatesAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase))
-                ?? throw new CliException($"no profile template named '{wanted}' is available to you");
+                ?? throw CliException.Refused($"no profile template named '{wanted}' is available to you");
             if (!found.IsSmartcardProfileTemplate)
             {
                 throw new CliException($"'{wanted}' is a software template; use enroll");

@@ -79,7 +79,7 @@ internal static class DirectoryCommands
             var upn = parse.GetResult(contactUpn) is null ? user.Upn : parse.GetValue(contactUpn);
             if (!await app.Services.GetRequiredService<DirectoryAdministration>().SetContactAsync(Operator(), user.Uuid, email, upn, ct))
             {
-                throw new CliException($"no user named '{user.Name}' (see 'opencm users list')");
+                throw CliException.Refused($"no user named '{user.Name}' (see 'opencm users list')");
             }
 
             await io.Out.WriteLineAsync($"{user.Name}: e-mail {(string.IsNullOrWhiteSpace(email) ? "-" : email.Trim())}, UPN {(string.IsNullOrWhiteSpace(upn) ? "-" : upn.Trim())}");
@@ -128,10 +128,10 @@ internal static class DirectoryCommands
             var user = await UserAsync(directory, parse.GetValue(leaveName)!, ct);
             var group = await directory.FindByNameAsync(parse.GetValue(leaveGroup)!, ct) is { Kind: PrincipalKind.Group } g
                 ? g
-                : throw new CliException($"no group named '{parse.GetValue(leaveGroup)}'");
+                : throw CliException.Refused($"no group named '{parse.GetValue(leaveGroup)}'");
             if (!await app.Services.GetRequiredService<DirectoryAdministration>().RemoveMembershipAsync(Operator(), user.Uuid, group.Uuid, ct))
             {
-                throw new CliException($"{user.Name} is not in {group.Name}");
+                throw CliException.Refused($"{user.Name} is not in {group.Name}");
             }
 
             await io.Out.WriteLineAsync($"{user.Name} left {group.Name}");
@@ -151,7 +151,7 @@ internal static class DirectoryCommands
     private static async Task<Principal> UserAsync(IDirectory directory, string name, CancellationToken ct) =>
         await directory.FindByNameAsync(name, ct) is { Kind: PrincipalKind.User } user
             ? user
-            : throw new CliException($"no user named '{name}' (see 'opencm users list')");
+            : throw CliException.Refused($"no user named '{name}' (see 'opencm users list')");
 
     public static Command Token(CliIo io)
     {
@@ -166,7 +166,7 @@ internal static class DirectoryCommands
             var principal = await directory.FindByNameAsync(parse.GetValue(user)!, ct);
             if (principal is not { Kind: PrincipalKind.User })
             {
-                throw new CliException($"no user named '{parse.GetValue(user)}' (see 'opencm users list')");
+                throw CliException.Refused($"no user named '{parse.GetValue(user)}' (see 'opencm users list')");
             }
 
             var minutes = parse.GetValue(lifetime);

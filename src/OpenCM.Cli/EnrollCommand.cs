@@ -48,7 +48,7 @@ internal static class EnrollCommand
                 // 1. The template by name.
                 var wanted = parse.GetValue(template)!;
                 var found = (await client.ProfileTemplatesAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase))
-                    ?? throw new CliException($"no profile template named '{wanted}' is available to you");
+                    ?? throw CliException.Refused($"no profile template named '{wanted}' is available to you");
                 if (found.IsSmartcardProfileTemplate)
                 {
                     throw new CliException($"'{wanted}' is a smart card template; enroll handles software profiles");

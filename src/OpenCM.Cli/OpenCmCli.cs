@@ -131,7 +131,7 @@ internal sealed class CliIo
         catch (CliException ex)
         {
             await Err.WriteLineAsync($"error: {ex.Message}");
-            return OpenCmCli.Usage;
+            return ex.ExitCode;
         }
         catch (OpenCM.Client.OpenCmApiException ex)
         {
@@ -183,9 +183,18 @@ internal sealed class CliIo
     }
 }
 
-/// <summary>A failure to report to the user as it is.</summary>
+/// <summary>A failure to report to the user as it is: a usage or local error (exit code 2) unless made by <see cref="Refused"/>.</summary>
 public sealed class CliException : Exception
 {
+    /// <summary>
+    /// A local command refused by what the store holds (no such user, not a member, no such template):
+    /// exit code 1, what the server's 4xx is to a remote command (issue #23.2).
+    /// </summary>
+    public static CliException Refused(string message) => new(message) { ExitCode = OpenCmCli.Refused };
+
+    /// <summary>The exit code this failure ends the command with.</summary>
+    public int ExitCode { get; private init; } = OpenCmCli.Usage;
+
     public CliException(string message)
         : base(message)
     {

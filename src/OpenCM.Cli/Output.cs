@@ -44,9 +44,12 @@ internal static class Output
     };
 
     /// <summary>The format chosen by --format or OPENCM_FORMAT; anything else is a usage error that names both.</summary>
-    public static OutputFormat Parse(string? option)
+    public static OutputFormat Parse(string? option) => Parse(option, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="Parse(string?)"/>, the environment read through <paramref name="environment"/> (tests give their own).</summary>
+    public static OutputFormat Parse(string? option, Func<string, string?> environment)
     {
-        var (text, from) = option is not null ? (option, "--format") : (Environment.GetEnvironmentVariable(EnvironmentVariable), EnvironmentVariable);
+        var (text, from) = option is not null ? (option, "--format") : (environment(EnvironmentVariable), EnvironmentVariable);
         return text?.Trim().ToLowerInvariant() switch
         {
             null or "" => OutputFormat.Table,

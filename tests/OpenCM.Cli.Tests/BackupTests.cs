@@ -94,7 +94,7 @@ public sealed class BackupTests : IDisposable
         var file = _dir.File("exists.db");
         await File.WriteAllTextAsync(file, "keep me");
         var (exit, _, err) = await Cli.RunAsync("backup", "--data", Data, "--out", file);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         Assert.Contains("never overwrites", err, StringComparison.Ordinal);
         Assert.Equal("keep me", await File.ReadAllTextAsync(file));
@@ -107,7 +107,7 @@ public sealed class BackupTests : IDisposable
     {
         var file = _dir.File("pg.db");
         var (exit, _, err) = await Cli.RunAsync(["backup", "--data", Data, "--out", file, .. store]);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains("pg_dump", err, StringComparison.Ordinal);
         Assert.Contains("docs/operations.md", err, StringComparison.Ordinal);
         Assert.False(File.Exists(file));
@@ -149,7 +149,7 @@ public sealed class BackupTests : IDisposable
         }
 
         var (exit, _, err) = await Cli.RunAsync(args);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Single(err.Trim().Split('\n'));
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(target, "opencm.db")));
@@ -175,18 +175,19 @@ public sealed class BackupTests : IDisposable
         Assert.Equal(0, table.Exit);
         Assert.Contains("0 row(s)", table.Err, StringComparison.Ordinal);
 
-        foreach (var bad in new[]
+        // Values the report rules refuse are what a 400 is to the server (1); a format OpenCM does not write is a usage error (2).
+        foreach (var (bad, code) in new[]
         {
-            new[] { "report", "expiring", "--data", Data, "--days", "-1" },
-            ["report", "expiring", "--data", Data, "--days", "99999999999999"],
-            ["report", "requests", "--data", Data, "--from", "2026-02-30"],
-            ["report", "requests", "--data", Data, "--from", "2026-12-05", "--to", "2026-01-01"],
-            ["report", "audit", "--data", Data, "--user", "nobody"],
-            ["report", "cards", "--data", Data, "--format", "xml"],
+            (new[] { "report", "expiring", "--data", Data, "--days", "-1" }, OpenCmCli.Refused),
+            (["report", "expiring", "--data", Data, "--days", "99999999999999"], OpenCmCli.Refused),
+            (["report", "requests", "--data", Data, "--from", "2026-02-30"], OpenCmCli.Refused),
+            (["report", "requests", "--data", Data, "--from", "2026-12-05", "--to", "2026-01-01"], OpenCmCli.Refused),
+            (["report", "audit", "--data", Data, "--user", "nobody"], OpenCmCli.Refused),
+            (["report", "cards", "--data", Data, "--format", "xml"], OpenCmCli.Usage),
         })
         {
             var (exit, _, err) = await Cli.RunAsync(bad);
-            Assert.Equal((1, 1), (exit, err.Trim().Split('\n').Length));
+            Assert.Equal((code, 1), (exit, err.Trim().Split('\n').Length));
             Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         }
     }

@@ -60,7 +60,7 @@ public sealed class CardCommandTests : IDisposable
 
         // A software template is not a card's.
         var software = await Cli.RunAsync("card", "simulate", "--server", server.Address, "--token", token, "--template", "User Certificate");
-        Assert.Equal(1, software.Exit);
+        Assert.Equal(OpenCmCli.Usage, software.Exit);
         Assert.Contains("software template", software.Err, StringComparison.Ordinal);
     }
 
@@ -92,6 +92,6 @@ public sealed class CardCommandTests : IDisposable
 
         // A challenge that is not 8 bytes is refused before anything is filed.
         var bad = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin, "--card", enrollment.Card.ToString(), "--challenge", "abcd");
-        Assert.Equal((1, true), (bad.Exit, bad.Err.Contains("16 hex digits", StringComparison.Ordinal)));
+        Assert.Equal((OpenCmCli.Usage, true), (bad.Exit, bad.Err.Contains("16 hex digits", StringComparison.Ordinal)));
     }
 }

@@ -58,7 +58,7 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
 
         // A new card over a saved one is refused, not written.
         var (exit, _, err) = await Cli.RunAsync("card", "emulate", "--vpcd", vpcd, "--state", state, "--new");
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains("exists", err, StringComparison.Ordinal);
     }
 
@@ -88,10 +88,10 @@ public sealed class CardEmulateCommandTests : IAsyncLifetime
     [InlineData("--admin-key", "0102")]
     [InlineData("--admin-key", "000000000000000000000000000000000000000000000000")]
     [InlineData("--card-id", "00112233445566778899AABBCCDDEEFF")]
-    public async Task Emulate_BadOption_ExitsOneWithAMessage(string option, string value)
+    public async Task Emulate_BadOption_UsageExitWithAMessage(string option, string value)
     {
         var (exit, _, err) = await Cli.RunAsync("card", "emulate", option, value);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.StartsWith("error:", err, StringComparison.Ordinal);
     }
 

@@ -112,7 +112,7 @@ public sealed class CardReaderCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Enroll_CardPulledMidway_OneLineErrorExit1AndHowToRetryOrAbandon()
+    public async Task Enroll_CardPulledMidway_OneLineLocalErrorAndHowToRetryOrAbandon()
     {
         await using var server = await KestrelServer.StartAsync(Data);
         var token = await TokenAsync("hank");
@@ -122,7 +122,7 @@ public sealed class CardReaderCommandTests : IDisposable
         var readers = new FakeReaders { [Reader] = () => new Borrowed(card, pullAt: 4) };
         var (exit, output, err) = await RunAsync(readers, "482615\n", "card", "enroll", "--server", server.Address, "--token", token, "--reader", Reader, "--template", Template, "--pin-stdin");
 
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         var request = RequestIn(output);
         Assert.Contains("error: the card was removed", err, StringComparison.Ordinal);
         Assert.Contains($"opencm requests abandon {request:D}", err, StringComparison.Ordinal);
@@ -140,7 +140,7 @@ public sealed class CardReaderCommandTests : IDisposable
     [InlineData(CardRefusal.Malformed, "error: the card answered something that is not a valid answer")]
     [InlineData(CardRefusal.Unsupported, "error: the card does not support this")]
     [InlineData(CardRefusal.Refused, "error: the card refused the operation")]
-    public async Task CardCommands_ReaderOrCardRefuses_OneLineErrorExit1(CardRefusal refusal, string expected)
+    public async Task CardCommands_ReaderOrCardRefuses_OneLineLocalError(CardRefusal refusal, string expected)
     {
         var readers = new FakeReaders { [Reader] = () => throw new CardException(refusal) };
         foreach (var args in new[]
@@ -150,17 +150,17 @@ public sealed class CardReaderCommandTests : IDisposable
         })
         {
             var (exit, output, err) = await RunAsync(readers, "", args);
-            Assert.Equal((1, ""), (exit, output));
+            Assert.Equal((OpenCmCli.Usage, ""), (exit, output));
             Assert.StartsWith(expected, err, StringComparison.Ordinal);
             Assert.Single(err.Trim().Split('\n'));
         }
     }
 
     [Fact]
-    public async Task Readers_NoneAttached_Exit1AndSaysSo()
+    public async Task Readers_NoneAttached_LocalErrorAndSaysSo()
     {
         var (exit, _, err) = await RunAsync(new FakeReaders(), "", "card", "readers");
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.StartsWith("error: no smart card reader", err, StringComparison.Ordinal);
     }
 

@@ -19,7 +19,7 @@ public sealed class CliTests : IDisposable
     public async Task Serve_UnknownOption_FailsNamingItInsteadOfIgnoringIt(params string[] extra)
     {
         var (exit, _, err) = await Cli.RunAsync(["serve", "--data", Data, .. extra]);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains(extra[0], err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Data));
     }
@@ -28,10 +28,10 @@ public sealed class CliTests : IDisposable
     public async Task Serve_PostgresWithoutConnection_FailsClearly()
     {
         var (exit, _, err) = await Cli.RunAsync("init", "--data", Data, "--database", "postgres");
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains("connection string", err, StringComparison.Ordinal);
         var unknown = await Cli.RunAsync("init", "--data", Data, "--database", "oracle");
-        Assert.Equal((1, true), (unknown.Exit, unknown.Err.Contains("'sqlite' or 'postgres'", StringComparison.Ordinal)));
+        Assert.Equal((OpenCmCli.Usage, true), (unknown.Exit, unknown.Err.Contains("'sqlite' or 'postgres'", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class CliTests : IDisposable
         var shortOne = await Cli.RunWithInputAsync("short\n", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin");
         Assert.Equal(1, shortOne.Exit);
         Assert.Contains("password", shortOne.Err, StringComparison.Ordinal);
-        Assert.Equal(1, (await Cli.RunWithInputAsync("", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin")).Exit);
+        Assert.Equal(OpenCmCli.Usage, (await Cli.RunWithInputAsync("", "users", "set-password", "--data", Data, "--name", "dana", "--password-stdin")).Exit);
         Assert.Equal(1, (await Cli.RunWithInputAsync("a long enough one\n", "users", "set-password", "--data", Data, "--name", "nobody", "--password-stdin")).Exit);
 
         // Stored as a hash, not the password; it verifies, others do not, unknown names neither.
@@ -132,7 +132,7 @@ public sealed class CliTests : IDisposable
     public async Task DataCommands_MissingDataDirectory_FailWithoutCreatingIt(params string[] args)
     {
         var (exit, _, err) = await Cli.RunAsync([.. args, "--data", Data]);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains("no OpenCM data directory", err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Data));
     }
@@ -176,7 +176,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Matches("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\n?$", output.Replace("\r", "", StringComparison.Ordinal));
         Assert.Equal(1, (await Cli.RunAsync("token", "--data", Data, "--user", "nobody")).Exit);
-        Assert.Equal(1, (await Cli.RunAsync("token", "--data", Data, "--user", "admin", "--lifetime", "0")).Exit);
+        Assert.Equal(OpenCmCli.Usage, (await Cli.RunAsync("token", "--data", Data, "--user", "admin", "--lifetime", "0")).Exit);
     }
 
     [Fact]
@@ -384,7 +384,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("no profile template named 'Nope'", unknown.Err, StringComparison.Ordinal);
 
         var noPassword = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "User Certificate", "--out", _dir.File("z.pfx"));
-        Assert.Equal(1, noPassword.Exit);
+        Assert.Equal(OpenCmCli.Usage, noPassword.Exit);
         Assert.Contains("OPENCM_PFX_PASSWORD", noPassword.Err, StringComparison.Ordinal);
     }
 }

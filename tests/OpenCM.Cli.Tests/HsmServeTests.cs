@@ -124,7 +124,7 @@ public sealed class HsmServeTests : IDisposable
 
         // A local command without the HSM settings stops, naming the CA's key, rather than going on without it.
         var bare = await Cli.RunAsync("ca", "list", "--data", data);
-        Assert.Equal(1, bare.Exit);
+        Assert.Equal(OpenCmCli.Usage, bare.Exit);
         Assert.Contains($"label '{KeyLabel}'", bare.Err, StringComparison.Ordinal);
 
         // The key gone from the token (an operator deleted it): the next start stops, naming it.

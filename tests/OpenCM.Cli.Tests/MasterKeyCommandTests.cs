@@ -115,7 +115,7 @@ public sealed class MasterKeyCommandTests : IDisposable
     {
         var (exit, _, err) = await Cli.RunAsync(args);
 
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.StartsWith("error: --server '", line, StringComparison.Ordinal);
         Assert.Contains("http://HOST:PORT", line, StringComparison.Ordinal);

@@ -48,11 +48,11 @@ public sealed class NotificationCommandTests : IDisposable
     [InlineData("0")]
     [InlineData("10001")]
     [InlineData("many")]
-    public async Task NotificationsList_BadTop_OneLineErrorAndExitOne(string top)
+    public async Task NotificationsList_BadTop_OneLineUsageError(string top)
     {
         Assert.Equal(0, (await Cli.RunAsync("init", "--data", Data)).Exit);
         var (exit, _, err) = await Cli.RunAsync("notifications", "list", "--top", top, "--data", Data);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
     }
 
@@ -60,7 +60,7 @@ public sealed class NotificationCommandTests : IDisposable
     public async Task NotificationsList_MissingDataDirectory_FailsWithoutCreatingIt()
     {
         var (exit, _, err) = await Cli.RunAsync("notifications", "list", "--data", Data);
-        Assert.Equal(1, exit);
+        Assert.Equal(OpenCmCli.Usage, exit);
         Assert.Contains("no OpenCM data directory", err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Data));
     }
