@@ -59,7 +59,7 @@ public static class StorageChoice
     {
         services.AddSingleton<IMasterKeyProvider>(sp => sp.GetRequiredService<DataOptions>() is { MasterKey: { Length: > 0 } configured }
             ? new ConfiguredMasterKeyProvider(configured)
-            : sp.GetService<MasterKeyCreation>() is not null
+            : sp.GetService<MasterKeyCreation>() is not null && !HoldsEmbeddedDatabase(sp.GetRequiredService<DataOptions>())
                 ? new FileMasterKeyProvider(KeyFileIn(sp.GetRequiredService<DataOptions>().DataDirectory), mayCreate: true)
                 : new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(sp.GetRequiredService<DataOptions>().DataDirectory), SqliteDataDirectory.MasterKeyFile), mayCreate: false));
         services.AddSingleton(sp => sp.GetRequiredKeyedService<StorageProvider>(sp.GetRequiredService<DataOptions>().Provider));
@@ -97,6 +97,13 @@ public static class StorageChoice
     /// The master key file in the data directory, which is made owner-only (on PostgreSQL it holds
     /// only this file). Every node of a cluster needs a copy of the same key file, or <c>OpenCM:MasterKey</c>.
     /// </summary>
+    // An embedded installation already initialized: its database's secrets are sealed under the
+    // key that is missing, so a fresh key would only end in "the master key does not match" and
+    // leave a wrong master.key behind. Even a host that may create keys refuses there (issue #23.7).
+    private static bool HoldsEmbeddedDatabase(DataOptions options) =>
+        !options.IsPostgres
+        && File.Exists(Path.Combine(Path.GetFullPath(options.DataDirectory), SqliteDataDirectory.DatabaseFile));
+
     public static string KeyFileIn(string dataDirectory) =>
         Path.Combine(OwnerOnly.CreateDirectory(dataDirectory), SqliteDataDirectory.MasterKeyFile);
 }

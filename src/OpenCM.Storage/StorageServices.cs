@@ -21,8 +21,11 @@ public static class StorageServices
         {
             // The audit chain's key comes from the master key, wherever the host says that comes from.
             // Loaded when first needed, so that migrating alone reads (or creates) no key file.
+            // The key's provider is made before the database is opened: whether it may create a key
+            // depends on whether the database existed before this start (StorageChoice, issue #23.7).
+            var keys = sp.GetService<IMasterKeyProvider>();
             var provider = open(sp);
-            if (sp.GetService<IMasterKeyProvider>() is { } keys)
+            if (keys is not null)
             {
                 provider.UseAuditKey(() => keys.Load().AuditChainKey());
             }

@@ -67,6 +67,23 @@ public sealed class MasterKeyCommandTests : IDisposable
         Assert.Equal(0, (await Cli.RunAsync("audit", "verify", "--data", Data)).Exit);
     }
 
+    // init and serve may create a key, but not beside a database whose secrets were sealed under
+    // the missing one: a fresh key there only ended in "does not match" and left a wrong key behind.
+    [Fact]
+    public async Task Init_DatabaseWithoutItsMasterKey_RefusedAndWritesNoKey()
+    {
+        Assert.Equal(0, (await Cli.RunAsync("init", "--data", Data)).Exit);
+        File.Delete(KeyFile);
+
+        var (exit, _, err) = await Cli.RunAsync("init", "--data", Data);
+
+        Assert.Equal(OpenCmCli.Usage, exit);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith($"error: no master key at '{Path.GetFullPath(KeyFile)}'", line, StringComparison.Ordinal);
+        Assert.Contains("restore master.key from your backup", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(KeyFile));
+    }
+
     // The PostgreSQL banner's command used to leave out --data, so the command it printed made a
     // fresh master.key in ./opencm-data and then failed with "the master key does not match".
     [SkippableFact]
