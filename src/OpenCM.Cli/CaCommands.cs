@@ -27,23 +27,22 @@ internal static class CaCommands
     {
         var data = new StoreOptions();
         var subject = new Option<string>("--subject") { Description = "The new CA's name, e.g. \"CN=Contoso Issuing CA 1,O=Contoso\".", Required = true };
-        var output = new Option<FileInfo>("--out") { Description = "Where to write the PKCS#10 request (PEM) for your root CA.", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the PKCS#10 request (PEM) for your root CA (refused when it exists, unless --force).", Required = true };
+        var force = SafeFile.ForceOption();
         var algorithm = new Option<CaKeyAlgorithm>("--key-algorithm") { Description = "The new CA's key.", DefaultValueFactory = _ => CaKeyAlgorithm.EcdsaP256 };
         var command = new Command("request", "Make a new CA key and write its certificate request (CA:TRUE) for your root to sign.")
         {
-            data.Data, data.Database, data.Connection, subject, output, algorithm,
+            data.Data, data.Database, data.Connection, subject, output, force, algorithm,
         };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             var file = parse.GetValue(output)!;
-            if (file.Exists)
-            {
-                throw new CliException($"{file.FullName} exists; give another --out");
-            }
 
+            // Checked before a key is made: an existing file is replaced only with --force (issue #23.6).
+            SafeFile.EnsureWritable(file.FullName, parse.GetValue(force));
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var made = await app.Services.GetRequiredService<CaAdministration>().RequestAsync(Operator(), parse.GetValue(subject)!, parse.GetValue(algorithm), ct);
-            await File.WriteAllTextAsync(file.FullName, made.CertificateRequestPem, ct);
+            await SafeFile.WriteAsync(file.FullName, made.CertificateRequestPem, parse.GetValue(force), ownerOnly: false, ct);
             await io.Out.WriteLineAsync($"CA {made.Id} ({made.Slug}) is pending: its request is in {file.FullName}.");
             await io.Out.WriteLineAsync($"Have your root CA issue it, then: opencm ca install --cert issued.pem --chain root.pem");
             return OpenCmCli.Ok;

@@ -101,7 +101,8 @@ internal static class CardCommands
 
     private static ICardDevice OpenCard(CliIo io, string reader) => io.CardReaders().Open(reader);
 
-    private static SyncProgress<CardStep> Steps(CliIo io) => new(step => io.Out.WriteLine($"[{step.Number,2}] {step.What}"));
+    // Progress goes to stderr (issue #23.8): stdout keeps the results (ids, the card, its certificates) for a script.
+    private static SyncProgress<CardStep> Steps(CliIo io) => new(step => io.Err.WriteLine($"[{step.Number,2}] {step.What}"));
 
     // A card or the server failed midway: the request stays where the server has it; say how to go
     // on. An Approved request (nothing started) and an executing Unblock run again as they are; an
@@ -187,14 +188,15 @@ internal static class CardCommands
             if (found is not null)
             {
                 requestId = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, found.Uuid, DataItems(parse.GetValue(data)), Comment: ""), ct);
-                await io.Out.WriteLineAsync($"[ 5] request {requestId:D} created for '{found.Name}'");
+                await io.Err.WriteLineAsync($"[ 5] request {requestId:D} created for '{found.Name}'");
             }
 
             var request = await client.GetRequestAsync(requestId, ct);
             var retry = $"opencm card enroll --reader {Quote(name)} --request {requestId:D}";
             if (request.Status == (int)WireRequestStatus.Pending)
             {
-                await io.Out.WriteLineAsync($"request {requestId:D} is Pending; once it is approved run: {retry}");
+                await io.Err.WriteLineAsync($"request {requestId:D} is Pending; once it is approved run: {retry}");
+                await io.Out.WriteLineAsync(requestId.ToString("D"));
                 return OpenCmCli.Ok;
             }
 
@@ -245,7 +247,7 @@ internal static class CardCommands
         {
             var card = await client.FindSmartcardAsync(device.CardId, ct);
             requestId = await client.CreateRequestAsync(new CreateRequestBody(type, null, [], Comment: "", Smartcard: card.Uuid), ct);
-            await io.Out.WriteLineAsync($"[ 5] request {requestId:D} ({type}) created for card {card.Uuid:D}");
+            await io.Err.WriteLineAsync($"[ 5] request {requestId:D} ({type}) created for card {card.Uuid:D}");
         }
 
         var request = await client.GetRequestAsync(requestId, ct);
@@ -259,7 +261,8 @@ internal static class CardCommands
             throw new CliException($"request {requestId:D} is {(WireRequestStatus)request.Status}; it cannot be executed now");
         }
 
-        await io.Out.WriteLineAsync($"request {requestId:D} is Pending; once it is approved run: opencm card {verb} --reader {Quote(reader)} --request {requestId:D}");
+        await io.Err.WriteLineAsync($"request {requestId:D} is Pending; once it is approved run: opencm card {verb} --reader {Quote(reader)} --request {requestId:D}");
+        await io.Out.WriteLineAsync(requestId.ToString("D"));
         return null;
     }
 
@@ -386,17 +389,18 @@ internal static class CardCommands
         var (server, token) = (RequestCommands.ServerOption(), RequestCommands.TokenOption());
         var template = new Option<string>("--template") { Description = "The smart card profile template's name.", Required = true };
         var data = new Option<string[]>("--data-item") { Description = "A data collection item, NAME=VALUE; repeatable." };
+        var showPin = new Option<bool>("--show-pin") { Description = $"Print the PIN the card was given (from ${PinVariable}, the server's proposal, or made up here)." };
         var command = new Command("simulate",
-            $"Enroll a software-emulated Base CSP card through the 28 steps of Microsoft's walkthrough. The PIN comes from ${PinVariable}, the server, or is made up.")
-            { server, token, template, data };
+            $"Enroll a software-emulated Base CSP card through the 28 steps of Microsoft's walkthrough, each step printed to stderr. The PIN comes from ${PinVariable}, the server, or is made up; --show-pin prints it.")
+            { server, token, template, data, showPin };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
-            var items = (parse.GetValue(data) ?? []).Select(d => d.Split('=', 2)).Select(p => p.Length == 2
-                ? new DataItemDto(p[0], p[1])
-                : throw new CliException($"--data-item '{p[0]}' is not NAME=VALUE")).ToList();
+            var items = DataItems(parse.GetValue(data));
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
+            void Step(int number, string what) => io.Err.WriteLine($"[{number,2}] {what}");
 
             // 1-2. The template by name; it must be a smart card template.
+            Step(1, "Listing the profile templates you may enroll for");
             var wanted = parse.GetValue(template)!;
             var found = (await client.ProfileTemplatesAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase))
                 ?? throw CliException.Refused($"no profile template named '{wanted}' is available to you");
@@ -405,19 +409,64 @@ internal static class CardCommands
                 throw new CliException($"'{wanted}' is a software template; use enroll");
             }
 
-            // 10-13. A blank card made with the policy's default admin key.
+            Step(2, $"Choosing '{found.Name}' ({found.Uuid:D})");
+
+            // 3-4. Its Enroll policy and the data it collects.
+            Step(3, "Reading the template's Enroll policy");
+            var workflow = await client.WorkflowPolicyAsync(found.Uuid, WireRequestType.Enroll, ct);
+            Step(4, workflow.PolicyDataCollection.Count == 0
+                ? "The policy collects no data"
+                : "The policy collects " + string.Join(", ", workflow.PolicyDataCollection.Select(d => $"'{d.Name}'{(items.Any(i => string.Equals(i.Name, d.Name, StringComparison.OrdinalIgnoreCase)) ? " (given)" : d.Required ? " (required, not given)" : "")}")));
+
+            // The card is made up front with the policy's default admin key (steps 10-13, printed in their place below).
             var policy = await client.SmartcardPolicyAsync(found.Uuid, ct);
             using var device = EmulatedCard.CreateVirtual(AdminKeys.FromHex(policy.DefaultAdminKeyHex));
-            var pin = Environment.GetEnvironmentVariable(PinVariable) is { Length: > 0 } p ? p : Pins.Propose(Math.Max(policy.MinimumPinLength, Pins.MinLength));
+            var (pin, pinSource) = policy.UserPinOption == (int)UserPinOption.ServerProposed
+                ? ((string?)null, "the PIN the server proposed")
+                : Environment.GetEnvironmentVariable(PinVariable) is { Length: > 0 } p
+                    ? (p, $"the PIN from ${PinVariable}")
+                    : (Pins.Propose(Math.Max(policy.MinimumPinLength, Pins.MinLength)), "a PIN made up here");
 
-            // 5-6. The request; then the walkthrough from step 7, one line per step.
+            // 5-6. The request.
+            Step(5, "Filing the Enroll request");
             var requestId = await client.CreateRequestAsync(new CreateRequestBody(WireRequestType.Enroll, found.Uuid, items, Comment: ""), ct);
-            await io.Out.WriteLineAsync($"[ 5] request {requestId:D} created for '{found.Name}'");
+            Step(6, $"request {requestId:D} created for '{found.Name}'");
+
+            // 7-28: the card client's steps, and between them those it performs without a call of its own.
+            var between = new SortedDictionary<int, string>
+            {
+                [8] = "The request is Approved: execution may begin",
+                [9] = "No card is bound to the request yet",
+                [10] = "A new card is needed: the template's cards are virtual smart cards",
+                [11] = $"A virtual smart card (emulated Base CSP) is made, card id {device.CardId}",
+                [13] = "The card's admin key is the policy's default admin key",
+                [15] = "The server created the card's record",
+                [16] = "Reading the card's record",
+                [17] = policy.DiversifyAdminKey ? "The policy diversifies the card's admin key" : "The policy keeps the default admin key (no diversification)",
+                [22] = "The server answered the card's challenge for the PIN",
+                [23] = $"The card took {pinSource}",
+            };
+            if (policy.DiversifyAdminKey)
+            {
+                between[19] = "The server answered the card's challenge under the default admin key";
+                between[20] = "The card took its diversified admin key";
+            }
+
+            var progress = new SyncProgress<CardStep>(step =>
+            {
+                foreach (var done in between.Where(b => b.Key < step.Number).ToList())
+                {
+                    Step(done.Key, done.Value);
+                    between.Remove(done.Key);
+                }
+
+                Step(step.Number, step.What);
+            });
             CardEnrollment enrollment;
+            string cardPin;
             try
             {
-                var progress = new SyncProgress<CardStep>(step => io.Out.WriteLine($"[{step.Number,2}] {step.What}"));
-                (enrollment, _) = await new CardClient(client, progress).PersonalizeAsync(requestId, device, pin, ct);
+                (enrollment, cardPin) = await new CardClient(client, progress).PersonalizeAsync(requestId, device, pin, ct);
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
@@ -427,7 +476,7 @@ internal static class CardCommands
                     await client.SetStatusAsync(requestId, WireRequestStatus.Abandoned, CancellationToken.None);
                     await io.Err.WriteLineAsync($"request {requestId:D} abandoned");
                 }
-                catch (OpenCmApiException)
+                catch (Exception e) when (e is OpenCmApiException or HttpRequestException)
                 {
                     // Abandoning is best effort; the original failure is what the user needs to see.
                 }
@@ -437,6 +486,15 @@ internal static class CardCommands
 
             await WriteCertificatesAsync(io, device);
             await io.Out.WriteLineAsync($"card {enrollment.Card:D} (card id {device.CardId}) is Active; request {requestId:D} completed");
+            if (parse.GetValue(showPin))
+            {
+                await io.Out.WriteLineAsync($"PIN: {cardPin}");
+            }
+            else
+            {
+                await io.Err.WriteLineAsync($"the card has {pinSource}{(pinSource.Contains(PinVariable, StringComparison.Ordinal) ? "" : "; pass --show-pin to print it")}");
+            }
+
             return OpenCmCli.Ok;
         }));
         return command;
@@ -507,7 +565,7 @@ internal static class CardCommands
     private static Command Unblock(CliIo io)
     {
         var (server, token) = (RequestCommands.ServerOption(), RequestCommands.TokenOption());
-        var card = new Option<string?>("--card") { Description = "Help desk: the card's uuid." };
+        var card = new Option<string?>("--card") { Description = "Help desk: the card id the user reads out (as `opencm card offline-unblock` prints it), or the card record's uuid." };
         var challenge = new Option<string?>("--challenge") { Description = "Help desk: the challenge the user reads off the card, in hex (16 digits; 80 for a GIDS card)." };
         var reader = new Option<string?>("--reader") { Description = "On the card's computer: the reader the card is in (an online Unblock)." };
         var requestOption = new Option<string?>("--request") { Description = "With --reader: an approved Unblock request for the card; else one is filed." };
@@ -528,7 +586,9 @@ internal static class CardCommands
                 return await UnblockOnReaderAsync(io, parse.GetValue(server)!, parse.GetValue(token), name, parse.GetValue(requestOption), parse.GetValue(pinStdin), ct);
             }
 
-            var cardUuid = Guid.TryParse(parse.GetValue(card), out var u) ? u : throw new CliException("--card is the card's uuid (or give --reader to unblock the card in a reader)");
+            var cardText = parse.GetValue(card) is { } given && given.Trim().Length > 0
+                ? given
+                : throw new CliException("--card is the card id the user reads out, or the card's uuid (or give --reader to unblock the card in a reader)");
             byte[] bytes;
             try
             {
@@ -545,6 +605,7 @@ internal static class CardCommands
             }
 
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
+            var cardUuid = await CardUuidAsync(client, cardText, ct);
             var (request, response) = await client.OfflineUnblockAsync(cardUuid, bytes, ct);
 
             // What the user types into the card's unblock dialog; it answers this one challenge only.
@@ -554,6 +615,31 @@ internal static class CardCommands
             return OpenCmCli.Ok;
         }));
         return command;
+    }
+
+    // The card a help desk names (issue #23.8): the record's uuid, else the physical card id the
+    // user reads out (hex, read with spaces or colons and in either case; a virtual card's is a GUID).
+    private static async Task<Guid> CardUuidAsync(OpenCmClient client, string text, CancellationToken ct)
+    {
+        var trimmed = text.Trim();
+        if (Guid.TryParse(trimmed, out var uuid))
+        {
+            return (await FindAsync(client, uuid, trimmed, ct)).Uuid;
+        }
+
+        var spoken = string.Concat(trimmed.Where(c => !char.IsWhiteSpace(c) && c != ':'));
+        var candidates = new[] { spoken, spoken.ToUpperInvariant(), spoken.ToLowerInvariant() }.Distinct(StringComparer.Ordinal).ToList();
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return (await client.FindSmartcardAsync(candidates[i], ct)).Uuid;
+            }
+            catch (OpenCmApiException e) when (e.Kind == ErrorKind.NotFound && i < candidates.Count - 1)
+            {
+                // Card ids are hex; the user may have read it in the other case.
+            }
+        }
     }
 
     // An online Unblock on the card in the reader: the server answers the card's challenge, the card takes the new PIN, the request completes.

@@ -64,7 +64,9 @@ public static class OpenCmCli
         root.Subcommands.Add(BackupCommands.Backup(io));
         root.Subcommands.Add(BackupCommands.Restore(io));
         StoreOptions.AcceptConfigurationKeys(root);
+        ServerConnection.Attach(root);
         var parsed = root.Parse(args);
+        ServerConnection.Run(parsed);
         var exit = await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
 
         // A command line System.CommandLine could not parse (an unknown option, a missing argument) is a usage error: 2, not its default 1.
@@ -151,7 +153,8 @@ internal sealed class CliIo
         }
         catch (HttpRequestException ex)
         {
-            await Err.WriteLineAsync($"error: cannot reach the server: {ex.Message}");
+            // The TLS reason or a server that is not OpenCM's, in one line (issue #23.5).
+            await Err.WriteLineAsync($"error: {ServerConnection.Describe(ex)}");
             return OpenCmCli.Unavailable;
         }
         catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)

@@ -160,9 +160,9 @@ internal sealed class StoreOptions
 {
     public Option<string> Data { get; } = ServeCommands.DataOption();
 
-    public Option<string?> Database { get; } = new("--database") { Description = "sqlite (default: the data directory's database) or postgres." };
+    public Option<string?> Database { get; } = new("--database") { Description = "sqlite (default: the data directory's database) or postgres; defaults to $OpenCM__Database." };
 
-    public Option<string?> Connection { get; } = new("--connection") { Description = "With --database postgres: the connection string, e.g. \"Host=db;Database=opencm;Username=opencm\"." };
+    public Option<string?> Connection { get; } = new("--connection") { Description = "With --database postgres: the connection string, e.g. \"Host=db;Database=opencm;Username=opencm\"; defaults to $OpenCM__ConnectionString, which keeps its password out of process listings." };
 
     /// <summary>
     /// The options as given, with the configuration keys that followed them (--Directory:Ldap:Url=…):

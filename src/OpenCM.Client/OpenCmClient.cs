@@ -80,6 +80,12 @@ public sealed class OpenCmClient : IDisposable
     {
     }
 
+    /// <summary>A client of <paramref name="server"/> through <paramref name="handler"/> (a CA to trust, checks on the answers), which the client disposes.</summary>
+    public OpenCmClient(HttpMessageHandler handler, Uri server, string token, string pathBase = "/CertificateManagement")
+        : this(new HttpClient(handler, disposeHandler: true) { BaseAddress = server }, token, pathBase, ownsHttp: true)
+    {
+    }
+
     /// <summary>A client over an <see cref="HttpClient"/> the caller owns (tests, custom handlers).</summary>
     public OpenCmClient(HttpClient http, string token, string pathBase = "/CertificateManagement")
         : this(http, token, pathBase, ownsHttp: false)
@@ -136,6 +142,10 @@ public sealed class OpenCmClient : IDisposable
     /// <summary>GET /profiletemplates/{id}/configuration/smartcards (walkthrough step 12).</summary>
     public Task<SmartcardConfigurationDto> SmartcardPolicyAsync(Guid template, CancellationToken ct = default) =>
         GetAsync<SmartcardConfigurationDto>($"/profiletemplates/{template:D}/configuration/smartcards", ct);
+
+    /// <summary>GET /profiletemplates/{id}/policies/{type} (get-workflow-policy): how many approvals a request of that type needs, and who may give them.</summary>
+    public Task<WorkflowPolicyDto> WorkflowPolicyAsync(Guid template, WireRequestType type, CancellationToken ct = default) =>
+        GetAsync<WorkflowPolicyDto>($"/profiletemplates/{template:D}/policies/{type}", ct);
 
     /// <summary>POST /smartcards (walkthrough steps 14-15): binds the card to the request; the card record's id.</summary>
     public async Task<Guid> AssignSmartcardAsync(Guid request, string cardId, string atr, CancellationToken ct = default)

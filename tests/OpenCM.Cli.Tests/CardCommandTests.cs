@@ -33,12 +33,20 @@ public sealed class CardCommandTests : IDisposable
         var token = await TokenAsync("dana");
 
         var (exit, output, err) = await Cli.RunAsync("card", "simulate", "--server", server.Address, "--token", token, "--template", "Virtual Smartcard VPN",
-            "--data-item", "Request Reason=VPN");
+            "--data-item", "Request Reason=VPN", "--show-pin");
         Assert.True(exit == 0, err);
-        foreach (var step in new[] { "[ 5] request", "[12]", "[14] Assigning card", "[18]", "[21]", "[24]", "[26]", "[27]", "[28] Completing" })
-        {
-            Assert.Contains(step, output, StringComparison.Ordinal);
-        }
+
+        // Every step of the walkthrough, in order, on stderr (issue #23.8); the results on stdout.
+        var steps = err.Split('\n').Where(l => l.StartsWith('[')).Select(l => int.Parse(l[1..3], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(1, 28), steps.Distinct());
+        Assert.Equal(steps.Order(), steps);
+        Assert.Contains("[ 6] request", err, StringComparison.Ordinal);
+        Assert.Contains("[23] The card took a PIN made up here", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("[", output, StringComparison.Ordinal);
+
+        // --show-pin: the PIN it set, on stdout.
+        var pin = output.Split('\n').Single(l => l.StartsWith("PIN: ", StringComparison.Ordinal))["PIN: ".Length..].Trim();
+        Assert.Matches("^[0-9]{6,}$", pin);
 
         Assert.Contains("CN=dana", output, StringComparison.Ordinal);
         var summary = output.Split('\n').Single(l => l.StartsWith("card ", StringComparison.Ordinal));
@@ -80,10 +88,12 @@ public sealed class CardCommandTests : IDisposable
             Assert.Throws<CardException>(() => device.VerifyPin("000000"));
         }
 
-        // The help desk reads the challenge the user reads out, and reads back the response.
+        // The help desk reads the challenge the user reads out, and reads back the response; the
+        // card is named by the card id the user reads out (in lower case, in groups), not the record's uuid (issue #23.8).
         var admin = await TokenAsync("admin");
+        var spoken = string.Join(' ', device.CardId.ToLowerInvariant().Chunk(4).Select(c => new string(c)));
         var (exit, output, err) = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin,
-            "--card", enrollment.Card.ToString(), "--challenge", Convert.ToHexString(device.GetChallenge()));
+            "--card", spoken, "--challenge", Convert.ToHexString(device.GetChallenge()));
         Assert.True(exit == 0, err);
         var response = Convert.FromHexString(output.Split('\n').Single(l => l.StartsWith("response: ", StringComparison.Ordinal))["response: ".Length..].Trim());
         device.UnblockPin(response, "919191");
@@ -93,5 +103,12 @@ public sealed class CardCommandTests : IDisposable
         // A challenge that is not 8 bytes is refused before anything is filed.
         var bad = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin, "--card", enrollment.Card.ToString(), "--challenge", "abcd");
         Assert.Equal((OpenCmCli.Usage, true), (bad.Exit, bad.Err.Contains("16 hex digits", StringComparison.Ordinal)));
+
+        // The record's uuid still names it; a card id no card has is the server's 404, exit 1.
+        var byUuid = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin, "--card", enrollment.Card.ToString(), "--challenge", Convert.ToHexString(device.GetChallenge()));
+        Assert.True(byUuid.Exit == 0, byUuid.Err);
+        var unknown = await Cli.RunAsync("card", "unblock", "--server", server.Address, "--token", admin, "--card", "0011 2233", "--challenge", Convert.ToHexString(device.GetChallenge()));
+        Assert.Equal(OpenCmCli.Refused, unknown.Exit);
+        Assert.Single(unknown.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -59,7 +59,7 @@ public sealed partial class CardOnGidsReaderTests : IAsyncLifetime, IDisposable
         Assert.True(enroll.Exit == 0, enroll.Out + enroll.Err + card.Output);
         foreach (var step in new[] { "[14] Assigning card", "[18]", "[21]", "[25]", "[26]", "[27]", "[28] Completing" })
         {
-            Assert.Contains(step, enroll.Out, StringComparison.Ordinal);
+            Assert.Contains(step, enroll.Err, StringComparison.Ordinal);
         }
 
         Assert.Contains("is Active", enroll.Out, StringComparison.Ordinal);

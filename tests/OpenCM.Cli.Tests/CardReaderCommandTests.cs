@@ -54,12 +54,13 @@ public sealed class CardReaderCommandTests : IDisposable
         var list = await RunAsync(readers, "", "card", "readers");
         Assert.Equal((0, Reader + "\n"), (list.Exit, list.Out.ReplaceLineEndings("\n")));
 
-        // Enroll: the walkthrough's steps, one line each; the PIN from standard input, never printed.
+        // Enroll: the walkthrough's steps, one line each on stderr (the results on stdout); the PIN from standard input, never printed.
         var enroll = await RunAsync(readers, "482615\n", ["card", "enroll", .. at, "--template", Template, "--data-item", "Request Reason=VPN", "--pin-stdin"]);
         Assert.True(enroll.Exit == 0, enroll.Err);
         foreach (var step in new[] { "[ 5] request", "[ 7]", "[12]", "[14] Assigning card", "[18]", "[21]", "[24]", "[25]", "[26]", "[27]", "[28] Completing" })
         {
-            Assert.Contains(step, enroll.Out, StringComparison.Ordinal);
+            Assert.Contains(step, enroll.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain(step, enroll.Out, StringComparison.Ordinal);
         }
 
         Assert.Contains("is Active", enroll.Out, StringComparison.Ordinal);
@@ -70,7 +71,7 @@ public sealed class CardReaderCommandTests : IDisposable
         // Renew onto the same card: a second certificate beside the first.
         var renew = await RunAsync(readers, "482615\n", ["card", "renew", .. at, "--template", Template, "--pin-stdin"]);
         Assert.True(renew.Exit == 0, renew.Err);
-        Assert.Contains("[28] Completing", renew.Out, StringComparison.Ordinal);
+        Assert.Contains("[28] Completing", renew.Err, StringComparison.Ordinal);
         Assert.Equal(2, card.Certificates.Count);
         Assert.Contains(card.Certificates.Values, c => c.Thumbprint == first);
 
@@ -112,7 +113,7 @@ public sealed class CardReaderCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Enroll_CardPulledMidway_OneLineLocalErrorAndHowToRetryOrAbandon()
+    public async Task Enroll_CardPulledMidway_OneLineErrorExit1AndHowToRetryOrAbandon()
     {
         await using var server = await KestrelServer.StartAsync(Data);
         var token = await TokenAsync("hank");
@@ -123,15 +124,15 @@ public sealed class CardReaderCommandTests : IDisposable
         var (exit, output, err) = await RunAsync(readers, "482615\n", "card", "enroll", "--server", server.Address, "--token", token, "--reader", Reader, "--template", Template, "--pin-stdin");
 
         Assert.Equal(OpenCmCli.Usage, exit);
-        var request = RequestIn(output);
+        var request = RequestIn(err);
         Assert.Contains("error: the card was removed", err, StringComparison.Ordinal);
         Assert.Contains($"opencm requests abandon {request:D}", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
-        Assert.DoesNotContain("[28]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[28]", err + output, StringComparison.Ordinal);
         Assert.Contains("Executing", (await Cli.RunAsync("requests", "show", request.ToString(), "--server", server.Address, "--token", token)).Out, StringComparison.Ordinal);
     }
 
-    // Every way to the card failing ends in one line naming it, exit code 1, no stack trace; no server is needed to say so.
+    // Every way to the card failing ends in one line naming it, exit code 2 (a local failure, issue #23.2), no stack trace; no server is needed to say so.
     [Theory]
     [InlineData(CardRefusal.NoReader, "error: no smart card reader")]
     [InlineData(CardRefusal.NoCard, "error: no card in the reader")]
@@ -140,7 +141,7 @@ public sealed class CardReaderCommandTests : IDisposable
     [InlineData(CardRefusal.Malformed, "error: the card answered something that is not a valid answer")]
     [InlineData(CardRefusal.Unsupported, "error: the card does not support this")]
     [InlineData(CardRefusal.Refused, "error: the card refused the operation")]
-    public async Task CardCommands_ReaderOrCardRefuses_OneLineLocalError(CardRefusal refusal, string expected)
+    public async Task CardCommands_ReaderOrCardRefuses_OneLineErrorExit2(CardRefusal refusal, string expected)
     {
         var readers = new FakeReaders { [Reader] = () => throw new CardException(refusal) };
         foreach (var args in new[]
@@ -157,7 +158,7 @@ public sealed class CardReaderCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Readers_NoneAttached_LocalErrorAndSaysSo()
+    public async Task Readers_NoneAttached_Exit2AndSaysSo()
     {
         var (exit, _, err) = await RunAsync(new FakeReaders(), "", "card", "readers");
         Assert.Equal(OpenCmCli.Usage, exit);
