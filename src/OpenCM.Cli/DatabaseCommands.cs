@@ -19,6 +19,8 @@ internal static class DatabaseCommands
         {
             await using var source = Open(parse.GetValue(from)!, "--from");
             await using var target = Open(parse.GetValue(to)!, "--to");
+            await ReachableAsync(source, "--from", ct);
+            await ReachableAsync(target, "--to", ct);
 
             // The audit chain is keyed under the master key (decision 0010): the source's, as serve loads it.
             source.AuditKey = target.AuditKey = MasterKeyOf(parse.GetValue(from)!).AuditChainKey();
@@ -63,6 +65,19 @@ internal static class DatabaseCommands
         return File.Exists(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile))
             ? new FileMasterKeyProvider(Path.Combine(Path.GetFullPath(dir), SqliteDataDirectory.MasterKeyFile), mayCreate: false).Load()
             : throw new CliException("the master key is needed to verify the audit chain: give OpenCM__MasterKey, or copy from a data directory that holds master.key");
+    }
+
+    // A database that does not answer (or refuses the sign-in) is named in one line, with what to check, before anything is read (issue #23.9).
+    private static async Task ReachableAsync(StorageProvider provider, string option, CancellationToken ct)
+    {
+        try
+        {
+            await provider.TablesAsync(ct);
+        }
+        catch (Exception e) when (StorageFailures.Describe(provider.Location, e, $"the connection string of {option}") is { } line)
+        {
+            throw new CliException($"{option}: {line}");
+        }
     }
 
     // sqlite:DIR or postgres:CONNECTION, the provider named as OpenCM:Database names it; the connection string is never printed back.

@@ -20,6 +20,10 @@ internal static class ServeCommands
         var command = new Command("serve", "Run the server; the first start initializes the data directory (or the PostgreSQL database).")
             { store.Data, store.Database, store.Connection, urls };
 
+        // Its own help: System.CommandLine's would describe the configuration keys that may follow
+        // as "arguments passed to the application", with an unbalanced usage line (issue #23.8).
+        command.Options.Add(new System.CommandLine.Help.HelpOption { Action = new ServeHelp(command, io) });
+
         // Configuration keys may follow as --Section:Key=value (e.g. --RateLimits:Enabled=false),
         // as for every command that takes StoreOptions (StoreOptions.From reads them).
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
@@ -48,7 +52,7 @@ internal static class ServeCommands
         {
             await using var app = Local.Build(store.From(parse));
             var schema = app.Services.GetRequiredService<Application.IStorageSchema>();
-            var applied = await schema.MigrateAsync(ct);
+            var applied = await StorageFailures.MigrateAsync(schema, ct);
             await io.Out.WriteLineAsync($"{schema.Location}: {applied} migration(s) applied; schema current");
             return OpenCmCli.Ok;
         }));

@@ -86,12 +86,14 @@ public static class OpenCmComposition
     /// <summary>
     /// What must be done before anything reads or serves, awaited rather than blocked on: the
     /// schema migrated, the audit chain keyed (decision 0010), an LDAP directory's bind checked,
-    /// then the keys loaded from the secret store (made on first start).
+    /// then the keys loaded from the secret store (made on first start). A database that does not
+    /// answer, refuses the sign-in, or holds a schema newer than this build knows is refused in one
+    /// line (<see cref="StorageFailures"/>, issue #23.9).
     /// </summary>
     public static async Task StartAsync(IServiceProvider services, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(services);
-        await services.GetRequiredService<IStorageSchema>().MigrateAsync(ct).ConfigureAwait(false);
+        await StorageFailures.MigrateAsync(services.GetRequiredService<IStorageSchema>(), ct).ConfigureAwait(false);
         await services.GetRequiredService<IStorageSchema>().KeyAuditChainAsync(ct).ConfigureAwait(false);
         await DirectoryChoice.CheckAsync(services, ct).ConfigureAwait(false);
         await services.GetRequiredService<ServerKeys>().LoadAsync(services.GetRequiredService<CaContext>(), services.GetRequiredService<SecretStore>(), ct).ConfigureAwait(false);

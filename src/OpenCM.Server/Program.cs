@@ -1,18 +1,18 @@
-using OpenCM.Composition;
 using OpenCM.Server.Hosting;
 
-// A configuration the server refuses (a wrong LDAP bind, an HSM's wrong PIN or missing key, a
-// cluster without Ca:PublicUrl, …) is the operator's to fix: said in one line, without a stack
-// trace, with a non-zero exit.
+// A start the operator has to fix (a port in use, an https:// address without a certificate, a
+// database that does not answer or is newer than this build, a wrong LDAP bind, an HSM's wrong PIN,
+// a cluster without Ca:PublicUrl, …) is said in one line, without a stack trace, with exit code 2
+// (StartupFailures, issue #23.9).
 try
 {
     await using var app = OpenCmServer.Build(args);
     await OpenCmServer.RunAsync(app, OpenCmServer.ReportAsync);
 }
-catch (Exception ex) when (ex is ConfigurationRefusedException or OpenCM.Storage.MasterKeyException)
+catch (Exception ex) when (StartupFailures.Describe(ex) is { } line)
 {
-    await Console.Error.WriteLineAsync($"error: {ex.Message}");
-    return 1;
+    await Console.Error.WriteLineAsync($"error: {line}");
+    return StartupFailures.ExitCode;
 }
 
 return 0;

@@ -79,12 +79,7 @@ public sealed class PostgresStorage : StorageProvider
         // A session advisory lock, keyed by the purpose: held by this connection until released,
         // and released by the server if this process dies.
         var key = LockKey(purpose);
-        await using var conn = await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(@k)", conn))
-        {
-            take.Parameters.AddWithValue("k", key);
-            await take.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
+        await using var conn = await LockAsync(key, ct).ConfigureAwait(false);
 
         try
         {
@@ -95,6 +90,36 @@ public sealed class PostgresStorage : StorageProvider
             await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@k)", conn);
             release.Parameters.AddWithValue("k", key);
             await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    // A connection holding the advisory lock. A server that does not answer (the first thing a
+    // start does is migrate under this lock) is the typed Unavailable every entry point raises,
+    // which the start reports in one line (issue #23.9), not the driver's exception.
+    private async Task<NpgsqlConnection> LockAsync(long key, CancellationToken ct)
+    {
+        NpgsqlConnection? conn = null;
+        try
+        {
+            conn = await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var take = new NpgsqlCommand("SELECT pg_advisory_lock(@k)", conn);
+            take.Parameters.AddWithValue("k", key);
+            await take.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return conn;
+        }
+        catch (Exception e)
+        {
+            if (conn is not null)
+            {
+                await conn.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (IsUnavailable(e))
+            {
+                throw Unavailable(e);
+            }
+
+            throw;
         }
     }
 

@@ -136,11 +136,23 @@ public abstract class StorageProvider : IAsyncDisposable
 
     private async Task<int> MigrateUnlockedAsync(TimeProvider clock, CancellationToken ct)
     {
-        // A schema already current needs no DDL at all: the serving role of a PostgreSQL database
-        // that does not own the tables (docs/security.md) starts without CREATE rights.
-        if ((await TablesAsync(ct).ConfigureAwait(false)).Contains("schema_migrations") && await PendingMigrationsAsync(ct).ConfigureAwait(false) == 0)
+        if ((await TablesAsync(ct).ConfigureAwait(false)).Contains("schema_migrations"))
         {
-            return 0;
+            // A newer OpenCM migrated the database (a rolling upgrade reached it first): this build
+            // does not know its tables and must not write to them (issue #23.9).
+            var recorded = await RecordedMigrationsAsync(ct).ConfigureAwait(false);
+            var highest = recorded.Count == 0 ? 0 : recorded.Max();
+            if (highest > NewestMigration)
+            {
+                throw new SchemaNewerException(Location, highest, NewestMigration);
+            }
+
+            // A schema already current needs no DDL at all: the serving role of a PostgreSQL database
+            // that does not own the tables (docs/security.md) starts without CREATE rights.
+            if (Migrations.All(m => recorded.Contains(m.Version)))
+            {
+                return 0;
+            }
         }
 
         await WriteAsync(async (tx, c) =>
@@ -172,7 +184,14 @@ public abstract class StorageProvider : IAsyncDisposable
     }
 
     /// <summary>How many of the provider's migrations have not run yet.</summary>
-    public Task<int> PendingMigrationsAsync(CancellationToken ct = default) => ReadAsync(async (conn, c) =>
+    public async Task<int> PendingMigrationsAsync(CancellationToken ct = default)
+    {
+        var applied = await RecordedMigrationsAsync(ct).ConfigureAwait(false);
+        return Migrations.Count(m => !applied.Contains(m.Version));
+    }
+
+    // The versions schema_migrations records (the table must exist).
+    private Task<HashSet<long>> RecordedMigrationsAsync(CancellationToken ct) => ReadAsync(async (conn, c) =>
     {
         var applied = new HashSet<long>();
         await using var cmd = conn.Command("SELECT version FROM schema_migrations");
@@ -182,7 +201,7 @@ public abstract class StorageProvider : IAsyncDisposable
             applied.Add(Convert.ToInt64(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        return Migrations.Count(m => !applied.Contains(m.Version));
+        return applied;
     }, ct);
 
     /// <summary>The newest migration this build knows: the schema version it serves.</summary>
@@ -294,4 +313,39 @@ public abstract class StorageProvider : IAsyncDisposable
 
         return list;
     }
+}
+
+/// <summary>
+/// The database's schema is newer than this build knows: a newer OpenCM migrated it (a rolling
+/// upgrade reached another node first). Nothing was changed; this build refuses to serve or migrate it.
+/// </summary>
+public sealed class SchemaNewerException : InvalidOperationException
+{
+    public SchemaNewerException(string location, long databaseVersion, long knownVersion)
+        : base(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{location}: the database's schema is version {databaseVersion}, newer than {knownVersion}, the newest this OpenCM knows: a newer OpenCM migrated it. Run that newer version on this node too (a rolling upgrade upgrades every node), or restore the backup taken before the upgrade."))
+    {
+        DatabaseVersion = databaseVersion;
+        KnownVersion = knownVersion;
+    }
+
+    public SchemaNewerException()
+    {
+    }
+
+    public SchemaNewerException(string message)
+        : base(message)
+    {
+    }
+
+    public SchemaNewerException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The highest migration the database records.</summary>
+    public long DatabaseVersion { get; }
+
+    /// <summary>The newest migration this build knows.</summary>
+    public long KnownVersion { get; }
 }

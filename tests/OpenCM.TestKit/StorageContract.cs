@@ -94,6 +94,27 @@ public abstract partial class StorageContract : IAsyncLifetime
         Assert.Equal((false, "1 migration(s) pending"), (status.IsReady, status.Detail));
     }
 
+    // A newer OpenCM migrated the database (a rolling upgrade): this build refuses it, naming both versions, and changes nothing (issue #23.9).
+    [SkippableFact]
+    public async Task Migrate_SchemaNewerThanThisBuild_RefusesNamingBothVersions()
+    {
+        var known = Db.NewestMigration;
+        var before = await Db.AppliedMigrationsAsync();
+        await Db.WriteAsync((tx, c) =>
+        {
+            var cmd = tx.Connection!.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT INTO schema_migrations (version, name, applied) VALUES (9999, '9999_from_the_future', 0)";
+            return cmd.ExecuteNonQueryAsync(c);
+        });
+
+        var refused = await Assert.ThrowsAsync<SchemaNewerException>(() => Db.MigrateAsync(Samples.Clock()));
+
+        Assert.Equal((9999L, (long)known), (refused.DatabaseVersion, refused.KnownVersion));
+        Assert.Contains($"schema is version 9999, newer than {known}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal([.. before, 9999L], await Db.AppliedMigrationsAsync());
+    }
+
     [SkippableFact]
     public async Task Create_ThenFind_RoundTripsEveryField()
     {

@@ -31,11 +31,15 @@ public static class OpenCmServices
     {
         ArgumentNullException.ThrowIfNull(builder);
         AddAppFolderSettings(builder.Configuration, AppContext.BaseDirectory);
+        AddDefaultSettings(builder.Configuration);
         builder.Configuration.AddCommandLine(args, OpenCmComposition.SwitchMappings);
 
         // Request lines carry raw query strings, where a client may put a credential
         // (?access_token=…); they are never logged, whatever level the configuration asks for.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+
+        // A start refused for a reason said in one line (a port in use, …) is not logged again with its stack trace (issue #23.9).
+        StartupFailures.QuietHostLog(builder.Services);
 
         // JSON logs (Logging:Console:FormatterName=json) carry each request's correlation id, a
         // scope of UseCorrelation, unless the operator turns scopes off (issue #21.6; docs/operations.md).
@@ -162,6 +166,29 @@ public static class OpenCmServices
             FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(appFolder),
         });
     }
+
+    /// <summary>
+    /// The settings appsettings.json carries that the server must have without it (issue #23.10): a
+    /// published single file copied alone logs as quietly as a build. ASP.NET Core's own categories
+    /// log from Warning, so that a health probe or any request writes no line ("Executing endpoint",
+    /// "Executed endpoint") at the default level. The lowest-priority source: every file, the
+    /// environment and the command line override it.
+    /// </summary>
+    public static void AddDefaultSettings(IConfigurationBuilder configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = DefaultSettings,
+        });
+    }
+
+    /// <summary>The defaults <see cref="AddDefaultSettings"/> adds (as in src/OpenCM.Server/appsettings.json).</summary>
+    public static IReadOnlyDictionary<string, string?> DefaultSettings { get; } = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+    };
 
     private static T Section<T>(IServiceProvider sp, string name)
         where T : new() => sp.GetRequiredService<IConfiguration>().GetSection(name).Get<T>() ?? new T();
