@@ -44,6 +44,31 @@ public sealed class PortalAccess
         return (await _templates.ListAsync(ct).ConfigureAwait(false)).Any(t => t.Policies.Values.Any(p => IsApprover(p, caller)));
     }
 
+    /// <summary>
+    /// What the navigation offers the signed-in caller of <paramref name="http"/>: nothing to
+    /// someone not signed in, or whose session no longer names a caller (the page itself says so).
+    /// </summary>
+    public async Task<PortalMenu> MenuAsync(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        if (http.User.Identity?.IsAuthenticated != true)
+        {
+            return None;
+        }
+
+        try
+        {
+            var caller = await http.RequestServices.GetRequiredService<CallerResolver>().ResolveAsync(http, http.RequestAborted).ConfigureAwait(false);
+            return await MenuAsync(caller, http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OpenCmException)
+        {
+            return None;
+        }
+    }
+
+    private static readonly PortalMenu None = new(false, false, false);
+
     /// <summary>What the navigation offers <paramref name="caller"/>.</summary>
     public async Task<PortalMenu> MenuAsync(Caller caller, CancellationToken ct = default) => new(
         await MayApproveAsync(caller, ct).ConfigureAwait(false),
