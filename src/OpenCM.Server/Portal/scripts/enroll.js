@@ -104,8 +104,9 @@ async function complete(form) {
     throw new Error("the page offers no way to complete it");
   }
 
+  // The Finish form's own token: the key form's inputs were cleared once the files were ready.
   const body = new FormData();
-  body.append("__RequestVerificationToken", form.elements.namedItem("__RequestVerificationToken").value);
+  body.append("__RequestVerificationToken", finish.elements.namedItem("__RequestVerificationToken").value);
   body.append("status", "Completed");
   const response = await fetch(finish.action, { method: "POST", body, credentials: "same-origin" });
   if (!response.ok) {
