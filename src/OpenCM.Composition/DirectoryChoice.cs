@@ -93,4 +93,7 @@ internal sealed class ReadOnlyDirectoryAdministration(DirectorySource source) : 
     }
 
     public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) => Task.FromResult<string?>(null);
+
+    // The directory's own search is not asked: the help desk finds its users by their exact name, card or serial.
+    public Task<IReadOnlyList<Principal>> UsersNamedLikeAsync(string part, int max, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<Principal>>([]);
 }

@@ -82,6 +82,20 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
         }, ct).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<Principal>> UsersNamedLikeAsync(string part, int max, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        // LIKE with its wildcards escaped, on the lower-cased name: case-insensitive in both providers (PostgreSQL's LIKE is not).
+        var pattern = "%" + part.ToLowerInvariant().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+        return await _db.ReadAsync<IReadOnlyList<Principal>>(async (conn, c) =>
+        {
+            await using var cmd = conn.Command(
+                $"SELECT {Columns} FROM principals WHERE kind = @k AND LOWER(name) LIKE @p ESCAPE '\\' ORDER BY name LIMIT @max",
+                ("@k", (int)PrincipalKind.User), ("@p", pattern), ("@max", Math.Max(0, max)));
+            return await ReadAllAsync(cmd, c).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
     public Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default) =>
         _db.ReadAsync((conn, c) => conn.FirstRowAsync("SELECT password_hash FROM principals WHERE uuid = @v AND kind = " + (int)PrincipalKind.User,
             r => r.IsDBNull(0) ? null : r.GetString(0), c, ("@v", Sql.Text(user))), ct);

@@ -34,6 +34,13 @@ public sealed class SqlProfileStore : IProfileStore
     public Task<IReadOnlyList<StoredCertificate>> CertificatesOfUserAsync(Guid user, CancellationToken ct = default) =>
         CertificatesAsync("user_uuid = @v", Sql.Text(user), ct);
 
+    public async Task<StoredCertificate?> CertificateBySerialAsync(string serialHex, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(serialHex);
+        var found = await CertificatesAsync("serial = @v", serialHex.ToUpperInvariant(), ct).ConfigureAwait(false);
+        return found.Count == 0 ? null : found[0];
+    }
+
     public async Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(serialHex);

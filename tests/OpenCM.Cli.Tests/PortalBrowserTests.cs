@@ -87,9 +87,13 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByLabel("Comment").FillAsync("for the new lab");
         await MainPageAsync(alice, "new-request");
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
-        await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
-        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
+
+        // Its page opens, saying what happens next (issue #23.11); her menu offers no approvals or help desk (issue #23.12).
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Waiting for 2 more approvals" }).WaitForAsync();
         Assert.Contains("Pending", await alice.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await alice.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).CountAsync());
+        Assert.Equal(0, await alice.GetByRole(AriaRole.Link, new() { Name = "Help desk" }).CountAsync());
+        var requestPage = alice.Url;
 
         // 3. Ann and Bob find it in their queues and approve it, each in their own browser.
         foreach (var name in new[] { "ann", "bob" })
@@ -101,21 +105,24 @@ public sealed class PortalBrowserTests : IDisposable
             Assert.Contains("alice", row, StringComparison.Ordinal);      // who asked, and for whom
             Assert.Contains("Request Reason: lab access", row, StringComparison.Ordinal);
             Assert.Contains("Comment: for the new lab", row, StringComparison.Ordinal);
+            Assert.Contains("Approved User Certificate", row, StringComparison.Ordinal); // the template by name, the request by its short id
+            Assert.Contains(new Uri(requestPage).Segments[^1][..8], row, StringComparison.Ordinal);
             await approver.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
+            await approver.GetByRole(AriaRole.Heading, new() { Name = "Your decision is needed" }).WaitForAsync();
             await approver.GetByLabel("Comment").FillAsync("approved by " + name);
-            await approver.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+            await approver.GetByRole(AriaRole.Button, new() { Name = "Approve this request" }).ClickAsync();
             await approver.GetByText("approved by " + name).WaitForAsync();
         }
 
         await alice.ReloadAsync();
         var approved = await alice.Locator("main").InnerTextAsync();
-        Assert.Contains("Approved", approved, StringComparison.Ordinal);
+        Assert.Contains("Approved: make your key now", approved, StringComparison.Ordinal);
         Assert.Contains("approved by bob", approved, StringComparison.Ordinal);
         await MainPageAsync(alice, "request");
 
         // 4. Alice cancels it; the page says so and offers nothing more.
         await alice.GetByRole(AriaRole.Button, new() { Name = "Cancel the request" }).ClickAsync();
-        await alice.GetByText("Canceled", new() { Exact = true }).WaitForAsync();
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Canceled" }).WaitForAsync();
         Assert.Contains("Canceled", await alice.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await alice.GetByRole(AriaRole.Button, new() { Name = "Cancel the request" }).CountAsync());
 
@@ -150,8 +157,7 @@ public sealed class PortalBrowserTests : IDisposable
         // 2. A User Certificate (RSA, no approval): the request page offers the key step at once.
         await alice.GetByRole(AriaRole.Link, new() { Name = "User Certificate", Exact = true }).ClickAsync();
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
-        await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
-        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync();
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Approved: make your key now" }).WaitForAsync();
         var pfx = await MakeKeyAndSaveAsync(alice, "Make my key and certificate", "pfx password 1", server);
         await MainPageAsync(alice, "key-made");
 
@@ -174,9 +180,11 @@ public sealed class PortalBrowserTests : IDisposable
             Assert.Contains("CN=alice", certificate.Subject, StringComparison.Ordinal);
         }
 
-        // 5. Alice marks the request complete; the certificate is hers on the home page.
-        await alice.GetByRole(AriaRole.Button, new() { Name = "Mark the request complete" }).ClickAsync();
-        await alice.GetByText("Completed", new() { Exact = true }).WaitForAsync();
+        // 5. Saving the file completed the request (issue #23.11): no second button; the server says so too.
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Completed" }).WaitForAsync();
+        Assert.False(await alice.GetByRole(AriaRole.Button, new() { Name = "Mark the request complete" }).IsVisibleAsync());
+        await alice.ReloadAsync();
+        Assert.Equal("Completed", await alice.Locator("#request-status").InnerTextAsync());
 
         // 6. Her home page lists the certificate under its profile; then a template whose key the
         //    server makes and archives: the server's PFX comes back as it is.
@@ -184,9 +192,9 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByText("valid until").WaitForAsync();
         await alice.GetByRole(AriaRole.Link, new() { Name = "Archived Encryption Certificate" }).ClickAsync();
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
-        await alice.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
-        await alice.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link).First.ClickAsync(); // newest first (issue #18.5)
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Approved: get your keys now" }).WaitForAsync();
         var archived = await MakeKeyAndSaveAsync(alice, "Get my keys", "another password 2", server);
+        await alice.GetByRole(AriaRole.Heading, new() { Name = "Completed" }).WaitForAsync();
         using (var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(archived, "another password 2"))
         {
             Assert.True(certificate.HasPrivateKey);
@@ -315,6 +323,12 @@ public sealed class PortalBrowserTests : IDisposable
         await using var browser = await LaunchAsync(playwright, chromium);
         var desk = await SignInAsync(browser, server.Address, "admin");
         await desk.GetByRole(AriaRole.Link, new() { Name = "Help desk" }).ClickAsync();
+
+        // Found by the card's id as Dave reads it out (issue #23.13), then by his name.
+        await desk.GetByLabel("User name").FillAsync(device.CardId.ToLowerInvariant());
+        await desk.GetByRole(AriaRole.Button, new() { Name = "Find" }).ClickAsync();
+        await desk.GetByRole(AriaRole.Heading, new() { Name = "dave", Exact = true }).WaitForAsync();
+        Assert.Contains("Found by card", await desk.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
         await desk.GetByLabel("User name").FillAsync("dave");
         await desk.GetByRole(AriaRole.Button, new() { Name = "Find" }).ClickAsync();
         await desk.GetByRole(AriaRole.Heading, new() { Name = "dave", Exact = true }).WaitForAsync();
@@ -328,9 +342,13 @@ public sealed class PortalBrowserTests : IDisposable
 
         // 3. Dave's card is lost for now: the help desk suspends it on his behalf (Revoke, certificateHold), run by the server.
         await desk.GetByRole(AriaRole.Link, new() { Name = $"Revoke card {device.CardId.ToLowerInvariant()}" }).ClickAsync();
-        await desk.GetByLabel("Revocation Reason").FillAsync("certificateHold");
+        //    The reason is chosen from RFC 5280's list in words (issue #23.13); the page then names whose certificates were revoked.
+        await desk.GetByLabel("Revocation Reason").SelectOptionAsync("certificateHold");
+        await MainPageAsync(desk, "revoke");
         await desk.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
-        await desk.GetByRole(AriaRole.Heading, new() { Name = "Your requests" }).WaitForAsync();
+        await desk.GetByRole(AriaRole.Heading, new() { Name = "Completed" }).WaitForAsync();
+        Assert.Contains("dave's certificate, template", await desk.Locator("#revoked").InnerTextAsync(), StringComparison.Ordinal);
+        await MainPageAsync(desk, "revoked");
         await desk.GotoAsync(server.Address + "/CertificateManagement/helpdesk?name=dave");
         var listed = await desk.Locator("main").InnerTextAsync();
         Assert.Contains("Suspended", listed, StringComparison.Ordinal);

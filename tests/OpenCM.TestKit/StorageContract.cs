@@ -507,6 +507,25 @@ public abstract partial class StorageContract : IAsyncLifetime
         Assert.NotEqual(ann.Uuid, ben.Uuid);
     }
 
+    // Issue #23.13: the help desk's search by part of a name: users only, any case, by name,
+    // bounded; LIKE's wildcards in the search are plain characters.
+    [SkippableFact]
+    public async Task Directory_UsersNamedLike_PartOfTheNameAnyCaseUsersOnlyBounded()
+    {
+        var dir = new SqlDirectory(Db);
+        var who = new AuditContext(Guid.NewGuid(), "corr-like");
+        await Administration.AddUserAsync(who, "like-Dora", ["Like Group"]);
+        await Administration.AddUserAsync(who, "like-dorian", []);
+        await Administration.AddUserAsync(who, "like_x", []);
+        await Administration.AddUserAsync(who, "likeyx", []);
+
+        Assert.Equal(["like-Dora", "like-dorian"], (await dir.UsersNamedLikeAsync("LIKE-DOR", 10)).Select(u => u.Name));
+        Assert.Single(await dir.UsersNamedLikeAsync("like-dor", 1));
+        Assert.Equal(["like_x"], (await dir.UsersNamedLikeAsync("e_x", 10)).Select(u => u.Name));
+        Assert.Empty(await dir.UsersNamedLikeAsync("%", 10));
+        Assert.Empty(await dir.UsersNamedLikeAsync("like group", 10));
+    }
+
     // Issue #20.6: a user's e-mail address and UPN are kept and read back (migrations SQLite 0019,
     // PostgreSQL 0013); absent ones stay absent, and a malformed one is refused naming its field.
     [SkippableFact]
@@ -938,6 +957,19 @@ public abstract partial class StorageContract : IAsyncLifetime
         await Transactions.RunAsync((uow, c) => uow.Certificates.RevokeAllAsync(profile, ProfileRules.CertificateHold, at, c));
         Assert.Equal(new SerialStatus(CertificateStatus.Revoked, at, ProfileRules.CertificateHold), await store.FindStatusAsync(signed));
         Assert.Equal(at, (await store.FindStatusAsync(unsigned))!.RevokedAt);
+    }
+
+    // Issue #23.13: the help desk finds a certificate by its serial, in any case; a serial only
+    // reserved (not signed yet) or never recorded finds nothing.
+    [SkippableFact]
+    public async Task Certificates_BySerial_SignedFoundInAnyCaseReservedOrUnknownNull()
+    {
+        var (_, profile, signed, unsigned) = await ExecutingAsync(ProfileStatus.Active);
+        var store = new SqlProfileStore(Db);
+        var found = await store.CertificateBySerialAsync(signed.ToLowerInvariant());
+        Assert.Equal((signed, profile), (found?.SerialHex, found?.ProfileUuid));
+        Assert.Null(await store.CertificateBySerialAsync(unsigned));
+        Assert.Null(await store.CertificateBySerialAsync(Serial()));
     }
 
     [SkippableFact]

@@ -58,6 +58,12 @@ public interface IDirectoryAdministration
 {
     Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// Users whose name contains <paramref name="part"/> (any case), by name, at most
+    /// <paramref name="max"/>: the help desk's search by part of a name (issue #23.13).
+    /// </summary>
+    Task<IReadOnlyList<Principal>> UsersNamedLikeAsync(string part, int max, CancellationToken ct = default);
+
     /// <summary>A user's password hash; null when the user has none (tokens only) or does not exist.</summary>
     Task<string?> PasswordHashAsync(Guid user, CancellationToken ct = default);
 }

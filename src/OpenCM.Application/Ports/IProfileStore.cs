@@ -33,6 +33,9 @@ public interface IProfileStore
 
     /// <summary>Which of <paramref name="serials"/> have an archived key, in one query.</summary>
     Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default);
+
+    /// <summary>The certificate the CA signed under <paramref name="serialHex"/> (hex, any case), or null: never recorded, or only reserved (the help desk's search, issue #23.13).</summary>
+    Task<StoredCertificate?> CertificateBySerialAsync(string serialHex, CancellationToken ct = default);
 }
 
 /// <summary>Reading a card's profiles.</summary>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using OpenCM.Application;
 using OpenCM.Server.Auth;
+using OpenCM.Server.Portal;
 
 namespace OpenCM.Server.Pages;
 
@@ -14,12 +15,17 @@ public sealed class ApprovalsModel : PageModel
 {
     private readonly CallerResolver _callers;
     private readonly PortalViews _views;
+    private readonly PortalAccess _portal;
 
-    public ApprovalsModel(CallerResolver callers, PortalViews views)
+    public ApprovalsModel(CallerResolver callers, PortalViews views, PortalAccess portal)
     {
         _callers = callers;
         _views = views;
+        _portal = portal;
     }
+
+    /// <summary>Whether the caller approves requests at all (<see cref="PortalAccess.MayApproveAsync"/>, the navigation's rule too).</summary>
+    public bool MayApprove { get; private set; }
 
     /// <summary>The continuation of the page before (opaque, from its "older" link); absent for the newest.</summary>
     [BindProperty(SupportsGet = true)]
@@ -31,5 +37,6 @@ public sealed class ApprovalsModel : PageModel
     {
         var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
         Waiting = await _views.ApprovalQueueAsync(caller, Older, HttpContext.RequestAborted);
+        MayApprove = await _portal.MayApproveAsync(caller, HttpContext.RequestAborted);
     }
 }

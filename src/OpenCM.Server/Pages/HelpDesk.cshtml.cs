@@ -4,6 +4,7 @@ using OpenCM.Application;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
+using OpenCM.Server.Portal;
 
 namespace OpenCM.Server.Pages;
 
@@ -26,11 +27,18 @@ public sealed class HelpDeskModel : PageModel
     private readonly IAuditLog _audit;
     private readonly IProfileStore _profileStore;
     private readonly ProfileService _profiles;
+    private readonly PortalAccess _portal;
+    private readonly IDirectoryAdministration _names;
+    private readonly ITemplateStore _templates;
 
     public HelpDeskModel(
         CallerResolver callers, AccessPolicy access, IDirectory directory, ISmartcardStore cards, PortalViews views,
-        SmartcardQueries smartcards, HelpDeskUnblock unblock, IAuditLog audit, IProfileStore profileStore, ProfileService profiles)
+        SmartcardQueries smartcards, HelpDeskUnblock unblock, IAuditLog audit, IProfileStore profileStore, ProfileService profiles,
+        PortalAccess portal, IDirectoryAdministration names, ITemplateStore templates)
     {
+        _portal = portal;
+        _names = names;
+        _templates = templates;
         _unblock = unblock;
         _audit = audit;
         _profileStore = profileStore;
@@ -43,10 +51,26 @@ public sealed class HelpDeskModel : PageModel
         _smartcards = smartcards;
     }
 
+    /// <summary>What the help desk searched for (<c>?name=</c>): a user's name or part of it, a card id, or a certificate's serial number.</summary>
     [BindProperty(SupportsGet = true)]
     public string? Name { get; set; }
 
     public Principal? Found { get; private set; }
+
+    /// <summary>How <see cref="Found"/> was found when not by its exact name: "card …" or "serial …".</summary>
+    public string? FoundBy { get; private set; }
+
+    /// <summary>The users whose name contains the search, when more than one does (the page links each).</summary>
+    public IReadOnlyList<Principal> Matches { get; private set; } = [];
+
+    /// <summary>Every certificate the CA signed for the user, newest first, with its template's name (issue #23.13).</summary>
+    public IReadOnlyList<StoredCertificate> Certificates { get; private set; } = [];
+
+    /// <summary>Profile templates' names by uuid, for the profiles listed.</summary>
+    public IReadOnlyDictionary<Guid, string> TemplateNames { get; private set; } = new Dictionary<Guid, string>();
+
+    /// <summary>Most users a search by part of a name lists.</summary>
+    public const int MaxMatches = 20;
 
     public IReadOnlyList<StoredSmartcard> Cards { get; private set; } = [];
 
@@ -166,7 +190,7 @@ public sealed class HelpDeskModel : PageModel
     {
         var ct = HttpContext.RequestAborted;
         var caller = await _callers.ResolveAsync(HttpContext, ct);
-        if (!await _access.MayUseHelpDeskAsync(caller, ct))
+        if (!await _portal.MayUseHelpDeskAsync(caller, ct))
         {
             return NotFound();
         }
@@ -176,11 +200,10 @@ public sealed class HelpDeskModel : PageModel
             return null;
         }
 
-        Found = Name.Length <= 256 ? await _directory.FindByNameAsync(Name, ct) : null;
-        if (Found is not { Kind: PrincipalKind.User })
+        Found = Name.Length <= 256 ? await FindAsync(Name.Trim(), ct) : null;
+        if (Found is null)
         {
-            Found = null;
-            Error = $"No user named '{Name}'.";
+            Error = Matches.Count > 0 ? null : $"No user, card or certificate matches '{Name}'.";
             return null;
         }
 
@@ -211,7 +234,54 @@ public sealed class HelpDeskModel : PageModel
         }
 
         Profiles = profiles;
+        Certificates = [.. (await _profileStore.CertificatesOfUserAsync(Found.Uuid, ct)).OrderByDescending(c => c.Certificate.NotBefore).ThenBy(c => c.SerialHex, StringComparer.Ordinal)];
+        var names = new Dictionary<Guid, string>();
+        foreach (var template in profiles.Select(p => p.Profile.TemplateUuid).Distinct())
+        {
+            names[template] = (await _templates.FindAsync(template, ct))?.Name ?? template.ToString("D");
+        }
+
+        TemplateNames = names;
         Requests = await _views.RequestsAsync(caller, Found.Uuid, Older, ct);
+        return null;
+    }
+
+    // The user the search names (issue #23.13): by exact name, else by a card's id, else by a
+    // certificate's serial number, else the one user whose name contains it; several such users
+    // are listed for the help desk to choose.
+    private async Task<Principal?> FindAsync(string search, CancellationToken ct)
+    {
+        if (await _directory.FindByNameAsync(search, ct) is { Kind: PrincipalKind.User } named)
+        {
+            return named;
+        }
+
+        foreach (var cardId in new[] { search, search.ToUpperInvariant(), search.ToLowerInvariant() }.Distinct(StringComparer.Ordinal))
+        {
+            if (await _cards.LastByCardIdAsync(cardId, ct) is { } card && await _directory.FindAsync(card.UserUuid, ct) is { Kind: PrincipalKind.User } holder)
+            {
+                FoundBy = $"card {card.CardId}";
+                return holder;
+            }
+        }
+
+        // A serial as people copy it: hex, perhaps in pairs separated by colons or spaces.
+        var serial = string.Concat(search.Where(c => c is not (':' or ' ')));
+        if (serial.Length is >= 2 and <= 64 && serial.All(char.IsAsciiHexDigit)
+            && await _profileStore.CertificateBySerialAsync(serial, ct) is { } certificate
+            && await _directory.FindAsync(certificate.UserUuid, ct) is { Kind: PrincipalKind.User } owner)
+        {
+            FoundBy = $"serial {certificate.SerialHex.ToLowerInvariant()}";
+            return owner;
+        }
+
+        var like = await _names.UsersNamedLikeAsync(search, MaxMatches, ct);
+        if (like.Count == 1)
+        {
+            return like[0];
+        }
+
+        Matches = like;
         return null;
     }
 

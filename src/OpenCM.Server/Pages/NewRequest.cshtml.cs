@@ -13,7 +13,7 @@ namespace OpenCM.Server.Pages;
 /// or an operation on a profile or card the user has (<c>?type=renew&amp;profile=…</c>, as the
 /// home page offers them). The form shows what the policy collects; the request is made by the
 /// same use case as POST /requests, so validation, rights and audit are the API's, and a refusal
-/// is the same 4xx with its message on the page.
+/// is the same 4xx with its message on the page. Once made, the request's own page opens.
 /// </summary>
 public sealed class NewRequestModel : PageModel
 {
@@ -117,11 +117,12 @@ public sealed class NewRequestModel : PageModel
         }
 
         // 2. The same use case as POST /requests.
+        CmRequest created;
         try
         {
             var caller = await _callers.ResolveAsync(HttpContext, HttpContext.RequestAborted);
             var onCredential = Profile is not null || Smartcard is not null;
-            await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, target, Comment, priority, Smartcard, Profile),
+            created = await _creation.CreateAsync(caller, new CreateRequestInput(Type, onCredential ? null : template, data, target, Comment, priority, Smartcard, Profile),
                 Errors.Correlation.Get(HttpContext), HttpContext.RequestAborted);
         }
         catch (OpenCmException e) when (e.Error.Kind is not ErrorKind.Internal)
@@ -129,7 +130,8 @@ public sealed class NewRequestModel : PageModel
             return Refused(e.Error);
         }
 
-        return LocalRedirect(_api.PathBase.TrimEnd('/') + "/");
+        // 3. The new request's own page, which says what happens next (issue #23.11).
+        return LocalRedirect($"{_api.PathBase.TrimEnd('/')}/requests/{created.Uuid:D}");
     }
 
     // The template as GET /profiletemplates/{id} shows it to this caller, with its policy for the type; else 404.

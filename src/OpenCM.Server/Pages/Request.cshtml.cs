@@ -4,6 +4,7 @@ using OpenCM.Application;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
 using OpenCM.Server.Errors;
+using OpenCM.Server.Portal;
 
 namespace OpenCM.Server.Pages;
 
@@ -18,9 +19,11 @@ public sealed class RequestModel : PageModel
     private readonly PortalViews _views;
     private readonly RequestTransitions _transitions;
     private readonly EnrollmentService _enrollment;
+    private readonly IProfileStore _profiles;
 
-    public RequestModel(CallerResolver callers, PortalViews views, RequestTransitions transitions, EnrollmentService enrollment)
+    public RequestModel(CallerResolver callers, PortalViews views, RequestTransitions transitions, EnrollmentService enrollment, IProfileStore profiles)
     {
+        _profiles = profiles;
         _callers = callers;
         _views = views;
         _transitions = transitions;
@@ -35,6 +38,24 @@ public sealed class RequestModel : PageModel
     public string? TemplateName => View.TemplateName;
 
     public string? Error { get; private set; }
+
+    /// <summary>What the page says first (issue #23.11): the request's next step in words, derived in <see cref="RequestNextStep"/> alone.</summary>
+    public NextStep Next => RequestNextStep.Of(new NextStepFacts(
+        Item.RequestType,
+        Item.Status,
+        Item.ApprovalsNeeded,
+        Item.Votes.Count(v => v.Approve),
+        CanVote,
+        Keys is not null,
+        Keys is { ClientKeys.Count: > 0 },
+        WaitsForCardClient,
+        CanComplete));
+
+    /// <summary>
+    /// For a completed Revoke (issue #23.13): the certificates it revoked, named by their user,
+    /// template and serial, so whoever revoked them (the help desk on a user's behalf) sees whose they were.
+    /// </summary>
+    public IReadOnlyList<StoredCertificate> Revoked { get; private set; } = [];
 
     public bool CanVote => View.CanVote;
 
@@ -146,6 +167,29 @@ public sealed class RequestModel : PageModel
         return $"{(stem.Length == 0 ? "certificate" : stem)}-{d.Certificate.SerialHex.ToLowerInvariant()}.pfx";
     }
 
+    // The certificates of the profiles the Revoke named (its own, or its card's) that stand revoked now.
+    private async Task<IReadOnlyList<StoredCertificate>> RevokedByAsync(CmRequest request, CancellationToken ct)
+    {
+        var profiles = new List<Guid>();
+        if (request.OldProfileUuid != Guid.Empty)
+        {
+            profiles.Add(request.OldProfileUuid);
+        }
+
+        if (request.OldSmartcardUuid != Guid.Empty)
+        {
+            profiles.AddRange((await _profiles.ForSmartcardAsync(request.OldSmartcardUuid, ct)).Select(p => p.Uuid));
+        }
+
+        var revoked = new List<StoredCertificate>();
+        foreach (var profile in profiles.Distinct())
+        {
+            revoked.AddRange((await _profiles.CertificatesOfProfileAsync(profile, ct)).Where(c => c.Status == CertificateStatus.Revoked));
+        }
+
+        return revoked;
+    }
+
     // Do it as the API would; a refusal is shown on the page with the API's status.
     private async Task<IActionResult> ActAsync(Guid id, Func<Caller, CancellationToken, Task<CmRequest>> act)
     {
@@ -176,6 +220,11 @@ public sealed class RequestModel : PageModel
         catch (OpenCmException e) when (e.Error.Kind == ErrorKind.NotFound)
         {
             return NotFound();
+        }
+
+        if (Item is { RequestType: RequestType.Revoke, Status: RequestStatus.Completed })
+        {
+            Revoked = await RevokedByAsync(Item, HttpContext.RequestAborted);
         }
 
         if (error is not null)

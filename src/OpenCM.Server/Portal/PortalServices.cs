@@ -35,6 +35,7 @@ public static class PortalServices
             o.Conventions.AddPageApplicationModelConvention("/SignIn",
                 m => m.EndpointMetadata.Add(new Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute(Hosting.RateLimits.SignIn)));
         }).AddApplicationPart(typeof(PortalServices).Assembly);
+        services.AddScoped<PortalAccess>();
 
         // Every page lives under the path base (/CertificateManagement), beside the API.
         services.AddOptions<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>()

@@ -77,12 +77,46 @@ async function run(form) {
       input.disabled = true;
     });
     button.hidden = true;
-    say(form, `Your ${answer.files.length === 1 ? "file is" : "files are"} ready: save ${answer.files.length === 1 ? "it" : "them"}, then mark the request complete.`);
-    document.getElementById("finish")?.removeAttribute("hidden");
+    say(form, `Your ${answer.files.length === 1 ? "file is" : "files are"} ready: save ${answer.files.length === 1 ? "it" : "them"}; the request completes once you do.`);
+
+    // 4. Saving a file completes the request (issue #23.11): the certificates are issued and
+    //    the file is the user's, so no second button. The links stay, for the other files.
+    list.addEventListener("click", (event) => {
+      if (event.target instanceof HTMLAnchorElement && !form.dataset.completing) {
+        form.dataset.completing = "true";
+        complete(form).catch((error) => {
+          say(form, `Your file is saved, but the request could not be completed: ${error.message}. Mark it complete below.`, true);
+          document.getElementById("finish")?.removeAttribute("hidden");
+        });
+      }
+    });
     list.querySelector("a")?.focus();
   } finally {
     button.disabled = false;
   }
+}
+
+// Marks the request complete as the page's Finish form would (its End handler, the same use
+// case as PUT Completed), under the page's session and antiforgery token.
+async function complete(form) {
+  const finish = document.querySelector("#finish form");
+  if (!finish) {
+    throw new Error("the page offers no way to complete it");
+  }
+
+  // The Finish form's own token: the key form's inputs were cleared once the files were ready.
+  const body = new FormData();
+  body.append("__RequestVerificationToken", finish.elements.namedItem("__RequestVerificationToken").value);
+  body.append("status", "Completed");
+  const response = await fetch(finish.action, { method: "POST", body, credentials: "same-origin" });
+  if (!response.ok) {
+    throw new Error(`the server answered ${response.status}`);
+  }
+
+  document.getElementById("request-status").textContent = "Completed";
+  document.getElementById("next-heading").textContent = "Completed";
+  document.getElementById("next-detail").textContent = "Your file is saved and the request is complete. Install the file with the password you chose.";
+  say(form, "Saved: the request is complete.");
 }
 
 // The browser key whose public key the PKCS#7's certificate carries.
