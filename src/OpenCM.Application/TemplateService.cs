@@ -183,6 +183,40 @@ public sealed partial class TemplateService
         return stored ?? throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed by another server meanwhile; read it again and retry."));
     }
 
+    /// <summary>
+    /// Removes a template no request, profile or smart card names (issue #23.3, <c>opencm
+    /// templates remove</c>), with its audit event. One still in use is refused (Conflict, saying
+    /// what uses it): removing it would orphan them, and its policies still govern their
+    /// requests. An unknown uuid is NotFound.
+    /// </summary>
+    public async Task<ProfileTemplate> RemoveAsync(Guid uuid, AuditContext who, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        var template = await _store.FindAsync(uuid, ct).ConfigureAwait(false) ?? throw new OpenCmException(DomainError.NotFound($"No template with id {uuid:D} exists."));
+        var now = _clock.GetUtcNow();
+        var audit = new AuditEvent("TemplateRemoved", template.Uuid, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId,
+            who.Detail($"name={template.Name} version={template.Version}"));
+        var outcome = await _transactions.RunAsync(async (uow, c) =>
+        {
+            var removal = await uow.Templates.TryRemoveAsync(template.Uuid, template.Version, c).ConfigureAwait(false);
+            if (removal.Removed)
+            {
+                await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
+            }
+
+            return removal;
+        }, ct).ConfigureAwait(false);
+        if (outcome.InUse)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict,
+                $"The template '{template.Name}' is still used by {outcome.Requests} request(s), {outcome.Profiles} profile(s) and {outcome.Smartcards} smart card(s); it stays (disable its policies and re-import it to stop new requests)."));
+        }
+
+        return outcome.Removed
+            ? template
+            : throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed or removed by another server meanwhile; read it again and retry."));
+    }
+
     /// <summary>GET /profiletemplates/{id}/configuration/smartcards: a visible smart card template's card policy; NotFound otherwise.</summary>
     public async Task<(ProfileTemplate Template, SmartcardConfiguration Configuration)> GetSmartcardConfigurationAsync(Caller caller, Guid id, CancellationToken ct = default)
     {

@@ -105,6 +105,16 @@ internal sealed class FakeTemplateStore : ITemplateStore, ITransactions, IUnitOf
         return Task.FromResult(true);
     }
 
+    /// <summary>Templates requests, profiles or cards name: (requests, profiles, cards) per uuid.</summary>
+    public Dictionary<Guid, (long Requests, long Profiles, long Smartcards)> Uses { get; } = [];
+
+    public Task<TemplateRemoval> TryRemoveAsync(Guid uuid, int expectedVersion, CancellationToken ct)
+    {
+        var (requests, profiles, cards) = Uses.GetValueOrDefault(uuid);
+        var removed = requests + profiles + cards == 0 && Saved.TryGetValue(uuid, out var t) && t.Version == expectedVersion && Saved.Remove(uuid);
+        return Task.FromResult(new TemplateRemoval(removed, requests, profiles, cards));
+    }
+
     public Task AppendAsync(AuditEvent audit, CancellationToken ct)
     {
         Audited.Add(audit);
