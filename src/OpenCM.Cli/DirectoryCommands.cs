@@ -274,7 +274,7 @@ internal static class DirectoryCommands
             var chosen = Output.Parse(parse.GetValue(format));
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
             var found = await TemplateAsync(app.Services, parse.GetValue(template)!, ct);
-            var file = TemplateFile.From(found);
+            var file = await app.Services.GetRequiredService<TemplateService>().ExportAsync(found, ct);
             if (chosen == OutputFormat.Json)
             {
                 await io.Out.WriteLineAsync(file.ToJson());
@@ -352,7 +352,7 @@ internal static class DirectoryCommands
             }
 
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            var json = TemplateFile.From(await TemplateAsync(app.Services, parse.GetValue(template)!, ct)).ToJson();
+            var json = (await app.Services.GetRequiredService<TemplateService>().ExportAsync(await TemplateAsync(app.Services, parse.GetValue(template)!, ct), ct)).ToJson();
             if (file is null)
             {
                 await io.Out.WriteLineAsync(json);

@@ -16,6 +16,9 @@ internal sealed class FakeDirectory : IDirectory
         return p;
     }
 
+    /// <summary>Takes a principal out, as a directory that lost it.</summary>
+    public void Remove(Principal principal) => _all.Remove(principal);
+
     public Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Uuid == uuid));
 
     public Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default) =>
