@@ -66,7 +66,7 @@ internal static class AuditCommands
 
     private static Option<string?> UserOption() => new("--user")
     {
-        Description = "Only events this directory user (name or uuid) did or that are about them.",
+        Description = "Only events this directory user did or that are about them: a name, or a uuid (also of a user since removed).",
         HelpName = "NAME",
     };
 
@@ -202,8 +202,11 @@ internal static class AuditCommands
         {
             var directory = services.GetRequiredService<IDirectory>();
             var text = user.Trim();
-            var found = Guid.TryParse(text, out var uuid) ? await directory.FindAsync(uuid, ct) : text.Length == 0 ? null : await directory.FindByNameAsync(text, ct);
-            who = found is { Kind: PrincipalKind.User } ? found.Uuid
+            var found = Guid.TryParse(text, out var uuid) || text.Length == 0 ? null : await directory.FindByNameAsync(text, ct);
+
+            // A uuid is taken as it is: the events of a user since removed from the directory are what an auditor asks for.
+            who = uuid != Guid.Empty ? uuid
+                : found is { Kind: PrincipalKind.User } ? found.Uuid
                 : string.Equals(text, "local-admin", StringComparison.OrdinalIgnoreCase) ? AuditContext.LocalOperatorId // the CLI's own changes (AuditContext.LocalOperator)
                 : throw new OpenCmException(DomainError.NotFound($"no user named '{text}' (see 'opencm users list')"));
         }

@@ -71,6 +71,14 @@ public sealed class AdminCommandTests : IDisposable
         Assert.NotEmpty(aliceEvents);
         Assert.All(aliceEvents, e => Assert.Equal(added.GetProperty("subject").GetString(), e.GetProperty("subject").GetString()));
 
+        // A removed user's events stay findable by uuid (not by name: the directory no longer has it).
+        Assert.Equal(0, (await Cli.RunAsync("users", "remove", "--data", Data, "--name", "alice")).Exit);
+        var byUuid = await Cli.RunAsync("audit", "export", "--data", Data, "--user", added.GetProperty("subject").GetString()!);
+        Assert.Equal(["UserAdded", "UserRemoved"], byUuid.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("kind").GetString()));
+        Assert.Equal(OpenCmCli.Refused, (await Cli.RunAsync("audit", "export", "--data", Data, "--user", "alice")).Exit);
+        output = (await Cli.RunAsync("audit", "export", "--data", Data)).Out;
+        events = [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
+
         var file = _dir.File("audit.jsonl");
         var written = await Cli.RunAsync("audit", "export", "--data", Data, "--out", file);
         Assert.True(written.Exit == 0, written.Err);
