@@ -9,13 +9,15 @@ public sealed class SmartcardQueries
     private readonly ITemplateStore _templates;
     private readonly AccessPolicy _access;
     private readonly IProfileStore _profiles;
+    private readonly IDirectory _directory;
 
-    public SmartcardQueries(ISmartcardStore cards, ITemplateStore templates, AccessPolicy access, IProfileStore profiles)
+    public SmartcardQueries(ISmartcardStore cards, ITemplateStore templates, AccessPolicy access, IProfileStore profiles, IDirectory directory)
     {
         _cards = cards;
         _templates = templates;
         _access = access;
         _profiles = profiles;
+        _directory = directory;
     }
 
     /// <summary>GET /smartcards/{id}: a card the caller may read; NotFound to anyone else (walkthrough step 16).</summary>
@@ -33,6 +35,35 @@ public sealed class SmartcardQueries
         ArgumentNullException.ThrowIfNull(caller);
         var cards = new List<(StoredSmartcard, ProfileTemplate?)>();
         foreach (var card in await _cards.ForUserAsync(caller.UserUuid, ct).ConfigureAwait(false))
+        {
+            cards.Add((await WithLiveVersionAsync(card, ct).ConfigureAwait(false), await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false)));
+        }
+
+        return cards;
+    }
+
+    /// <summary>
+    /// GET /smartcards?user= (an OpenCM extension, issue #23.3; <c>opencm card list --user</c>): the
+    /// cards of the user named by name or uuid. A manager may ask for anyone; anyone else only for
+    /// themselves. Another user is answered as an unknown one is (NotFound naming what was asked),
+    /// so that the answer tells a non-manager nothing about which names exist (as issue #18.8).
+    /// </summary>
+    public async Task<IReadOnlyList<(StoredSmartcard Card, ProfileTemplate? Template)>> ListForUserAsync(Caller caller, string user, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(user);
+        var text = user.Trim();
+        var found = text.Length == 0 ? null
+            : Guid.TryParse(text, out var uuid) ? await _directory.FindAsync(uuid, ct).ConfigureAwait(false)
+            : await _directory.FindByNameAsync(text, ct).ConfigureAwait(false);
+        if (found is not { Kind: PrincipalKind.User }
+            || (found.Uuid != caller.UserUuid && !await _access.IsManagerAsync(caller, ct).ConfigureAwait(false)))
+        {
+            throw new OpenCmException(DomainError.NotFound($"No user '{(text.Length > 64 ? text[..64] + "…" : text)}' whose cards you may read."));
+        }
+
+        var cards = new List<(StoredSmartcard, ProfileTemplate?)>();
+        foreach (var card in await _cards.ForUserAsync(found.Uuid, ct).ConfigureAwait(false))
         {
             cards.Add((await WithLiveVersionAsync(card, ct).ConfigureAwait(false), await _templates.FindAsync(card.TemplateUuid, ct).ConfigureAwait(false)));
         }

@@ -135,6 +135,89 @@ public sealed class TemplateFile
         AllowTrailingCommas = true,
     };
 
+    // How `opencm templates export` writes a template: camelCase as the samples are, absent sections left out.
+    private static readonly JsonSerializerOptions ExportJson = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>
+    /// The file a stored template was imported from, as far as it can be rebuilt (issue #23.3,
+    /// <c>opencm templates export</c>): importing it again stores the same template as its next
+    /// version. Descriptors stay as stored, with SIDs where the file named <c>{principals}</c>;
+    /// the version is the store's and not part of the file.
+    /// </summary>
+    public static TemplateFile From(ProfileTemplate template)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        return new TemplateFile
+        {
+            Uuid = template.Uuid,
+            Name = template.Name,
+            Description = template.Description,
+            IsSmartcardProfileTemplate = template.IsSmartcardProfileTemplate,
+            IsVirtualSmartcardProfileTemplate = template.IsVirtualSmartcardProfileTemplate,
+            Policies = template.Policies.OrderBy(p => p.Key).ToDictionary(p => p.Key.ToString(), p => new PolicyFile
+            {
+                Enabled = p.Value.Enabled,
+                SelfServiceEnabled = p.Value.SelfServiceEnabled,
+                ApprovalsNeeded = p.Value.ApprovalsNeeded,
+                AuthorizedApprover = p.Value.AuthorizedApprover,
+                AuthorizedEnrollmentAgent = p.Value.AuthorizedEnrollmentAgent,
+                AuthorizedInitiator = p.Value.AuthorizedInitiator,
+                CollectComments = p.Value.CollectComments,
+                CollectRequestPriority = p.Value.CollectRequestPriority,
+                DefaultRequestPriority = p.Value.DefaultRequestPriority,
+                Documents = [.. p.Value.Documents],
+                EnrollAgentRequired = p.Value.EnrollAgentRequired,
+                OneTimePasswordPolicy = p.Value.OneTimePasswordPolicy,
+                Personalization = p.Value.Personalization,
+                DataCollectionFlags = p.Value.DataCollectionFlags,
+                DataCollection = [.. p.Value.PolicyDataCollection.Select(d => new DataItemFile { Name = d.Name, Description = d.Description, Required = d.Required, ValidationData = d.ValidationData })],
+            }),
+            Certificates = [.. template.CertificateTemplates.Select(c => new CertificateFile
+            {
+                CommonName = c.CommonName,
+                FriendlyName = c.FriendlyName,
+                Subject = c.Subject,
+                KeyAlgorithm = c.KeyAlgorithm switch
+                {
+                    Domain.KeyAlgorithm.EcdsaP256 => "ECDSA_P256",
+                    Domain.KeyAlgorithm.EcdsaP384 => "ECDSA_P384",
+                    _ => "RSA",
+                },
+                KeySize = c.KeyAlgorithm == Domain.KeyAlgorithm.Rsa ? c.KeySize : c.EffectiveKeySize,
+                HashAlgorithm = c.HashAlgorithm,
+                KeyUsages = [.. Enum.GetValues<CertificateKeyUsage>().Where(u => u != CertificateKeyUsage.None && c.KeyUsages.HasFlag(u)).Select(u => u.ToString())],
+                ExtendedKeyUsages = [.. c.ExtendedKeyUsages],
+                ValidityDays = c.ValidityDays,
+                ServerGeneratesKey = c.ServerGeneratesKey,
+                SubjectAlternativeNames = [.. c.SubjectAlternativeNames],
+            })],
+            Smartcard = template.Smartcard is { } card
+                ? new SmartcardFile
+                {
+                    DefaultAdminKeyHex = card.DefaultAdminKeyHex,
+                    DiversifyAdminKey = card.DiversifyAdminKey,
+                    AdminKeyDiversificationAlgorithm = card.AdminKeyDiversificationAlgorithm,
+                    UserPinOption = card.UserPinOption.ToString(),
+                    MinimumPinLength = card.MinimumPinLength,
+                    MaximumPinLength = card.MaximumPinLength,
+                    PinCharacters = card.PinCharacters.ToString(),
+                    Middleware = card.Middleware,
+                    PhysicalCards = card.PhysicalCards,
+                    VirtualCards = card.VirtualCards,
+                    TemporaryCardValidityDays = card.TemporaryCardValidityDays,
+                }
+                : null,
+        };
+    }
+
+    /// <summary>This file as JSON, the form <see cref="Parse"/> reads back.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ExportJson);
+
     /// <summary>Reads a template file; JSON when the text starts with '{', YAML otherwise.</summary>
     public static TemplateFile Parse(string text, string source)
     {

@@ -183,6 +183,78 @@ public sealed partial class TemplateService
         return stored ?? throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed by another server meanwhile; read it again and retry."));
     }
 
+    /// <summary>
+    /// A stored template as the file <see cref="ImportAsync(string, string, AuditContext, CancellationToken)"/>
+    /// takes back (issue #23.3, <c>opencm templates export</c>), with each SID in its descriptors that
+    /// names a directory principal written as <c>{Name}</c>, as template files name them: import
+    /// resolves the names again, here to the same SIDs, and on another installation to its own.
+    /// A SID the directory no longer knows stays a SID.
+    /// </summary>
+    public async Task<TemplateFile> ExportAsync(ProfileTemplate template, CancellationToken ct = default)
+    {
+        var file = TemplateFile.From(template);
+        foreach (var policy in file.Policies.Values)
+        {
+            policy.AuthorizedApprover = await NamePrincipalsAsync(policy.AuthorizedApprover, ct).ConfigureAwait(false);
+            policy.AuthorizedEnrollmentAgent = await NamePrincipalsAsync(policy.AuthorizedEnrollmentAgent, ct).ConfigureAwait(false);
+            policy.AuthorizedInitiator = await NamePrincipalsAsync(policy.AuthorizedInitiator, ct).ConfigureAwait(false);
+        }
+
+        return file;
+    }
+
+    // The inverse of ResolveAsync: domain SIDs of known principals as {Name} (a name with a brace cannot be a placeholder, so it stays a SID).
+    private async Task<string> NamePrincipalsAsync(string sddl, CancellationToken ct)
+    {
+        var text = sddl;
+        foreach (var sid in DomainSid().Matches(sddl).Select(m => m.Value).Distinct(StringComparer.Ordinal))
+        {
+            if (Sid.TryParse(sid, out var parsed) && await _directory.FindBySidAsync(parsed, ct).ConfigureAwait(false) is { } principal && principal.Name.IndexOfAny(['{', '}']) < 0)
+            {
+                text = DomainSid().Replace(text, m => m.Value == sid ? "{" + principal.Name + "}" : m.Value);
+            }
+        }
+
+        return text;
+    }
+
+    [GeneratedRegex(@"S-1-5-21(-[0-9]+)+")]
+    private static partial Regex DomainSid();
+
+    /// <summary>
+    /// Removes a template no request, profile or smart card names (issue #23.3, <c>opencm
+    /// templates remove</c>), with its audit event. One still in use is refused (Conflict, saying
+    /// what uses it): removing it would orphan them, and its policies still govern their
+    /// requests. An unknown uuid is NotFound.
+    /// </summary>
+    public async Task<ProfileTemplate> RemoveAsync(Guid uuid, AuditContext who, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        var template = await _store.FindAsync(uuid, ct).ConfigureAwait(false) ?? throw new OpenCmException(DomainError.NotFound($"No template with id {uuid:D} exists."));
+        var now = _clock.GetUtcNow();
+        var audit = new AuditEvent("TemplateRemoved", template.Uuid, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId,
+            who.Detail($"name={template.Name} version={template.Version}"));
+        var outcome = await _transactions.RunAsync(async (uow, c) =>
+        {
+            var removal = await uow.Templates.TryRemoveAsync(template.Uuid, template.Version, c).ConfigureAwait(false);
+            if (removal.Removed)
+            {
+                await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
+            }
+
+            return removal;
+        }, ct).ConfigureAwait(false);
+        if (outcome.InUse)
+        {
+            throw new OpenCmException(new DomainError(ErrorKind.Conflict,
+                $"The template '{template.Name}' is still used by {outcome.Requests} request(s), {outcome.Profiles} profile(s) and {outcome.Smartcards} smart card(s); it stays (disable its policies and re-import it to stop new requests)."));
+        }
+
+        return outcome.Removed
+            ? template
+            : throw new OpenCmException(new DomainError(ErrorKind.Conflict, $"The template '{template.Name}' was changed or removed by another server meanwhile; read it again and retry."));
+    }
+
     /// <summary>GET /profiletemplates/{id}/configuration/smartcards: a visible smart card template's card policy; NotFound otherwise.</summary>
     public async Task<(ProfileTemplate Template, SmartcardConfiguration Configuration)> GetSmartcardConfigurationAsync(Caller caller, Guid id, CancellationToken ct = default)
     {

@@ -504,12 +504,20 @@ internal static class CardCommands
     {
         var (server, token) = (RequestCommands.ServerOption(), RequestCommands.TokenOption());
         var format = Output.FormatOption(" (JSON: the cards as the wire sends them)");
-        var command = new Command("list", "List your smart cards.") { server, token, format };
+        var user = new Option<string?>("--user") { Description = "Another user's cards, by name or uuid (for managers; GET /smartcards?user=).", HelpName = "NAME" };
+        var command = new Command("list", "List your smart cards, or with --user (managers) another user's.") { server, token, user, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
             var chosen = Output.Parse(parse.GetValue(format));
+            var whose = parse.GetValue(user);
+            if (whose is not null && string.IsNullOrWhiteSpace(whose))
+            {
+                throw new CliException("--user names a user (a name or a uuid)");
+            }
+
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
-            await io.WriteListAsync(chosen, await client.SmartcardsAsync(ct), WireJson.TypeInfo<SmartcardDto>(),
+            var cards = whose is null ? await client.SmartcardsAsync(ct) : await client.SmartcardsOfAsync(whose.Trim(), ct);
+            await io.WriteListAsync(chosen, cards, WireJson.TypeInfo<SmartcardDto>(),
             [
                 new("Uuid", c => c.Uuid.ToString("D")),
                 new("Card id", c => c.SerialNumber),

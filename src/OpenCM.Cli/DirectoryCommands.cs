@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OpenCM.Application;
 using OpenCM.Composition;
+using OpenCM.Domain;
 using Spectre.Console;
 
 namespace OpenCM.Cli;
@@ -243,34 +244,149 @@ internal static class DirectoryCommands
             return OpenCmCli.Ok;
         }));
         templates.Subcommands.Add(list);
+        templates.Subcommands.Add(TemplateShow(io));
+        templates.Subcommands.Add(TemplateExport(io));
+        templates.Subcommands.Add(TemplateRemove(io));
         return templates;
     }
 
-    public static Command Audit(CliIo io)
+    private static Argument<string> TemplateArgument() => new("template") { Description = "The template's name or uuid (as 'opencm templates list' shows them)." };
+
+    // A template by uuid or by name (names are unique regardless of case); an unknown one is refused as the server refuses it (exit 1).
+    private static async Task<ProfileTemplate> TemplateAsync(IServiceProvider services, string text, CancellationToken ct)
     {
-        var audit = new Command("audit", "Inspect the audit log.");
+        var store = services.GetRequiredService<ITemplateStore>();
+        var wanted = text.Trim();
+        var found = Guid.TryParse(wanted, out var uuid)
+            ? await store.FindAsync(uuid, ct)
+            : (await store.ListAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, wanted, StringComparison.OrdinalIgnoreCase));
+        return found ?? throw new OpenCmException(DomainError.NotFound($"no template named '{wanted}' (see 'opencm templates list')"));
+    }
+
+    private static Command TemplateShow(CliIo io)
+    {
         var data = new StoreOptions();
-        var verify = new Command("verify", "Check the audit log's hash chain; exits 1 naming the first bad event.") { data.Data, data.Database, data.Connection };
-        verify.SetAction((parse, ct) => io.GuardAsync(async () =>
+        var template = TemplateArgument();
+        var format = Output.FormatOption(" (JSON: the template as 'templates import' takes it)");
+        var show = new Command("show", "Show a template whole: its certificates, each request type's policy, its smart card settings.") { data.Data, data.Database, data.Connection, template, format };
+        show.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
-            // Keyed links need the master key, which the CLI loads as serve does (the data directory's key file, or OpenCM__MasterKey).
-            var log = app.Services.GetRequiredService<IAuditLog>();
-            var result = await AuditChain.VerifyAsync(log, app.Services.GetRequiredService<AuditChainKey>(), ct);
-            if (result.IsIntact)
+            var found = await TemplateAsync(app.Services, parse.GetValue(template)!, ct);
+            var file = await app.Services.GetRequiredService<TemplateService>().ExportAsync(found, ct);
+            if (chosen == OutputFormat.Json)
             {
-                // The head printed, so that an operator can keep it outside the database and notice a later rollback (docs/security.md).
-                var head = await log.ReadHeadAsync(ct);
-                await io.Out.WriteLineAsync($"audit log intact: {result.Count} events verified (keyed from event {result.KeyedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}; head {head?.Sequence} {head?.Hash})");
+                await io.Out.WriteLineAsync(file.ToJson());
                 return OpenCmCli.Ok;
             }
 
-            await io.Err.WriteLineAsync($"audit log broken at event {result.FirstBad}: {result.Reason}");
-            return OpenCmCli.Failed;
+            await io.WriteTableAsync(null, [.. TemplateFields(found, file)]);
+            return OpenCmCli.Ok;
         }));
-        audit.Subcommands.Add(verify);
-        return audit;
+        return show;
     }
+
+    // The table form of templates show: one name/value line per setting, policies and certificates by their names.
+    private static IEnumerable<string[]> TemplateFields(ProfileTemplate template, TemplateFile file)
+    {
+        static string Yes(bool b) => b ? "yes" : "no";
+        yield return ["Name", template.Name];
+        yield return ["Uuid", template.Uuid.ToString("D")];
+        yield return ["Version", template.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        yield return ["Kind", template.IsVirtualSmartcardProfileTemplate ? "virtual smart card" : template.IsSmartcardProfileTemplate ? "smart card" : "software"];
+        yield return ["Description", template.Description];
+        foreach (var c in file.Certificates)
+        {
+            var at = $"certificate {c.CommonName}";
+            yield return [at, $"subject {c.Subject}; {c.KeyAlgorithm}{(c.KeyAlgorithm == "RSA" ? $" {c.KeySize}" : "")} {c.HashAlgorithm}; {c.ValidityDays} days"];
+            yield return [$"  key usages", string.Join(", ", c.KeyUsages)];
+            yield return [$"  extended key usages", string.Join(", ", c.ExtendedKeyUsages)];
+            if (c.SubjectAlternativeNames.Count > 0)
+            {
+                yield return [$"  subject alternative names", string.Join(", ", c.SubjectAlternativeNames)];
+            }
+
+            yield return [$"  server generates key", Yes(c.ServerGeneratesKey)];
+        }
+
+        foreach (var (type, p) in file.Policies)
+        {
+            yield return [$"policy {type}", $"{(p.Enabled ? "enabled" : "disabled")}, self-service {Yes(p.SelfServiceEnabled)}, approvals needed {p.ApprovalsNeeded}"];
+            yield return ["  approvers", p.AuthorizedApprover];
+            yield return ["  initiators", p.AuthorizedInitiator];
+            yield return ["  enrollment agents", p.AuthorizedEnrollmentAgent];
+            if (p.DataCollection.Count > 0)
+            {
+                yield return ["  data collected", string.Join(", ", p.DataCollection.Select(d => d.Required ? d.Name + " (required)" : d.Name))];
+            }
+        }
+
+        if (template.CardPolicy is { } card)
+        {
+            // The admin key itself only in the JSON form (what import needs), never in a table on a screen.
+            yield return ["smart card", $"PIN {card.UserPinOption}, {card.MinimumPinLength}-{card.MaximumPinLength} {card.PinCharacters}; middleware {card.Middleware}"];
+            yield return ["  cards", string.Join(", ", new[] { card.PhysicalCards ? "physical" : null, card.VirtualCards ? "virtual" : null }.OfType<string>())];
+            yield return ["  admin key", card.DefaultAdminKeyHex == SmartcardConfiguration.BaseCspDefaultAdminKeyHex ? "the Base CSP default" : "set (in --format json and export)"];
+            yield return ["  diversify admin key", card.DiversifyAdminKey ? $"yes ({card.AdminKeyDiversificationAlgorithm})" : "no"];
+            yield return ["  temporary card days", card.TemporaryCardValidityDays.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        }
+    }
+
+    private static Command TemplateExport(CliIo io)
+    {
+        var data = new StoreOptions();
+        var template = TemplateArgument();
+        var output = new Option<FileInfo?>("--out") { Description = "Write to this file instead of standard output.", HelpName = "FILE" };
+        var force = new Option<bool>("--force") { Description = "Overwrite the --out file if it exists." };
+        var export = new Command("export", "Write a template as a JSON file 'templates import' takes back (its next version there, or a copy on another server).")
+        {
+            data.Data, data.Database, data.Connection, template, output, force,
+        };
+        export.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            var file = parse.GetValue(output);
+            if (file is not null && file.Exists && !parse.GetValue(force))
+            {
+                throw new CliException($"{file.FullName} exists: pass --force to overwrite it");
+            }
+
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
+            var json = (await app.Services.GetRequiredService<TemplateService>().ExportAsync(await TemplateAsync(app.Services, parse.GetValue(template)!, ct), ct)).ToJson();
+            if (file is null)
+            {
+                await io.Out.WriteLineAsync(json);
+                return OpenCmCli.Ok;
+            }
+
+            await File.WriteAllTextAsync(file.FullName, json + "\n", ct);
+            await io.Err.WriteLineAsync($"written to {file.FullName}");
+            return OpenCmCli.Ok;
+        }));
+        return export;
+    }
+
+    private static Command TemplateRemove(CliIo io)
+    {
+        var data = new StoreOptions();
+        var template = TemplateArgument();
+        var remove = new Command("remove", "Remove a template no request, profile or smart card uses (one in use is refused, exit 1, saying what uses it).")
+        {
+            data.Data, data.Database, data.Connection, template,
+        };
+        remove.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            await using var app = await Local.OpenExistingAsync(data.From(parse), ct);
+            var found = await TemplateAsync(app.Services, parse.GetValue(template)!, ct);
+            var removed = await app.Services.GetRequiredService<TemplateService>().RemoveAsync(found.Uuid, Operator(), ct);
+            await io.Out.WriteLineAsync($"removed '{removed.Name}' ({removed.Uuid:D}) version {removed.Version}");
+            return OpenCmCli.Ok;
+        }));
+        return remove;
+    }
+
+    /// <summary><c>opencm audit verify|list|export</c> (<see cref="AuditCommands"/>).</summary>
+    public static Command Audit(CliIo io) => AuditCommands.Audit(io);
 
     /// <summary>One user as <c>users list --format json</c> prints it.</summary>
     internal sealed record UserRow(string Name, Guid Uuid, string Sid, string[] Groups, string? Email, string? Upn);

@@ -162,6 +162,10 @@ public sealed class OpenCmClient : IDisposable
     public async Task<IReadOnlyList<SmartcardDto>> SmartcardsAsync(CancellationToken ct = default) =>
         await GetAsync<List<SmartcardDto>>("/smartcards", ct).ConfigureAwait(false);
 
+    /// <summary>GET /smartcards?user= (an OpenCM extension): the cards of the user named by name or uuid; a manager's question (or the caller's own).</summary>
+    public async Task<IReadOnlyList<SmartcardDto>> SmartcardsOfAsync(string user, CancellationToken ct = default) =>
+        await GetAsync<List<SmartcardDto>>("/smartcards" + Query(("user", user)), ct).ConfigureAwait(false);
+
     public Task<IReadOnlyList<string>> SmartcardOperationsAsync(Guid id, CancellationToken ct = default) =>
         GetAsync<IReadOnlyList<string>>($"/smartcards/{id:D}/operations", ct);
 

@@ -238,6 +238,22 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         }
     }
 
+    async Task<TemplateRemoval> ITemplateWrites.TryRemoveAsync(Guid uuid, int expectedVersion, CancellationToken ct)
+    {
+        // Requests, profiles and cards name the template by uuid (profiles and cards with the
+        // version they were issued under): while any does, the template stays. The DELETE
+        // checks again itself, so that nothing named between the counts and the write is orphaned.
+        var u = ("@u", (object?)Sql.Text(uuid));
+        var requests = await _tx.ScalarAsync<long>("SELECT COUNT(*) FROM requests WHERE template = @u", ct, u).ConfigureAwait(false);
+        var profiles = await _tx.ScalarAsync<long>("SELECT COUNT(*) FROM profiles WHERE template = @u", ct, u).ConfigureAwait(false);
+        var cards = await _tx.ScalarAsync<long>("SELECT COUNT(*) FROM smartcards WHERE template = @u", ct, u).ConfigureAwait(false);
+        var removed = requests + profiles + cards == 0 && await _tx.ExecuteAsync(
+            "DELETE FROM templates WHERE uuid = @u AND version = @v " +
+            "AND NOT EXISTS (SELECT 1 FROM requests WHERE template = @u) AND NOT EXISTS (SELECT 1 FROM profiles WHERE template = @u) " +
+            "AND NOT EXISTS (SELECT 1 FROM smartcards WHERE template = @u)", ct, u, ("@v", expectedVersion)).ConfigureAwait(false) == 1;
+        return new TemplateRemoval(removed, requests, profiles, cards);
+    }
+
     Task<Principal?> IDirectoryWrites.FindByNameAsync(string name, CancellationToken ct) => SqlDirectory.FindInAsync(_tx, name, ct);
 
     async Task<Principal?> IDirectoryWrites.TryInsertAsync(NewPrincipal p, CancellationToken ct)

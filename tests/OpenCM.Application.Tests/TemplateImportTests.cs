@@ -16,6 +16,9 @@ internal sealed class FakeDirectory : IDirectory
         return p;
     }
 
+    /// <summary>Takes a principal out, as a directory that lost it.</summary>
+    public void Remove(Principal principal) => _all.Remove(principal);
+
     public Task<Principal?> FindAsync(Guid uuid, CancellationToken ct = default) => Task.FromResult(_all.FirstOrDefault(p => p.Uuid == uuid));
 
     public Task<Principal?> FindByNameAsync(string name, CancellationToken ct = default) =>
@@ -103,6 +106,16 @@ internal sealed class FakeTemplateStore : ITemplateStore, ITransactions, IUnitOf
 
         Saved[template.Uuid] = template;
         return Task.FromResult(true);
+    }
+
+    /// <summary>Templates requests, profiles or cards name: (requests, profiles, cards) per uuid.</summary>
+    public Dictionary<Guid, (long Requests, long Profiles, long Smartcards)> Uses { get; } = [];
+
+    public Task<TemplateRemoval> TryRemoveAsync(Guid uuid, int expectedVersion, CancellationToken ct)
+    {
+        var (requests, profiles, cards) = Uses.GetValueOrDefault(uuid);
+        var removed = requests + profiles + cards == 0 && Saved.TryGetValue(uuid, out var t) && t.Version == expectedVersion && Saved.Remove(uuid);
+        return Task.FromResult(new TemplateRemoval(removed, requests, profiles, cards));
     }
 
     public Task AppendAsync(AuditEvent audit, CancellationToken ct)

@@ -103,6 +103,20 @@ public interface ITemplateWrites
     /// meanwhile throws <see cref="WriteConflictException"/>.
     /// </summary>
     Task<bool> TryStoreVersionAsync(ProfileTemplate template, int expectedVersion, DateTimeOffset at, CancellationToken ct);
+
+    /// <summary>
+    /// Removes the template <paramref name="uuid"/> if it is still at <paramref name="expectedVersion"/>
+    /// and no request, profile or smart card names it (they would be left pointing at nothing);
+    /// otherwise removes nothing and says what still uses it.
+    /// </summary>
+    Task<TemplateRemoval> TryRemoveAsync(Guid uuid, int expectedVersion, CancellationToken ct);
+}
+
+/// <summary>What <see cref="ITemplateWrites.TryRemoveAsync"/> did: removed, or not, with what still names the template.</summary>
+public sealed record TemplateRemoval(bool Removed, long Requests, long Profiles, long Smartcards)
+{
+    /// <summary>Whether anything names the template.</summary>
+    public bool InUse => Requests + Profiles + Smartcards > 0;
 }
 
 /// <summary>A principal to add to the embedded directory; its SID is allocated in this installation's domain.</summary>

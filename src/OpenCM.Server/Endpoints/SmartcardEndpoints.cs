@@ -78,13 +78,19 @@ internal static class SmartcardEndpoints
         return EndpointContext.Json(SmartcardDto.From(card, template));
     }
 
-    // With ?cardid= the one card for that physical card, as the reference's example answers; else the caller's cards.
+    // With ?cardid= the one card for that physical card, as the reference's example answers; with ?user= that user's cards; else the caller's cards.
     private static async Task<IResult> ListAsync(HttpContext http, SmartcardQueries cards)
     {
         if (http.Request.Query.TryGetValue("cardid", out var cardId))
         {
             var (card, template) = await cards.FindByCardIdAsync(http.Caller(), cardId.ToString(), http.RequestAborted);
             return EndpointContext.Json(SmartcardDto.From(card, template));
+        }
+
+        // ?user=NAME|UUID (an OpenCM extension, docs/compat.md): that user's cards, for a manager (or the caller themselves).
+        if (http.Request.Query.TryGetValue("user", out var user))
+        {
+            return EndpointContext.Json((await cards.ListForUserAsync(http.Caller(), user.ToString(), http.RequestAborted)).Select(c => SmartcardDto.From(c.Card, c.Template)).ToList());
         }
 
         return EndpointContext.Json((await cards.ListAsync(http.Caller(), http.RequestAborted)).Select(c => SmartcardDto.From(c.Card, c.Template)).ToList());
