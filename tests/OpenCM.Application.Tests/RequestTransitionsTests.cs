@@ -146,5 +146,7 @@ internal sealed class NoProfiles : IProfileStore
 
     public Task<string?> ArchivedKeyAsync(string serialHex, CancellationToken ct = default) => Task.FromResult<string?>(null);
 
+    public Task<StoredCertificate?> CertificateBySerialAsync(string serialHex, CancellationToken ct = default) => Task.FromResult<StoredCertificate?>(null);
+
     public Task<IReadOnlySet<string>> ArchivedSerialsAsync(IReadOnlyCollection<string> serials, CancellationToken ct = default) => Task.FromResult<IReadOnlySet<string>>(new HashSet<string>());
 }
