@@ -57,7 +57,7 @@ internal static class PkiEndpoints
         app.MapGet(pathBase.TrimEnd('/') + "/ca/chain.pem", (CertificateAuthorities authorities) =>
                 Results.Text(string.Concat(authorities.Active.Chain.Select(c => System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", c.Span) + "\n")),
                     "application/pem-certificate-chain"))
-            .Produces(StatusCodes.Status200OK, contentType: "application/pem-certificate-chain");
+            .Produces(StatusCodes.Status200OK, contentType: "application/pem-certificate-chain").AnswersProblems(StatusCodes.Status500InternalServerError);
         app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CertificateAuthorities authorities) =>
                 Results.Bytes(Published(authorities, file, ".crt").Signer.Certificate.RawData, "application/pkix-cert"))
             .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
