@@ -32,7 +32,7 @@ internal static class CaCommands
     {
         var server = RequestCommands.ServerOption();
         var output = new Option<FileInfo?>("--out") { Description = "Write the PEM to this file instead of stdout." };
-        var force = new Option<bool>("--force") { Description = "Replace --out if it exists." };
+        var force = SafeFile.ForceOption();
         var format = Output.FormatOption(" (JSON: subject, notAfter, sha256 and pem of " + (which == "root" ? "the root" : "each CA, the issuing one first") + ")");
         var command = new Command(which, description) { server, output, force, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
@@ -41,7 +41,7 @@ internal static class CaCommands
             var file = parse.GetValue(output);
             if (file is not null)
             {
-                SoftwareEnrollment.RefuseToOverwrite(file, parse.GetValue(force));
+                SafeFile.EnsureWritable(file.FullName, parse.GetValue(force));
             }
 
             var chain = await FetchChainAsync(parse.GetValue(server)!, ct);
@@ -51,7 +51,7 @@ internal static class CaCommands
                 var pem = string.Concat(shown.Select(c => PemEncoding.WriteString("CERTIFICATE", c.RawData) + "\n"));
                 if (file is not null)
                 {
-                    await File.WriteAllTextAsync(file.FullName, pem, ct);
+                    await SafeFile.WriteAsync(file.FullName, pem, parse.GetValue(force), ownerOnly: false, ct);
                     await io.Err.WriteLineAsync($"written to {file.FullName}");
                 }
 

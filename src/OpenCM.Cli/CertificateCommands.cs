@@ -159,7 +159,7 @@ internal static class CertificateCommands
         var profile = new Option<string?>("--profile") { Description = "The profile to renew (its GUID; 'opencm certificates show SERIAL' names it)." };
         var request = new Option<string?>("--request") { Description = "Finish a Renew request filed earlier, once it is approved." };
         var output = new Option<FileInfo>("--out") { Description = "Where to write the PFX.", Required = true };
-        var force = new Option<bool>("--force") { Description = "Replace --out if it exists." };
+        var force = SafeFile.ForceOption();
         var password = new Option<string?>("--password") { Description = $"PFX password; prefer ${PasswordVariable}, which process listings do not show." };
         var data = new Option<string[]>("--data-item") { Description = "A data collection item, NAME=VALUE; repeatable." };
         var format = Output.FormatOption(" (JSON: the request as the wire sends it)");
@@ -177,7 +177,7 @@ internal static class CertificateCommands
             }
 
             var (file, overwrite) = (parse.GetValue(output)!, parse.GetValue(force));
-            SoftwareEnrollment.RefuseToOverwrite(file, overwrite);
+            SafeFile.EnsureWritable(file.FullName, overwrite);
             var (existing, named) = (parse.GetValue(request), parse.GetValue(profile));
             if ((existing is null) == (named is null))
             {
@@ -198,10 +198,11 @@ internal static class CertificateCommands
                 return OpenCmCli.Ok;
             }
 
-            var done = await AbandonOnFailureAsync(io, client, id, created, async () =>
+            var issuing = false;
+            var done = await AbandonOnFailureAsync(io, client, id, () => created || issuing, async () =>
             {
-                await SoftwareEnrollment.IssuePfxAsync(client, id, pfxPassword, file.FullName, overwrite, s => io.Err.WriteLine(s), ct);
-                io.Err.WriteLine("Completing the request…");
+                await SoftwareEnrollment.IssuePfxAsync(client, id, pfxPassword, file.FullName, overwrite, s => io.Err.WriteLineAsync(s), () => issuing = true, ct);
+                await io.Err.WriteLineAsync("completing the request…");
                 return await client.SetStatusAsync(id, WireRequestStatus.Completed, ct);
             });
             await io.Err.WriteLineAsync($"renewed: request {id:D} completed; new profile {done.NewProfileUuid:D}; certificates and keys written to {file.FullName}");
@@ -219,7 +220,7 @@ internal static class CertificateCommands
         var template = new Option<string?>("--template") { Description = "The software profile template's name." };
         var request = new Option<string?>("--request") { Description = "Finish an Enroll request filed earlier by sign, once it is approved." };
         var output = new Option<FileInfo?>("--out") { Description = "Write the certificate (PEM) to this file instead of stdout." };
-        var force = new Option<bool>("--force") { Description = "Replace --out if it exists." };
+        var force = SafeFile.ForceOption();
         var data = new Option<string[]>("--data-item") { Description = "A data collection item, NAME=VALUE; repeatable." };
         var format = Output.FormatOption(" (JSON: the certificates as the wire's certificatedata answer sends them)");
         var command = new Command("sign", "Have an existing CSR signed through an Enroll request (approvals included) and write the certificate (PEM).")
@@ -232,7 +233,7 @@ internal static class CertificateCommands
             var (file, overwrite) = (parse.GetValue(output), parse.GetValue(force));
             if (file is not null)
             {
-                SoftwareEnrollment.RefuseToOverwrite(file, overwrite);
+                SafeFile.EnsureWritable(file.FullName, overwrite);
             }
 
             var (existing, named) = (parse.GetValue(request), parse.GetValue(template));
@@ -270,7 +271,8 @@ internal static class CertificateCommands
                 return OpenCmCli.Ok;
             }
 
-            var (answer, issued) = await AbandonOnFailureAsync(io, client, id, created, async () =>
+            var issuing = false;
+            var (answer, issued) = await AbandonOnFailureAsync(io, client, id, () => created || issuing, async () =>
             {
                 var options = await client.GenerationOptionsAsync(id, ct);
                 if (options.Count != 1)
@@ -278,6 +280,7 @@ internal static class CertificateCommands
                     throw new CliException($"the template issues {options.Count} certificates and sign sends one CSR: use 'opencm enroll' for it");
                 }
 
+                issuing = true;
                 var certificates = await client.SubmitCertificateDataAsync(id, new CertificateDataBody([Convert.ToBase64String(csrDer)]), ct);
                 var mine = certificates.Where(c => c.IsPkcs7).SelectMany(c => SoftwareEnrollment.Certificates(c))
                     .FirstOrDefault(c => c.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(publicKey))
@@ -290,7 +293,7 @@ internal static class CertificateCommands
                 var pem = PemEncoding.WriteString("CERTIFICATE", issued.RawData) + "\n";
                 if (file is not null)
                 {
-                    await SoftwareEnrollment.WriteOwnerOnlyAsync(file.FullName, System.Text.Encoding.ASCII.GetBytes(pem), overwrite, ct);
+                    await SafeFile.WriteAsync(file.FullName, pem, overwrite, ownerOnly: false, ct);
                 }
 
                 await io.Err.WriteLineAsync($"signed: request {id:D} completed; {issued.Subject}, serial {issued.SerialNumber}, valid until {issued.NotAfter.ToUniversalTime():u}"
@@ -369,14 +372,15 @@ internal static class CertificateCommands
         }
     }
 
-    // Leave nothing half-done: a request this run created and then failed to finish is abandoned (as enroll does).
-    private static async Task<T> AbandonOnFailureAsync<T>(CliIo io, OpenCmClient client, Guid id, bool created, Func<Task<T>> body)
+    // Leave nothing half-done (as enroll does): a request this run filed, or one whose certificates were asked for (the CA
+    // may have signed), is abandoned when the run fails; an approved request it only continued stays Approved, to run again.
+    private static async Task<T> AbandonOnFailureAsync<T>(CliIo io, OpenCmClient client, Guid id, Func<bool> abandon, Func<Task<T>> body)
     {
         try
         {
             return await body();
         }
-        catch (Exception) when (created)
+        catch (Exception) when (abandon())
         {
             try
             {

@@ -61,7 +61,11 @@ internal static class EnrollCommand
                 }
 
                 // 3-5. Keys and CSRs made here, the certificates, one PFX (shared with renew).
-                await SoftwareEnrollment.IssuePfxAsync(client, requestId.Value, pfxPassword, file.FullName, overwrite: true, s => status.Status(s), ct);
+                await SoftwareEnrollment.IssuePfxAsync(client, requestId.Value, pfxPassword, file.FullName, force: true, s =>
+                {
+                    status.Status(s);
+                    return Task.CompletedTask;
+                }, () => { }, ct);
 
                 // 6. Done: the request is Completed and the profile Active.
                 status.Status("Completing the request…");

@@ -13,11 +13,20 @@ namespace OpenCM.Cli;
 /// </summary>
 internal static class SoftwareEnrollment
 {
-    /// <summary>Keys, CSRs, certificates and the PFX for the Approved request <paramref name="requestId"/>; <paramref name="step"/> hears each step.</summary>
-    public static async Task IssuePfxAsync(OpenCmClient client, Guid requestId, string pfxPassword, string path, bool overwrite, Action<string> step, CancellationToken ct)
+    /// <summary>
+    /// Keys, CSRs, certificates and the PFX for the Approved request <paramref name="requestId"/>,
+    /// written through <see cref="SafeFile"/> (replacing a file only when <paramref name="force"/>).
+    /// <paramref name="progress"/> hears each step; <paramref name="issuing"/> is called just before
+    /// the CSRs are sent, from when on a failure should abandon the request (the CA may have signed).
+    /// </summary>
+    public static async Task IssuePfxAsync(OpenCmClient client, Guid requestId, string pfxPassword, string path, bool force, Func<string, Task> progress, Action issuing, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(progress);
+        ArgumentNullException.ThrowIfNull(issuing);
+
         // Keys and CSRs, made here; only the CSRs leave this machine.
-        step("Generating keys…");
+        await progress("generating keys…");
         var keys = new List<AsymmetricAlgorithm>();
         try
         {
@@ -29,12 +38,13 @@ internal static class SoftwareEnrollment
                 csrs.Add(csr);
             }
 
-            step("Requesting certificates…");
+            await progress("requesting certificates…");
+            issuing();
             var certificates = await client.SubmitCertificateDataAsync(requestId, new CertificateDataBody(csrs, pfxPassword), ct);
 
-            // One PFX with every certificate and its key, and the CA.
-            step("Writing the PFX…");
-            await WriteOwnerOnlyAsync(path, BuildPfx(certificates, keys, pfxPassword), overwrite, ct);
+            // One PFX with every certificate and its key, and the CA; whole or not at all.
+            await progress($"writing {path}…");
+            await SafeFile.WriteAsync(path, BuildPfx(certificates, keys, pfxPassword), force, ownerOnly: true, ct);
         }
         finally
         {
@@ -112,47 +122,5 @@ internal static class SoftwareEnrollment
         var cms = new SignedCms();
         cms.Decode(Convert.FromBase64String(certificate.Pkcs7 ?? throw new OpenCmApiException("The server answered a certificate without its PKCS#7.")));
         return cms.Certificates;
-    }
-
-    /// <summary>
-    /// A file readable by its owner only (0600), as a PFX holds private keys; an existing file is
-    /// replaced only when <paramref name="overwrite"/> (--force), otherwise a usage error names it (issue #23.6).
-    /// </summary>
-    public static async Task WriteOwnerOnlyAsync(string path, byte[] content, bool overwrite, CancellationToken ct)
-    {
-        var options = new FileStreamOptions { Mode = overwrite ? FileMode.Create : FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            await using var stream = new FileStream(path, options);
-            await stream.WriteAsync(content, ct);
-        }
-        catch (IOException) when (!overwrite && File.Exists(path))
-        {
-            throw new CliException($"{path} exists; give another --out, or --force to replace it");
-        }
-
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-    }
-
-    /// <summary>Refuses, before anything is asked of the server, an --out that exists without --force (issue #23.6).</summary>
-    public static void RefuseToOverwrite(FileInfo file, bool force)
-    {
-        if (!force && file.Exists)
-        {
-            throw new CliException($"{file.FullName} exists; give another --out, or --force to replace it");
-        }
-
-        if (file.Directory is { Exists: false } directory)
-        {
-            throw new CliException($"--out: the directory {directory.FullName} does not exist");
-        }
     }
 }

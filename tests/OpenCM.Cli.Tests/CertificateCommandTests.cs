@@ -89,7 +89,7 @@ public sealed class CertificateCommandTests : IDisposable
         Assert.Equal("", written.Out);
         Assert.Equal(root.Out, await File.ReadAllTextAsync(_dir.File("ca.pem")));
         var again = await Cli.RunAsync("ca", "root", "--server", server.Address, "--out", _dir.File("ca.pem"));
-        Assert.Equal((2, "error: " + _dir.File("ca.pem") + " exists; give another --out, or --force to replace it\n"), (again.Exit, again.Err));
+        Assert.Equal((2, "error: " + _dir.File("ca.pem") + " exists: pass --force to replace it\n"), (again.Exit, again.Err));
         Assert.Equal(0, (await Cli.RunAsync("ca", "root", "--server", server.Address, "--out", _dir.File("ca.pem"), "--force")).Exit);
     }
 
@@ -281,7 +281,7 @@ public sealed class CertificateCommandTests : IDisposable
         // The file is checked before anything is asked of the server.
         var exists = await Cli.RunAsync("renew", "--server", server.Address, "--token", admin, "--profile", profile, "--out", _dir.File("old.pfx"), "--password", "pw");
         Assert.Equal(2, exists.Exit);
-        Assert.Contains("exists; give another --out, or --force", exists.Err, StringComparison.Ordinal);
+        Assert.Contains("exists: pass --force to replace it", exists.Err, StringComparison.Ordinal);
 
         var renewed = await Cli.RunAsync("renew", "--server", server.Address, "--token", admin, "--profile", profile, "--out", _dir.File("new.pfx"), "--password", "pw", "--format", "json");
         Assert.True(renewed.Exit == 0, renewed.Err);
