@@ -4,24 +4,138 @@ using System.Security.Cryptography.X509Certificates;
 using OpenCM.Application;
 using OpenCM.Authority;
 using OpenCM.Composition;
+using OpenCM.Contracts;
 using Spectre.Console;
 
 namespace OpenCM.Cli;
 
 /// <summary>
 /// The CAs of a data directory (issue #20.1): a subordinate CA under an enterprise root
-/// (<c>ca request</c>, then <c>ca install</c> with what the root issued), and <c>ca list</c>.
+/// (<c>ca request</c>, then <c>ca install</c> with what the root issued), and <c>ca list</c>;
+/// and, from a running server without a token, its root and chain with their fingerprints
+/// (<c>ca root</c>, <c>ca chain</c>, issue #23.3).
 /// </summary>
 internal static class CaCommands
 {
     public static Command Ca(CliIo io)
     {
-        var ca = new Command("ca", "The server's CAs: request and install a subordinate CA under your root, list them.");
+        var ca = new Command("ca", "The server's CAs: request and install a subordinate CA under your root, list them; fetch a running server's root and chain.");
         ca.Subcommands.Add(Request(io));
         ca.Subcommands.Add(Install(io));
         ca.Subcommands.Add(List(io));
+        ca.Subcommands.Add(Fetch(io, "root", "Fetch the root CA of a running server (no token needed): PEM on stdout or --out, its SHA-256 fingerprint on stderr."));
+        ca.Subcommands.Add(Fetch(io, "chain", "Fetch the issuing CA and every CA above it up to the root (no token needed): PEM on stdout or --out, fingerprints on stderr."));
         return ca;
     }
+
+    private static Command Fetch(CliIo io, string which, string description)
+    {
+        var server = RequestCommands.ServerOption();
+        var output = new Option<FileInfo?>("--out") { Description = "Write the PEM to this file instead of stdout." };
+        var force = SafeFile.ForceOption();
+        var format = Output.FormatOption(" (JSON: subject, notAfter, sha256 and pem of " + (which == "root" ? "the root" : "each CA, the issuing one first") + ")");
+        var command = new Command(which, description) { server, output, force, format };
+        command.SetAction((parse, ct) => io.GuardAsync(async () =>
+        {
+            var chosen = Output.Parse(parse.GetValue(format));
+            var file = parse.GetValue(output);
+            if (file is not null)
+            {
+                SafeFile.EnsureWritable(file.FullName, parse.GetValue(force));
+            }
+
+            var chain = await FetchChainAsync(parse.GetValue(server)!, ct);
+            try
+            {
+                IReadOnlyList<X509Certificate2> shown = which == "root" ? [chain[^1]] : chain;
+                var pem = string.Concat(shown.Select(c => PemEncoding.WriteString("CERTIFICATE", c.RawData) + "\n"));
+                if (file is not null)
+                {
+                    await SafeFile.WriteAsync(file.FullName, pem, parse.GetValue(force), ownerOnly: false, ct);
+                    await io.Err.WriteLineAsync($"written to {file.FullName}");
+                }
+
+                foreach (var c in shown)
+                {
+                    // As `openssl x509 -fingerprint -sha256` prints it, and as --ca-fingerprint takes it.
+                    var sha256 = SHA256.HashData(c.RawData);
+                    await io.Err.WriteLineAsync($"{c.Subject}");
+                    await io.Err.WriteLineAsync($"  sha256 Fingerprint={Convert.ToHexString(sha256).Chunk(2).Select(p => new string(p)).Aggregate((a, b) => a + ":" + b)}");
+                    await io.Err.WriteLineAsync($"  --ca-fingerprint {Convert.ToHexStringLower(sha256)}");
+                }
+
+                if (chosen == OutputFormat.Json)
+                {
+                    var rows = shown.Select(c => new CaCertificate(c.Subject, new DateTimeOffset(c.NotAfter.ToUniversalTime(), TimeSpan.Zero), Convert.ToHexStringLower(SHA256.HashData(c.RawData)),
+                        PemEncoding.WriteString("CERTIFICATE", c.RawData) + "\n")).ToList();
+                    await io.Out.WriteLineAsync(which == "root"
+                        ? OutputWriter.Serialize(rows[0], OutputWriter.Local<CaCertificate>())
+                        : OutputWriter.Serialize(rows, OutputWriter.Local<List<CaCertificate>>()));
+                }
+                else if (file is null)
+                {
+                    await io.Out.WriteAsync(pem);
+                }
+
+                return OpenCmCli.Ok;
+            }
+            finally
+            {
+                foreach (var c in chain)
+                {
+                    c.Dispose();
+                }
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>One CA certificate as <c>ca root|chain --format json</c> prints it.</summary>
+    internal sealed record CaCertificate(string Subject, DateTimeOffset NotAfter, string Sha256, string Pem);
+
+    /// <summary>
+    /// GET {PathBase}/ca/chain.pem, published unauthenticated (OperationsEndpoints, PkiEndpoints): the
+    /// active CA first, its root last. An answer that is no such chain says the address is not an
+    /// OpenCM server's.
+    /// </summary>
+    private static async Task<List<X509Certificate2>> FetchChainAsync(string server, CancellationToken ct)
+    {
+        var address = RequestCommands.ServerAddress(server);
+        using var http = new HttpClient { BaseAddress = address };
+        using var response = await http.GetAsync(new Uri(PathBase + "/ca/chain.pem", UriKind.Relative), ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            ProblemDto? problem = null;
+            try
+            {
+                problem = System.Text.Json.JsonSerializer.Deserialize(text, WireJson.TypeInfo<ProblemDto>());
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Not a problem body: the status alone says it.
+            }
+
+            throw new OpenCM.Client.OpenCmApiException((int)response.StatusCode, problem is { ErrorCode: not null } ? problem : null);
+        }
+
+        var chain = new X509Certificate2Collection();
+        try
+        {
+            chain.ImportFromPem(text);
+        }
+        catch (CryptographicException)
+        {
+            chain.Clear();
+        }
+
+        return chain.Count > 0
+            ? [.. chain]
+            : throw new OpenCM.Client.OpenCmApiException($"{address} answered {PathBase}/ca/chain.pem with no certificate: is it an OpenCM server (0.22 or later)?");
+    }
+
+    // Where OpenCM publishes (the API's default path base, as OpenCmClient assumes).
+    private const string PathBase = "/CertificateManagement";
 
     private static Command Request(CliIo io)
     {

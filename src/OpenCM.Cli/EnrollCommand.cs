@@ -2,9 +2,6 @@ using System.CommandLine;
 using OpenCM.Client;
 using OpenCM.Contracts;
 using OpenCM.Domain;
-using System.Security.Cryptography;
-using System.Security.Cryptography.Pkcs;
-using System.Security.Cryptography.X509Certificates;
 
 namespace OpenCM.Cli;
 
@@ -82,28 +79,8 @@ internal static class EnrollCommand
             var issuing = false;
             try
             {
-                // Keys and CSRs, made here; only the CSRs leave this machine.
-                await io.Err.WriteLineAsync("generating keys…");
-                var keys = new List<AsymmetricAlgorithm>();
-                var csrs = new List<string>();
-                foreach (var option in await client.GenerationOptionsAsync(requestId, ct))
-                {
-                    var (key, csr) = MakeKey(option);
-                    keys.Add(key);
-                    csrs.Add(csr);
-                }
-
-                await io.Err.WriteLineAsync("requesting certificates…");
-                issuing = true;
-                var certificates = await client.SubmitCertificateDataAsync(requestId, new CertificateDataBody(csrs, pfxPassword), ct);
-
-                // One PFX with every certificate and its key, and the CA; whole or not at all.
-                await io.Err.WriteLineAsync($"writing {file.FullName}…");
-                await SafeFile.WriteAsync(file.FullName, BuildPfx(certificates, keys, pfxPassword), replace, ownerOnly: true, ct);
-                foreach (var key in keys)
-                {
-                    key.Dispose();
-                }
+                // Keys and CSRs made here, the certificates, one PFX (shared with renew).
+                await SoftwareEnrollment.IssuePfxAsync(client, requestId, pfxPassword, file.FullName, replace, s => io.Err.WriteLineAsync(s), () => issuing = true, ct);
 
                 // Done: the request is Completed and the profile Active.
                 await client.SetStatusAsync(requestId, WireRequestStatus.Completed, ct);
@@ -190,67 +167,4 @@ internal static class EnrollCommand
         Guid.TryParse(text.Trim(), out var id) ? id : throw new CliException($"--request '{text}' is not a request id (a GUID)");
 
     private static string Quote(string value) => value.Any(char.IsWhiteSpace) ? "\"" + value.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"" : value;
-
-    private static (AsymmetricAlgorithm Key, string Csr) MakeKey(GenerationOptionsDto option)
-    {
-        var subject = option.Subject is { Length: > 0 } s ? new X500DistinguishedName(s) : new X500DistinguishedName("");
-        var hash = new HashAlgorithmName(option.HashAlgorithmName is { Length: > 0 } h ? h : "SHA256");
-        var algorithm = option.KeyAlgorithmName switch
-        {
-            "ECDSA_P256" => OpenCM.Domain.KeyAlgorithm.EcdsaP256,
-            "ECDSA_P384" => OpenCM.Domain.KeyAlgorithm.EcdsaP384,
-            "RSA" => OpenCM.Domain.KeyAlgorithm.Rsa,
-            var other => throw new CliException($"the server asks for a {other} key, which enroll cannot make"),
-        };
-        var key = OpenCM.Authority.Keys.Generate(algorithm, algorithm == OpenCM.Domain.KeyAlgorithm.Rsa ? option.KeySize : 0);
-        var request = key switch
-        {
-            RSA rsa => new CertificateRequest(subject, rsa, hash, RSASignaturePadding.Pkcs1),
-            ECDsa ec => new CertificateRequest(subject, ec, hash),
-            _ => throw new CliException("enroll made a key it cannot use"),
-        };
-        return (key, Convert.ToBase64String(request.CreateSigningRequest()));
-    }
-
-    private static byte[] BuildPfx(IReadOnlyList<CertificateDto> certificates, List<AsymmetricAlgorithm> keys, string password)
-    {
-        var collection = new X509Certificate2Collection();
-        var chain = new X509Certificate2Collection();
-        var keyIndex = 0;
-        foreach (var c in certificates)
-        {
-            if (c.IsPfx)
-            {
-                // A server-generated key, already in a PFX under our password.
-                foreach (var fromServer in X509CertificateLoader.LoadPkcs12Collection(Convert.FromBase64String(c.Pfx!), password, X509KeyStorageFlags.Exportable))
-                {
-                    (fromServer.HasPrivateKey ? collection : chain).Add(fromServer);
-                }
-
-                continue;
-            }
-
-            var cms = new SignedCms();
-            cms.Decode(Convert.FromBase64String(c.Pkcs7!));
-            var key = keys[keyIndex++];
-            foreach (var cert in cms.Certificates)
-            {
-                var mine = key switch
-                {
-                    RSA rsa when cert.GetRSAPublicKey() is { } pub && pub.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(rsa.ExportSubjectPublicKeyInfo()) => cert.CopyWithPrivateKey(rsa),
-                    ECDsa ec when cert.GetECDsaPublicKey() is { } pub && pub.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(ec.ExportSubjectPublicKeyInfo()) => cert.CopyWithPrivateKey(ec),
-                    _ => cert,
-                };
-                (mine.HasPrivateKey ? collection : chain).Add(mine);
-            }
-        }
-
-        // The user's certificates (with their keys) first, as tools read the first one; then the CA, once.
-        foreach (var ca in chain.DistinctBy(c => c.Thumbprint))
-        {
-            collection.Add(ca);
-        }
-
-        return collection.ExportPkcs12(new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000), password);
-    }
 }

@@ -56,6 +56,10 @@ public static class OpenCmCli
         root.Subcommands.Add(CaCommands.Ca(io));
         root.Subcommands.Add(RequestCommands.Requests(io));
         root.Subcommands.Add(EnrollCommand.Create(io));
+        root.Subcommands.Add(CertificateCommands.Certificates(io));
+        root.Subcommands.Add(CertificateCommands.Revoke(io));
+        root.Subcommands.Add(CertificateCommands.Renew(io));
+        root.Subcommands.Add(CertificateCommands.Sign(io));
         root.Subcommands.Add(CardCommands.Card(io));
         root.Subcommands.Add(VersionCommand.Create(io));
         VersionCommand.Apply(root, io);

@@ -139,13 +139,27 @@ public sealed class OpenCmClient : IDisposable
     public async Task<IReadOnlyList<CertificateDto>> SubmitCertificateDataAsync(Guid id, CertificateDataBody body, CancellationToken ct = default) =>
         await SendAsync<CertificateDataBody, List<CertificateDto>>(HttpMethod.Post, $"/requests/{id:D}/certificatedata", body, ct).ConfigureAwait(false);
 
+    /// <summary>GET /profiles (get-profile-data): the caller's software profiles, every status.</summary>
+    public async Task<IReadOnlyList<ProfileDto>> ProfilesAsync(CancellationToken ct = default) =>
+        await GetAsync<List<ProfileDto>>("/profiles", ct).ConfigureAwait(false);
+
+    public Task<ProfileDto> GetProfileAsync(Guid id, CancellationToken ct = default) => GetAsync<ProfileDto>($"/profiles/{id:D}", ct);
+
+    /// <summary>GET /profiles/{id}/certificates: every certificate of the profile, revoked and superseded ones included.</summary>
+    public async Task<IReadOnlyList<ProfileCertificateDto>> ProfileCertificatesAsync(Guid id, CancellationToken ct = default) =>
+        await GetAsync<List<ProfileCertificateDto>>($"/profiles/{id:D}/certificates", ct).ConfigureAwait(false);
+
+    /// <summary>GET /certificates (get-user-certificates): the caller's current certificates.</summary>
+    public async Task<IReadOnlyList<UserCertificateDto>> UserCertificatesAsync(CancellationToken ct = default) =>
+        await GetAsync<List<UserCertificateDto>>("/certificates", ct).ConfigureAwait(false);
+
+    /// <summary>GET /profiletemplates/{id}/policies/{type} (get-workflow-policy): what a request of that type needs.</summary>
+    public Task<WorkflowPolicyDto> WorkflowPolicyAsync(Guid template, WireRequestType type, CancellationToken ct = default) =>
+        GetAsync<WorkflowPolicyDto>($"/profiletemplates/{template:D}/policies/{type}", ct);
+
     /// <summary>GET /profiletemplates/{id}/configuration/smartcards (walkthrough step 12).</summary>
     public Task<SmartcardConfigurationDto> SmartcardPolicyAsync(Guid template, CancellationToken ct = default) =>
         GetAsync<SmartcardConfigurationDto>($"/profiletemplates/{template:D}/configuration/smartcards", ct);
-
-    /// <summary>GET /profiletemplates/{id}/policies/{type} (get-workflow-policy): how many approvals a request of that type needs, and who may give them.</summary>
-    public Task<WorkflowPolicyDto> WorkflowPolicyAsync(Guid template, WireRequestType type, CancellationToken ct = default) =>
-        GetAsync<WorkflowPolicyDto>($"/profiletemplates/{template:D}/policies/{type}", ct);
 
     /// <summary>POST /smartcards (walkthrough steps 14-15): binds the card to the request; the card record's id.</summary>
     public async Task<Guid> AssignSmartcardAsync(Guid request, string cardId, string atr, CancellationToken ct = default)

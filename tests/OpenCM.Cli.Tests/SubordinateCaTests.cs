@@ -81,6 +81,18 @@ public sealed class SubordinateCaTests : IDisposable
         Assert.True(crl.ExitCode == 0 && crl.All.Contains("verify OK", StringComparison.Ordinal), crl.All);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("/CertificateManagement/crl/Nobody.crl")).StatusCode);
+
+        // 5. What a client fetches without a token (issue #23.3): the chain is the issuing CA then the root; the root is the enterprise root.
+        var chain = await Cli.RunAsync("ca", "chain", "--server", server.Address);
+        Assert.True(chain.Exit == 0, chain.Err);
+        var fetched = new X509Certificate2Collection();
+        fetched.ImportFromPem(chain.Out);
+        using var root = X509CertificateLoader.LoadCertificateFromFile(_dir.File("root.pem"));
+        using var issuing = X509CertificateLoader.LoadCertificateFromFile(_dir.File("sub.pem"));
+        Assert.Equal([issuing.Thumbprint, root.Thumbprint], fetched.Select(c => c.Thumbprint));
+        var top = await Cli.RunAsync("ca", "root", "--server", server.Address, "--format", "json");
+        Assert.True(top.Exit == 0, top.Err);
+        Assert.Contains(root.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256).ToLowerInvariant(), top.Out, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -127,6 +127,20 @@ public class PkiTests : IClassFixture<PkiFixture>
         Assert.NotEqual(etag, response.Headers.ETag);
     }
 
+    [Fact]
+    public async Task CaChain_PublishedUnauthenticated_TheActiveCaUpToItsRoot()
+    {
+        // Issue #23.3: how `opencm ca root|chain` learns the CA without a token or its slug.
+        var client = _server.CreateClient();
+        var response = await client.GetAsync("/CertificateManagement/ca/chain.pem");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/pem-certificate-chain", response.Content.Headers.ContentType!.MediaType);
+        var chain = new X509Certificate2Collection();
+        chain.ImportFromPem(await response.Content.ReadAsStringAsync());
+        var active = Assert.Single(chain);
+        Assert.Equal(await client.GetByteArrayAsync("/CertificateManagement/ca/Contoso-Test-CA.crt"), active.RawData);
+    }
+
     [Theory]
     [InlineData("/CertificateManagement/crl/Other.crl")]
     [InlineData("/CertificateManagement/ca/Other.crt")]

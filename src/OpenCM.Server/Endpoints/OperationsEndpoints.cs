@@ -51,6 +51,13 @@ internal static class PkiEndpoints
             return Results.Bytes(current.Der, "application/pkix-crl", lastModified: current.BuiltAt,
                 entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(current.ETag));
         }).Produces(StatusCodes.Status200OK, contentType: "application/pkix-crl").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
+        // The active CA's chain, itself first and up to the root (issue #23.3: what `opencm ca root|chain` and a client
+        // bootstrapping its trust fetch, as step-ca's /roots.pem or Vault's ca_chain): the slug-named .crt files give one
+        // certificate each and say nothing of which CA is active. The literal segment wins over {file}; no slug ends in .pem.
+        app.MapGet(pathBase.TrimEnd('/') + "/ca/chain.pem", (CertificateAuthorities authorities) =>
+                Results.Text(string.Concat(authorities.Active.Chain.Select(c => System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", c.Span) + "\n")),
+                    "application/pem-certificate-chain"))
+            .Produces(StatusCodes.Status200OK, contentType: "application/pem-certificate-chain").AnswersProblems(StatusCodes.Status500InternalServerError);
         app.MapGet(pathBase.TrimEnd('/') + "/ca/{file}", (string file, CertificateAuthorities authorities) =>
                 Results.Bytes(Published(authorities, file, ".crt").Signer.Certificate.RawData, "application/pkix-cert"))
             .Produces(StatusCodes.Status200OK, contentType: "application/pkix-cert").AnswersProblems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError);
