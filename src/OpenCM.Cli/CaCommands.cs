@@ -101,7 +101,8 @@ internal static class CaCommands
     private static async Task<List<X509Certificate2>> FetchChainAsync(string server, CancellationToken ct)
     {
         var address = RequestCommands.ServerAddress(server);
-        using var http = new HttpClient { BaseAddress = address };
+        // The same trust as every --server command (--ca-file, --ca-fingerprint): an https server with a private CA is read too.
+        using var http = ServerConnection.Http(address);
         using var response = await http.GetAsync(new Uri(PathBase + "/ca/chain.pem", UriKind.Relative), ct);
         var text = await response.Content.ReadAsStringAsync(ct);
         if (!response.IsSuccessStatusCode)
