@@ -124,7 +124,7 @@ public sealed class ActiveDirectoryCommandTests : IClassFixture<DomainController
 
         // The settings did reach it: the same command with the environment's password wrong fails on the bind.
         var (wrong, _, wrongErr) = await OpencmProcessAsync(Settings(dc, "Not-The-Passw0rd"), "audit", "verify", "--data", data.Path);
-        Assert.Equal(OpenCmCli.Failed, wrong);
+        Assert.Equal(OpenCmCli.Usage, wrong);
         Assert.Contains("refused the bind", wrongErr, StringComparison.Ordinal);
     }
 

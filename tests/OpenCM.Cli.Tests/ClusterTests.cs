@@ -134,7 +134,7 @@ public sealed class ClusterTests : IDisposable
 
         // 4. A second copy into the now used database is refused, and changes nothing.
         var again = await Cli.RunAsync("db", "copy", "--from", $"sqlite:{data}", "--to", $"postgres:{connection}");
-        Assert.Equal(1, again.Exit);
+        Assert.Equal(OpenCmCli.Usage, again.Exit);
         Assert.Contains("empty database", again.Err, StringComparison.Ordinal);
     }
 
