@@ -132,7 +132,7 @@ internal static class CaCommands
 
         return chain.Count > 0
             ? [.. chain]
-            : throw new OpenCM.Client.OpenCmApiException($"{address} answered {PathBase}/ca/chain.pem with no certificate: is it an OpenCM server (0.22 or later)?");
+            : throw new OpenCM.Client.OpenCmApiException($"{address} answered {PathBase}/ca/chain.pem with no certificate: is it an OpenCM server (0.23 or later)?");
     }
 
     // Where OpenCM publishes (the API's default path base, as OpenCmClient assumes).

@@ -10,7 +10,7 @@ namespace OpenCM.Composition;
 /// </summary>
 public static class OpenCmVersion
 {
-    /// <summary>E.g. "0.22.0+3f2c…" (a clone), or "0.22.0" (a build without git).</summary>
+    /// <summary>E.g. "0.23.0+3f2c…" (a clone), or "0.23.0" (a build without git).</summary>
     public static string Informational { get; } =
         typeof(OpenCmVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(OpenCmVersion).Assembly.GetName().Version?.ToString()
