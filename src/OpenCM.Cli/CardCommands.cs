@@ -534,12 +534,26 @@ internal static class CardCommands
     {
         var (server, token) = (RequestCommands.ServerOption(), RequestCommands.TokenOption());
         var id = new Argument<string>("card") { Description = "The card's uuid, or its physical card id." };
-        var command = new Command("show", "Show a smart card, what may be done with it, and its certificates.") { server, token, id };
+        var format = Output.FormatOption(" (JSON: {Smartcard, Operations, Certificates}, each as the wire sends it)");
+        var command = new Command("show", "Show a smart card, what may be done with it, and its certificates.") { server, token, id, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var chosen = Output.Parse(parse.GetValue(format));
             using var client = RequestCommands.Client(parse.GetValue(server)!, parse.GetValue(token));
             var text = parse.GetValue(id)!;
             var card = Guid.TryParse(text, out var uuid) ? await FindAsync(client, uuid, text, ct) : await client.FindSmartcardAsync(text, ct);
+            if (chosen == OutputFormat.Json)
+            {
+                // The three answers of GET /smartcards/{id}, …/operations and …/certificates in one object.
+                var operations = await client.SmartcardOperationsAsync(card.Uuid, ct);
+                var certificates = await client.SmartcardCertificatesAsync(card.Uuid, ct);
+                await io.Out.WriteLineAsync(OutputWriter.Compose(
+                    ("Smartcard", w => System.Text.Json.JsonSerializer.Serialize(w, card, WireJson.TypeInfo<SmartcardDto>())),
+                    ("Operations", w => System.Text.Json.JsonSerializer.Serialize(w, operations, WireJson.TypeInfo<IReadOnlyList<string>>())),
+                    ("Certificates", w => System.Text.Json.JsonSerializer.Serialize(w, [.. certificates], WireJson.TypeInfo<List<ProfileCertificateDto>>()))));
+                return OpenCmCli.Ok;
+            }
+
             await io.WriteTableAsync(null,
             [
                 ["Uuid", card.Uuid.ToString("D")],

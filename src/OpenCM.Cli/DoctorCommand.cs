@@ -16,23 +16,32 @@ internal static class DoctorCommand
     public static Command Create(CliIo io)
     {
         var store = new StoreOptions();
+        var format = Output.FormatOption(" (JSON: [{check, status, message}], the summary on stderr)");
         var command = new Command("doctor", "Check the configuration, database, schema, CA, directory, clock and data directory; exit code 1 when something is wrong.")
-            { store.Data, store.Database, store.Connection };
+            { store.Data, store.Database, store.Connection, format };
         command.SetAction((parse, ct) => io.GuardAsync(async () =>
         {
+            var output = Output.Parse(parse.GetValue(format));
             var chosen = store.From(parse);
             var configuration = Configuration(chosen);
             var classes = OptionsCatalogue.In(OptionsCatalogue.OpenCmAssemblies(AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, ServerLauncher.Folder)));
             var findings = await Doctor.RunAsync(configuration, classes, io.Clock, ct);
-            var width = findings.Max(f => f.Check.Length);
-            foreach (var finding in findings)
+            if (output == OutputFormat.Json)
             {
-                await io.Out.WriteLineAsync($"{Label(finding.Status),-4}  {finding.Check.PadRight(width)}  {finding.Message}");
+                await io.WriteListAsync(output, findings, OutputWriter.Local<DoctorFinding>(), []);
+            }
+            else
+            {
+                var width = findings.Max(f => f.Check.Length);
+                foreach (var finding in findings)
+                {
+                    await io.Out.WriteLineAsync($"{Label(finding.Status),-4}  {finding.Check.PadRight(width)}  {finding.Message}");
+                }
             }
 
             var failed = findings.Count(f => f.Status == DoctorStatus.Fail);
             var warned = findings.Count(f => f.Status == DoctorStatus.Warn);
-            await io.Out.WriteLineAsync(failed > 0
+            await (output == OutputFormat.Json ? io.Err : io.Out).WriteLineAsync(failed > 0
                 ? $"{failed} check(s) failed, {warned} warning(s): fix what FAIL says, then run opencm doctor again."
                 : $"No failures ({warned} warning(s)).");
             return failed > 0 ? OpenCmCli.Failed : OpenCmCli.Ok;

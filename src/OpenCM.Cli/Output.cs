@@ -176,6 +176,25 @@ internal static class OutputWriter
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
+    /// <summary>One indented JSON object whose properties each write themselves (several wire answers shown together).</summary>
+    public static string Compose(params (string Name, Action<Utf8JsonWriter> Write)[] properties)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            writer.WriteStartObject();
+            foreach (var (name, write) in properties)
+            {
+                writer.WritePropertyName(name);
+                write(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     /// <summary>The type info for local (non-wire) data: camelCase through <see cref="Output.LocalJson"/>.</summary>
     public static JsonTypeInfo<T> Local<T>() => (JsonTypeInfo<T>)Output.LocalJson.GetTypeInfo(typeof(T));
 

@@ -62,6 +62,16 @@ public sealed class CardCommandTests : IDisposable
         Assert.Contains("renew, duplicate, retire, unblock", show.Out, StringComparison.Ordinal);
         Assert.Contains("OpenCMVirtualSmartcardVpn", show.Out, StringComparison.Ordinal);
 
+        // --format json: the three wire answers in one object (issue #23.1).
+        var json = await Cli.RunAsync("card", "show", card, "--server", server.Address, "--token", token, "--format", "json");
+        Assert.True(json.Exit == 0, json.Err);
+        using (var shown = System.Text.Json.JsonDocument.Parse(json.Out))
+        {
+            Assert.Equal(card, shown.RootElement.GetProperty("Smartcard").GetProperty("Uuid").GetString());
+            Assert.Contains("retire", shown.RootElement.GetProperty("Operations").EnumerateArray().Select(o => o.GetString()));
+            Assert.Equal("OpenCMVirtualSmartcardVpn", shown.RootElement.GetProperty("Certificates")[0].GetProperty("TemplateCommonName").GetString());
+        }
+
         // Another user's card is not there for them.
         var other = await Cli.RunAsync("card", "show", card, "--server", server.Address, "--token", await TokenAsync("erin"));
         Assert.Equal(1, other.Exit);

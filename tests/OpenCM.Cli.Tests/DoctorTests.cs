@@ -58,6 +58,19 @@ public sealed class DoctorTests : IDisposable
         Assert.DoesNotContain(Convert.ToHexString(await File.ReadAllBytesAsync(Path.Combine(Data, "master.key"))), run.Out, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task Doctor_Json_OneObjectACheckAndTheSummaryOnStderr()
+    {
+        await InitAsync();
+        var run = await DoctorAsync("--data", Data, "--format", "json");
+        Assert.True(run.Exit == 0, run.Out + run.Err);
+        using var json = System.Text.Json.JsonDocument.Parse(run.Out);
+        var checks = json.RootElement.EnumerateArray().ToList();
+        Assert.Contains(checks, c => c.GetProperty("check").GetString() == "master key" && c.GetProperty("status").GetString() == "Ok");
+        Assert.All(checks, c => Assert.False(string.IsNullOrEmpty(c.GetProperty("message").GetString())));
+        Assert.StartsWith("No failures", run.Err, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("Ca:ReloadSeconds is 'soon'", "--Ca:ReloadSeconds=soon")]
     [InlineData("Ca:KeyAlgorithm is 'Dsa'", "--Ca:KeyAlgorithm=Dsa")]
