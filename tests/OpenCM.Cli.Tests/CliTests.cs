@@ -382,7 +382,7 @@ public sealed class CliTests : IDisposable
         Assert.False(File.Exists(_dir.File("x.pfx")));
 
         var unknown = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "Nope", "--out", _dir.File("y.pfx"), "--password", "p");
-        Assert.Equal(OpenCmCli.Usage, unknown.Exit);
+        Assert.Equal(OpenCmCli.Refused, unknown.Exit);
         Assert.Contains("no profile template named 'Nope'", unknown.Err, StringComparison.Ordinal);
 
         var noPassword = await Cli.RunAsync("enroll", "--server", server.Address, "--token", token, "--template", "User Certificate", "--out", _dir.File("z.pfx"));

@@ -164,7 +164,7 @@ public sealed partial class EnrollFlowTests : IDisposable
     [InlineData("usage", "--template", ApprovalTemplate, "--request", "7d3f0a52-5b1e-4c7e-9f55-0a1b2c3d4e5f")]
     [InlineData("usage", "--request", "not-a-guid")]
     [InlineData("usage")]
-    [InlineData("usage", "--template", "No Such Template")]
+    [InlineData("refused", "--template", "No Such Template")]
     [InlineData("refused", "--request", "7d3f0a52-5b1e-4c7e-9f55-0a1b2c3d4e5f")]
     public async Task Enroll_BadRequestOrTemplate_OneErrorLineAndItsExitCode(string kind, params string[] args)
     {
