@@ -202,33 +202,6 @@ public sealed class ActiveDirectoryCommandTests : IClassFixture<DomainController
     }
 
     // opencm as its own process, the settings in its environment as Directory__Ldap__Url etc.
-    private static async Task<(int Exit, string Out, string Err)> OpencmProcessAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), .. args])
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("opencm did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"opencm {string.Join(' ', args)} did not exit:\n{await output}{await error}");
-        }
-
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<(int Exit, string Out, string Err)> OpencmProcessAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Cli.ProcessAsync(environment.ToDictionary(e => e.Key.Replace(":", "__", StringComparison.Ordinal), e => e.Value), args);
 }

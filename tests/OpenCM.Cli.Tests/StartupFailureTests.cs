@@ -252,35 +252,8 @@ public sealed class StartupFailureTests : IDisposable
     }
 
     // opencm as its own process (the built opencm.dll beside the tests), stdout and stderr apart.
-    private static async Task<(int Exit, string Out, string Err)> OpencmAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), .. args])
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"opencm {string.Join(' ', args)} did not exit:\n{await output}{await error}");
-        }
-
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<(int Exit, string Out, string Err)> OpencmAsync(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Cli.ProcessAsync(environment, args);
 
     private static void CopyDirectory(string from, string to)
     {
