@@ -29,6 +29,25 @@ public sealed class TemplateFile
     /// <summary>The card policy of a smart card template (absent: the defaults).</summary>
     public SmartcardFile? Smartcard { get; set; }
 
+    /// <summary>The protocol front-ends allowed to create requests: est, scep, acme (any case); none by default (issue #24).</summary>
+    public List<string> Protocols { get; set; } = [];
+
+    /// <summary>
+    /// What a request may ask for in a certificate's subjectAltName (issue #24), e.g.
+    /// <c>requestedNames: { dns: ["*.devices.contoso.com", localhost], ip: [10.0.0.0/8, "::1"], uri: ["spiffe://contoso/*"], maxNames: 100 }</c>;
+    /// absent or empty, nothing (docs/decisions/0014-requested-names-and-protocols.md).
+    /// </summary>
+    public sealed class RequestedNamesFile
+    {
+        public List<string> Dns { get; set; } = [];
+
+        public List<string> Ip { get; set; } = [];
+
+        public List<string> Uri { get; set; } = [];
+
+        public int MaxNames { get; set; } = RequestedNameRules.DefaultMaxNames;
+    }
+
     /// <summary>A smart card template's card policy in a template file.</summary>
     public sealed class SmartcardFile
     {
@@ -80,6 +99,9 @@ public sealed class TemplateFile
 
         /// <summary>SANs from the user's directory entry: <c>upn</c> (otherName UPN) and <c>email</c> (rfc822Name), issue #20.</summary>
         public List<string> SubjectAlternativeNames { get; set; } = [];
+
+        /// <summary>The names a request may ask for (issue #24); null: none.</summary>
+        public RequestedNamesFile? RequestedNames { get; set; }
     }
 
     /// <summary>One workflow policy in a template file.</summary>
@@ -195,6 +217,9 @@ public sealed class TemplateFile
                 ValidityDays = c.ValidityDays,
                 ServerGeneratesKey = c.ServerGeneratesKey,
                 SubjectAlternativeNames = [.. c.SubjectAlternativeNames],
+                RequestedNames = c.RequestedNames is { } r
+                    ? new RequestedNamesFile { Dns = [.. r.Dns], Ip = [.. r.Ip], Uri = [.. r.Uri], MaxNames = r.MaxNames }
+                    : null,
             })],
             Smartcard = template.Smartcard is { } card
                 ? new SmartcardFile
@@ -212,6 +237,7 @@ public sealed class TemplateFile
                     TemporaryCardValidityDays = card.TemporaryCardValidityDays,
                 }
                 : null,
+            Protocols = [.. template.Protocols.Select(EnrollmentProtocols.Name)],
         };
     }
 

@@ -134,7 +134,16 @@ public sealed partial class TemplateService
 
         var smartcard = isSmartcard ? ToSmartcardConfiguration(file.Smartcard ?? new TemplateFile.SmartcardFile(), file.IsVirtualSmartcardProfileTemplate) : null;
 
-        // 5. Store it (a re-import of the same uuid becomes the next version) with its audit event.
+        // 5. The protocol front-ends it allows (issue #24): known names only, each once; none unless named.
+        var protocols = new SortedSet<EnrollmentProtocol>();
+        foreach (var name in file.Protocols ?? [])
+        {
+            protocols.Add(EnrollmentProtocols.TryParse(name?.Trim(), out var protocol)
+                ? protocol
+                : throw new OpenCmException(DomainError.Validation("protocols", $"'{name}' is not a protocol; known: est, scep, acme.")));
+        }
+
+        // 6. Store it (a re-import of the same uuid becomes the next version) with its audit event.
         var template = new ProfileTemplate
         {
             Uuid = file.Uuid,
@@ -145,6 +154,7 @@ public sealed partial class TemplateService
             Policies = policies,
             CertificateTemplates = certificates,
             Smartcard = smartcard,
+            Protocols = [.. protocols],
         };
         return await SaveAsync(template, who, ct).ConfigureAwait(false);
     }
@@ -379,6 +389,19 @@ public sealed partial class TemplateService
             names.Add(kind);
         }
 
+        // Names a request may ask for (issue #24): every pattern valid now, so a check never meets one that is not; empty lists are no rules.
+        RequestedNameRules? requested = null;
+        if (c.RequestedNames is { } r)
+        {
+            requested = new RequestedNameRules { Dns = [.. r.Dns ?? []], Ip = [.. r.Ip ?? []], Uri = [.. r.Uri ?? []], MaxNames = r.MaxNames };
+            if (RequestedNames.CheckRules(requested, $"{at}.requestedNames") is { } bad)
+            {
+                throw new OpenCmException(bad);
+            }
+
+            requested = requested.IsEmpty ? null : requested;
+        }
+
         var template = new CertificateTemplate
         {
             CommonName = c.CommonName,
@@ -392,6 +415,7 @@ public sealed partial class TemplateService
             ValidityDays = c.ValidityDays,
             ServerGeneratesKey = c.ServerGeneratesKey,
             SubjectAlternativeNames = names,
+            RequestedNames = requested,
         };
 
         // A subject the CA cannot build is refused now, naming it, not after a request's claim (issue #17).

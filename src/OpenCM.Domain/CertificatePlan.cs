@@ -239,8 +239,17 @@ public static class CertificatePlanner
     /// the issuer's, basic constraints (end entity), key usage, extended key usage, subject key
     /// identifier, then the issuer's extensions.
     /// </summary>
-    public static IEnumerable<PlanStep> ForTemplate(CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, IssuerProfile issuer)
+    public static IEnumerable<PlanStep> ForTemplate(CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, IssuerProfile issuer) =>
+        ForTemplate(template, subject, now, issuer, AcceptedNames.None);
+
+    /// <summary>
+    /// The steps of a certificate template for a request that asked for <paramref name="requested"/>
+    /// names (issue #24; accepted by <see cref="RequestedNames.Check"/> against the template's
+    /// rules): as above, with those names in the same subjectAltName as the directory's.
+    /// </summary>
+    public static IEnumerable<PlanStep> ForTemplate(CertificateTemplate template, SubjectAttributes subject, DateTimeOffset now, IssuerProfile issuer, AcceptedNames requested)
     {
+        ArgumentNullException.ThrowIfNull(requested);
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(issuer);
         yield return Subject(template, subject);
@@ -256,6 +265,11 @@ public static class CertificatePlanner
         if (template.SubjectAlternativeNames.Count > 0)
         {
             yield return DirectoryAlternativeNames(template.SubjectAlternativeNames, subject);
+        }
+
+        if (requested.Count > 0)
+        {
+            yield return RequestedAlternativeNames(requested);
         }
 
         yield return SubjectKeyIdentifier;
@@ -375,6 +389,74 @@ public static class CertificatePlanner
 
         var encoded = builder.Build().RawData;
         return plan => plan.With(new PlannedExtension(Oids.SubjectAlternativeName, false, encoded));
+    }
+
+    /// <summary>
+    /// The requested names a template accepted (issue #24, <see cref="RequestedNames.Check"/>) in
+    /// the subjectAltName, after whatever names it already holds: a plan has ONE subjectAltName
+    /// (RFC 5280 §4.2: an extension at most once), so the directory's UPN and e-mail address and
+    /// these share it, in that order. dNSName and uniformResourceIdentifier are IA5Strings, an
+    /// iPAddress the address's 4 or 16 octets (RFC 5280 §4.2.1.6). Critical when the subject is
+    /// empty, as §4.2.1.6 requires; otherwise not.
+    /// </summary>
+    public static PlanStep RequestedAlternativeNames(AcceptedNames names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var added = new List<byte[]>();
+        foreach (var dns in names.DnsNames)
+        {
+            added.Add(GeneralName(w => w.WriteCharacterString(UniversalTagNumber.IA5String, dns, new Asn1Tag(TagClass.ContextSpecific, 2))));
+        }
+
+        foreach (var ip in names.IpAddresses)
+        {
+            added.Add(GeneralName(w => w.WriteOctetString(ip.GetAddressBytes(), new Asn1Tag(TagClass.ContextSpecific, 7))));
+        }
+
+        foreach (var uri in names.Uris)
+        {
+            added.Add(GeneralName(w => w.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6))));
+        }
+
+        return plan =>
+        {
+            if (added.Count == 0)
+            {
+                return plan;
+            }
+
+            var index = plan.Extensions.FindIndex(e => e.Oid == Oids.SubjectAlternativeName);
+            var writer = new AsnWriter(AsnEncodingRules.DER);
+            using (writer.PushSequence())
+            {
+                if (index >= 0)
+                {
+                    var existing = new AsnReader(plan.Extensions[index].Value.AsMemory(), AsnEncodingRules.DER).ReadSequence();
+                    while (existing.HasData)
+                    {
+                        writer.WriteEncodedValue(existing.ReadEncodedValue().Span);
+                    }
+                }
+
+                foreach (var name in added)
+                {
+                    writer.WriteEncodedValue(name);
+                }
+            }
+
+            var critical = plan.Subject.AsSpan().SequenceEqual(EmptyName.AsSpan()) || (index >= 0 && plan.Extensions[index].Critical);
+            var extension = new PlannedExtension(Oids.SubjectAlternativeName, critical, writer.Encode());
+            return plan with { Extensions = index >= 0 ? plan.Extensions.SetItem(index, extension) : plan.Extensions.Add(extension) };
+        };
+    }
+
+    private static readonly ImmutableArray<byte> EmptyName = [0x30, 0x00];
+
+    private static byte[] GeneralName(Action<AsnWriter> write)
+    {
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        write(writer);
+        return writer.Encode();
     }
 
     /// <summary>subjectKeyIdentifier: SHA-1 of the subjectPublicKey's bits (RFC 5280 §4.2.1.2 method 1), as .NET computes it.</summary>

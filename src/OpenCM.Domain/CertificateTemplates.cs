@@ -74,6 +74,12 @@ public sealed record CertificateTemplate
     /// <summary>SANs filled from the user's directory entry, in this order: <see cref="UpnName"/>, <see cref="EmailName"/> (issue #20).</summary>
     public IReadOnlyList<string> SubjectAlternativeNames { get; init; } = [];
 
+    /// <summary>
+    /// Which DNS names, IP addresses and URIs a request may ask for in the subjectAltName (issue
+    /// #24, <see cref="Domain.RequestedNames.Check"/>); null, the default, allows none.
+    /// </summary>
+    public RequestedNameRules? RequestedNames { get; init; }
+
     /// <summary>The key size in bits the client must generate.</summary>
     public int EffectiveKeySize => KeyAlgorithm switch
     {

@@ -76,6 +76,15 @@ public sealed record ProfileTemplate
     /// <summary>The card policy of a smart card template as imported; null for a software template.</summary>
     public SmartcardConfiguration? Smartcard { get; init; }
 
+    /// <summary>
+    /// The standard protocol front-ends (EST, SCEP, ACME) that may create requests for this
+    /// template (issue #24), each once, in enum order; empty, the default, allows none.
+    /// </summary>
+    public IReadOnlyList<EnrollmentProtocol> Protocols { get; init; } = [];
+
+    /// <summary>Whether <paramref name="protocol"/> may create requests for this template.</summary>
+    public bool Allows(EnrollmentProtocol protocol) => Protocols.Contains(protocol);
+
     /// <summary>The card policy in force: as imported, or the defaults for a smart card template that states none; null for a software template.</summary>
     public SmartcardConfiguration? CardPolicy =>
         Smartcard ?? (IsSmartcardProfileTemplate || IsVirtualSmartcardProfileTemplate ? SmartcardConfiguration.DefaultFor(IsVirtualSmartcardProfileTemplate) : null);

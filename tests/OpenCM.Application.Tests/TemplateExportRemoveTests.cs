@@ -53,6 +53,11 @@ public class TemplateExportRemoveTests
             extendedKeyUsages: [1.3.6.1.5.5.7.3.2, 1.3.6.1.4.1.311.20.2.2]
             validityDays: 90
             subjectAlternativeNames: [upn, email]
+            requestedNames:
+              dns: ["*.devices.contoso.com", localhost, "*.test"]
+              ip: [10.0.0.0/8, 127.0.0.1, "fd00::/8"]
+              uri: ["spiffe://contoso/*"]
+              maxNames: 20
           - commonName: Archive
             keySize: 3072
             serverGeneratesKey: true
@@ -69,6 +74,7 @@ public class TemplateExportRemoveTests
           physicalCards: true
           virtualCards: true
           temporaryCardValidityDays: 3
+        protocols: [ACME, est]
         """;
 
     // A template's content, its version aside, policies in one order.

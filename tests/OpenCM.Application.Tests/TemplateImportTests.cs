@@ -173,6 +173,8 @@ public class TemplateImportTests
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {minimumPinLength: 3}", "smartcard.minimumPinLength" },
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {userPinOption: Maybe}", "smartcard.userPinOption" },
         { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nisSmartcardProfileTemplate: true\nsmartcard: {physicalCards: false}", "smartcard.physicalCards" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nprotocols: [est, cmp]", "protocols" },
+        { "uuid: 6f1c0b2a-1111-4222-8333-944455556666\nname: x\nprotocols: [\"1\"]", "protocols" },
         { "{\"uuid\": 5}", "bad.json" },
         { "uuid: [", "bad.json" },
     };
@@ -233,11 +235,46 @@ public class TemplateImportTests
     [InlineData("- {commonName: A, subject: 'CN={name},XYZ=nope'}", "certificates[0].subject")]
     [InlineData("- {commonName: A, subject: 'CN={name},nope'}", "certificates[0].subject")]
     [InlineData("- {commonName: A, subject: 'C={name}'}", "certificates[0].subject")]
+    [InlineData("- {commonName: A, requestedNames: {dns: ['*.*.x']}}", "certificates[0].requestedNames.dns")]
+    [InlineData("- {commonName: A, requestedNames: {dns: ['*']}}", "certificates[0].requestedNames.dns")]
+    [InlineData("- {commonName: A, requestedNames: {dns: ['a.*.x']}}", "certificates[0].requestedNames.dns")]
+    [InlineData("- {commonName: A, requestedNames: {ip: ['10.0.0.1/8']}}", "certificates[0].requestedNames.ip")]
+    [InlineData("- {commonName: A, requestedNames: {ip: ['10.0.0.0/40']}}", "certificates[0].requestedNames.ip")]
+    [InlineData("- {commonName: A, requestedNames: {uri: ['spiffe://u@contoso/*']}}", "certificates[0].requestedNames.uri")]
+    [InlineData("- {commonName: A, requestedNames: {dns: [localhost], maxNames: 0}}", "certificates[0].requestedNames.maxNames")]
     public async Task Import_BadCertificateTemplate_NamesTheField(string certificates, string field)
     {
         var text = "uuid: 6f1c0b2a-1111-4222-8333-944455556671\nname: C\ncertificates:\n  " + certificates;
         var ex = await Assert.ThrowsAsync<OpenCmException>(() => _service.ImportAsync(text, "c.yaml", Guid.Empty, "c"));
         Assert.Equal(field, ex.Error.Field);
+    }
+
+    [Fact]
+    public async Task Import_ProtocolsAndRequestedNames_ParsedEachProtocolOnceNoneByDefault()
+    {
+        var t = await _service.ImportAsync("""
+            uuid: 6f1c0b2a-1111-4222-8333-944455556672
+            name: Devices
+            protocols: [SCEP, acme, Est, scep]
+            certificates:
+              - commonName: Tls
+                requestedNames:
+                  dns: ["*.devices.contoso.com."]
+                  ip: [10.0.0.0/8]
+              - commonName: Empty
+                requestedNames: {dns: []}
+              - commonName: None
+            """, "d.yaml", Guid.Empty, "c");
+
+        Assert.Equal([EnrollmentProtocol.Est, EnrollmentProtocol.Scep, EnrollmentProtocol.Acme], t.Protocols);
+        var rules = t.CertificateTemplates[0].RequestedNames!;
+        Assert.Equal(["*.devices.contoso.com."], rules.Dns);
+        Assert.Equal(["10.0.0.0/8"], rules.Ip);
+        Assert.Equal(RequestedNameRules.DefaultMaxNames, rules.MaxNames);
+        Assert.True(RequestedNames.Check(rules, [new RequestedName(RequestedNameKind.Dns, "a.devices.contoso.com")]).IsAccepted);
+        Assert.Null(t.CertificateTemplates[1].RequestedNames);
+        Assert.Null(t.CertificateTemplates[2].RequestedNames);
+        Assert.Empty((await _service.ImportAsync("uuid: 6f1c0b2a-1111-4222-8333-944455556673\nname: Plain", "p.yaml", Guid.Empty, "c")).Protocols);
     }
 
     [Fact]

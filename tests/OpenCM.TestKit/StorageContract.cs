@@ -618,6 +618,32 @@ public abstract partial class StorageContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Templates_ProtocolsAndRequestedNameRules_ReadBackAsStored()
+    {
+        // Issue #24: what a template allows protocol front-ends lives in the stored body, no column of its own.
+        var rules = new RequestedNameRules { Dns = ["*.devices.contoso.com", "localhost"], Ip = ["10.0.0.0/8", "fd00::/8"], Uri = ["spiffe://contoso/*"], MaxNames = 7 };
+        var t = new ProfileTemplate
+        {
+            Uuid = Guid.NewGuid(),
+            Name = "Devices",
+            Version = 1,
+            Protocols = [EnrollmentProtocol.Est, EnrollmentProtocol.Acme],
+            CertificateTemplates = [new CertificateTemplate { CommonName = "Tls", RequestedNames = rules }, new CertificateTemplate { CommonName = "Plain" }],
+        };
+        Assert.True(await Transactions.RunAsync((uow, c) => uow.Templates.TryStoreVersionAsync(t, 0, Samples.Now, c)));
+
+        var found = (await new SqlTemplateStore(Db).FindAsync(t.Uuid))!;
+
+        Assert.Equal([EnrollmentProtocol.Est, EnrollmentProtocol.Acme], found.Protocols);
+        var stored = found.CertificateTemplates[0].RequestedNames!;
+        Assert.Equal(rules.Dns, stored.Dns);
+        Assert.Equal(rules.Ip, stored.Ip);
+        Assert.Equal(rules.Uri, stored.Uri);
+        Assert.Equal(7, stored.MaxNames);
+        Assert.Null(found.CertificateTemplates[1].RequestedNames);
+    }
+
+    [SkippableFact]
     public async Task CaOutbox_QueuedInTheUnitOfWork_DueAfterItsFirstRetryUntilDelivered()
     {
         var outbox = new SqlCaOutbox(Db);
