@@ -126,7 +126,7 @@ internal sealed class EstProblems : IProblemWriter
     public Task WriteAsync(HttpContext context, DomainError error, int status)
     {
         context.Response.ContentType = "text/plain; charset=utf-8";
-        var bytes = System.Text.Encoding.UTF8.GetBytes($"{ErrorMapping.Title(error.Kind)}: {error.Detail}\n");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(error.Detail + "\n");
         context.Response.ContentLength = bytes.Length;
         return context.Response.Body.WriteAsync(bytes).AsTask();
     }
