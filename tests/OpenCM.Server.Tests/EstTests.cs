@@ -7,7 +7,7 @@ using OpenCM.TestKit;
 
 namespace OpenCM.Server.Tests;
 
-/// <summary>The server with two templates: one that allows EST ("EST Device": est-device) and one that does not.</summary>
+/// <summary>The server with templates: one that allows EST ("EST Device": est-device), one that does not, two that share a label.</summary>
 public sealed class EstFixture : ServerFixture
 {
     private readonly Lazy<Task<int>> _templates;
@@ -21,6 +21,10 @@ public sealed class EstFixture : ServerFixture
         {
             Assert.True(await uow.Templates.TryStoreVersionAsync(new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "EST Device", Protocols = [EnrollmentProtocol.Est] }, 0, Samples.Now, ct));
             Assert.True(await uow.Templates.TryStoreVersionAsync(new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "No Est Device", Protocols = [EnrollmentProtocol.Scep] }, 0, Samples.Now, ct));
+
+            // Two EST templates whose names share a label: the label serves neither (docs/est.md).
+            Assert.True(await uow.Templates.TryStoreVersionAsync(new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "Twin Device", Protocols = [EnrollmentProtocol.Est] }, 0, Samples.Now, ct));
+            Assert.True(await uow.Templates.TryStoreVersionAsync(new ProfileTemplate { Uuid = Guid.NewGuid(), Name = "twin-device", Protocols = [EnrollmentProtocol.Est, EnrollmentProtocol.Acme] }, 0, Samples.Now, ct));
             return 0;
         });
 }
@@ -59,6 +63,7 @@ public class EstTests : IClassFixture<EstFixture>
     [Theory]
     [InlineData("/.well-known/est/est-device/cacerts", HttpStatusCode.OK)]
     [InlineData("/.well-known/est/no-est-device/cacerts", HttpStatusCode.NotFound)]
+    [InlineData("/.well-known/est/twin-device/cacerts", HttpStatusCode.NotFound)]
     [InlineData("/.well-known/est/EST-Device/cacerts", HttpStatusCode.NotFound)]
     [InlineData("/.well-known/est/est%20device/cacerts", HttpStatusCode.NotFound)]
     [InlineData("/.well-known/est/unknown/cacerts", HttpStatusCode.NotFound)]
