@@ -9,12 +9,12 @@ namespace OpenCM.Server.Errors;
 /// one place kinds become statuses), the headers that status calls for, and the body in the
 /// format of the front-end the request came to. Each front-end has one problem writer over the
 /// one <see cref="ErrorKind"/> set: the portal's pages, and the API's problem JSON for everything
-/// else; a later ACME or EST front-end adds its own writer (RFC 8555 problem types, EST's text).
+/// else; EST's text under /.well-known/est/ (issue #24); a later ACME front-end adds RFC 8555 problem types.
 /// </summary>
 internal static class Problems
 {
     // The first writer that answers the request writes its body; the API's answers every request.
-    private static readonly IProblemWriter[] Writers = [Portal.PortalProblems.Instance, ApiProblems.Instance];
+    private static readonly IProblemWriter[] Writers = [Endpoints.EstProblems.Instance, Portal.PortalProblems.Instance, ApiProblems.Instance];
 
     public static Task WriteAsync(HttpContext context, DomainError error)
     {

@@ -22,6 +22,7 @@ public static class OpenCmPipeline
 
         app.MapHealthEndpoints();
         app.MapPkiEndpoints(api.PathBase);
+        app.MapEstEndpoints();
         app.MapOpenApi("/openapi/{documentName}.json");
         if (api.Enabled)
         {
