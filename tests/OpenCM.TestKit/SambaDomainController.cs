@@ -112,7 +112,12 @@ public sealed class SambaDomainController
     public const string AdminDn = "CN=Administrator,CN=Users," + BaseDn;
 
     /// <summary>A name no other test of this process has: <paramref name="prefix"/> and a counter.</summary>
-    public string UniqueName(string prefix) => $"{prefix}{Environment.ProcessId % 10000}x{Interlocked.Increment(ref _names)}";
+    // The DC keeps its users from run to run and process ids come round again (alice1522x2 existed
+    // on 2026-12-05), so a random tag per fixture, not the process id, tells runs apart; five hex
+    // digits keep "svc-http" names within sAMAccountName's 20 characters.
+    public string UniqueName(string prefix) => $"{prefix}{_run}x{Interlocked.Increment(ref _names)}";
+
+    private readonly string _run = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))[..5];
 
     /// <summary>A user with <see cref="UserPassword"/> (or <paramref name="password"/>), enabled, with a UPN in the realm.</summary>
     public async Task<DomainPrincipal> CreateUserAsync(string name, string? password = null)
