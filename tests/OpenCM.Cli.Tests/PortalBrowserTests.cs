@@ -158,6 +158,11 @@ public sealed class PortalBrowserTests : IDisposable
         await alice.GetByRole(AriaRole.Link, new() { Name = "User Certificate", Exact = true }).ClickAsync();
         await alice.GetByRole(AriaRole.Button, new() { Name = "Submit the request" }).ClickAsync();
         await alice.GetByRole(AriaRole.Heading, new() { Name = "Approved: make your key now" }).WaitForAsync();
+
+        // The key step's form is hidden until its script binds it, whatever the stylesheet says: a
+        // `form.stack { display: grid }` once showed it early, and a click under load then posted it
+        // without CSRs ("0 were sent"), the rare timeout this test had.
+        Assert.Equal("none", await alice.EvaluateAsync<string>("() => { const f = document.getElementById('issue-keys'); f.hidden = true; const d = getComputedStyle(f).display; f.hidden = false; return d; }"));
         var pfx = await MakeKeyAndSaveAsync(alice, "Make my key and certificate", "pfx password 1", server);
         await MainPageAsync(alice, "key-made");
 
