@@ -100,6 +100,18 @@ public sealed class AcmeEabCommandTests : IDisposable
         Assert.DoesNotContain(hmac, err, StringComparison.Ordinal);
     }
 
+    // The sample template the ACME clients' tests use (samples/templates/tls-server.yaml, imported by init).
+    [Fact]
+    public async Task AcmeEab_TlsServerSample_Issued()
+    {
+        await InitAsync();
+
+        var (exit, output, err) = await Cli.RunAsync("acme", "eab", "--data", Data, "--user", "alice", "--template", "tls-server", "--format", "json");
+
+        Assert.True(exit == 0, err);
+        Assert.Equal("tls-server", JsonDocument.Parse(output).RootElement.GetProperty("template").GetString());
+    }
+
     [Theory]
     [InlineData("nobody", "tls-acme-test", "7d", 1, "no user named 'nobody'")]
     [InlineData("alice", "no-such-template", "7d", 1, "no template labelled 'no-such-template'")]
