@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.IdentityModel.Tokens;
+using OpenCM.Acme.Challenges;
 using OpenCM.Application;
 using OpenCM.Composition;
 using OpenCM.Domain;
@@ -91,6 +92,9 @@ public static class OpenCmServices
         services.AddOpenCmNegotiate(builder.Configuration);
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
+
+        // ACME http-01/dns-01 validation (issue #24.4): Acme:Http01Port and Acme:Dns01Resolver, checked here at start.
+        services.AddOpenCmAcmeChallenges(builder.Configuration.GetSection(AcmeValidationOptions.Section).Get<AcmeValidationOptions>() ?? new());
         return builder;
     }
 
