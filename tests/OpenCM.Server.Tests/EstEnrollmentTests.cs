@@ -1,0 +1,243 @@
+using System.Formats.Asn1;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Composition;
+using OpenCM.TestKit;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>The server with EST templates that certify names (tls-est: P-256, est-rsa: RSA) and a user with a password.</summary>
+public sealed class EstEnrollFixture : ServerFixture
+{
+    public const string Password = "est-device-password-1";
+    private readonly Lazy<Task<Principal>> _ready;
+
+    public EstEnrollFixture() => _ready = new Lazy<Task<Principal>>(PrepareAsync);
+
+    /// <summary>The user devices enroll as (Basic), once the templates are stored.</summary>
+    public Task<Principal> DeviceUserAsync() => _ready.Value;
+
+    private async Task<Principal> PrepareAsync()
+    {
+        var templates = Services.GetRequiredService<TemplateService>();
+        await templates.ImportAsync(Template("TLS EST", "ECDSA_P256", "SHA256"), "tls-est.yaml", Guid.Empty, "test");
+        await templates.ImportAsync(Template("EST RSA", "RSA", "SHA384"), "est-rsa.yaml", Guid.Empty, "test");
+        var user = await UserAsync("est");
+        await Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
+        return user;
+    }
+
+    public static string Template(string name, string keyAlgorithm, string hash, int approvals = 0) => $$"""
+        uuid: {{Guid.NewGuid():D}}
+        name: {{name}}
+        protocols: [est]
+        policies:
+          Enroll:
+            enabled: true
+            selfServiceEnabled: true
+            approvalsNeeded: {{approvals}}
+            authorizedInitiator: "O:SYD:(A;;CR;;;AU)"
+            authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})"
+        certificates:
+          - commonName: {{name.Replace(" ", "", StringComparison.Ordinal)}}
+            subject: "CN={name}"
+            keyAlgorithm: {{keyAlgorithm}}
+            keySize: 2048
+            hashAlgorithm: {{hash}}
+            keyUsages: [DigitalSignature]
+            extendedKeyUsages: ["1.3.6.1.5.5.7.3.1"]
+            requestedNames:
+              dns: [localhost, "*.test"]
+              ip: [127.0.0.1]
+        """;
+}
+
+/// <summary>
+/// EST enrollment's refusals (issue #24.2, #24.5): every hostile or mistaken request is a 4xx with
+/// a text body, the 401 offers Basic, and nothing is written (the audit log does not grow).
+/// </summary>
+public class EstEnrollmentTests : IClassFixture<EstEnrollFixture>
+{
+    private readonly EstEnrollFixture _server;
+
+    public EstEnrollmentTests(EstEnrollFixture server) => _server = server;
+
+    public static string Csr(string subject = "CN=localhost", params string[] dnsNames)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        if (dnsNames.Length > 0)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (var name in dnsNames)
+            {
+                san.AddDnsName(name);
+            }
+
+            request.CertificateExtensions.Add(san.Build());
+        }
+
+        return Convert.ToBase64String(request.CreateSigningRequest(), Base64FormattingOptions.InsertLineBreaks);
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(string path, HttpContent? body, string? user = null, string? password = EstEnrollFixture.Password)
+    {
+        var client = _server.CreateClient();
+        if (user is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        }
+
+        return await client.PostAsync(path, body);
+    }
+
+    private static StringContent Pkcs10(string text, string type = "application/pkcs10") => new(text, Encoding.ASCII, type);
+
+    private async Task<int> AuditCountAsync() =>
+        await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().CountAsync();
+
+    public static TheoryData<string, string, string?, HttpStatusCode, string> Refusals() => new()
+    {
+        // case, path, content type (null: no body), status, what the text says
+        { "no-credentials", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.Unauthorized, "Authentication is required" },
+        { "wrong-password", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.Unauthorized, "name or password is wrong" },
+        { "unknown-user", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.Unauthorized, "name or password is wrong" },
+        { "basic-not-base64", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not base64 of name:password" },
+        { "reenroll-with-password", "/.well-known/est/tls-est/simplereenroll", "application/pkcs10", HttpStatusCode.Unauthorized, "TLS client certificate" },
+        { "unknown-label", "/.well-known/est/no-such/simpleenroll", "application/pkcs10", HttpStatusCode.NotFound, "No EST service under this label" },
+        { "no-default-template", "/.well-known/est/simpleenroll", "application/pkcs10", HttpStatusCode.NotFound, "no default EST template" },
+        { "no-content-type", "/.well-known/est/tls-est/simpleenroll", null, HttpStatusCode.UnsupportedMediaType, "application/pkcs10" },
+        { "json", "/.well-known/est/tls-est/simpleenroll", "application/json", HttpStatusCode.UnsupportedMediaType, "application/pkcs10" },
+        { "bad-base64", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not base64" },
+        { "empty", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not base64" },
+        { "binary-der", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not base64" },
+        { "not-a-csr", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not a PKCS#10" },
+        { "bad-signature", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not a PKCS#10" },
+        { "trailing-bytes", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not a PKCS#10" },
+        { "oversized", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.RequestEntityTooLarge, "Est:MaxRequestBytes" },
+        { "get", "/.well-known/est/tls-est/simpleenroll", "GET", HttpStatusCode.MethodNotAllowed, "POST only" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task Enroll_HostileOrMistakenRequest_4xxTextAndNothingWritten(string @case, string path, string? type, HttpStatusCode status, string says)
+    {
+        var user = await _server.DeviceUserAsync();
+        var valid = Csr("CN=localhost", "localhost");
+        var der = Convert.FromBase64String(valid);
+        var body = @case switch
+        {
+            "bad-base64" => "MII*not base64*",
+            "empty" => "",
+            "binary-der" => Encoding.Latin1.GetString(der),
+            "not-a-csr" => Convert.ToBase64String(new AsnWriter(AsnEncodingRules.DER).Also(w => w.WriteInteger(42)).Encode()),
+            "bad-signature" => Convert.ToBase64String(der.Also(d => d[^1] ^= 0x01)),
+            "trailing-bytes" => Convert.ToBase64String([.. der, 0x05, 0x00]),
+            "oversized" => new string('A', 64 * 1024 + 4),
+            _ => valid,
+        };
+        var before = await AuditCountAsync();
+        HttpResponseMessage response;
+        if (type == "GET")
+        {
+            response = await _server.CreateClient().GetAsync(path);
+        }
+        else
+        {
+            var client = _server.CreateClient();
+            client.DefaultRequestHeaders.Authorization = @case switch
+            {
+                "no-credentials" => null,
+                "wrong-password" => Basic(user.Name, "not-the-password"),
+                "unknown-user" => Basic("nobody-" + Guid.NewGuid().ToString("N")[..8], EstEnrollFixture.Password),
+                "basic-not-base64" => new AuthenticationHeaderValue("Basic", "%%%"),
+                _ => Basic(user.Name, EstEnrollFixture.Password),
+            };
+            HttpContent content = type is null ? new ByteArrayContent(Encoding.ASCII.GetBytes(body)) : Pkcs10(body, type);
+            if (@case == "binary-der")
+            {
+                content = new ByteArrayContent(der);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/pkcs10");
+            }
+
+            response = await client.PostAsync(path, content);
+        }
+
+        Assert.Equal(status, response.StatusCode);
+        await EstTests.AssertTextErrorAsync(response);
+        Assert.Contains(says, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        if (status == HttpStatusCode.Unauthorized)
+        {
+            var challenge = response.Headers.WwwAuthenticate.ToString();
+            Assert.StartsWith("Basic realm=\"OpenCM EST\"", challenge, StringComparison.Ordinal);
+            Assert.DoesNotContain("Bearer", challenge, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await AuditCountAsync());
+    }
+
+    private static AuthenticationHeaderValue Basic(string user, string password) =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+
+    [Theory]
+    [InlineData("tls-est", "1.2.840.10045.2.1", "1.2.840.10045.3.1.7", "1.2.840.10045.4.3.2")]
+    [InlineData("est-rsa", "1.2.840.113549.1.1.1", null, "1.2.840.113549.1.1.12")]
+    public async Task CsrAttrs_TemplateKeyAndHash_AttributesOfRfc7030Section45(string label, string key, string? curve, string signature)
+    {
+        await _server.DeviceUserAsync();
+        var response = await _server.CreateClient().GetAsync($"/.well-known/est/{label}/csrattrs");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/csrattrs", response.Content.Headers.ContentType!.MediaType);
+
+        // CsrAttrs ::= SEQUENCE OF AttrOrOID: the key (an Attribute with the curve for ECDSA, an OID for RSA), then the signature algorithm.
+        var reader = new AsnReader(Convert.FromBase64String(await response.Content.ReadAsStringAsync()), AsnEncodingRules.DER).ReadSequence();
+        if (curve is null)
+        {
+            Assert.Equal(key, reader.ReadObjectIdentifier());
+        }
+        else
+        {
+            var attribute = reader.ReadSequence();
+            Assert.Equal(key, attribute.ReadObjectIdentifier());
+            Assert.Equal(curve, attribute.ReadSetOf().ReadObjectIdentifier());
+        }
+
+        Assert.Equal(signature, reader.ReadObjectIdentifier());
+        Assert.False(reader.HasData);
+    }
+
+    [Theory]
+    [InlineData("/.well-known/est/tls-est/csrattrs", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("/.well-known/est/csrattrs", HttpStatusCode.MethodNotAllowed)]
+    public async Task CsrAttrs_Post_405Text(string path, HttpStatusCode status)
+    {
+        await _server.DeviceUserAsync();
+        var response = await _server.CreateClient().PostAsync(path, Pkcs10(Csr()));
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("GET", Assert.Single(response.Content.Headers.Allow));
+        await EstTests.AssertTextErrorAsync(response);
+    }
+
+    [Fact]
+    public async Task CsrAttrs_NoDefaultTemplate_404Text()
+    {
+        await _server.DeviceUserAsync();
+        var response = await _server.CreateClient().GetAsync("/.well-known/est/csrattrs");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        await EstTests.AssertTextErrorAsync(response);
+    }
+}
+
+internal static class TestExtensions
+{
+    public static T Also<T>(this T value, Action<T> act)
+    {
+        act(value);
+        return value;
+    }
+}
