@@ -7,6 +7,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCM.Application;
 using OpenCM.Composition;
+using OpenCM.Domain;
 using OpenCM.TestKit;
 
 namespace OpenCM.Server.Tests;
@@ -239,5 +240,90 @@ internal static class TestExtensions
     {
         act(value);
         return value;
+    }
+}
+
+/// <summary>
+/// simplereenroll's TLS client certificate (RFC 7030 §3.3.2, §4.2.2), handed to the server as
+/// Kestrel would (the connection's certificate): only a recorded, unrevoked, valid certificate
+/// of OpenCM's lets its owner in, and only for the same subject and names.
+/// </summary>
+public class EstClientCertificateTests : IClassFixture<EstEnrollFixture>
+{
+    private readonly EstEnrollFixture _server;
+
+    public EstClientCertificateTests(EstEnrollFixture server) => _server = server;
+
+    public static TheoryData<string, int, string> Cases() => new()
+    {
+        { "self-signed", 401, "not issued by this server" },
+        { "revoked", 401, "revoked" },
+        { "other-names", 400, "current certificate's names" },
+        { "other-subject", 400, "current certificate's subject" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Reenroll_CertificateOrCsrNotTheCurrent_RefusedTextNothingWritten(string @case, int status, string says)
+    {
+        var user = await _server.DeviceUserAsync();
+        var (certificate, profile) = await IssueAsync(user.Uuid, "localhost");
+        if (@case == "revoked")
+        {
+            await _server.Services.GetRequiredService<ITransactions>().RunAsync((uow, ct) => uow.Certificates.RevokeAllAsync(profile, 1, Samples.Now, ct));
+        }
+
+        using var presented = @case == "self-signed" ? SelfSigned("CN=localhost") : certificate;
+        var csr = @case switch
+        {
+            "other-names" => EstEnrollmentTests.Csr("CN=localhost", "localhost", "other.test"),
+            "other-subject" => EstEnrollmentTests.Csr("CN=other.test"),
+            _ => EstEnrollmentTests.Csr("CN=localhost"),
+        };
+        var before = await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().CountAsync();
+        var (code, type, body) = await ReenrollAsync(presented, csr);
+        Assert.True(code == status, body);
+        Assert.Equal("text/plain", type);
+        Assert.Contains(says, body, StringComparison.Ordinal);
+        Assert.Equal(before, await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().CountAsync());
+    }
+
+    internal async Task<(int Status, string? MediaType, string Body)> ReenrollAsync(X509Certificate2 presented, string csr, string label = "tls-est")
+    {
+        var context = await _server.Server.SendAsync(c =>
+        {
+            c.Request.Method = "POST";
+            c.Request.Path = $"/.well-known/est/{label}/simplereenroll";
+            c.Request.ContentType = "application/pkcs10";
+            c.Request.Body = new MemoryStream(Encoding.ASCII.GetBytes(csr));
+            c.Connection.ClientCertificate = presented;
+        });
+        using var reader = new StreamReader(context.Response.Body);
+        return (context.Response.StatusCode, context.Response.ContentType?.Split(';')[0], await reader.ReadToEndAsync());
+    }
+
+    // A certificate as enrollment records it, for user and subject CN=<cn> without SAN (TestIssuance, with the owner given).
+    internal async Task<(X509Certificate2 Certificate, Guid Profile)> IssueAsync(Guid user, string cn)
+    {
+        var services = _server.Services;
+        var template = new CertificateTemplate { CommonName = "T", KeyAlgorithm = KeyAlgorithm.EcdsaP256 };
+        using var key = services.GetRequiredService<IKeyGenerator>().Generate(template);
+        var serial = CertificateIssuance.NewSerialNumber();
+        var profile = Guid.NewGuid();
+        await services.GetRequiredService<ITransactions>().RunAsync(async (uow, ct) =>
+        {
+            await uow.Certificates.ReserveAsync(new CertificateReservation(serial, Guid.NewGuid(), profile, user, "T"), ct);
+            return 0;
+        });
+        var issuance = services.GetRequiredService<CertificateIssuance>();
+        var issued = await issuance.SignAsync(issuance.Plan(new CertificateOrder(serial, key.SubjectPublicKeyInfo, template, new SubjectAttributes(cn, user, "S-1-5-21-1-2-3-4"), Samples.Now)));
+        Assert.True(await services.GetRequiredService<ITransactions>().RunAsync((uow, ct) => uow.Certificates.RecordIssuedAsync(issued, ct)));
+        return (X509CertificateLoader.LoadCertificate(issued.Der), profile);
+    }
+
+    private static X509Certificate2 SelfSigned(string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return new CertificateRequest(subject, key, HashAlgorithmName.SHA256).CreateSelfSigned(Samples.Now.AddDays(-1), Samples.Now.AddDays(1));
     }
 }

@@ -69,8 +69,8 @@ internal static class EstRequests
 
     /// <summary>
     /// RFC 7030 §4.2.2: a re-enrollment asks for the current certificate's names (the DNS names,
-    /// addresses and URIs of its subjectAltName; for a CSR without one, a host-name CN, as the
-    /// first enrollment read it) and, when its subject is not empty, the current subject. OpenCM's
+    /// addresses and URIs of its subjectAltName; without one, a CN that is a host name, as a first
+    /// enrollment reads a CSR) and, when its subject is not empty, the current subject. OpenCM's
     /// CA builds the subject from the template (SPEC §7), so an empty subject in the CSR is accepted.
     /// </summary>
     public static void CheckSameAs(CertificateRequest request, StoredCertificate current)
@@ -86,7 +86,7 @@ internal static class EstRequests
         }
 
         var asked = NamesOf(request.CertificateExtensions, request.SubjectName);
-        var held = NamesOf(certificate.Extensions.Cast<X509Extension>(), null);
+        var held = NamesOf(certificate.Extensions.Cast<X509Extension>(), certificate.SubjectName);
         if (!asked.SetEquals(held))
         {
             throw new OpenCmException(DomainError.Validation("body",
@@ -94,14 +94,14 @@ internal static class EstRequests
         }
     }
 
-    // "dns:…", "ip:…" and "uri:…" of a subjectAltName, DNS names in lower case; with no SAN, a CN that is a host name (when a subject is given).
-    private static HashSet<string> NamesOf(IEnumerable<X509Extension> extensions, X500DistinguishedName? subject)
+    // "dns:…", "ip:…" and "uri:…" of a subjectAltName, DNS names in lower case; with no SAN, a CN that is a host name (both sides alike).
+    private static HashSet<string> NamesOf(IEnumerable<X509Extension> extensions, X500DistinguishedName subject)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var san = extensions.FirstOrDefault(e => e.Oid?.Value == "2.5.29.17");
         if (san is null)
         {
-            if (subject is not null && CommonName(subject) is { } cn && Uri.CheckHostName(cn) == UriHostNameType.Dns)
+            if (CommonName(subject) is { } cn && Uri.CheckHostName(cn) == UriHostNameType.Dns)
             {
                 names.Add("dns:" + cn.TrimEnd('.').ToLowerInvariant());
             }
