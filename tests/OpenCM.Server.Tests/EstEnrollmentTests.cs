@@ -327,3 +327,47 @@ public class EstClientCertificateTests : IClassFixture<EstEnrollFixture>
         return new CertificateRequest(subject, key, HashAlgorithmName.SHA256).CreateSelfSigned(Samples.Now.AddDays(-1), Samples.Now.AddDays(1));
     }
 }
+
+/// <summary>The server with two password attempts per address and minute.</summary>
+public sealed class EstTwoAttemptsFixture : ServerFixture
+{
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["RateLimits:SignInPerMinute"] = "2" };
+}
+
+/// <summary>Basic's password guessing costs what the portal's sign-in costs (RateLimits:SignInPerMinute per address); bad Est settings refuse the start.</summary>
+public class EstLimitTests : IClassFixture<EstTwoAttemptsFixture>
+{
+    private readonly EstTwoAttemptsFixture _server;
+
+    public EstLimitTests(EstTwoAttemptsFixture server) => _server = server;
+
+    [Fact]
+    public async Task Basic_ThirdAttemptInAMinute_429TextWithRetryAfter()
+    {
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync(EstEnrollFixture.Template("TLS EST", "ECDSA_P256", "SHA256"), "tls-est.yaml", Guid.Empty, "test");
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("nobody:guess-guess")));
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage last = null!;
+        for (var i = 0; i < 3; i++)
+        {
+            last = await client.PostAsync("/.well-known/est/tls-est/simpleenroll", new StringContent(EstEnrollmentTests.Csr(), Encoding.ASCII, "application/pkcs10"));
+            statuses.Add(last.StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], statuses);
+        Assert.NotNull(last.Headers.RetryAfter);
+        await EstTests.AssertTextErrorAsync(last);
+    }
+
+    [Theory]
+    [InlineData("--Est:MaxRequestBytes=100", "Est:MaxRequestBytes")]
+    [InlineData("--Est:MaxRequestBytes=2000000", "Est:MaxRequestBytes")]
+    [InlineData("--Est:RetryAfterSeconds=0", "Est:RetryAfterSeconds")]
+    public void Settings_OutOfRange_StartRefusedNamingTheKey(string setting, string named)
+    {
+        using var dir = new TempDirectory();
+        var refused = Assert.Throws<ConfigurationRefusedException>(() => Hosting.OpenCmServer.Build(["--data", dir.Path, setting]));
+        Assert.Contains(named, refused.Message, StringComparison.Ordinal);
+    }
+}
