@@ -28,6 +28,7 @@ public sealed class EstEnrollFixture : ServerFixture
         var templates = Services.GetRequiredService<TemplateService>();
         await templates.ImportAsync(Template("TLS EST", "ECDSA_P256", "SHA256"), "tls-est.yaml", Guid.Empty, "test");
         await templates.ImportAsync(Template("EST RSA", "RSA", "SHA384"), "est-rsa.yaml", Guid.Empty, "test");
+        await templates.ImportAsync(Template("EST Approved", "ECDSA_P256", "SHA256", approvals: 1), "est-approved.yaml", Guid.Empty, "test");
         var user = await UserAsync("est");
         await Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), user, Password);
         return user;
@@ -46,7 +47,7 @@ public sealed class EstEnrollFixture : ServerFixture
             authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})"
         certificates:
           - commonName: {{name.Replace(" ", "", StringComparison.Ordinal)}}
-            subject: "CN={name}"
+            subject: "CN={requested}"
             keyAlgorithm: {{keyAlgorithm}}
             keySize: 2048
             hashAlgorithm: {{hash}}
@@ -86,6 +87,50 @@ public class EstEnrollmentTests : IClassFixture<EstEnrollFixture>
         return Convert.ToBase64String(request.CreateSigningRequest(), Base64FormattingOptions.InsertLineBreaks);
     }
 
+    private static string RsaCsr()
+    {
+        using var key = RSA.Create(2048);
+        return Convert.ToBase64String(new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest());
+    }
+
+    [Fact]
+    public async Task Enroll_AllowedNamesWithPassword_CertsOnlyPkcs7WithTheCertificateOfARequest()
+    {
+        var user = await _server.DeviceUserAsync();
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic(user.Name, EstEnrollFixture.Password);
+        var response = await client.PostAsync("/.well-known/est/tls-est/simpleenroll", Pkcs10(Csr("CN=localhost", "localhost", "a.test")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/pkcs7-mime; smime-type=certs-only", response.Content.Headers.ContentType!.ToString());
+        var certificates = new System.Security.Cryptography.Pkcs.SignedCms();
+        certificates.Decode(Convert.FromBase64String(await response.Content.ReadAsStringAsync()));
+        var certificate = Assert.Single(certificates.Certificates);
+        Assert.Equal(["localhost", "a.test"], certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames());
+        var stored = await _server.Services.GetRequiredService<IProfileStore>().CertificateBySerialAsync(certificate.SerialNumber);
+        Assert.Equal(user.Uuid, stored!.UserUuid);
+    }
+
+    [Fact]
+    public async Task Enroll_DeniedWhileWaiting_RetryIs409TextAndNoCertificate()
+    {
+        var user = await _server.DeviceUserAsync();
+        var client = _server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic(user.Name, EstEnrollFixture.Password);
+        var csr = Csr("CN=denied.test", "denied.test");
+        var waiting = await client.PostAsync("/.well-known/est/est-approved/simpleenroll", Pkcs10(csr));
+        Assert.Equal(HttpStatusCode.Accepted, waiting.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(60), waiting.Headers.RetryAfter!.Delta);
+        var text = await waiting.Content.ReadAsStringAsync();
+        var id = Guid.Parse(text.Split(' ')[1]);
+        Assert.Contains("waits for 1 more approval", text, StringComparison.Ordinal);
+
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.VoteAsync(id, "Deny")).StatusCode);
+        var denied = await client.PostAsync("/.well-known/est/est-approved/simpleenroll", Pkcs10(csr));
+        Assert.Equal(HttpStatusCode.Conflict, denied.StatusCode);
+        await EstTests.AssertTextErrorAsync(denied);
+    }
+
     private async Task<HttpResponseMessage> PostAsync(string path, HttpContent? body, string? user = null, string? password = EstEnrollFixture.Password)
     {
         var client = _server.CreateClient();
@@ -122,6 +167,8 @@ public class EstEnrollmentTests : IClassFixture<EstEnrollFixture>
         { "trailing-bytes", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "not a PKCS#10" },
         { "oversized", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.RequestEntityTooLarge, "Est:MaxRequestBytes" },
         { "get", "/.well-known/est/tls-est/simpleenroll", "GET", HttpStatusCode.MethodNotAllowed, "POST only" },
+        { "name-refused", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "evil.example.com" },
+        { "rsa-for-p256", "/.well-known/est/tls-est/simpleenroll", "application/pkcs10", HttpStatusCode.BadRequest, "ECDSA" },
     };
 
     [Theory]
@@ -140,6 +187,8 @@ public class EstEnrollmentTests : IClassFixture<EstEnrollFixture>
             "bad-signature" => Convert.ToBase64String(der.Also(d => d[^1] ^= 0x01)),
             "trailing-bytes" => Convert.ToBase64String([.. der, 0x05, 0x00]),
             "oversized" => new string('A', 64 * 1024 + 4),
+            "name-refused" => Csr("CN=localhost", "localhost", "evil.example.com"),
+            "rsa-for-p256" => RsaCsr(),
             _ => valid,
         };
         var before = await AuditCountAsync();
@@ -286,6 +335,26 @@ public class EstClientCertificateTests : IClassFixture<EstEnrollFixture>
         Assert.Equal("text/plain", type);
         Assert.Contains(says, body, StringComparison.Ordinal);
         Assert.Equal(before, await _server.Services.GetRequiredService<IAuditLog>().ReadAllAsync().CountAsync());
+    }
+
+    [Fact]
+    public async Task Reenroll_CurrentCertificateSameSubjectAndNames_NewCertificateOfTheOwner()
+    {
+        var user = await _server.DeviceUserAsync();
+        var (certificate, _) = await IssueAsync(user.Uuid, "host.test");
+        using (certificate)
+        {
+            // No SAN on either side: the CN that names a host is the name, as DeviceNames reads a CSR.
+            var (code, type, body) = await ReenrollAsync(certificate, EstEnrollmentTests.Csr("CN=host.test"));
+            Assert.True(code == 200, body);
+            Assert.Equal("application/pkcs7-mime", type);
+            var answer = new System.Security.Cryptography.Pkcs.SignedCms();
+            answer.Decode(Convert.FromBase64String(body));
+            var renewed = Assert.Single(answer.Certificates);
+            Assert.NotEqual(certificate.SerialNumber, renewed.SerialNumber);
+            Assert.Equal("CN=host.test", renewed.Subject);
+            Assert.Equal(user.Uuid, (await _server.Services.GetRequiredService<IProfileStore>().CertificateBySerialAsync(renewed.SerialNumber))!.UserUuid);
+        }
     }
 
     internal async Task<(int Status, string? MediaType, string Body)> ReenrollAsync(X509Certificate2 presented, string csr, string label = "tls-est")

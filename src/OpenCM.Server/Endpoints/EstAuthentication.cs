@@ -229,17 +229,9 @@ internal sealed class EstAuthentication : IDisposable
     }
 
     // The directory's user as a caller (SID and groups now); a principal that is no user any more is refused.
-    private static async Task<Caller> UserAsync(IServiceProvider services, Guid userUuid, CancellationToken ct)
-    {
-        var directory = services.GetRequiredService<IDirectory>();
-        if (await directory.FindAsync(userUuid, ct).ConfigureAwait(false) is not { Kind: PrincipalKind.User } user)
-        {
-            throw Refused("The authenticated principal is not a user of the directory.");
-        }
-
-        var groups = await directory.GroupsOfAsync(user.Uuid, ct).ConfigureAwait(false);
-        return new Caller(user.Uuid, user.Sid, groups.Select(g => g.Sid), user.Name);
-    }
+    private static async Task<Caller> UserAsync(IServiceProvider services, Guid userUuid, CancellationToken ct) =>
+        await services.GetRequiredService<DirectoryCallers>().ForUserAsync(userUuid, ct).ConfigureAwait(false)
+            ?? throw Refused("The authenticated principal is not a user of the directory.");
 
     private static OpenCmException Refused(string detail) => new(new DomainError(ErrorKind.Unauthenticated, detail));
 

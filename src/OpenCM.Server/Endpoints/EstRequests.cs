@@ -101,7 +101,8 @@ internal static class EstRequests
         var san = extensions.FirstOrDefault(e => e.Oid?.Value == "2.5.29.17");
         if (san is null)
         {
-            if (CommonName(subject) is { } cn && Uri.CheckHostName(cn) == UriHostNameType.Dns)
+            // DeviceNames.OfCertificateRequest's rule for a CN that names a host (a dot, letters, digits, hyphens), so that both sides read alike.
+            if (CommonName(subject) is { Length: > 0 and <= 253 } cn && cn.Contains('.', StringComparison.Ordinal) && cn.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
             {
                 names.Add("dns:" + cn.TrimEnd('.').ToLowerInvariant());
             }
