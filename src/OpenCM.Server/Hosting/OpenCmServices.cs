@@ -6,6 +6,7 @@ using OpenCM.Application;
 using OpenCM.Composition;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
+using OpenCM.Server.Endpoints;
 using OpenCM.Server.Errors;
 using OpenCM.Server.Portal;
 
@@ -69,6 +70,7 @@ public static class OpenCmServices
         services.AddOpenCmDataProtection();
         services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
         services.AddOpenCmRateLimits();
+        services.AddOpenCmEst(builder.Configuration);
         services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
 
         // The OpenAPI document describes the contracts as they travel: the generated context, wire names unchanged.
