@@ -47,6 +47,31 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
         Assert.Contains(issued.Request.Uuid.ToString("D"), list, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task Issued_LikeAnyRequest_AuditedRevocableOnTheCrlAndTheChainIntact()
+    {
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=r.test", "r.test");
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Scep, TlsServer, csr, names), "test"));
+
+        // 1. The request's audit trail: created, claimed with the serial, signed, completed.
+        var audit = _server.Services.GetRequiredService<IAuditLog>();
+        var kinds = (await audit.ForSubjectAsync(issued.Request.Uuid)).Select(e => e.Event.Kind).ToList();
+        Assert.Equal(["RequestCreated", "StatusChanged", "CertificatesIssued", "StatusChanged"], kinds);
+
+        // 2. The owner revokes it through MIM CM's API (the template's Revoke is self-service): it is on the CRL.
+        var client = await _server.ClientAsync(user);
+        var revoke = await client.PostAsync($"{ServerFixture.Api}/requests",
+            Http.Json($$"""{"type":"Revoke","profile":"{{issued.Request.NewProfileUuid}}","datacollection":[],"comment":""}"""));
+        Assert.Equal(HttpStatusCode.Created, revoke.StatusCode);
+        var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
+        using var dir = new OpenCM.TestKit.TempDirectory();
+        await File.WriteAllTextAsync(dir.File("ca.crl"), PemEncoding.WriteString("X509 CRL", crl));
+        var text = await OpenCM.TestKit.OpenSsl.CheckAsync(dir.Path, "crl", "-in", "ca.crl", "-noout", "-text");
+        Assert.Contains($"Serial Number: {issued.Certificate.SerialHex}", text, StringComparison.OrdinalIgnoreCase);
+        Assert.True((await AuditChain.VerifyAsync(audit, _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
+    }
+
     [Theory]
     [InlineData("b.example.com")]
     [InlineData("a.b.test")]
