@@ -30,6 +30,7 @@ public static class ApplicationServices
         services.AddSingleton<HelpDeskUnblock>();
         services.AddSingleton<PortalViews>();
         services.AddSingleton<Reports>();
+        services.AddSingleton<ScepChallenges>();
 
         // Notifications and webhooks (issue #21.2): the host adds the channels' transports and runs the dispatcher.
         services.AddSingleton<NotificationDispatcher>();

@@ -38,6 +38,7 @@ public static class OpenCmComposition
         services.AddSingleton(sp => Section<CaOptions>(sp, "Ca"));
         services.AddSingleton(sp => Section<NotificationOptions>(sp, NotificationOptions.Section));
         services.AddSingleton(sp => Section<SmtpOptions>(sp, SmtpOptions.Section));
+        services.AddSingleton(sp => Section<ScepOptions>(sp, ScepOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
