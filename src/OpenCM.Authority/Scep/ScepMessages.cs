@@ -135,6 +135,9 @@ public sealed record ScepHeader(string TransactionId, byte[] SenderNonce, X509Ce
 /// <summary>A client's pkiMessage, checked and opened: its type, header and the decrypted messageData (a PKCS#10, or CertPoll's IssuerAndSubject).</summary>
 public sealed record ScepRequest(ScepMessageType Type, ScepHeader Header, byte[] Content)
 {
+    /// <summary>The RA whose key opened the envelope: the one to sign the answer with, as the client checks with the certificate it encrypted for.</summary>
+    public ScepRa? OpenedBy { get; init; }
+
     /// <summary>The SHA-256 (lower-case hex) of the signer's public key (SubjectPublicKeyInfo): how a transaction is known again.</summary>
     public string SignerKeyHash => Convert.ToHexStringLower(SHA256.HashData(Header.Signer.PublicKey.ExportSubjectPublicKeyInfo()));
 }
@@ -165,8 +168,11 @@ public static class ScepMessages
     private const string Sha384 = "2.16.840.1.101.3.4.2.2";
     private const string Sha512 = "2.16.840.1.101.3.4.2.3";
 
-    /// <summary>The longest transactionID taken (RFC 8894 leaves it open; clients send a hash in hex or base64).</summary>
-    public const int MaxTransactionIdLength = 128;
+    /// <summary>
+    /// The longest transactionID taken (RFC 8894 leaves it open; clients send a hash of their key in hex or
+    /// base64, at most 64 characters): with a renewed certificate's serial it stays within the 128 characters of a client reference.
+    /// </summary>
+    public const int MaxTransactionIdLength = 80;
 
     /// <summary>
     /// Reads and opens a pkiMessage: the SignedData's one signer verified with the certificate it
@@ -218,8 +224,8 @@ public static class ScepMessages
             throw new ScepMessageException(ScepFailInfo.BadRequest, "The message carries no pkcsPKIEnvelope.", header);
         }
 
-        var (data, algorithm) = Open(content.Content, ras, header);
-        return new ScepRequest(type, header with { ContentEncryption = algorithm }, data);
+        var (data, algorithm, ra) = Open(content.Content, ras, header);
+        return new ScepRequest(type, header with { ContentEncryption = algorithm }, data) { OpenedBy = ra };
     }
 
     /// <summary>
@@ -425,7 +431,7 @@ public static class ScepMessages
         return new ScepHeader(transaction, nonce, certificate, encryption);
     }
 
-    private static (byte[] Data, Oid Algorithm) Open(byte[] envelopeInfo, IReadOnlyList<ScepRa> ras, ScepHeader header)
+    private static (byte[] Data, Oid Algorithm, ScepRa Ra) Open(byte[] envelopeInfo, IReadOnlyList<ScepRa> ras, ScepHeader header)
     {
         var envelope = new EnvelopedCms();
         try
@@ -459,7 +465,7 @@ public static class ScepMessages
                 throw new ScepMessageException(ScepFailInfo.BadMessageCheck, "The envelope does not open with the RA's key.", header, e);
             }
 
-            return (envelope.ContentInfo.Content, algorithm);
+            return (envelope.ContentInfo.Content, algorithm, ra);
         }
 
         throw new ScepMessageException(ScepFailInfo.BadMessageCheck, "The envelope is not for this server's RA certificate (GetCACert names it).", header);
