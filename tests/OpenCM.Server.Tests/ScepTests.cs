@@ -33,7 +33,7 @@ internal static class ScepTemplates
             authorizedInitiator: "O:SYD:(A;;CR;;;{CM Managers})"
             authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})"
             authorizedEnrollmentAgent: "O:SYD:(A;;CR;;;{CM Managers})"
-            collectComments: false
+            collectComments: true
             collectRequestPriority: false
             defaultRequestPriority: 0
             enrollAgentRequired: false
@@ -61,6 +61,22 @@ internal static class ScepTemplates
         {
             await templates.ImportAsync(Yaml(name, approvals, protocols), name + ".yaml", Guid.Empty, "test");
         }
+
+        // The samples the docs use: tls-server (auto-approved, CN={requested}).
+        await templates.ImportAsync(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "samples", "templates", "tls-server.yaml")), "tls-server.yaml", Guid.Empty, "test");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OpenCM.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("OpenCM.slnx not found above the test's directory.");
     }
 }
 
@@ -245,6 +261,28 @@ public class ScepTests : IClassFixture<ScepFixture>
         Assert.Equal(before, await RequestCountAsync());
     }
 
+    // certmonger's scep-submit run alone: GetCACaps, and GetCACert, whose RA (the first certificate it prints) and CA it tells apart.
+    [SkippableFact]
+    public async Task CertmongerScepSubmit_CapsAndCaCert_RaThenCa()
+    {
+        Prerequisite.SkipIfMissing(!File.Exists(ScepClientTool.ScepSubmit), $"{ScepClientTool.ScepSubmit} is not installed (apt-get install certmonger).");
+        using var dir = new TempDirectory();
+        var (exit, caps) = await ScepClientTool.RunToolAsync(ScepClientTool.ScepSubmit, dir.Path, TimeSpan.FromMinutes(1), "-u", _server.ScepUrl, "-c");
+        Assert.True(exit == 0, caps);
+        Assert.Contains("POSTPKIOperation", caps, StringComparison.Ordinal);
+        Assert.Contains("SHA-256", caps, StringComparison.Ordinal);
+
+        (exit, var printed) = await ScepClientTool.RunToolAsync(ScepClientTool.ScepSubmit, dir.Path, TimeSpan.FromMinutes(1), "-u", _server.ScepUrl, "-C");
+        Assert.True(exit == 0, printed);
+        var certificates = new X509Certificate2Collection();
+        certificates.ImportFromPem(printed);
+        Assert.True(certificates.Count >= 2, printed);
+        Assert.Equal(await _server.RaFingerprintAsync(), Convert.ToHexStringLower(SHA256.HashData(certificates[0].RawData)));
+        var chain = new X509Certificate2Collection();
+        chain.ImportFromPem(await _server.CreateClient().GetStringAsync("/CertificateManagement/ca/chain.pem"));
+        Assert.Equal(chain[0].RawData, certificates[1].RawData);
+    }
+
     [Fact]
     public async Task Challenge_Expired_Refused()
     {
@@ -387,9 +425,14 @@ internal static class ScepClientTool
     public static void SkipIfMissing() => Prerequisite.SkipIfMissing(!File.Exists(Path), $"{Path} is not installed (apt-get install scep).");
 
     /// <summary>Runs scepclient in <paramref name="dir"/> (key, CSR, self-signed and issued certificate there) until it exits or <paramref name="timeout"/> passes.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string dir, TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunAsync(string dir, TimeSpan timeout, params string[] args) => RunToolAsync(Path, dir, timeout, args);
+
+    /// <summary>certmonger's SCEP helper, runnable alone (certmonger-scep-submit(8)).</summary>
+    public const string ScepSubmit = "/usr/lib/certmonger/scep-submit";
+
+    public static async Task<(int ExitCode, string Output)> RunToolAsync(string tool, string dir, TimeSpan timeout, params string[] args)
     {
-        var start = new ProcessStartInfo(Path) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(tool) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);

@@ -88,7 +88,7 @@ internal sealed class ScepPkiOperation
         }
         catch (OpenCmException refused) when (ScepFailures.Of(refused.Error.Kind) is { } failInfo)
         {
-            _log.LogInformation("SCEP {Type} {Transaction} refused ({FailInfo}): {Kind}", request.Type, request.Header.TransactionId, failInfo, refused.Error.Kind);
+            _log.LogInformation("SCEP {Type} {Transaction} refused ({FailInfo}): {Kind} {Field} {Detail}", request.Type, request.Header.TransactionId, failInfo, refused.Error.Kind, refused.Error.Field, refused.Error.Detail);
             return ScepMessages.CertRep(request.Header, ra, ScepStatus.Failure, failInfo);
         }
     }
