@@ -283,6 +283,19 @@ public class ScepTests : IClassFixture<ScepFixture>
         Assert.Equal(chain[0].RawData, certificates[1].RawData);
     }
 
+    // The one ErrorKind → failInfo mapping (issue #24.5): refusals are the client's badRequest; what a retry may cure stays an HTTP status.
+    [Theory]
+    [InlineData(ErrorKind.ValidationFailed, Authority.Scep.ScepFailInfo.BadRequest)]
+    [InlineData(ErrorKind.Forbidden, Authority.Scep.ScepFailInfo.BadRequest)]
+    [InlineData(ErrorKind.PolicyDisabled, Authority.Scep.ScepFailInfo.BadRequest)]
+    [InlineData(ErrorKind.NotFound, Authority.Scep.ScepFailInfo.BadRequest)]
+    [InlineData(ErrorKind.InvalidStatusTransition, Authority.Scep.ScepFailInfo.BadRequest)]
+    [InlineData(ErrorKind.RateLimited, null)]
+    [InlineData(ErrorKind.Unavailable, null)]
+    [InlineData(ErrorKind.Conflict, null)]
+    [InlineData(ErrorKind.Internal, null)]
+    public void ScepFailures_Kind_FailInfoOrHttp(ErrorKind kind, Authority.Scep.ScepFailInfo? expected) => Assert.Equal(expected, ScepFailures.Of(kind));
+
     [Fact]
     public async Task Challenge_Expired_Refused()
     {
