@@ -208,7 +208,7 @@ public static class ScepMessages
         {
             signer.CheckSignature(verifySignatureOnly: true);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidOperationException or NotSupportedException or AsnContentException)
         {
             throw new ScepMessageException(ScepFailInfo.BadMessageCheck, "The message's signature does not verify with the certificate it carries.", header, e);
         }
@@ -460,7 +460,7 @@ public static class ScepMessages
             {
                 envelope.Decrypt(recipient, ra.Key);
             }
-            catch (CryptographicException e)
+            catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidOperationException or NotSupportedException or AsnContentException)
             {
                 throw new ScepMessageException(ScepFailInfo.BadMessageCheck, "The envelope does not open with the RA's key.", header, e);
             }
