@@ -63,6 +63,44 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Submit_PolicyCollectsNoComments_IssuedWithoutOne()
+    {
+        // The policy refuses comments (SPEC §6): the engine then sends none of its own.
+        var name = $"Quiet {Guid.NewGuid():N}"[..20];
+        var template = await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{Guid.NewGuid()}}
+            name: {{name}}
+            protocols: [acme]
+            policies:
+              Enroll: { enabled: true, selfServiceEnabled: true, approvalsNeeded: 0, collectComments: false }
+            certificates:
+              - commonName: Quiet
+                subject: "CN={requested}"
+                keyAlgorithm: RSA
+                requestedNames: { dns: ["*.test"] }
+            """, "test.yaml", Guid.Empty, "test");
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=q.test", "q.test");
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Acme, template.Uuid, csr, names), "test"));
+        Assert.True(string.IsNullOrEmpty(issued.Request.Comment));
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+    }
+
+    [Fact]
+    public async Task RestCreate_TemplateWhoseSubjectIsTheRequestedName_RefusedNamingTheProtocols()
+    {
+        var (user, _) = await DeviceAsync();
+        var client = await _server.ClientAsync(user);
+
+        var response = await client.CreateAsync(TlsServer);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("ValidationFailed", await response.ErrorCodeAsync());
+        Assert.Contains("EST, SCEP or ACME", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
     public async Task Submit_TemplateWithoutTheProtocol_NotFound()
     {
         var (user, caller) = await DeviceAsync();
