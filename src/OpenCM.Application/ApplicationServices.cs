@@ -30,6 +30,7 @@ public static class ApplicationServices
         services.AddSingleton<HelpDeskUnblock>();
         services.AddSingleton<PortalViews>();
         services.AddSingleton<Reports>();
+        services.AddSingleton<ScepChallenges>();
 
         // The one-shot device enrollment the EST, SCEP and ACME front-ends drive (issue #24.1).
         services.AddSingleton<DirectoryCallers>();

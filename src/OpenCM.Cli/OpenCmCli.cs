@@ -68,6 +68,7 @@ public static class OpenCmCli
         root.Subcommands.Add(BackupCommands.Backup(io));
         root.Subcommands.Add(BackupCommands.Restore(io));
         root.Subcommands.Add(AcmeCommands.Acme(io));
+        root.Subcommands.Add(ScepCommands.Scep(io));
         StoreOptions.AcceptConfigurationKeys(root);
         ServerConnection.Attach(root);
         var parsed = root.Parse(args);

@@ -38,6 +38,7 @@ public static class OpenCmComposition
         services.AddSingleton(sp => Section<CaOptions>(sp, "Ca"));
         services.AddSingleton(sp => Section<NotificationOptions>(sp, NotificationOptions.Section));
         services.AddSingleton(sp => Section<SmtpOptions>(sp, SmtpOptions.Section));
+        services.AddSingleton(sp => Section<ScepOptions>(sp, ScepOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
 
@@ -60,6 +61,8 @@ public static class OpenCmComposition
         services.AddSingleton(sp => new Authority.Ocsp.OcspResponder(sp.GetRequiredService<CertificateAuthorities>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Authority.Ocsp.OcspOptions>()));
         services.AddSingleton<ICertificateAuthority, EmbeddedCertificateAuthority>();
+        //    SCEP's RA (issue #24.3): its RSA key sealed like the CA's, its certificate issued by the active CA.
+        services.AddSingleton(sp => new ScepRaKeys(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<CertificateAuthorities>(), sp.GetRequiredService<ScepOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ICertificateRequestChecker, CsrChecker>();
         services.AddSingleton<IKeyGenerator, KeyGenerator>();
         services.AddSingleton<ICertificatePackaging, CertificatePackaging>();

@@ -14,7 +14,7 @@ namespace OpenCM.Server.Errors;
 internal static class Problems
 {
     // The first writer that answers the request writes its body; the API's answers every request.
-    private static readonly IProblemWriter[] Writers = [Endpoints.EstProblems.Instance, Portal.PortalProblems.Instance, ApiProblems.Instance];
+    private static readonly IProblemWriter[] Writers = [Endpoints.EstProblems.Instance, Endpoints.ScepProblems.Instance, Portal.PortalProblems.Instance, ApiProblems.Instance];
 
     public static Task WriteAsync(HttpContext context, DomainError error)
     {

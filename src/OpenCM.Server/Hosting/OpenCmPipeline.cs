@@ -23,6 +23,7 @@ public static class OpenCmPipeline
         app.MapHealthEndpoints();
         app.MapPkiEndpoints(api.PathBase);
         app.MapEstEndpoints();
+        app.MapScepEndpoints(api.PathBase);
         app.MapOpenApi("/openapi/{documentName}.json");
         if (api.Enabled)
         {

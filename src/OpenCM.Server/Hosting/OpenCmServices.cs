@@ -88,6 +88,9 @@ public static class OpenCmServices
         services.AddSingleton<INotificationChannel>(sp => sp.GetRequiredService<Notifications.WebhookChannel>());
         services.AddHostedService<NotificationLoop>();
         services.AddHostedService<CaReloadLoop>();
+        // SCEP (issue #24.3): PKIOperation over the device enrollment engine.
+        services.AddSingleton<Endpoints.IScepEnrollment, Endpoints.EngineScepEnrollment>();
+        services.AddSingleton<Endpoints.ScepPkiOperation>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
