@@ -1,3 +1,4 @@
+using OpenCM.Acme;
 using OpenCM.Domain;
 using OpenCM.Server.Endpoints;
 using OpenCM.Server.Errors;
@@ -23,6 +24,7 @@ public static class OpenCmPipeline
         app.MapHealthEndpoints();
         app.MapPkiEndpoints(api.PathBase);
         app.MapEstEndpoints();
+        app.MapAcmeEndpoints(Correlation.ForAudit);
         app.MapOpenApi("/openapi/{documentName}.json");
         if (api.Enabled)
         {
