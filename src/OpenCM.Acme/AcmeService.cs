@@ -171,7 +171,7 @@ public sealed class AcmeService
             throw AcmeErrors.Problem(ErrorKind.ValidationFailed, AcmeErrors.AccountDoesNotExist, "No account of this ACME service has this kid.");
         }
 
-        return account.Status == AcmeStatus.Valid ? account : throw AcmeErrors.Problem(ErrorKind.Unauthenticated, AcmeErrors.Unauthorized, "The account is deactivated (RFC 8555 §7.3.6).");
+        return account.Status == AcmeStatus.Valid ? account : throw AcmeErrors.Unauthorized403("The account is deactivated (RFC 8555 §7.3.6).");
     }
 
     /// <summary>newAccount (RFC 8555 §7.3): an account for the key, bound through its External Account Binding to the EAB key's user and template.</summary>
