@@ -90,6 +90,8 @@ public static class OpenCmServices
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddOpenCmNegotiate(builder.Configuration);
         OpenCM.Acme.AcmeEndpoints.AddOpenCmAcme(services, builder.Configuration);
+        OpenCM.Acme.Challenges.AcmeChallengeServices.AddOpenCmAcmeChallenges(services,
+            builder.Configuration.GetSection(OpenCM.Acme.Challenges.AcmeValidationOptions.Section).Get<OpenCM.Acme.Challenges.AcmeValidationOptions>() ?? new());
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
         return builder;
