@@ -31,6 +31,10 @@ public static class ApplicationServices
         services.AddSingleton<PortalViews>();
         services.AddSingleton<Reports>();
 
+        // The one-shot device enrollment the EST, SCEP and ACME front-ends drive (issue #24.1).
+        services.AddSingleton<DirectoryCallers>();
+        services.AddSingleton<DeviceEnrollment>();
+
         // Notifications and webhooks (issue #21.2): the host adds the channels' transports and runs the dispatcher.
         services.AddSingleton<NotificationDispatcher>();
         services.AddSingleton<ExpiryNotices>();

@@ -10,11 +10,12 @@ namespace OpenCM.Application;
 /// front-end (REST, the portal, a later ACME or EST) fills this one input (Vault's
 /// <c>sign_cert.go</c>); <see cref="Plan"/> turns it into the plan the CA signs.
 /// </summary>
-public sealed record CertificateOrder(string SerialHex, byte[] SubjectPublicKeyInfo, CertificateTemplate Template, SubjectAttributes Subject, DateTimeOffset Now)
+/// <param name="Names">The names a device or host request asked for, accepted against the template's rules (issue #24; decision 0014); none for a user's request.</param>
+public sealed record CertificateOrder(string SerialHex, byte[] SubjectPublicKeyInfo, CertificateTemplate Template, SubjectAttributes Subject, DateTimeOffset Now, AcceptedNames? Names = null)
 {
-    /// <summary>The template's plan for this order under <paramref name="issuer"/> (<see cref="CertificatePlanner.ForTemplate"/>).</summary>
+    /// <summary>The template's plan for this order under <paramref name="issuer"/> (<see cref="CertificatePlanner.ForTemplate(CertificateTemplate, SubjectAttributes, DateTimeOffset, IssuerProfile, AcceptedNames)"/>).</summary>
     public CertificatePlan Plan(IssuerProfile issuer) =>
-        CertificatePlanner.Build(SerialHex, SubjectPublicKeyInfo, CertificatePlanner.ForTemplate(Template, Subject, Now, issuer));
+        CertificatePlanner.Build(SerialHex, SubjectPublicKeyInfo, CertificatePlanner.ForTemplate(Template, Subject, Now, issuer, Names ?? AcceptedNames.None));
 }
 
 /// <summary>

@@ -63,8 +63,17 @@ public sealed partial class EnrollmentService
     /// order: a certificate the CA signs is always on record, and can be revoked). The steps are
     /// numbered in docs/issuance-cycle.md.
     /// </summary>
+    public Task<(CmRequest Request, IReadOnlyList<CertificateDelivery> Results)> SubmitCertificateDataAsync(
+        Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, string correlationId, CancellationToken ct = default) =>
+        SubmitCertificateDataAsync(caller, requestId, certificateRequests, pfxPassword, null, correlationId, ct);
+
+    /// <summary>
+    /// As above, for a device or host request (<see cref="DeviceEnrollment"/>, issue #24) whose
+    /// certificate also carries <paramref name="requestedNames"/>, accepted against the template's
+    /// rules; the subject's <c>{requested}</c> is the first of them.
+    /// </summary>
     public async Task<(CmRequest Request, IReadOnlyList<CertificateDelivery> Results)> SubmitCertificateDataAsync(
-        Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, string correlationId, CancellationToken ct = default)
+        Caller caller, Guid requestId, IReadOnlyList<string> certificateRequests, string? pfxPassword, AcceptedNames? requestedNames, string correlationId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(certificateRequests);
@@ -126,7 +135,12 @@ public sealed partial class EnrollmentService
 
         // 3. Every CSR is checked, and every certificate planned, before anything is claimed.
         var subject = await SubjectOfAsync(request.TargetUserUuid, ct).ConfigureAwait(false);
-        using var planned = Plan(request, template, certificateRequests, subject, now);
+        if (requestedNames is { Count: > 0 })
+        {
+            subject = subject with { Requested = DeviceNames.First(requestedNames) };
+        }
+
+        using var planned = Plan(request, template, certificateRequests, subject, requestedNames, now);
         var orders = planned.Certificates;
 
         // 4. Claim: Approved (or Executing with its card bound) → Executing with a New profile and
@@ -285,7 +299,7 @@ public sealed partial class EnrollmentService
 
     // Checks every CSR first (nothing is made for a request that will be refused), then makes the
     // server's keys and plans each certificate: one plan per certificate of the template.
-    private PlannedCertificates Plan(CmRequest request, ProfileTemplate template, IReadOnlyList<string> certificateRequests, SubjectAttributes subject, DateTimeOffset now)
+    private PlannedCertificates Plan(CmRequest request, ProfileTemplate template, IReadOnlyList<string> certificateRequests, SubjectAttributes subject, AcceptedNames? names, DateTimeOffset now)
     {
         // A temporary card's certificates last only as long as its policy says.
         var capsValidity = RequestKinds.Of(request).CapsValidity;
@@ -312,7 +326,7 @@ public sealed partial class EnrollmentService
                 try
                 {
                     var key = clientKeys[i] ?? serverKey!.SubjectPublicKeyInfo;
-                    var plan = _issuance.Plan(new CertificateOrder(CertificateIssuance.NewSerialNumber(), key, templates[i], subject, now));
+                    var plan = _issuance.Plan(new CertificateOrder(CertificateIssuance.NewSerialNumber(), key, templates[i], subject, now, names));
                     planned.Certificates.Add(new PlannedCertificate(templates[i], serverKey, plan));
                 }
                 catch

@@ -48,7 +48,16 @@ public sealed class RequestCreation
     }
 
     /// <summary>Creates a request (POST /requests).</summary>
-    public async Task<CmRequest> CreateAsync(Caller caller, CreateRequestInput input, string correlationId, CancellationToken ct = default)
+    public Task<CmRequest> CreateAsync(Caller caller, CreateRequestInput input, string correlationId, CancellationToken ct = default) =>
+        CreateAsync(caller, input, correlationId, null, ct);
+
+    /// <summary>
+    /// Creates a request, and runs <paramref name="alongside"/> in the same unit of work with the new
+    /// request: what a front-end keeps beside it (a device's submission, issue #24.1) is written
+    /// with it or not at all.
+    /// </summary>
+    public async Task<CmRequest> CreateAsync(
+        Caller caller, CreateRequestInput input, string correlationId, Func<IUnitOfWork, CmRequest, CancellationToken, Task>? alongside, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(input);
@@ -171,6 +180,11 @@ public sealed class RequestCreation
         await _transactions.RunAsync(async (uow, c) =>
         {
             await uow.Requests.InsertAsync(request, readers, c).ConfigureAwait(false);
+            if (alongside is not null)
+            {
+                await alongside(uow, request, c).ConfigureAwait(false);
+            }
+
             await CapPendingAsync(uow, request, template, c).ConfigureAwait(false);
             await uow.Events.EnqueueAsync(new OutboxEvent(EventTypes.RequestCreated, request.Uuid.ToString("D"), now, To: request.Status.ToString()), c).ConfigureAwait(false);
             await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);

@@ -10,6 +10,12 @@ public sealed record SubjectAttributes(string Name, Guid Uuid, string Sid)
 
     /// <summary>The user's principal name, when the directory has one: <c>{upn}</c> (issue #20.6).</summary>
     public string? Upn { get; init; }
+
+    /// <summary>
+    /// The first name a device or host request asked for and the template accepted (a DNS name, else
+    /// an address, else a URI): <c>{requested}</c> (issue #24; e.g. <c>CN={requested}</c> for a TLS server).
+    /// </summary>
+    public string? Requested { get; init; }
 }
 
 /// <summary>The subject a certificate template gives a user (SPEC §7: the CA, not the CSR, decides it).</summary>
@@ -33,8 +39,9 @@ public static class CertificateSubject
                 .Replace("{name}", subject.Name, StringComparison.Ordinal)
                 .Replace("{uuid}", subject.Uuid.ToString("D"), StringComparison.Ordinal)
                 .Replace("{sid}", subject.Sid, StringComparison.Ordinal);
-            value = Attribute(value, "{email}", subject.Email, "e-mail address");
-            value = Attribute(value, "{upn}", subject.Upn, "user principal name");
+            value = Attribute(value, "{email}", subject.Email, "the user has no e-mail address in the directory");
+            value = Attribute(value, "{upn}", subject.Upn, "the user has no user principal name in the directory");
+            value = Attribute(value, "{requested}", subject.Requested, "the request asked for no name (only a device or host request that asks for a DNS name, address or URI has one)");
             try
             {
                 switch (rdn[..eq].Trim().ToUpperInvariant())
@@ -61,9 +68,9 @@ public static class CertificateSubject
         return builder.Build();
     }
 
-    // {email} and {upn} only where the user has them: a user without one is refused, naming what
-    // is missing (a 400), rather than given a certificate with an empty attribute (issue #20.6).
-    private static string Attribute(string value, string placeholder, string? attribute, string what)
+    // {email}, {upn} and {requested} only where the user or request has them: one without is refused,
+    // naming what is missing (a 400), rather than given a certificate with an empty attribute (issue #20.6).
+    private static string Attribute(string value, string placeholder, string? attribute, string missing)
     {
         if (!value.Contains(placeholder, StringComparison.Ordinal))
         {
@@ -71,7 +78,7 @@ public static class CertificateSubject
         }
 
         return string.IsNullOrEmpty(attribute)
-            ? throw new OpenCmException(DomainError.Validation("subject", $"The template's subject names {placeholder}, and the user has no {what} in the directory."))
+            ? throw new OpenCmException(DomainError.Validation("subject", $"The template's subject names {placeholder}, and {missing}."))
             : value.Replace(placeholder, attribute, StringComparison.Ordinal);
     }
 
@@ -97,5 +104,6 @@ public static class CertificateSubject
     {
         Email = "sample.user@example.com",
         Upn = "sample.user@example.com",
+        Requested = "host.example.com",
     };
 }

@@ -24,7 +24,7 @@ public sealed class SqlTransactions : ITransactions
 /// The unit of work's narrow operations in SQL, inside one transaction. Each is a translation:
 /// which operation to run, and from which state, was decided by Domain and Application.
 /// </summary>
-internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites, IAuthorityWrites, IEventWrites
+internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrites, ICertificateWrites, ICardWrites, IAuditWrites, ITemplateWrites, IDirectoryWrites, ICaNoticeWrites, IAuthorityWrites, IEventWrites, IDeviceSubmissionWrites
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
     private readonly DbTransaction _tx;
@@ -55,6 +55,23 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     public IAuthorityWrites Authorities => this;
 
     public IEventWrites Events => this;
+
+    public IDeviceSubmissionWrites DeviceSubmissions => this;
+
+    async Task IDeviceSubmissionWrites.InsertAsync(DeviceSubmission d, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+
+        // ON CONFLICT DO NOTHING on both providers: a second submission with the caller's client
+        // reference (a retry racing the first) writes nothing, and the unit of work is abandoned.
+        if (await _tx.ExecuteAsync(
+                "INSERT INTO device_submissions (request_uuid, protocol, caller_uuid, client_reference, csr, names, created) VALUES (@r, @p, @c, @ref, @csr, @n, @t) ON CONFLICT DO NOTHING", ct,
+                ("@r", Sql.Text(d.RequestUuid)), ("@p", EnrollmentProtocols.Name(d.Protocol)), ("@c", Sql.Text(d.CallerUuid)), ("@ref", d.ClientReference),
+                ("@csr", d.CertificateRequest), ("@n", SqlDeviceSubmissions.SerializeNames(d.Names)), ("@t", Sql.Ticks(d.Created))).ConfigureAwait(false) != 1)
+        {
+            throw new WriteConflictException("A submission with this client reference exists already.");
+        }
+    }
 
     async Task IRequestWrites.InsertAsync(CmRequest request, IReadOnlyCollection<Sid> readerSids, CancellationToken ct)
     {

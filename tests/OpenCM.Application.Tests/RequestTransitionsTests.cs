@@ -34,6 +34,8 @@ internal sealed class AlwaysMovingStore : IRequestStore, ITransactions, IUnitOfW
 
     public IAuthorityWrites Authorities => throw new NotSupportedException();
 
+    public IDeviceSubmissionWrites DeviceSubmissions => throw new NotSupportedException();
+
     public Task<CmRequest?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult<CmRequest?>(_request);
 
     public Task<IReadOnlyList<StoredRequest>> ListAsync(RequestQuery query, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<StoredRequest>>([]);

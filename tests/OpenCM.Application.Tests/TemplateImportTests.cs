@@ -67,6 +67,8 @@ internal sealed class FakeTemplateStore : ITemplateStore, ITransactions, IUnitOf
 
     public IAuthorityWrites Authorities => throw new NotSupportedException();
 
+    public IDeviceSubmissionWrites DeviceSubmissions => throw new NotSupportedException();
+
     public Task<IReadOnlyList<ProfileTemplate>> ListAsync(CancellationToken ct = default) => Task.FromResult<IReadOnlyList<ProfileTemplate>>([.. Saved.Values]);
 
     public Task<ProfileTemplate?> FindAsync(Guid id, CancellationToken ct = default) => Task.FromResult(Saved.GetValueOrDefault(id));

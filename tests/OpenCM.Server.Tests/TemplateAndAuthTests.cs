@@ -19,10 +19,10 @@ public class TemplateAndAuthTests : IClassFixture<ServerFixture>
         var client = await _server.ClientAsync(await _server.UserAsync("alice"));
         var json = await (await client.GetAsync($"{ServerFixture.Api}/profiletemplates")).JsonAsync();
         var names = json.EnumerateArray().Select(t => t.GetProperty("Name").GetString()).ToList();
-        Assert.Equal(["Approved User Certificate", "Archived Encryption Certificate", "User Certificate", "Virtual Smartcard VPN"], names);
+        Assert.Equal(["Approved User Certificate", "Archived Encryption Certificate", "TLS Server", "TLS Server Approved", "User Certificate", "Virtual Smartcard VPN"], names);
         Assert.Equal(["Name", "Description", "Uuid", "IsSmartcardProfileTemplate", "IsVirtualSmartcardProfileTemplate"],
-            json[3].EnumerateObject().Select(p => p.Name));
-        Assert.True(json[3].GetProperty("IsVirtualSmartcardProfileTemplate").GetBoolean());
+            json[5].EnumerateObject().Select(p => p.Name));
+        Assert.True(json[5].GetProperty("IsVirtualSmartcardProfileTemplate").GetBoolean());
     }
 
     [Theory]

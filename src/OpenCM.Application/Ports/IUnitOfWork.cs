@@ -190,6 +190,9 @@ public interface IUnitOfWork
     IEventWrites Events { get; }
 
     IAuthorityWrites Authorities { get; }
+
+    /// <summary>What protocol front-ends submitted with device requests (issue #24.1).</summary>
+    IDeviceSubmissionWrites DeviceSubmissions { get; }
 }
 
 /// <summary>Runs units of work.</summary>

@@ -163,6 +163,8 @@ public sealed class MeteredTransactions : ITransactions
         public IAuthorityWrites Authorities => _inner.Authorities;
 
         public IEventWrites Events => _inner.Events;
+
+        public IDeviceSubmissionWrites DeviceSubmissions => _inner.DeviceSubmissions;
     }
 
     private sealed class Writes(IRequestWrites inner, Seen seen) : IRequestWrites

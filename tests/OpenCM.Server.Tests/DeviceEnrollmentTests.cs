@@ -1,0 +1,238 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using OpenCM.Application;
+using OpenCM.Domain;
+
+namespace OpenCM.Server.Tests;
+
+/// <summary>
+/// The one-shot device enrollment the protocol front-ends drive (issue #24.1), on the sample
+/// templates tls-server (no approval) and tls-server-approved (one approval), through the
+/// server's own services and storage.
+/// </summary>
+public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
+{
+    public static readonly Guid TlsServer = Guid.Parse("3f7c2d1e-8a4b-4c6d-9e0f-1a2b3c4d5e61");
+    public static readonly Guid TlsServerApproved = Guid.Parse("3f7c2d1e-8a4b-4c6d-9e0f-1a2b3c4d5e62");
+    private readonly ServerFixture _server;
+
+    public DeviceEnrollmentTests(ServerFixture server) => _server = server;
+
+    private DeviceEnrollment Enrollment => _server.Services.GetRequiredService<DeviceEnrollment>();
+
+    [Fact]
+    public async Task Submit_AutoApprovedTemplate_IssuedAndCompletedWithTheRequestedNames()
+    {
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=ignored", "a.test", "127.0.0.1");
+        Assert.Equal([new RequestedName(RequestedNameKind.Dns, "a.test"), new RequestedName(RequestedNameKind.Ip, "127.0.0.1")], names);
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServer, csr, names), "test"));
+
+        // An ordinary request, Completed, with a certificate whose subject and SAN are the names asked for.
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+        Assert.Equal(RequestType.Enroll, issued.Request.RequestType);
+        Assert.Equal(user.Uuid, issued.Request.TargetUserUuid);
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Certificate.Der);
+        Assert.Equal("CN=a.test", certificate.Subject);
+        var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        Assert.Equal(["a.test"], san.EnumerateDnsNames());
+        Assert.Equal([IPAddress.Loopback], san.EnumerateIPAddresses());
+
+        // The owner sees it in the MIM CM request list like any other.
+        var client = await _server.ClientAsync(user);
+        var list = await client.GetStringAsync($"{ServerFixture.Api}/requests");
+        Assert.Contains(issued.Request.Uuid.ToString("D"), list, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("b.example.com")]
+    [InlineData("a.b.test")]
+    [InlineData("10.1.2.3")]
+    public async Task Submit_NameTheTemplateDoesNotAllow_ValidationFailedAndNothingCreated(string name)
+    {
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=x", name);
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() => Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Acme, TlsServer, csr, names), "test"));
+        Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
+        Assert.Equal("requestedNames", refused.Error.Field);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
+    public async Task Submit_TemplateWithoutTheProtocol_NotFound()
+    {
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=x", "a.test");
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() =>
+            Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Scep, ServerFixture.UserCertificate, csr, names), "test"));
+        Assert.Equal(ErrorKind.NotFound, refused.Error.Kind);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
+    public async Task Submit_NotACertificateRequest_ValidationFailedAndNothingCreated()
+    {
+        var (user, caller) = await DeviceAsync();
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() =>
+            Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServer, Convert.ToBase64String([0x30, 0x03, 0x02, 0x01, 0x00]), []), "test"));
+        Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
+    public async Task Submit_ApprovalTemplate_WaitsThenTheRetryAfterApprovalIssuesAndAgainReturnsTheSameCertificate()
+    {
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=b.test");
+        Assert.Equal([new RequestedName(RequestedNameKind.Dns, "b.test")], names);
+        var input = new DeviceEnrollmentInput(EnrollmentProtocol.Scep, TlsServerApproved, csr, names, ClientReference: "transaction-" + Guid.NewGuid().ToString("N"));
+
+        // 1. Pending: one approval missing; a retry with the same reference is the same request.
+        var waiting = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(caller, input, "test"));
+        Assert.Equal(1, waiting.ApprovalsNeeded);
+        Assert.Equal(RequestStatus.Pending, waiting.Request.Status);
+        var again = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(caller, input, "test"));
+        Assert.Equal(waiting.Request.Uuid, again.Request.Uuid);
+        Assert.Equal(waiting.Request.Uuid, await Enrollment.FindAsync(caller, EnrollmentProtocol.Scep, input.ClientReference!));
+        Assert.Null(await Enrollment.FindAsync(caller, EnrollmentProtocol.Acme, input.ClientReference!));
+
+        // 2. An approver approves through MIM CM's API.
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.VoteAsync(waiting.Request.Uuid, "Approve")).StatusCode);
+
+        // 3. The client's next poll issues; the one after returns the same certificate.
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, input, "test"));
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+        var polled = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test"));
+        Assert.Equal(issued.Certificate.SerialHex, polled.Certificate.SerialHex);
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Certificate.Der);
+        Assert.Equal("CN=b.test", certificate.Subject);
+    }
+
+    [Fact]
+    public async Task Resume_DeniedRequest_RefusedWithItsStatus()
+    {
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=c.test", "c.test");
+        var waiting = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServerApproved, csr, names), "test"));
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.VoteAsync(waiting.Request.Uuid, "Deny")).StatusCode);
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() => Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test"));
+        Assert.Equal(ErrorKind.InvalidStatusTransition, refused.Error.Kind);
+        Assert.Equal(RequestStatus.Denied, refused.Error.CurrentStatus);
+    }
+
+    [Fact]
+    public async Task Resume_AnotherCallersOrAnUnknownOrAnOrdinaryRequest_NotFoundAlike()
+    {
+        var (_, owner) = await DeviceAsync();
+        var (_, other) = await DeviceAsync();
+        var (csr, names) = Csr("CN=d.test", "d.test");
+        var waiting = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(owner, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServerApproved, csr, names), "test"));
+        var ordinary = await (await _server.AdminAsync()).CreateIdAsync(ServerFixture.UserCertificate);
+        var admin = await _server.Services.GetRequiredService<DirectoryCallers>().ForUserAsync((await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("admin"))!.Uuid);
+
+        foreach (var (caller, id) in new[] { (other, waiting.Request.Uuid), (owner, Guid.NewGuid()), (admin!, ordinary) })
+        {
+            var refused = await Assert.ThrowsAsync<OpenCmException>(() => Enrollment.ResumeAsync(caller, id, "test"));
+            Assert.Equal(ErrorKind.NotFound, refused.Error.Kind);
+        }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("tab\there")]
+    public async Task Submit_MalformedClientReference_ValidationFailed(string reference)
+    {
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=e.test", "e.test");
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() =>
+            Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServer, csr, names, reference), "test"));
+        Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
+    }
+
+    [Fact]
+    public async Task ForUser_UnknownOrAGroup_Null()
+    {
+        var callers = _server.Services.GetRequiredService<DirectoryCallers>();
+        Assert.Null(await callers.ForUserAsync(Guid.NewGuid()));
+        Assert.Null(await callers.ForUserAsync((await _server.Services.GetRequiredService<IDirectory>().FindByNameAsync("CM Approvers"))!.Uuid));
+    }
+
+    [Fact]
+    public void Names_NotARequest_ValidationFailedOnCsr()
+    {
+        var refused = Assert.Throws<OpenCmException>(() => DeviceNames.OfCertificateRequest([0x30, 0x00]));
+        Assert.Equal("csr", refused.Error.Field);
+    }
+
+    [Theory]
+    [InlineData("CN=host.example.com", "host.example.com")]
+    [InlineData("CN=not a host", null)]
+    [InlineData("CN=nodot", null)]
+    [InlineData("O=Contoso", null)]
+    public void Names_NoSubjectAltName_TheCommonNameWhenItIsAHost(string subject, string? expected)
+    {
+        var (_, names) = Csr(subject);
+        Assert.Equal(expected is null ? [] : [new RequestedName(RequestedNameKind.Dns, expected)], names);
+    }
+
+    [Fact]
+    public void Names_UriAndIpv6_ReadInOrder()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri("spiffe://contoso/a"));
+        san.AddIpAddress(IPAddress.IPv6Loopback);
+        san.AddEmailAddress("ignored@contoso.test");
+        request.CertificateExtensions.Add(san.Build());
+        Assert.Equal(
+            [new RequestedName(RequestedNameKind.Uri, "spiffe://contoso/a"), new RequestedName(RequestedNameKind.Ip, "::1")],
+            DeviceNames.OfCertificateRequest(request.CreateSigningRequest()));
+    }
+
+    private async Task<(Principal User, Caller Caller)> DeviceAsync()
+    {
+        var user = await _server.UserAsync("device");
+        var caller = await _server.Services.GetRequiredService<DirectoryCallers>().ForUserAsync(user.Uuid);
+        return (user, Assert.IsType<Caller>(caller));
+    }
+
+    private async Task<string> RequestsOfAsync(Principal user) =>
+        (await (await _server.ClientAsync(user)).GetStringAsync($"{ServerFixture.Api}/requests")).Trim() is "[]" ? "" : "some";
+
+    // An RSA 2048 request (the sample templates' key) with the given DNS names and addresses in its SAN.
+    private static (string Base64, IReadOnlyList<RequestedName> Names) Csr(string subject, params string[] names)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        if (names.Length > 0)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (var name in names)
+            {
+                if (IPAddress.TryParse(name, out var address))
+                {
+                    san.AddIpAddress(address);
+                }
+                else
+                {
+                    san.AddDnsName(name);
+                }
+            }
+
+            request.CertificateExtensions.Add(san.Build());
+        }
+
+        var der = request.CreateSigningRequest();
+        return (Convert.ToBase64String(der), DeviceNames.OfCertificateRequest(der));
+    }
+}
