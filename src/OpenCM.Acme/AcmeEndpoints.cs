@@ -21,11 +21,12 @@ public static class AcmeEndpoints
     public const string Root = "/acme";
     private const string JoseJson = "application/jose+json";
 
-    /// <summary>The ACME front-end's services: options, nonces. The store, the EAB keys, the validator and the issuer come from their own registrations.</summary>
+    /// <summary>The ACME front-end's services: options, nonces, the engine as its issuer. The store, the EAB keys and the validator come from their own registrations.</summary>
     public static IServiceCollection AddOpenCmAcme(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(AcmeOptions.From(configuration));
         services.TryAddSingleton<AcmeNonces>();
+        services.TryAddSingleton<IAcmeIssuer, EngineAcmeIssuer>();
         return services;
     }
 

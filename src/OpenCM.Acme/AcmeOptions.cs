@@ -42,7 +42,7 @@ public sealed record AcmeOptions
 /// <summary>
 /// What ACME needs of the device enrollment engine (issue #24.1): a seam so the protocol is tested
 /// with a hand-written fake, and the one place the front-end meets <c>DeviceEnrollment</c> and
-/// <c>DirectoryCallers</c> (EngineAcmeIssuer).
+/// <c>DirectoryCallers</c> (<see cref="EngineAcmeIssuer"/>).
 /// </summary>
 public interface IAcmeIssuer
 {
@@ -54,4 +54,24 @@ public interface IAcmeIssuer
     Task<DeviceOutcome> ResumeAsync(Caller caller, Guid requestId, string correlationId, CancellationToken ct);
 
     Task<Guid?> FindAsync(Caller caller, string clientReference, CancellationToken ct);
+}
+
+/// <summary>The ACME front-end over the device enrollment engine (issue #24.1): an account's principal through <see cref="DirectoryCallers"/>, its orders through <see cref="DeviceEnrollment"/>.</summary>
+public sealed class EngineAcmeIssuer : IAcmeIssuer
+{
+    private readonly DeviceEnrollment _enrollment;
+    private readonly DirectoryCallers _callers;
+
+    public EngineAcmeIssuer(DeviceEnrollment enrollment, DirectoryCallers callers) => (_enrollment, _callers) = (enrollment, callers);
+
+    public Task<Caller?> CallerAsync(Guid userUuid, CancellationToken ct) => _callers.ForUserAsync(userUuid, ct);
+
+    public Task<DeviceOutcome> SubmitAsync(Caller caller, DeviceEnrollmentInput input, string correlationId, CancellationToken ct) =>
+        _enrollment.SubmitAsync(caller, input, correlationId, ct);
+
+    public Task<DeviceOutcome> ResumeAsync(Caller caller, Guid requestId, string correlationId, CancellationToken ct) =>
+        _enrollment.ResumeAsync(caller, requestId, correlationId, ct);
+
+    public Task<Guid?> FindAsync(Caller caller, string clientReference, CancellationToken ct) =>
+        _enrollment.FindAsync(caller, EnrollmentProtocol.Acme, clientReference, ct);
 }
