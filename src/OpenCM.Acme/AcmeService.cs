@@ -697,7 +697,13 @@ public sealed class AcmeService
 
             var caller = await Issuer.CallerAsync(stored.UserUuid, ct).ConfigureAwait(false)
                 ?? throw AcmeErrors.Unauthorized403("The certificate's owner is not a directory user any more.");
-            var revoke = new CreateRequestInput(RequestType.Revoke, null, [new DataItem(ProfileRules.RevocationReasonItem, reason)], null,
+            // The reason goes in the Revoke request's data where the template's Revoke policy collects it (as `opencm revoke`
+            // sends it); a policy that does not collect it revokes as unspecified (docs/acme.md).
+            var profile = await profiles.FindAsync(stored.ProfileUuid, ct).ConfigureAwait(false);
+            var template = profile is null ? null : await _services.GetRequiredService<ITemplateStore>().FindAsync(profile.TemplateUuid, ct).ConfigureAwait(false);
+            var collects = template?.PolicyFor(RequestType.Revoke)?.PolicyDataCollection
+                .Any(i => string.Equals(i.Name, ProfileRules.RevocationReasonItem, StringComparison.OrdinalIgnoreCase)) == true;
+            var revoke = new CreateRequestInput(RequestType.Revoke, null, collects ? [new DataItem(ProfileRules.RevocationReasonItem, reason)] : [], null,
                 $"ACME revokeCert of {stored.SerialHex}", null, null, stored.ProfileUuid);
             _ = await _services.GetRequiredService<RequestCreation>().CreateAsync(caller, revoke, _correlationId, ct).ConfigureAwait(false);
             return new AcmeReply(200);
