@@ -219,7 +219,7 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
     }
 
     [SkippableFact]
-    public async Task Certbot_AutoApprovedTemplate_ObtainsAndRevokes()
+    public async Task Certbot_AutoApprovedTemplate_ObtainsAndRevokesByCertificateKey()
     {
         var certbot = Certbot;
         using var dir = new TempDirectory();
@@ -234,8 +234,10 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
         Assert.Equal(CertificateStatus.Current, await _server.StatusAsync(issued));
         Assert.True(Leaf(Path.Combine(live, "chain.pem")).Subject.Length > 0, "the chain is delivered");
 
+        // Revocation signed by the certificate's own key (jwk), not the account's (lego's test revokes by account).
         (await ClientRun.StartAsync(certbot, ["revoke", .. common, "--server", _server.Directory("tls-server"), "--cert-path", Path.Combine(live, "cert.pem"),
-            "--reason", "keycompromise", "--no-delete-after-revoke"], Environment, TimeSpan.FromMinutes(3))).AssertOk("certbot revoke", dir.File("logs"));
+            "--key-path", Path.Combine(live, "privkey.pem"), "--reason", "keycompromise", "--no-delete-after-revoke"], Environment, TimeSpan.FromMinutes(3)))
+            .AssertOk("certbot revoke", dir.File("logs"));
         Assert.Equal(CertificateStatus.Revoked, await _server.StatusAsync(issued));
     }
 
