@@ -185,7 +185,7 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
     private Dictionary<string, string> Environment => new() { ["LEGO_CA_CERTIFICATES"] = _server.TrustedPem, ["REQUESTS_CA_BUNDLE"] = _server.TrustedPem };
 
     private string[] LegoArgs(string label, string path, string kid, string hmac) =>
-        ["--server", _server.Directory(label), "--eab", "--kid", kid, "--hmac", hmac, "--email", "ops@example.test", "--accept-tos",
+        ["--server", _server.Directory(label), "--eab", "--kid=" + kid, "--hmac=" + hmac, "--email", "ops@example.test", "--accept-tos",
          "--domains", "localhost", "--key-type", "rsa2048", "--http", "--http.port", $":{_server.ChallengePort}", "--path", path];
 
     private static X509Certificate2 Leaf(string pemFile)
@@ -226,7 +226,7 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
         var (_, kid, hmac) = await _server.EabAsync(AcmeServerFixture.TlsServer);
         string[] common = ["--config-dir", dir.File("config"), "--work-dir", dir.File("work"), "--logs-dir", dir.File("logs"), "--non-interactive"];
 
-        (await ClientRun.StartAsync(certbot, ["certonly", .. common, "--agree-tos", "--server", _server.Directory("tls-server"), "--eab-kid", kid, "--eab-hmac-key", hmac,
+        (await ClientRun.StartAsync(certbot, ["certonly", .. common, "--agree-tos", "--server", _server.Directory("tls-server"), "--eab-kid=" + kid, "--eab-hmac-key=" + hmac,
             "-m", "ops@example.test", "--standalone", "--http-01-port", _server.ChallengePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-d", "localhost", "--key-type", "rsa", "--rsa-key-size", "2048"], Environment, TimeSpan.FromMinutes(3))).AssertOk("certbot certonly", dir.File("logs"));
         var live = Path.Combine(dir.File("config"), "live", "localhost");
