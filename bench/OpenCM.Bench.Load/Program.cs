@@ -22,6 +22,12 @@ if (args.Contains("--issuance"))
     return await Issuance.RunAsync(server, options.Token, options.Connections, options.Seconds, options.Puts);
 }
 
+if (args.Contains("--protocols"))
+{
+    // bench/protocols.sh runs it: the same template through certificatedata, EST and ACME (issue #24).
+    return await Protocols.RunAsync(server, options.Token, args, options.Connections, options.Puts);
+}
+
 if (args.Contains("--cards"))
 {
     // dotnet run -c Release --project bench/OpenCM.Bench.Load -- --cards --server URL [--connections 64] [--seconds 10] [--warmup 5]

@@ -47,6 +47,15 @@ internal sealed class RawHttpConnection : IDisposable
         return [.. Encoding.ASCII.GetBytes(head.ToString()), .. body];
     }
 
+    /// <summary>The bytes of a request with its own body type and Authorization value (EST's PKCS#10 with HTTP Basic).</summary>
+    public byte[] Build(string method, string path, string body, string contentType, string authorization)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var head = string.Create(CultureInfo.InvariantCulture,
+            $"{method} {path} HTTP/1.1\r\nHost: {_host}\r\nAuthorization: {authorization}\r\nContent-Type: {contentType}\r\nContent-Length: {bytes.Length}\r\n\r\n");
+        return [.. Encoding.ASCII.GetBytes(head), .. bytes];
+    }
+
     /// <summary>Sends a request and reads the whole response; returns the status code and the body.</summary>
     public async Task<(int Status, string Body)> SendAsync(byte[] request)
     {

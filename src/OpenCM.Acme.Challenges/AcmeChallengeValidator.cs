@@ -66,8 +66,9 @@ public sealed class AcmeChallengeValidator : IAcmeChallengeValidator
             return Fail(Malformed, "The identifier is not a DNS name or an IP address.");
         }
 
-        if (!IsBase64Url(token, MaxKeyAuthorizationLength) || string.IsNullOrEmpty(keyAuthorization) || keyAuthorization.Length > MaxKeyAuthorizationLength
-            || !keyAuthorization.StartsWith(token + ".", StringComparison.Ordinal))
+        // §8.1: keyAuthorization = token || '.' || base64url(Thumbprint(accountKey)).
+        if (!IsBase64Url(token, MaxKeyAuthorizationLength) || keyAuthorization is null || keyAuthorization.Length > MaxKeyAuthorizationLength
+            || !keyAuthorization.StartsWith(token + ".", StringComparison.Ordinal) || !IsBase64Url(keyAuthorization[(token.Length + 1)..], MaxKeyAuthorizationLength))
         {
             return Fail(Malformed, "The challenge's token or key authorization is malformed.");
         }
@@ -162,6 +163,7 @@ public sealed class AcmeChallengeValidator : IAcmeChallengeValidator
             return Fail(Connection, $"Could not connect to {domain} on port {_port.ToString(CultureInfo.InvariantCulture)}: {refusal}.");
         }
 
+        using var connected = socket; // the stream below owns it too; disposed however the request ends
         var host = literal is { AddressFamily: AddressFamily.InterNetworkV6 } ? "[" + literal + "]" : domain;
         var url = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{host}:{_port}/.well-known/acme-challenge/{token}"));
         using var handler = new SocketsHttpHandler

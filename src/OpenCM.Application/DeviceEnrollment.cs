@@ -92,7 +92,10 @@ public sealed class DeviceEnrollment
 
         // 4. An ordinary Enroll request for the caller, with the submission in the same unit of work.
         var now = _clock.GetUtcNow();
-        var comment = input.Comment ?? $"{EnrollmentProtocols.Name(input.Protocol).ToUpperInvariant()} enrollment";
+        // A comment only where the template's Enroll policy collects one (SPEC §6 refuses it otherwise).
+        var comment = template.PolicyFor(RequestType.Enroll) is { CollectComments: true }
+            ? input.Comment ?? $"{EnrollmentProtocols.Name(input.Protocol).ToUpperInvariant()} enrollment"
+            : null;
         CmRequest request;
         try
         {

@@ -103,6 +103,16 @@ public sealed class RequestCreation
             throw Fail(new DomainError(ErrorKind.PolicyDisabled, $"The template '{template.Name}' does not allow {input.Type} requests."));
         }
 
+        // A template whose subject is the name a device asks for issues only through a protocol
+        // front-end, which passes the names (issue #24.1, decision 0015): refused here rather
+        // than when the certificate is planned.
+        if (alongside is null && RequestKinds.Of(input.Type, template.IsSmartcardProfileTemplate ? Medium.Smartcard : Medium.Software).IssuesNewProfile
+            && template.CertificateTemplates.Any(c => c.Subject.Contains("{requested}", StringComparison.Ordinal)))
+        {
+            throw Fail(DomainError.Validation("profiletemplateuuid",
+                $"The template '{template.Name}' certifies names a device or host asks for; enroll through EST, SCEP or ACME (docs/decisions/0015-device-enrollment.md)."));
+        }
+
         // A temporary card stands in for a permanent one, which the request names.
         if (oldCard is null && RequestKinds.Of(input.Type, Medium.Smartcard).Link == CardLink.Permanent)
         {

@@ -67,6 +67,7 @@ public static class OpenCmCli
         root.Subcommands.Add(ReportCommands.Report(io));
         root.Subcommands.Add(BackupCommands.Backup(io));
         root.Subcommands.Add(BackupCommands.Restore(io));
+        root.Subcommands.Add(AcmeCommands.Acme(io));
         StoreOptions.AcceptConfigurationKeys(root);
         ServerConnection.Attach(root);
         var parsed = root.Parse(args);

@@ -58,8 +58,8 @@ public static class StorageServices
         services.TryAddSingleton<IDirectoryAdministration>(sp => sp.GetRequiredService<SqlDirectory>());
         services.TryAddSingleton<IDataProtectionKeyStore, SqlDataProtectionKeys>();
         services.TryAddSingleton<IPortalSessions, SqlPortalSessions>();
-        services.TryAddSingleton<IDeviceSubmissions, SqlDeviceSubmissions>();
         services.TryAddSingleton<IExternalAccountKeys, SqlExternalAccountKeys>();
+        services.TryAddSingleton<IDeviceSubmissions, SqlDeviceSubmissions>();
         services.TryAddSingleton<IAcmeStore, SqlAcmeStore>();
         services.TryAddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<StorageProvider>().Location, sp.GetRequiredService<TimeProvider>()));
 

@@ -314,10 +314,17 @@ public sealed class AcmeChallengeValidatorTests
         }
     }
 
-    [Fact]
-    public async Task Validate_KeyAuthorizationOfAnotherToken_Malformed()
+    [Theory]
+    [InlineData("other-token.thumbprint")]
+    [InlineData(Token)]
+    [InlineData(Token + ".")]
+    [InlineData(Token + ".thumb.print")]
+    [InlineData(Token + ".thumb print")]
+    [InlineData(Token + ".thümbprint")]
+    [InlineData("")]
+    public async Task Validate_KeyAuthorizationNotTokenDotThumbprint_Malformed(string keyAuthorization)
     {
-        var check = await CheckAsync(Validator(null), AcmeChallengeKind.Http01, "127.0.0.1", Token, "other-token.thumbprint");
+        var check = await CheckAsync(Validator(null), AcmeChallengeKind.Http01, "127.0.0.1", Token, keyAuthorization);
 
         Assert.Equal((false, Problem + "malformed"), (check.Valid, check.ProblemType));
     }

@@ -80,7 +80,7 @@ public sealed class CliTests : IDisposable
         var first = await Cli.RunAsync("init", "--data", Data);
         var second = await Cli.RunAsync("init", "--data", Data);
         Assert.Equal(0, first.Exit);
-        Assert.Contains("admin created, 4 sample templates imported", first.Out, StringComparison.Ordinal);
+        Assert.Contains("admin created, 6 sample templates imported", first.Out, StringComparison.Ordinal);
         Assert.Contains("admin exists, 0 sample templates imported", second.Out, StringComparison.Ordinal);
         var ca = first.Out.Split('\n').Single(l => l.StartsWith("CA: CN=OpenCM Root CA", StringComparison.Ordinal));
         Assert.Contains(ca, second.Out, StringComparison.Ordinal);

@@ -47,6 +47,31 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
         Assert.Contains(issued.Request.Uuid.ToString("D"), list, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task Issued_LikeAnyRequest_AuditedRevocableOnTheCrlAndTheChainIntact()
+    {
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=r.test", "r.test");
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Scep, TlsServer, csr, names), "test"));
+
+        // 1. The request's audit trail: created, claimed with the serial, signed, completed.
+        var audit = _server.Services.GetRequiredService<IAuditLog>();
+        var kinds = (await audit.ForSubjectAsync(issued.Request.Uuid)).Select(e => e.Event.Kind).ToList();
+        Assert.Equal(["RequestCreated", "StatusChanged", "CertificatesIssued", "StatusChanged"], kinds);
+
+        // 2. The owner revokes it through MIM CM's API (the template's Revoke is self-service): it is on the CRL.
+        var client = await _server.ClientAsync(user);
+        var revoke = await client.PostAsync($"{ServerFixture.Api}/requests",
+            Http.Json($$"""{"type":"Revoke","profile":"{{issued.Request.NewProfileUuid}}","datacollection":[],"comment":""}"""));
+        Assert.Equal(HttpStatusCode.Created, revoke.StatusCode);
+        var crl = await _server.CreateClient().GetByteArrayAsync("/CertificateManagement/crl/OpenCM-Root-CA.crl");
+        using var dir = new OpenCM.TestKit.TempDirectory();
+        await File.WriteAllTextAsync(dir.File("ca.crl"), PemEncoding.WriteString("X509 CRL", crl));
+        var text = await OpenCM.TestKit.OpenSsl.CheckAsync(dir.Path, "crl", "-in", "ca.crl", "-noout", "-text");
+        Assert.Contains($"Serial Number: {issued.Certificate.SerialHex}", text, StringComparison.OrdinalIgnoreCase);
+        Assert.True((await AuditChain.VerifyAsync(audit, _server.Services.GetRequiredService<AuditChainKey>())).IsIntact);
+    }
+
     [Theory]
     [InlineData("b.example.com")]
     [InlineData("a.b.test")]
@@ -59,6 +84,44 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
         var refused = await Assert.ThrowsAsync<OpenCmException>(() => Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Acme, TlsServer, csr, names), "test"));
         Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
         Assert.Equal("requestedNames", refused.Error.Field);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
+    public async Task Submit_PolicyCollectsNoComments_IssuedWithoutOne()
+    {
+        // The policy refuses comments (SPEC §6): the engine then sends none of its own.
+        var name = $"Quiet {Guid.NewGuid():N}"[..20];
+        var template = await _server.Services.GetRequiredService<TemplateService>().ImportAsync($$"""
+            uuid: {{Guid.NewGuid()}}
+            name: {{name}}
+            protocols: [acme]
+            policies:
+              Enroll: { enabled: true, selfServiceEnabled: true, approvalsNeeded: 0, collectComments: false }
+            certificates:
+              - commonName: Quiet
+                subject: "CN={requested}"
+                keyAlgorithm: RSA
+                requestedNames: { dns: ["*.test"] }
+            """, "test.yaml", Guid.Empty, "test");
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=q.test", "q.test");
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Acme, template.Uuid, csr, names), "test"));
+        Assert.True(string.IsNullOrEmpty(issued.Request.Comment));
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+    }
+
+    [Fact]
+    public async Task RestCreate_TemplateWhoseSubjectIsTheRequestedName_RefusedNamingTheProtocols()
+    {
+        var (user, _) = await DeviceAsync();
+        var client = await _server.ClientAsync(user);
+
+        var response = await client.CreateAsync(TlsServer);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("ValidationFailed", await response.ErrorCodeAsync());
+        Assert.Contains("EST, SCEP or ACME", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty(await RequestsOfAsync(user));
     }
 

@@ -118,7 +118,7 @@ public sealed class TlsTests
     }
 
     /// <summary>The server from <see cref="OpenCmServer.RunAsync"/> (as <c>opencm serve</c> runs it) on a free HTTPS port.</summary>
-    private sealed class Running : IAsyncDisposable
+    internal sealed class Running : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private readonly CancellationTokenSource _stop = new();

@@ -1,10 +1,12 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.IdentityModel.Tokens;
+using OpenCM.Acme.Challenges;
 using OpenCM.Application;
 using OpenCM.Composition;
 using OpenCM.Domain;
 using OpenCM.Server.Auth;
+using OpenCM.Server.Endpoints;
 using OpenCM.Server.Errors;
 using OpenCM.Server.Portal;
 
@@ -68,6 +70,7 @@ public static class OpenCmServices
         services.AddOpenCmDataProtection();
         services.AddSingleton(sp => Section<RateLimitOptions>(sp, "RateLimits"));
         services.AddOpenCmRateLimits();
+        services.AddOpenCmEst(builder.Configuration);
         services.AddOpenApi(o => o.AddSchemaTransformer(Wire.WireSchemas.DescribeAsync));
 
         // The OpenAPI document describes the contracts as they travel: the generated context, wire names unchanged.
@@ -90,10 +93,11 @@ public static class OpenCmServices
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddOpenCmNegotiate(builder.Configuration);
         OpenCM.Acme.AcmeEndpoints.AddOpenCmAcme(services, builder.Configuration);
-        OpenCM.Acme.Challenges.AcmeChallengeServices.AddOpenCmAcmeChallenges(services,
-            builder.Configuration.GetSection(OpenCM.Acme.Challenges.AcmeValidationOptions.Section).Get<OpenCM.Acme.Challenges.AcmeValidationOptions>() ?? new());
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
+
+        // ACME http-01/dns-01 validation (issue #24.4): Acme:Http01Port and Acme:Dns01Resolver, checked here at start.
+        services.AddOpenCmAcmeChallenges(builder.Configuration.GetSection(AcmeValidationOptions.Section).Get<AcmeValidationOptions>() ?? new());
         return builder;
     }
 

@@ -28,6 +28,15 @@ public sealed class TlsOptions
 
     /// <summary>The longest a certificate may be asked to live: the CA/Browser Forum's limit for TLS server certificates.</summary>
     public const int MaxLifetimeDays = 397;
+
+    /// <summary>
+    /// Whether HTTPS addresses ask for a TLS client certificate without requiring one
+    /// (<c>ClientCertificateMode.AllowCertificate</c>): EST's <c>simplereenroll</c> authenticates
+    /// with it (RFC 7030 §3.3.2, issue #24.2). Any certificate is let through the handshake; only
+    /// the EST routes look at it, and they accept only a valid one OpenCM issued. False: no
+    /// certificate is asked for (a browser never offers one; EST re-enrollment then has no way in).
+    /// </summary>
+    public bool AllowClientCertificates { get; set; } = true;
 }
 
 /// <summary>
@@ -47,6 +56,8 @@ public static class Tls
         builder.Services.AddSingleton(options);
         if (string.IsNullOrWhiteSpace(options.FromOwnCa))
         {
+            // Kestrel keeps one HTTPS defaults action: the client certificate setting goes in the same one as the server certificate's.
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => AllowClientCertificates(https, options)));
             return builder;
         }
 
@@ -77,6 +88,8 @@ public static class Tls
         builder.Services.AddHostedService<ServerTlsLoop>();
         builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https =>
         {
+            AllowClientCertificates(https, options);
+
             // The selector satisfies Kestrel (an HTTPS address needs a certificate or a selector);
             // OnAuthenticate then hands the TLS stack the whole context, the CA's chain with it, so
             // that a client trusting only the root (or a subordinate CA's root) builds the path.
@@ -93,6 +106,22 @@ public static class Tls
             };
         }));
         return builder;
+    }
+
+    /// <summary>
+    /// Asks for a client certificate on every HTTPS address without requiring one (<see cref="TlsOptions.AllowClientCertificates"/>).
+    /// Kestrel's own chain check against the machine's trust store is bypassed: the EST front-end
+    /// decides, by serial, status, validity and signature against OpenCM's CAs; every other route ignores the certificate.
+    /// </summary>
+    private static void AllowClientCertificates(Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions https, TlsOptions options)
+    {
+        if (!options.AllowClientCertificates)
+        {
+            return;
+        }
+
+        https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+        https.AllowAnyClientCertificate();
     }
 
     // An https:// address among the URLs (--urls, ASPNETCORE_URLS) or Kestrel's endpoints.
