@@ -61,6 +61,7 @@ public static class StorageServices
         services.TryAddSingleton<IExternalAccountKeys, SqlExternalAccountKeys>();
         services.TryAddSingleton<IDeviceSubmissions, SqlDeviceSubmissions>();
         services.TryAddSingleton<IScepChallengeStore, SqlScepChallengeStore>();
+        services.TryAddSingleton<IAcmeStore, SqlAcmeStore>();
         services.TryAddSingleton<IStorageSchema>(sp => new SqlStorageSchema(sp.GetRequiredService<StorageProvider>(), sp.GetRequiredService<StorageProvider>().Location, sp.GetRequiredService<TimeProvider>()));
 
         // Secrets and archived keys are sealed under the master key, wherever the host says it comes from.

@@ -9,12 +9,12 @@ namespace OpenCM.Server.Errors;
 /// one place kinds become statuses), the headers that status calls for, and the body in the
 /// format of the front-end the request came to. Each front-end has one problem writer over the
 /// one <see cref="ErrorKind"/> set: the portal's pages, and the API's problem JSON for everything
-/// else; EST's text under /.well-known/est/ (issue #24); a later ACME front-end adds RFC 8555 problem types.
+/// else; EST's text under /.well-known/est/ (issue #24); ACME's RFC 8555 problem documents under /acme.
 /// </summary>
 internal static class Problems
 {
     // The first writer that answers the request writes its body; the API's answers every request.
-    private static readonly IProblemWriter[] Writers = [Endpoints.EstProblems.Instance, Endpoints.ScepProblems.Instance, Portal.PortalProblems.Instance, ApiProblems.Instance];
+    private static readonly IProblemWriter[] Writers = [Endpoints.EstProblems.Instance, Endpoints.ScepProblems.Instance, AcmeProblems.Instance, Portal.PortalProblems.Instance, ApiProblems.Instance];
 
     public static Task WriteAsync(HttpContext context, DomainError error)
     {
@@ -55,6 +55,16 @@ internal interface IProblemWriter
 
     /// <summary>Writes the body of <paramref name="error"/>; status and headers are already set.</summary>
     Task WriteAsync(HttpContext context, DomainError error, int status);
+}
+
+/// <summary>ACME's problem documents under /acme (RFC 8555 §6.7; issue #24.5): the type from the one ErrorKind mapping in OpenCM.Acme.</summary>
+internal sealed class AcmeProblems : IProblemWriter
+{
+    public static readonly AcmeProblems Instance = new();
+
+    public bool Answers(HttpContext context) => OpenCM.Acme.AcmeEndpoints.Answers(context);
+
+    public Task WriteAsync(HttpContext context, DomainError error, int status) => OpenCM.Acme.AcmeEndpoints.WriteProblemAsync(context, error, status);
 }
 
 /// <summary>The API's problem JSON (RFC 9457 with OpenCM's members): one <see cref="ProblemDto"/>, serialized by the generated context.</summary>

@@ -1,3 +1,4 @@
+using OpenCM.Acme;
 using OpenCM.Domain;
 using OpenCM.Server.Endpoints;
 using OpenCM.Server.Errors;
@@ -24,6 +25,7 @@ public static class OpenCmPipeline
         app.MapPkiEndpoints(api.PathBase);
         app.MapEstEndpoints();
         app.MapScepEndpoints(api.PathBase);
+        app.MapAcmeEndpoints(Correlation.ForAudit);
         app.MapOpenApi("/openapi/{documentName}.json");
         if (api.Enabled)
         {

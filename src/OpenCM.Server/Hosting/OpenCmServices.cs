@@ -95,6 +95,7 @@ public static class OpenCmServices
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddOpenCmNegotiate(builder.Configuration);
+        OpenCM.Acme.AcmeEndpoints.AddOpenCmAcme(services, builder.Configuration);
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
 
