@@ -118,6 +118,25 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
         });
     }
 
+    [Fact]
+    public async Task Resume_ServerKeyTemplateApproved_ThePollThatIssuesCarriesTheKeyTheNextDoesNot()
+    {
+        var template = await ServerKeyTemplateAsync(approvals: 1);
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=p.test", "p.test");
+        var waiting = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(caller,
+            new DeviceEnrollmentInput(EnrollmentProtocol.Est, template.Uuid, csr, names, ServerKey: true), "test"));
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.VoteAsync(waiting.Request.Uuid, "Approve")).StatusCode);
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test"));
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Certificate.Der);
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(Assert.IsType<byte[]>(issued.Pkcs8PrivateKey), out _);
+        Assert.Equal(certificate.PublicKey.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
+        Assert.Null(Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test")).Pkcs8PrivateKey);
+    }
+
     [Theory]
     [InlineData(true, false)]
     [InlineData(false, true)]
@@ -151,12 +170,12 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
     }
 
     // A device template whose one certificate has the server make (and archive) the key: EST only, names under .test.
-    internal static string ServerKeyTemplateYaml(string name) => $$"""
+    internal static string ServerKeyTemplateYaml(string name, int approvals = 0) => $$"""
         uuid: {{Guid.NewGuid()}}
         name: {{name}}
         protocols: [est]
         policies:
-          Enroll: { enabled: true, selfServiceEnabled: true, approvalsNeeded: 0, collectComments: false }
+          Enroll: { enabled: true, selfServiceEnabled: true, approvalsNeeded: {{approvals}}, collectComments: false, authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})" }
         certificates:
           - commonName: Keygen
             subject: "CN={requested}"
@@ -166,8 +185,8 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
             requestedNames: { dns: ["*.test"] }
         """;
 
-    private async Task<ProfileTemplate> ServerKeyTemplateAsync() =>
-        await _server.Services.GetRequiredService<TemplateService>().ImportAsync(ServerKeyTemplateYaml($"Keygen {Guid.NewGuid():N}"[..20]), "test.yaml", Guid.Empty, "test");
+    private async Task<ProfileTemplate> ServerKeyTemplateAsync(int approvals = 0) =>
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync(ServerKeyTemplateYaml($"Keygen {Guid.NewGuid():N}"[..20], approvals), "test.yaml", Guid.Empty, "test");
 
     [Fact]
     public async Task RestCreate_TemplateWhoseSubjectIsTheRequestedName_RefusedNamingTheProtocols()
