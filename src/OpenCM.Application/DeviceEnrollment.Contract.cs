@@ -21,19 +21,31 @@ namespace OpenCM.Application;
 /// (<see cref="DeviceEnrollment.FindAsync"/>) instead of making another. At most 128 printable ASCII characters.
 /// </param>
 /// <param name="Comment">Stored with the request, e.g. "EST simpleenroll from 10.0.0.7".</param>
+/// <param name="ServerKey">
+/// The client asks the server to make the key (EST serverkeygen, RFC 7030 §4.4): the template's
+/// certificate must be <see cref="CertificateTemplate.ServerGeneratesKey"/> (and one that is must be
+/// asked for this way, so no front-end drops a key it cannot deliver). The CSR then carries only the
+/// names; its own key is checked by its signature, not against the template (§4.4.1).
+/// </param>
 public sealed record DeviceEnrollmentInput(
     EnrollmentProtocol Protocol,
     Guid ProfileTemplateUuid,
     string CertificateRequest,
     IReadOnlyList<RequestedName> Names,
     string? ClientReference = null,
-    string? Comment = null);
+    string? Comment = null,
+    bool ServerKey = false);
 
 /// <summary>Where a device enrollment stands after a submission or a poll.</summary>
 public abstract record DeviceOutcome(CmRequest Request)
 {
-    /// <summary>The certificate was issued and the request is Completed.</summary>
-    public sealed record Issued(CmRequest Request, IssuedCertificate Certificate) : DeviceOutcome(Request);
+    /// <summary>
+    /// The certificate was issued and the request is Completed. <paramref name="Pkcs8PrivateKey"/>
+    /// is the key the server made (<see cref="DeviceEnrollmentInput.ServerKey"/>), unencrypted DER,
+    /// only on the delivery that issued it; a later poll gets null (the key is archived sealed, and
+    /// only MIM CM's key recovery returns it). Never log it.
+    /// </summary>
+    public sealed record Issued(CmRequest Request, IssuedCertificate Certificate, byte[]? Pkcs8PrivateKey = null) : DeviceOutcome(Request);
 
     /// <summary>
     /// The request waits for approvers (Pending); poll again with <see cref="DeviceEnrollment.ResumeAsync"/>.

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using OpenCM.Domain;
 
 namespace OpenCM.Application;
@@ -83,7 +85,22 @@ public sealed class DeviceEnrollment
         // 3. The request and the names, checked before anything is written: the CSR by the same
         //    checker as certificatedata's, the names against the certificate template's rules.
         var certificate = DeviceCertificate(template);
-        _ = _issuance.CheckRequest(input.CertificateRequest, certificate, "csr");
+        if (certificate.ServerGeneratesKey != input.ServerKey)
+        {
+            throw new OpenCmException(DomainError.Validation("template", certificate.ServerGeneratesKey
+                ? $"The template '{template.Name}' has the server make the key: ask for it with EST serverkeygen (RFC 7030 §4.4)."
+                : $"The template '{template.Name}' certifies a key the client makes: send the CSR for that key (EST simpleenroll), not serverkeygen."));
+        }
+
+        if (input.ServerKey)
+        {
+            // RFC 7030 §4.4.1: the CSR's key is not the one certified; only its signature is checked.
+            CheckSignature(input.CertificateRequest);
+        }
+        else
+        {
+            _ = _issuance.CheckRequest(input.CertificateRequest, certificate, "csr");
+        }
         var names = RequestedNames.Check(certificate.RequestedNames, input.Names);
         if (names.Error is { } refused)
         {
@@ -133,14 +150,37 @@ public sealed class DeviceEnrollment
             : (await _submissions.FindByReferenceAsync(protocol, caller.UserUuid, clientReference, ct).ConfigureAwait(false))?.RequestUuid;
     }
 
-    /// <summary>The one certificate a device template issues: exactly one certificate template, its key the client's.</summary>
+    /// <summary>
+    /// The one certificate a device template issues: exactly one certificate template, its key the
+    /// client's, or the server's (archived) where the front-end can deliver it (<see cref="DeviceEnrollmentInput.ServerKey"/>).
+    /// </summary>
     public static CertificateTemplate DeviceCertificate(ProfileTemplate template)
     {
         ArgumentNullException.ThrowIfNull(template);
-        return template.CertificateTemplates is [{ ServerGeneratesKey: false } only]
+        return template.CertificateTemplates is [var only]
             ? only
             : throw new OpenCmException(DomainError.Validation("template",
-                $"The template '{template.Name}' cannot serve device enrollment: it must issue exactly one certificate, for a key the client makes."));
+                $"The template '{template.Name}' cannot serve device enrollment: it must issue exactly one certificate."));
+    }
+
+    // A PKCS#10 whose signature verifies under its own key (the key itself is not certified: the server makes that one).
+    private static void CheckSignature(string certificateRequest)
+    {
+        try
+        {
+            var der = Convert.FromBase64String(CanonicalRequest(certificateRequest));
+            _ = CertificateRequest.LoadSigningRequest(
+                der, HashAlgorithmName.SHA256, out var consumed,
+                CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+            if (consumed != der.Length)
+            {
+                throw new FormatException();
+            }
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException or System.Formats.Asn1.AsnContentException or ArgumentException or PlatformNotSupportedException)
+        {
+            throw new OpenCmException(DomainError.Validation("csr", "The certificate request is not a PKCS#10 request with a valid signature."));
+        }
     }
 
     private async Task<CmRequest> FindOwnAsync(Caller caller, Guid requestId, CancellationToken ct)
@@ -201,15 +241,43 @@ public sealed class DeviceEnrollment
         }
 
         // 2. Sign (the claim, the plan on record, the CA, the check against the plan), then complete.
-        var (executing, _) = await _enrollment.SubmitCertificateDataAsync(caller, request.Uuid, [submission.CertificateRequest], null, names.Accepted, correlationId, ct)
-            .ConfigureAwait(false);
-        return await CompleteAsync(caller, executing, correlationId, ct).ConfigureAwait(false);
+        if (!DeviceCertificate(template).ServerGeneratesKey)
+        {
+            var (executing, _) = await _enrollment.SubmitCertificateDataAsync(caller, request.Uuid, [submission.CertificateRequest], null, names.Accepted, correlationId, ct)
+                .ConfigureAwait(false);
+            return await CompleteAsync(caller, executing, correlationId, ct).ConfigureAwait(false);
+        }
+
+        // The server makes the key, archives it sealed and returns it once in a PFX (MIM CM's path for
+        // server keys); the PFX's password is a throw-away one, the key goes to the front-end as PKCS#8.
+        var password = RandomNumberGenerator.GetHexString(32);
+        var (made, deliveries) = await _enrollment.SubmitCertificateDataAsync(caller, request.Uuid, [], password, names.Accepted, correlationId, ct).ConfigureAwait(false);
+        var key = Pkcs8Of(deliveries.Single(d => d.Pfx is not null).Pfx!, password);
+        return await CompleteAsync(caller, made, correlationId, ct, key).ConfigureAwait(false);
     }
 
-    private async Task<DeviceOutcome> CompleteAsync(Caller caller, CmRequest executing, string correlationId, CancellationToken ct)
+    private async Task<DeviceOutcome> CompleteAsync(Caller caller, CmRequest executing, string correlationId, CancellationToken ct, byte[]? key = null)
     {
         var completed = await _transitions.SetStatusAsync(caller, executing.Uuid, RequestStatus.Completed, null, correlationId, ct).ConfigureAwait(false);
-        return new DeviceOutcome.Issued(completed, await IssuedCertificateAsync(completed, ct).ConfigureAwait(false));
+        return new DeviceOutcome.Issued(completed, await IssuedCertificateAsync(completed, ct).ConfigureAwait(false), key);
+    }
+
+    // The private key of the PFX the issuance returned, as unencrypted PKCS#8 DER; the PFX is wiped.
+    private static byte[] Pkcs8Of(byte[] pfx, string password)
+    {
+        try
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12(pfx, password,
+                X509KeyStorageFlags.Exportable | X509KeyStorageFlags.EphemeralKeySet);
+            using AsymmetricAlgorithm key = (AsymmetricAlgorithm?)certificate.GetRSAPrivateKey()
+                ?? (AsymmetricAlgorithm?)certificate.GetECDsaPrivateKey()
+                ?? throw new OpenCmException(new DomainError(ErrorKind.Internal, "The issued PFX holds no RSA or ECDSA private key."));
+            return key.ExportPkcs8PrivateKey();
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pfx);
+        }
     }
 
     private async Task<IssuedCertificate> IssuedCertificateAsync(CmRequest request, CancellationToken ct)
@@ -224,7 +292,7 @@ public sealed class DeviceEnrollment
     private static string CanonicalRequest(string text)
     {
         var trimmed = text.Trim();
-        if (trimmed.StartsWith("-----BEGIN", StringComparison.Ordinal) && System.Security.Cryptography.PemEncoding.TryFind(trimmed, out var fields))
+        if (trimmed.StartsWith("-----BEGIN", StringComparison.Ordinal) && PemEncoding.TryFind(trimmed, out var fields))
         {
             return Convert.ToBase64String(Convert.FromBase64String(trimmed[fields.Base64Data]));
         }

@@ -113,6 +113,107 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Submit_ServerKeyTemplate_IssuedWithTheKeyOnceAndArchived()
+    {
+        // RFC 7030 §4.4: the server makes the key (RSA, the template's) whatever key signs the CSR (here ECDSA).
+        var template = await ServerKeyTemplateAsync();
+        var (_, caller) = await DeviceAsync();
+        using var csrKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=k.test", csrKey, HashAlgorithmName.SHA256);
+        var der = request.CreateSigningRequest();
+        var input = new DeviceEnrollmentInput(EnrollmentProtocol.Est, template.Uuid, Convert.ToBase64String(der), DeviceNames.OfCertificateRequest(der), "kg-1", ServerKey: true);
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, input, "test"));
+
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Certificate.Der);
+        Assert.Equal("CN=k.test", certificate.Subject);
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(Assert.IsType<byte[]>(issued.Pkcs8PrivateKey), out _);
+        Assert.Equal(certificate.PublicKey.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
+        Assert.NotNull(await _server.Services.GetRequiredService<IProfileStore>().ArchivedKeyAsync(issued.Certificate.SerialHex));
+
+        // The same submission again (a retry), and a poll: the certificate, never the key again.
+        var retried = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, input, "test"));
+        var polled = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, issued.Request.Uuid, "test"));
+        Assert.All([retried, polled], again =>
+        {
+            Assert.Null(again.Pkcs8PrivateKey);
+            Assert.Equal(issued.Certificate.SerialHex, again.Certificate.SerialHex);
+        });
+    }
+
+    [Fact]
+    public async Task Resume_ServerKeyTemplateApproved_ThePollThatIssuesCarriesTheKeyTheNextDoesNot()
+    {
+        var template = await ServerKeyTemplateAsync(approvals: 1);
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=p.test", "p.test");
+        var waiting = Assert.IsType<DeviceOutcome.Waiting>(await Enrollment.SubmitAsync(caller,
+            new DeviceEnrollmentInput(EnrollmentProtocol.Est, template.Uuid, csr, names, ServerKey: true), "test"));
+        var approver = await _server.ClientAsync(await _server.UserAsync("appr", "CM Approvers"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.VoteAsync(waiting.Request.Uuid, "Approve")).StatusCode);
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test"));
+        using var certificate = X509CertificateLoader.LoadCertificate(issued.Certificate.Der);
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(Assert.IsType<byte[]>(issued.Pkcs8PrivateKey), out _);
+        Assert.Equal(certificate.PublicKey.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
+        Assert.Null(Assert.IsType<DeviceOutcome.Issued>(await Enrollment.ResumeAsync(caller, waiting.Request.Uuid, "test")).Pkcs8PrivateKey);
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task Submit_ServerKeyAskedOfTheWrongTemplate_ValidationFailedAndNothingCreated(bool serverKeyTemplate, bool serverKeyAsked)
+    {
+        // A client-key template cannot make keys; a server-key template's key must not be dropped by a front-end that cannot deliver it.
+        var template = serverKeyTemplate ? (await ServerKeyTemplateAsync()).Uuid : TlsServer;
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=w.test", "w.test");
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() =>
+            Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, template, csr, names, ServerKey: serverKeyAsked), "test"));
+        Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
+        Assert.Equal("template", refused.Error.Field);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    [Fact]
+    public async Task Submit_ServerKeyWithBadlySignedCsr_ValidationFailedAndNothingCreated()
+    {
+        var template = await ServerKeyTemplateAsync();
+        var (user, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=s.test", "s.test");
+        var der = Convert.FromBase64String(csr);
+        der[^1] ^= 0x01; // the signature's last byte
+
+        var refused = await Assert.ThrowsAsync<OpenCmException>(() =>
+            Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, template.Uuid, Convert.ToBase64String(der), names, ServerKey: true), "test"));
+        Assert.Equal(ErrorKind.ValidationFailed, refused.Error.Kind);
+        Assert.Empty(await RequestsOfAsync(user));
+    }
+
+    // A device template whose one certificate has the server make (and archive) the key: EST only, names under .test.
+    internal static string ServerKeyTemplateYaml(string name, int approvals = 0) => $$"""
+        uuid: {{Guid.NewGuid()}}
+        name: {{name}}
+        protocols: [est]
+        policies:
+          Enroll: { enabled: true, selfServiceEnabled: true, approvalsNeeded: {{approvals}}, collectComments: false, authorizedApprover: "O:SYD:(A;;CR;;;{CM Approvers})" }
+        certificates:
+          - commonName: Keygen
+            subject: "CN={requested}"
+            keyAlgorithm: RSA
+            keySize: 2048
+            serverGeneratesKey: true
+            requestedNames: { dns: ["*.test"] }
+        """;
+
+    private async Task<ProfileTemplate> ServerKeyTemplateAsync(int approvals = 0) =>
+        await _server.Services.GetRequiredService<TemplateService>().ImportAsync(ServerKeyTemplateYaml($"Keygen {Guid.NewGuid():N}"[..20], approvals), "test.yaml", Guid.Empty, "test");
+
+    [Fact]
     public async Task RestCreate_TemplateWhoseSubjectIsTheRequestedName_RefusedNamingTheProtocols()
     {
         var (user, _) = await DeviceAsync();

@@ -105,6 +105,82 @@ public sealed class EstOverTlsTests
         Assert.Equal(approvedCertificate.SerialNumber, (await CertificateOfAsync(dir, "approved", clock)).SerialNumber);
     }
 
+    [Fact]
+    public async Task ServerKeyGen_CurlAndOpenSsl_KeyMatchesCertificateDeliveredOnce()
+    {
+        Prerequisite.SkipIfMissing(!OnPath("curl"), "curl is not installed (apt-get install curl)");
+        using var dir = new TempDirectory();
+        var clock = new FakeTimeProvider(Samples.Now);
+        await using var server = await TlsTests.Running.StartAsync(dir, clock, new CapturingLoggerProvider(), "--Tls:FromOwnCa=localhost,127.0.0.1", "--RateLimits:SignInPerMinute=1000");
+        var services = server.Services;
+        var name = $"Keygen {Guid.NewGuid():N}"[..20];
+        await services.GetRequiredService<TemplateService>().ImportAsync(DeviceEnrollmentTests.ServerKeyTemplateYaml(name), "test.yaml", Guid.Empty, "test");
+        var administration = services.GetRequiredService<DirectoryAdministration>();
+        var device = await administration.AddUserAsync(new AuditContext(Guid.Empty, "test"), $"device-{Guid.NewGuid():N}"[..20], [], null, null);
+        await services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), device, Password);
+        await File.WriteAllBytesAsync(dir.File("root.pem"), Encoding.ASCII.GetBytes(
+            services.GetRequiredService<CertificateAuthorities>().Active.Signer.Certificate.ExportCertificatePem() + "\n"));
+        var url = $"https://127.0.0.1:{server.Port}/.well-known/est";
+        var label = OpenCM.Domain.TemplateLabels.Of(name);
+
+        // 1. The CSR names what the device wants (its own key, EC here, is not the one certified); the answer is multipart/mixed (RFC 7030 §4.4.2).
+        await OpenSsl.CheckAsync(dir.Path, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "csr.key",
+            "-subj", "/CN=gen.test", "-addext", "subjectAltName=DNS:gen.test", "-outform", "DER", "-out", "gen.der");
+        await OpenSsl.CheckAsync(dir.Path, "base64", "-in", "gen.der", "-out", "gen.b64");
+        string[] keygen = ["--user", $"{device.Name}:{Password}", "--data-binary", "@gen.b64", "-H", "Content-Type: application/pkcs10", $"{url}/{label}/serverkeygen", "-o", "gen.multipart"];
+        var answer = await Curl.RunAsync(dir, keygen);
+        Assert.True(answer.Status == 200, answer.ToString());
+        var contentType = answer.Headers.Split('\n').Single(h => h.StartsWith("content-type:", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("multipart/mixed", contentType, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("cache-control: no-store", answer.Headers, StringComparison.OrdinalIgnoreCase);
+        var boundary = contentType.Split("boundary=")[1].Trim().Trim('"');
+
+        // 2. Split it as a client does: a part per boundary, headers, blank line, base64.
+        var parts = (await File.ReadAllTextAsync(dir.File("gen.multipart"))).Split("--" + boundary)
+            .Select(p => p.Trim()).Where(p => p.Length > 0 && p != "--").ToList();
+        Assert.Equal(2, parts.Count);
+        var (keyHeaders, keyBody) = Part(parts[0]);
+        var (certificateHeaders, certificateBody) = Part(parts[1]);
+        Assert.Contains("Content-Type: application/pkcs8", keyHeaders, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Content-Type: application/pkcs7-mime; smime-type=certs-only", certificateHeaders, StringComparison.OrdinalIgnoreCase);
+        await File.WriteAllTextAsync(dir.File("gen.key.b64"), keyBody + "\n");
+        await File.WriteAllTextAsync(dir.File("gen.p7.b64"), certificateBody + "\n");
+
+        // 3. openssl reads the unencrypted PKCS#8 key and the certificate (verified at the pinned time); the key is the certificate's.
+        await OpenSsl.CheckAsync(dir.Path, "base64", "-d", "-in", "gen.key.b64", "-out", "gen.key.der");
+        var keyPublic = await OpenSsl.CheckAsync(dir.Path, "pkey", "-inform", "DER", "-in", "gen.key.der", "-pubout");
+        var certificate = await CertificateOfAsync(dir, "gen", clock);
+        Assert.Equal("CN=gen.test", certificate.Subject);
+        Assert.Equal(["gen.test"], certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames());
+        var certificatePublic = await OpenSsl.CheckAsync(dir.Path, "x509", "-in", "gen.pem", "-pubkey", "-noout");
+        Assert.Equal(certificatePublic.Trim(), keyPublic.Trim());
+        Assert.Contains("BEGIN PUBLIC KEY", keyPublic, StringComparison.Ordinal);
+
+        // 4. The same POST again: the key is not sent twice (409, text; docs/est.md).
+        var again = await Curl.RunAsync(dir, [.. keygen[..^1], "again.txt"]);
+        Assert.True(again.Status == 409, again.ToString());
+        Assert.Contains("key recovery", await File.ReadAllTextAsync(dir.File("again.txt")), StringComparison.Ordinal);
+
+        // Hostile: serverkeygen on a client-key template, simpleenroll on a server-key one: 400 text, nothing issued
+        // (a new CSR: the same one again would be the retry of the enrollment above).
+        await CsrAsync(dir, "other", "/CN=other.test", "DNS:other.test");
+        var clientKey = await Curl.RunAsync(dir, "--user", $"{device.Name}:{Password}", "--data-binary", "@other.b64", "-H", "Content-Type: application/pkcs10", $"{url}/tls-server/serverkeygen", "-o", "client.txt");
+        Assert.True(clientKey.Status == 400, clientKey.ToString());
+        Assert.Contains("text/plain", clientKey.Headers, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("simpleenroll", await File.ReadAllTextAsync(dir.File("client.txt")), StringComparison.Ordinal);
+        var simple = await Curl.RunAsync(dir, "--user", $"{device.Name}:{Password}", "--data-binary", "@other.b64", "-H", "Content-Type: application/pkcs10", $"{url}/{label}/simpleenroll", "-o", "simple.txt");
+        Assert.True(simple.Status == 400, simple.ToString());
+        Assert.Contains("serverkeygen", await File.ReadAllTextAsync(dir.File("simple.txt")), StringComparison.Ordinal);
+    }
+
+    // A MIME part: its headers, and its base64 body as lines (openssl base64 -d reads lines of at most 76 characters).
+    private static (string Headers, string Body) Part(string part)
+    {
+        var split = part.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(split > 0, part);
+        return (part[..split], string.Join('\n', part[(split + 4)..].Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     private static Guid RequestId(string text) =>
         Guid.Parse(text.Split(' ', StringSplitOptions.RemoveEmptyEntries).First(w => Guid.TryParse(w.Trim('.', ',', ';', ':'), out _)).Trim('.', ',', ';', ':'));
 

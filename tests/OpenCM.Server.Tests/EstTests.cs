@@ -107,9 +107,7 @@ public class EstTests : IClassFixture<EstFixture>
 
     [Theory]
     [InlineData("POST", "/.well-known/est/fullcmc")]
-    [InlineData("POST", "/.well-known/est/serverkeygen")]
     [InlineData("POST", "/.well-known/est/est-device/fullcmc")]
-    [InlineData("POST", "/.well-known/est/est-device/serverkeygen")]
     public async Task Operation_NotImplemented_501Text(string method, string path)
     {
         await _server.TemplatesAsync();
@@ -118,6 +116,19 @@ public class EstTests : IClassFixture<EstFixture>
         var response = await _server.CreateClient().SendAsync(request);
         Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
         await AssertTextErrorAsync(response);
+    }
+
+    [Theory]
+    [InlineData("/.well-known/est/serverkeygen")]
+    [InlineData("/.well-known/est/est-device/serverkeygen")]
+    public async Task ServerKeyGen_PlainHttp_403TextBeforeAnythingElse(string path)
+    {
+        // The answer would carry a private key unencrypted: never over plain HTTP (docs/est.md), not even to say who may ask.
+        await _server.TemplatesAsync();
+        var response = await _server.CreateClient().PostAsync(path, new StringContent("MIIB", System.Text.Encoding.ASCII, "application/pkcs10"));
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        await AssertTextErrorAsync(response);
+        Assert.Contains("HTTPS", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -13,7 +13,8 @@ namespace OpenCM.Server.Endpoints;
 /// <c>cacerts</c> (§4.1, unauthenticated as §4.1.1 allows), <c>csrattrs</c> (§4.5),
 /// <c>simpleenroll</c> and <c>simplereenroll</c> (§4.2) as a front-end of the one device
 /// enrollment (<see cref="DeviceEnrollment"/>), so templates, approvals, rate limits and the
-/// audit apply unchanged. <c>serverkeygen</c> and <c>fullcmc</c> answer 501; any other name is
+/// audit apply unchanged; <c>serverkeygen</c> (§4.4, HTTPS only) where the template's certificate
+/// has the server make the key. <c>fullcmc</c> answers 501; any other name is
 /// 404. Errors are HTTP statuses with text bodies (<see cref="EstProblems"/>), never problem JSON.
 /// docs/est.md.
 /// </summary>
@@ -50,12 +51,22 @@ internal static class EstEndpoints
             case "simplereenroll":
                 return OnlyPost(http, operation) ?? await EnrollAsync(http, labelled ?? await DefaultTemplateAsync(templates, ct), reenroll: operation == "simplereenroll", ct);
             case "serverkeygen":
+                if (OnlyPost(http, operation) is { } notPost)
+                {
+                    return notPost;
+                }
+
+                // Before anything else: the answer carries a private key (§4.4.2), which never travels in clear.
+                if (!http.Request.IsHttps)
+                {
+                    throw new OpenCmException(new DomainError(ErrorKind.Forbidden,
+                        "serverkeygen returns a private key and is served over HTTPS only (RFC 7030 §4.4.2): use https://."));
+                }
+
+                return await ServerKeyGenAsync(http, labelled ?? await DefaultTemplateAsync(templates, ct), ct);
             case "fullcmc":
-                // TODO(#24): serverkeygen (§4.4) where a template's certificate is ServerGeneratesKey, once the device enrollment makes keys.
                 return OnlyPost(http, operation) ?? Results.Text(
-                    operation == "fullcmc"
-                        ? "EST fullcmc (RFC 7030 §4.3, optional) is not implemented by this server.\n"
-                        : "EST serverkeygen is not implemented by this server: make the key on the device and use simpleenroll.\n",
+                    "EST fullcmc (RFC 7030 §4.3, optional) is not implemented by this server.\n",
                     "text/plain", Encoding.UTF8, StatusCodes.Status501NotImplemented);
             default:
                 throw new OpenCmException(DomainError.NotFound("No such EST operation."));
@@ -149,7 +160,20 @@ internal static class EstEndpoints
             EstRequests.CheckSameAs(request, current);
         }
 
-        return await EstEnrollment.SubmitAsync(http, caller.Caller, template, der, reenroll, ct);
+        return await EstEnrollment.SubmitAsync(http, caller.Caller, template, der, reenroll ? EstEnrollment.Operation.SimpleReenroll : EstEnrollment.Operation.SimpleEnroll, ct);
+    }
+
+    /// <summary>
+    /// §4.4: the server makes the key (the template's certificate is ServerGeneratesKey, the key
+    /// archived sealed), the CSR only names what the client wants. Over HTTPS only: the key is
+    /// returned unencrypted (§4.4.2 without encryption attributes) and TLS is what protects it.
+    /// </summary>
+    private static async Task<IResult> ServerKeyGenAsync(HttpContext http, ProfileTemplate template, CancellationToken ct)
+    {
+        var caller = await http.RequestServices.GetRequiredService<EstAuthentication>().AuthenticateAsync(http, ct);
+        var der = await CertificateRequestAsync(http, ct);
+        _ = EstRequests.Parse(der);
+        return await EstEnrollment.SubmitAsync(http, caller.Caller, template, der, EstEnrollment.Operation.ServerKeyGen, ct);
     }
 
     // The body: application/pkcs10, at most Est:MaxRequestBytes, base64 of a DER PKCS#10 (PEM armour tolerated).
