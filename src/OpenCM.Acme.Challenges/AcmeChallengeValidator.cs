@@ -15,7 +15,7 @@ namespace OpenCM.Acme.Challenges;
 /// Validates ACME http-01 (RFC 8555 §8.3) and dns-01 (§8.4) challenges for real: fetches the token
 /// over plain HTTP from the name's own addresses, or asks DNS for the TXT record. Every failure,
 /// hostile answers included, is a failed <see cref="ChallengeCheck"/> with an ACME problem type,
-/// never an exception (only the caller's own cancellation throws). See docs/acme-validation.md.
+/// never an exception (only the caller's own cancellation throws). See docs/acme.md, "Challenge validation".
 /// </summary>
 public sealed class AcmeChallengeValidator : IAcmeChallengeValidator
 {
