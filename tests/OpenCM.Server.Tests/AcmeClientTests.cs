@@ -219,7 +219,7 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
     }
 
     [SkippableFact]
-    public async Task Certbot_AutoApprovedTemplate_ObtainsAndRevokesByCertificateKey()
+    public async Task Certbot_AutoApprovedTemplate_ObtainsRenewsAndRevokesByCertificateKey()
     {
         var certbot = Certbot;
         using var dir = new TempDirectory();
@@ -234,11 +234,20 @@ public sealed class AcmeClientTests : IClassFixture<AcmeServerFixture>
         Assert.Equal(CertificateStatus.Current, await _server.StatusAsync(issued));
         Assert.True(Leaf(Path.Combine(live, "chain.pem")).Subject.Length > 0, "the chain is delivered");
 
+        // Renewal is a new order. certbot sleeps up to 8 minutes before a non-interactive renewal
+        // unless told not to (that sleep was the "hang" once seen here).
+        (await ClientRun.StartAsync(certbot, ["renew", .. common, "--force-renewal", "--no-random-sleep-on-renew"], Environment, TimeSpan.FromMinutes(3)))
+            .AssertOk("certbot renew", dir.File("logs"));
+        using var renewed = Leaf(Path.Combine(live, "cert.pem"));
+        Assert.NotEqual(issued.SerialNumber, renewed.SerialNumber);
+        Assert.Equal(CertificateStatus.Current, await _server.StatusAsync(renewed));
+
         // Revocation signed by the certificate's own key (jwk), not the account's (lego's test revokes by account).
         (await ClientRun.StartAsync(certbot, ["revoke", .. common, "--server", _server.Directory("tls-server"), "--cert-path", Path.Combine(live, "cert.pem"),
             "--key-path", Path.Combine(live, "privkey.pem"), "--reason", "keycompromise", "--no-delete-after-revoke"], Environment, TimeSpan.FromMinutes(3)))
             .AssertOk("certbot revoke", dir.File("logs"));
-        Assert.Equal(CertificateStatus.Revoked, await _server.StatusAsync(issued));
+        Assert.Equal(CertificateStatus.Revoked, await _server.StatusAsync(renewed));
+        Assert.Equal(CertificateStatus.Current, await _server.StatusAsync(issued));
     }
 
     [SkippableFact]
