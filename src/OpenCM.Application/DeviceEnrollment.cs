@@ -291,12 +291,24 @@ public sealed class DeviceEnrollment
     // the checker read, kept in one form.
     private static string CanonicalRequest(string text)
     {
-        var trimmed = text.Trim();
-        if (trimmed.StartsWith("-----BEGIN", StringComparison.Ordinal) && PemEncoding.TryFind(trimmed, out var fields))
+        // The same reading as the CSR checker's (Authority's CsrValidator): a PEM's body is what
+        // lies between its first line and its last -----END, whatever the labels; a request the
+        // checker read must never fail here (a 500), and one it did not is ValidationFailed.
+        var body = text.Trim();
+        if (body.StartsWith("-----BEGIN", StringComparison.Ordinal))
         {
-            return Convert.ToBase64String(Convert.FromBase64String(trimmed[fields.Base64Data]));
+            var start = body.IndexOf('\n', StringComparison.Ordinal);
+            var end = body.LastIndexOf("-----END", StringComparison.Ordinal);
+            body = start >= 0 && end > start ? body[(start + 1)..end] : "";
         }
 
-        return Convert.ToBase64String(Convert.FromBase64String(trimmed));
+        try
+        {
+            return Convert.ToBase64String(Convert.FromBase64String(string.Concat(body.Where(c => !char.IsWhiteSpace(c)))));
+        }
+        catch (FormatException)
+        {
+            throw new OpenCmException(DomainError.Validation("csr", "The certificate request is not base64."));
+        }
     }
 }

@@ -88,6 +88,19 @@ public class DeviceEnrollmentTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task Submit_PemWhoseLabelsDiffer_ReadAsTheCheckerReadsItAndIssued()
+    {
+        // The checker takes the body between the first line and the last -----END whatever the
+        // labels; the engine keeps the request the same way (it once failed here with a 500).
+        var (_, caller) = await DeviceAsync();
+        var (csr, names) = Csr("CN=p.test", "p.test");
+        var pem = $"-----BEGIN CERTIFICATE REQUEST-----\n{csr}\n-----END SOMETHING ELSE-----\n";
+
+        var issued = Assert.IsType<DeviceOutcome.Issued>(await Enrollment.SubmitAsync(caller, new DeviceEnrollmentInput(EnrollmentProtocol.Est, TlsServer, pem, names), "test"));
+        Assert.Equal(RequestStatus.Completed, issued.Request.Status);
+    }
+
+    [Fact]
     public async Task Submit_PolicyCollectsNoComments_IssuedWithoutOne()
     {
         // The policy refuses comments (SPEC §6): the engine then sends none of its own.
