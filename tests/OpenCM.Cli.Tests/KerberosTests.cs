@@ -75,6 +75,59 @@ public sealed class KerberosTests : IClassFixture<DomainControllerFixture>
         }
     }
 
+    // Issue #24: EST's "ways in" (RFC 7030 §3.2.3) include Negotiate where the server accepts it.
+    // A domain user with a ticket (curl --negotiate, no password anywhere) enrolls over EST on the
+    // sample TLS template; the request is hers by objectGUID, as MIM CM's API then lists it. The
+    // 401 without a ticket offers both Basic and Negotiate; a garbage token is a 4xx, never a 5xx.
+    [SkippableFact]
+    public async Task EstSimpleEnroll_CurlNegotiateWithAlicesTicket_HerCertificateAndRequest()
+    {
+        var dc = await DcAsync();
+        using var data = new TempDirectory();
+        await using var server = await ServeAsync(dc, data);
+        var alice = await dc.CreateUserAsync(dc.UniqueName("est"));
+        await dc.AddMemberAsync(await dc.EnsureGroupAsync("CM Managers"), alice); // the sample template's initiators
+        var cache = await dc.KinitAsync(alice);
+        var enroll = Url(server, "/.well-known/est/tls-server/simpleenroll");
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var csr = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        csr.CertificateExtensions.Add(san.Build());
+        var body = data.File("device.b64");
+        await File.WriteAllTextAsync(body, Convert.ToBase64String(csr.CreateSigningRequest()));
+
+        // 1. No ticket: a 401 that offers both ways in, and nothing issued.
+        var (_, refused) = await CurlAsync(dc, null, "-sS", "-i", "-H", "Content-Type: application/pkcs10", "--data-binary", "@" + body, enroll);
+        Assert.Contains("401", refused.Split('\n')[0], StringComparison.Ordinal);
+        Assert.Contains("WWW-Authenticate: Basic", refused, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("WWW-Authenticate: Negotiate", refused, StringComparison.OrdinalIgnoreCase);
+
+        // 2. A token that is no Kerberos token: refused as a 4xx, never a 5xx.
+        var (_, garbage) = await CurlAsync(dc, null, "-sS", "-i", "-H", "Authorization: Negotiate YWJjZA==", "-H", "Content-Type: application/pkcs10", "--data-binary", "@" + body, enroll);
+        Assert.Matches("^HTTP/\\S+ 4\\d\\d", garbage.Split('\n')[0]);
+
+        // 3. Her ticket: a certs-only PKCS#7 with a certificate for her CSR's key and name.
+        var (exit, answer) = await CurlAsync(dc, cache, "--negotiate", "-u", ":", "-sS", "--fail-with-body",
+            "-H", "Content-Type: application/pkcs10", "--data-binary", "@" + body, enroll);
+        Assert.True(exit == 0, answer + "\n" + server.Output);
+        var certificates = new System.Security.Cryptography.Pkcs.SignedCms();
+        certificates.Decode(Convert.FromBase64String(answer));
+        var certificate = Assert.Single(certificates.Certificates);
+        Assert.Equal("CN=localhost", certificate.Subject);
+        Assert.Equal(key.ExportSubjectPublicKeyInfo(), certificate.PublicKey.ExportSubjectPublicKeyInfo());
+
+        // 4. MIM CM's API (with the same ticket) lists the request as hers: originator and target.
+        var (listed, list) = await CurlAsync(dc, cache, "--negotiate", "-u", ":", "-sS", "--fail-with-body",
+            Url(server, "/CertificateManagement/api/v1.0/requests?top=100"));
+        Assert.True(listed == 0, list);
+        using var json = JsonDocument.Parse(list);
+        var request = Assert.Single(json.RootElement.EnumerateArray(), r => r.GetProperty("ProfileTemplateUuid").GetString() == "3f7c2d1e-8a4b-4c6d-9e0f-1a2b3c4d5e61");
+        Assert.Equal(alice.Uuid.ToString("D"), request.GetProperty("OriginatorUserUuid").GetString());
+        Assert.Equal(alice.Uuid.ToString("D"), request.GetProperty("TargetUserUuid").GetString());
+    }
+
     // "Sign in with Windows" (issue #19): the portal's route answers Negotiate's 401, and a
     // ticket becomes the portal's own session cookie, which then opens the home page. The client
     // is curl with a cookie jar, following the redirect as a browser does; the test below does
