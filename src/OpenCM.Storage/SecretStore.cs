@@ -116,6 +116,18 @@ public sealed class MasterKey
     /// <summary>The audit chain's key (decision 0010): derived from this key, never stored.</summary>
     public OpenCM.Application.AuditChainKey AuditChainKey() => OpenCM.Application.AuditChainKey.Derive(Bytes);
 
+    /// <summary>
+    /// A 32-byte key for one purpose, derived from this key with HKDF-SHA256 and <paramref name="label"/>
+    /// as its info (e.g. ACME's nonce stamps): every node with the master key derives the same, and none is stored.
+    /// </summary>
+    public byte[] DeriveKey(string label)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        var key = new byte[32];
+        System.Security.Cryptography.HKDF.DeriveKey(System.Security.Cryptography.HashAlgorithmName.SHA256, Bytes, key, salt: [], info: System.Text.Encoding.ASCII.GetBytes(label));
+        return key;
+    }
+
     public static MasterKey FromBase64(string base64)
     {
         var bytes = Convert.FromBase64String(base64);

@@ -6,7 +6,7 @@ using OpenCM.Application;
 namespace OpenCM.Storage;
 
 /// <summary>
-/// ACME's nonces, accounts, orders and authorizations (issue #24.4) in the tables of migration 0026
+/// ACME's used nonces, accounts, orders and authorizations (issue #24.4) in the tables of migration 0026
 /// (SQLite) / 0020 (PostgreSQL): each object a JSON body beside the columns it is found by, and a
 /// version that every update compares and sets.
 /// </summary>
@@ -17,16 +17,16 @@ public sealed class SqlAcmeStore : IAcmeStore
 
     public SqlAcmeStore(StorageProvider db) => _db = db;
 
-    public Task AddNonceAsync(string nonce, DateTimeOffset expires, DateTimeOffset now, CancellationToken ct = default) =>
-        _db.WriteAsync(async (tx, c) =>
+    // acme_nonces (migration 0026/0020) holds the nonces USED and not yet expired (since 0.25.0;
+    // before, the ones handed out): a nonce is a stamp the service checks (AcmeNonces), and this
+    // table is what catches its second use on any node. Rows left from before are harmless: their
+    // nonces carry no stamp, and they go as they expire.
+    public async Task<bool> TryUseNonceAsync(string nonce, DateTimeOffset expires, DateTimeOffset now, CancellationToken ct = default) =>
+        await _db.WriteAsync(async (tx, c) =>
         {
-            // Nonces no one used are forgotten as new ones are handed out: the table holds live ones only.
             await tx.ExecuteAsync("DELETE FROM acme_nonces WHERE expires < @now", c, ("@now", Sql.Ticks(now))).ConfigureAwait(false);
-            return await tx.ExecuteAsync("INSERT INTO acme_nonces (nonce, expires) VALUES (@n, @e)", c, ("@n", nonce), ("@e", Sql.Ticks(expires))).ConfigureAwait(false);
-        }, ct);
-
-    public async Task<bool> TryConsumeNonceAsync(string nonce, DateTimeOffset now, CancellationToken ct = default) =>
-        await _db.WriteAsync((tx, c) => tx.ExecuteAsync("DELETE FROM acme_nonces WHERE nonce = @n AND expires >= @now", c, ("@n", nonce), ("@now", Sql.Ticks(now))), ct).ConfigureAwait(false) == 1;
+            return await tx.ExecuteAsync("INSERT INTO acme_nonces (nonce, expires) VALUES (@n, @e) ON CONFLICT DO NOTHING", c, ("@n", nonce), ("@e", Sql.Ticks(expires))).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false) == 1;
 
     public async Task<bool> TryAddAccountAsync(AcmeAccount account, CancellationToken ct = default)
     {

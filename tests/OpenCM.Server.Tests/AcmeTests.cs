@@ -291,6 +291,34 @@ public sealed class AcmeTests : IClassFixture<AcmeFixture>
         Assert.True(head.Headers.CacheControl!.NoStore);
     }
 
+    // Unauthenticated new-nonce (and every answer's Replay-Nonce) is a stamp, not a row: a flood of
+    // them writes nothing; only a nonce's use is recorded, once.
+    [Fact]
+    public async Task NewNonce_ManyUnauthenticated_NoRowWrittenUntilOneIsUsed()
+    {
+        await _server.TemplatesAsync();
+        var db = _server.Services.GetRequiredService<OpenCM.Storage.StorageProvider>();
+        Task<long> RowsAsync() => db.ReadAsync(async (c, ct) =>
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM acme_nonces";
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        });
+        using var client = await AccountAsync();
+        var before = await RowsAsync();
+        var http = _server.CreateClient();
+        for (var i = 0; i < 50; i++)
+        {
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, AcmeTestClient.Base + "/new-nonce"));
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        }
+
+        Assert.Equal(before, await RowsAsync());
+        using var used = await client.PostAsync(client.Kid!, null);
+        Assert.Equal(HttpStatusCode.OK, used.StatusCode);
+        Assert.Equal(before + 1, await RowsAsync());
+    }
+
     [Theory]
     [InlineData("ES256")]
     [InlineData("ES384")]

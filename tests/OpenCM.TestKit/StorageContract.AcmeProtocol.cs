@@ -23,19 +23,19 @@ public abstract partial class StorageContract
     [SkippableFact]
     public async Task AcmeNonce_UsedTwice_OnlyTheFirstSucceeds()
     {
-        await Acme.AddNonceAsync("n1", Samples.Now.AddHours(1), Samples.Now);
-
-        Assert.True(await Acme.TryConsumeNonceAsync("n1", Samples.Now));
-        Assert.False(await Acme.TryConsumeNonceAsync("n1", Samples.Now));
-        Assert.False(await Acme.TryConsumeNonceAsync("never-issued", Samples.Now));
+        Assert.True(await Acme.TryUseNonceAsync("n1", Samples.Now.AddHours(1), Samples.Now));
+        Assert.False(await Acme.TryUseNonceAsync("n1", Samples.Now.AddHours(1), Samples.Now));
+        Assert.True(await Acme.TryUseNonceAsync("n1-other", Samples.Now.AddHours(1), Samples.Now));
     }
 
     [SkippableFact]
-    public async Task AcmeNonce_PastItsExpiry_Refused()
+    public async Task AcmeNonce_UseForgottenOnlyAfterItsExpiry_ThenRecordedAgain()
     {
-        await Acme.AddNonceAsync("n2", Samples.Now.AddMinutes(1), Samples.Now);
+        Assert.True(await Acme.TryUseNonceAsync("n2", Samples.Now.AddMinutes(1), Samples.Now));
 
-        Assert.False(await Acme.TryConsumeNonceAsync("n2", Samples.Now.AddMinutes(2)));
+        // Still within its life: the use is remembered. Past it, the row goes (the stamp's expiry refuses the nonce first).
+        Assert.False(await Acme.TryUseNonceAsync("n2", Samples.Now.AddMinutes(1), Samples.Now.AddSeconds(59)));
+        Assert.True(await Acme.TryUseNonceAsync("n2", Samples.Now.AddMinutes(3), Samples.Now.AddMinutes(2)));
     }
 
     [SkippableFact]

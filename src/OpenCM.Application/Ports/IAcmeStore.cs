@@ -76,11 +76,12 @@ public sealed record AcmeOrder(
 /// </summary>
 public interface IAcmeStore
 {
-    /// <summary>Records a nonce the server handed out (RFC 8555 §7.2), usable once until <paramref name="expires"/>.</summary>
-    Task AddNonceAsync(string nonce, DateTimeOffset expires, DateTimeOffset now, CancellationToken ct = default);
-
-    /// <summary>Uses a nonce: true once for a nonce handed out and not yet expired at <paramref name="now"/>; false ever after.</summary>
-    Task<bool> TryConsumeNonceAsync(string nonce, DateTimeOffset now, CancellationToken ct = default);
+    /// <summary>
+    /// Records the use of a nonce (RFC 8555 §6.5) whose stamp the caller checked, kept until
+    /// <paramref name="expires"/>: true the first time on any node, false ever after. Uses recorded
+    /// before <paramref name="now"/> expired are forgotten (their nonces are refused by their stamp).
+    /// </summary>
+    Task<bool> TryUseNonceAsync(string nonce, DateTimeOffset expires, DateTimeOffset now, CancellationToken ct = default);
 
     /// <summary>Adds an account; false when an account with its key (thumbprint) exists already.</summary>
     Task<bool> TryAddAccountAsync(AcmeAccount account, CancellationToken ct = default);

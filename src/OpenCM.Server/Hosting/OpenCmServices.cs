@@ -96,6 +96,7 @@ public static class OpenCmServices
             .Configure<TokenService, TimeProvider, AuthOptions>((o, tokens, clock, auth) => ConfigureJwt(o, auth, tokens, clock));
         services.AddOpenCmNegotiate(builder.Configuration);
         OpenCM.Acme.AcmeEndpoints.AddOpenCmAcme(services, builder.Configuration);
+        services.TryAddSingleton(sp => OpenCM.Acme.AcmeNonceKey.FromDerived(sp.GetRequiredService<OpenCM.Storage.IMasterKeyProvider>().Load().DeriveKey(OpenCM.Acme.AcmeNonceKey.Label)));
         services.AddAuthorization();
         services.AddOpenCmPortal(builder.Configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
 
