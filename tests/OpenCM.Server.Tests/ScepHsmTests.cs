@@ -1,9 +1,11 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using OpenCM.Application;
 using OpenCM.Authority;
 using OpenCM.Authority.Pkcs11;
+using OpenCM.Authority.Scep;
 using OpenCM.Composition;
 using OpenCM.Storage;
 using OpenCM.TestKit;
@@ -114,6 +116,39 @@ public class ScepHsmTests : IClassFixture<ScepHsmFixture>
 
         var good = TestScepClient.Read(await TestScepClient.PostAsync(_server.CreateClient(), "/CertificateManagement/scep", client.Message(ScepMessageTypes.PKCSReq, client.Csr("good.test", secret), ra)), ra);
         Assert.Equal("0", good.Status);
+    }
+
+    // Rollover in the token: half an RA validity later a new RA pair is made in the token, and the
+    // previous one (still a recipient) opens a message enveloped for it. A ScepRaKeys of its own, on
+    // a clock of its own years ahead, so the fixture's clock and RAs are not moved for the other tests.
+    [SkippableFact]
+    public async Task RaRollover_KeyInToken_NewPairAndThePreviousStillOpens()
+    {
+        SoftHsmToken.SkipIfMissing();
+        var clock = new FakeTimeProvider(Samples.Now.AddYears(3));
+        var options = new ScepOptions { RaValidityDays = 30 };
+        var secrets = _server.Services.GetRequiredService<SecretStore>();
+        using var keys = new ScepRaKeys(secrets, _server.Services.GetRequiredService<CertificateAuthorities>(), options, clock);
+        var first = await keys.CurrentAsync();
+        Assert.Single(await keys.RecipientsAsync());
+
+        clock.Advance(TimeSpan.FromDays(15)); // one period (half of 30 days) exactly: the next period, whatever the start's offset in its own
+        var second = await keys.CurrentAsync();
+        var recipients = await keys.RecipientsAsync();
+        Assert.Equal(new[] { second, first }, recipients);
+        var (firstKey, secondKey) = (Assert.IsType<Pkcs11Rsa>(first.Key), Assert.IsType<Pkcs11Rsa>(second.Key));
+        Assert.NotEqual(firstKey.KeyLabel, secondKey.KeyLabel);
+        Assert.NotEqual(first.Certificate.PublicKey.ExportSubjectPublicKeyInfo(), second.Certificate.PublicKey.ExportSubjectPublicKeyInfo());
+        Assert.Equal(first.Certificate.PublicKey.ExportSubjectPublicKeyInfo(), firstKey.ExportSubjectPublicKeyInfo());
+
+        using var client = new TestScepClient();
+        var opened = ScepMessages.Read(client.Message(ScepMessageTypes.PKCSReq, client.Csr("old-ra.test", "x"), first.Certificate), recipients);
+        Assert.Same(first, opened.OpenedBy);
+        foreach (var label in new[] { firstKey.KeyLabel, secondKey.KeyLabel })
+        {
+            var packed = await secrets.FindAsync(label[..label.LastIndexOf(':')]);
+            Assert.Equal([0xFF, 0xFF, 0xFF, 0xFF], packed![..4]);
+        }
     }
 
     private static string ObjectBlock(string listing, string header, string label)
