@@ -39,6 +39,9 @@ public sealed class Pkcs11SignatureGenerator : X509SignatureGenerator
     /// <summary>The key's label in the token.</summary>
     public string KeyLabel => _keyLabel;
 
+    /// <summary>The token the key is in: other keys beside the CA's (the SCEP RA's) use its sessions.</summary>
+    public Pkcs11Token Token => _token;
+
     /// <summary>Whether the key is an EC key (else RSA).</summary>
     public bool IsEcdsa => _publicKey is ECDsa;
 

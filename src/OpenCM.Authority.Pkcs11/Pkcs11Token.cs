@@ -114,56 +114,78 @@ public sealed class Pkcs11Token : IDisposable
     public byte[] Generate(string keyLabel, CaKeyAlgorithm algorithm)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(keyLabel);
-        return WithSession(session =>
+        var f = Factories.ObjectAttributeFactory;
+        CKM mechanism;
+        List<IObjectAttribute> parameters;
+        switch (algorithm)
         {
-            var f = Factories.ObjectAttributeFactory;
-            if (session.Session.FindAllObjects([f.Create(CKA.CKA_LABEL, keyLabel)]).Count > 0)
+            case CaKeyAlgorithm.EcdsaP256 or CaKeyAlgorithm.EcdsaP384:
+                mechanism = CKM.CKM_EC_KEY_PAIR_GEN;
+                parameters = [f.Create(CKA.CKA_EC_PARAMS, CurveParameters(algorithm == CaKeyAlgorithm.EcdsaP256 ? Oids.P256 : Oids.P384))];
+                break;
+            case CaKeyAlgorithm.Rsa3072 or CaKeyAlgorithm.Rsa4096:
+                mechanism = CKM.CKM_RSA_PKCS_KEY_PAIR_GEN;
+                parameters = [f.Create(CKA.CKA_MODULUS_BITS, algorithm == CaKeyAlgorithm.Rsa3072 ? 3072UL : 4096UL), f.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 1, 0, 1 })];
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unsupported CA key algorithm.");
+        }
+
+        return GenerateKeyPair(keyLabel, RandomNumberGenerator.GetBytes(16), mechanism, parameters, decrypt: false, key => key.ExportSubjectPublicKeyInfo());
+    }
+
+    /// <summary>
+    /// Generates an RSA key pair inside the token that signs and decrypts (a SCEP RA's key, issue
+    /// #24: RSA key transport opens the client's envelope): private, sensitive, not extractable,
+    /// CKA_SIGN and CKA_DECRYPT. Labelled <paramref name="keyLabel"/> with CKA_ID <paramref name="id"/>
+    /// on both objects; refuses a label that any object in the token already has.
+    /// </summary>
+    public Pkcs11Rsa GenerateRsa(string keyLabel, byte[] id, int bits = 2048)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyLabel);
+        ArgumentNullException.ThrowIfNull(id);
+        var f = Factories.ObjectAttributeFactory;
+        return GenerateKeyPair(keyLabel, id, CKM.CKM_RSA_PKCS_KEY_PAIR_GEN, [f.Create(CKA.CKA_MODULUS_BITS, (ulong)bits), f.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 1, 0, 1 })], decrypt: true,
+            key => new Pkcs11Rsa(this, keyLabel, ((RSA)key).ExportParameters(false)));
+    }
+
+    /// <summary>The RSA key pair labelled <paramref name="keyLabel"/>, as an <see cref="RSA"/> that signs and decrypts in the token.</summary>
+    /// <exception cref="Pkcs11ConfigurationException">No such RSA private key (or its public key) in the token.</exception>
+    public Pkcs11Rsa OpenRsa(string keyLabel)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyLabel);
+        var publicKey = WithSession(session =>
+        {
+            if (session.FindKey(keyLabel, CKO.CKO_PRIVATE_KEY) is null)
             {
-                throw new Pkcs11ConfigurationException($"{Description} already holds an object labelled '{keyLabel}'; a new CA key needs a new Ca:Pkcs11:KeyLabel (nothing was overwritten).");
+                throw new Pkcs11ConfigurationException($"{Description} has no private key labelled '{keyLabel}'.");
             }
 
-            var id = RandomNumberGenerator.GetBytes(16);
-            List<IObjectAttribute> publicTemplate =
-            [
-                f.Create(CKA.CKA_TOKEN, true),
-                f.Create(CKA.CKA_PRIVATE, false),
-                f.Create(CKA.CKA_VERIFY, true),
-                f.Create(CKA.CKA_LABEL, keyLabel),
-                f.Create(CKA.CKA_ID, id),
-            ];
-            List<IObjectAttribute> privateTemplate =
-            [
-                f.Create(CKA.CKA_TOKEN, true),
-                f.Create(CKA.CKA_PRIVATE, true),
-                f.Create(CKA.CKA_SENSITIVE, true),
-                f.Create(CKA.CKA_EXTRACTABLE, false),
-                f.Create(CKA.CKA_SIGN, true),
-                f.Create(CKA.CKA_DECRYPT, false),
-                f.Create(CKA.CKA_UNWRAP, false),
-                f.Create(CKA.CKA_DERIVE, false),
-                f.Create(CKA.CKA_LABEL, keyLabel),
-                f.Create(CKA.CKA_ID, id),
-            ];
-            CKM mechanism;
-            switch (algorithm)
-            {
-                case CaKeyAlgorithm.EcdsaP256 or CaKeyAlgorithm.EcdsaP384:
-                    mechanism = CKM.CKM_EC_KEY_PAIR_GEN;
-                    publicTemplate.Add(f.Create(CKA.CKA_EC_PARAMS, CurveParameters(algorithm == CaKeyAlgorithm.EcdsaP256 ? Oids.P256 : Oids.P384)));
-                    break;
-                case CaKeyAlgorithm.Rsa3072 or CaKeyAlgorithm.Rsa4096:
-                    mechanism = CKM.CKM_RSA_PKCS_KEY_PAIR_GEN;
-                    publicTemplate.Add(f.Create(CKA.CKA_MODULUS_BITS, algorithm == CaKeyAlgorithm.Rsa3072 ? 3072UL : 4096UL));
-                    publicTemplate.Add(f.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 1, 0, 1 }));
-                    break;
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unsupported CA key algorithm.");
-            }
+            var handle = session.FindKey(keyLabel, CKO.CKO_PUBLIC_KEY)
+                ?? throw new Pkcs11ConfigurationException($"{Description} has no public key labelled '{keyLabel}' beside its private key; OpenCM needs both.");
+            return ReadPublicKey(session.Session, handle);
+        });
+        using (publicKey)
+        {
+            return publicKey is RSA rsa
+                ? new Pkcs11Rsa(this, keyLabel, rsa.ExportParameters(false))
+                : throw new Pkcs11ConfigurationException($"The key labelled '{keyLabel}' in {Description} is not an RSA key.");
+        }
+    }
 
-            // Key objects are created in a read/write session; the pool's sessions are read-only.
+    /// <summary>Destroys every object labelled <paramref name="keyLabel"/> (a key pair made for nothing: another node's won the race to be stored).</summary>
+    public void Destroy(string keyLabel)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyLabel);
+        WithSession(_ =>
+        {
             using var rw = OpenSession(SessionType.ReadWrite);
-            rw.GenerateKeyPair(Factories.MechanismFactory.Create(mechanism), publicTemplate, privateTemplate, out var publicKey, out _);
-            return ReadPublicKey(rw, publicKey).ExportSubjectPublicKeyInfo();
+            foreach (var found in rw.FindAllObjects([Factories.ObjectAttributeFactory.Create(CKA.CKA_LABEL, keyLabel)]))
+            {
+                rw.DestroyObject(found);
+            }
+
+            return true;
         });
     }
 
@@ -187,6 +209,50 @@ public sealed class Pkcs11Token : IDisposable
         });
         return new Pkcs11SignatureGenerator(this, keyLabel, publicKey, rsaPadding ?? RSASignaturePadding.Pkcs1);
     }
+
+    // A key pair made in a read/write session (the pool's sessions are read-only): the private key a
+    // token object, private, sensitive, never extractable, signing (and decrypting only when asked).
+    private T GenerateKeyPair<T>(string keyLabel, byte[] id, CKM mechanism, List<IObjectAttribute> publicParameters, bool decrypt, Func<AsymmetricAlgorithm, T> result) =>
+        WithSession(session =>
+        {
+            var f = Factories.ObjectAttributeFactory;
+            if (session.Session.FindAllObjects([f.Create(CKA.CKA_LABEL, keyLabel)]).Count > 0)
+            {
+                throw new Pkcs11ConfigurationException($"{Description} already holds an object labelled '{keyLabel}'; a new CA key needs a new Ca:Pkcs11:KeyLabel (nothing was overwritten).");
+            }
+
+            List<IObjectAttribute> publicTemplate =
+            [
+                f.Create(CKA.CKA_TOKEN, true),
+                f.Create(CKA.CKA_PRIVATE, false),
+                f.Create(CKA.CKA_VERIFY, true),
+                f.Create(CKA.CKA_LABEL, keyLabel),
+                f.Create(CKA.CKA_ID, id),
+                .. publicParameters,
+            ];
+            if (decrypt)
+            {
+                publicTemplate.Add(f.Create(CKA.CKA_ENCRYPT, true));
+            }
+
+            List<IObjectAttribute> privateTemplate =
+            [
+                f.Create(CKA.CKA_TOKEN, true),
+                f.Create(CKA.CKA_PRIVATE, true),
+                f.Create(CKA.CKA_SENSITIVE, true),
+                f.Create(CKA.CKA_EXTRACTABLE, false),
+                f.Create(CKA.CKA_SIGN, true),
+                f.Create(CKA.CKA_DECRYPT, decrypt),
+                f.Create(CKA.CKA_UNWRAP, false),
+                f.Create(CKA.CKA_DERIVE, false),
+                f.Create(CKA.CKA_LABEL, keyLabel),
+                f.Create(CKA.CKA_ID, id),
+            ];
+            using var rw = OpenSession(SessionType.ReadWrite);
+            rw.GenerateKeyPair(Factories.MechanismFactory.Create(mechanism), publicTemplate, privateTemplate, out var publicKey, out _);
+            using var key = ReadPublicKey(rw, publicKey);
+            return result(key);
+        });
 
     /// <summary>The padding <see cref="Pkcs11Options.RsaPadding"/> names.</summary>
     public static RSASignaturePadding PaddingFrom(Pkcs11Options options)

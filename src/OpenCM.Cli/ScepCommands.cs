@@ -26,7 +26,7 @@ internal static class ScepCommands
                     : $"no user named '{name}' (see 'opencm users list')");
             }
 
-            var issued = await app.Services.GetRequiredService<ScepChallenges>().IssueAsync(parse.GetValue(template)!, principal.Uuid, $"local-admin:{Environment.UserName}", ct);
+            var issued = await app.Services.GetRequiredService<ScepChallenges>().IssueAsync(parse.GetValue(template)!, principal.Uuid, AuditContext.LocalOperator(Environment.UserName), ct);
             await io.Out.WriteLineAsync($"SCEP challenge for '{principal.Name}' on template '{parse.GetValue(template)}', usable once until {issued.Expires.ToString("u", CultureInfo.InvariantCulture)}:");
             await io.Out.WriteLineAsync(issued.Secret);
             return OpenCmCli.Ok;

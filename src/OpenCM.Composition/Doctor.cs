@@ -326,6 +326,9 @@ public static class Doctor
                 {
                     findings.Add(new("ca", DoctorStatus.Ok, $"{name} (active): valid until {end}; key reachable ({backend}), test signature verifies"));
                 }
+
+                // Where SCEP's RA key lives follows the CA's key source (issue #24; docs/scep.md).
+                findings.Add(new("scep", DoctorStatus.Ok, await ScepRaKeys.DescribeAsync(context.Secrets, authority, services.GetRequiredService<ScepOptions>(), clock, ct).ConfigureAwait(false)));
             }
         }
 

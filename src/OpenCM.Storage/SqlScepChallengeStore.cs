@@ -11,13 +11,18 @@ public sealed class SqlScepChallengeStore : IScepChallengeStore
 
     public SqlScepChallengeStore(StorageProvider db) => _db = db;
 
-    public Task AddAsync(ScepChallenge challenge, DateTimeOffset forgetBefore, CancellationToken ct = default)
+    public Task AddAsync(ScepChallenge challenge, DateTimeOffset forgetBefore, AuditEvent? audit = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(challenge);
         return _db.WriteAsync(async (tx, c) =>
         {
             // Challenges never used that expired are forgotten as new ones are issued; used ones stay, as their transactions' way back.
             await tx.ExecuteAsync("DELETE FROM scep_challenges WHERE used IS NULL AND expires < @before", c, ("@before", Sql.Ticks(forgetBefore))).ConfigureAwait(false);
+            if (audit is not null)
+            {
+                await AuditAppender.AppendAsync(tx, _db.AuditKey, audit, c).ConfigureAwait(false);
+            }
+
             return await tx.ExecuteAsync(
                 $"INSERT INTO scep_challenges ({Columns}) VALUES (@h, @t, @u, @by, @created, @expires, NULL, NULL, NULL)", c,
                 ("@h", challenge.Hash), ("@t", Sql.Text(challenge.TemplateUuid)), ("@u", Sql.Text(challenge.UserUuid)), ("@by", challenge.IssuedBy),

@@ -296,6 +296,18 @@ public class ScepTests : IClassFixture<ScepFixture>
     [InlineData(ErrorKind.Internal, null)]
     public void ScepFailures_Kind_FailInfoOrHttp(ErrorKind kind, Authority.Scep.ScepFailInfo? expected) => Assert.Equal(expected, ScepFailures.Of(kind));
 
+    // A challenge is a credential: issuing one writes ScepChallengeIssued (template, expiry, who; never the secret) with the challenge row.
+    [Fact]
+    public async Task Challenge_Issued_AuditedWithoutTheSecret()
+    {
+        var (secret, user) = await _server.ChallengeAsync("scep-device");
+        var events = await _server.Services.GetRequiredService<IAuditLog>().ForSubjectAsync(user.Uuid);
+        var issued = Assert.Single(events, e => e.Event.Kind == "ScepChallengeIssued").Event;
+        Assert.Contains("template=", issued.Detail, StringComparison.Ordinal);
+        Assert.Contains("operator=test", issued.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, issued.Detail, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task Challenge_Expired_Refused()
     {

@@ -20,8 +20,13 @@ public sealed record ScepChallenge(
 /// <summary>One-time SCEP challenges (table <c>scep_challenges</c>); no rule is decided here, only compare-and-set.</summary>
 public interface IScepChallengeStore
 {
-    /// <summary>Stores a new challenge; also forgets unused challenges that expired before <paramref name="forgetBefore"/>.</summary>
-    Task AddAsync(ScepChallenge challenge, DateTimeOffset forgetBefore, CancellationToken ct = default);
+    /// <summary>
+    /// Stores a new challenge with its audit event <paramref name="audit"/>, in one transaction (a
+    /// challenge is a credential: <see cref="ScepChallenges"/> always gives the event, so none exists
+    /// that the audit chain does not show); also forgets unused challenges that expired before
+    /// <paramref name="forgetBefore"/>. Without an event (the storage contract's own rows) only the row is written.
+    /// </summary>
+    Task AddAsync(ScepChallenge challenge, DateTimeOffset forgetBefore, AuditEvent? audit = null, CancellationToken ct = default);
 
     /// <summary>The challenge whose secret hashes to <paramref name="hash"/>, used or not; null when there is none.</summary>
     Task<ScepChallenge?> FindAsync(string hash, CancellationToken ct = default);

@@ -52,10 +52,19 @@ public sealed class ScepChallenges
     /// SCEP) and the directory user <paramref name="userUuid"/>; ValidationFailed naming
     /// <c>template</c> or <c>user</c> otherwise.
     /// </summary>
-    public async Task<IssuedScepChallenge> IssueAsync(string templateLabel, Guid userUuid, string issuedBy, CancellationToken ct = default)
+    public Task<IssuedScepChallenge> IssueAsync(string templateLabel, Guid userUuid, string issuedBy, CancellationToken ct = default) =>
+        IssueAsync(templateLabel, userUuid, new AuditContext(Guid.Empty, $"scep-{Guid.NewGuid():N}", issuedBy), ct);
+
+    /// <summary>
+    /// A new challenge issued by <paramref name="who"/> (the CLI's local operator), written with its
+    /// <c>ScepChallengeIssued</c> audit event in one transaction; the event names the template and
+    /// the expiry, never the secret.
+    /// </summary>
+    public async Task<IssuedScepChallenge> IssueAsync(string templateLabel, Guid userUuid, AuditContext who, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(templateLabel);
-        ArgumentNullException.ThrowIfNull(issuedBy);
+        ArgumentNullException.ThrowIfNull(who);
+        var issuedBy = who.Operator ?? who.Actor.ToString("D");
         var template = await FindTemplateAsync(templateLabel, ct).ConfigureAwait(false)
             ?? throw new OpenCmException(DomainError.Validation("template", $"No template labelled '{Printable(templateLabel)}' allows SCEP."));
         if (await _directory.FindAsync(userUuid, ct).ConfigureAwait(false) is not { Kind: PrincipalKind.User })
@@ -67,7 +76,9 @@ public sealed class ScepChallenges
         var now = _clock.GetUtcNow();
         var secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var challenge = new ScepChallenge(Hash(secret), template.Uuid, userUuid, issuedBy.Length > 200 ? issuedBy[..200] : issuedBy, now, now.AddMinutes(minutes));
-        await _store.AddAsync(challenge, now, ct).ConfigureAwait(false);
+        var audit = new AuditEvent("ScepChallengeIssued", userUuid, who.Actor, RequestStatus.None, RequestStatus.None, now, who.CorrelationId,
+            who.Detail(FormattableString.Invariant($"template={template.Uuid:D} expires={challenge.Expires:O}")));
+        await _store.AddAsync(challenge, now, audit, ct).ConfigureAwait(false);
         return new IssuedScepChallenge(secret, template.Uuid, userUuid, challenge.Expires);
     }
 
