@@ -45,8 +45,7 @@ internal static class AcmeCommands
                 throw CliException.Refused($"template '{named.Name}' does not allow acme (add 'protocols: [acme]' to its file and import it again)");
             }
 
-            var key = await app.Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(principal.Uuid, named.Uuid, lifetime, ct);
-            await AuditAsync(app.Services, principal, named, key, ct);
+            var key = await app.Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(principal.Uuid, named.Uuid, lifetime, k => Audit(principal, named, k), ct);
 
             // The HMAC key is a secret: written once to standard output, never logged (the audit event names the kid only).
             var row = new EabRow(key.KeyId, Base64Url.EncodeToString(key.HmacKey), principal.Name, TemplateLabels.Of(named.Name), key.Expires);
@@ -63,17 +62,13 @@ internal static class AcmeCommands
         return command;
     }
 
-    // Issuing a key that lets an ACME client act as a user is an operator's act on that user: audited with the operator, kid and template.
-    private static async Task AuditAsync(IServiceProvider services, Principal user, ProfileTemplate template, ExternalAccountKey key, CancellationToken ct)
+    // Issuing a key that lets an ACME client act as a user is an operator's act on that user:
+    // audited with the operator, kid and template, in the key's own transaction.
+    private static AuditEvent Audit(Principal user, ProfileTemplate template, ExternalAccountKey key)
     {
         var who = AuditContext.LocalOperator(Environment.UserName);
-        var audit = new AuditEvent("AcmeEabKeyIssued", user.Uuid, who.Actor, RequestStatus.None, RequestStatus.None, key.Created, who.CorrelationId,
+        return new AuditEvent("AcmeEabKeyIssued", user.Uuid, who.Actor, RequestStatus.None, RequestStatus.None, key.Created, who.CorrelationId,
             who.Detail(string.Create(CultureInfo.InvariantCulture, $"kid={key.KeyId} template={template.Uuid:D} expires={key.Expires:u}")));
-        await services.GetRequiredService<ITransactions>().RunAsync(async (uow, c) =>
-        {
-            await uow.Audit.AppendAsync(audit, c).ConfigureAwait(false);
-            return 0;
-        }, ct).ConfigureAwait(false);
     }
 
     // By label (lower case, spaces as hyphens: TemplateLabels), name (any case) or uuid; unknown is refused as the server refuses it (exit 1).

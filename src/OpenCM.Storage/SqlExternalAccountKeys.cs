@@ -33,7 +33,7 @@ public sealed class SqlExternalAccountKeys : IExternalAccountKeys
         _clock = clock;
     }
 
-    public async Task<ExternalAccountKey> CreateAsync(Guid userUuid, Guid profileTemplateUuid, TimeSpan lifetime, CancellationToken ct)
+    public async Task<ExternalAccountKey> CreateAsync(Guid userUuid, Guid profileTemplateUuid, TimeSpan lifetime, Func<ExternalAccountKey, AuditEvent>? audit, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lifetime, TimeSpan.Zero);
         var now = _clock.GetUtcNow();
@@ -50,6 +50,11 @@ public sealed class SqlExternalAccountKeys : IExternalAccountKeys
             // Keys that expired unbound can never be used: forgotten as new ones are made. Bound
             // ones stay, as the record of which key made which account.
             await tx.ExecuteAsync("DELETE FROM acme_eab_keys WHERE bound_thumbprint IS NULL AND expires <= @now", c, ("@now", Sql.Ticks(now))).ConfigureAwait(false);
+            if (audit is not null)
+            {
+                await AuditAppender.AppendAsync(tx, _db.AuditKey, audit(key), c).ConfigureAwait(false);
+            }
+
             return await tx.ExecuteAsync(
                 "INSERT INTO acme_eab_keys (key_id, hmac_sealed, user_uuid, template_uuid, created, expires) VALUES (@id, @hmac, @user, @template, @created, @expires)", c,
                 ("@id", key.KeyId), ("@hmac", sealedKey), ("@user", Sql.Text(userUuid)), ("@template", Sql.Text(profileTemplateUuid)),

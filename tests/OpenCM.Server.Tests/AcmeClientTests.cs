@@ -82,7 +82,7 @@ public sealed class AcmeServerFixture : IAsyncLifetime, IDisposable
     {
         var name = $"acme-{Guid.NewGuid():N}"[..20];
         var user = await Services.GetRequiredService<DirectoryAdministration>().AddUserAsync(new AuditContext(Guid.Empty, "test"), name, groups, $"{name}@contoso.test", upn: null);
-        var key = await Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(user.Uuid, template, TimeSpan.FromHours(1), CancellationToken.None);
+        var key = await Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(user.Uuid, template, TimeSpan.FromHours(1), null, CancellationToken.None);
         return (user, key.KeyId, AcmeJws.B64u(key.HmacKey));
     }
 

@@ -218,7 +218,7 @@ public sealed class AcmeTests : IClassFixture<AcmeFixture>
     {
         await _server.TemplatesAsync();
         var user = await _server.UserAsync("acme");
-        return await _server.Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(user.Uuid, template ?? AcmeFixture.Template, TimeSpan.FromDays(1), CancellationToken.None);
+        return await _server.Services.GetRequiredService<IExternalAccountKeys>().CreateAsync(user.Uuid, template ?? AcmeFixture.Template, TimeSpan.FromDays(1), null, CancellationToken.None);
     }
 
     private async Task<AcmeTestClient> AccountAsync(string alg = "ES256")

@@ -22,8 +22,8 @@ public abstract partial class StorageContract
         var (keys, _) = EabStore(dir);
         var (user, template) = (Guid.NewGuid(), Guid.NewGuid());
 
-        var created = await keys.CreateAsync(user, template, TimeSpan.FromDays(7), CancellationToken.None);
-        var other = await keys.CreateAsync(user, template, TimeSpan.FromDays(7), CancellationToken.None);
+        var created = await keys.CreateAsync(user, template, TimeSpan.FromDays(7), null, CancellationToken.None);
+        var other = await keys.CreateAsync(user, template, TimeSpan.FromDays(7), null, CancellationToken.None);
         var found = await keys.FindUsableAsync(created.KeyId, CancellationToken.None);
 
         Assert.Matches("^[A-Za-z0-9_-]{22}$", created.KeyId);
@@ -37,11 +37,26 @@ public abstract partial class StorageContract
     }
 
     [SkippableFact]
+    public async Task Eab_CreatedWithAnAuditEvent_AppendedInTheKeysTransactionNamingTheKid()
+    {
+        using var dir = new TempDirectory();
+        var (keys, _) = EabStore(dir);
+        var user = Guid.NewGuid();
+
+        var created = await keys.CreateAsync(user, Guid.NewGuid(), TimeSpan.FromDays(1),
+            k => Samples.Audit(user, "AcmeEabKeyIssued") with { Detail = "kid=" + k.KeyId }, CancellationToken.None);
+
+        var logged = Assert.Single(await new SqlAuditLog(Db).ForSubjectAsync(user));
+        Assert.Equal(("AcmeEabKeyIssued", "kid=" + created.KeyId), (logged.Event.Kind, logged.Event.Detail));
+        Assert.True((await AuditChain.VerifyAsync(new SqlAuditLog(Db), Samples.AuditKey)).IsIntact);
+    }
+
+    [SkippableFact]
     public async Task Eab_Stored_SealedUnderTheMasterKeyNotInClear()
     {
         using var dir = new TempDirectory();
         var (keys, clock) = EabStore(dir);
-        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), CancellationToken.None);
+        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), null, CancellationToken.None);
 
         await using var conn = await Db.OpenReadAsync();
         await using var cmd = conn.CreateCommand();
@@ -59,7 +74,7 @@ public abstract partial class StorageContract
     {
         using var dir = new TempDirectory();
         var (keys, _) = EabStore(dir);
-        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), CancellationToken.None);
+        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), null, CancellationToken.None);
 
         Assert.True(await keys.TryBindAsync(created.KeyId, "thumb-1", CancellationToken.None));
         Assert.False(await keys.TryBindAsync(created.KeyId, "thumb-2", CancellationToken.None));
@@ -72,7 +87,7 @@ public abstract partial class StorageContract
     {
         using var dir = new TempDirectory();
         var (keys, _) = EabStore(dir);
-        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), CancellationToken.None);
+        var created = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), null, CancellationToken.None);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(() => keys.TryBindAsync(created.KeyId, "thumb-" + i, CancellationToken.None))));
 
@@ -84,8 +99,8 @@ public abstract partial class StorageContract
     {
         using var dir = new TempDirectory();
         var (keys, clock) = EabStore(dir);
-        var expiring = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), CancellationToken.None);
-        var bound = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), CancellationToken.None);
+        var expiring = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), null, CancellationToken.None);
+        var bound = await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), null, CancellationToken.None);
         Assert.True(await keys.TryBindAsync(bound.KeyId, "thumb", CancellationToken.None));
 
         clock.Advance(TimeSpan.FromMinutes(59));
@@ -94,7 +109,7 @@ public abstract partial class StorageContract
         Assert.Null(await keys.FindUsableAsync(expiring.KeyId, CancellationToken.None));
         Assert.False(await keys.TryBindAsync(expiring.KeyId, "thumb", CancellationToken.None));
 
-        await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), CancellationToken.None);
+        await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromHours(1), null, CancellationToken.None);
         await using var conn = await Db.OpenReadAsync();
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = "SELECT key_id FROM acme_eab_keys WHERE key_id IN ('" + expiring.KeyId + "', '" + bound.KeyId + "')";
@@ -110,7 +125,7 @@ public abstract partial class StorageContract
     {
         using var dir = new TempDirectory();
         var (keys, _) = EabStore(dir);
-        await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), CancellationToken.None);
+        await keys.CreateAsync(Guid.NewGuid(), Guid.NewGuid(), TimeSpan.FromDays(1), null, CancellationToken.None);
 
         Assert.Null(await keys.FindUsableAsync(kid, CancellationToken.None));
         Assert.Null(await keys.FindUsableAsync(new string('a', 10_000), CancellationToken.None));

@@ -3,8 +3,10 @@ namespace OpenCM.Application;
 public sealed record ExternalAccountKey(string KeyId, byte[] HmacKey, Guid UserUuid, Guid ProfileTemplateUuid, DateTimeOffset Created, DateTimeOffset Expires);
 public interface IExternalAccountKeys
 {
-    /// A new key for a principal and template: random kid, 32-byte HMAC key (sealed at rest).
-    Task<ExternalAccountKey> CreateAsync(Guid userUuid, Guid profileTemplateUuid, TimeSpan lifetime, CancellationToken ct);
+    /// A new key for a principal and template: random kid, 32-byte HMAC key (sealed at rest). The
+    /// event <paramref name="audit"/> makes of the key (naming its kid, never its HMAC) is appended in
+    /// the key's own transaction: an issued key always has its audit record, and a refused write neither.
+    Task<ExternalAccountKey> CreateAsync(Guid userUuid, Guid profileTemplateUuid, TimeSpan lifetime, Func<ExternalAccountKey, AuditEvent>? audit, CancellationToken ct);
     /// The key with this kid when it exists, is unexpired and not yet bound; else null.
     Task<ExternalAccountKey?> FindUsableAsync(string keyId, CancellationToken ct);
     /// Binds the key to an account once (compare-and-set); false when it was bound already or is unusable.
