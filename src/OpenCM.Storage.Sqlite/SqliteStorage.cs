@@ -38,8 +38,15 @@ public sealed class SqliteStorage : StorageProvider
             pragma.ExecuteNonQuery();
         }
 
-        // One writer connection, which the group-commit writer keeps its statements prepared on.
-        _writes = new GroupCommitWriter(_ => Task.FromResult<DbConnection>(_writer), (_, _) => false, System.Data.IsolationLevel.Serializable, keepPrepared: true);
+        // One writer connection, whose statements run on raw SQLitePCL, prepared once and bound by
+        // position (issue #25, decision 2: RawSqliteStatements); what that declines, the group-commit
+        // writer keeps prepared as Microsoft.Data.Sqlite commands. Transactions stay Microsoft.Data.Sqlite's
+        // (Serializable: BEGIN IMMEDIATE, the write lock at once; busy_timeout 30 s beside the CLI).
+        _writes = new GroupCommitWriter(_ =>
+        {
+            RunStatementsWith(_writer, new RawSqliteStatements(_writer));
+            return Task.FromResult<DbConnection>(_writer);
+        }, (_, _) => false, System.Data.IsolationLevel.Serializable, keepPrepared: true);
     }
 
     public string DatabasePath { get; }

@@ -23,8 +23,29 @@ internal static class Sql
 
     public static void KeepCommandsPrepared(DbConnection connection) => Prepared.AddOrUpdate(connection, new Dictionary<string, DbCommand>(StringComparer.Ordinal));
 
+    // Connections whose statements a provider's runner takes first (SQLite's writer on raw
+    // SQLitePCL: positional binding, statements prepared once); what it declines runs as below.
+    private static readonly ConditionalWeakTable<DbConnection, IStatementRunner> Runners = [];
+
+    /// <summary>Offers every statement run on <paramref name="connection"/> to <paramref name="runner"/> first; for a connection one thread owns.</summary>
+    public static void UseRunner(DbConnection connection, IStatementRunner runner)
+    {
+        if (Runners.TryGetValue(connection, out var previous) && !ReferenceEquals(previous, runner))
+        {
+            previous.Dispose();
+        }
+
+        Runners.AddOrUpdate(connection, runner);
+    }
+
     public static void DisposePrepared(DbConnection connection)
     {
+        if (Runners.TryGetValue(connection, out var runner))
+        {
+            runner.Dispose();
+            Runners.Remove(connection);
+        }
+
         if (Prepared.TryGetValue(connection, out var cache))
         {
             foreach (var cmd in cache.Values)
@@ -36,7 +57,32 @@ internal static class Sql
         }
     }
 
-    public static async Task<int> ExecuteAsync(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    public static Task<int> ExecuteAsync(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        if (Runners.TryGetValue(tx.Connection!, out var runner))
+        {
+            if (ct.IsCancellationRequested)
+            {
+                return Task.FromCanceled<int>(ct);
+            }
+
+            try
+            {
+                if (runner.TryExecute(sql, args, out var rows))
+                {
+                    return Task.FromResult(rows);
+                }
+            }
+            catch (Exception e)
+            {
+                return Task.FromException<int>(e);
+            }
+        }
+
+        return ExecuteCommandAsync(tx, sql, args, ct);
+    }
+
+    private static async Task<int> ExecuteCommandAsync(DbTransaction tx, string sql, (string Name, object? Value)[] args, CancellationToken ct)
     {
         var (cmd, owned) = Rent(tx, sql, args);
         try
@@ -52,7 +98,32 @@ internal static class Sql
         }
     }
 
-    public static async Task<T> ScalarAsync<T>(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    public static Task<T> ScalarAsync<T>(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        if (Runners.TryGetValue(tx.Connection!, out var runner))
+        {
+            if (ct.IsCancellationRequested)
+            {
+                return Task.FromCanceled<T>(ct);
+            }
+
+            try
+            {
+                if (runner.TryScalar(sql, args, out var value))
+                {
+                    return Task.FromResult((T)Convert.ChangeType(value!, typeof(T), CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception e)
+            {
+                return Task.FromException<T>(e);
+            }
+        }
+
+        return ScalarCommandAsync<T>(tx, sql, args, ct);
+    }
+
+    private static async Task<T> ScalarCommandAsync<T>(DbTransaction tx, string sql, (string Name, object? Value)[] args, CancellationToken ct)
     {
         var (cmd, owned) = Rent(tx, sql, args);
         try
@@ -70,7 +141,33 @@ internal static class Sql
     }
 
     /// <summary>Reads the first row with <paramref name="map"/>; default when there is none.</summary>
-    public static async Task<T?> FirstRowAsync<T>(this DbTransaction tx, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args)
+    public static Task<T?> FirstRowAsync<T>(this DbTransaction tx, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args) =>
+        TryRunnerFirstRow(tx.Connection!, sql, map, args, ct) ?? FirstRowCommandAsync(tx, sql, map, args, ct);
+
+    // The runner's answer, or null when the connection has no runner or it declined the statement.
+    private static Task<T?>? TryRunnerFirstRow<T>(DbConnection connection, string sql, Func<DbDataReader, T> map, (string Name, object? Value)[] args, CancellationToken ct)
+    {
+        if (!Runners.TryGetValue(connection, out var runner))
+        {
+            return null;
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T?>(ct);
+        }
+
+        try
+        {
+            return runner.TryFirstRow(sql, args, map, out var row, out var found) ? Task.FromResult(found ? row : default) : null;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<T?>(e);
+        }
+    }
+
+    private static async Task<T?> FirstRowCommandAsync<T>(DbTransaction tx, string sql, Func<DbDataReader, T> map, (string Name, object? Value)[] args, CancellationToken ct)
     {
         var (cmd, owned) = Rent(tx, sql, args);
         try
@@ -88,7 +185,10 @@ internal static class Sql
     }
 
     /// <summary>Reads the first row outside a transaction, through the connection's prepared commands when it keeps them.</summary>
-    public static async Task<T?> FirstRowAsync<T>(this DbConnection connection, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args)
+    public static Task<T?> FirstRowAsync<T>(this DbConnection connection, string sql, Func<DbDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args) =>
+        TryRunnerFirstRow(connection, sql, map, args, ct) ?? FirstRowCommandAsync(connection, sql, map, args, ct);
+
+    private static async Task<T?> FirstRowCommandAsync<T>(DbConnection connection, string sql, Func<DbDataReader, T> map, (string Name, object? Value)[] args, CancellationToken ct)
     {
         var (cmd, owned) = Rent(connection, null, sql, args);
         try

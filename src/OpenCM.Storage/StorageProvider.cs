@@ -235,7 +235,13 @@ public abstract class StorageProvider : IAsyncDisposable
     /// <summary>Keeps the commands run on <paramref name="connection"/> prepared between uses; for a connection one thread owns.</summary>
     protected static void KeepCommandsPrepared(DbConnection connection) => Sql.KeepCommandsPrepared(connection);
 
-    /// <summary>Disposes the commands kept for <paramref name="connection"/>.</summary>
+    /// <summary>
+    /// Offers the statements run on <paramref name="connection"/> to <paramref name="runner"/> first
+    /// (a provider's faster path for its writer); disposed with the connection's prepared commands.
+    /// </summary>
+    protected static void RunStatementsWith(DbConnection connection, IStatementRunner runner) => Sql.UseRunner(connection, runner);
+
+    /// <summary>Disposes the commands kept for <paramref name="connection"/> (and its statement runner).</summary>
     protected static void DisposePreparedCommands(DbConnection connection) => Sql.DisposePrepared(connection);
 
     /// <summary>
