@@ -184,13 +184,14 @@ if [ "$PG_LOG" = yes ]; then
   side pg
   count_one() { # label curl-args…
     label=$1; shift
+    slug=$(echo "$label" | tr -c 'A-Za-z0-9\n' '-')
     sleep 0.5; before=$(grep -c 'LOG:  *\(statement\|execute\)' "$work/pg/server.log" || true)
     curl -fs -o /dev/null -H "Authorization: Bearer $tok" "$@"
     sleep 1; after=$(grep -c 'LOG:  *\(statement\|execute\)' "$work/pg/server.log" || true)
     echo "  $label: $((after - before)) statements"
-    sed -n "$((before + 1)),\$p" "$work/pg/server.log" | grep 'LOG:  *\(statement\|execute\)' | sed 's/^.*LOG: *//' | cut -c1-160 > "$work/stmts-$label.txt"
+    sed -n "$((before + 1)),\$p" "$work/pg/server.log" | grep 'LOG:  *\(statement\|execute\)' | sed 's/^.*LOG: *//' | cut -c1-160 > "$work/stmts-$slug.txt"
   }
-  echo; echo "statements PostgreSQL logged per request (log_statement=all; the statements listed in $work is deleted at exit):"
+  echo; echo "statements PostgreSQL logged per request (log_statement=all; background loops may add one):"
   count_one "GET /me" "$base/me"
   count_one "GET /requests/{id}" "$base/requests/$id_pg"
   rid=$(head -1 "$work/warm-put-pg"/ids-0.txt)
