@@ -185,11 +185,11 @@ if [ "$PG_LOG" = yes ]; then
   count_one() { # label curl-args…
     label=$1; shift
     slug=$(echo "$label" | tr -c 'A-Za-z0-9\n' '-')
-    sleep 0.5; before=$(grep -c 'LOG:  *\(statement\|execute\)' "$work/pg/server.log" || true)
+    sleep 3; from=$(wc -l < "$work/pg/server.log")
     curl -fs -o /dev/null -H "Authorization: Bearer $tok" "$@"
-    sleep 1; after=$(grep -c 'LOG:  *\(statement\|execute\)' "$work/pg/server.log" || true)
-    echo "  $label: $((after - before)) statements"
-    sed -n "$((before + 1)),\$p" "$work/pg/server.log" | grep 'LOG:  *\(statement\|execute\)' | sed 's/^.*LOG: *//' | cut -c1-160 > "$work/stmts-$slug.txt"
+    sleep 1
+    sed -n "$((from + 1)),\$p" "$work/pg/server.log" | grep 'LOG:  *\(statement\|execute\)' | sed 's/^.*LOG: *//' | cut -c1-160 > "$work/stmts-$slug.txt"
+    echo "  $label: $(wc -l < "$work/stmts-$slug.txt") statement lines (a line may carry several statements)"
   }
   echo; echo "statements PostgreSQL logged per request (log_statement=all; background loops may add one):"
   count_one "GET /me" "$base/me"
