@@ -22,6 +22,7 @@ public sealed class PostgresStorage : StorageProvider
     private const long MigrationLockKey = 0x4F70656E434D;
     private const int MaxAttempts = 5;
     private readonly NpgsqlDataSource _source;
+    private readonly NpgsqlDataSource _locks;
     private readonly GroupCommitWriter _writes;
 
     public PostgresStorage(string connectionString)
@@ -33,6 +34,20 @@ public sealed class PostgresStorage : StorageProvider
         if (builder.MaxAutoPrepare == 0)
         {
             builder.MaxAutoPrepare = 64;
+        }
+
+        // Session advisory locks (RunExclusiveAsync) on a pool of their own, which keeps Npgsql's
+        // reset on close: a lock whose release failed is dropped with the session's state.
+        _locks = NpgsqlDataSource.Create(builder.ConnectionString);
+
+        // Reads and the writer set no session state (no SET, LISTEN, temporary table or advisory
+        // lock): a pooled connection needs no reset when returned. Npgsql's reset (with prepared
+        // statements kept: RESET ALL, CLOSE ALL, UNLISTEN, pg_advisory_unlock_all, DISCARD
+        // SEQUENCES and TEMP) rides with the next command, and costs PostgreSQL more than a read
+        // by primary key itself (issue #25; docs/benchmarks.md). Kept when the connection string says.
+        if (!Names(connectionString, "No Reset On Close"))
+        {
+            builder.NoResetOnClose = true;
         }
 
         _source = NpgsqlDataSource.Create(builder);
@@ -101,7 +116,7 @@ public sealed class PostgresStorage : StorageProvider
         NpgsqlConnection? conn = null;
         try
         {
-            conn = await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
+            conn = await _locks.OpenConnectionAsync(ct).ConfigureAwait(false);
             await using var take = new NpgsqlCommand("SELECT pg_advisory_lock(@k)", conn);
             take.Parameters.AddWithValue("k", key);
             await take.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
@@ -121,6 +136,14 @@ public sealed class PostgresStorage : StorageProvider
 
             throw;
         }
+    }
+
+    // Whether the connection string sets the keyword itself (in any spelling Npgsql accepts: case and spaces do not matter).
+    private static bool Names(string connectionString, string keyword)
+    {
+        var wanted = keyword.Replace(" ", "", StringComparison.Ordinal);
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        return given.Keys.Cast<string>().Any(k => string.Equals(k.Replace(" ", "", StringComparison.Ordinal), wanted, StringComparison.OrdinalIgnoreCase));
     }
 
     // "OpenCM" in ASCII in the high bytes, and a stable hash of the purpose in the low ones.
@@ -188,6 +211,7 @@ public sealed class PostgresStorage : StorageProvider
         }
 
         _source.Clear();
+        _locks.Clear();
         return true;
     }
 
@@ -220,6 +244,7 @@ public sealed class PostgresStorage : StorageProvider
     {
         await _writes.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
+        await _locks.DisposeAsync().ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -90,13 +90,15 @@ internal static class AuditAppender
 
         // The server's correlation id and the client's (if any) in columns of their own; the link covers both.
         var (correlation, client) = CorrelationIds.Split(e.CorrelationId);
-        await tx.ExecuteAsync(
+        // Nobody reads the insert's outcome: on PostgreSQL it goes with the next statement (DeferredStatements).
+        await tx.DeferAsync(
             "INSERT INTO audit_events (seq, kind, subject, actor, old_status, new_status, time, correlation, client_correlation, detail, prev_hash, hash) " +
             "VALUES (@s, @k, @sub, @a, @o, @n, @t, @c, @cc, @d, @p, @h)", ct,
             ("@s", sequence), ("@k", e.Kind), ("@sub", Sql.Text(e.SubjectId)), ("@a", Sql.Text(e.Actor)), ("@o", (int)e.OldStatus),
             ("@n", (int)e.NewStatus), ("@t", Sql.Ticks(e.Time)), ("@c", correlation), ("@cc", client), ("@d", e.Detail), ("@p", cursor.Hash), ("@h", hash)).ConfigureAwait(false);
 
-        // Moved on only once the event is in: a failed insert leaves the cursor where the table is.
+        // Moved on once the event is in, or held back to go with the next statement: a failed
+        // insert fails its transaction or savepoint, after which the cursor is forgotten (Forget).
         cursor.Sequence = sequence;
         cursor.Hash = hash;
         cursor.KeyedFrom ??= string.Equals(e.Kind, AuditChain.CheckpointKind, StringComparison.Ordinal) ? sequence : null;

@@ -100,6 +100,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
             // Npgsql hands out the same transaction object again: nothing of a rolled-back batch's chain may carry over.
             AuditAppender.Forget(tx);
+            DeferredStatements.Begin(tx);
             foreach (var work in batch)
             {
                 if (!isolate)
@@ -110,11 +111,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                     }
                     catch (Exception) when (batch.Count > 1)
                     {
+                        DeferredStatements.Discard(tx);
                         await tx.RollbackAsync().ConfigureAwait(false);
                         return false;
                     }
                     catch (Exception ex)
                     {
+                        DeferredStatements.Discard(tx);
                         work.Fail(ex);
                         await tx.RollbackAsync().ConfigureAwait(false);
                         return true;
@@ -138,6 +141,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 catch (Exception ex)
                 {
                     // If the connection itself is gone these throw too, and the batch is decided below, whole.
+                    // What the failed write held back is dropped, never sent.
+                    DeferredStatements.Discard(tx);
                     await tx.ExecuteAsync("ROLLBACK TO SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
                     await tx.ExecuteAsync("RELEASE SAVEPOINT w", CancellationToken.None).ConfigureAwait(false);
                     AuditAppender.Forget(tx);
@@ -145,9 +150,23 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 }
             }
 
-            // 3. The audit chain's head as the batch left it, then one durable commit for the
-            //    whole batch; only then do callers hear of success.
-            await AuditAppender.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
+            // 3. The audit chain's head as the batch left it, with what the writes held back
+            //    (DeferredStatements: one round trip on PostgreSQL), then one durable commit for
+            //    the whole batch; only then do callers hear of success. A held-back statement
+            //    that fails here cannot be told apart from its batch: the batch runs again, one
+            //    savepoint per write, where each write's statements are sent inside its own.
+            try
+            {
+                await AuditAppender.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
+                await DeferredStatements.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception) when (!isolate && batch.Count > 1 && tx.Connection is { State: ConnectionState.Open })
+            {
+                DeferredStatements.Discard(tx);
+                await tx.RollbackAsync().ConfigureAwait(false);
+                return false;
+            }
+
             committing = true;
             await tx.CommitAsync().ConfigureAwait(false);
             foreach (var work in done)

@@ -57,6 +57,13 @@ internal static class Sql
         }
     }
 
+    /// <summary>
+    /// Runs a statement whose outcome nobody reads: on a transaction that defers (PostgreSQL's
+    /// group commit), it goes with the next statement in one round trip (<see cref="DeferredStatements"/>).
+    /// </summary>
+    public static Task DeferAsync(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args) =>
+        DeferredStatements.TryDefer(tx, sql, args) ? Task.CompletedTask : tx.ExecuteAsync(sql, ct, args);
+
     public static Task<int> ExecuteAsync(this DbTransaction tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
         if (Runners.TryGetValue(tx.Connection!, out var runner))
@@ -84,6 +91,13 @@ internal static class Sql
 
     private static async Task<int> ExecuteCommandAsync(DbTransaction tx, string sql, (string Name, object? Value)[] args, CancellationToken ct)
     {
+        if (DeferredStatements.Any(tx))
+        {
+            await using var batch = DeferredStatements.Batch(tx, sql, args);
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return batch.BatchCommands[^1].RecordsAffected;
+        }
+
         var (cmd, owned) = Rent(tx, sql, args);
         try
         {
@@ -125,6 +139,13 @@ internal static class Sql
 
     private static async Task<T> ScalarCommandAsync<T>(DbTransaction tx, string sql, (string Name, object? Value)[] args, CancellationToken ct)
     {
+        if (DeferredStatements.Any(tx))
+        {
+            // What was held returns no rows: the first result is this statement's.
+            await using var batch = DeferredStatements.Batch(tx, sql, args);
+            return (T)Convert.ChangeType((await batch.ExecuteScalarAsync(ct).ConfigureAwait(false))!, typeof(T), CultureInfo.InvariantCulture);
+        }
+
         var (cmd, owned) = Rent(tx, sql, args);
         try
         {
@@ -169,6 +190,18 @@ internal static class Sql
 
     private static async Task<T?> FirstRowCommandAsync<T>(DbTransaction tx, string sql, Func<DbDataReader, T> map, (string Name, object? Value)[] args, CancellationToken ct)
     {
+        if (DeferredStatements.Any(tx))
+        {
+            // What was held returns no rows: the reader starts on this statement's.
+            await using var batch = DeferredStatements.Batch(tx, sql, args);
+            await using var br = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (br.FieldCount == 0 && await br.NextResultAsync(ct).ConfigureAwait(false))
+            {
+            }
+
+            return await br.ReadAsync(ct).ConfigureAwait(false) ? map(br) : default;
+        }
+
         var (cmd, owned) = Rent(tx, sql, args);
         try
         {

@@ -117,6 +117,8 @@ public sealed class SqlDirectory : IDirectory, IDirectoryAdministration
     /// <summary>A principal by name, read inside <paramref name="tx"/>.</summary>
     internal static async Task<Principal?> FindInAsync(DbTransaction tx, string name, CancellationToken ct)
     {
+        // A command of its own: what the transaction held back (DeferredStatements) goes first.
+        await DeferredStatements.FlushAsync(tx, ct).ConfigureAwait(false);
         await using var cmd = tx.Command($"SELECT {Columns} FROM principals WHERE name_key = @v", ("@v", Key(name)));
         var all = await ReadAllAsync(cmd, ct).ConfigureAwait(false);
         return all.Count == 0 ? null : all[0];

@@ -81,7 +81,8 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
         // The paging key is drawn under the audit head's row lock, held until commit: seq order is
         // then commit order on every provider, and a reader paging by seq skips nothing
         // (docs/decisions/0006). SQLite has one writer anyway; this costs it one no-op update.
-        await _tx.ExecuteAsync("UPDATE audit_head SET seq = seq WHERE id = 1", ct).ConfigureAwait(false);
+        // The lock and the reader rows go with the insert and the next statement (DeferredStatements, PostgreSQL).
+        await _tx.DeferAsync("UPDATE audit_head SET seq = seq WHERE id = 1", ct).ConfigureAwait(false);
         var seq = await _tx.ScalarAsync<long>(
             $"INSERT INTO requests ({SqlRequestStore.InsertColumns}) VALUES (@uuid, @type, @status, @flags, @dc, @dcf, @orig, @target, @submitted, @completed, " +
             "@np, @op, @nc, @oc, @prio, @comment, @tpl, @sd, @dcc, @an, @votes, @version) RETURNING seq", ct,
@@ -97,7 +98,7 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
         foreach (var sid in readerSids)
         {
-            await _tx.ExecuteAsync("INSERT INTO request_readers (sid, seq) VALUES (@sid, @seq)", ct, ("@sid", sid.Value), ("@seq", seq)).ConfigureAwait(false);
+            await _tx.DeferAsync("INSERT INTO request_readers (sid, seq) VALUES (@sid, @seq)", ct, ("@sid", sid.Value), ("@seq", seq)).ConfigureAwait(false);
         }
     }
 
@@ -169,6 +170,8 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
     async Task<IReadOnlyList<string>> ICertificateWrites.RevokeAllAsync(Guid profile, int reason, DateTimeOffset at, CancellationToken ct)
     {
+        // A command of its own, not through Sql's helpers: what the transaction held back goes first.
+        await DeferredStatements.FlushAsync(_tx, ct).ConfigureAwait(false);
         await using var cmd = _tx.Command(
             "UPDATE certificates SET status = @revoked, revoked_at = @at, revocation_reason = @why WHERE profile_uuid = @p AND revoked_at IS NULL RETURNING serial",
             ("@revoked", (int)CertificateStatus.Revoked), ("@at", Sql.Ticks(at)), ("@why", reason), ("@p", Sql.Text(profile)));
@@ -177,6 +180,7 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
 
     async Task<IReadOnlyList<string>> ICertificateWrites.ReleaseAsync(Guid profile, int reason, CertificateStatus to, CancellationToken ct)
     {
+        await DeferredStatements.FlushAsync(_tx, ct).ConfigureAwait(false);
         await using var cmd = _tx.Command(
             "UPDATE certificates SET status = @to, revoked_at = NULL, revocation_reason = NULL WHERE profile_uuid = @p AND revocation_reason = @why RETURNING serial",
             ("@to", (int)to), ("@p", Sql.Text(profile)), ("@why", reason));
@@ -360,7 +364,7 @@ internal sealed class SqlUnitOfWork : IUnitOfWork, IRequestWrites, IProfileWrite
     Task IEventWrites.EnqueueAsync(OutboxEvent e, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return _tx.ExecuteAsync(
+        return _tx.DeferAsync(
             "INSERT INTO events (type, subject, from_status, to_status, detail, occurred, next_attempt) VALUES (@t, @s, @f, @to, @d, @at, @at)", ct,
             ("@t", e.Type), ("@s", e.Subject), ("@f", e.From), ("@to", e.To), ("@d", e.Detail), ("@at", Sql.Ticks(e.At)));
     }
