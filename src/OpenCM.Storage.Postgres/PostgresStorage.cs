@@ -25,6 +25,12 @@ public sealed class PostgresStorage : StorageProvider
     private readonly NpgsqlDataSource _locks;
     private readonly GroupCommitWriter _writes;
 
+    /// <summary>
+    /// The channel every node's writer notifies in each batch's transaction and every node's read
+    /// cache listens on (decision 0016). NOTIFY is transactional: delivered only when the batch commits.
+    /// </summary>
+    public const string ChangeChannel = "opencm_changes";
+
     public PostgresStorage(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
@@ -52,7 +58,104 @@ public sealed class PostgresStorage : StorageProvider
 
         _source = NpgsqlDataSource.Create(builder);
         _writes = new GroupCommitWriter(async c => await _source.OpenConnectionAsync(c).ConfigureAwait(false),
-            (conn, failure) => conn.State != ConnectionState.Open || DropPoolIfUnavailable(failure), IsolationLevel.ReadCommitted, keepPrepared: false);
+            (conn, failure) => conn.State != ConnectionState.Open || DropPoolIfUnavailable(failure), IsolationLevel.ReadCommitted, keepPrepared: false,
+            beforeCommit: $"SELECT pg_notify('{ChangeChannel}', '')");
+
+        // The listening connection stays out of the pool (a pooled one is reset on return, which
+        // unlistens), names itself for pg_stat_activity, and probes an idle socket so that a
+        // vanished server or network is noticed within seconds, not at the next write.
+        _listenConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString)
+        {
+            Pooling = false,
+            ApplicationName = ListenerApplicationName,
+            KeepAlive = 5,
+        }.ConnectionString;
+    }
+
+    /// <summary>The <c>application_name</c> of the connection the read cache listens on (one per node).</summary>
+    public const string ListenerApplicationName = "OpenCM change signal";
+
+    private readonly string _listenConnectionString;
+    private readonly CancellationTokenSource _stopListening = new();
+    private Task? _listener;
+    private long _notifications;
+    private volatile bool _listening;
+    private long _listenSessions;
+
+    /// <summary>How long the listener waits before it connects again after its connection failed; the read cache is off meanwhile.</summary>
+    public TimeSpan ListenRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Whether this node listens for other nodes' commits now: the read cache serves only then.</summary>
+    public bool IsListening => _listening;
+
+    /// <summary>How many times the listener has started listening (1 after the first start; each reconnection adds one).</summary>
+    public long ListenSessions => Interlocked.Read(ref _listenSessions);
+
+    // The change signal (decision 0016): a count of the notifications received, bumped as well
+    // each time listening starts or stops (what was committed while no one listened is unknown).
+    // While not listening the cache is off: a lookup reads the database, never an unsignalled copy.
+    // The listener starts with the first lookup, so a process that never caches never listens.
+    protected override bool TryReadChangeVersion(out long version)
+    {
+        if (_listener is null && !_stopListening.IsCancellationRequested)
+        {
+            var start = new Task<Task>(() => ListenAsync(_stopListening.Token));
+            if (Interlocked.CompareExchange(ref _listener, start.Unwrap(), null) is null)
+            {
+                start.Start(TaskScheduler.Default);
+            }
+        }
+
+        version = Interlocked.Read(ref _notifications);
+        return _listening;
+    }
+
+    private async Task ListenAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var conn = new NpgsqlConnection(_listenConnectionString);
+            conn.Notification += (_, _) => Interlocked.Increment(ref _notifications);
+            try
+            {
+                await conn.OpenAsync(stop).ConfigureAwait(false);
+                await using (var listen = new NpgsqlCommand($"LISTEN {ChangeChannel}", conn))
+                {
+                    await listen.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
+                }
+
+                Interlocked.Increment(ref _notifications);
+                Interlocked.Increment(ref _listenSessions);
+                _listening = true;
+                while (true)
+                {
+                    await conn.WaitAsync(stop).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidOperationException or OperationCanceledException)
+            {
+                // The server restarted, a failover, the connection was terminated: off until listening again.
+            }
+            finally
+            {
+                _listening = false;
+                Interlocked.Increment(ref _notifications);
+                await conn.DisposeAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                await Task.Delay(ListenRetryDelay, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>Where the data lives, without credentials (for logs and readiness).</summary>
@@ -242,6 +345,13 @@ public sealed class PostgresStorage : StorageProvider
 
     public override async ValueTask DisposeAsync()
     {
+        await _stopListening.CancelAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _listener, Task.CompletedTask) is { } listener)
+        {
+            await listener.ConfigureAwait(false);
+        }
+
+        _stopListening.Dispose();
         await _writes.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
         await _locks.DisposeAsync().ConfigureAwait(false);

@@ -103,6 +103,48 @@ public sealed class SqliteStorage : StorageProvider
         }
     }
 
+    // The change signal (decision 0016): PRAGMA data_version on a connection of its own, which
+    // neither reads nor writes anything else. Its value changes once any OTHER connection has
+    // committed, this process's writer and another process's (the CLI beside a running server)
+    // alike. Asked on every cache lookup, so a commit is seen by the next lookup that starts
+    // after it; one statement kept prepared, stepped under a lock (about a microsecond).
+    private readonly Lock _signalLock = new();
+    private SqliteConnection? _signal;
+    private SQLitePCL.sqlite3_stmt? _dataVersion;
+
+    protected override bool TryReadChangeVersion(out long version)
+    {
+        lock (_signalLock)
+        {
+            version = 0;
+            if (_disposed)
+            {
+                return false;
+            }
+
+            if (_dataVersion is null)
+            {
+                var conn = new SqliteConnection(_connectionString);
+                conn.Open();
+                if (SQLitePCL.raw.sqlite3_prepare_v2(conn.Handle, "PRAGMA data_version", out var stmt) != SQLitePCL.raw.SQLITE_OK)
+                {
+                    stmt?.Dispose();
+                    conn.Dispose();
+                    return false;
+                }
+
+                (_signal, _dataVersion) = (conn, stmt);
+            }
+
+            var rc = SQLitePCL.raw.sqlite3_step(_dataVersion);
+            version = rc == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(_dataVersion, 0) : 0;
+            SQLitePCL.raw.sqlite3_reset(_dataVersion);
+
+            // A failed step (the file gone, a lock held too long) turns the cache off for this lookup.
+            return rc == SQLitePCL.raw.SQLITE_ROW;
+        }
+    }
+
     protected override Task<T> WriteCoreAsync<T>(Func<DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct) => _writes.WriteAsync(work, ct);
 
     // SQLITE_BUSY (5), SQLITE_LOCKED (6): another process held the write lock past the busy timeout.
@@ -126,6 +168,13 @@ public sealed class SqliteStorage : StorageProvider
         {
             DisposePreparedCommands(reader);
             await reader.DisposeAsync().ConfigureAwait(false);
+        }
+
+        lock (_signalLock)
+        {
+            _dataVersion?.Dispose();
+            _signal?.Dispose();
+            (_dataVersion, _signal) = (null, null);
         }
 
         await _writes.DisposeAsync().ConfigureAwait(false);

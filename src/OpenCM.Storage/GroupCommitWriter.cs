@@ -19,6 +19,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private readonly Func<DbConnection, Exception, bool> _isBroken;
     private readonly IsolationLevel _isolation;
     private readonly bool _keepPrepared;
+    private readonly string? _beforeCommit;
     private readonly Task _loop;
     private DbConnection? _connection;
 
@@ -26,8 +27,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     /// <param name="isBroken">Whether the connection must be replaced after a batch failed with that exception.</param>
     /// <param name="isolation">The isolation level of each batch's transaction.</param>
     /// <param name="keepPrepared">Whether to keep the writer's command objects between uses (SQLite: each keeps its compiled statement).</param>
-    public GroupCommitWriter(Func<CancellationToken, Task<DbConnection>> open, Func<DbConnection, Exception, bool> isBroken, IsolationLevel isolation, bool keepPrepared)
+    /// <param name="beforeCommit">
+    /// A statement run in each batch's transaction just before its commit when any write of the batch
+    /// succeeded (PostgreSQL: the NOTIFY other nodes' read caches listen for, decision 0016), or null.
+    /// </param>
+    public GroupCommitWriter(Func<CancellationToken, Task<DbConnection>> open, Func<DbConnection, Exception, bool> isBroken, IsolationLevel isolation, bool keepPrepared, string? beforeCommit = null)
     {
+        _beforeCommit = beforeCommit;
         _keepPrepared = keepPrepared;
         _open = open;
         _isBroken = isBroken;
@@ -158,6 +164,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
             try
             {
                 await AuditAppender.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
+                if (_beforeCommit is not null && done.Count > 0)
+                {
+                    // The change signal (PostgreSQL's NOTIFY, decision 0016), inside the batch's
+                    // transaction so that it is delivered only on commit; it rides with what was held back.
+                    await tx.DeferAsync(_beforeCommit, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 await DeferredStatements.FlushAsync(tx, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception) when (!isolate && batch.Count > 1 && tx.Connection is { State: ConnectionState.Open })

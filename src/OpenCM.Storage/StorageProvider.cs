@@ -6,6 +6,9 @@ namespace OpenCM.Storage;
 /// <summary>A numbered schema migration of one provider.</summary>
 public sealed record Migration(int Version, string Name, string Sql);
 
+/// <summary>What <see cref="StorageProvider.TryGetChangeStamp"/> returns: this process's writes and the provider's change signal, both as read at one moment.</summary>
+public readonly record struct ChangeStamp(long LocalWrites, long Signal);
+
 /// <summary>
 /// What the SQL stores need from a database: connections for reads, and a way to run a write
 /// in a transaction that is durable when the returned task completes. Providers may run several
@@ -83,6 +86,46 @@ public abstract class StorageProvider : IAsyncDisposable
         {
             throw Unavailable(e);
         }
+        finally
+        {
+            // After the commit (or the failure) and before the caller hears of it: a read cache
+            // stamped before this write misses from now on, so a PUT and then a GET from the same
+            // client sees the PUT (decision 0016). A write that failed bumps it too: it costs a miss, never a stale read.
+            Interlocked.Increment(ref _localWrites);
+        }
+    }
+
+    private long _localWrites;
+
+    /// <summary>
+    /// A stamp of the committed state as far as this process can tell, for a read cache
+    /// (<see cref="CachedRequestStore"/>, decision 0016): take it BEFORE reading, tag what was read
+    /// with it, and trust the copy only while a new stamp equals it. It changes after every write
+    /// of this provider and whenever the provider's change signal says another connection or
+    /// process committed (SQLite: <c>PRAGMA data_version</c>; PostgreSQL: a notification). False
+    /// when the provider cannot tell (no signal, or the signal is down): then nothing may be cached.
+    /// </summary>
+    public bool TryGetChangeStamp(out ChangeStamp stamp)
+    {
+        var local = Volatile.Read(ref _localWrites);
+        if (!TryReadChangeVersion(out var external))
+        {
+            stamp = default;
+            return false;
+        }
+
+        stamp = new ChangeStamp(local, external);
+        return true;
+    }
+
+    /// <summary>
+    /// The provider's change signal (<see cref="TryGetChangeStamp"/>): a number that differs from
+    /// any earlier one once anything else committed to the database. The default has no signal.
+    /// </summary>
+    protected virtual bool TryReadChangeVersion(out long version)
+    {
+        version = 0;
+        return false;
     }
 
     /// <summary>Opens a connection for reading (<see cref="OpenReadAsync"/>).</summary>

@@ -36,6 +36,25 @@ public static class StorageServices
         return services.AddOpenCmSqlStores();
     }
 
+    /// <summary>
+    /// Puts the read cache (<see cref="CachedRequestStore"/>, decision 0016) in front of the
+    /// request store when <see cref="ReadCacheOptions.Enabled"/>: a host that serves reads calls it
+    /// (the server); the commands of <c>opencm</c> read the database directly.
+    /// </summary>
+    public static IServiceCollection AddOpenCmRequestReadCache(this IServiceCollection services, Func<IServiceProvider, ReadCacheOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        services.TryAddSingleton(options);
+        services.Replace(ServiceDescriptor.Singleton<IRequestStore>(sp =>
+        {
+            var settings = sp.GetRequiredService<ReadCacheOptions>();
+            var db = sp.GetRequiredService<StorageProvider>();
+            var sql = new SqlRequestStore(db);
+            return settings.Enabled ? new CachedRequestStore(sql, db, settings) : sql;
+        }));
+        return services;
+    }
+
     /// <summary>The ports every SQL provider serves with the same statements; registered once however many providers are.</summary>
     public static IServiceCollection AddOpenCmSqlStores(this IServiceCollection services)
     {

@@ -53,6 +53,8 @@ public static class OpenCmServices
         var services = builder.Services;
         services.AddSingleton(sp => Section<ApiOptions>(sp, "Api"));
         services.AddOpenCmCore();
+        // GET's read cache over the request store, kept fresh by the provider's change signal (issue #25.4, decision 0016).
+        OpenCM.Storage.StorageServices.AddOpenCmRequestReadCache(services, sp => Section<OpenCM.Storage.ReadCacheOptions>(sp, OpenCM.Storage.ReadCacheOptions.Section));
         // The server's first start initializes a fresh installation, master key included (issue #23.7).
         services.AllowMasterKeyCreation();
         builder.AddOpenCmMetrics();
