@@ -77,6 +77,7 @@ public sealed class PostgresStorage : StorageProvider
 
     private readonly string _listenConnectionString;
     private readonly CancellationTokenSource _stopListening = new();
+    private int _disposeStarted;
     private Task? _listener;
     private long _notifications;
     private volatile bool _listening;
@@ -343,8 +344,15 @@ public sealed class PostgresStorage : StorageProvider
         return false;
     }
 
+    // The host may dispose the provider twice (it is registered keyed and as the StorageProvider):
+    // the second call finds nothing left to do.
     public override async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposeStarted, 1) == 1)
+        {
+            return;
+        }
+
         await _stopListening.CancelAsync().ConfigureAwait(false);
         if (Interlocked.Exchange(ref _listener, Task.CompletedTask) is { } listener)
         {
