@@ -52,7 +52,9 @@ public class ScepEnrollmentTests : IClassFixture<ScepFixture>
         Assert.Equal(2, (await RequestsOfAsync(user)).Count);
     }
 
-    // A template with two approvals: scepclient waits PENDING (resending every 30 s) until two approvers approve through the API, then gets its certificate.
+    // A template with two approvals: scepclient waits PENDING (resending every 30 s) until two
+    // approvers approve in the portal (issue #24, "Done means": signed in with a password, the
+    // request page's Approve), then gets its certificate.
     [SkippableFact]
     public async Task ScepClient_TwoApprovals_PendingUntilApproved()
     {
@@ -67,7 +69,8 @@ public class ScepEnrollmentTests : IClassFixture<ScepFixture>
         Assert.False(run.IsCompleted);
         foreach (var approver in new[] { await _server.UserAsync("appr", "CM Approvers"), await _server.UserAsync("appr", "CM Approvers") })
         {
-            Assert.Equal(HttpStatusCode.OK, (await (await _server.ClientAsync(approver)).VoteAsync(id, "Approve")).StatusCode);
+            var voted = await ApproveInThePortalAsync(approver, id);
+            Assert.True(voted.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.OK, $"{voted.StatusCode}");
         }
 
         var (exit, output) = await run;
@@ -78,6 +81,25 @@ public class ScepEnrollmentTests : IClassFixture<ScepFixture>
         await File.WriteAllTextAsync(dir.File("chain.pem"), await _server.CreateClient().GetStringAsync("/CertificateManagement/ca/chain.pem"));
         Assert.Contains("client.pem: OK", await OpenSsl.CheckAsync(dir.Path, ["verify", .. OpenSsl.At(_server.Clock.GetUtcNow()), "-CAfile", "chain.pem", "client.pem"]), StringComparison.Ordinal);
         Assert.Contains("DNS:device1.test", await OpenSsl.CheckAsync(dir.Path, "x509", "-in", "client.pem", "-noout", "-ext", "subjectAltName"), StringComparison.Ordinal);
+    }
+
+    // The portal as a browser uses it: a password sign-in, then the request page's vote form (antiforgery token and all).
+    private async Task<HttpResponseMessage> ApproveInThePortalAsync(Principal approver, Guid id)
+    {
+        const string Password = "an approver's portal password";
+        await _server.Services.GetRequiredService<Passwords>().SetAsync(new AuditContext(Guid.Empty, "test"), approver, Password);
+        var browser = _server.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true, BaseAddress = _server.CreateClient().BaseAddress! });
+        async Task<HttpResponseMessage> PostAsync(string page, string target, params (string Name, string Value)[] fields)
+        {
+            var token = System.Text.RegularExpressions.Regex.Match(await browser.GetStringAsync(page), "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
+            return await browser.PostAsync(target, new FormUrlEncodedContent([KeyValuePair.Create("__RequestVerificationToken", token), .. fields.Select(f => KeyValuePair.Create(f.Name, f.Value))]));
+        }
+
+        // Over Kestrel the client follows the sign-in's redirect to the home page, which greets the approver.
+        var signedIn = await PostAsync("/CertificateManagement/signin", "/CertificateManagement/signin", ("name", approver.Name), ("password", Password));
+        Assert.True(signedIn.StatusCode == HttpStatusCode.Redirect || (await signedIn.Content.ReadAsStringAsync()).Contains($"Hello, {approver.Name}", StringComparison.Ordinal));
+        var page = $"/CertificateManagement/requests/{id}";
+        return await PostAsync(page, page + "?handler=Vote", ("decision", "approve"), ("comment", "approved in the portal"));
     }
 
     // The same PKCSReq again is its transaction's resend: the same certificate, no second request. Another transaction with the challenge is refused.
