@@ -19,17 +19,7 @@ public class ScepCertmongerTests : IClassFixture<ScepFixture>
 {
     private readonly ScepFixture _server;
 
-    public ScepCertmongerTests(ScepFixture server)
-    {
-        _server = server;
-        // certmonger judges the certificate it gets by the machine's clock (an expired one it would renew at once),
-        // so this class's own server is moved to that clock; the fake clock only moves forward.
-        var now = TimeProvider.System.GetUtcNow();
-        if (now > _server.Clock.GetUtcNow())
-        {
-            _server.Clock.SetUtcNow(now);
-        }
-    }
+    public ScepCertmongerTests(ScepFixture server) => _server = server;
 
     // getcert request -w: the daemon makes a key and a CSR with the one-time challenge, scep-submit sends the PKCSReq, the certificate
     // lands in cert.pem (MONITORING). The same, used challenge for a second key is refused: CA_REJECTED, no second request.
@@ -39,7 +29,7 @@ public class ScepCertmongerTests : IClassFixture<ScepFixture>
         CertmongerDaemon.SkipIfMissing();
         var (secret, user) = await _server.ChallengeAsync("tls-server");
         using var dir = new TempDirectory();
-        await using var daemon = await CertmongerDaemon.StartAsync(dir);
+        await using var daemon = await CertmongerDaemon.StartAsync(dir, _server.Clock.GetUtcNow());
 
         var (exit, output) = await daemon.GetcertAsync(TimeSpan.FromMinutes(1), "add-scep-ca", "-c", "OpenCM", "-u", _server.ScepUrl);
         Assert.True(exit == 0, output + daemon.Log);
@@ -109,10 +99,16 @@ internal sealed class CertmongerDaemon : IAsyncDisposable
         }
     }
 
-    public static void SkipIfMissing() =>
-        Prerequisite.SkipIfMissing(!File.Exists(Daemon) || !File.Exists(Getcert) || !File.Exists(ScepClientTool.ScepSubmit), $"{Daemon}, {Getcert} or {ScepClientTool.ScepSubmit} is not installed (apt-get install certmonger).");
+    // certmonger judges certificates by its clock (one it finds expired it renews at once) and takes no
+    // time option: it runs on the server's pinned time through libfaketime ("@" an absolute start),
+    // in both of the suite's passes, as openssl gets -attime.
+    public const string FakeTime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-    public static async Task<CertmongerDaemon> StartAsync(TempDirectory dir)
+    public static void SkipIfMissing() =>
+        Prerequisite.SkipIfMissing(!File.Exists(Daemon) || !File.Exists(Getcert) || !File.Exists(ScepClientTool.ScepSubmit) || !File.Exists(FakeTime),
+            $"{Daemon}, {Getcert}, {ScepClientTool.ScepSubmit} or {FakeTime} is not installed (apt-get install certmonger faketime).");
+
+    public static async Task<CertmongerDaemon> StartAsync(TempDirectory dir, DateTimeOffset now)
     {
         var socket = dir.File("certmonger.sock");
         var environment = new Dictionary<string, string>
@@ -122,6 +118,9 @@ internal sealed class CertmongerDaemon : IAsyncDisposable
             ["CERTMONGER_CAS_DIR"] = Directory.CreateDirectory(dir.File("cas")).FullName,
             ["CERTMONGER_TMPDIR"] = Directory.CreateDirectory(dir.File("tmp")).FullName,
             ["CERTMONGER_PVT_ADDRESS"] = "unix:path=" + socket,
+            ["LD_PRELOAD"] = FakeTime,
+            ["FAKETIME"] = "@" + now.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+            ["TZ"] = "UTC",
         };
 
         // -s: a session's daemon (not the system's); -L -P: only this socket, no bus; -n: in the foreground, logging to stderr.
