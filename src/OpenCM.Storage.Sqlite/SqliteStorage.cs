@@ -103,45 +103,121 @@ public sealed class SqliteStorage : StorageProvider
         }
     }
 
-    // The change signal (decision 0016): PRAGMA data_version on a connection of its own, which
-    // neither reads nor writes anything else. Its value changes once any OTHER connection has
-    // committed, this process's writer and another process's (the CLI beside a running server)
-    // alike. Asked on every cache lookup, so a commit is seen by the next lookup that starts
-    // after it; one statement kept prepared, stepped under a lock (about a microsecond).
-    private readonly Lock _signalLock = new();
-    private SqliteConnection? _signal;
-    private SQLitePCL.sqlite3_stmt? _dataVersion;
+    // The change signal (decision 0016): PRAGMA data_version on connections of their own, which
+    // neither read nor write anything else. Its value on a connection changes once any OTHER
+    // connection has committed, this process's writer and another process's (the CLI beside a
+    // running server) alike. Asked on every cache lookup, so a commit is seen by the next lookup
+    // that starts after it.
+    // One statement under a lock had concurrent GETs spinning on it (23 % of a GET's time, issue
+    // #25's profile), so each lookup takes a connection of a pool. Their values are counters of
+    // their own and cannot be compared across connections; what a lookup gets is instead this
+    // process's generation, which a connection moves on whenever it sees its own value change (or
+    // is new). Any commit is seen by the first step after it on every connection, and that step
+    // moves the generation before its connection goes back to the pool: a lookup that starts after
+    // the commit therefore reads a generation above any read before it.
+    private readonly System.Collections.Concurrent.ConcurrentBag<ChangeSignal> _signals = [];
+    private long _generation;
 
     protected override bool TryReadChangeVersion(out long version)
     {
-        lock (_signalLock)
+        version = 0;
+        if (_disposed)
         {
-            version = 0;
-            if (_disposed)
+            return false;
+        }
+
+        if (!_signals.TryTake(out var signal) && (signal = ChangeSignal.TryOpen(_connectionString)) is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!signal.TryStep(out var changed))
             {
                 return false;
             }
 
-            if (_dataVersion is null)
+            if (changed)
             {
-                var conn = new SqliteConnection(_connectionString);
-                conn.Open();
-                if (SQLitePCL.raw.sqlite3_prepare_v2(conn.Handle, "PRAGMA data_version", out var stmt) != SQLitePCL.raw.SQLITE_OK)
-                {
-                    stmt?.Dispose();
-                    conn.Dispose();
-                    return false;
-                }
-
-                (_signal, _dataVersion) = (conn, stmt);
+                Interlocked.Increment(ref _generation);
             }
 
-            var rc = SQLitePCL.raw.sqlite3_step(_dataVersion);
-            version = rc == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(_dataVersion, 0) : 0;
-            SQLitePCL.raw.sqlite3_reset(_dataVersion);
+            version = Interlocked.Read(ref _generation);
+            return true;
+        }
+        finally
+        {
+            _signals.Add(signal);
+            if (_disposed)
+            {
+                DisposeSignals(); // the provider was disposed while this one was out
+            }
+        }
+    }
 
-            // A failed step (the file gone, a lock held too long) turns the cache off for this lookup.
-            return rc == SQLitePCL.raw.SQLITE_ROW;
+    private void DisposeSignals()
+    {
+        while (_signals.TryTake(out var signal))
+        {
+            signal.Dispose();
+        }
+    }
+
+    private sealed class ChangeSignal : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SQLitePCL.sqlite3_stmt _dataVersion;
+
+        private ChangeSignal(SqliteConnection connection, SQLitePCL.sqlite3_stmt dataVersion) =>
+            (_connection, _dataVersion) = (connection, dataVersion);
+
+        public static ChangeSignal? TryOpen(string connectionString)
+        {
+            var conn = new SqliteConnection(connectionString);
+            try
+            {
+                conn.Open();
+                if (SQLitePCL.raw.sqlite3_prepare_v2(conn.Handle, "PRAGMA data_version", out var stmt) == SQLitePCL.raw.SQLITE_OK)
+                {
+                    return new ChangeSignal(conn, stmt);
+                }
+
+                stmt?.Dispose();
+            }
+            catch (SqliteException)
+            {
+                // The file gone or locked: no signal, so the cache stays off for this lookup.
+            }
+
+            conn.Dispose();
+            return null;
+        }
+
+        private long? _last;
+
+        // Whether another connection committed since this one's last step (always, on its first).
+        // A failed step (the file gone, a lock held too long) turns the cache off for this lookup.
+        public bool TryStep(out bool changed)
+        {
+            var rc = SQLitePCL.raw.sqlite3_step(_dataVersion);
+            var version = rc == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(_dataVersion, 0) : 0;
+            SQLitePCL.raw.sqlite3_reset(_dataVersion);
+            changed = false;
+            if (rc != SQLitePCL.raw.SQLITE_ROW)
+            {
+                return false;
+            }
+
+            changed = _last != version;
+            _last = version;
+            return true;
+        }
+
+        public void Dispose()
+        {
+            _dataVersion.Dispose();
+            _connection.Dispose();
         }
     }
 
@@ -170,12 +246,7 @@ public sealed class SqliteStorage : StorageProvider
             await reader.DisposeAsync().ConfigureAwait(false);
         }
 
-        lock (_signalLock)
-        {
-            _dataVersion?.Dispose();
-            _signal?.Dispose();
-            (_dataVersion, _signal) = (null, null);
-        }
+        DisposeSignals();
 
         await _writes.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);

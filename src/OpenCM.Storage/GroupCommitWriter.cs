@@ -84,8 +84,10 @@ public sealed class GroupCommitWriter : IAsyncDisposable
             //    a compare-and-set lost on a profile or card (WriteConflictException). Most
             //    batches hold no such write, so the first attempt takes no savepoints; if a write
             //    does throw, the batch is rolled back and run again with a savepoint around each
-            //    write, so that the failing one rolls back alone.
-            if (batch.Count > 0 && !await TryRunAsync(batch, isolate: batch.Count == 1).ConfigureAwait(false))
+            //    write, so that the failing one rolls back alone. A batch of one needs none: its
+            //    write failing rolls back the whole transaction (two statements fewer per lone
+            //    write, issue #25).
+            if (batch.Count > 0 && !await TryRunAsync(batch, isolate: false).ConfigureAwait(false))
             {
                 await TryRunAsync(batch, isolate: true).ConfigureAwait(false);
             }
