@@ -14,7 +14,7 @@ public sealed class PostgresReadCacheTests : ReadCacheContract
 {
     private string _connection = "";
 
-    protected override bool SignalIsSynchronous => false;
+    protected override TimeSpan? SignalWindow => null;
 
     protected override async Task<StorageProvider> CreateAsync()
     {

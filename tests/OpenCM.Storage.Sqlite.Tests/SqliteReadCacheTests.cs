@@ -10,7 +10,7 @@ public sealed class SqliteReadCacheTests : ReadCacheContract, IDisposable
 {
     private readonly TempDirectory _dir = new();
 
-    protected override bool SignalIsSynchronous => true;
+    protected override TimeSpan? SignalWindow => SqliteStorage.SignalWindow;
 
     protected override Task<StorageProvider> CreateAsync() => Task.FromResult<StorageProvider>(new SqliteStorage(_dir.File("opencm.db")));
 
@@ -19,9 +19,10 @@ public sealed class SqliteReadCacheTests : ReadCacheContract, IDisposable
     public void Dispose() => _dir.Dispose();
 
     // The change signal is a pool of data_version connections whose own counters cannot be
-    // compared (SqliteStorage.TryReadChangeVersion): however many lookups run at once, and on
-    // whichever connection, every stamp taken after another process's commit differs from every
-    // stamp taken before it, and with nothing committed the stamps settle.
+    // compared, with a reading reused within SqliteStorage.SignalWindow: however many lookups run
+    // at once, and on whichever connection, every stamp taken once the window after another
+    // process's commit has passed differs from every stamp taken before it, and with nothing
+    // committed the stamps settle.
     [Fact]
     public async Task ChangeStamp_ConcurrentLookupsAroundAnotherProcessesCommit_EveryLaterStampDiffers()
     {
@@ -34,6 +35,7 @@ public sealed class SqliteReadCacheTests : ReadCacheContract, IDisposable
 
         var before = await StampsAsync(); // the pool grows to as many connections as ran at once
         Assert.True(Db.TryGetChangeStamp(out var settled));
+        await Task.Delay(SqliteStorage.SignalWindow * 2); // a step of its own, not the reading reused
         Assert.True(Db.TryGetChangeStamp(out var again));
         Assert.Equal(settled, again);
 
@@ -43,6 +45,7 @@ public sealed class SqliteReadCacheTests : ReadCacheContract, IDisposable
             await CancelAsync(other, request.Uuid, 1);
         }
 
+        await Task.Delay(SqliteStorage.SignalWindow * 2);
         var after = await StampsAsync();
         Assert.Empty(after.Intersect(before));
     }

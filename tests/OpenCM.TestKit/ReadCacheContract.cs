@@ -20,8 +20,12 @@ public abstract class ReadCacheContract : IAsyncLifetime
     /// <summary>A second provider on the same database, as the CLI or another node would open it.</summary>
     protected abstract Task<StorageProvider> OpenSecondAsync();
 
-    /// <summary>Whether another process's commit is seen by the very next lookup (SQLite) or after the signal's latency (PostgreSQL).</summary>
-    protected abstract bool SignalIsSynchronous { get; }
+    /// <summary>
+    /// How long after another process's commit a lookup may still answer the copy from before it:
+    /// SQLite's bound (decision 0016), or null where the signal's latency has no bound to assert
+    /// (PostgreSQL's notification: polled for up to 30 s).
+    /// </summary>
+    protected abstract TimeSpan? SignalWindow { get; }
 
     public async Task InitializeAsync()
     {
@@ -121,9 +125,15 @@ public abstract class ReadCacheContract : IAsyncLifetime
             await CancelAsync(other, request.Uuid, 1);
         }
 
-        // SQLite: the next lookup asks data_version and misses. PostgreSQL: once the notification
-        // arrives (the window docs/decisions/0016 states); until then the kept copy may answer.
-        var deadline = DateTime.UtcNow.AddSeconds(SignalIsSynchronous ? 0 : 30);
+        // SQLite: the first lookup once the window has passed asks data_version and misses.
+        // PostgreSQL: once the notification arrives (the window docs/decisions/0016 states);
+        // until then the kept copy may answer.
+        if (SignalWindow is { } window)
+        {
+            await Task.Delay(window * 2);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(SignalWindow is null ? 30 : 0);
         CmRequest? found;
         while ((found = await cache.FindAsync(request.Uuid))!.Version == 1 && DateTime.UtcNow < deadline)
         {
