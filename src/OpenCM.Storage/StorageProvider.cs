@@ -120,7 +120,9 @@ public abstract class StorageProvider : IAsyncDisposable
 
     /// <summary>
     /// The provider's change signal (<see cref="TryGetChangeStamp"/>): a number that differs from
-    /// any earlier one once anything else committed to the database. The default has no signal.
+    /// any earlier one once anything else committed to the database, within the provider's window
+    /// (SQLite: <c>SqliteStorage.SignalWindow</c>; PostgreSQL: a notification's latency). The
+    /// default has no signal.
     /// </summary>
     protected virtual bool TryReadChangeVersion(out long version)
     {
