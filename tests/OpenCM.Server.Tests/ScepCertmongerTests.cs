@@ -150,25 +150,11 @@ internal sealed class CertmongerDaemon : IAsyncDisposable
         return daemon;
     }
 
-    /// <summary>Runs getcert against this daemon until it exits or <paramref name="timeout"/> passes (then it is killed: exit -1).</summary>
+    /// <summary>Runs getcert against this daemon until it exits; failing the test after <paramref name="timeout"/>.</summary>
     public async Task<(int ExitCode, string Output)> GetcertAsync(TimeSpan timeout, params string[] args)
     {
-        using var process = Process.Start(Start(Getcert, _environment, args))!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            return (-1, await output + await error);
-        }
-
-        return (process.ExitCode, await output + await error);
+        var (exit, output, error) = await ToolProcess.RunAsync(Getcert, args, timeout, environment: _environment);
+        return (exit, output + error);
     }
 
     /// <summary>Waits (a minute at most) until <c>getcert list-cas</c> shows the CA's certificate, i.e. the daemon has its GetCACert answer.</summary>

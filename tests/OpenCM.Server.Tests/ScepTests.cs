@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Asn1;
 using System.Net;
 using System.Security.Cryptography;
@@ -449,7 +448,7 @@ internal static class ScepClientTool
 
     public static void SkipIfMissing() => Prerequisite.SkipIfMissing(!File.Exists(Path), $"{Path} is not installed (apt-get install scep).");
 
-    /// <summary>Runs scepclient in <paramref name="dir"/> (key, CSR, self-signed and issued certificate there) until it exits or <paramref name="timeout"/> passes.</summary>
+    /// <summary>Runs scepclient in <paramref name="dir"/> (key, CSR, self-signed and issued certificate there) until it exits; failing the test after <paramref name="timeout"/>.</summary>
     public static Task<(int ExitCode, string Output)> RunAsync(string dir, TimeSpan timeout, params string[] args) => RunToolAsync(Path, dir, timeout, args);
 
     /// <summary>certmonger's SCEP helper, runnable alone (certmonger-scep-submit(8)).</summary>
@@ -457,27 +456,7 @@ internal static class ScepClientTool
 
     public static async Task<(int ExitCode, string Output)> RunToolAsync(string tool, string dir, TimeSpan timeout, params string[] args)
     {
-        var start = new ProcessStartInfo(tool) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            return (-1, await output + await error);
-        }
-
-        return (process.ExitCode, await output + await error);
+        var (exit, output, error) = await ToolProcess.RunAsync(tool, args, timeout, dir);
+        return (exit, output + error);
     }
 }

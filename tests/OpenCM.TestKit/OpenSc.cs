@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace OpenCM.TestKit;
 
 /// <summary>
@@ -15,40 +13,8 @@ public static class OpenSc
     /// <summary>Runs <paramref name="tool"/> (e.g. "opensc-tool") with <paramref name="args"/>; gives up after <paramref name="timeout"/> (default a minute).</summary>
     public static async Task<OpenSsl.Result> RunAsync(string tool, IEnumerable<string> args, string? input = null, TimeSpan? timeout = null)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        var start = new ProcessStartInfo(tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = input is not null,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start (apt-get install opensc)");
-        if (input is not null)
-        {
-            await process.StandardInput.WriteAsync(input);
-            process.StandardInput.Close();
-        }
-
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(1));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish: {await output}{await error}");
-        }
-
-        return new OpenSsl.Result(process.ExitCode, await output, await error);
+        var (exit, output, error) = await ToolProcess.RunAsync(tool, args, timeout ?? TimeSpan.FromMinutes(1), stdin: input);
+        return new OpenSsl.Result(exit, output, error);
     }
 
     /// <summary>Runs the tool and fails the test with its output when it exits non-zero.</summary>

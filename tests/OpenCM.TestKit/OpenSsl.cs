@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace OpenCM.TestKit;
@@ -28,23 +27,9 @@ public static class OpenSsl
             throw new ArgumentException("openssl verify needs the test's time: pass OpenSsl.At(time)", nameof(args));
         }
 
-        var start = new ProcessStartInfo("openssl")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("openssl did not start (apt-get install openssl)");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return new Result(process.ExitCode, await output, await error);
+        // No timeout, as before this helper.
+        var (exit, output, error) = await ToolProcess.RunAsync("openssl", args, Timeout.InfiniteTimeSpan, workingDirectory);
+        return new Result(exit, output, error);
     }
 
     /// <summary>Runs openssl and fails the test with its output when it exits non-zero.</summary>
