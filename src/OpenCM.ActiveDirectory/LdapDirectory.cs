@@ -204,7 +204,12 @@ public sealed class LdapDirectory : IDirectory, IDisposable
         RunAsync(conn => Search(conn, _options.BaseDn, filter, SearchScope.Subtree, PrincipalAttributes) is [var one] ? ToPrincipal(one) : null, ct);
 
     // One operation on a pooled, bound connection; any failure of the directory is Unavailable,
-    // and the connection that saw it is dropped rather than reused.
+    // and the connection that saw it is dropped rather than reused. A connection the DC dropped
+    // ("server down", LDAP 81: a pooled one it closed while idle, as AD does after
+    // MaxConnIdleTime, or one cut while the DC was busy; seen in CI, 2026-12-05) gets one more
+    // try on a new connection at once: every operation here is a read or a bind.
+    private const int ServerDown = 81; // LDAP_SERVER_DOWN: the connection is gone
+
     private async Task<T> RunAsync<T>(Func<LdapConnection, T> operation, CancellationToken ct)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);
@@ -212,18 +217,25 @@ public sealed class LdapDirectory : IDirectory, IDisposable
         {
             return await Task.Run(() =>
             {
-                LdapConnection? conn = null;
-                try
+                for (var attempt = 1; ; attempt++)
                 {
-                    conn = _idle.TryTake(out var pooled) ? pooled : Connect();
-                    var result = operation(conn);
-                    _idle.Add(conn);
-                    return result;
-                }
-                catch (Exception e) when (e is LdapException or DirectoryOperationException or ObjectDisposedException)
-                {
-                    conn?.Dispose();
-                    throw new OpenCmException(new DomainError(ErrorKind.Unavailable, "The directory cannot be reached now; try again shortly."), e);
+                    LdapConnection? conn = null;
+                    try
+                    {
+                        conn = attempt == 1 && _idle.TryTake(out var pooled) ? pooled : Connect();
+                        var result = operation(conn);
+                        _idle.Add(conn);
+                        return result;
+                    }
+                    catch (LdapException e) when (e.ErrorCode == ServerDown && attempt == 1)
+                    {
+                        conn?.Dispose();
+                    }
+                    catch (Exception e) when (e is LdapException or DirectoryOperationException or ObjectDisposedException)
+                    {
+                        conn?.Dispose();
+                        throw new OpenCmException(new DomainError(ErrorKind.Unavailable, "The directory cannot be reached now; try again shortly."), e);
+                    }
                 }
             }, ct).ConfigureAwait(false);
         }

@@ -23,9 +23,9 @@ public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
         return Task.FromResult(_fixture.Dc!);
     }
 
-    private static LdapDirectory Directory(SambaDomainController dc, TimeProvider? clock = null, string? password = null) => new(new LdapOptions
+    private static LdapDirectory Directory(SambaDomainController dc, TimeProvider? clock = null, string? password = null, string? url = null) => new(new LdapOptions
     {
-        Url = SambaDomainController.Url,
+        Url = url ?? SambaDomainController.Url,
         BaseDn = SambaDomainController.BaseDn,
         BindDn = SambaDomainController.AdminDn,
         BindPassword = password ?? SambaDomainController.AdminPassword,
@@ -175,5 +175,24 @@ public sealed class LdapDirectoryTests : IClassFixture<DomainControllerFixture>
 
         var unavailable = await Assert.ThrowsAsync<OpenCmException>(() => directory.FindByNameAsync("Administrator"));
         Assert.Equal(ErrorKind.Unavailable, unavailable.Error.Kind);
+    }
+
+    // A connection the DC dropped (LDAP 81: a pooled one closed while idle, as AD does after
+    // MaxConnIdleTime, or one cut under load) gets one more try on a new connection, instead of
+    // a 503 for the lookup that found it dead (CI, 2026-12-05).
+    [SkippableFact]
+    public async Task Find_PooledConnectionCutByTheNetwork_AnswersOnANewConnection()
+    {
+        var dc = await DcAsync();
+        using var relay = new TcpRelay(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 636));
+        using var directory = Directory(dc, url: $"ldaps://127.0.0.1:{relay.Port}");
+        Assert.NotNull(await directory.FindByNameAsync("Administrator"));
+        Assert.Equal(1, relay.Accepted);
+
+        relay.CutAll();
+        var found = await directory.FindByNameAsync("Domain Users"); // not the cached name: the directory is asked
+
+        Assert.NotNull(found);
+        Assert.Equal(2, relay.Accepted);
     }
 }
