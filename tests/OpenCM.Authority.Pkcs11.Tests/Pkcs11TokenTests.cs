@@ -119,7 +119,7 @@ public sealed class Pkcs11TokenTests : IDisposable
 
         var objects = await hsm.Pkcs11ToolAsync("--token-label", Token, "--login", "--pin", SoftHsmToken.UserPin, "--list-objects");
         Assert.Equal(0, objects.ExitCode);
-        var privateKey = ObjectBlock(objects.Output, "Private Key Object", label);
+        var privateKey = SoftHsmToken.ObjectBlock(objects.Output, "Private Key Object", label);
         Assert.Contains("sensitive", privateKey, StringComparison.Ordinal);
         Assert.Contains("never extractable", privateKey, StringComparison.Ordinal);
         Assert.Contains("sign", privateKey, StringComparison.Ordinal);
@@ -225,27 +225,6 @@ public sealed class Pkcs11TokenTests : IDisposable
     }
 
     public void Dispose() => _dir.Dispose();
-
-    // The lines pkcs11-tool prints for one object: its header line and the indented lines below it.
-    private static string ObjectBlock(string listing, string header, string label)
-    {
-        var lines = listing.Split('\n');
-        for (var i = 0; i < lines.Length; i++)
-        {
-            if (!lines[i].StartsWith(header, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var block = string.Join('\n', lines.Skip(i).Take(1).Concat(lines.Skip(i + 1).TakeWhile(l => l.StartsWith(' ') || l.StartsWith('\t'))));
-            if (block.Contains(label, StringComparison.Ordinal))
-            {
-                return block;
-            }
-        }
-
-        throw new InvalidOperationException($"pkcs11-tool listed no {header} labelled {label}:\n{listing}");
-    }
 
     private void Write(string name, string text) => File.WriteAllText(_dir.File(name), text);
 }

@@ -78,7 +78,7 @@ public class ScepHsmTests : IClassFixture<ScepHsmFixture>
 
         var objects = await hsm.Pkcs11ToolAsync("--token-label", ScepHsmFixture.TokenLabel, "--login", "--pin", SoftHsmToken.UserPin, "--list-objects");
         Assert.True(objects.ExitCode == 0, objects.All);
-        var privateKey = ObjectBlock(objects.Output, "Private Key Object", key.KeyLabel);
+        var privateKey = SoftHsmToken.ObjectBlock(objects.Output, "Private Key Object", key.KeyLabel);
         Assert.Contains("never extractable", privateKey, StringComparison.Ordinal);
         Assert.Contains("sensitive", privateKey, StringComparison.Ordinal);
         Assert.Contains("decrypt", privateKey, StringComparison.Ordinal);
@@ -149,25 +149,5 @@ public class ScepHsmTests : IClassFixture<ScepHsmFixture>
             var packed = await secrets.FindAsync(label[..label.LastIndexOf(':')]);
             Assert.Equal([0xFF, 0xFF, 0xFF, 0xFF], packed![..4]);
         }
-    }
-
-    private static string ObjectBlock(string listing, string header, string label)
-    {
-        var lines = listing.Split('\n');
-        for (var i = 0; i < lines.Length; i++)
-        {
-            if (!lines[i].StartsWith(header, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var block = string.Join('\n', lines.Skip(i).Take(1).Concat(lines.Skip(i + 1).TakeWhile(l => l.StartsWith(' ') || l.StartsWith('\t'))));
-            if (block.Contains(label, StringComparison.Ordinal))
-            {
-                return block;
-            }
-        }
-
-        throw new Xunit.Sdk.XunitException($"No {header} labelled {label} in:\n{listing}");
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace OpenCM.TestKit;
@@ -74,26 +73,38 @@ public sealed class SoftHsmToken : IDisposable
     /// <summary>Runs <c>pkcs11-tool --module (SoftHSM) args</c> on these tokens.</summary>
     public Task<OpenSsl.Result> Pkcs11ToolAsync(params string[] args) => RunAsync("pkcs11-tool", ["--module", Module, .. args]);
 
+    /// <summary>
+    /// The lines <c>pkcs11-tool --list-objects</c> prints for the object of kind
+    /// <paramref name="header"/> (e.g. "Private Key Object") labelled <paramref name="label"/>:
+    /// its header line and the indented lines below it.
+    /// </summary>
+    public static string ObjectBlock(string listing, string header, string label)
+    {
+        ArgumentNullException.ThrowIfNull(listing);
+        var lines = listing.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith(header, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var block = string.Join('\n', lines.Skip(i).Take(1).Concat(lines.Skip(i + 1).TakeWhile(l => l.StartsWith(' ') || l.StartsWith('\t'))));
+            if (block.Contains(label, StringComparison.Ordinal))
+            {
+                return block;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"pkcs11-tool listed no {header} labelled {label}:\n{listing}");
+    }
+
     /// <summary>Runs a tool with SOFTHSM2_CONF pointing at this directory.</summary>
     public async Task<OpenSsl.Result> RunAsync(string tool, params string[] args)
     {
-        var start = new ProcessStartInfo(tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["SOFTHSM2_CONF"] = ConfigPath;
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return new OpenSsl.Result(process.ExitCode, await output, await error);
+        var (exit, output, error) = await ToolProcess.RunAsync(tool, args, TimeSpan.FromMinutes(2),
+            environment: new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfigPath });
+        return new OpenSsl.Result(exit, output, error);
     }
 
     public void Dispose() => _directory.Dispose();
