@@ -783,14 +783,14 @@ public sealed class GidsApplet : IApduProcessor
         var sequence = reader.ReadSequence();
         reader.ThrowIfNotEmpty();
         _ = sequence.ReadInteger();
-        var n = Unsigned(sequence.ReadIntegerBytes().Span);
-        var e = Unsigned(sequence.ReadIntegerBytes().Span);
-        var d = Unsigned(sequence.ReadIntegerBytes().Span);
-        var p = Unsigned(sequence.ReadIntegerBytes().Span);
-        var q = Unsigned(sequence.ReadIntegerBytes().Span);
-        var dp = Unsigned(sequence.ReadIntegerBytes().Span);
-        var dq = Unsigned(sequence.ReadIntegerBytes().Span);
-        var qi = Unsigned(sequence.ReadIntegerBytes().Span);
+        var n = Magnitude(sequence);
+        var e = Magnitude(sequence);
+        var d = Magnitude(sequence);
+        var p = Magnitude(sequence);
+        var q = Magnitude(sequence);
+        var dp = Magnitude(sequence);
+        var dq = Magnitude(sequence);
+        var qi = Magnitude(sequence);
         sequence.ThrowIfNotEmpty();
         var half = (n.Length + 1) / 2;
         using var rsa = RSA.Create();
@@ -806,6 +806,22 @@ public sealed class GidsApplet : IApduProcessor
             InverseQ = Pad(qi, half),
         });
         return rsa.ExportPkcs8PrivateKey();
+    }
+
+    // OpenSC writes each key part as BN_bn2bin's bytes under an INTEGER tag (SC_ASN1_OCTET_STRING
+    // with SC_ASN1_TAG_INTEGER in card-gids.c): an unsigned magnitude with no sign byte, not a
+    // minimal two's-complement INTEGER. A part that starts 0xFF 0x8x is therefore well formed here,
+    // though AsnReader.ReadIntegerBytes would call it non-minimal (one key in a few hundred).
+    private static byte[] Magnitude(AsnReader sequence)
+    {
+        if (sequence.PeekTag() != Asn1Tag.Integer)
+        {
+            throw new AsnContentException("A GIDS key part is not tagged INTEGER.");
+        }
+
+        var encoded = sequence.ReadEncodedValue().Span;
+        _ = AsnDecoder.ReadEncodedValue(encoded, AsnEncodingRules.BER, out var offset, out var length, out _);
+        return Unsigned(encoded.Slice(offset, length));
     }
 
     private (byte[]?, ushort) PutObject(int id, byte[] data)

@@ -100,6 +100,46 @@ public sealed class GidsCardOnEmulatorTests
         Assert.True(key.VerifyData(data, card.Sign("archived", "123456", data), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
     }
 
+    // A 1024-bit key whose prime p starts 0xFF 0xCE: written as OpenSC writes it (the bare magnitude
+    // under an INTEGER tag), its first nine bits are ones, which a strict DER INTEGER reader calls
+    // non-minimal. Random keys hit this about once in a few hundred; CI met it once.
+    private const string KeyWithPrimeStartingFf = """
+        MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAOXDSiuLiL4TAcMG
+        LdY6wnbhjSTYnnxcqsH0YMJORRA/13wHw+hyHlLNQFSovT6UPSG8IejeUcdIn2mo
+        3Ud+T1kIBmOahR7CEy8FAaKFKrWH9cYpeICovoUJxUlBtFhlD/Te92tGbChx7crg
+        LlenR15bPBeuDWvglLPmDE9YagK5AgMBAAECgYA9jVzQX5gpe4QMUBp1etZf7LrY
+        NSP4Iwcn4KUPSNKdsMy0kIv+OJxBCHWEeJQCMMpTwEfBT9XOsnjqYG+vWHo+2JND
+        TJuCvk0rU6pmo9aUBcY/fFXducGrVmbPhPWzZj4l9rkSN6eHKzLcpTU/he7erMoa
+        JFh9f88dYMwmv/4rAQJBAP/OuaqPUCSZJfLg271wfEMaSeaM3evduN4WMul8tiqZ
+        gAvXtMo1vmak3Unf8RHyikMcb67uMh9HGtEosEwfPRkCQQDl74wxnx4R91nD0SjK
+        a/gWHv3zm9yZ3PnWaWBVFET0O3VShKxPxex9irDmUG5wnEgQAVfaOP4dNpnTllzc
+        xgahAkEArne2FefsxylUwpQuCsRfW/zgDkhhS29LmN0XGDwgmmla9bjG62tAUw16
+        h9oetxjux9rrKSn4MXDzj1fq9eAQcQJAGg3UsuK2w45li3ytxJILYGZOnEXy7zRM
+        0vDJy5oqXgpGtvz1kWx56ZfHh7Fhcj0jJT0huUZv9Nt0/raw+wstQQJAS0XEqIjL
+        irO6A0VQHDB4VBlF0fMUvwhBT0x/jeUyhH7R4mUNGs56ea5JFp7ZLB5tQdPvJHGc
+        Mv/D1sZ0Zfb+Dg==
+        """;
+
+    [Fact]
+    public void ImportPfx_KeyPartWhoseFirstNineBitsAreOnes_OnTheCardAndSigning()
+    {
+        var applet = GidsApplet.CreateInitialized(DefaultKey, CardIdBytes);
+        using var card = GidsCard.Open(new ApduProcessorChannel(applet));
+        card.UnblockPin(Answer(card, DefaultKey), "123456");
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(Convert.FromBase64String(KeyWithPrimeStartingFf), out _);
+        Assert.Equal(0xFF, key.ExportParameters(true).P![0]);
+        using var caKey = RSA.Create(2048);
+        using var certificate = Issue(new CertificateRequest("CN=Archived", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest(), caKey);
+        using var withKey = certificate.CopyWithPrivateKey(key);
+
+        card.ImportPfx("archived", withKey.Export(X509ContentType.Pfx, "pfx-password"), "pfx-password", "123456");
+
+        Assert.Equal(key.ExportSubjectPublicKeyInfo(), card.PublicKey("archived"));
+        var data = Encoding.UTF8.GetBytes("signed by the imported key");
+        Assert.True(key.VerifyData(data, card.Sign("archived", "123456", data), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+    }
+
     [Fact]
     public void ImportPfx_EcdsaKey_UnsupportedAndNothingOnTheCard()
     {
