@@ -12,7 +12,8 @@
 # Usage: bench/scale.sh [COUNT, default 10000000] [BASE, default 10000]   (from the repository root)
 # env: WORK (where the data directories go; 10M requests take about 25 GB; default a fresh dir in
 #      /tmp), DURATION (seconds per timed scenario, default 10), PUTS (default 500), PORT (5410),
-#      VERIFY=1 (run opencm audit verify on each seeded database; minutes at 10M), KEEP=1 (keep WORK).
+#      VERIFY=1 (run opencm audit verify on each seeded database; minutes at 10M), KEEP=1 (keep WORK;
+#      a size already seeded there is reused, not seeded again), SEED_ONLY=1 (seed, do not measure).
 set -eu
 COUNT=${1:-10000000}
 BASE=${2:-10000}
@@ -42,25 +43,36 @@ errors() { awk '/Non-2xx/ { n += $NF } /Socket errors/ { n += 1 } END { print n 
 measure() { # size label
   n=$1
   dir="$work/$2"
-  rm -rf "$dir"
-  mkdir -p "$dir/ids"
-  $opencm init --data "$dir/data" > /dev/null
-  echo "[$2] seeding $n requests…"
-  start=$(date +%s.%N)
-  $seed --data "$dir/data" --count "$n" --ids "$dir/ids" > "$dir/seed.log"
-  end=$(date +%s.%N)
-  seconds=$(echo "$end $start" | awk '{ printf "%.1f", $1 - $2 }')
-  tail -2 "$dir/seed.log" | sed "s/^/[$2] /"
-  if [ "${VERIFY:-0}" = 1 ]; then
-    echo "[$2] $($opencm audit verify --data "$dir/data" | cut -c1-60)"
+  # A size seeded before (KEEP=1) is measured again as it is: seeding ten million takes most of an
+  # hour, and the measuring is best done later on a quiet box (SEED_ONLY=1 stops after seeding).
+  if [ -f "$dir/seeded.txt" ]; then
+    seconds=$(cat "$dir/seeded.txt")
+    echo "[$2] reusing the $n requests seeded before in $dir ($seconds s)"
+  else
+    rm -rf "$dir"
+    mkdir -p "$dir/ids"
+    $opencm init --data "$dir/data" > /dev/null
+    echo "[$2] seeding $n requests…"
+    start=$(date +%s.%N)
+    $seed --data "$dir/data" --count "$n" --ids "$dir/ids" > "$dir/seed.log"
+    end=$(date +%s.%N)
+    seconds=$(echo "$end $start" | awk '{ printf "%.1f", $1 - $2 }')
+    echo "$seconds" > "$dir/seeded.txt"
+    tail -2 "$dir/seed.log" | sed "s/^/[$2] /"
+    if [ "${VERIFY:-0}" = 1 ]; then
+      echo "[$2] $($opencm audit verify --data "$dir/data" | cut -c1-60)"
+    fi
   fi
+  [ "${SEED_ONLY:-0}" = 1 ] && return 0
   # The database after a checkpoint (the server's first start folds the WAL in).
   bytes=$(du -cb "$dir/data"/opencm.db* | awk 'END { print $1 }')
 
   # PUT ids: PUTS of the seeded Pending/Approved requests at random, dealt over wrk's two threads;
   # up to 200 more for the PUT warm-up.
-  cat "$dir"/ids/ids-*.txt | shuf > "$dir/open.txt"
+  # On a reused database, not the ones an earlier measure already canceled.
   mkdir -p "$dir/put" "$dir/warm"
+  cat "$dir"/put/*.txt "$dir"/warm/*.txt 2>/dev/null | sort -u > "$dir/used.txt"
+  cat "$dir"/ids/ids-*.txt | grep -vxFf "$dir/used.txt" | shuf > "$dir/open.txt"
   head -n "$PUTS" "$dir/open.txt" | awk -v d="$dir/put" '{ print > (d "/ids-" (NR % 2) ".txt") }'
   tail -n +"$((PUTS + 1))" "$dir/open.txt" | head -n 200 | awk -v d="$dir/warm" '{ print > (d "/ids-" (NR % 2) ".txt") }'
   touch "$dir/warm/ids-0.txt" "$dir/warm/ids-1.txt"
@@ -99,11 +111,12 @@ measure() { # size label
   printf '[%s]   server RSS after the run: %s MiB\n' "$2" "$memory"
   eval "p99_get_$2=$(p99 "$dir/get.txt") p99_list_$2=$(p99 "$dir/list.txt") p99_deep_$2=$(p99 "$dir/deep.txt") p99_put_$2=$(p99 "$dir/put.txt")"
   # The big one's data directory is the space: free it unless kept.
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir/data"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir/data" "$dir/seeded.txt"
 }
 
 echo "$(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${DURATION}s per scenario, wrk -t2 -c64; OpenCM $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 measure "$BASE" base
 measure "$COUNT" big
+[ "${SEED_ONLY:-0}" = 1 ] && exit 0
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }'; }
 echo "p99 ratio ($COUNT / $BASE; goal <= 1.5): GET by id $(ratio "$p99_get_big" "$p99_get_base"), first page $(ratio "$p99_list_big" "$p99_list_base"), middle page $(ratio "$p99_deep_big" "$p99_deep_base"), PUT $(ratio "$p99_put_big" "$p99_put_base")"
