@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -126,34 +125,11 @@ public sealed class AcmeServerFixture : IAsyncLifetime, IDisposable
 /// <summary>A client process's outcome: exit code and what it wrote.</summary>
 public sealed record ClientRun(int ExitCode, string Output)
 {
+    /// <summary>Runs the client to its end; after <paramref name="timeout"/> it is killed and the test failed with its output.</summary>
     public static async Task<ClientRun> StartAsync(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        foreach (var (k, v) in environment)
-        {
-            info.Environment[k] = v;
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-
-        return new ClientRun(process.ExitCode, await stdout + await stderr);
+        var (exit, output, error) = await ToolProcess.RunAsync(file, args, timeout, environment: new Dictionary<string, string>(environment));
+        return new ClientRun(exit, output + error);
     }
 
     public void AssertOk(string what, string? logs = null)

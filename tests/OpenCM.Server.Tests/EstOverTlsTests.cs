@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
@@ -230,19 +229,11 @@ public sealed class EstOverTlsTests
         public static async Task<Result> RunAsync(TempDirectory dir, params string[] args)
         {
             // -k: the server's TLS certificate is judged by openssl elsewhere; curl would judge it by the wall clock, not the test's.
-            var start = new ProcessStartInfo("curl") { WorkingDirectory = dir.Path, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in (string[])["-sS", "-k", "-D", "headers.txt", "-w", "%{http_code}", .. args])
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
+            // No timeout, as before ToolProcess.
+            var (_, output, error) = await ToolProcess.RunAsync("curl", ["-sS", "-k", "-D", "headers.txt", "-w", "%{http_code}", .. args], Timeout.InfiniteTimeSpan, dir.Path);
             var headers = File.Exists(dir.File("headers.txt")) ? await File.ReadAllTextAsync(dir.File("headers.txt")) : "";
-            var status = int.TryParse((await output).Trim(), out var s) ? s : 0;
-            return new Result(status, headers, await error + (args.Contains("-o") && File.Exists(dir.File(args[Array.IndexOf(args, "-o") + 1])) && status >= 400
+            var status = int.TryParse(output.Trim(), out var s) ? s : 0;
+            return new Result(status, headers, error + (args.Contains("-o") && File.Exists(dir.File(args[Array.IndexOf(args, "-o") + 1])) && status >= 400
                 ? await File.ReadAllTextAsync(dir.File(args[Array.IndexOf(args, "-o") + 1]))
                 : ""));
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -151,17 +150,9 @@ public sealed partial class MetricsTests
     private static async Task CheckWithPromtoolAsync(string text)
     {
         Prerequisite.SkipIfMissing(!File.Exists(Promtool), $"{Promtool} is not installed (Debian package prometheus).");
-        using var process = Process.Start(new ProcessStartInfo(Promtool, ["check", "metrics"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        await process.StandardInput.WriteAsync(text);
-        process.StandardInput.Close();
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"promtool check metrics exited {process.ExitCode}:\n{output}");
+        // No timeout, as before ToolProcess.
+        var (exit, output, error) = await ToolProcess.RunAsync(Promtool, ["check", "metrics"], Timeout.InfiniteTimeSpan, stdin: text);
+        Assert.True(exit == 0, $"promtool check metrics exited {exit}:\n{output + error}");
     }
 
     [GeneratedRegex("""^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>\S+)""")]
