@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenCM.Server.Hosting;
+using OpenCM.TestKit;
 
 namespace OpenCM.Cli.Tests;
 
@@ -17,35 +18,9 @@ public static class Cli
     /// opencm as its own process (the built opencm.dll beside the tests), <paramref name="environment"/>
     /// added to its environment as given, stdout and stderr apart; killed, and the test failed, after 3 minutes.
     /// </summary>
-    public static async Task<(int Exit, string Out, string Err)> ProcessAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), .. args])
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("opencm did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"opencm {string.Join(' ', args)} did not exit:\n{await output}{await error}");
-        }
-
-        return (process.ExitCode, await output, await error);
-    }
+    public static Task<(int Exit, string Out, string Err)> ProcessAsync(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        ToolProcess.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "opencm.dll"), .. args], TimeSpan.FromMinutes(3),
+            environment: environment is null ? null : new Dictionary<string, string>(environment));
 
     /// <summary>Runs with <paramref name="stdin"/> as standard input.</summary>
     public static async Task<(int Exit, string Out, string Err)> RunWithInputAsync(string stdin, params string[] args)

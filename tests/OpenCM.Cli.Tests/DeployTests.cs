@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OpenCM.TestKit;
 
 namespace OpenCM.Cli.Tests;
@@ -38,16 +37,10 @@ public sealed class DeployTests
         var unit = dir.File("opencm.service");
         await File.WriteAllTextAsync(unit, (await File.ReadAllTextAsync(Deployed("opencm.service")))
             .Replace("ExecStart=/opt/opencm/opencm ", "ExecStart=/bin/true ", StringComparison.Ordinal));
-        var start = new ProcessStartInfo("systemd-analyze") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("verify");
-        start.ArgumentList.Add(unit);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        var (exit, output, error) = await ToolProcess.RunAsync("systemd-analyze", ["verify", unit], Timeout.InfiniteTimeSpan); // no timeout, as before ToolProcess
 
         // An unknown or misspelt key is only a warning (exit 0): nothing may be said at all.
-        Assert.True(process.ExitCode == 0 && (await output + await error).Trim().Length == 0, await output + await error);
+        Assert.True(exit == 0 && (output + error).Trim().Length == 0, output + error);
     }
 
     [Theory]

@@ -273,26 +273,10 @@ public sealed class HsmServeTests : IDisposable
         Assert.Contains("leaf.pem: OK", verified, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Exit, string Out, string Err)> ChildAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "opencm.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output, await error);
-    }
+    // opencm as its own process (the built opencm.dll beside the tests); no timeout, as before ToolProcess.
+    private static Task<(int Exit, string Out, string Err)> ChildAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        ToolProcess.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "opencm.dll"), .. args], Timeout.InfiniteTimeSpan,
+            environment: new Dictionary<string, string>(environment));
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

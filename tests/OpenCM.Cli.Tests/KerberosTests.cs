@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Playwright;
 using OpenCM.TestKit;
@@ -282,71 +281,35 @@ public sealed class KerberosTests : IClassFixture<DomainControllerFixture>
     public async Task Serve_NegotiateWithTheReplayCacheOff_RefusedAtStartup(string variable, string value)
     {
         using var data = new TempDirectory();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", "--data", data.Path, "--urls", "http://127.0.0.1:0",
-                     "--Directory:Source=ldap", "--Directory:Ldap:Url=ldaps://127.0.0.1:1", $"--Directory:Ldap:BaseDn={SambaDomainController.BaseDn}",
-                     "--Auth:Negotiate:Enabled=true", $"--Auth:Negotiate:Keytab={data.File("http.keytab")}"])
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment[variable] = value;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("opencm did not start.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var said = await output + await error;
-        Assert.NotEqual(0, process.ExitCode);
+        var (exit, output, error) = await ToolProcess.RunAsync("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "opencm.dll"), "serve", "--data", data.Path, "--urls", "http://127.0.0.1:0",
+             "--Directory:Source=ldap", "--Directory:Ldap:Url=ldaps://127.0.0.1:1", $"--Directory:Ldap:BaseDn={SambaDomainController.BaseDn}",
+             "--Auth:Negotiate:Enabled=true", $"--Auth:Negotiate:Keytab={data.File("http.keytab")}"],
+            TimeSpan.FromMinutes(2), environment: new Dictionary<string, string> { [variable] = value });
+        var said = output + error;
+        Assert.NotEqual(0, exit);
         Assert.Contains("replay cache off", said, StringComparison.Ordinal);
         Assert.DoesNotContain("OpenCM is serving", said, StringComparison.Ordinal);
     }
 
     // OpenCM.NegotiateClient (built beside the tests) with the ccache, or none, in its environment.
-    private static async Task<(int Exit, string Output)> NegotiateClientAsync(SambaDomainController dc, string? cache, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OpenCM.NegotiateClient.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["KRB5_CONFIG"] = dc.Krb5Conf;
-        start.Environment["KRB5CCNAME"] = cache is null ? "FILE:/nonexistent/opencm-cc" : "FILE:" + cache;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("OpenCM.NegotiateClient did not start.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await error);
-    }
+    private static Task<(int Exit, string Output)> NegotiateClientAsync(SambaDomainController dc, string? cache, params string[] args) =>
+        KerberosClientAsync(dc, cache, "dotnet", [Path.Combine(AppContext.BaseDirectory, "OpenCM.NegotiateClient.dll"), .. args]);
 
     private static string Url(ServerProcess server, string path) => server.Address.Replace("127.0.0.1", "localhost", StringComparison.Ordinal) + path;
 
-    private static async Task<(int Exit, string Output)> CurlAsync(SambaDomainController dc, string? cache, params string[] args)
-    {
-        var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
+    private static Task<(int Exit, string Output)> CurlAsync(SambaDomainController dc, string? cache, params string[] args) =>
+        KerberosClientAsync(dc, cache, "curl", args);
 
-        start.Environment["KRB5_CONFIG"] = dc.Krb5Conf;
-        start.Environment["KRB5CCNAME"] = cache is null ? "FILE:/nonexistent/opencm-cc" : "FILE:" + cache;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("curl did not start.");
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, output + error);
+    // A client run to its end with the DC's krb5.conf and the ccache, or none, in its environment; no timeout, as before ToolProcess.
+    private static async Task<(int Exit, string Output)> KerberosClientAsync(SambaDomainController dc, string? cache, string tool, string[] args)
+    {
+        var (exit, output, error) = await ToolProcess.RunAsync(tool, args, Timeout.InfiniteTimeSpan, environment: new Dictionary<string, string>
+        {
+            ["KRB5_CONFIG"] = dc.Krb5Conf,
+            ["KRB5CCNAME"] = cache is null ? "FILE:/nonexistent/opencm-cc" : "FILE:" + cache,
+        });
+        return (exit, output + error);
     }
 
     private static bool OnPath(string program) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -185,18 +184,9 @@ public sealed class TlsServeTests
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, params string[] args)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close(); // s_client reads stdin until EOF, then closes the connection
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await output + await error);
+        // An empty, closed standard input: s_client reads stdin until EOF, then closes the connection.
+        var (exit, output, error) = await ToolProcess.RunAsync(file, args, TimeSpan.FromSeconds(60), stdin: "");
+        return (exit, output + error);
     }
 
     // The certificate the server on the port presents, captured without judging it (the test compares what nodes present).
