@@ -6,13 +6,14 @@
 set -eu
 BEFORE=${1:?a checkout built in Release}
 AFTER=${2:?a checkout built in Release}
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 run() { # label dir port
-  d=$(mktemp -d); opencm="dotnet $2/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+  d=$(mktemp -d); opencm="dotnet $(opencm_dll "$2")"
   $opencm init --data $d/data > /dev/null
   $opencm serve --data $d/data --urls http://127.0.0.1:$3 --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > $d/log 2>&1 &
   pid=$!; sleep 4
-  # `opencm serve` runs the server as its child (decision 0009); an older build has none.
-  child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+  pid=$(server_child "$pid")
   t=$($opencm token --data $d/data --user admin --lifetime 60); base=http://127.0.0.1:$3/CertificateManagement/api/v1.0
   for i in $(seq 1 150); do curl -fs -X POST -H "Authorization: Bearer $t" -H 'Content-Type: application/json' -d '{"datacollection":"[]","type":"Enroll","profiletemplateuuid":"5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60","comment":""}' $base/requests > $d/last; done
   id=$(tr -d '"' < $d/last | sed 's|.*/||')

@@ -12,6 +12,7 @@ BEFORE=${1:?a checkout built in Release}
 AFTER=${2:?a checkout built in Release}
 ROUNDS=${3:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=bench -outform DER 2>/dev/null | base64 -w0 > /tmp/ab-writes-csr.b64
 export BENCH_CSR=$(cat /tmp/ab-writes-csr.b64)
 busy() { awk '/^cpu / { print $2 + $3 + $4, $5 }' /proc/stat; }
@@ -25,7 +26,7 @@ measure() { # pid wrk-args… → "N/s, C µs CPU (S system) per request"
     END { printf "%d/s, %.0f µs CPU (%.0f system) a request", r, (u + s) / hz * 1e6 / n, s / hz * 1e6 / n }'
 }
 run() { # label checkout
-  opencm="dotnet $2/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+  opencm="dotnet $(opencm_dll "$2")"
   w=$(mktemp -d)
   data="$w/opencm-data"
   if [ "${DATA_UNDER_CWD:-no}" = yes ]; then cd "$w"; else cd /; fi
@@ -33,9 +34,8 @@ run() { # label checkout
   $opencm templates import --data "$data" "$root/bench/templates/p256-user-certificate.yaml" > /dev/null
   $opencm serve --data "$data" --urls http://127.0.0.1:5310 --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$w/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:5310/health/ready > /dev/null 2>&1 && break; sleep 0.2; done
-  # `opencm serve` runs the server as its child (decision 0009); an older build has none.
-  child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+  wait_ready http://127.0.0.1:5310 100
+  pid=$(server_child "$pid")
   export OPENCM_TOKEN=$($opencm token --data "$data" --user admin --lifetime 60)
   base=http://127.0.0.1:5310/CertificateManagement/api/v1.0
   mkdir -p "$w/warm" "$w/put" "$w/issue"

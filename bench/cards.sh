@@ -11,7 +11,8 @@
 set -eu
 PORT=${PORT:-5540}
 root=$(cd "$(dirname "$0")/.." && pwd)
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+. "$root/bench/lib.sh"
+opencm="dotnet $(opencm_dll)"
 w=$(mktemp -d)
 key=010203040506070801020304050607080102030405060708   # the sample template's default admin key
 reader="Virtual PCD 00 00"

@@ -20,6 +20,7 @@ PORT=${PORT:-5110}
 CREATE_SECONDS=${CREATE_SECONDS:-$((DURATION * 2))}
 CACHE_SECONDS=${CACHE_SECONDS:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 realm=OPENCM.TEST
 base_dn=DC=opencm,DC=test
 admin_dn="CN=Administrator,CN=Users,$base_dn"
@@ -59,8 +60,8 @@ fi
 
 # 2. Build OpenCM (Release) while nothing else of ours runs.
 echo "building OpenCM (Release)…"
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+build_cli "$work/build.log"
+opencm="dotnet $(opencm_dll)"
 
 # 3. The DC: a CA and an LDAPS certificate for 127.0.0.1, the domain, samba in the foreground.
 echo "provisioning a Samba AD DC ($realm) on loopback…"
@@ -123,18 +124,17 @@ p99() {
     if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$1"
 }
 non2xx() { awk '/Non-2xx/ { n = $NF } END { printf "%d", n }' "$1"; }
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 run_wrk() { # name connections script-or-empty url [extra args…]; server_pid is charged
   name=$1; conns=$2; script=$3; url=$4; shift 4
   out="$work/$name.txt"
-  before=$(ticks "$server_pid"); s_before=$(searches)
+  before=$(cpu_ticks "$server_pid"); s_before=$(searches)
   if [ -n "$script" ]; then
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$script" "$@" "$url" > "$out" 2>"$work/$name.err" || true
   else
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" > "$out" 2>"$work/$name.err" || true
   fi
-  after=$(ticks "$server_pid"); s_after=$(searches)
-  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ { if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1 }' "$out" > "$work/$name.cpu"
+  after=$(cpu_ticks "$server_pid"); s_after=$(searches)
+  us_per_request $((after - before)) "$out" > "$work/$name.cpu"
   echo $((s_after - s_before)) > "$work/$name.ldap"
 }
 
@@ -155,9 +155,8 @@ bench_mode() { # mode (embedded|ldap) port user
     --RateLimits:Enabled=false > "$work/serve-$mode.log" 2>&1 9>&- &
   serve_pid=$!
   pids="$pids $serve_pid"
-  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$port/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
-  server_pid=$(pgrep -P "$serve_pid" | head -1 || true)
-  [ -n "$server_pid" ] || server_pid=$serve_pid
+  wait_ready "http://127.0.0.1:$port"
+  server_pid=$(server_child "$serve_pid")
   pids="$pids $server_pid"
   api="http://127.0.0.1:$port/CertificateManagement/api/v1.0"
   OPENCM_TOKEN=$($opencm token --data "$data" --user "$user" --lifetime 120)
@@ -197,7 +196,7 @@ bench_mode() { # mode (embedded|ldap) port user
     echo $(($(searches) - s_before)) > "$work/list-cold.ldap"
     grep -o '"Uuid"' "$work/list-cold.json" | wc -l > "$work/list-cold.count" || true
   fi
-  rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')
+  rss=$(rss_kb "$server_pid")
   echo "$rss" > "$work/rss-$mode"
   kill "$server_pid" "$serve_pid" 2>/dev/null || true
   wait "$serve_pid" 2>/dev/null || true

@@ -7,22 +7,22 @@ set -eu
 COUNT=${1:-1000000}
 PORT=${PORT:-5400}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 command -v wrk > /dev/null || { echo "missing: wrk (apt-get install wrk)"; exit 2; }
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 mkdir -p "$work/ids"
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+build_cli "$work/build.log"
+opencm="dotnet $(opencm_dll)"
 $opencm init --data "$work/data" > /dev/null
 $opencm serve --data "$work/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
-# `opencm serve` runs the server as its child (decision 0009); an older build has none.
-child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+wait_ready "http://127.0.0.1:$PORT" 100
+pid=$(server_child "$pid")
 export OPENCM_TOKEN=$($opencm token --data "$work/data" --user admin --lifetime 240)
 base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
-rss() { echo "$(( $(ps -o rss= -p "$pid") / 1024 )) MiB"; }
+rss() { echo "$(( $(rss_kb "$pid") / 1024 )) MiB"; }
 total=0
 while [ "$total" -lt "$COUNT" ]; do
   BENCH_DIR="$work/ids" BENCH_TEMPLATE=5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60 wrk -t2 -c64 -d20s -s "$root/bench/wrk/create.lua" "$base/requests" > /dev/null

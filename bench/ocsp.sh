@@ -8,11 +8,13 @@ set -eu
 DIR=${1:-.}
 PORT=${PORT:-5520}
 command -v wrk > /dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-d=$(mktemp -d); opencm="dotnet $DIR/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
+d=$(mktemp -d); opencm="dotnet $(opencm_dll "$DIR")"
 $opencm init --data $d/data > /dev/null
 $opencm serve --data $d/data --urls http://127.0.0.1:$PORT --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > $d/log 2>&1 &
 pid=$!; sleep 5
-child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+pid=$(server_child "$pid")
 base=http://127.0.0.1:$PORT/CertificateManagement
 curl -fs $base/ca/OpenCM-Root-CA.crt -o $d/ca.der
 openssl x509 -inform DER -in $d/ca.der -out $d/ca.pem

@@ -13,8 +13,9 @@ set -eu
 DURATION=${1:-10}
 PORT=${PORT:-5530}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 command -v wrk > /dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+opencm="dotnet $(opencm_dll)"
 template=5b0e3c1e-7f3a-4a55-9c8e-1b2d3e4f5a60   # samples/templates/user-certificate.yaml
 w=$(mktemp -d)
 export BENCH_DIR=$w BENCH_TEMPLATE=$template
@@ -45,7 +46,7 @@ serve() { # data-dir extra-settings… → starts the server, sets pid and OPENC
   $opencm serve --data $data --urls http://127.0.0.1:$PORT --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false "$@" > $w/log 2>&1 &
   pid=$!
   until curl -fs http://127.0.0.1:$PORT/health/ready > /dev/null 2>&1; do sleep 0.5; done
-  child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+  pid=$(server_child "$pid")
   export OPENCM_TOKEN=$($opencm token --data $data --user admin --lifetime 60)
 }
 stop() { kill $pid; wait $pid 2>/dev/null || true; sleep 1; }

@@ -22,6 +22,7 @@ ISSUE=${ISSUE:-no}
 PG_LOG=${PG_LOG:-no}
 PG_EXTRA=${PG_EXTRA:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 
 # 0. What this needs; nothing is installed silently.
 PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -54,7 +55,7 @@ p99() {
     if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$1"
 }
 non2xx() { awk '/Non-2xx/ { n = $NF } END { printf "%d", n }' "$1"; }
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks() { cpu_ticks "$1" 2>/dev/null || echo 0; } # 0 for a process gone (a backend that ended)
 # Every process of the cluster: the postmaster and its children (backends, WAL writer, checkpointer).
 pg_ticks() {
   [ -n "${pg_pid:-}" ] || { echo 0; return; }
@@ -72,9 +73,8 @@ run_wrk() { # name server-pid connections script-or-empty url [extra args…]
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" > "$out" 2>"$work/$name.err" || true
   fi
   after=$(ticks "$spid"); dafter=$(pg_ticks)
-  hz=$(getconf CLK_TCK)
-  awk -v t=$((after - before)) -v hz="$hz" '/requests in/ { if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1 }' "$out" > "$work/$name.cpu"
-  awk -v t=$((dafter - dbefore)) -v hz="$hz" '/requests in/ { if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1 }' "$out" > "$work/$name.dbcpu"
+  us_per_request $((after - before)) "$out" > "$work/$name.cpu"
+  us_per_request $((dafter - dbefore)) "$out" > "$work/$name.dbcpu"
 }
 
 # 1. PostgreSQL: a cluster of its own, trust on loopback, default settings but the port and a
@@ -95,8 +95,8 @@ conn="Host=127.0.0.1;Port=$pg_port;Database=bench;Username=opencm;Maximum Pool S
 # 2. OpenCM, Release (or the CLI given), on SQLite and on PostgreSQL, the P-256 benchmark template in each.
 if [ -z "${CLI:-}" ]; then
   echo "building OpenCM (Release)…"
-  dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-  CLI="$root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+  build_cli "$work/build.log"
+  CLI=$(opencm_dll)
 fi
 opencm="dotnet $CLI"
 opts="--Logging:LogLevel:Default=Warning --RateLimits:Enabled=false"
@@ -107,11 +107,11 @@ start_opencm() { # name port [store args…]; sets server_pid
   $opencm serve --data "$work/$name" "$@" --urls "http://127.0.0.1:$port" $opts > "$work/$name.log" 2>&1 &
   server_pid=$!
   pids="$pids $server_pid"
-  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$port/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+  wait_ready "http://127.0.0.1:$port"
   curl -fs "http://127.0.0.1:$port/health/ready" > /dev/null || { echo "$name did not start:"; cat "$work/$name.log"; exit 1; }
-  # `opencm serve` runs the server as its child (decision 0009): measure the server itself.
-  child=$(pgrep -P "$server_pid" | head -1)
-  [ -z "$child" ] || { server_pid=$child; pids="$pids $child"; }
+  # Measure the server itself, not `opencm serve` (decision 0009).
+  server_pid=$(server_child "$server_pid")
+  pids="$pids $server_pid"
 }
 echo "starting OpenCM on SQLite and on PostgreSQL…"
 start_opencm sqlite "$PORT"

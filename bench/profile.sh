@@ -26,6 +26,7 @@ TOOL=${2:-perf}
 D=${SECONDS_:-8}
 PORT=${PORT:-5300}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
 
@@ -41,8 +42,8 @@ esac
 trace_tool=$(command -v dotnet-trace 2>/dev/null || echo "$HOME/.dotnet/tools/dotnet-trace")
 
 if [ -z "${CLI:-}" ]; then
-  dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
-  CLI="$root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+  build_cli "$out/build.log"
+  CLI=$(opencm_dll)
 fi
 opencm="dotnet $CLI"
 server_pid=""; pg=""
@@ -72,10 +73,9 @@ $opencm templates import --data "$out/data" "$@" "$root/bench/templates/p256-use
 env ${SERVE_ENV:-} DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 \
   $opencm serve --data "$out/data" "$@" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$out/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT"
 curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null || { cat "$out/server.log"; exit 1; }
-child=$(pgrep -P "$server_pid" | head -1) # `opencm serve` runs the server as its child (decision 0009)
-pid=${child:-$server_pid}
+pid=$(server_child "$server_pid")
 base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
 export OPENCM_TOKEN=$($opencm token --data "$out/data" "$@" --user admin --lifetime 120)
 auth="Authorization: Bearer $OPENCM_TOKEN"
@@ -103,8 +103,7 @@ case $SCENARIO in put|issue) run warm 5 > /dev/null 2>&1 || true ;; *) run > /de
 case $SCENARIO in put|issue) timed() { run ids "$D"; } ;; *) timed() { run; } ;; esac
 
 # 4. The tool beside the timed load.
-ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
-before=$(ticks)
+before=$(cpu_ticks "$pid")
 tool_pid=""
 case $TOOL in
   perf) perf record -F 999 -g -p "$pid" -o "$out/perf.data" -- sleep "$D" 2> /dev/null & tool_pid=$! ;;
@@ -113,10 +112,10 @@ case $TOOL in
   strace) timeout -s INT "$D" strace -c -f -p "$pid" -o "$out/strace.txt" & tool_pid=$! ;;
 esac
 timed > "$out/wrk.txt" 2>&1 || true
-after=$(ticks)
+after=$(cpu_ticks "$pid")
 [ -z "$tool_pid" ] || wait "$tool_pid" 2> /dev/null || true
 requests=$(awk '/requests in/ { print $1 }' "$out/wrk.txt")
-echo "$SCENARIO: $(awk '/Requests\/sec/ { print $2 }' "$out/wrk.txt") req/s, $requests requests; server CPU $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n }') µs/request"
+echo "$SCENARIO: $(awk '/Requests\/sec/ { print $2 }' "$out/wrk.txt") req/s, $requests requests; server CPU $(us_per_request $((after - before)) "$out/wrk.txt") µs/request"
 
 # 5. What to read.
 case $TOOL in

@@ -15,6 +15,7 @@ PORT=${PORT:-5200}
 HTTP01_PORT=${HTTP01_PORT:-5402}
 CONNECTIONS=${CONNECTIONS:-16}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 for tool in curl dotnet; do command -v $tool > /dev/null 2>&1 || { echo "missing: $tool"; exit 2; }; done
 
 work=$(mktemp -d)
@@ -26,9 +27,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "building OpenCM and the load generator (Release)…"
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-dotnet build -c Release "$root/bench/OpenCM.Bench.Load" -v q -nologo > "$work/build-load.log" 2>&1 || { cat "$work/build-load.log"; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+build_cli "$work/build.log"
+build_release "$root/bench/OpenCM.Bench.Load" "$work/build-load.log"
+opencm="dotnet $(opencm_dll)"
 
 # 1. A fresh data directory with a P-256 CA, the template, a user with a password (EST) and an
 #    External Account Binding for that user (ACME).
@@ -47,7 +48,7 @@ export OPENCM_BENCH_EAB_HMAC
 $opencm serve --data "$work/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning \
   --RateLimits:Enabled=false --Acme:Http01Port="$HTTP01_PORT" > "$work/server.log" 2>&1 &
 pids="$pids $!"
-for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT"
 token=$($opencm token --data "$work/data" --user bench --lifetime 120)
 
 # 3. The three paths, one after the other, each after an untimed warm-up of its own.

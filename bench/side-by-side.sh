@@ -21,6 +21,7 @@ ISSUE_CONNECTIONS=${ISSUE_CONNECTIONS:-16}
 ONLY=${ONLY:-}
 P384=${P384:-yes}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 
 # 0. What this needs; nothing is installed silently.
 missing=""
@@ -48,26 +49,25 @@ p99() {
     if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$1"
 }
 non2xx() { awk '/Non-2xx/ { n = $NF } END { printf "%d", n }' "$1"; }
-# CPU (user + system) a process used, in clock ticks; run_wrk charges it to the scenario per request.
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# run_wrk charges the CPU (user + system) the server under load used to the scenario, per request.
 measured_pid="" # the server under load: OpenCM, or cfssl for its rows
 run_wrk() { # name connections script-or-empty url [extra args…]
   name=$1; conns=$2; script=$3; url=$4; shift 4
   out="$work/$name.txt"
-  before=$(ticks "$measured_pid")
+  before=$(cpu_ticks "$measured_pid")
   if [ -n "$script" ]; then
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$script" "$@" "$url" > "$out" 2>"$work/$name.err" || true
   else
     wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" > "$out" 2>"$work/$name.err" || true
   fi
-  after=$(ticks "$measured_pid")
-  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ { if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1 }' "$out" > "$work/$name.cpu"
+  after=$(cpu_ticks "$measured_pid")
+  us_per_request $((after - before)) "$out" > "$work/$name.cpu"
 }
 
 # 1. OpenCM, Release, on a fresh data directory per CA: the P-256 benchmark template in each.
 echo "building OpenCM (Release)…"
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+build_cli "$work/build.log"
+opencm="dotnet $(opencm_dll)"
 start_opencm() { # name CA-key-algorithm port; sets server_pid
   Ca__KeyAlgorithm=$2 $opencm init --data "$work/$1" > /dev/null
   $opencm templates import --data "$work/$1" "$root/bench/templates/p256-user-certificate.yaml" > /dev/null
@@ -75,10 +75,10 @@ start_opencm() { # name CA-key-algorithm port; sets server_pid
     --RateLimits:Enabled=false > "$work/$1.log" 2>&1 &
   server_pid=$!
   pids="$pids $server_pid"
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$3/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
-  # `opencm serve` runs the server as its child (decision 0009): measure the server itself.
-  child=$(pgrep -P "$server_pid" | head -1)
-  [ -z "$child" ] || { server_pid=$child; pids="$pids $child"; }
+  wait_ready "http://127.0.0.1:$3" 100
+  # Measure the server itself, not `opencm serve` (decision 0009).
+  server_pid=$(server_child "$server_pid")
+  pids="$pids $server_pid"
 }
 start_opencm data EcdsaP256 "$PORT"
 p256_pid=$server_pid
@@ -158,7 +158,7 @@ issue_pair() { # name opencm-base cfssl-port opencm-pid cfssl-pid
   run_wrk "cfssl-$1" 16 "$root/bench/wrk/cfssl-sign.lua" "http://127.0.0.1:$3/api/v1/cfssl/sign"
 }
 issue_pair p256 "$base" "$CFSSL_PORT" "$p256_pid" "$p256_cfssl_pid"
-rss=$(ps -o rss= -p "$p256_pid" | tr -d ' ')
+rss=$(rss_kb "$p256_pid")
 
 if [ "$P384" != no ]; then
   # The same pair with P-384 CAs: a second OpenCM (its own data directory and token) and a second cfssl.

@@ -9,17 +9,18 @@ set -eu
 RUNS=${1:-5}
 PORT=${PORT:-5300}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 work=$(mktemp -d)
 trap 'pkill -f "serve --data $work" 2>/dev/null || true; rm -rf "$work"' EXIT INT TERM
 command -v curl > /dev/null || { echo "missing: curl (apt-get install curl)"; exit 2; }
 
 echo "building both forms…"
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+build_cli "$work/build.log"
 dotnet publish "$root/src/OpenCM.Cli" -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true \
   -p:IncludeNativeLibrariesForSelfExtract=true -o "$work/single" -v q -nologo > "$work/publish.log" 2>&1 || { cat "$work/publish.log"; exit 1; }
 dotnet publish "$root/src/OpenCM.Cli" -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:PublishReadyToRun=true \
   -p:IncludeNativeLibrariesForSelfExtract=true -o "$work/r2r" -v q -nologo > "$work/publish-r2r.log" 2>&1 || { cat "$work/publish-r2r.log"; exit 1; }
-dotnet "$root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll" init --data "$work/data" > /dev/null
+dotnet "$(opencm_dll)" init --data "$work/data" > /dev/null
 
 now_ms() { date +%s%3N; }
 measure() { # label command…
@@ -31,7 +32,7 @@ measure() { # label command…
     pid=$!
     until curl -fs "http://127.0.0.1:$PORT/health/live" > /dev/null 2>&1; do sleep 0.01; done
     took=$(( $(now_ms) - start ))
-    kb=$(ps -o rss= -p "$pid" | tr -d ' ')
+    kb=$(rss_kb "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     times="$times $took"; rss="$rss $kb"
   done
@@ -42,6 +43,6 @@ measure() { # label command…
 echo
 echo "| form | start to first response (median of $RUNS) | RSS then |"
 echo "|---|---:|---:|"
-measure "framework-dependent (dotnet opencm.dll)" dotnet "$root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+measure "framework-dependent (dotnet opencm.dll)" dotnet "$(opencm_dll)"
 measure "self-contained single file ($(( $(stat -c %s "$work/single/opencm") / 1048576 )) MiB)" "$work/single/opencm"
 measure "single file, ReadyToRun ($(( $(stat -c %s "$work/r2r/opencm") / 1048576 )) MiB)" "$work/r2r/opencm"
