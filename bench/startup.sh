@@ -32,7 +32,8 @@ measure() { # label command…
     pid=$!
     until curl -fs "http://127.0.0.1:$PORT/health/live" > /dev/null 2>&1; do sleep 0.01; done
     took=$(( $(now_ms) - start ))
-    kb=$(rss_kb "$pid")
+    # The server is the child `opencm serve` starts (decision 0009); the wrapper only waits on it.
+    kb=$(rss_kb "$(server_child "$pid")")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     times="$times $took"; rss="$rss $kb"
   done
