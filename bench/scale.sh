@@ -21,6 +21,7 @@ PORT=${PORT:-5410}
 DURATION=${DURATION:-10}
 PUTS=${PUTS:-500}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 for tool in wrk curl shuf; do command -v $tool > /dev/null || { echo "missing: $tool"; exit 2; }; done
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
@@ -29,12 +30,12 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm
 trap cleanup EXIT INT TERM
 echo "work in $work: $(df -h "$work" | awk 'NR == 2 { print $4 " free" }')"
 
-dotnet build -c Release "$root/src/OpenCM.Cli" -v q -nologo > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-dotnet build -c Release "$root/bench/OpenCM.Bench.Seed" -v q -nologo >> "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-opencm="dotnet $root/src/OpenCM.Cli/bin/Release/net10.0/opencm.dll"
+build_cli "$work/build.log"
+build_release "$root/bench/OpenCM.Bench.Seed" "$work/build-seed.log"
+opencm="dotnet $(opencm_dll)"
 seed="dotnet $root/bench/OpenCM.Bench.Seed/bin/Release/net10.0/OpenCM.Bench.Seed.dll"
 
-rss() { echo "$(( $(ps -o rss= -p "$pid") / 1024 ))"; }
+rss() { echo "$(( $(rss_kb "$pid") / 1024 ))"; }
 # p99 of a wrk --latency report, in milliseconds.
 p99() { awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 } printf "%.2f", v }' "$1"; }
 rate() { awk '/Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
@@ -78,11 +79,15 @@ measure() { # size label
   touch "$dir/warm/ids-0.txt" "$dir/warm/ids-1.txt"
   puts=$(cat "$dir"/put/ids-*.txt | wc -l)
 
+  # Start to ready: what an operator waits for after a restart at this size (the first start
+  # after the seed also folds its WAL into the database).
+  started=$(date +%s.%N)
   $opencm serve --data "$dir/data" --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning --RateLimits:Enabled=false > "$dir/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/health/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+  wait_ready "http://127.0.0.1:$PORT" 600
+  ready=$(echo "$(date +%s.%N) $started" | awk '{ printf "%.1f", $1 - $2 }')
   # `opencm serve` runs the server as its child (decision 0009): measure the server itself.
-  child=$(pgrep -P "$pid" | head -1); [ -z "$child" ] || pid=$child
+  pid=$(server_child "$pid")
   export OPENCM_TOKEN=$($opencm token --data "$dir/data" --user admin --lifetime 240)
   base="http://127.0.0.1:$PORT/CertificateManagement/api/v1.0"
   auth="Authorization: Bearer $OPENCM_TOKEN"
@@ -108,7 +113,7 @@ measure() { # size label
   printf '[%s]   GET /requests?top=100 (middle page): %s req/s, p99 %s ms, errors %s\n' "$2" "$(rate "$dir/deep.txt")" "$(p99 "$dir/deep.txt")" "$(errors "$dir/deep.txt")"
   # wrk runs the whole duration after walk.lua's threads run out of ids: its req/s says nothing here.
   printf '[%s]   PUT Canceled (%s seeded requests, each once): %s answered, p99 %s ms, errors %s\n' "$2" "$puts" "$(awk '/requests in/ { print $1 }' "$dir/put.txt")" "$(p99 "$dir/put.txt")" "$(errors "$dir/put.txt")"
-  printf '[%s]   server RSS after the run: %s MiB\n' "$2" "$memory"
+  printf '[%s]   server RSS after the run: %s MiB; start to ready %s s\n' "$2" "$memory" "$ready"
   eval "p99_get_$2=$(p99 "$dir/get.txt") p99_list_$2=$(p99 "$dir/list.txt") p99_deep_$2=$(p99 "$dir/deep.txt") p99_put_$2=$(p99 "$dir/put.txt")"
   # The big one's data directory is the space: free it unless kept.
   [ "${KEEP:-0}" = 1 ] || rm -rf "$dir/data" "$dir/seeded.txt"
