@@ -19,9 +19,25 @@ public sealed class CsrKeyImportTests
     private const string EcdsaSha256 = "1.2.840.10045.4.3.2";
     private const string RsaSha256 = "1.2.840.113549.1.1.11";
 
-    private static readonly ECDsa P256 = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private static readonly ECDsa P256 = P256WithNonZeroX();
     private static readonly ECDsa P384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
     private static readonly RSA Rsa = RSA.Create(2048);
+
+    // "Both coordinates a byte short" must be a different point: with x[0] and y[0] both zero
+    // (one key in 65,536) it would be this key's own point, which the import rightly takes.
+    private static ECDsa P256WithNonZeroX()
+    {
+        while (true)
+        {
+            var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            if (key.ExportParameters(false).Q.X![0] != 0)
+            {
+                return key;
+            }
+
+            key.Dispose();
+        }
+    }
 
     [Fact]
     public void OpenSslEcKeys_OnLinux_Available()

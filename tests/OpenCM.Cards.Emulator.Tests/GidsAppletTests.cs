@@ -290,17 +290,22 @@ public sealed class GidsAppletTests
         CreateKeyFile(card, 0x83);
         using var key = RSA.Create(2048);
         var p = key.ExportParameters(true);
-        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
-        using (writer.PushSequence())
+
+        // OpenSC (card-gids.c) writes each part as BN_bn2bin's bytes under an INTEGER tag: no
+        // leading zeros, no sign byte. ExportParameters pads D, DP, DQ and InverseQ to fixed
+        // lengths, so the zeros it adds are stripped here as BN_bn2bin never writes them.
+        static byte[] Magnitude(byte[]? part)
         {
-            writer.WriteInteger(0);
-            foreach (var part in new[] { p.Modulus, p.Exponent, p.D, p.P, p.Q, p.DP, p.DQ, p.InverseQ })
+            var span = part.AsSpan();
+            while (span.Length > 1 && span[0] == 0)
             {
-                writer.WriteIntegerUnsigned(part);
+                span = span[1..];
             }
+
+            return Enc(0x02, span.ToArray());
         }
 
-        var sequence = writer.Encode();
+        byte[] sequence = Enc(0x30, [.. Enc(0x02, [0]), .. new[] { p.Modulus, p.Exponent, p.D, p.P, p.Q, p.DP, p.DQ, p.InverseQ }.SelectMany(Magnitude)]);
         byte[] template = [0x83, 0x01, 0x02, 0x84, 0x01, 0x00, .. Enc(0x87, sequence)];
         byte[] body = [0x84, 0x01, 0x83, .. Enc(0xA5, template)];
         PutChained(card, 0x3F, 0xFF, Enc(0x70, body));
