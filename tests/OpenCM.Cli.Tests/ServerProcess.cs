@@ -42,7 +42,23 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>As <see cref="StartAsync(string[])"/>, with <paramref name="environment"/> added to the child's environment (a PKCS#11 PIN, SOFTHSM2_CONF).</summary>
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment, bool rateLimits, params string[] args)
     {
-        var port = FreePort();
+        // The free port is only free when FreePort closes its listener: anything else on the
+        // machine binding port 0 before the child binds it (other test projects run at once)
+        // takes it. The child then exits on "address already in use"; start again on another.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnAsync(FreePort(), environment, rateLimits, args);
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private static async Task<ServerProcess> StartOnAsync(int port, IReadOnlyDictionary<string, string> environment, bool rateLimits, string[] args)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -89,6 +105,13 @@ public sealed class ServerProcess : IAsyncDisposable
         if (await Task.WhenAny(serving.Task, exited, Task.Delay(TimeSpan.FromSeconds(120))) != serving.Task)
         {
             process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            if (server.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                process.Dispose();
+                throw new PortTakenException(server.Output);
+            }
+
             throw new InvalidOperationException($"opencm serve did not come up:\n{server.Output}");
         }
 
@@ -117,4 +140,6 @@ public sealed class ServerProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private sealed class PortTakenException(string output) : Exception($"opencm serve found its port taken:\n{output}");
 }
