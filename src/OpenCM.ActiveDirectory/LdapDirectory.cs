@@ -203,13 +203,13 @@ public sealed class LdapDirectory : IDirectory, IDisposable
     private Task<Principal?> FindOneAsync(string filter, CancellationToken ct) =>
         RunAsync(conn => Search(conn, _options.BaseDn, filter, SearchScope.Subtree, PrincipalAttributes) is [var one] ? ToPrincipal(one) : null, ct);
 
+    private const int ServerDown = 81; // LDAP_SERVER_DOWN: the connection is gone
+
     // One operation on a pooled, bound connection; any failure of the directory is Unavailable,
     // and the connection that saw it is dropped rather than reused. A connection the DC dropped
     // ("server down", LDAP 81: a pooled one it closed while idle, as AD does after
     // MaxConnIdleTime, or one cut while the DC was busy; seen in CI, 2026-12-05) gets one more
     // try on a new connection at once: every operation here is a read or a bind.
-    private const int ServerDown = 81; // LDAP_SERVER_DOWN: the connection is gone
-
     private async Task<T> RunAsync<T>(Func<LdapConnection, T> operation, CancellationToken ct)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);

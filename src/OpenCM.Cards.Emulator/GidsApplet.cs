@@ -819,9 +819,9 @@ public sealed class GidsApplet : IApduProcessor
             throw new AsnContentException("A GIDS key part is not tagged INTEGER.");
         }
 
-        var encoded = sequence.ReadEncodedValue().Span;
-        _ = AsnDecoder.ReadEncodedValue(encoded, AsnEncodingRules.BER, out var offset, out var length, out _);
-        return Unsigned(encoded.Slice(offset, length));
+        var content = sequence.PeekContentBytes();
+        _ = sequence.ReadEncodedValue();
+        return Unsigned(content.Span);
     }
 
     private (byte[]?, ushort) PutObject(int id, byte[] data)
