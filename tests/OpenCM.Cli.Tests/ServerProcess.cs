@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using OpenCM.TestKit;
 
 namespace OpenCM.Cli.Tests;
 
@@ -49,7 +48,7 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             try
             {
-                return await StartOnAsync(FreePort(), environment, rateLimits, args);
+                return await StartOnAsync(LoopbackPort.Free(), environment, rateLimits, args);
             }
             catch (PortTakenException) when (attempt < 3)
             {
@@ -132,13 +131,6 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         await KillAsync();
         _process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private sealed class PortTakenException(string output) : Exception($"opencm serve found its port taken:\n{output}");

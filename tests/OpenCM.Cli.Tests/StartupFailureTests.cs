@@ -36,7 +36,7 @@ public sealed class StartupFailureTests : IDisposable
         var home = _dir.File("home");
         Directory.CreateDirectory(home);
 
-        var run = await OpencmAsync(new Dictionary<string, string> { ["HOME"] = home }, "serve", "--data", _dir.File("data"), "--urls", $"https://127.0.0.1:{FreePort()}");
+        var run = await OpencmAsync(new Dictionary<string, string> { ["HOME"] = home }, "serve", "--data", _dir.File("data"), "--urls", $"https://127.0.0.1:{LoopbackPort.Free()}");
 
         AssertOneErrorLine(run, 2, "needs a TLS certificate", "--Tls:FromOwnCa=", "Certificate:Path");
     }
@@ -44,11 +44,11 @@ public sealed class StartupFailureTests : IDisposable
     [Fact]
     public async Task Serve_PostgresNotListening_OneErrorLineNamingTheDatabaseExitTwo()
     {
-        var port = FreePort(); // nothing listens there
+        var port = LoopbackPort.Free(); // nothing listens there
         var connection = $"Host=127.0.0.1;Port={port};Database=opencm;Username=opencm;Password=never-printed-7731;Timeout=5";
 
         var run = await OpencmAsync(null, "serve", "--data", _dir.File("data"), "--database", "postgres", "--connection", connection,
-            "--urls", $"http://127.0.0.1:{FreePort()}", "--Ca:PublicUrl=https://cm.contoso.test");
+            "--urls", $"http://127.0.0.1:{LoopbackPort.Free()}", "--Ca:PublicUrl=https://cm.contoso.test");
 
         AssertOneErrorLine(run, 2, $"the database at postgres://127.0.0.1:{port}/opencm cannot be reached", "connection string");
         Assert.DoesNotContain("never-printed-7731", run.Out + run.Err, StringComparison.Ordinal);
@@ -60,7 +60,7 @@ public sealed class StartupFailureTests : IDisposable
         var source = _dir.File("source");
         var init = await Cli.RunAsync("init", "--data", source);
         Assert.True(init.Exit == 0, init.Err);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
 
         var (exit, output, err) = await Cli.RunAsync("db", "copy", "--from", $"sqlite:{source}", "--to", $"postgres:Host=127.0.0.1;Port={port};Database=opencm;Username=opencm;Timeout=5");
 
@@ -81,7 +81,7 @@ public sealed class StartupFailureTests : IDisposable
             known = await NewerMigrationAsync(db);
         }
 
-        var run = await OpencmAsync(null, "serve", "--data", data, "--urls", $"http://127.0.0.1:{FreePort()}");
+        var run = await OpencmAsync(null, "serve", "--data", data, "--urls", $"http://127.0.0.1:{LoopbackPort.Free()}");
 
         AssertOneErrorLine(run, 2, $"schema is version 9999, newer than {known}, the newest this OpenCM knows");
         var migrate = await Cli.RunAsync("migrate", "--data", data);
@@ -104,7 +104,7 @@ public sealed class StartupFailureTests : IDisposable
         }
 
         var run = await OpencmAsync(null, "serve", "--data", _dir.File("node"), "--database", "postgres", "--connection", connection,
-            "--urls", $"http://127.0.0.1:{FreePort()}", "--Ca:PublicUrl=https://cm.contoso.test");
+            "--urls", $"http://127.0.0.1:{LoopbackPort.Free()}", "--Ca:PublicUrl=https://cm.contoso.test");
 
         AssertOneErrorLine(run, 2, $"schema is version 9999, newer than {known}, the newest this OpenCM knows");
         var again = await Cli.RunAsync("migrate", "--database", "postgres", "--connection", connection);
@@ -120,7 +120,7 @@ public sealed class StartupFailureTests : IDisposable
         File.Delete(Path.Combine(server, "appsettings.json"));
         var work = _dir.File("work"); // the working directory: no appsettings.json there either
         Directory.CreateDirectory(work);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = work };
         foreach (var a in (string[])[Path.Combine(server, ServerLauncher.Assembly), "--data", _dir.File("data"), "--urls", $"http://127.0.0.1:{port}"])
         {
@@ -277,12 +277,5 @@ public sealed class StartupFailureTests : IDisposable
         }
 
         throw new InvalidOperationException("OpenCM.slnx not found above the test's directory.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

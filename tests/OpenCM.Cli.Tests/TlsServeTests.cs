@@ -23,7 +23,7 @@ public sealed class TlsServeTests
         using var certificate = SelfSigned();
         var password = encryptedKey ? "correct horse battery staple" : null;
         var (cert, key) = WritePem(dir, certificate, password);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
 
         // The key's password travels in the environment (Kestrel__…__Password), never on a command line.
         var environment = password is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["Kestrel__Endpoints__Https__Certificate__Password"] = password };
@@ -49,7 +49,7 @@ public sealed class TlsServeTests
         using var dir = new TempDirectory();
         using var certificate = SelfSigned();
         var (cert, key) = WritePem(dir, certificate, null);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var server = await ServerProcess.StartAsync("--data", dir.File("data"),
             $"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{port}", $"--Kestrel:Endpoints:Https:Certificate:Path={cert}", $"--Kestrel:Endpoints:Https:Certificate:KeyPath={key}");
 
@@ -63,7 +63,7 @@ public sealed class TlsServeTests
     public async Task Serve_FromOwnCa_PresentsACertificateOpensslVerifiesToTheCaRoot()
     {
         using var dir = new TempDirectory();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var server = await ServerProcess.StartAsync("--data", dir.File("data"),
             $"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{port}", "--Tls:FromOwnCa=localhost,127.0.0.1");
 
@@ -102,7 +102,7 @@ public sealed class TlsServeTests
         var presented = new List<X509Certificate2>();
         foreach (var store in stores)
         {
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             await using var node = await ServerProcess.StartAsync("--data", store, "--database", "postgres", "--connection", connection, "--Ca:PublicUrl=https://cm.contoso.test",
                 $"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{port}", "--Tls:FromOwnCa=cm.contoso.test,127.0.0.1");
             presented.Add(await PresentedAsync(port));
@@ -211,11 +211,4 @@ public sealed class TlsServeTests
 
     private static bool OnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, name)));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

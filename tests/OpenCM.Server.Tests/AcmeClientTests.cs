@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
@@ -57,7 +56,7 @@ public sealed class AcmeServerFixture : IAsyncLifetime, IDisposable
             await File.WriteAllTextAsync(TrustedPem, tls.ExportCertificatePem() + "\n");
         }
 
-        ChallengePort = FreePort();
+        ChallengePort = LoopbackPort.Free();
         _app = OpenCmServer.Build(["--data", _dir.Path, "--urls", "https://127.0.0.1:0",
             "--Kestrel:Certificates:Default:Path", _dir.File("tls.pfx"), "--Kestrel:Certificates:Default:Password", "tls-test",
             "--Acme:Http01Port", ChallengePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -88,13 +87,6 @@ public sealed class AcmeServerFixture : IAsyncLifetime, IDisposable
     public async Task<CertificateStatus?> StatusAsync(X509Certificate2 certificate) =>
         (await Services.GetRequiredService<ICertificateStore>().FindStatusAsync(certificate.SerialNumber.TrimStart('0')) ??
          await Services.GetRequiredService<ICertificateStore>().FindStatusAsync(certificate.SerialNumber))?.Status;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async Task DisposeAsync()
     {

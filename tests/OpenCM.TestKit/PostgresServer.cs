@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace OpenCM.TestKit;
@@ -78,7 +76,7 @@ public sealed class PostgresServer
         // 2. A cluster with trust authentication on loopback only, and the server on a free port.
         var data = Path.Combine(root, "data");
         await RunAsync(Path.Combine(bin, "initdb"), runAs, "-D", data, "-U", "opencm", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C");
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await RunAsync(Path.Combine(bin, "pg_ctl"), runAs, "-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60",
             "-o", $"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300", "start");
         var server = new PostgresServer(root, bin, runAs, port);
@@ -190,13 +188,6 @@ public sealed class PostgresServer
 
         return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task RunAsync(string program, string? runAs, params string[] args)

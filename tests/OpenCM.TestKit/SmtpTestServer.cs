@@ -46,7 +46,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
     {
         Prerequisite.SkipIfMissing(!IsAvailable(), SkipReason);
         var dir = new TempDirectory();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var process = Process.Start(new ProcessStartInfo(Python)
         {
             ArgumentList = { "-m", "aiosmtpd", "-n", "-l", $"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", Path.Combine(dir.Path, "maildir") },
@@ -90,13 +90,6 @@ public sealed class SmtpTestServer : IAsyncDisposable
         }
 
         return Messages();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()
